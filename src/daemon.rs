@@ -1,0 +1,275 @@
+//! The running service: wires settings, the clock, the store, the mail source and the outbox
+//! worker together; `run_once` for `klachtd run --once`, `run` for the long-lived daemon.
+
+use crate::clock::SharedClock;
+use crate::domain::WorkingCalendar;
+use crate::inbound::RawMail;
+use crate::inbound::imap::{Cursor, ImapSource, MailSink};
+use crate::inbound::maildir::Maildir;
+use crate::inbound::Disposition;
+use crate::intake::{Intake, IntakeResult};
+use crate::outbound::{DeliveryReport, Renderer, RetryPolicy, Transport, deliver_due};
+use crate::settings::{InboundKind, Settings};
+use crate::store::{Store, mails, outbox};
+use anyhow::Context;
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Everything the service holds while it runs.
+pub struct Daemon {
+    settings: Settings,
+    clock: SharedClock,
+    store: Arc<Mutex<Store>>,
+    renderer: Renderer,
+    calendar: WorkingCalendar,
+    tz: Tz,
+    transport: Transport,
+    policy: RetryPolicy,
+    outbox_ready: Notify,
+}
+
+/// What one `run --once` did.
+#[derive(Debug, Default, Clone)]
+pub struct RunReport {
+    pub taken: BTreeMap<&'static str, usize>,
+    pub delivery: DeliveryReport,
+}
+
+impl RunReport {
+    fn count(&mut self, result: &IntakeResult) {
+        if !result.already_recorded {
+            *self.taken.entry(result.outcome.as_str()).or_default() += 1;
+        }
+    }
+}
+
+impl Daemon {
+    /// Opens the store, loads the templates and prepares the transport.
+    pub fn new(settings: Settings, clock: SharedClock) -> anyhow::Result<Daemon> {
+        let store = Store::open(&settings.store.path)?;
+        let renderer = Renderer::load(Some(&settings.templates.dir))?;
+        let transport = Transport::from_settings(&settings.outbound)?;
+        Ok(Daemon {
+            calendar: settings.working_calendar(),
+            tz: settings.timezone(),
+            policy: RetryPolicy::from_settings(&settings.outbound),
+            settings,
+            clock,
+            store: Arc::new(Mutex::new(store)),
+            renderer,
+            transport,
+            outbox_ready: Notify::new(),
+        })
+    }
+
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().expect("store lock")
+    }
+
+    fn intake(&self) -> Intake<'_> {
+        Intake {
+            settings: &self.settings,
+            calendar: &self.calendar,
+            renderer: &self.renderer,
+            tz: self.tz,
+        }
+    }
+
+    /// Records one raw mail (exactly once).
+    pub fn take(&self, raw: &RawMail) -> anyhow::Result<IntakeResult> {
+        let now = self.clock.now();
+        let result = self.intake().process(&mut self.store(), raw, now)?;
+        if !result.already_recorded {
+            tracing::info!(
+                outcome = result.outcome.as_str(),
+                case = ?result.case.map(|c| c.to_string()),
+                "mail taken in: {}",
+                result.reason
+            );
+            self.outbox_ready.notify_one();
+        }
+        Ok(result)
+    }
+
+    fn maildir(&self) -> anyhow::Result<Maildir> {
+        Maildir::open(&self.settings.inbound.maildir)
+            .with_context(|| format!("cannot open inbound.maildir {}", self.settings.inbound.maildir.display()))
+    }
+
+    /// Takes in everything waiting in the Maildir.
+    pub fn process_maildir(&self, maildir: &Maildir, report: &mut RunReport) -> anyhow::Result<()> {
+        for pending in maildir.pending()? {
+            let raw = maildir.read(&pending)?;
+            let result = self.take(&raw)?;
+            crate::failpoint::hit("after-commit");
+            maildir.finish(&pending, result.disposition)?;
+            crate::failpoint::hit("after-mark");
+            report.count(&result);
+        }
+        Ok(())
+    }
+
+    /// Sends what is due now.
+    pub async fn deliver(&self) -> anyhow::Result<DeliveryReport> {
+        deliver_due(&self.store, &self.transport, &self.policy, self.clock.now()).await
+    }
+
+    /// Processes what is waiting, sends what is due, and returns.
+    pub async fn run_once(&self) -> anyhow::Result<RunReport> {
+        let mut report = RunReport::default();
+        match self.settings.inbound.kind {
+            InboundKind::Maildir => self.process_maildir(&self.maildir()?, &mut report)?,
+            InboundKind::Imap => {
+                let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
+                let mut session = source.connect().await?;
+                let mut sink = Sink { daemon: self, report: &mut report };
+                source.process_folder(&mut session, &mut sink, true).await?;
+                let _ = session.logout().await;
+            }
+        }
+        report.delivery = self.deliver().await?;
+        Ok(report)
+    }
+
+    /// Runs until `shutdown` turns true: the mail source and the outbox worker side by side.
+    /// The mail in hand is always finished before stopping.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let worker = tokio::spawn(Arc::clone(&self).worker_loop(shutdown.clone()));
+        let inbound = match self.settings.inbound.kind {
+            InboundKind::Maildir => self.maildir_loop(shutdown.clone()).await,
+            InboundKind::Imap => self.imap_loop(shutdown.clone()).await,
+        };
+        self.outbox_ready.notify_one();
+        let worker = worker.await.context("outbox worker panicked")?;
+        inbound.and(worker)
+    }
+
+    async fn maildir_loop(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let maildir = self.maildir()?;
+        let poll = Duration::from_secs(self.settings.inbound.maildir_poll_seconds.max(1));
+        tracing::info!("watching the Maildir");
+        loop {
+            let mut report = RunReport::default();
+            if let Err(e) = self.process_maildir(&maildir, &mut report) {
+                tracing::error!("reading the Maildir failed: {e:#}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+
+    async fn imap_loop(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
+        let imap = &self.settings.inbound.imap;
+        let min = Duration::from_secs(imap.reconnect_min_seconds.max(1));
+        let max = Duration::from_secs(imap.reconnect_max_seconds.max(imap.reconnect_min_seconds.max(1)));
+        let mut backoff = min;
+        loop {
+            let result = self.imap_session(&source, &mut shutdown, &mut backoff, min).await;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) => tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+            backoff = (backoff * 2).min(max);
+        }
+    }
+
+    /// One connection's life: returns Ok on shutdown, Err when the connection failed.
+    async fn imap_session(
+        &self,
+        source: &ImapSource,
+        shutdown: &mut watch::Receiver<bool>,
+        backoff: &mut Duration,
+        min_backoff: Duration,
+    ) -> anyhow::Result<()> {
+        let mut session = source.connect().await?;
+        tracing::info!(folder = source.folder(), "connected to IMAP");
+        let mut startup = true;
+        loop {
+            let mut report = RunReport::default();
+            let mut sink = Sink { daemon: self, report: &mut report };
+            source.process_folder(&mut session, &mut sink, startup).await?;
+            startup = false;
+            *backoff = min_backoff;
+            if *shutdown.borrow() {
+                let _ = session.logout().await;
+                return Ok(());
+            }
+            let (next, wake) = source.wait(session, shutdown).await?;
+            session = next;
+            if wake == crate::inbound::imap::Wake::Shutdown {
+                let _ = session.logout().await;
+                return Ok(());
+            }
+        }
+    }
+
+    async fn worker_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let mut failures: u32 = 0;
+        loop {
+            let report = match self.deliver().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("outbox worker: {e:#}");
+                    DeliveryReport::default()
+                }
+            };
+            let wait = if report.deferred > 0 {
+                failures += 1;
+                self.policy.backoff(failures - 1).to_std().unwrap_or(Duration::from_secs(60))
+            } else {
+                failures = 0;
+                let next = outbox::next_attempt_at(self.store().conn())?;
+                next.map(|at| (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(Duration::from_secs(60))
+                    .clamp(Duration::from_millis(200), Duration::from_secs(60))
+            };
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.outbox_ready.notified(), if report.deferred == 0 => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Connects the IMAP source to intake and the cursor table.
+struct Sink<'a> {
+    daemon: &'a Daemon,
+    report: &'a mut RunReport,
+}
+
+impl MailSink for Sink<'_> {
+    fn take(&mut self, raw: &RawMail) -> anyhow::Result<Disposition> {
+        let result = self.daemon.take(raw)?;
+        self.report.count(&result);
+        Ok(result.disposition)
+    }
+
+    fn recorded(&mut self, source_key: &str) -> anyhow::Result<Option<Disposition>> {
+        Ok(mails::recorded_source(self.daemon.store().conn(), source_key)?.map(|(_, d)| d))
+    }
+
+    fn cursor(&mut self, mailbox: &str) -> anyhow::Result<Option<Cursor>> {
+        Ok(mails::imap_cursor(self.daemon.store().conn(), mailbox)?
+            .map(|(uidvalidity, last_uid)| Cursor { uidvalidity, last_uid }))
+    }
+
+    fn set_cursor(&mut self, mailbox: &str, cursor: Cursor) -> anyhow::Result<()> {
+        self.daemon
+            .store()
+            .transaction(|tx| mails::set_imap_cursor(tx, mailbox, cursor.uidvalidity, cursor.last_uid))
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure domain types: addresses, case references and states, the working-day calendar.
+//! Nothing here does I/O or reads the clock.
+
+pub mod address;
+pub mod calendar;
+pub mod case_ref;
+pub mod status;
+
+pub use address::EmailAddress;
+pub use calendar::{CalendarRules, LiberationDay, WorkingCalendar};
+pub use case_ref::CaseRef;
+pub use status::CaseStatus;

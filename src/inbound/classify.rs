@@ -1,0 +1,182 @@
+//! Classification: what an [`InboundMail`] is (a new complaint, a follow-up, a staff reply, a
+//! machine, spam, unreadable, or not for us) and why. Pure: lookups come in through a trait.
+
+use super::mail::InboundMail;
+use crate::domain::{CaseRef, EmailAddress};
+use crate::settings::{IntakeMode, Role, Settings};
+use std::fmt;
+
+/// What klachtd knows about mail it sent and cases it has; implemented by the store.
+pub trait KnownCases {
+    /// The case a Message-ID we sent belongs to.
+    fn case_of_sent_message(&self, message_id: &str) -> Option<CaseRef>;
+    /// Whether a case with this reference exists.
+    fn case_exists(&self, case: CaseRef) -> bool;
+}
+
+/// How a reply was tied to its case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// `[KL-2026-0042]` in the subject.
+    SubjectTag,
+    /// In-Reply-To or References names a mail klachtd sent.
+    Thread,
+}
+
+/// The kinds of machine-made mail that are never answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Automatic {
+    AutoSubmitted(String),
+    Precedence(String),
+    MailingList,
+    AutoResponseSuppress,
+    AutoReplyHeader,
+    Bounce,
+    OwnMail,
+}
+
+/// Where a mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Classification {
+    NewComplaint,
+    FollowUp { case: CaseRef, link: Link },
+    Staff { role: Role, case: Option<CaseRef> },
+    Automatic(Automatic),
+    Spam,
+    Malformed(String),
+    NotAComplaint,
+}
+
+impl Classification {
+    /// Stored next to the mail, so the register says why each mail went where it went.
+    pub fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Classification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Classification::NewComplaint => f.write_str("new complaint"),
+            Classification::FollowUp { case, link } => {
+                let how = match link {
+                    Link::SubjectTag => "subject tag",
+                    Link::Thread => "In-Reply-To/References",
+                };
+                write!(f, "follow-up on {case} (by {how})")
+            }
+            Classification::Staff { role, case } => {
+                let who = match role {
+                    Role::Staff => "staff",
+                    Role::Director => "director",
+                    Role::Committee => "exam committee",
+                };
+                match case {
+                    Some(c) => write!(f, "mail from {who} on {c}"),
+                    None => write!(f, "mail from {who}, no case found"),
+                }
+            }
+            Classification::Automatic(kind) => match kind {
+                Automatic::AutoSubmitted(v) => write!(f, "automatic: Auto-Submitted: {v}"),
+                Automatic::Precedence(v) => write!(f, "automatic: Precedence: {v}"),
+                Automatic::MailingList => f.write_str("automatic: mailing list (List-Id/List-Unsubscribe)"),
+                Automatic::AutoResponseSuppress => f.write_str("automatic: X-Auto-Response-Suppress"),
+                Automatic::AutoReplyHeader => f.write_str("automatic: X-Autoreply"),
+                Automatic::Bounce => f.write_str("automatic: delivery status notification (bounce)"),
+                Automatic::OwnMail => f.write_str("automatic: our own mail"),
+            },
+            Classification::Spam => f.write_str("spam flagged by the server (X-Spam-Flag)"),
+            Classification::Malformed(why) => write!(f, "malformed: {why}"),
+            Classification::NotAComplaint => f.write_str("not a complaint (intake keywords absent)"),
+        }
+    }
+}
+
+/// Decides what `mail` is. The order matters: a machine's mail is never answered even when it
+/// carries a case tag, and staff are recognised before anything that looks like a follow-up.
+pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases) -> Classification {
+    let Some(sender) = mail.sender() else {
+        return Classification::Malformed("no usable From address".into());
+    };
+    if let Some(defect) = mail.defects.first() {
+        return Classification::Malformed(defect.describe().into());
+    }
+    if mail.signals.spam_flag {
+        return Classification::Spam;
+    }
+    if let Some(kind) = automatic(mail, sender, &settings.organisation.address) {
+        return Classification::Automatic(kind);
+    }
+    let case = linked_case(mail, known);
+    if let Some(role) = settings.roles.role_of(sender) {
+        return Classification::Staff {
+            role,
+            case: case.map(|(c, _)| c),
+        };
+    }
+    if let Some((case, link)) = case {
+        return Classification::FollowUp { case, link };
+    }
+    if settings.intake.mode == IntakeMode::Keywords && !mentions_keyword(mail, &settings.intake.keywords) {
+        return Classification::NotAComplaint;
+    }
+    Classification::NewComplaint
+}
+
+fn automatic(mail: &InboundMail, sender: &EmailAddress, own: &EmailAddress) -> Option<Automatic> {
+    let s = &mail.signals;
+    if s.ours || sender == own {
+        return Some(Automatic::OwnMail);
+    }
+    if let Some(v) = s.auto_submitted.as_ref().filter(|v| v.as_str() != "no") {
+        return Some(Automatic::AutoSubmitted(v.clone()));
+    }
+    if s.null_return_path || s.report {
+        return Some(Automatic::Bounce);
+    }
+    let local = sender.local_part();
+    if local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster") {
+        return Some(Automatic::Bounce);
+    }
+    if let Some(v) = s
+        .precedence
+        .as_ref()
+        .filter(|v| matches!(v.as_str(), "bulk" | "junk" | "list"))
+    {
+        return Some(Automatic::Precedence(v.clone()));
+    }
+    if s.list_id || s.list_unsubscribe {
+        return Some(Automatic::MailingList);
+    }
+    if s.x_auto_response_suppress {
+        return Some(Automatic::AutoResponseSuppress);
+    }
+    if s.x_autoreply {
+        return Some(Automatic::AutoReplyHeader);
+    }
+    None
+}
+
+fn linked_case(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, Link)> {
+    if let Some(case) = CaseRef::find_in_subject(&mail.subject).filter(|c| known.case_exists(*c)) {
+        return Some((case, Link::SubjectTag));
+    }
+    mail.thread_ids
+        .iter()
+        .find_map(|id| known.case_of_sent_message(id))
+        .map(|case| (case, Link::Thread))
+}
+
+fn mentions_keyword(mail: &InboundMail, keywords: &[String]) -> bool {
+    let subject = mail.subject.to_lowercase();
+    let text = mail.text.to_lowercase();
+    keywords.iter().map(|k| k.to_lowercase()).any(|k| {
+        let is_word = |hay: &str| {
+            hay.match_indices(&k).any(|(i, _)| {
+                let before = hay[..i].chars().next_back();
+                !before.is_some_and(char::is_alphanumeric)
+            })
+        };
+        is_word(&subject) || is_word(&text)
+    })
+}

@@ -1,0 +1,37 @@
+//! klachtd runs a small organisation's complaints procedure over e-mail.
+//!
+//! The path of a complaint is visible in the modules:
+//!
+//! 1. [`inbound`] — a mail source (a local [`inbound::maildir`], or [`inbound::imap`] with IDLE)
+//!    hands over raw messages; [`inbound::mail`] decodes them and [`inbound::classify`] says
+//!    what each one is: a new complaint, a follow-up, a staff reply, a machine, spam, or junk.
+//! 2. [`intake`] — turns one classified mail into a registered case (or an entry on one, or an
+//!    ignored or quarantined mail), in one transaction together with the mail it causes.
+//! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
+//!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
+//! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
+//!    over SMTP (or written as files), with retry and backoff.
+//!
+//! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
+//! working-day calendar), [`commands`] the staff reply parser, [`settings`] the layered
+//! configuration, [`clock`] the one place that reads the time, and [`daemon`] wires it all.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod commands;
+pub mod daemon;
+pub mod demo;
+pub mod domain;
+pub mod failpoint;
+pub mod fsutil;
+pub mod inbound;
+pub mod intake;
+pub mod outbound;
+pub mod register;
+pub mod settings;
+pub mod store;
+
+/// Installs ring as the process-wide rustls crypto provider (the only one compiled in).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

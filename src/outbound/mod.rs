@@ -1,0 +1,11 @@
+//! Mail out: templates → lettre messages → the outbox → SMTP or files.
+
+pub mod compose;
+pub mod templates;
+pub mod transport;
+pub mod worker;
+
+pub use compose::{AutoSubmitted, CASE_HEADER, Draft};
+pub use templates::{Renderer, Template};
+pub use transport::{SendError, Transport};
+pub use worker::{DeliveryReport, RetryPolicy, deliver_due};

@@ -1,0 +1,221 @@
+//! Rendering mail from the Tera templates under `templates/{nl,en}/`: built into the binary,
+//! and overridable file by file from the configured directory.
+
+use crate::settings::Language;
+use anyhow::Context as _;
+use chrono::{DateTime, Locale, NaiveDate, Utc};
+use chrono_tz::Tz;
+use std::path::Path;
+use tera::{Context, Tera};
+
+/// The mails klachtd writes; each has a subject, a text and an HTML template per language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    Acknowledgement,
+    StaffNotification,
+    FollowUpNotification,
+    QuarantineNotice,
+}
+
+impl Template {
+    pub const ALL: [Template; 4] = [
+        Self::Acknowledgement,
+        Self::StaffNotification,
+        Self::FollowUpNotification,
+        Self::QuarantineNotice,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Acknowledgement => "acknowledgement",
+            Self::StaffNotification => "staff_notification",
+            Self::FollowUpNotification => "followup_notification",
+            Self::QuarantineNotice => "quarantine_notice",
+        }
+    }
+}
+
+macro_rules! builtin {
+    ($($lang:literal / $name:literal),* $(,)?) => {
+        &[$(
+            (concat!($lang, "/", $name, ".subject"), include_str!(concat!("../../templates/", $lang, "/", $name, ".subject.tera"))),
+            (concat!($lang, "/", $name, ".txt"), include_str!(concat!("../../templates/", $lang, "/", $name, ".txt.tera"))),
+            (concat!($lang, "/", $name, ".html"), include_str!(concat!("../../templates/", $lang, "/", $name, ".html.tera"))),
+        )*]
+    };
+}
+
+const BUILTIN: &[(&str, &str)] = builtin![
+    "nl" / "acknowledgement",
+    "en" / "acknowledgement",
+    "nl" / "staff_notification",
+    "en" / "staff_notification",
+    "nl" / "followup_notification",
+    "en" / "followup_notification",
+    "nl" / "quarantine_notice",
+    "en" / "quarantine_notice",
+];
+
+/// A rendered mail body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The template set, loaded once at start-up.
+pub struct Renderer {
+    tera: Tera,
+}
+
+impl Renderer {
+    /// The built-in templates, with any file in `override_dir` (`nl/acknowledgement.txt.tera`…)
+    /// taking the place of its built-in twin.
+    pub fn load(override_dir: Option<&Path>) -> anyhow::Result<Renderer> {
+        let mut templates: Vec<(String, String)> = BUILTIN
+            .iter()
+            .map(|(name, body)| (name.to_string(), body.to_string()))
+            .collect();
+        if let Some(dir) = override_dir.filter(|d| d.is_dir()) {
+            for (name, body) in templates.iter_mut() {
+                let (lang, stem) = name.split_once('/').expect("builtin names are lang/stem");
+                let path = dir.join(lang).join(format!("{stem}.tera"));
+                if path.is_file() {
+                    *body = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read template {}", path.display()))?;
+                }
+            }
+        }
+        let mut tera = Tera::default();
+        // Text and subject templates must not HTML-escape; HTML ones must.
+        tera.autoescape_on(vec![".html"]);
+        tera.add_raw_templates(templates)
+            .map_err(|e| anyhow::anyhow!("template error: {}", tera_chain(&e)))?;
+        Ok(Renderer { tera })
+    }
+
+    /// Renders `template` in `lang`.
+    pub fn render(&self, template: Template, lang: Language, context: &Context) -> anyhow::Result<Rendered> {
+        let render = |part: &str| {
+            let name = format!("{}/{}.{part}", lang.as_str(), template.name());
+            self.tera
+                .render(&name, context)
+                .map_err(|e| anyhow::anyhow!("rendering {name}: {}", tera_chain(&e)))
+        };
+        Ok(Rendered {
+            subject: crate::inbound::one_line(&render("subject")?),
+            text: normalise_text(&render("txt")?),
+            html: render("html")?,
+        })
+    }
+}
+
+fn tera_chain(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Collapses the blank lines template logic leaves behind to at most one.
+fn normalise_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim().to_string() + "\n"
+}
+
+fn locale(lang: Language) -> Locale {
+    match lang {
+        Language::Nl => Locale::nl_NL,
+        Language::En => Locale::en_GB,
+    }
+}
+
+/// "dinsdag 1 december 2026" / "Tuesday 1 December 2026".
+pub fn long_date(date: NaiveDate, lang: Language) -> String {
+    date.format_localized("%A %-d %B %Y", locale(lang)).to_string()
+}
+
+/// "dinsdag 24 november 2026 om 10:12" in the organisation's time zone.
+pub fn long_datetime(at: DateTime<Utc>, tz: Tz, lang: Language) -> String {
+    let local = at.with_timezone(&tz);
+    match lang {
+        Language::Nl => local.format_localized("%A %-d %B %Y om %H:%M", locale(lang)).to_string(),
+        Language::En => local.format_localized("%A %-d %B %Y at %H:%M", locale(lang)).to_string(),
+    }
+}
+
+/// The first part of a text, cut at a word boundary near `max_chars`, with "…" when cut.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    let at_word = cut.rfind(char::is_whitespace).filter(|i| *i > max_chars / 2).unwrap_or(cut.len());
+    format!("{} …", cut[..at_word].trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dutch_and_english_dates() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(long_date(d, Language::Nl), "dinsdag 1 december 2026");
+        assert_eq!(long_date(d, Language::En), "Tuesday 1 December 2026");
+        let at = DateTime::parse_from_rfc3339("2026-11-24T09:12:00Z").unwrap().to_utc();
+        assert_eq!(
+            long_datetime(at, chrono_tz::Europe::Amsterdam, Language::Nl),
+            "dinsdag 24 november 2026 om 10:12"
+        );
+    }
+
+    #[test]
+    fn excerpt_cuts_at_a_word() {
+        assert_eq!(excerpt("kort", 10), "kort");
+        assert_eq!(excerpt("een twee drie vier vijf", 12), "een twee …");
+    }
+
+    #[test]
+    fn every_builtin_template_parses_and_overrides_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("nl")).unwrap();
+        std::fs::write(dir.path().join("nl/acknowledgement.subject.tera"), "Eigen onderwerp {{ tag }}").unwrap();
+        let r = Renderer::load(Some(dir.path())).unwrap();
+        let mut ctx = Context::new();
+        ctx.insert("tag", "[KL-2026-0001]");
+        for name in ["nl/acknowledgement.subject", "en/acknowledgement.subject"] {
+            assert!(r.tera.get_template(name).is_ok());
+        }
+        assert_eq!(r.tera.render("nl/acknowledgement.subject", &ctx).unwrap(), "Eigen onderwerp [KL-2026-0001]");
+    }
+
+    #[test]
+    fn a_broken_override_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("nl")).unwrap();
+        std::fs::write(dir.path().join("nl/acknowledgement.txt.tera"), "{% if %}").unwrap();
+        let err = Renderer::load(Some(dir.path())).err().expect("must fail").to_string();
+        assert!(err.contains("acknowledgement"), "{err}");
+    }
+}

@@ -1,0 +1,114 @@
+//! The outbox worker: sends what is due, oldest first, and records each result. Temporary
+//! failures back off (per mail, and for the whole pass, since the server is likely down);
+//! permanent ones are recorded on the case and never retried.
+
+use super::transport::{SendError, Transport};
+use crate::store::{Store, cases, outbox};
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Mutex;
+
+/// How patient the worker is with a server that fails temporarily.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub give_up_after: Duration,
+}
+
+impl RetryPolicy {
+    pub fn from_settings(o: &crate::settings::Outbound) -> Self {
+        Self {
+            min_backoff: Duration::seconds(o.retry_min_seconds as i64),
+            max_backoff: Duration::seconds(o.retry_max_seconds as i64),
+            give_up_after: Duration::hours(o.give_up_after_hours as i64),
+        }
+    }
+
+    /// Backoff before attempt `attempts + 1`: min · 2^attempts, capped.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1i64 << attempts.min(20);
+        (self.min_backoff * factor as i32).min(self.max_backoff)
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub deferred: usize,
+    pub failed: usize,
+}
+
+/// Sends every mail due at `now`, stopping at the first temporary failure.
+pub async fn deliver_due(
+    store: &Mutex<Store>,
+    transport: &Transport,
+    policy: &RetryPolicy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    loop {
+        let Some(mail) = outbox::next_due(store.lock().expect("store lock").conn(), now)? else {
+            return Ok(report);
+        };
+        crate::failpoint::hit("before-send");
+        let result = transport.send(&mail).await;
+        if result.is_ok() {
+            crate::failpoint::hit("after-send");
+        }
+        let mut store = store.lock().expect("store lock");
+        match result {
+            Ok(()) => {
+                store.transaction(|tx| outbox::mark_sent(tx, mail.id, now))?;
+                tracing::info!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), "mail sent");
+                report.sent += 1;
+            }
+            Err(SendError::Transient(error)) if now - mail.created_at < policy.give_up_after => {
+                let next = now + policy.backoff(mail.attempts);
+                store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
+                tracing::warn!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred: {error}");
+                report.deferred += 1;
+                return Ok(report);
+            }
+            Err(SendError::Transient(error) | SendError::Permanent(error)) => {
+                store.transaction(|tx| {
+                    outbox::mark_failed(tx, mail.id, &error)?;
+                    if let Some(case) = mail.case
+                        && let Some(record) = cases::get(tx, case)?
+                    {
+                        cases::add_event(
+                            tx,
+                            record.id,
+                            now,
+                            "mail_failed",
+                            None,
+                            &format!("{} kon niet worden bezorgd: {error}", mail.kind.as_str()),
+                        )?;
+                    }
+                    Ok(())
+                })?;
+                tracing::error!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), "sending failed permanently: {error}");
+                report.failed += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = RetryPolicy {
+            min_backoff: Duration::seconds(60),
+            max_backoff: Duration::seconds(3600),
+            give_up_after: Duration::hours(72),
+        };
+        assert_eq!(p.backoff(0), Duration::seconds(60));
+        assert_eq!(p.backoff(1), Duration::seconds(120));
+        assert_eq!(p.backoff(5), Duration::seconds(1920));
+        assert_eq!(p.backoff(6), Duration::seconds(3600));
+        assert_eq!(p.backoff(40), Duration::seconds(3600));
+    }
+}

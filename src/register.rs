@@ -1,0 +1,169 @@
+//! Showing the register to the administrator: `klachtd cases`, `klachtd case REF` and the
+//! summary of `run --once`, as aligned text or JSON.
+
+use crate::daemon::RunReport;
+use crate::domain::CaseRef;
+use crate::settings::Settings;
+use crate::store::{Store, cases, outbox};
+use std::fmt::Write;
+
+/// The register: one line per case.
+pub fn cases(store: &Store, settings: &Settings, json: bool) -> anyhow::Result<String> {
+    let all = cases::list(store.conn())?;
+    if json {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            reference: String,
+            status: &'a str,
+            complainant: Option<&'a str>,
+            subject: &'a str,
+            received_at: String,
+            reaction_due: String,
+            failed_mail: usize,
+        }
+        let rows = all
+            .iter()
+            .map(|c| {
+                Ok(Row {
+                    reference: c.reference.to_string(),
+                    status: c.status.as_str(),
+                    complainant: c.complainant_address.as_deref(),
+                    subject: &c.subject,
+                    received_at: c.received_at.to_rfc3339(),
+                    reaction_due: c.reaction_due.to_string(),
+                    failed_mail: failed_mail(store, c.id)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return Ok(serde_json::to_string_pretty(&rows)? + "\n");
+    }
+    if all.is_empty() {
+        return Ok("No cases registered yet.\n".into());
+    }
+    let tz = settings.timezone();
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{:<13} {:<10} {:<32} {:<16} {:<10}",
+        "REFERENCE", "STATUS", "COMPLAINANT", "RECEIVED", "REACT BY"
+    )?;
+    for c in &all {
+        let failed = failed_mail(store, c.id)?;
+        writeln!(
+            out,
+            "{:<13} {:<10} {:<32} {:<16} {:<10}{}",
+            c.reference.to_string(),
+            c.status.as_str(),
+            truncate(c.complainant_address.as_deref().unwrap_or("-"), 32),
+            c.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            c.reaction_due,
+            if failed > 0 { format!("  ({failed} mail failed)") } else { String::new() }
+        )?;
+    }
+    Ok(out)
+}
+
+fn failed_mail(store: &Store, case_id: i64) -> anyhow::Result<usize> {
+    Ok(outbox::for_case(store.conn(), case_id)?
+        .iter()
+        .filter(|m| m.status == crate::store::OutboxStatus::Failed)
+        .count())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max - 1).collect::<String>() + "…"
+    }
+}
+
+/// One case in full: the registration, its history and its mail.
+pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) -> anyhow::Result<Option<String>> {
+    let Some(c) = cases::get(store.conn(), reference)? else {
+        return Ok(None);
+    };
+    let events = cases::events(store.conn(), c.id)?;
+    let mail = outbox::for_case(store.conn(), c.id)?;
+    if json {
+        #[derive(serde::Serialize)]
+        struct Mail {
+            kind: &'static str,
+            status: String,
+            recipients: Vec<String>,
+            attempts: u32,
+            last_error: Option<String>,
+        }
+        let mail: Vec<Mail> = mail
+            .into_iter()
+            .map(|m| Mail {
+                kind: m.kind.as_str(),
+                status: m.status.to_string(),
+                recipients: m.recipients,
+                attempts: m.attempts,
+                last_error: m.last_error,
+            })
+            .collect();
+        let value = serde_json::json!({ "case": c, "events": events, "mail": mail });
+        return Ok(Some(serde_json::to_string_pretty(&value)? + "\n"));
+    }
+    let tz = settings.timezone();
+    let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    writeln!(out, "{}  {}", c.reference, c.subject)?;
+    writeln!(out, "  status:        {} ({})", c.status, c.status.dutch())?;
+    writeln!(
+        out,
+        "  complainant:   {} {}",
+        opt(&c.complainant_name),
+        c.complainant_address.as_deref().map(|a| format!("<{a}>")).unwrap_or_default()
+    )?;
+    writeln!(out, "  received:      {}", at(c.received_at))?;
+    writeln!(out, "  reaction due:  {}", c.reaction_due)?;
+    writeln!(out, "  handler:       {}", opt(&c.handler))?;
+    writeln!(out, "  cause:         {}", opt(&c.cause))?;
+    writeln!(out, "  solution:      {}", opt(&c.solution))?;
+    writeln!(
+        out,
+        "  agreement:     {}",
+        c.agreement.map(|a| if a { "yes" } else { "no" }).unwrap_or("-")
+    )?;
+    writeln!(out, "\nHistory:")?;
+    for e in &events {
+        let first_line = e.detail.lines().next().unwrap_or_default();
+        writeln!(
+            out,
+            "  {}  {:<24} {}{}",
+            at(e.at),
+            e.kind,
+            e.actor.as_deref().map(|a| format!("[{a}] ")).unwrap_or_default(),
+            truncate(first_line, 80)
+        )?;
+    }
+    writeln!(out, "\nMail:")?;
+    for m in &mail {
+        writeln!(
+            out,
+            "  {:<24} {:<7} to {}{}",
+            m.kind.as_str(),
+            m.status,
+            m.recipients.join(", "),
+            m.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default()
+        )?;
+    }
+    writeln!(out, "\nText:\n{}", c.body)?;
+    Ok(Some(out))
+}
+
+/// One line saying what `run --once` did.
+pub fn run_summary(report: &RunReport) -> String {
+    let taken: Vec<String> = report.taken.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!(
+        "mail taken in: {}; mail sent: {}, deferred: {}, failed: {}",
+        if taken.is_empty() { "none".to_string() } else { taken.join(", ") },
+        report.delivery.sent,
+        report.delivery.deferred,
+        report.delivery.failed
+    )
+}

@@ -1,0 +1,529 @@
+//! Layered configuration: built-in `config/default.toml`, then `--config FILE`, then
+//! `KLACHTD__SECTION__KEY` environment variables; checked once, so the rest of the program
+//! only ever sees valid settings.
+
+use crate::domain::{CalendarRules, EmailAddress, LiberationDay, WorkingCalendar};
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The built-in defaults; every key is documented there.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub organisation: Organisation,
+    pub inbound: Inbound,
+    pub outbound: Outbound,
+    pub store: Store,
+    pub roles: Roles,
+    pub calendar: Calendar,
+    pub deadlines: Deadlines,
+    pub intake: Intake,
+    pub templates: Templates,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    pub address: EmailAddress,
+    pub sender_name: String,
+    pub timezone: String,
+    pub language: Language,
+}
+
+/// The languages klachtd writes mail in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Nl,
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Nl => "nl",
+            Language::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Language> {
+        match s {
+            "nl" => Some(Language::Nl),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboundKind {
+    Maildir,
+    Imap,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inbound {
+    pub kind: InboundKind,
+    pub maildir: PathBuf,
+    pub maildir_poll_seconds: u64,
+    pub max_message_bytes: usize,
+    pub imap: Imap,
+}
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Implicit,
+    Starttls,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imap {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    pub password_command: Option<String>,
+    pub folder: String,
+    pub processed_folder: String,
+    pub quarantine_folder: String,
+    pub idle: bool,
+    pub idle_renew_seconds: u64,
+    pub poll_seconds: u64,
+    pub reconnect_min_seconds: u64,
+    pub reconnect_max_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboundKind {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbound {
+    pub kind: OutboundKind,
+    pub dir: PathBuf,
+    pub retry_min_seconds: u64,
+    pub retry_max_seconds: u64,
+    pub give_up_after_hours: u64,
+    pub smtp: Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    pub password_command: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+macro_rules! password_source {
+    ($t:ty) => {
+        impl $t {
+            /// Where this server's password comes from.
+            pub fn password_source(&self) -> PasswordSource {
+                PasswordSource {
+                    password: self.password.clone(),
+                    password_file: self.password_file.clone(),
+                    password_command: self.password_command.clone(),
+                }
+            }
+        }
+    };
+}
+password_source!(Imap);
+password_source!(Smtp);
+
+/// Where a password comes from: the TOML itself, a file, or a command's output.
+#[derive(Clone, Default)]
+pub struct PasswordSource {
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    pub password_command: Option<String>,
+}
+
+impl fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordSource")
+            .field("password", &self.password)
+            .field("password_file", &self.password_file)
+            .field("password_command", &self.password_command)
+            .finish()
+    }
+}
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl PasswordSource {
+    fn configured(&self) -> usize {
+        [
+            self.password.is_some(),
+            self.password_file.is_some(),
+            self.password_command.is_some(),
+        ]
+        .into_iter()
+        .filter(|x| *x)
+        .count()
+    }
+
+    /// Reads the password from wherever it is configured to come from.
+    pub fn resolve(&self, key: &str) -> anyhow::Result<Option<Secret>> {
+        if let Some(p) = &self.password {
+            return Ok(Some(p.clone()));
+        }
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{key}.password_file: cannot read {}", path.display()))?;
+            return Ok(Some(Secret(text.trim_end_matches(['\r', '\n']).to_string())));
+        }
+        if let Some(cmd) = &self.password_command {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .with_context(|| format!("{key}.password_command: cannot run it"))?;
+            if !out.status.success() {
+                bail!("{key}.password_command exited with {}", out.status);
+            }
+            let text = String::from_utf8(out.stdout)
+                .with_context(|| format!("{key}.password_command: output is not UTF-8"))?;
+            let line = text.lines().next().unwrap_or_default().to_string();
+            return Ok(Some(Secret(line)));
+        }
+        Ok(None)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roles {
+    pub staff: Vec<EmailAddress>,
+    pub director: EmailAddress,
+    pub committee: EmailAddress,
+}
+
+/// The role an address plays in the procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Staff,
+    Director,
+    Committee,
+}
+
+impl Roles {
+    /// The role of `address`, if it has one. The director and committee are also staff
+    /// when they are listed there; the most specific role wins.
+    pub fn role_of(&self, address: &EmailAddress) -> Option<Role> {
+        if *address == self.committee {
+            Some(Role::Committee)
+        } else if *address == self.director {
+            Some(Role::Director)
+        } else if self.staff.contains(address) {
+            Some(Role::Staff)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calendar {
+    pub closed_days: Vec<NaiveDate>,
+    pub good_friday: bool,
+    pub liberation_day: LiberationDay,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    pub reaction_working_days: u32,
+    pub closing_working_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntakeMode {
+    All,
+    Keywords,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intake {
+    pub mode: IntakeMode,
+    pub keywords: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Templates {
+    pub dir: PathBuf,
+}
+
+impl Settings {
+    /// Defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("KLACHTD__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("KLACHTD")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("roles.staff")
+                .with_list_parse_key("calendar.closed_days")
+                .with_list_parse_key("intake.keywords")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot; each message names the key.
+    fn validate(&self) -> anyhow::Result<()> {
+        let fail = |key: &str, why: &str| Err(anyhow::anyhow!("invalid configuration: {key}: {why}"));
+        if self.organisation.timezone.parse::<Tz>().is_err() {
+            return fail("organisation.timezone", "not an IANA time zone (e.g. Europe/Amsterdam)");
+        }
+        if self.organisation.name.trim().is_empty() {
+            return fail("organisation.name", "must not be empty");
+        }
+        if self.organisation.sender_name.contains(['\r', '\n']) {
+            return fail("organisation.sender_name", "must be one line");
+        }
+        if self.deadlines.reaction_working_days == 0 || self.deadlines.reaction_working_days > 60 {
+            return fail("deadlines.reaction_working_days", "must be between 1 and 60");
+        }
+        if self.deadlines.closing_working_days == 0 || self.deadlines.closing_working_days > 120 {
+            return fail("deadlines.closing_working_days", "must be between 1 and 120");
+        }
+        if self.inbound.max_message_bytes < 1024 {
+            return fail("inbound.max_message_bytes", "must be at least 1024");
+        }
+        if self.intake.mode == IntakeMode::Keywords && self.intake.keywords.is_empty() {
+            return fail("intake.keywords", "needs at least one word when intake.mode = \"keywords\"");
+        }
+        if self.roles.staff.is_empty() {
+            return fail("roles.staff", "needs at least one staff address to notify");
+        }
+        if self.inbound.kind == InboundKind::Imap {
+            let imap = &self.inbound.imap;
+            if imap.host.trim().is_empty() {
+                return fail("inbound.imap.host", "required when inbound.kind = \"imap\"");
+            }
+            if imap.username.trim().is_empty() {
+                return fail("inbound.imap.username", "required when inbound.kind = \"imap\"");
+            }
+            if imap.password_source().configured() != 1 {
+                return fail(
+                    "inbound.imap.password",
+                    "give exactly one of password, password_file or password_command",
+                );
+            }
+            if imap.idle_renew_seconds == 0 || imap.idle_renew_seconds > 600 {
+                return fail("inbound.imap.idle_renew_seconds", "must be between 1 and 600");
+            }
+            if imap.poll_seconds == 0 {
+                return fail("inbound.imap.poll_seconds", "must be at least 1");
+            }
+            if imap.folder == imap.quarantine_folder || imap.folder == imap.processed_folder {
+                return fail("inbound.imap.processed_folder", "must differ from inbound.imap.folder");
+            }
+        }
+        if self.outbound.kind == OutboundKind::Smtp {
+            let smtp = &self.outbound.smtp;
+            if smtp.host.trim().is_empty() {
+                return fail("outbound.smtp.host", "required when outbound.kind = \"smtp\"");
+            }
+            if smtp.username.is_some() && smtp.password_source().configured() != 1 {
+                return fail(
+                    "outbound.smtp.password",
+                    "give exactly one of password, password_file or password_command",
+                );
+            }
+        }
+        if self.outbound.retry_min_seconds == 0
+            || self.outbound.retry_max_seconds < self.outbound.retry_min_seconds
+        {
+            return fail(
+                "outbound.retry_max_seconds",
+                "retry_min_seconds must be ≥ 1 and ≤ retry_max_seconds",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.organisation
+            .timezone
+            .parse()
+            .expect("validated in Settings::validate")
+    }
+
+    pub fn working_calendar(&self) -> WorkingCalendar {
+        WorkingCalendar::new(CalendarRules {
+            good_friday: self.calendar.good_friday,
+            liberation_day: self.calendar.liberation_day,
+            closed_days: self.calendar.closed_days.iter().copied().collect::<BTreeSet<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_and_are_the_embedded_maildir_setup() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.inbound.kind, InboundKind::Maildir);
+        assert_eq!(s.outbound.kind, OutboundKind::File);
+        assert_eq!(s.organisation.language, Language::Nl);
+        assert_eq!(s.timezone(), chrono_tz::Europe::Amsterdam);
+        assert_eq!(s.deadlines.reaction_working_days, 5);
+        assert_eq!(s.deadlines.closing_working_days, 14);
+        assert_eq!(s.store.path, PathBuf::from("var/klachtd.sqlite"));
+    }
+
+    #[test]
+    fn environment_overrides_including_lists() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("KLACHTD__ORGANISATION__LANGUAGE", "en"),
+                ("KLACHTD__ROLES__STAFF", "Anna@example.org,pieter@example.org"),
+                ("KLACHTD__DEADLINES__REACTION_WORKING_DAYS", "3"),
+                ("OTHER__THING", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.organisation.language, Language::En);
+        assert_eq!(s.roles.staff.len(), 2);
+        assert_eq!(s.roles.staff[0].as_str(), "anna@example.org");
+        assert_eq!(s.deadlines.reaction_working_days, 3);
+    }
+
+    #[test]
+    fn a_file_layers_on_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "[organisation]\nname = \"Testinstituut\"\n").unwrap();
+        let s = Settings::load_with_env(Some(&path), env(&[])).unwrap();
+        assert_eq!(s.organisation.name, "Testinstituut");
+        assert_eq!(s.organisation.address.as_str(), "info@example.org");
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        format!("{:#}", Settings::load_with_env(None, env(pairs)).unwrap_err())
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert!(error_of(&[("KLACHTD__ORGANISATION__TIMEZONE", "Mars/Olympus")]).contains("organisation.timezone"));
+        assert!(error_of(&[("KLACHTD__INBOUND__KIND", "pop3")]).contains("inbound.kind"));
+        assert!(error_of(&[("KLACHTD__ROLES__DIRECTOR", "not an address")]).contains("roles.director"));
+        assert!(
+            error_of(&[("KLACHTD__INBOUND__KIND", "imap")]).contains("inbound.imap.password"),
+            "imap without a password"
+        );
+        assert!(error_of(&[("KLACHTD__ORGANISATION__LANGUAGE", "de")]).contains("organisation.language"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "[deadlines]\nreaction_workingdays = 4\n").unwrap();
+        let err = format!("{:#}", Settings::load_with_env(Some(&path), env(&[])).unwrap_err());
+        assert!(err.contains("reaction_workingdays"), "{err}");
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug() {
+        let src = PasswordSource {
+            password: Some(Secret("hunter2".into())),
+            ..Default::default()
+        };
+        assert!(!format!("{src:?}").contains("hunter2"));
+        let secret = src.resolve("x").unwrap().unwrap();
+        assert_eq!(secret.expose(), "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,272 @@
+//! The `cases`, `events` and `attachments` tables: registering a case, its history, reading
+//! the register.
+
+use super::{parse_date, parse_ts, ts};
+use crate::domain::{CaseRef, CaseStatus, EmailAddress};
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+/// What intake knows when it registers a case.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub language: &'a str,
+    pub complainant: &'a EmailAddress,
+    pub complainant_name: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub reaction_due: NaiveDate,
+}
+
+/// A case as the register shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRecord {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(serialize_with = "as_display")]
+    pub reference: CaseRef,
+    #[serde(serialize_with = "as_display")]
+    pub status: CaseStatus,
+    pub language: String,
+    pub complainant_address: Option<String>,
+    pub complainant_name: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub received_at: DateTime<Utc>,
+    pub reaction_due: NaiveDate,
+    pub reacted_at: Option<DateTime<Utc>>,
+    pub closing_due: Option<NaiveDate>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub handler: Option<String>,
+    pub category: Option<String>,
+    pub cause: Option<String>,
+    pub solution: Option<String>,
+    pub measure: Option<String>,
+    pub agreement: Option<bool>,
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub appealed_at: Option<DateTime<Utc>>,
+    pub verdict: Option<String>,
+    pub verdict_at: Option<DateTime<Utc>>,
+}
+
+fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// One line of a case's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub detail: String,
+}
+
+/// Hands out the next reference for `year`, inside the caller's transaction.
+pub fn next_reference(conn: &Connection, year: i32) -> anyhow::Result<CaseRef> {
+    conn.execute(
+        "INSERT INTO case_sequences (year, last) VALUES (?1, 1)
+         ON CONFLICT (year) DO UPDATE SET last = last + 1",
+        params![year],
+    )?;
+    let last: u32 = conn.query_row("SELECT last FROM case_sequences WHERE year = ?1", params![year], |r| {
+        r.get(0)
+    })?;
+    Ok(CaseRef::new(year, last))
+}
+
+/// Registers a case; returns its row id.
+pub fn insert(conn: &Connection, reference: CaseRef, case: &NewCase<'_>) -> anyhow::Result<i64> {
+    conn.execute(
+        "INSERT INTO cases (reference, year, seq, status, language, complainant_address,
+             complainant_name, subject, body, received_at, reaction_due)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            reference.to_string(),
+            reference.year(),
+            reference.seq(),
+            CaseStatus::Open.as_str(),
+            case.language,
+            case.complainant.as_str(),
+            case.complainant_name,
+            case.subject,
+            case.body,
+            ts(case.received_at),
+            case.reaction_due.to_string(),
+        ],
+    )
+    .context("registering the case")?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Appends to a case's history.
+pub fn add_event(
+    conn: &Connection,
+    case_id: i64,
+    at: DateTime<Utc>,
+    kind: &str,
+    actor: Option<&str>,
+    detail: &str,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO events (case_id, at, kind, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![case_id, ts(at), kind, actor, detail],
+    )?;
+    Ok(())
+}
+
+/// Keeps a file that came with a mail on a case.
+pub fn add_attachment(
+    conn: &Connection,
+    case_id: i64,
+    mail_id: i64,
+    attachment: &crate::inbound::Attachment,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO attachments (case_id, mail_id, filename, content_type, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![case_id, mail_id, attachment.filename, attachment.content_type, attachment.data],
+    )?;
+    Ok(())
+}
+
+/// The files kept on a case, in arrival order.
+pub fn attachments_of(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<crate::inbound::Attachment>> {
+    let mut stmt = conn.prepare("SELECT filename, content_type, data FROM attachments WHERE case_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map(params![case_id], |r| {
+        Ok(crate::inbound::Attachment {
+            filename: r.get(0)?,
+            content_type: r.get(1)?,
+            data: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+const COLUMNS: &str = "id, reference, status, language, complainant_address, complainant_name, subject,
+    body, received_at, reaction_due, reacted_at, closing_due, closed_at, handler, category, cause,
+    solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
+    let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+    };
+    let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        r.get::<_, Option<String>>(i)?.as_deref().map(parse_ts).transpose()
+    };
+    Ok(CaseRecord {
+        id: r.get(0)?,
+        reference: r.get::<_, String>(1)?.parse().map_err(|e| conv(1, Box::new(e)))?,
+        status: r.get::<_, String>(2)?.parse().map_err(|e| conv(2, Box::new(e)))?,
+        language: r.get(3)?,
+        complainant_address: r.get(4)?,
+        complainant_name: r.get(5)?,
+        subject: r.get(6)?,
+        body: r.get(7)?,
+        received_at: parse_ts(&r.get::<_, String>(8)?)?,
+        reaction_due: parse_date(&r.get::<_, String>(9)?)?,
+        reacted_at: opt_ts(10)?,
+        closing_due: r.get::<_, Option<String>>(11)?.as_deref().map(parse_date).transpose()?,
+        closed_at: opt_ts(12)?,
+        handler: r.get(13)?,
+        category: r.get(14)?,
+        cause: r.get(15)?,
+        solution: r.get(16)?,
+        measure: r.get(17)?,
+        agreement: r.get(18)?,
+        escalated_at: opt_ts(19)?,
+        appealed_at: opt_ts(20)?,
+        verdict: r.get(21)?,
+        verdict_at: opt_ts(22)?,
+    })
+}
+
+/// One case by reference.
+pub fn get(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<CaseRecord>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM cases WHERE reference = ?1"),
+            params![reference.to_string()],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// The whole register, oldest first.
+pub fn list(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM cases ORDER BY year, seq"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A case's history, oldest first.
+pub fn events(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<Event>> {
+    let mut stmt = conn.prepare("SELECT at, kind, actor, detail FROM events WHERE case_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map(params![case_id], |r| {
+        Ok(Event {
+            at: parse_ts(&r.get::<_, String>(0)?)?,
+            kind: r.get(1)?,
+            actor: r.get(2)?,
+            detail: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether a case with this reference exists.
+pub fn exists(conn: &Connection, reference: CaseRef) -> bool {
+    conn.query_row(
+        "SELECT 1 FROM cases WHERE reference = ?1",
+        params![reference.to_string()],
+        |_| Ok(()),
+    )
+    .optional()
+    .ok()
+    .flatten()
+    .is_some()
+}
+
+/// Claims the one acknowledgement `address` may receive on `day`; false if it was used.
+pub fn claim_acknowledgement(conn: &Connection, address: &EmailAddress, day: NaiveDate, case_id: i64) -> anyhow::Result<bool> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO acknowledgements (address, day, case_id) VALUES (?1, ?2, ?3)",
+        params![address.as_str(), day.to_string(), case_id],
+    )?;
+    Ok(inserted == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn references_count_per_year_and_restart_in_a_new_year() {
+        let mut store = Store::open_in_memory().unwrap();
+        let refs = store
+            .transaction(|tx| {
+                Ok(vec![
+                    next_reference(tx, 2026)?,
+                    next_reference(tx, 2026)?,
+                    next_reference(tx, 2027)?,
+                    next_reference(tx, 2026)?,
+                ])
+            })
+            .unwrap();
+        let shown: Vec<String> = refs.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["KL-2026-0001", "KL-2026-0002", "KL-2027-0001", "KL-2026-0003"]);
+    }
+
+    #[test]
+    fn a_rolled_back_registration_does_not_use_up_a_number() {
+        let mut store = Store::open_in_memory().unwrap();
+        let failed: anyhow::Result<()> = store.transaction(|tx| {
+            next_reference(tx, 2026)?;
+            anyhow::bail!("crash before commit")
+        });
+        assert!(failed.is_err());
+        let r = store.transaction(|tx| next_reference(tx, 2026)).unwrap();
+        assert_eq!(r.to_string(), "KL-2026-0001");
+    }
+}

@@ -1,0 +1,156 @@
+//! The `mails` ledger: every message that reached the mailbox, recorded once with its outcome
+//! and the raw original, so nothing is ever lost and nothing is processed twice.
+
+use super::ts;
+use crate::inbound::Disposition;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::fmt;
+use std::str::FromStr;
+
+/// What became of a mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailOutcome {
+    /// It opened a new case.
+    CaseCreated,
+    /// It was added to an existing case (follow-up, staff mail).
+    AddedToCase,
+    /// Deliberately not acted on (automatic mail, duplicate, not a complaint).
+    Ignored,
+    /// Set aside: spam or unreadable; moved to the quarantine folder.
+    Quarantined,
+}
+
+impl MailOutcome {
+    pub const ALL: [MailOutcome; 4] = [Self::CaseCreated, Self::AddedToCase, Self::Ignored, Self::Quarantined];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CaseCreated => "case_created",
+            Self::AddedToCase => "added_to_case",
+            Self::Ignored => "ignored",
+            Self::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl fmt::Display for MailOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MailOutcome {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("unknown mail outcome '{s}'"))
+    }
+}
+
+/// A ledger row, for reports and tests.
+#[derive(Debug, Clone)]
+pub struct RecordedMail {
+    pub source_key: String,
+    pub outcome: MailOutcome,
+    pub reason: String,
+    pub case_id: Option<i64>,
+}
+
+/// The ledger row to write.
+pub struct MailEntry<'a> {
+    pub source_key: &'a str,
+    pub message_id: Option<&'a str>,
+    pub fingerprint: &'a str,
+    pub sender: Option<&'a str>,
+    pub received_at: DateTime<Utc>,
+    pub outcome: MailOutcome,
+    pub disposition: Disposition,
+    pub reason: &'a str,
+    pub case_id: Option<i64>,
+    pub raw: &'a [u8],
+}
+
+/// Records a mail; returns its row id.
+pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
+    conn.execute(
+        "INSERT INTO mails (source_key, message_id, fingerprint, sender, received_at, outcome, disposition, reason, case_id, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            entry.source_key,
+            entry.message_id,
+            entry.fingerprint,
+            entry.sender,
+            ts(entry.received_at),
+            entry.outcome.as_str(),
+            entry.disposition.as_str(),
+            entry.reason,
+            entry.case_id,
+            entry.raw,
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// What was recorded for this copy of a mail in the mailbox, if it was.
+pub fn recorded_source(conn: &Connection, source_key: &str) -> anyhow::Result<Option<(MailOutcome, Disposition)>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT outcome, disposition FROM mails WHERE source_key = ?1",
+            params![source_key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(o, d)| Ok((o.parse()?, Disposition::parse(&d)?))).transpose()
+}
+
+/// The first mail with this fingerprint that was acted on, if any: a redelivery of it is a duplicate.
+pub fn original_of(conn: &Connection, fingerprint: &str) -> anyhow::Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT source_key FROM mails WHERE fingerprint = ?1 ORDER BY id LIMIT 1",
+            params![fingerprint],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// The whole ledger, in arrival order.
+pub fn all(conn: &Connection) -> anyhow::Result<Vec<RecordedMail>> {
+    let mut stmt = conn.prepare("SELECT source_key, outcome, reason, case_id FROM mails ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    rows.map(|row| {
+        let (source_key, outcome, reason, case_id) = row?;
+        Ok(RecordedMail {
+            source_key,
+            outcome: outcome.parse()?,
+            reason,
+            case_id,
+        })
+    })
+    .collect()
+}
+
+/// The IMAP cursor of `mailbox`: its UIDVALIDITY and the last UID taken in.
+pub fn imap_cursor(conn: &Connection, mailbox: &str) -> anyhow::Result<Option<(u32, u32)>> {
+    Ok(conn
+        .query_row(
+            "SELECT uidvalidity, last_uid FROM imap_cursor WHERE mailbox = ?1",
+            params![mailbox],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+pub fn set_imap_cursor(conn: &Connection, mailbox: &str, uidvalidity: u32, last_uid: u32) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO imap_cursor (mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
+         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+        params![mailbox, uidvalidity, last_uid],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! The `outbox` table: mail waiting to be sent, queued in the same transaction as the change
+//! that caused it, with its Message-ID fixed at queue time, then marked by the sender.
+
+use super::{parse_ts, ts};
+use crate::domain::CaseRef;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a queued mail is for; the sender does not care, the register and the tests do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxKind {
+    Acknowledgement,
+    StaffNotification,
+    FollowUpNotification,
+    DirectorNotice,
+}
+
+impl OutboxKind {
+    pub const ALL: [OutboxKind; 4] = [
+        Self::Acknowledgement,
+        Self::StaffNotification,
+        Self::FollowUpNotification,
+        Self::DirectorNotice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acknowledgement => "acknowledgement",
+            Self::StaffNotification => "staff_notification",
+            Self::FollowUpNotification => "follow_up_notification",
+            Self::DirectorNotice => "director_notice",
+        }
+    }
+
+    /// The short word in our Message-IDs (`<kl-2026-0042.ack.…@example.org>`).
+    pub fn id_tag(self) -> &'static str {
+        match self {
+            Self::Acknowledgement => "ack",
+            Self::StaffNotification => "new",
+            Self::FollowUpNotification => "followup",
+            Self::DirectorNotice => "notice",
+        }
+    }
+}
+
+impl FromStr for OutboxKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("unknown outbox kind '{s}'"))
+    }
+}
+
+/// Where a queued mail stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    Queued,
+    Sent,
+    Failed,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for OutboxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OutboxStatus {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Queued, Self::Sent, Self::Failed]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("unknown outbox status '{s}'"))
+    }
+}
+
+/// A mail in the outbox.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub message_id: String,
+    pub case: Option<CaseRef>,
+    pub kind: OutboxKind,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A finished message ready to queue.
+pub struct Outgoing<'a> {
+    pub message_id: &'a str,
+    pub case_id: Option<i64>,
+    pub kind: OutboxKind,
+    pub envelope_from: &'a str,
+    pub recipients: &'a [String],
+    pub raw: &'a [u8],
+}
+
+/// Queues a mail, due at once.
+pub fn queue(conn: &Connection, mail: &Outgoing<'_>, now: DateTime<Utc>) -> anyhow::Result<i64> {
+    conn.execute(
+        "INSERT INTO outbox (message_id, case_id, kind, envelope_from, recipients, raw, status, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
+        params![
+            mail.message_id,
+            mail.case_id,
+            mail.kind.as_str(),
+            mail.envelope_from,
+            serde_json::to_string(mail.recipients)?,
+            mail.raw,
+            ts(now),
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+const COLUMNS: &str = "o.id, o.message_id, c.reference, o.kind, o.envelope_from, o.recipients, o.raw, o.status,
+    o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at";
+
+fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
+    Ok(QueuedMail {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        case: r.get::<_, Option<String>>(2)?.map(|s| s.parse()).transpose()?,
+        kind: r.get::<_, String>(3)?.parse()?,
+        envelope_from: r.get(4)?,
+        recipients: serde_json::from_str(&r.get::<_, String>(5)?)?,
+        raw: r.get(6)?,
+        status: r.get::<_, String>(7)?.parse()?,
+        attempts: r.get(8)?,
+        next_attempt_at: parse_ts(&r.get::<_, String>(9)?)?,
+        last_error: r.get(10)?,
+        created_at: parse_ts(&r.get::<_, String>(11)?)?,
+        sent_at: r.get::<_, Option<String>>(12)?.as_deref().map(parse_ts).transpose()?,
+    })
+}
+
+fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> anyhow::Result<Vec<QueuedMail>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id {filter}"
+    ))?;
+    let mut rows = stmt.query(args)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// The oldest queued mail that is due at `now`, if any.
+pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Option<QueuedMail>> {
+    Ok(select(
+        conn,
+        "WHERE o.status = 'queued' AND o.next_attempt_at <= ?1 ORDER BY o.id LIMIT 1",
+        params![ts(now)],
+    )?
+    .pop())
+}
+
+/// When the next queued mail falls due, if anything is queued.
+pub fn next_attempt_at(conn: &Connection) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let s: Option<String> = conn
+        .query_row(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(s.as_deref().map(parse_ts).transpose()?)
+}
+
+/// Everything in the outbox, oldest first.
+pub fn all(conn: &Connection) -> anyhow::Result<Vec<QueuedMail>> {
+    select(conn, "ORDER BY o.id", [])
+}
+
+/// Mail queued for one case, oldest first.
+pub fn for_case(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<QueuedMail>> {
+    select(conn, "WHERE o.case_id = ?1 ORDER BY o.id", params![case_id])
+}
+
+/// The case a Message-ID we sent belongs to.
+pub fn case_of_message(conn: &Connection, message_id: &str) -> anyhow::Result<Option<CaseRef>> {
+    let s: Option<String> = conn
+        .query_row(
+            "SELECT c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1",
+            params![message_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(s.map(|s| s.parse()).transpose()?)
+}
+
+pub fn mark_sent(conn: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+        params![id, ts(now)],
+    )?;
+    Ok(())
+}
+
+pub fn mark_retry(conn: &Connection, id: i64, next: DateTime<Utc>, error: &str) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+        params![id, ts(next), error],
+    )?;
+    Ok(())
+}
+
+pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+        params![id, error],
+    )?;
+    Ok(())
+}

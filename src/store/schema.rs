@@ -1,0 +1,102 @@
+//! The database schema as numbered migrations; `PRAGMA user_version` records how far a file is.
+
+/// Each entry moves the schema one version up. Never edit a released entry: add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: intake — cases, the mail ledger, attachments, events, the outbox, the IMAP cursor.
+    r#"
+    CREATE TABLE cases (
+        id                  INTEGER PRIMARY KEY,
+        reference           TEXT NOT NULL UNIQUE,
+        year                INTEGER NOT NULL,
+        seq                 INTEGER NOT NULL,
+        status              TEXT NOT NULL,
+        language            TEXT NOT NULL,
+        complainant_address TEXT,
+        complainant_name    TEXT,
+        subject             TEXT NOT NULL,
+        body                TEXT NOT NULL,
+        received_at         TEXT NOT NULL,
+        reaction_due        TEXT NOT NULL,
+        reacted_at          TEXT,
+        closing_due         TEXT,
+        closed_at           TEXT,
+        handler             TEXT,
+        category            TEXT,
+        cause               TEXT,
+        solution            TEXT,
+        measure             TEXT,
+        agreement           INTEGER,
+        escalated_at        TEXT,
+        appealed_at         TEXT,
+        verdict             TEXT,
+        verdict_at          TEXT,
+        UNIQUE (year, seq)
+    );
+    CREATE TABLE case_sequences (
+        year INTEGER PRIMARY KEY,
+        last INTEGER NOT NULL
+    );
+    -- Every mail that reached the mailbox, once, with what became of it.
+    CREATE TABLE mails (
+        id           INTEGER PRIMARY KEY,
+        source_key   TEXT NOT NULL UNIQUE,
+        message_id   TEXT,
+        fingerprint  TEXT NOT NULL,
+        sender       TEXT,
+        received_at  TEXT NOT NULL,
+        outcome      TEXT NOT NULL,
+        disposition  TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        case_id      INTEGER REFERENCES cases(id),
+        raw          BLOB NOT NULL
+    );
+    CREATE INDEX mails_fingerprint ON mails (fingerprint);
+    CREATE INDEX mails_case ON mails (case_id);
+    CREATE TABLE attachments (
+        id           INTEGER PRIMARY KEY,
+        case_id      INTEGER NOT NULL REFERENCES cases(id),
+        mail_id      INTEGER NOT NULL REFERENCES mails(id),
+        filename     TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        data         BLOB NOT NULL
+    );
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY,
+        case_id  INTEGER NOT NULL REFERENCES cases(id),
+        at       TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        actor    TEXT,
+        detail   TEXT NOT NULL
+    );
+    CREATE INDEX events_case ON events (case_id);
+    -- Outgoing mail, written in the same transaction as the change that caused it.
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        message_id      TEXT NOT NULL UNIQUE,
+        case_id         INTEGER REFERENCES cases(id),
+        kind            TEXT NOT NULL,
+        envelope_from   TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        raw             BLOB NOT NULL,
+        status          TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    -- At most one acknowledgement per sender per (local) day.
+    CREATE TABLE acknowledgements (
+        address TEXT NOT NULL,
+        day     TEXT NOT NULL,
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        PRIMARY KEY (address, day)
+    );
+    CREATE TABLE imap_cursor (
+        mailbox     TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        last_uid    INTEGER NOT NULL
+    );
+    "#,
+];
