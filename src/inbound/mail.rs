@@ -3,7 +3,7 @@
 
 use crate::domain::EmailAddress;
 use chrono::{DateTime, Utc};
-use mail_parser::{Addr, Address, Encoding, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Addr, Address, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 /// A sender or recipient with the display name they gave.
@@ -231,13 +231,18 @@ fn defects(message: &Message<'_>) -> Vec<Defect> {
                 found.push(Defect::BoundaryNotFound);
             }
         }
-        if part.encoding == Encoding::Base64 && !part.is_multipart() {
-            let body = raw
-                .get(part.offset_body as usize..part.offset_end as usize)
-                .unwrap_or_default();
-            if !is_clean_base64(body) && !found.contains(&Defect::UndecodableBody) {
-                found.push(Defect::UndecodableBody);
-            }
+        let declared_base64 = part
+            .content_transfer_encoding()
+            .is_some_and(|cte| cte.trim().eq_ignore_ascii_case("base64"));
+        let undecodable = part.is_encoding_problem
+            || (declared_base64
+                && !part.is_multipart()
+                && !is_clean_base64(
+                    raw.get(part.offset_body as usize..part.offset_end as usize)
+                        .unwrap_or_default(),
+                ));
+        if undecodable && !found.contains(&Defect::UndecodableBody) {
+            found.push(Defect::UndecodableBody);
         }
     }
     found

@@ -1,0 +1,245 @@
+//! The sample corpus (`tests/fixtures/*.eml`, real clients' formats) replayed in order from the
+//! MANIFEST's baseline register: every mail must end as the MANIFEST says.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use klachtd::domain::{CaseRef, EmailAddress};
+use klachtd::inbound::RawMail;
+use klachtd::intake::{Intake, IntakeResult};
+use klachtd::outbound::Renderer;
+use klachtd::settings::Settings;
+use klachtd::store::outbox::{OutboxKind, Outgoing};
+use klachtd::store::{MailOutcome, NewCase, Store, cases, outbox};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+struct Row {
+    file: String,
+    category: String,
+    expected_action: String,
+    sender: String,
+    subject: String,
+    phrase: String,
+}
+
+fn manifest() -> Vec<Row> {
+    let text = std::fs::read_to_string(fixtures().join("MANIFEST.tsv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            Row {
+                file: f[0].into(),
+                category: f[1].into(),
+                expected_action: f[2].into(),
+                sender: f[3].into(),
+                subject: f[4].replace("\\r\\n", "\r\n"),
+                phrase: f[5].into(),
+            }
+        })
+        .collect()
+}
+
+/// The roles and addresses the sample README assumes.
+fn sample_settings() -> Settings {
+    let env = [
+        ("KLACHTD__ORGANISATION__ADDRESS", "info@example.org"),
+        ("KLACHTD__ROLES__STAFF", "anna.devries@example.org,pieter.bakker@example.org"),
+        ("KLACHTD__ROLES__DIRECTOR", "directie@example.org"),
+        ("KLACHTD__ROLES__COMMITTEE", "examencommissie@example.org"),
+    ];
+    Settings::load_with_env(None, env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+/// The register before the first file (README "Baseline").
+fn seed_baseline(store: &mut Store) {
+    let baseline = [
+        (7, "sanne.jansen@ziggo.example", "Cursus Projectmanagement Basis zonder bericht geannuleerd", &["ack", "new"][..]),
+        (9, "ruud.hermans@hotmail.example", "Docent kwam drie keer te laat bij cursus Verkoopgesprekken", &["closed"][..]),
+        (12, "lotte.dekker@outlook.example", "Uitslag examen Boekhouden Praktijk pas na 9 weken en beoordeling klopt niet", &["ack", "new", "beroep"][..]),
+        (15, "ilse.verbeek@kpnmail.example", "Factuur lesgeld dubbel geïncasseerd", &["ack", "new"][..]),
+        (16, "sophie.claassen@hotmail.example", "Vraag over cursus Excel gevorderd in januari", &["new"][..]),
+        (18, "j.degraaf@hotmial.example", "Geen parkeerplek bij examenlocatie Utrecht", &["ack"][..]),
+    ];
+    store
+        .transaction(|tx| {
+            for (seq, who, subject, sent) in baseline {
+                let reference = CaseRef::new(2026, seq);
+                let complainant: EmailAddress = who.parse()?;
+                let id = cases::insert(
+                    tx,
+                    reference,
+                    &NewCase {
+                        language: "nl",
+                        complainant: &complainant,
+                        complainant_name: None,
+                        subject,
+                        body: "(baseline)",
+                        received_at: at("2026-11-10T09:12:00Z"),
+                        reaction_due: NaiveDate::from_ymd_opt(2026, 11, 17).unwrap(),
+                    },
+                )?;
+                for tag in sent {
+                    let message_id = format!("kl-2026-{seq:04}.{tag}@example.org");
+                    outbox::queue(
+                        tx,
+                        &Outgoing {
+                            message_id: &message_id,
+                            case_id: Some(id),
+                            kind: OutboxKind::Acknowledgement,
+                            envelope_from: "info@example.org",
+                            recipients: &[who.to_string()],
+                            raw: b"(baseline)",
+                        },
+                        at("2026-11-10T09:12:00Z"),
+                    )?;
+                    let sent_id: i64 = tx.query_row("SELECT id FROM outbox WHERE message_id = ?1", [&message_id], |r| r.get(0))?;
+                    klachtd::store::outbox::mark_sent(tx, sent_id, at("2026-11-10T09:12:00Z"))?;
+                }
+            }
+            // The counter continues after the highest baseline number.
+            tx.execute("INSERT INTO case_sequences (year, last) VALUES (2026, 18)", [])?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn big_sample() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("42.eml");
+    let status = std::process::Command::new("python3")
+        .arg(fixtures().join("gen_big_attachment.py"))
+        .arg(&out)
+        .status()
+        .expect("python3 is needed to generate sample 42");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn every_sample_ends_as_the_manifest_says() {
+    let settings = sample_settings();
+    let calendar = settings.working_calendar();
+    let renderer = Renderer::load(None).unwrap();
+    let intake = Intake {
+        settings: &settings,
+        calendar: &calendar,
+        renderer: &renderer,
+        tz: settings.timezone(),
+    };
+    let mut store = Store::open_in_memory().unwrap();
+    seed_baseline(&mut store);
+    let now = at("2026-11-25T13:00:00Z");
+    let mut checked = 0;
+
+    for row in manifest() {
+        let bytes = if row.file.starts_with("42_") {
+            big_sample()
+        } else {
+            std::fs::read(fixtures().join(&row.file)).unwrap()
+        };
+        let raw = RawMail {
+            source_key: format!("test:{}", row.file),
+            bytes,
+            arrived_at: None,
+        };
+        let sent_before = outbox::all(store.conn()).unwrap().len();
+        let result: IntakeResult = intake.process(&mut store, &raw, now).unwrap();
+        let new_mail: Vec<_> = outbox::all(store.conn()).unwrap().into_iter().skip(sent_before).collect();
+        let action = row.expected_action.as_str();
+        let what = format!("{}: {:?} ({})", row.file, result.outcome, result.reason);
+
+        if action.starts_with("register new case") {
+            assert_eq!(result.outcome, MailOutcome::CaseCreated, "{what}");
+            let case = cases::get(store.conn(), result.case.unwrap()).unwrap().unwrap();
+            assert_eq!(case.complainant_address.as_deref(), Some(row.sender.as_str()), "{what}");
+            let expected_subject = klachtd::inbound::one_line(&row.subject);
+            assert_eq!(case.subject, expected_subject, "{what}: full subject kept, one line");
+            assert!(squash(&case.body).contains(&squash(&row.phrase)), "{what}: body lacks {:?}", row.phrase);
+            assert!(!case.body.contains('\0'), "{what}: NUL kept");
+            let acks: Vec<_> = new_mail.iter().filter(|m| m.kind == OutboxKind::Acknowledgement).collect();
+            assert_eq!(acks.len(), 1, "{what}: one acknowledgement");
+            assert_eq!(acks[0].recipients, vec![row.sender.clone()], "{what}: ack only to the sender");
+            let head = String::from_utf8_lossy(&acks[0].raw);
+            let head = head.split("\r\n\r\n").next().unwrap();
+            let names: Vec<&str> = head
+                .lines()
+                .filter(|l| !l.starts_with([' ', '\t']))
+                .filter_map(|l| l.split_once(':').map(|(n, _)| n))
+                .collect();
+            assert!(
+                !names.iter().any(|n| n.eq_ignore_ascii_case("bcc") || n.eq_ignore_ascii_case("x-priority")),
+                "{what}: header injection: {names:?}"
+            );
+            assert!(head.lines().all(|l| l.len() <= 998), "{what}: header line too long");
+            assert!(new_mail.iter().any(|m| m.kind == OutboxKind::StaffNotification), "{what}: staff told");
+            if action.contains("keep PDF") || action.contains("keep PNG") || row.file.starts_with("42_") {
+                let files = cases::attachments_of(store.conn(), case.id).unwrap();
+                assert!(!files.is_empty(), "{what}: attachment kept");
+            }
+        } else if action.starts_with("ignore") {
+            assert_eq!(result.outcome, MailOutcome::Ignored, "{what}");
+            assert!(new_mail.is_empty(), "{what}: nothing is sent for ignored mail");
+        } else if action.starts_with("quarantine") {
+            assert_eq!(result.outcome, MailOutcome::Quarantined, "{what}");
+            assert!(
+                new_mail.iter().all(|m| m.kind == OutboxKind::DirectorNotice),
+                "{what}: only the director hears of quarantine"
+            );
+        } else if action.starts_with("attach to case") {
+            let reference: CaseRef = action["attach to case ".len()..][..12].parse().unwrap();
+            assert_eq!(result.outcome, MailOutcome::AddedToCase, "{what}");
+            assert_eq!(result.case, Some(reference), "{what}");
+            assert!(new_mail.iter().all(|m| m.kind == OutboxKind::FollowUpNotification), "{what}: no new ack");
+        } else if row.category == "5-staff-reply" {
+            let reference = CaseRef::find_in_subject(&row.subject).unwrap();
+            assert_eq!(result.outcome, MailOutcome::AddedToCase, "{what}");
+            assert_eq!(result.case, Some(reference), "{what}");
+            assert!(new_mail.iter().all(|m| m.kind != OutboxKind::Acknowledgement), "{what}: staff are never acknowledged");
+        } else {
+            panic!("MANIFEST row not understood: {action}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 42, "every MANIFEST row checked");
+    assert!(store.integrity_ok().unwrap());
+}
+
+#[test]
+fn the_same_file_twice_is_recorded_once() {
+    let settings = sample_settings();
+    let calendar = settings.working_calendar();
+    let renderer = Renderer::load(None).unwrap();
+    let intake = Intake {
+        settings: &settings,
+        calendar: &calendar,
+        renderer: &renderer,
+        tz: settings.timezone(),
+    };
+    let mut store = Store::open_in_memory().unwrap();
+    let bytes = std::fs::read(fixtures().join("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml")).unwrap();
+    let now = at("2026-11-25T13:00:00Z");
+    let copy = |key: &str| RawMail {
+        source_key: key.into(),
+        bytes: bytes.clone(),
+        arrived_at: None,
+    };
+    let first = intake.process(&mut store, &copy("a"), now).unwrap();
+    let again = intake.process(&mut store, &copy("a"), now).unwrap();
+    let redelivered = intake.process(&mut store, &copy("b"), now).unwrap();
+    assert_eq!(first.outcome, MailOutcome::CaseCreated);
+    assert!(again.already_recorded, "same copy after a crash: nothing new");
+    assert_eq!(redelivered.outcome, MailOutcome::Ignored, "a second delivery is a duplicate");
+    assert_eq!(cases::list(store.conn()).unwrap().len(), 1);
+    assert_eq!(outbox::all(store.conn()).unwrap().len(), 2, "one ack, one staff notification");
+}
