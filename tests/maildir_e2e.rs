@@ -1,0 +1,213 @@
+//! The whole `klachtd` binary on the embedded default: a Maildir in, files out. Scenarios from
+//! the procedure, including a crash (SIGKILL) between the commit and the move out of `new/`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+}
+
+/// A private klachtd installation in a temporary directory.
+struct Install {
+    dir: tempfile::TempDir,
+}
+
+impl Install {
+    fn new() -> Install {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["mail/new", "mail/cur", "mail/tmp"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        Install { dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_klachtd"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("KLACHTD_FAILPOINT")
+            .env("KLACHTD__ROLES__STAFF", "staff@example.org")
+            .env("KLACHTD__INBOUND__MAILDIR", "mail")
+            .env("KLACHTD_LOG", "info");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.command().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "klachtd {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Puts a message into `new/` the way an MTA would.
+    fn deliver(&self, name: &str, bytes: &[u8]) {
+        let tmp = self.path(&format!("mail/tmp/{name}"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, self.path(&format!("mail/new/{name}"))).unwrap();
+    }
+
+    fn outbox(&self) -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(self.path("var/outbox"))
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    fn cases_json(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["cases", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Starts `run --once` with a failpoint and kills it (SIGKILL) once it is reached.
+    fn crash_at(&self, failpoint: &str) {
+        let mut child: Child = self
+            .command()
+            .args(["run", "--once"])
+            .env("KLACHTD_FAILPOINT", failpoint)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let reached = BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains(&format!("failpoint reached: {failpoint}")));
+        assert!(reached, "failpoint {failpoint} was never reached");
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+}
+
+#[test]
+fn a_complaint_becomes_a_case_and_an_acknowledgement_file() {
+    let k = Install::new();
+    k.deliver("1.eml", &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"));
+    k.deliver("2.eml", &fixture("13_afwezig_outlook_automatisch_antwoord.eml"));
+    k.deliver("3.eml", &fixture("15_dsn_bounce_postfix.eml"));
+    let out = k.run(&["run", "--once", "--now", "2026-11-24T10:00:00+01:00"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("KL-2026-0001"), "the log names the reference: {log}");
+    for secret in ["bas.vanleeuwen", "Via een collega", "Workshop Timemanagement", "lotte.dekker"] {
+        assert!(!log.contains(secret), "the info log leaks {secret:?}: {log}");
+    }
+
+    let cases = k.cases_json();
+    assert_eq!(cases.len(), 1, "only the complaint becomes a case");
+    assert_eq!(cases[0]["reference"], "KL-2026-0001");
+    assert_eq!(cases[0]["complainant"], "bas.vanleeuwen@ziggo.example");
+    assert_eq!(cases[0]["reaction_due"], "2026-12-01", "Tuesday + 5 working days");
+
+    let files = k.outbox();
+    assert_eq!(files.len(), 2, "an acknowledgement and a staff notification: {files:?}");
+    let ack = files.iter().find(|f| f.contains(".ack.")).expect("acknowledgement file");
+    let text = std::fs::read_to_string(k.path("var/outbox").join(ack)).unwrap();
+    assert!(text.contains("To: bas.vanleeuwen@ziggo.example") || text.contains("<bas.vanleeuwen@ziggo.example>"));
+    assert!(text.contains("Auto-Submitted: auto-replied"));
+    assert!(text.contains("[KL-2026-0001]"));
+
+    // Everything left new/: processed mail is in cur/ with the Seen flag.
+    assert_eq!(std::fs::read_dir(k.path("mail/new")).unwrap().count(), 0);
+    let cur: Vec<String> = std::fs::read_dir(k.path("mail/cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cur.len(), 3);
+    assert!(cur.iter().all(|n| n.ends_with(":2,S")), "{cur:?}");
+
+    // The register and one case in detail.
+    let table = String::from_utf8(k.run(&["cases"]).stdout).unwrap();
+    assert!(table.contains("KL-2026-0001") && table.contains("2026-12-01"), "{table}");
+    let detail = String::from_utf8(k.run(&["case", "KL-2026-0001"]).stdout).unwrap();
+    assert!(detail.contains("registered") && detail.contains("acknowledgement"), "{detail}");
+}
+
+#[test]
+fn files_holding_complaints_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let k = Install::new();
+    k.deliver("1.eml", &fixture("02_klacht_factuur_gmail_alternative_qp.eml"));
+    k.run(&["run", "--once"]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&k.path("var/klachtd.sqlite")), 0o600);
+    assert_eq!(mode(&k.path("var/outbox")), 0o700);
+    for f in k.outbox() {
+        assert_eq!(mode(&k.path("var/outbox").join(f)), 0o600);
+    }
+}
+
+#[test]
+fn killed_between_commit_and_move_makes_no_duplicate() {
+    let k = Install::new();
+    k.deliver("1.eml", &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"));
+    k.crash_at("after-commit");
+    // The mail is recorded but still in new/.
+    assert_eq!(std::fs::read_dir(k.path("mail/new")).unwrap().count(), 1);
+    k.run(&["run", "--once"]);
+    assert_eq!(k.cases_json().len(), 1, "one case, not two");
+    let acks = k.outbox().iter().filter(|f| f.contains(".ack.")).count();
+    assert_eq!(acks, 1, "one acknowledgement, not two");
+    assert_eq!(std::fs::read_dir(k.path("mail/new")).unwrap().count(), 0, "finished after restart");
+}
+
+#[test]
+fn killed_after_sending_before_recording_resends_the_same_message() {
+    let k = Install::new();
+    k.deliver("1.eml", &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"));
+    k.crash_at("after-send");
+    let before = k.outbox();
+    assert_eq!(before.len(), 1, "the first mail was written when the crash came");
+    k.run(&["run", "--once"]);
+    let after = k.outbox();
+    assert_eq!(after.len(), 2, "ack + staff notification, the resent one under the same Message-ID: {after:?}");
+    assert!(after.contains(&before[0]));
+}
+
+#[test]
+fn a_redelivered_mail_makes_no_second_case() {
+    let k = Install::new();
+    k.deliver("a.eml", &fixture("02_klacht_factuur_gmail_alternative_qp.eml"));
+    k.deliver("b.eml", &fixture("34_kapot_dubbele_message_id_herlevering.eml"));
+    k.run(&["run", "--once"]);
+    assert_eq!(k.cases_json().len(), 1);
+    assert_eq!(k.outbox().iter().filter(|f| f.contains(".ack.")).count(), 1);
+}
+
+#[test]
+fn an_invalid_configuration_names_the_key() {
+    let k = Install::new();
+    let out = k
+        .command()
+        .args(["cases"])
+        .env("KLACHTD__DEADLINES__REACTION_WORKING_DAYS", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("deadlines.reaction_working_days"), "{err}");
+}
+
+#[test]
+fn the_demo_shows_the_path_end_to_end() {
+    let k = Install::new();
+    let out = k.run(&["demo"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "case_created: 2, ignored: 2",
+        "automatic: Auto-Submitted: auto-replied",
+        "uiterlijk dinsdag 1 december 2026",
+        "added_to_case: 1",
+        "KL-2026-0002",
+    ] {
+        assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
+    }
+}
