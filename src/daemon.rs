@@ -3,10 +3,10 @@
 
 use crate::clock::SharedClock;
 use crate::domain::WorkingCalendar;
+use crate::inbound::Disposition;
 use crate::inbound::RawMail;
 use crate::inbound::imap::{Cursor, ImapSource, MailSink};
 use crate::inbound::maildir::Maildir;
-use crate::inbound::Disposition;
 use crate::intake::{Intake, IntakeResult};
 use crate::outbound::{DeliveryReport, Renderer, RetryPolicy, Transport, deliver_due};
 use crate::settings::{InboundKind, Settings};
@@ -95,8 +95,12 @@ impl Daemon {
     }
 
     fn maildir(&self) -> anyhow::Result<Maildir> {
-        Maildir::open(&self.settings.inbound.maildir)
-            .with_context(|| format!("cannot open inbound.maildir {}", self.settings.inbound.maildir.display()))
+        Maildir::open(&self.settings.inbound.maildir).with_context(|| {
+            format!(
+                "cannot open inbound.maildir {}",
+                self.settings.inbound.maildir.display()
+            )
+        })
     }
 
     /// Takes in everything waiting in the Maildir.
@@ -125,7 +129,10 @@ impl Daemon {
             InboundKind::Imap => {
                 let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
                 let mut session = source.connect().await?;
-                let mut sink = Sink { daemon: self, report: &mut report };
+                let mut sink = Sink {
+                    daemon: self,
+                    report: &mut report,
+                };
                 source.process_folder(&mut session, &mut sink, true).await?;
                 let _ = session.logout().await;
             }
@@ -167,10 +174,15 @@ impl Daemon {
         let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
         let imap = &self.settings.inbound.imap;
         let min = Duration::from_secs(imap.reconnect_min_seconds.max(1));
-        let max = Duration::from_secs(imap.reconnect_max_seconds.max(imap.reconnect_min_seconds.max(1)));
+        let max = Duration::from_secs(
+            imap.reconnect_max_seconds
+                .max(imap.reconnect_min_seconds.max(1)),
+        );
         let mut backoff = min;
         loop {
-            let result = self.imap_session(&source, &mut shutdown, &mut backoff, min).await;
+            let result = self
+                .imap_session(&source, &mut shutdown, &mut backoff, min)
+                .await;
             match result {
                 Ok(()) => return Ok(()),
                 Err(e) => tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}"),
@@ -196,8 +208,13 @@ impl Daemon {
         let mut startup = true;
         loop {
             let mut report = RunReport::default();
-            let mut sink = Sink { daemon: self, report: &mut report };
-            source.process_folder(&mut session, &mut sink, startup).await?;
+            let mut sink = Sink {
+                daemon: self,
+                report: &mut report,
+            };
+            source
+                .process_folder(&mut session, &mut sink, startup)
+                .await?;
             startup = false;
             *backoff = min_backoff;
             if *shutdown.borrow() {
@@ -213,7 +230,10 @@ impl Daemon {
         }
     }
 
-    async fn worker_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    async fn worker_loop(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
         let mut failures: u32 = 0;
         loop {
             let report = match self.deliver().await {
@@ -225,7 +245,10 @@ impl Daemon {
             };
             let wait = if report.deferred > 0 {
                 failures += 1;
-                self.policy.backoff(failures - 1).to_std().unwrap_or(Duration::from_secs(60))
+                self.policy
+                    .backoff(failures - 1)
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(60))
             } else {
                 failures = 0;
                 let next = outbox::next_attempt_at(self.store().conn())?;
@@ -263,13 +286,19 @@ impl MailSink for Sink<'_> {
     }
 
     fn cursor(&mut self, mailbox: &str) -> anyhow::Result<Option<Cursor>> {
-        Ok(mails::imap_cursor(self.daemon.store().conn(), mailbox)?
-            .map(|(uidvalidity, last_uid)| Cursor { uidvalidity, last_uid }))
+        Ok(
+            mails::imap_cursor(self.daemon.store().conn(), mailbox)?.map(
+                |(uidvalidity, last_uid)| Cursor {
+                    uidvalidity,
+                    last_uid,
+                },
+            ),
+        )
     }
 
     fn set_cursor(&mut self, mailbox: &str, cursor: Cursor) -> anyhow::Result<()> {
-        self.daemon
-            .store()
-            .transaction(|tx| mails::set_imap_cursor(tx, mailbox, cursor.uidvalidity, cursor.last_uid))
+        self.daemon.store().transaction(|tx| {
+            mails::set_imap_cursor(tx, mailbox, cursor.uidvalidity, cursor.last_uid)
+        })
     }
 }

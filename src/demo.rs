@@ -99,10 +99,19 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     let shared: SharedClock = Arc::new(clock.clone());
     let daemon = Daemon::new(settings.clone(), shared)?;
     let maildir = Maildir::open(&settings.inbound.maildir)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
 
-    writeln!(out, "klachtd demo — a temporary Maildir in {}", root.display())?;
-    writeln!(out, "The clock is set to Tuesday 24 November 2026, 10:35 (Europe/Amsterdam).\n")?;
+    writeln!(
+        out,
+        "klachtd demo — a temporary Maildir in {}",
+        root.display()
+    )?;
+    writeln!(
+        out,
+        "The clock is set to Tuesday 24 November 2026, 10:35 (Europe/Amsterdam).\n"
+    )?;
     writeln!(out, "Four mails arrive at info@example.org:")?;
     for (label, mail) in [
         ("a complaint in plain text", COMPLAINT),
@@ -114,14 +123,22 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "  - {label}")?;
     }
     let report = runtime.block_on(daemon.run_once())?;
-    writeln!(out, "\n$ klachtd run --once\n{}\n", crate::register::run_summary(&report))?;
+    writeln!(
+        out,
+        "\n$ klachtd run --once\n{}\n",
+        crate::register::run_summary(&report)
+    )?;
     describe_ledger(&daemon, out)?;
 
     let first = cases::list(daemon.store().conn())?
         .into_iter()
         .next()
         .context("the demo registers a case")?;
-    writeln!(out, "\nThe acknowledgement {} receives (text part):\n", first.complainant_address.as_deref().unwrap_or(""))?;
+    writeln!(
+        out,
+        "\nThe acknowledgement {} receives (text part):\n",
+        first.complainant_address.as_deref().unwrap_or("")
+    )?;
     let ack = outbox::for_case(daemon.store().conn(), first.id)?
         .into_iter()
         .find(|m| m.kind == outbox::OutboxKind::Acknowledgement)
@@ -133,15 +150,37 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     }
 
     clock.advance(chrono::Duration::minutes(30));
-    maildir.deliver(follow_up(&first.reference.to_string()).as_bytes(), clock.now())?;
-    writeln!(out, "\nHalf an hour later the complainant replies to the acknowledgement.")?;
+    maildir.deliver(
+        follow_up(&first.reference.to_string()).as_bytes(),
+        clock.now(),
+    )?;
+    writeln!(
+        out,
+        "\nHalf an hour later the complainant replies to the acknowledgement."
+    )?;
     let report = runtime.block_on(daemon.run_once())?;
-    writeln!(out, "$ klachtd run --once\n{}", crate::register::run_summary(&report))?;
-    writeln!(out, "The reply was added to {} and forwarded to staff; no new case, no second acknowledgement.\n", first.reference)?;
+    writeln!(
+        out,
+        "$ klachtd run --once\n{}",
+        crate::register::run_summary(&report)
+    )?;
+    writeln!(
+        out,
+        "The reply was added to {} and forwarded to staff; no new case, no second acknowledgement.\n",
+        first.reference
+    )?;
 
     writeln!(out, "$ klachtd cases")?;
-    write!(out, "{}", crate::register::cases(&daemon.store(), &settings, false)?)?;
-    writeln!(out, "\nMail written to the outbox directory ({}):", settings.outbound.dir.display())?;
+    write!(
+        out,
+        "{}",
+        crate::register::cases(&daemon.store(), &settings, false)?
+    )?;
+    writeln!(
+        out,
+        "\nMail written to the outbox directory ({}):",
+        settings.outbound.dir.display()
+    )?;
     let mut files: Vec<String> = std::fs::read_dir(&settings.outbound.dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
@@ -149,7 +188,10 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     for f in files {
         writeln!(out, "  {f}")?;
     }
-    writeln!(out, "\nThe demo directory is removed again. Run `klachtd run` to watch var/mail for real.")?;
+    writeln!(
+        out,
+        "\nThe demo directory is removed again. Run `klachtd run` to watch var/mail for real."
+    )?;
     Ok(())
 }
 

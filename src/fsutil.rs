@@ -13,7 +13,11 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Creates `path` empty with mode 0600 if it does not exist; tightens it if it does.
 pub fn touch_private(path: &Path) -> std::io::Result<()> {
-    OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 

@@ -56,11 +56,21 @@ impl KnownCases for StoreLookup<'_> {
 impl Intake<'_> {
     /// Records `raw` exactly once. Safe to call again for the same mail after a crash: the
     /// second call finds the source key and changes nothing.
-    pub fn process(&self, store: &mut Store, raw: &RawMail, now: DateTime<Utc>) -> anyhow::Result<IntakeResult> {
+    pub fn process(
+        &self,
+        store: &mut Store,
+        raw: &RawMail,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<IntakeResult> {
         store.transaction(|tx| self.process_in(tx, raw, now))
     }
 
-    fn process_in(&self, tx: &Connection, raw: &RawMail, now: DateTime<Utc>) -> anyhow::Result<IntakeResult> {
+    fn process_in(
+        &self,
+        tx: &Connection,
+        raw: &RawMail,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<IntakeResult> {
         if let Some((outcome, disposition)) = mails::recorded_source(tx, &raw.source_key)? {
             return Ok(IntakeResult {
                 outcome,
@@ -89,7 +99,8 @@ impl Intake<'_> {
                 raw.bytes.len(),
                 self.settings.inbound.max_message_bytes
             );
-            let fingerprint = crate::inbound::hex(&<sha2::Sha256 as sha2::Digest>::digest(&raw.bytes));
+            let fingerprint =
+                crate::inbound::hex(&<sha2::Sha256 as sha2::Digest>::digest(&raw.bytes));
             entry.fingerprint = &fingerprint;
             entry.reason = &reason;
             entry.raw = &[];
@@ -99,7 +110,8 @@ impl Intake<'_> {
         }
         let Some(mail) = InboundMail::parse(&raw.bytes) else {
             let reason = "malformed: not a readable e-mail message".to_string();
-            let fingerprint = crate::inbound::hex(&<sha2::Sha256 as sha2::Digest>::digest(&raw.bytes));
+            let fingerprint =
+                crate::inbound::hex(&<sha2::Sha256 as sha2::Digest>::digest(&raw.bytes));
             entry.fingerprint = &fingerprint;
             entry.reason = &reason;
             mails::record(tx, &entry)?;
@@ -142,9 +154,15 @@ impl Intake<'_> {
                 entry.case_id = Some(record.id);
                 let mail_id = mails::record(tx, &entry)?;
                 self.add_follow_up(tx, &record, &mail, mail_id, received_at, now)?;
-                return Ok(recorded(MailOutcome::AddedToCase, reason.clone(), Some(*case)));
+                return Ok(recorded(
+                    MailOutcome::AddedToCase,
+                    reason.clone(),
+                    Some(*case),
+                ));
             }
-            Classification::Staff { case: Some(case), .. } => {
+            Classification::Staff {
+                case: Some(case), ..
+            } => {
                 let record = cases::get(tx, *case)?.expect("classify only links existing cases");
                 entry.case_id = Some(record.id);
                 cases::add_event(
@@ -162,7 +180,14 @@ impl Intake<'_> {
             | Classification::NotAComplaint => (MailOutcome::Ignored, None),
             Classification::Spam => (MailOutcome::Quarantined, None),
             Classification::Malformed(why) => {
-                self.notify_quarantine(tx, sender.as_deref(), &mail.subject, why, received_at, now)?;
+                self.notify_quarantine(
+                    tx,
+                    sender.as_deref(),
+                    &mail.subject,
+                    why,
+                    received_at,
+                    now,
+                )?;
                 (MailOutcome::Quarantined, None)
             }
         };
@@ -188,7 +213,10 @@ impl Intake<'_> {
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(i64, CaseRef)> {
-        let from = mail.from.as_ref().expect("classify refuses mail without a sender");
+        let from = mail
+            .from
+            .as_ref()
+            .expect("classify refuses mail without a sender");
         let local = received_at.with_timezone(&self.tz);
         let received_day = local.date_naive();
         let reaction_due = self
@@ -196,7 +224,11 @@ impl Intake<'_> {
             .deadline(received_day, self.settings.deadlines.reaction_working_days);
         let language = self.language_of(mail);
         let reference = cases::next_reference(tx, chrono::Datelike::year(&received_day))?;
-        let subject = if mail.subject.is_empty() { "(geen onderwerp)" } else { &mail.subject };
+        let subject = if mail.subject.is_empty() {
+            "(geen onderwerp)"
+        } else {
+            &mail.subject
+        };
         let case_id = cases::insert(
             tx,
             reference,
@@ -217,15 +249,33 @@ impl Intake<'_> {
         for attachment in &mail.attachments {
             cases::add_attachment(tx, case_id, mail_id, attachment)?;
         }
-        cases::add_event(tx, case_id, now, "registered", None, &entry.reason.to_string())?;
+        cases::add_event(
+            tx,
+            case_id,
+            now,
+            "registered",
+            None,
+            &entry.reason.to_string(),
+        )?;
 
         let case = cases::get(tx, reference)?.expect("just inserted");
-        let acknowledged = cases::claim_acknowledgement(tx, &from.address, now.with_timezone(&self.tz).date_naive(), case_id)?;
+        let acknowledged = cases::claim_acknowledgement(
+            tx,
+            &from.address,
+            now.with_timezone(&self.tz).date_naive(),
+            case_id,
+        )?;
         let mut context = self.case_context(&case, language);
         context.insert("acknowledged", &acknowledged);
-        let names: Vec<&str> = mail.attachments.iter().map(|a| a.filename.as_str()).collect();
+        let names: Vec<&str> = mail
+            .attachments
+            .iter()
+            .map(|a| a.filename.as_str())
+            .collect();
         if acknowledged {
-            let rendered = self.renderer.render(Template::Acknowledgement, language, &context)?;
+            let rendered = self
+                .renderer
+                .render(Template::Acknowledgement, language, &context)?;
             let references: Vec<String> = mail.message_id.iter().cloned().collect();
             self.queue(
                 tx,
@@ -244,7 +294,14 @@ impl Intake<'_> {
                 },
                 now,
             )?;
-            cases::add_event(tx, case_id, now, "acknowledged", None, "ontvangstbevestiging in de wachtrij")?;
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "acknowledged",
+                None,
+                "ontvangstbevestiging in de wachtrij",
+            )?;
         } else {
             cases::add_event(
                 tx,
@@ -259,7 +316,9 @@ impl Intake<'_> {
         let mut staff_context = self.case_context(&case, staff_lang);
         staff_context.insert("acknowledged", &acknowledged);
         staff_context.insert("attachments", &names);
-        let rendered = self.renderer.render(Template::StaffNotification, staff_lang, &staff_context)?;
+        let rendered =
+            self.renderer
+                .render(Template::StaffNotification, staff_lang, &staff_context)?;
         let staff = self.staff_mailboxes()?;
         self.queue(
             tx,
@@ -299,8 +358,13 @@ impl Intake<'_> {
         let lang = self.settings.organisation.language;
         let mut context = self.case_context(case, lang);
         context.insert("body", &new_text);
-        context.insert("received", &templates::long_datetime(received_at, self.tz, lang));
-        let rendered = self.renderer.render(Template::FollowUpNotification, lang, &context)?;
+        context.insert(
+            "received",
+            &templates::long_datetime(received_at, self.tz, lang),
+        );
+        let rendered = self
+            .renderer
+            .render(Template::FollowUpNotification, lang, &context)?;
         let to = match &case.handler {
             Some(handler) => match handler.parse::<EmailAddress>() {
                 Ok(address) => vec![compose::mailbox(&address, None)?],
@@ -343,10 +407,22 @@ impl Intake<'_> {
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
         context.insert("sender", sender.unwrap_or("(onbekend)"));
-        context.insert("subject", if subject.is_empty() { "(geen onderwerp)" } else { subject });
+        context.insert(
+            "subject",
+            if subject.is_empty() {
+                "(geen onderwerp)"
+            } else {
+                subject
+            },
+        );
         context.insert("reason", reason);
-        context.insert("received", &templates::long_datetime(received_at, self.tz, lang));
-        let rendered = self.renderer.render(Template::QuarantineNotice, lang, &context)?;
+        context.insert(
+            "received",
+            &templates::long_datetime(received_at, self.tz, lang),
+        );
+        let rendered = self
+            .renderer
+            .render(Template::QuarantineNotice, lang, &context)?;
         let draft = Draft {
             from: self.our_mailbox()?,
             to: vec![compose::mailbox(&self.settings.roles.director, None)?],
@@ -358,7 +434,11 @@ impl Intake<'_> {
             attachments: &[],
             auto_submitted: AutoSubmitted::AutoGenerated,
         };
-        let message_id = compose::new_message_id(None, "quarantine", self.settings.organisation.address.domain());
+        let message_id = compose::new_message_id(
+            None,
+            "quarantine",
+            self.settings.organisation.address.domain(),
+        );
         let bytes = compose::build(&draft, &message_id, now)?;
         let recipients = vec![self.settings.roles.director.to_string()];
         outbox::queue(
@@ -419,13 +499,27 @@ impl Intake<'_> {
         c.insert("complainant", &case.complainant_address);
         c.insert("body", &case.body);
         c.insert("quote", &templates::excerpt(&case.body, 600));
-        c.insert("received", &templates::long_datetime(case.received_at, self.tz, lang));
-        c.insert("reaction_due", &templates::long_date(case.reaction_due, lang));
-        c.insert("reaction_days", &self.settings.deadlines.reaction_working_days);
+        c.insert(
+            "received",
+            &templates::long_datetime(case.received_at, self.tz, lang),
+        );
+        c.insert(
+            "reaction_due",
+            &templates::long_date(case.reaction_due, lang),
+        );
+        c.insert(
+            "reaction_days",
+            &self.settings.deadlines.reaction_working_days,
+        );
         c.insert("status", case.status.dutch());
         c.insert(
             "example_handler",
-            self.settings.roles.staff.first().map(EmailAddress::as_str).unwrap_or_default(),
+            self.settings
+                .roles
+                .staff
+                .first()
+                .map(EmailAddress::as_str)
+                .unwrap_or_default(),
         );
         c.insert("attachments", &Vec::<String>::new());
         c

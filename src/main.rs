@@ -57,16 +57,23 @@ enum Command {
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| format!("'{s}' is not an RFC 3339 time ({e}); example: 2026-12-01T09:00:00+01:00"))
+        .map_err(|e| {
+            format!("'{s}' is not an RFC 3339 time ({e}); example: 2026-12-01T09:00:00+01:00")
+        })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo tells its own story; the daemon logs what it does.
-    let default_level = if matches!(cli.command, Command::Demo) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo) {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KLACHTD_LOG").unwrap_or_else(|_| default_level.into()),
+            tracing_subscriber::EnvFilter::try_from_env("KLACHTD_LOG")
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -97,7 +104,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", klachtd::register::run_summary(&report));
         }
         Command::Run { once: false, .. } => {
-            let daemon = Arc::new(klachtd::daemon::Daemon::new(settings, Arc::new(SystemClock))?);
+            let daemon = Arc::new(klachtd::daemon::Daemon::new(
+                settings,
+                Arc::new(SystemClock),
+            )?);
             runtime.block_on(async move {
                 let (tx, rx) = tokio::sync::watch::channel(false);
                 tokio::spawn(async move {

@@ -57,7 +57,11 @@ pub fn cases(store: &Store, settings: &Settings, json: bool) -> anyhow::Result<S
             truncate(c.complainant_address.as_deref().unwrap_or("-"), 32),
             c.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
             c.reaction_due,
-            if failed > 0 { format!("  ({failed} mail failed)") } else { String::new() }
+            if failed > 0 {
+                format!("  ({failed} mail failed)")
+            } else {
+                String::new()
+            }
         )?;
     }
     Ok(out)
@@ -79,7 +83,12 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// One case in full: the registration, its history and its mail.
-pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) -> anyhow::Result<Option<String>> {
+pub fn case(
+    store: &Store,
+    settings: &Settings,
+    reference: CaseRef,
+    json: bool,
+) -> anyhow::Result<Option<String>> {
     let Some(c) = cases::get(store.conn(), reference)? else {
         return Ok(None);
     };
@@ -108,7 +117,9 @@ pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) 
         return Ok(Some(serde_json::to_string_pretty(&value)? + "\n"));
     }
     let tz = settings.timezone();
-    let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    };
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let mut out = String::new();
     writeln!(out, "{}  {}", c.reference, c.subject)?;
@@ -117,7 +128,10 @@ pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) 
         out,
         "  complainant:   {} {}",
         opt(&c.complainant_name),
-        c.complainant_address.as_deref().map(|a| format!("<{a}>")).unwrap_or_default()
+        c.complainant_address
+            .as_deref()
+            .map(|a| format!("<{a}>"))
+            .unwrap_or_default()
     )?;
     writeln!(out, "  received:      {}", at(c.received_at))?;
     writeln!(out, "  reaction due:  {}", c.reaction_due)?;
@@ -127,7 +141,9 @@ pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) 
     writeln!(
         out,
         "  agreement:     {}",
-        c.agreement.map(|a| if a { "yes" } else { "no" }).unwrap_or("-")
+        c.agreement
+            .map(|a| if a { "yes" } else { "no" })
+            .unwrap_or("-")
     )?;
     writeln!(out, "\nHistory:")?;
     for e in &events {
@@ -137,7 +153,10 @@ pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) 
             "  {}  {:<24} {}{}",
             at(e.at),
             e.kind,
-            e.actor.as_deref().map(|a| format!("[{a}] ")).unwrap_or_default(),
+            e.actor
+                .as_deref()
+                .map(|a| format!("[{a}] "))
+                .unwrap_or_default(),
             truncate(first_line, 80)
         )?;
     }
@@ -149,7 +168,10 @@ pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) 
             m.kind.as_str(),
             m.status,
             m.recipients.join(", "),
-            m.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default()
+            m.last_error
+                .as_deref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default()
         )?;
     }
     writeln!(out, "\nText:\n{}", c.body)?;
@@ -158,10 +180,18 @@ pub fn case(store: &Store, settings: &Settings, reference: CaseRef, json: bool) 
 
 /// One line saying what `run --once` did.
 pub fn run_summary(report: &RunReport) -> String {
-    let taken: Vec<String> = report.taken.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let taken: Vec<String> = report
+        .taken
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
     format!(
         "mail taken in: {}; mail sent: {}, deferred: {}, failed: {}",
-        if taken.is_empty() { "none".to_string() } else { taken.join(", ") },
+        if taken.is_empty() {
+            "none".to_string()
+        } else {
+            taken.join(", ")
+        },
         report.delivery.sent,
         report.delivery.deferred,
         report.delivery.failed

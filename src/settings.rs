@@ -215,7 +215,9 @@ impl PasswordSource {
         if let Some(path) = &self.password_file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("{key}.password_file: cannot read {}", path.display()))?;
-            return Ok(Some(Secret(text.trim_end_matches(['\r', '\n']).to_string())));
+            return Ok(Some(Secret(
+                text.trim_end_matches(['\r', '\n']).to_string(),
+            )));
         }
         if let Some(cmd) = &self.password_command {
             let out = std::process::Command::new("sh")
@@ -354,9 +356,13 @@ impl Settings {
 
     /// Checks what types alone cannot; each message names the key.
     fn validate(&self) -> anyhow::Result<()> {
-        let fail = |key: &str, why: &str| Err(anyhow::anyhow!("invalid configuration: {key}: {why}"));
+        let fail =
+            |key: &str, why: &str| Err(anyhow::anyhow!("invalid configuration: {key}: {why}"));
         if self.organisation.timezone.parse::<Tz>().is_err() {
-            return fail("organisation.timezone", "not an IANA time zone (e.g. Europe/Amsterdam)");
+            return fail(
+                "organisation.timezone",
+                "not an IANA time zone (e.g. Europe/Amsterdam)",
+            );
         }
         if self.organisation.name.trim().is_empty() {
             return fail("organisation.name", "must not be empty");
@@ -365,16 +371,25 @@ impl Settings {
             return fail("organisation.sender_name", "must be one line");
         }
         if self.deadlines.reaction_working_days == 0 || self.deadlines.reaction_working_days > 60 {
-            return fail("deadlines.reaction_working_days", "must be between 1 and 60");
+            return fail(
+                "deadlines.reaction_working_days",
+                "must be between 1 and 60",
+            );
         }
         if self.deadlines.closing_working_days == 0 || self.deadlines.closing_working_days > 120 {
-            return fail("deadlines.closing_working_days", "must be between 1 and 120");
+            return fail(
+                "deadlines.closing_working_days",
+                "must be between 1 and 120",
+            );
         }
         if self.inbound.max_message_bytes < 1024 {
             return fail("inbound.max_message_bytes", "must be at least 1024");
         }
         if self.intake.mode == IntakeMode::Keywords && self.intake.keywords.is_empty() {
-            return fail("intake.keywords", "needs at least one word when intake.mode = \"keywords\"");
+            return fail(
+                "intake.keywords",
+                "needs at least one word when intake.mode = \"keywords\"",
+            );
         }
         if self.roles.staff.is_empty() {
             return fail("roles.staff", "needs at least one staff address to notify");
@@ -385,7 +400,10 @@ impl Settings {
                 return fail("inbound.imap.host", "required when inbound.kind = \"imap\"");
             }
             if imap.username.trim().is_empty() {
-                return fail("inbound.imap.username", "required when inbound.kind = \"imap\"");
+                return fail(
+                    "inbound.imap.username",
+                    "required when inbound.kind = \"imap\"",
+                );
             }
             if imap.password_source().configured() != 1 {
                 return fail(
@@ -394,19 +412,28 @@ impl Settings {
                 );
             }
             if imap.idle_renew_seconds == 0 || imap.idle_renew_seconds > 600 {
-                return fail("inbound.imap.idle_renew_seconds", "must be between 1 and 600");
+                return fail(
+                    "inbound.imap.idle_renew_seconds",
+                    "must be between 1 and 600",
+                );
             }
             if imap.poll_seconds == 0 {
                 return fail("inbound.imap.poll_seconds", "must be at least 1");
             }
             if imap.folder == imap.quarantine_folder || imap.folder == imap.processed_folder {
-                return fail("inbound.imap.processed_folder", "must differ from inbound.imap.folder");
+                return fail(
+                    "inbound.imap.processed_folder",
+                    "must differ from inbound.imap.folder",
+                );
             }
         }
         if self.outbound.kind == OutboundKind::Smtp {
             let smtp = &self.outbound.smtp;
             if smtp.host.trim().is_empty() {
-                return fail("outbound.smtp.host", "required when outbound.kind = \"smtp\"");
+                return fail(
+                    "outbound.smtp.host",
+                    "required when outbound.kind = \"smtp\"",
+                );
             }
             if smtp.username.is_some() && smtp.password_source().configured() != 1 {
                 return fail(
@@ -437,7 +464,12 @@ impl Settings {
         WorkingCalendar::new(CalendarRules {
             good_friday: self.calendar.good_friday,
             liberation_day: self.calendar.liberation_day,
-            closed_days: self.calendar.closed_days.iter().copied().collect::<BTreeSet<_>>(),
+            closed_days: self
+                .calendar
+                .closed_days
+                .iter()
+                .copied()
+                .collect::<BTreeSet<_>>(),
         })
     }
 }
@@ -447,7 +479,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -468,7 +503,10 @@ mod tests {
             None,
             env(&[
                 ("KLACHTD__ORGANISATION__LANGUAGE", "en"),
-                ("KLACHTD__ROLES__STAFF", "Anna@example.org,pieter@example.org"),
+                (
+                    "KLACHTD__ROLES__STAFF",
+                    "Anna@example.org,pieter@example.org",
+                ),
                 ("KLACHTD__DEADLINES__REACTION_WORKING_DAYS", "3"),
                 ("OTHER__THING", "ignored"),
             ]),
@@ -491,19 +529,30 @@ mod tests {
     }
 
     fn error_of(pairs: &[(&str, &str)]) -> String {
-        format!("{:#}", Settings::load_with_env(None, env(pairs)).unwrap_err())
+        format!(
+            "{:#}",
+            Settings::load_with_env(None, env(pairs)).unwrap_err()
+        )
     }
 
     #[test]
     fn bad_values_name_their_key() {
-        assert!(error_of(&[("KLACHTD__ORGANISATION__TIMEZONE", "Mars/Olympus")]).contains("organisation.timezone"));
+        assert!(
+            error_of(&[("KLACHTD__ORGANISATION__TIMEZONE", "Mars/Olympus")])
+                .contains("organisation.timezone")
+        );
         assert!(error_of(&[("KLACHTD__INBOUND__KIND", "pop3")]).contains("inbound.kind"));
-        assert!(error_of(&[("KLACHTD__ROLES__DIRECTOR", "not an address")]).contains("roles.director"));
+        assert!(
+            error_of(&[("KLACHTD__ROLES__DIRECTOR", "not an address")]).contains("roles.director")
+        );
         assert!(
             error_of(&[("KLACHTD__INBOUND__KIND", "imap")]).contains("inbound.imap.password"),
             "imap without a password"
         );
-        assert!(error_of(&[("KLACHTD__ORGANISATION__LANGUAGE", "de")]).contains("organisation.language"));
+        assert!(
+            error_of(&[("KLACHTD__ORGANISATION__LANGUAGE", "de")])
+                .contains("organisation.language")
+        );
     }
 
     #[test]
@@ -511,7 +560,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.toml");
         std::fs::write(&path, "[deadlines]\nreaction_workingdays = 4\n").unwrap();
-        let err = format!("{:#}", Settings::load_with_env(Some(&path), env(&[])).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Settings::load_with_env(Some(&path), env(&[])).unwrap_err()
+        );
         assert!(err.contains("reaction_workingdays"), "{err}");
     }
 

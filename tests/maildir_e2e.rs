@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// A private klachtd installation in a temporary directory.
@@ -56,7 +61,10 @@ impl Install {
 
     fn outbox(&self) -> Vec<String> {
         let mut files: Vec<String> = std::fs::read_dir(self.path("var/outbox"))
-            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         files
@@ -91,27 +99,57 @@ impl Install {
 #[test]
 fn a_complaint_becomes_a_case_and_an_acknowledgement_file() {
     let k = Install::new();
-    k.deliver("1.eml", &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"));
-    k.deliver("2.eml", &fixture("13_afwezig_outlook_automatisch_antwoord.eml"));
+    k.deliver(
+        "1.eml",
+        &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"),
+    );
+    k.deliver(
+        "2.eml",
+        &fixture("13_afwezig_outlook_automatisch_antwoord.eml"),
+    );
     k.deliver("3.eml", &fixture("15_dsn_bounce_postfix.eml"));
     let out = k.run(&["run", "--once", "--now", "2026-11-24T10:00:00+01:00"]);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("KL-2026-0001"), "the log names the reference: {log}");
-    for secret in ["bas.vanleeuwen", "Via een collega", "Workshop Timemanagement", "lotte.dekker"] {
-        assert!(!log.contains(secret), "the info log leaks {secret:?}: {log}");
+    assert!(
+        log.contains("KL-2026-0001"),
+        "the log names the reference: {log}"
+    );
+    for secret in [
+        "bas.vanleeuwen",
+        "Via een collega",
+        "Workshop Timemanagement",
+        "lotte.dekker",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the info log leaks {secret:?}: {log}"
+        );
     }
 
     let cases = k.cases_json();
     assert_eq!(cases.len(), 1, "only the complaint becomes a case");
     assert_eq!(cases[0]["reference"], "KL-2026-0001");
     assert_eq!(cases[0]["complainant"], "bas.vanleeuwen@ziggo.example");
-    assert_eq!(cases[0]["reaction_due"], "2026-12-01", "Tuesday + 5 working days");
+    assert_eq!(
+        cases[0]["reaction_due"], "2026-12-01",
+        "Tuesday + 5 working days"
+    );
 
     let files = k.outbox();
-    assert_eq!(files.len(), 2, "an acknowledgement and a staff notification: {files:?}");
-    let ack = files.iter().find(|f| f.contains(".ack.")).expect("acknowledgement file");
+    assert_eq!(
+        files.len(),
+        2,
+        "an acknowledgement and a staff notification: {files:?}"
+    );
+    let ack = files
+        .iter()
+        .find(|f| f.contains(".ack."))
+        .expect("acknowledgement file");
     let text = std::fs::read_to_string(k.path("var/outbox").join(ack)).unwrap();
-    assert!(text.contains("To: bas.vanleeuwen@ziggo.example") || text.contains("<bas.vanleeuwen@ziggo.example>"));
+    assert!(
+        text.contains("To: bas.vanleeuwen@ziggo.example")
+            || text.contains("<bas.vanleeuwen@ziggo.example>")
+    );
     assert!(text.contains("Auto-Submitted: auto-replied"));
     assert!(text.contains("[KL-2026-0001]"));
 
@@ -126,16 +164,25 @@ fn a_complaint_becomes_a_case_and_an_acknowledgement_file() {
 
     // The register and one case in detail.
     let table = String::from_utf8(k.run(&["cases"]).stdout).unwrap();
-    assert!(table.contains("KL-2026-0001") && table.contains("2026-12-01"), "{table}");
+    assert!(
+        table.contains("KL-2026-0001") && table.contains("2026-12-01"),
+        "{table}"
+    );
     let detail = String::from_utf8(k.run(&["case", "KL-2026-0001"]).stdout).unwrap();
-    assert!(detail.contains("registered") && detail.contains("acknowledgement"), "{detail}");
+    assert!(
+        detail.contains("registered") && detail.contains("acknowledgement"),
+        "{detail}"
+    );
 }
 
 #[test]
 fn files_holding_complaints_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let k = Install::new();
-    k.deliver("1.eml", &fixture("02_klacht_factuur_gmail_alternative_qp.eml"));
+    k.deliver(
+        "1.eml",
+        &fixture("02_klacht_factuur_gmail_alternative_qp.eml"),
+    );
     k.run(&["run", "--once"]);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&k.path("var/klachtd.sqlite")), 0o600);
@@ -148,7 +195,10 @@ fn files_holding_complaints_are_private() {
 #[test]
 fn killed_between_commit_and_move_makes_no_duplicate() {
     let k = Install::new();
-    k.deliver("1.eml", &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"));
+    k.deliver(
+        "1.eml",
+        &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"),
+    );
     k.crash_at("after-commit");
     // The mail is recorded but still in new/.
     assert_eq!(std::fs::read_dir(k.path("mail/new")).unwrap().count(), 1);
@@ -156,27 +206,48 @@ fn killed_between_commit_and_move_makes_no_duplicate() {
     assert_eq!(k.cases_json().len(), 1, "one case, not two");
     let acks = k.outbox().iter().filter(|f| f.contains(".ack.")).count();
     assert_eq!(acks, 1, "one acknowledgement, not two");
-    assert_eq!(std::fs::read_dir(k.path("mail/new")).unwrap().count(), 0, "finished after restart");
+    assert_eq!(
+        std::fs::read_dir(k.path("mail/new")).unwrap().count(),
+        0,
+        "finished after restart"
+    );
 }
 
 #[test]
 fn killed_after_sending_before_recording_resends_the_same_message() {
     let k = Install::new();
-    k.deliver("1.eml", &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"));
+    k.deliver(
+        "1.eml",
+        &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"),
+    );
     k.crash_at("after-send");
     let before = k.outbox();
-    assert_eq!(before.len(), 1, "the first mail was written when the crash came");
+    assert_eq!(
+        before.len(),
+        1,
+        "the first mail was written when the crash came"
+    );
     k.run(&["run", "--once"]);
     let after = k.outbox();
-    assert_eq!(after.len(), 2, "ack + staff notification, the resent one under the same Message-ID: {after:?}");
+    assert_eq!(
+        after.len(),
+        2,
+        "ack + staff notification, the resent one under the same Message-ID: {after:?}"
+    );
     assert!(after.contains(&before[0]));
 }
 
 #[test]
 fn a_redelivered_mail_makes_no_second_case() {
     let k = Install::new();
-    k.deliver("a.eml", &fixture("02_klacht_factuur_gmail_alternative_qp.eml"));
-    k.deliver("b.eml", &fixture("34_kapot_dubbele_message_id_herlevering.eml"));
+    k.deliver(
+        "a.eml",
+        &fixture("02_klacht_factuur_gmail_alternative_qp.eml"),
+    );
+    k.deliver(
+        "b.eml",
+        &fixture("34_kapot_dubbele_message_id_herlevering.eml"),
+    );
     k.run(&["run", "--once"]);
     assert_eq!(k.cases_json().len(), 1);
     assert_eq!(k.outbox().iter().filter(|f| f.contains(".ack.")).count(), 1);
@@ -208,6 +279,9 @@ fn the_demo_shows_the_path_end_to_end() {
         "added_to_case: 1",
         "KL-2026-0002",
     ] {
-        assert!(text.contains(expected), "demo output lacks {expected:?}:\n{text}");
+        assert!(
+            text.contains(expected),
+            "demo output lacks {expected:?}:\n{text}"
+        );
     }
 }

@@ -46,7 +46,10 @@ fn manifest() -> Vec<Row> {
 fn sample_settings() -> Settings {
     let env = [
         ("KLACHTD__ORGANISATION__ADDRESS", "info@example.org"),
-        ("KLACHTD__ROLES__STAFF", "anna.devries@example.org,pieter.bakker@example.org"),
+        (
+            "KLACHTD__ROLES__STAFF",
+            "anna.devries@example.org,pieter.bakker@example.org",
+        ),
         ("KLACHTD__ROLES__DIRECTOR", "directie@example.org"),
         ("KLACHTD__ROLES__COMMITTEE", "examencommissie@example.org"),
     ];
@@ -60,12 +63,42 @@ fn at(s: &str) -> DateTime<Utc> {
 /// The register before the first file (README "Baseline").
 fn seed_baseline(store: &mut Store) {
     let baseline = [
-        (7, "sanne.jansen@ziggo.example", "Cursus Projectmanagement Basis zonder bericht geannuleerd", &["ack", "new"][..]),
-        (9, "ruud.hermans@hotmail.example", "Docent kwam drie keer te laat bij cursus Verkoopgesprekken", &["closed"][..]),
-        (12, "lotte.dekker@outlook.example", "Uitslag examen Boekhouden Praktijk pas na 9 weken en beoordeling klopt niet", &["ack", "new", "beroep"][..]),
-        (15, "ilse.verbeek@kpnmail.example", "Factuur lesgeld dubbel geïncasseerd", &["ack", "new"][..]),
-        (16, "sophie.claassen@hotmail.example", "Vraag over cursus Excel gevorderd in januari", &["new"][..]),
-        (18, "j.degraaf@hotmial.example", "Geen parkeerplek bij examenlocatie Utrecht", &["ack"][..]),
+        (
+            7,
+            "sanne.jansen@ziggo.example",
+            "Cursus Projectmanagement Basis zonder bericht geannuleerd",
+            &["ack", "new"][..],
+        ),
+        (
+            9,
+            "ruud.hermans@hotmail.example",
+            "Docent kwam drie keer te laat bij cursus Verkoopgesprekken",
+            &["closed"][..],
+        ),
+        (
+            12,
+            "lotte.dekker@outlook.example",
+            "Uitslag examen Boekhouden Praktijk pas na 9 weken en beoordeling klopt niet",
+            &["ack", "new", "beroep"][..],
+        ),
+        (
+            15,
+            "ilse.verbeek@kpnmail.example",
+            "Factuur lesgeld dubbel geïncasseerd",
+            &["ack", "new"][..],
+        ),
+        (
+            16,
+            "sophie.claassen@hotmail.example",
+            "Vraag over cursus Excel gevorderd in januari",
+            &["new"][..],
+        ),
+        (
+            18,
+            "j.degraaf@hotmial.example",
+            "Geen parkeerplek bij examenlocatie Utrecht",
+            &["ack"][..],
+        ),
     ];
     store
         .transaction(|tx| {
@@ -99,12 +132,19 @@ fn seed_baseline(store: &mut Store) {
                         },
                         at("2026-11-10T09:12:00Z"),
                     )?;
-                    let sent_id: i64 = tx.query_row("SELECT id FROM outbox WHERE message_id = ?1", [&message_id], |r| r.get(0))?;
+                    let sent_id: i64 = tx.query_row(
+                        "SELECT id FROM outbox WHERE message_id = ?1",
+                        [&message_id],
+                        |r| r.get(0),
+                    )?;
                     klachtd::store::outbox::mark_sent(tx, sent_id, at("2026-11-10T09:12:00Z"))?;
                 }
             }
             // The counter continues after the highest baseline number.
-            tx.execute("INSERT INTO case_sequences (year, last) VALUES (2026, 18)", [])?;
+            tx.execute(
+                "INSERT INTO case_sequences (year, last) VALUES (2026, 18)",
+                [],
+            )?;
             Ok(())
         })
         .unwrap();
@@ -155,21 +195,45 @@ fn every_sample_ends_as_the_manifest_says() {
         };
         let sent_before = outbox::all(store.conn()).unwrap().len();
         let result: IntakeResult = intake.process(&mut store, &raw, now).unwrap();
-        let new_mail: Vec<_> = outbox::all(store.conn()).unwrap().into_iter().skip(sent_before).collect();
+        let new_mail: Vec<_> = outbox::all(store.conn())
+            .unwrap()
+            .into_iter()
+            .skip(sent_before)
+            .collect();
         let action = row.expected_action.as_str();
         let what = format!("{}: {:?} ({})", row.file, result.outcome, result.reason);
 
         if action.starts_with("register new case") {
             assert_eq!(result.outcome, MailOutcome::CaseCreated, "{what}");
-            let case = cases::get(store.conn(), result.case.unwrap()).unwrap().unwrap();
-            assert_eq!(case.complainant_address.as_deref(), Some(row.sender.as_str()), "{what}");
+            let case = cases::get(store.conn(), result.case.unwrap())
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                case.complainant_address.as_deref(),
+                Some(row.sender.as_str()),
+                "{what}"
+            );
             let expected_subject = klachtd::inbound::one_line(&row.subject);
-            assert_eq!(case.subject, expected_subject, "{what}: full subject kept, one line");
-            assert!(squash(&case.body).contains(&squash(&row.phrase)), "{what}: body lacks {:?}", row.phrase);
+            assert_eq!(
+                case.subject, expected_subject,
+                "{what}: full subject kept, one line"
+            );
+            assert!(
+                squash(&case.body).contains(&squash(&row.phrase)),
+                "{what}: body lacks {:?}",
+                row.phrase
+            );
             assert!(!case.body.contains('\0'), "{what}: NUL kept");
-            let acks: Vec<_> = new_mail.iter().filter(|m| m.kind == OutboxKind::Acknowledgement).collect();
+            let acks: Vec<_> = new_mail
+                .iter()
+                .filter(|m| m.kind == OutboxKind::Acknowledgement)
+                .collect();
             assert_eq!(acks.len(), 1, "{what}: one acknowledgement");
-            assert_eq!(acks[0].recipients, vec![row.sender.clone()], "{what}: ack only to the sender");
+            assert_eq!(
+                acks[0].recipients,
+                vec![row.sender.clone()],
+                "{what}: ack only to the sender"
+            );
             let head = String::from_utf8_lossy(&acks[0].raw);
             let head = head.split("\r\n\r\n").next().unwrap();
             let names: Vec<&str> = head
@@ -178,34 +242,62 @@ fn every_sample_ends_as_the_manifest_says() {
                 .filter_map(|l| l.split_once(':').map(|(n, _)| n))
                 .collect();
             assert!(
-                !names.iter().any(|n| n.eq_ignore_ascii_case("bcc") || n.eq_ignore_ascii_case("x-priority")),
+                !names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case("bcc") || n.eq_ignore_ascii_case("x-priority")),
                 "{what}: header injection: {names:?}"
             );
-            assert!(head.lines().all(|l| l.len() <= 998), "{what}: header line too long");
-            assert!(new_mail.iter().any(|m| m.kind == OutboxKind::StaffNotification), "{what}: staff told");
-            if action.contains("keep PDF") || action.contains("keep PNG") || row.file.starts_with("42_") {
+            assert!(
+                head.lines().all(|l| l.len() <= 998),
+                "{what}: header line too long"
+            );
+            assert!(
+                new_mail
+                    .iter()
+                    .any(|m| m.kind == OutboxKind::StaffNotification),
+                "{what}: staff told"
+            );
+            if action.contains("keep PDF")
+                || action.contains("keep PNG")
+                || row.file.starts_with("42_")
+            {
                 let files = cases::attachments_of(store.conn(), case.id).unwrap();
                 assert!(!files.is_empty(), "{what}: attachment kept");
             }
         } else if action.starts_with("ignore") {
             assert_eq!(result.outcome, MailOutcome::Ignored, "{what}");
-            assert!(new_mail.is_empty(), "{what}: nothing is sent for ignored mail");
+            assert!(
+                new_mail.is_empty(),
+                "{what}: nothing is sent for ignored mail"
+            );
         } else if action.starts_with("quarantine") {
             assert_eq!(result.outcome, MailOutcome::Quarantined, "{what}");
             assert!(
-                new_mail.iter().all(|m| m.kind == OutboxKind::DirectorNotice),
+                new_mail
+                    .iter()
+                    .all(|m| m.kind == OutboxKind::DirectorNotice),
                 "{what}: only the director hears of quarantine"
             );
         } else if action.starts_with("attach to case") {
             let reference: CaseRef = action["attach to case ".len()..][..12].parse().unwrap();
             assert_eq!(result.outcome, MailOutcome::AddedToCase, "{what}");
             assert_eq!(result.case, Some(reference), "{what}");
-            assert!(new_mail.iter().all(|m| m.kind == OutboxKind::FollowUpNotification), "{what}: no new ack");
+            assert!(
+                new_mail
+                    .iter()
+                    .all(|m| m.kind == OutboxKind::FollowUpNotification),
+                "{what}: no new ack"
+            );
         } else if row.category == "5-staff-reply" {
             let reference = CaseRef::find_in_subject(&row.subject).unwrap();
             assert_eq!(result.outcome, MailOutcome::AddedToCase, "{what}");
             assert_eq!(result.case, Some(reference), "{what}");
-            assert!(new_mail.iter().all(|m| m.kind != OutboxKind::Acknowledgement), "{what}: staff are never acknowledged");
+            assert!(
+                new_mail
+                    .iter()
+                    .all(|m| m.kind != OutboxKind::Acknowledgement),
+                "{what}: staff are never acknowledged"
+            );
         } else {
             panic!("MANIFEST row not understood: {action}");
         }
@@ -227,7 +319,9 @@ fn the_same_file_twice_is_recorded_once() {
         tz: settings.timezone(),
     };
     let mut store = Store::open_in_memory().unwrap();
-    let bytes = std::fs::read(fixtures().join("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml")).unwrap();
+    let bytes =
+        std::fs::read(fixtures().join("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"))
+            .unwrap();
     let now = at("2026-11-25T13:00:00Z");
     let copy = |key: &str| RawMail {
         source_key: key.into(),
@@ -238,8 +332,19 @@ fn the_same_file_twice_is_recorded_once() {
     let again = intake.process(&mut store, &copy("a"), now).unwrap();
     let redelivered = intake.process(&mut store, &copy("b"), now).unwrap();
     assert_eq!(first.outcome, MailOutcome::CaseCreated);
-    assert!(again.already_recorded, "same copy after a crash: nothing new");
-    assert_eq!(redelivered.outcome, MailOutcome::Ignored, "a second delivery is a duplicate");
+    assert!(
+        again.already_recorded,
+        "same copy after a crash: nothing new"
+    );
+    assert_eq!(
+        redelivered.outcome,
+        MailOutcome::Ignored,
+        "a second delivery is a duplicate"
+    );
     assert_eq!(cases::list(store.conn()).unwrap().len(), 1);
-    assert_eq!(outbox::all(store.conn()).unwrap().len(), 2, "one ack, one staff notification");
+    assert_eq!(
+        outbox::all(store.conn()).unwrap().len(),
+        2,
+        "one ack, one staff notification"
+    );
 }

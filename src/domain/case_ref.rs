@@ -87,8 +87,17 @@ mod tests {
 
     #[test]
     fn parses_round_trip_and_refuses_junk() {
-        assert_eq!("KL-2026-0042".parse::<CaseRef>(), Ok(CaseRef::new(2026, 42)));
-        for bad in ["KL-26-0042", "KL-2026-42", "KL-2026-0000", "XX-2026-0042", "KL-2026-00a2"] {
+        assert_eq!(
+            "KL-2026-0042".parse::<CaseRef>(),
+            Ok(CaseRef::new(2026, 42))
+        );
+        for bad in [
+            "KL-26-0042",
+            "KL-2026-42",
+            "KL-2026-0000",
+            "XX-2026-0042",
+            "KL-2026-00a2",
+        ] {
             assert!(bad.parse::<CaseRef>().is_err(), "{bad}");
         }
     }
@@ -100,9 +109,16 @@ mod tests {
             "Antw: FW: re: [kl-2026-0007] x",
             "Re: Ontvangstbevestiging klacht [KL-2026-0007]",
         ] {
-            assert_eq!(CaseRef::find_in_subject(subject), Some(CaseRef::new(2026, 7)), "{subject}");
+            assert_eq!(
+                CaseRef::find_in_subject(subject),
+                Some(CaseRef::new(2026, 7)),
+                "{subject}"
+            );
         }
         assert_eq!(CaseRef::find_in_subject("Klacht over KL-2026-0007"), None);
-        assert_eq!(CaseRef::find_in_subject("[KL-2026-] [KL-2026-0009]"), Some(CaseRef::new(2026, 9)));
+        assert_eq!(
+            CaseRef::find_in_subject("[KL-2026-] [KL-2026-0009]"),
+            Some(CaseRef::new(2026, 9))
+        );
     }
 }

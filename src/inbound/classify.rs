@@ -79,15 +79,23 @@ impl fmt::Display for Classification {
             Classification::Automatic(kind) => match kind {
                 Automatic::AutoSubmitted(v) => write!(f, "automatic: Auto-Submitted: {v}"),
                 Automatic::Precedence(v) => write!(f, "automatic: Precedence: {v}"),
-                Automatic::MailingList => f.write_str("automatic: mailing list (List-Id/List-Unsubscribe)"),
-                Automatic::AutoResponseSuppress => f.write_str("automatic: X-Auto-Response-Suppress"),
+                Automatic::MailingList => {
+                    f.write_str("automatic: mailing list (List-Id/List-Unsubscribe)")
+                }
+                Automatic::AutoResponseSuppress => {
+                    f.write_str("automatic: X-Auto-Response-Suppress")
+                }
                 Automatic::AutoReplyHeader => f.write_str("automatic: X-Autoreply"),
-                Automatic::Bounce => f.write_str("automatic: delivery status notification (bounce)"),
+                Automatic::Bounce => {
+                    f.write_str("automatic: delivery status notification (bounce)")
+                }
                 Automatic::OwnMail => f.write_str("automatic: our own mail"),
             },
             Classification::Spam => f.write_str("spam flagged by the server (X-Spam-Flag)"),
             Classification::Malformed(why) => write!(f, "malformed: {why}"),
-            Classification::NotAComplaint => f.write_str("not a complaint (intake keywords absent)"),
+            Classification::NotAComplaint => {
+                f.write_str("not a complaint (intake keywords absent)")
+            }
         }
     }
 }
@@ -117,7 +125,9 @@ pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases)
     if let Some((case, link)) = case {
         return Classification::FollowUp { case, link };
     }
-    if settings.intake.mode == IntakeMode::Keywords && !mentions_keyword(mail, &settings.intake.keywords) {
+    if settings.intake.mode == IntakeMode::Keywords
+        && !mentions_keyword(mail, &settings.intake.keywords)
+    {
         return Classification::NotAComplaint;
     }
     Classification::NewComplaint

@@ -2,8 +2,8 @@
 //! servers drop it) or by polling. A cursor (UIDVALIDITY, last UID) remembers how far we got;
 //! a message is flagged or moved only after the commit that recorded it.
 
-use super::RawMail;
 use super::Disposition;
+use super::RawMail;
 use crate::settings::{Imap, Secret, TlsMode};
 use anyhow::Context;
 use async_imap::{Client, Session};
@@ -69,7 +69,9 @@ impl ImapSource {
                 .collect::<Result<Vec<_>, _>>()
                 .with_context(|| format!("inbound.imap.ca_file: {} is not PEM", ca.display()))?;
             for cert in certs {
-                roots.add(cert).context("inbound.imap.ca_file: unusable certificate")?;
+                roots
+                    .add(cert)
+                    .context("inbound.imap.ca_file: unusable certificate")?;
             }
         }
         let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -91,17 +93,24 @@ impl ImapSource {
 
     async fn tls_wrap(&self, stream: Box<dyn ImapIo>) -> anyhow::Result<Box<dyn ImapIo>> {
         let name = ServerName::try_from(self.settings.host.clone()).context("inbound.imap.host")?;
-        let tls = self.tls.connect(name, stream).await.context("TLS handshake with the IMAP server")?;
+        let tls = self
+            .tls
+            .connect(name, stream)
+            .await
+            .context("TLS handshake with the IMAP server")?;
         Ok(Box::new(tls))
     }
 
     /// Connects, secures, logs in and makes sure the folders klachtd moves mail to exist.
     pub async fn connect(&self) -> anyhow::Result<ImapSession> {
         let s = &self.settings;
-        let tcp = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect((s.host.as_str(), s.port)))
-            .await
-            .context("connecting to the IMAP server timed out")?
-            .with_context(|| format!("cannot connect to IMAP server {}:{}", s.host, s.port))?;
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(30),
+            TcpStream::connect((s.host.as_str(), s.port)),
+        )
+        .await
+        .context("connecting to the IMAP server timed out")?
+        .with_context(|| format!("cannot connect to IMAP server {}:{}", s.host, s.port))?;
         let stream: Box<dyn ImapIo> = Box::new(tcp);
         let stream = match s.tls {
             TlsMode::Implicit => self.tls_wrap(stream).await?,
@@ -142,7 +151,10 @@ impl ImapSource {
         startup: bool,
     ) -> anyhow::Result<usize> {
         let folder = &self.settings.folder;
-        let mailbox = session.select(folder).await.with_context(|| format!("selecting {folder}"))?;
+        let mailbox = session
+            .select(folder)
+            .await
+            .with_context(|| format!("selecting {folder}"))?;
         let uidvalidity = mailbox.uid_validity.context("server gave no UIDVALIDITY")?;
         let mut cursor = match sink.cursor(folder)? {
             Some(c) if c.uidvalidity == uidvalidity => c,
@@ -152,9 +164,15 @@ impl ImapSource {
                     new = uidvalidity,
                     "UIDVALIDITY changed: rescanning the folder (known mail is recognised as duplicate)"
                 );
-                Cursor { uidvalidity, last_uid: 0 }
+                Cursor {
+                    uidvalidity,
+                    last_uid: 0,
+                }
             }
-            None => Cursor { uidvalidity, last_uid: 0 },
+            None => Cursor {
+                uidvalidity,
+                last_uid: 0,
+            },
         };
         if startup && cursor.last_uid > 0 {
             self.finish_leftovers(session, sink, cursor).await?;
@@ -186,7 +204,12 @@ impl ImapSource {
         format!("imap:{}/{uidvalidity}/{uid}", self.settings.folder)
     }
 
-    async fn fetch(&self, session: &mut ImapSession, uidvalidity: u32, uid: u32) -> anyhow::Result<Option<RawMail>> {
+    async fn fetch(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> anyhow::Result<Option<RawMail>> {
         let fetches: Vec<_> = session
             .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
             .await?
@@ -206,7 +229,12 @@ impl ImapSource {
 
     /// Mail at or below the cursor still in the folder was recorded but not yet moved or
     /// flagged when klachtd stopped: finish it now, as recorded.
-    async fn finish_leftovers(&self, session: &mut ImapSession, sink: &mut dyn MailSink, cursor: Cursor) -> anyhow::Result<()> {
+    async fn finish_leftovers(
+        &self,
+        session: &mut ImapSession,
+        sink: &mut dyn MailSink,
+        cursor: Cursor,
+    ) -> anyhow::Result<()> {
         let query = if self.settings.processed_folder.is_empty() {
             format!("UID 1:{} UNSEEN", cursor.last_uid)
         } else {
@@ -226,22 +254,39 @@ impl ImapSource {
         Ok(())
     }
 
-    async fn apply(&self, session: &mut ImapSession, uid: u32, disposition: Disposition) -> anyhow::Result<()> {
+    async fn apply(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+        disposition: Disposition,
+    ) -> anyhow::Result<()> {
         let target = match disposition {
             Disposition::LeaveUnread => return Ok(()),
             Disposition::Processed => &self.settings.processed_folder,
             Disposition::Quarantine => &self.settings.quarantine_folder,
         };
         let set = uid.to_string();
+        if disposition == Disposition::Processed {
+            let _: Vec<_> = session
+                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                .await?
+                .try_collect()
+                .await?;
+        }
         if target.is_empty() {
-            let _: Vec<_> = session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await?.try_collect().await?;
             return Ok(());
         }
         let caps = session.capabilities().await?;
         if caps.has_str("MOVE") {
-            session.uid_mv(&set, target).await.with_context(|| format!("moving to {target}"))?;
+            session
+                .uid_mv(&set, target)
+                .await
+                .with_context(|| format!("moving to {target}"))?;
         } else {
-            session.uid_copy(&set, target).await.with_context(|| format!("copying to {target}"))?;
+            session
+                .uid_copy(&set, target)
+                .await
+                .with_context(|| format!("copying to {target}"))?;
             let _: Vec<_> = session
                 .uid_store(&set, "+FLAGS.SILENT (\\Seen \\Deleted)")
                 .await?

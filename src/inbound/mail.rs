@@ -3,7 +3,9 @@
 
 use crate::domain::EmailAddress;
 use chrono::{DateTime, Utc};
-use mail_parser::{Addr, Address, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{
+    Addr, Address, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType,
+};
 use sha2::{Digest, Sha256};
 
 /// A sender or recipient with the display name they gave.
@@ -34,7 +36,9 @@ impl Defect {
     pub fn describe(&self) -> &'static str {
         match self {
             Defect::BoundaryNotFound => "MIME boundary declared but never found",
-            Defect::UndecodableBody => "a body part could not be decoded (invalid transfer encoding)",
+            Defect::UndecodableBody => {
+                "a body part could not be decoded (invalid transfer encoding)"
+            }
         }
     }
 }
@@ -86,7 +90,10 @@ impl InboundMail {
     pub fn parse(raw: &[u8]) -> Option<InboundMail> {
         let message = MessageParser::default().parse(raw)?;
         let mut mail = InboundMail {
-            message_id: message.message_id().map(clean_id).filter(|id| !id.is_empty()),
+            message_id: message
+                .message_id()
+                .map(clean_id)
+                .filter(|id| !id.is_empty()),
             from: first_mailbox(message.from()),
             subject: message.subject().map(one_line).unwrap_or_default(),
             date: message
@@ -96,7 +103,8 @@ impl InboundMail {
             text: String::new(),
             html: None,
             attachments: Vec::new(),
-            content_language: header_text(&message, "Content-Language").map(|s| s.to_ascii_lowercase()),
+            content_language: header_text(&message, "Content-Language")
+                .map(|s| s.to_ascii_lowercase()),
             signals: signals(&message),
             authentication_results: message
                 .header_values("Authentication-Results")
@@ -123,7 +131,11 @@ impl InboundMail {
 
 /// Strips angle brackets and white space from a message id.
 pub fn clean_id(id: &str) -> String {
-    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
 }
 
 /// Removes CR, LF and other control characters (a header-injection attempt hides here)
@@ -197,7 +209,9 @@ fn signals(message: &Message<'_>) -> Signals {
         .content_type()
         .map(|ct| {
             ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
         })
         .unwrap_or(false);
     Signals {
@@ -280,7 +294,11 @@ fn body_text(message: &Message<'_>) -> String {
             PartType::Html(h) => mail_parser::decoders::html::html_to_text(h),
             _ => continue,
         };
-        let piece = if is_flowed(part) { unflow(&piece, delsp(part)) } else { piece };
+        let piece = if is_flowed(part) {
+            unflow(&piece, delsp(part))
+        } else {
+            piece
+        };
         if !text.is_empty() && !piece.trim().is_empty() {
             text.push('\n');
         }
@@ -347,7 +365,11 @@ pub fn unflow(text: &str, delsp: bool) -> String {
         }
         let soft = content.ends_with(' ') && content != "-- ";
         if soft {
-            let kept = if delsp { &content[..content.len() - 1] } else { content };
+            let kept = if delsp {
+                &content[..content.len() - 1]
+            } else {
+                content
+            };
             paragraph.push_str(kept);
         } else {
             paragraph.push_str(content);
@@ -434,13 +456,19 @@ mod tests {
     #[test]
     fn unflow_joins_soft_breaks_and_keeps_hard_ones() {
         let flowed = "Dit is een lange \nzin die doorloopt.\nNieuwe regel.\n-- \nsig";
-        assert_eq!(unflow(flowed, false), "Dit is een lange zin die doorloopt.\nNieuwe regel.\n-- \nsig");
+        assert_eq!(
+            unflow(flowed, false),
+            "Dit is een lange zin die doorloopt.\nNieuwe regel.\n-- \nsig"
+        );
         assert_eq!(unflow("> a \n> b\nc", false), "> a b\nc");
     }
 
     #[test]
     fn one_line_defuses_header_injection() {
-        assert_eq!(one_line("Klacht\r\nBcc: x@y.z\r\n\r\nGratis"), "Klacht Bcc: x@y.z Gratis");
+        assert_eq!(
+            one_line("Klacht\r\nBcc: x@y.z\r\n\r\nGratis"),
+            "Klacht Bcc: x@y.z Gratis"
+        );
     }
 
     #[test]
@@ -458,6 +486,10 @@ mod tests {
         let c = b"Received: from b\r\nFrom: x@example.org\r\nMessage-ID: <1@x>\r\nSubject: s\r\n\r\nother\r\n";
         let fp = |raw: &[u8]| InboundMail::parse(raw).unwrap().fingerprint;
         assert_eq!(fp(a), fp(b));
-        assert_ne!(fp(a), fp(c), "a reused Message-ID with other content is another mail");
+        assert_ne!(
+            fp(a),
+            fp(c),
+            "a reused Message-ID with other content is another mail"
+        );
     }
 }

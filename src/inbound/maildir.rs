@@ -2,8 +2,8 @@
 //! moves to `cur/` with the standard flags (`S` when klachtd handled it, none when it is left
 //! for people), or to the `.Quarantaine` sub-maildir.
 
-use super::RawMail;
 use super::Disposition;
+use super::RawMail;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +31,9 @@ impl Maildir {
         for sub in ["new", "cur", "tmp"] {
             crate::fsutil::create_private_dir(&root.join(sub))?;
         }
-        Ok(Maildir { root: root.to_path_buf() })
+        Ok(Maildir {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -48,7 +50,10 @@ impl Maildir {
                 continue;
             }
             let key = name.split(':').next().unwrap_or(&name).to_string();
-            out.push(Pending { path: entry.path(), key });
+            out.push(Pending {
+                path: entry.path(),
+                key,
+            });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
@@ -57,7 +62,10 @@ impl Maildir {
     /// Reads a pending message.
     pub fn read(&self, pending: &Pending) -> std::io::Result<RawMail> {
         let bytes = std::fs::read(&pending.path)?;
-        let arrived_at = std::fs::metadata(&pending.path)?.modified().ok().map(DateTime::<Utc>::from);
+        let arrived_at = std::fs::metadata(&pending.path)?
+            .modified()
+            .ok()
+            .map(DateTime::<Utc>::from);
         Ok(RawMail {
             source_key: format!("maildir:{}", pending.key),
             bytes,
@@ -75,7 +83,10 @@ impl Maildir {
                 (q.root.join("cur"), "S")
             }
         };
-        std::fs::rename(&pending.path, dir.join(format!("{}:2,{flags}", pending.key)))
+        std::fs::rename(
+            &pending.path,
+            dir.join(format!("{}:2,{flags}", pending.key)),
+        )
     }
 
     /// Delivers a message the way an MTA does (write to `tmp/`, then rename into `new/`).
@@ -97,7 +108,9 @@ impl Maildir {
 
     /// Number of messages in `dir` ("new", "cur") of this Maildir or its quarantine.
     pub fn count(&self, sub: &str) -> usize {
-        std::fs::read_dir(self.root.join(sub)).map(|d| d.count()).unwrap_or(0)
+        std::fs::read_dir(self.root.join(sub))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 }
 
@@ -109,9 +122,12 @@ mod tests {
     fn deliver_then_finish_moves_with_flags() {
         let dir = tempfile::tempdir().unwrap();
         let md = Maildir::open(dir.path()).unwrap();
-        md.deliver(b"Subject: a\r\n\r\nx", DateTime::UNIX_EPOCH).unwrap();
-        md.deliver(b"Subject: b\r\n\r\nx", DateTime::UNIX_EPOCH).unwrap();
-        md.deliver(b"Subject: c\r\n\r\nx", DateTime::UNIX_EPOCH).unwrap();
+        md.deliver(b"Subject: a\r\n\r\nx", DateTime::UNIX_EPOCH)
+            .unwrap();
+        md.deliver(b"Subject: b\r\n\r\nx", DateTime::UNIX_EPOCH)
+            .unwrap();
+        md.deliver(b"Subject: c\r\n\r\nx", DateTime::UNIX_EPOCH)
+            .unwrap();
         let pending = md.pending().unwrap();
         assert_eq!(pending.len(), 3);
         md.finish(&pending[0], Disposition::Processed).unwrap();
@@ -124,6 +140,11 @@ mod tests {
             .collect();
         assert!(cur.iter().any(|n| n.ends_with(":2,S")));
         assert!(cur.iter().any(|n| n.ends_with(":2,")));
-        assert_eq!(Maildir::open(&dir.path().join(QUARANTINE)).unwrap().count("cur"), 1);
+        assert_eq!(
+            Maildir::open(&dir.path().join(QUARANTINE))
+                .unwrap()
+                .count("cur"),
+            1
+        );
     }
 }

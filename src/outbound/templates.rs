@@ -96,7 +96,12 @@ impl Renderer {
     }
 
     /// Renders `template` in `lang`.
-    pub fn render(&self, template: Template, lang: Language, context: &Context) -> anyhow::Result<Rendered> {
+    pub fn render(
+        &self,
+        template: Template,
+        lang: Language,
+        context: &Context,
+    ) -> anyhow::Result<Rendered> {
         let render = |part: &str| {
             let name = format!("{}/{}.{part}", lang.as_str(), template.name());
             self.tera
@@ -151,15 +156,20 @@ fn locale(lang: Language) -> Locale {
 
 /// "dinsdag 1 december 2026" / "Tuesday 1 December 2026".
 pub fn long_date(date: NaiveDate, lang: Language) -> String {
-    date.format_localized("%A %-d %B %Y", locale(lang)).to_string()
+    date.format_localized("%A %-d %B %Y", locale(lang))
+        .to_string()
 }
 
 /// "dinsdag 24 november 2026 om 10:12" in the organisation's time zone.
 pub fn long_datetime(at: DateTime<Utc>, tz: Tz, lang: Language) -> String {
     let local = at.with_timezone(&tz);
     match lang {
-        Language::Nl => local.format_localized("%A %-d %B %Y om %H:%M", locale(lang)).to_string(),
-        Language::En => local.format_localized("%A %-d %B %Y at %H:%M", locale(lang)).to_string(),
+        Language::Nl => local
+            .format_localized("%A %-d %B %Y om %H:%M", locale(lang))
+            .to_string(),
+        Language::En => local
+            .format_localized("%A %-d %B %Y at %H:%M", locale(lang))
+            .to_string(),
     }
 }
 
@@ -170,7 +180,10 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
         return text.to_string();
     }
     let cut: String = text.chars().take(max_chars).collect();
-    let at_word = cut.rfind(char::is_whitespace).filter(|i| *i > max_chars / 2).unwrap_or(cut.len());
+    let at_word = cut
+        .rfind(char::is_whitespace)
+        .filter(|i| *i > max_chars / 2)
+        .unwrap_or(cut.len());
     format!("{} …", cut[..at_word].trim_end())
 }
 
@@ -183,7 +196,9 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         assert_eq!(long_date(d, Language::Nl), "dinsdag 1 december 2026");
         assert_eq!(long_date(d, Language::En), "Tuesday 1 December 2026");
-        let at = DateTime::parse_from_rfc3339("2026-11-24T09:12:00Z").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-11-24T09:12:00Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(
             long_datetime(at, chrono_tz::Europe::Amsterdam, Language::Nl),
             "dinsdag 24 november 2026 om 10:12"
@@ -200,14 +215,21 @@ mod tests {
     fn every_builtin_template_parses_and_overrides_apply() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("nl")).unwrap();
-        std::fs::write(dir.path().join("nl/acknowledgement.subject.tera"), "Eigen onderwerp {{ tag }}").unwrap();
+        std::fs::write(
+            dir.path().join("nl/acknowledgement.subject.tera"),
+            "Eigen onderwerp {{ tag }}",
+        )
+        .unwrap();
         let r = Renderer::load(Some(dir.path())).unwrap();
         let mut ctx = Context::new();
         ctx.insert("tag", "[KL-2026-0001]");
         for name in ["nl/acknowledgement.subject", "en/acknowledgement.subject"] {
             assert!(r.tera.get_template(name).is_ok());
         }
-        assert_eq!(r.tera.render("nl/acknowledgement.subject", &ctx).unwrap(), "Eigen onderwerp [KL-2026-0001]");
+        assert_eq!(
+            r.tera.render("nl/acknowledgement.subject", &ctx).unwrap(),
+            "Eigen onderwerp [KL-2026-0001]"
+        );
     }
 
     #[test]
@@ -215,7 +237,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("nl")).unwrap();
         std::fs::write(dir.path().join("nl/acknowledgement.txt.tera"), "{% if %}").unwrap();
-        let err = Renderer::load(Some(dir.path())).err().expect("must fail").to_string();
+        let err = Renderer::load(Some(dir.path()))
+            .err()
+            .expect("must fail")
+            .to_string();
         assert!(err.contains("acknowledgement"), "{err}");
     }
 }

@@ -32,18 +32,21 @@ impl Transport {
     pub fn from_settings(settings: &Outbound) -> anyhow::Result<Transport> {
         match settings.kind {
             OutboundKind::File => {
-                crate::fsutil::create_private_dir(&settings.dir)
-                    .with_context(|| format!("cannot create outbound.dir {}", settings.dir.display()))?;
+                crate::fsutil::create_private_dir(&settings.dir).with_context(|| {
+                    format!("cannot create outbound.dir {}", settings.dir.display())
+                })?;
                 Ok(Transport::File(settings.dir.clone()))
             }
             OutboundKind::Smtp => {
                 let smtp = &settings.smtp;
                 let mut params = TlsParameters::builder(smtp.host.clone());
                 if let Some(ca) = &smtp.ca_file {
-                    let pem = std::fs::read(ca)
-                        .with_context(|| format!("outbound.smtp.ca_file: cannot read {}", ca.display()))?;
+                    let pem = std::fs::read(ca).with_context(|| {
+                        format!("outbound.smtp.ca_file: cannot read {}", ca.display())
+                    })?;
                     params = params.add_root_certificate(
-                        Certificate::from_pem(&pem).context("outbound.smtp.ca_file: not a PEM certificate")?,
+                        Certificate::from_pem(&pem)
+                            .context("outbound.smtp.ca_file: not a PEM certificate")?,
                     );
                 }
                 let params = params.build().context("outbound.smtp: TLS set-up")?;
@@ -52,16 +55,20 @@ impl Transport {
                     TlsMode::Starttls => Tls::Required(params),
                     TlsMode::None => Tls::None,
                 };
-                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
-                    .port(smtp.port)
-                    .tls(tls)
-                    .timeout(Some(Duration::from_secs(smtp.timeout_seconds.max(1))));
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
+                        .port(smtp.port)
+                        .tls(tls)
+                        .timeout(Some(Duration::from_secs(smtp.timeout_seconds.max(1))));
                 if let Some(user) = &smtp.username {
                     let password = smtp
                         .password_source()
                         .resolve("outbound.smtp")?
                         .context("outbound.smtp: a username needs a password")?;
-                    builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        password.expose().to_string(),
+                    ));
                 }
                 Ok(Transport::Smtp(builder.build()))
             }
@@ -73,26 +80,37 @@ impl Transport {
         match self {
             Transport::Smtp(smtp) => {
                 let envelope = envelope(mail).map_err(|e| SendError::Permanent(e.to_string()))?;
-                smtp.send_raw(&envelope, &mail.raw).await.map(|_| ()).map_err(|e| {
-                    if e.is_permanent() {
-                        SendError::Permanent(e.to_string())
-                    } else {
-                        SendError::Transient(e.to_string())
-                    }
-                })
+                smtp.send_raw(&envelope, &mail.raw)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        if e.is_permanent() {
+                            SendError::Permanent(e.to_string())
+                        } else {
+                            SendError::Transient(e.to_string())
+                        }
+                    })
             }
             Transport::File(dir) => {
                 let name: String = mail
                     .message_id
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || ".-_@".contains(c) { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 let path = dir.join(format!("{name}.eml"));
                 let raw = mail.raw.clone();
-                tokio::task::spawn_blocking(move || crate::fsutil::write_private_atomic(&path, &raw))
-                    .await
-                    .map_err(|e| SendError::Transient(e.to_string()))?
-                    .map_err(|e| SendError::Transient(format!("writing {}: {e}", dir.display())))
+                tokio::task::spawn_blocking(move || {
+                    crate::fsutil::write_private_atomic(&path, &raw)
+                })
+                .await
+                .map_err(|e| SendError::Transient(e.to_string()))?
+                .map_err(|e| SendError::Transient(format!("writing {}: {e}", dir.display())))
             }
         }
     }

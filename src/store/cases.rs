@@ -71,9 +71,11 @@ pub fn next_reference(conn: &Connection, year: i32) -> anyhow::Result<CaseRef> {
          ON CONFLICT (year) DO UPDATE SET last = last + 1",
         params![year],
     )?;
-    let last: u32 = conn.query_row("SELECT last FROM case_sequences WHERE year = ?1", params![year], |r| {
-        r.get(0)
-    })?;
+    let last: u32 = conn.query_row(
+        "SELECT last FROM case_sequences WHERE year = ?1",
+        params![year],
+        |r| r.get(0),
+    )?;
     Ok(CaseRef::new(year, last))
 }
 
@@ -132,8 +134,13 @@ pub fn add_attachment(
 }
 
 /// The files kept on a case, in arrival order.
-pub fn attachments_of(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<crate::inbound::Attachment>> {
-    let mut stmt = conn.prepare("SELECT filename, content_type, data FROM attachments WHERE case_id = ?1 ORDER BY id")?;
+pub fn attachments_of(
+    conn: &Connection,
+    case_id: i64,
+) -> anyhow::Result<Vec<crate::inbound::Attachment>> {
+    let mut stmt = conn.prepare(
+        "SELECT filename, content_type, data FROM attachments WHERE case_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt.query_map(params![case_id], |r| {
         Ok(crate::inbound::Attachment {
             filename: r.get(0)?,
@@ -144,7 +151,8 @@ pub fn attachments_of(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<cra
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-const COLUMNS: &str = "id, reference, status, language, complainant_address, complainant_name, subject,
+const COLUMNS: &str =
+    "id, reference, status, language, complainant_address, complainant_name, subject,
     body, received_at, reaction_due, reacted_at, closing_due, closed_at, handler, category, cause,
     solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at";
 
@@ -153,12 +161,21 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
     };
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
-        r.get::<_, Option<String>>(i)?.as_deref().map(parse_ts).transpose()
+        r.get::<_, Option<String>>(i)?
+            .as_deref()
+            .map(parse_ts)
+            .transpose()
     };
     Ok(CaseRecord {
         id: r.get(0)?,
-        reference: r.get::<_, String>(1)?.parse().map_err(|e| conv(1, Box::new(e)))?,
-        status: r.get::<_, String>(2)?.parse().map_err(|e| conv(2, Box::new(e)))?,
+        reference: r
+            .get::<_, String>(1)?
+            .parse()
+            .map_err(|e| conv(1, Box::new(e)))?,
+        status: r
+            .get::<_, String>(2)?
+            .parse()
+            .map_err(|e| conv(2, Box::new(e)))?,
         language: r.get(3)?,
         complainant_address: r.get(4)?,
         complainant_name: r.get(5)?,
@@ -167,7 +184,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         received_at: parse_ts(&r.get::<_, String>(8)?)?,
         reaction_due: parse_date(&r.get::<_, String>(9)?)?,
         reacted_at: opt_ts(10)?,
-        closing_due: r.get::<_, Option<String>>(11)?.as_deref().map(parse_date).transpose()?,
+        closing_due: r
+            .get::<_, Option<String>>(11)?
+            .as_deref()
+            .map(parse_date)
+            .transpose()?,
         closed_at: opt_ts(12)?,
         handler: r.get(13)?,
         category: r.get(14)?,
@@ -202,7 +223,8 @@ pub fn list(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
 
 /// A case's history, oldest first.
 pub fn events(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<Event>> {
-    let mut stmt = conn.prepare("SELECT at, kind, actor, detail FROM events WHERE case_id = ?1 ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT at, kind, actor, detail FROM events WHERE case_id = ?1 ORDER BY id")?;
     let rows = stmt.query_map(params![case_id], |r| {
         Ok(Event {
             at: parse_ts(&r.get::<_, String>(0)?)?,
@@ -228,7 +250,12 @@ pub fn exists(conn: &Connection, reference: CaseRef) -> bool {
 }
 
 /// Claims the one acknowledgement `address` may receive on `day`; false if it was used.
-pub fn claim_acknowledgement(conn: &Connection, address: &EmailAddress, day: NaiveDate, case_id: i64) -> anyhow::Result<bool> {
+pub fn claim_acknowledgement(
+    conn: &Connection,
+    address: &EmailAddress,
+    day: NaiveDate,
+    case_id: i64,
+) -> anyhow::Result<bool> {
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO acknowledgements (address, day, case_id) VALUES (?1, ?2, ?3)",
         params![address.as_str(), day.to_string(), case_id],
@@ -255,7 +282,15 @@ mod tests {
             })
             .unwrap();
         let shown: Vec<String> = refs.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["KL-2026-0001", "KL-2026-0002", "KL-2027-0001", "KL-2026-0003"]);
+        assert_eq!(
+            shown,
+            [
+                "KL-2026-0001",
+                "KL-2026-0002",
+                "KL-2027-0001",
+                "KL-2026-0003"
+            ]
+        );
     }
 
     #[test]

@@ -22,7 +22,12 @@ pub enum MailOutcome {
 }
 
 impl MailOutcome {
-    pub const ALL: [MailOutcome; 4] = [Self::CaseCreated, Self::AddedToCase, Self::Ignored, Self::Quarantined];
+    pub const ALL: [MailOutcome; 4] = [
+        Self::CaseCreated,
+        Self::AddedToCase,
+        Self::Ignored,
+        Self::Quarantined,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -95,7 +100,10 @@ pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
 }
 
 /// What was recorded for this copy of a mail in the mailbox, if it was.
-pub fn recorded_source(conn: &Connection, source_key: &str) -> anyhow::Result<Option<(MailOutcome, Disposition)>> {
+pub fn recorded_source(
+    conn: &Connection,
+    source_key: &str,
+) -> anyhow::Result<Option<(MailOutcome, Disposition)>> {
     let row: Option<(String, String)> = conn
         .query_row(
             "SELECT outcome, disposition FROM mails WHERE source_key = ?1",
@@ -103,7 +111,8 @@ pub fn recorded_source(conn: &Connection, source_key: &str) -> anyhow::Result<Op
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    row.map(|(o, d)| Ok((o.parse()?, Disposition::parse(&d)?))).transpose()
+    row.map(|(o, d)| Ok((o.parse()?, Disposition::parse(&d)?)))
+        .transpose()
 }
 
 /// The first mail with this fingerprint that was acted on, if any: a redelivery of it is a duplicate.
@@ -119,9 +128,15 @@ pub fn original_of(conn: &Connection, fingerprint: &str) -> anyhow::Result<Optio
 
 /// The whole ledger, in arrival order.
 pub fn all(conn: &Connection) -> anyhow::Result<Vec<RecordedMail>> {
-    let mut stmt = conn.prepare("SELECT source_key, outcome, reason, case_id FROM mails ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT source_key, outcome, reason, case_id FROM mails ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get(2)?,
+            r.get(3)?,
+        ))
     })?;
     rows.map(|row| {
         let (source_key, outcome, reason, case_id) = row?;
@@ -146,7 +161,12 @@ pub fn imap_cursor(conn: &Connection, mailbox: &str) -> anyhow::Result<Option<(u
         .optional()?)
 }
 
-pub fn set_imap_cursor(conn: &Connection, mailbox: &str, uidvalidity: u32, last_uid: u32) -> anyhow::Result<()> {
+pub fn set_imap_cursor(
+    conn: &Connection,
+    mailbox: &str,
+    uidvalidity: u32,
+    last_uid: u32,
+) -> anyhow::Result<()> {
     conn.execute(
         "INSERT INTO imap_cursor (mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
          ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",

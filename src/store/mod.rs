@@ -27,8 +27,10 @@ impl Store {
             crate::fsutil::create_private_dir(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        crate::fsutil::touch_private(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let conn = Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        crate::fsutil::touch_private(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let conn =
+            Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         // WAL with synchronous=FULL: a commit is on disk before we mark or move the mail that
         // caused it, so a crash (even a power cut) can never lose a recorded complaint.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -51,7 +53,10 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: everything it writes lands together or not at all.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         let tx = self.conn.transaction()?;
         let value = f(&tx)?;
         tx.commit()?;
@@ -65,7 +70,9 @@ impl Store {
 
     /// `PRAGMA integrity_check` reports "ok".
     pub fn integrity_ok(&self) -> anyhow::Result<bool> {
-        let result: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(result == "ok")
     }
 }
@@ -80,7 +87,8 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql).with_context(|| format!("migration {}", i + 1))?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {}", i + 1))?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
     }
@@ -95,12 +103,15 @@ pub(crate) fn ts(at: DateTime<Utc>) -> String {
 pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 pub(crate) fn parse_date(s: &str) -> rusqlite::Result<NaiveDate> {
-    s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 #[cfg(test)]
@@ -114,12 +125,18 @@ mod tests {
         let path = dir.path().join("sub/k.sqlite");
         drop(Store::open(&path).unwrap());
         let store = Store::open(&path).unwrap();
-        let version: usize = store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let version: usize = store
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(version, schema::MIGRATIONS.len());
         assert!(store.integrity_ok().unwrap());
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let journal: String = store.conn().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let journal: String = store
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
         assert_eq!(journal, "wal");
     }
 }

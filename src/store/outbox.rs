@@ -135,14 +135,18 @@ pub fn queue(conn: &Connection, mail: &Outgoing<'_>, now: DateTime<Utc>) -> anyh
     Ok(conn.last_insert_rowid())
 }
 
-const COLUMNS: &str = "o.id, o.message_id, c.reference, o.kind, o.envelope_from, o.recipients, o.raw, o.status,
+const COLUMNS: &str =
+    "o.id, o.message_id, c.reference, o.kind, o.envelope_from, o.recipients, o.raw, o.status,
     o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at";
 
 fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
     Ok(QueuedMail {
         id: r.get(0)?,
         message_id: r.get(1)?,
-        case: r.get::<_, Option<String>>(2)?.map(|s| s.parse()).transpose()?,
+        case: r
+            .get::<_, Option<String>>(2)?
+            .map(|s| s.parse())
+            .transpose()?,
         kind: r.get::<_, String>(3)?.parse()?,
         envelope_from: r.get(4)?,
         recipients: serde_json::from_str(&r.get::<_, String>(5)?)?,
@@ -152,11 +156,19 @@ fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
         next_attempt_at: parse_ts(&r.get::<_, String>(9)?)?,
         last_error: r.get(10)?,
         created_at: parse_ts(&r.get::<_, String>(11)?)?,
-        sent_at: r.get::<_, Option<String>>(12)?.as_deref().map(parse_ts).transpose()?,
+        sent_at: r
+            .get::<_, Option<String>>(12)?
+            .as_deref()
+            .map(parse_ts)
+            .transpose()?,
     })
 }
 
-fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> anyhow::Result<Vec<QueuedMail>> {
+fn select(
+    conn: &Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> anyhow::Result<Vec<QueuedMail>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id {filter}"
     ))?;
@@ -221,7 +233,12 @@ pub fn mark_sent(conn: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Resu
     Ok(())
 }
 
-pub fn mark_retry(conn: &Connection, id: i64, next: DateTime<Utc>, error: &str) -> anyhow::Result<()> {
+pub fn mark_retry(
+    conn: &Connection,
+    id: i64,
+    next: DateTime<Utc>,
+    error: &str,
+) -> anyhow::Result<()> {
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
         params![id, ts(next), error],
