@@ -249,14 +249,7 @@ impl Intake<'_> {
         for attachment in &mail.attachments {
             cases::add_attachment(tx, case_id, mail_id, attachment)?;
         }
-        cases::add_event(
-            tx,
-            case_id,
-            now,
-            "registered",
-            None,
-            &entry.reason.to_string(),
-        )?;
+        cases::add_event(tx, case_id, now, "registered", None, entry.reason)?;
 
         let case = cases::get(tx, reference)?.expect("just inserted");
         let acknowledged = cases::claim_acknowledgement(

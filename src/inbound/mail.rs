@@ -279,11 +279,11 @@ fn is_clean_base64(body: &[u8]) -> bool {
             }
             b'\r' | b'\n' | b' ' | b'\t' => {}
             // A multipart's closing boundary may follow the last part's body.
-            b'-' if padding > 0 || count % 4 == 0 => break,
+            b'-' if padding > 0 || count.is_multiple_of(4) => break,
             _ => return false,
         }
     }
-    count % 4 == 0
+    count.is_multiple_of(4)
 }
 
 fn body_text(message: &Message<'_>) -> String {
