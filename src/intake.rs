@@ -545,7 +545,8 @@ impl Intake<'_> {
 
 /// The new text of a reply: what stands above the quoted original and the signature.
 fn new_text_of(mail: &InboundMail) -> String {
-    crate::commands::new_text(Some(&mail.text), mail.html.as_deref()).text
+    let plain = mail.has_plain_text.then_some(mail.text.as_str());
+    crate::commands::new_text(plain, mail.html.as_deref()).text
 }
 
 fn recorded(outcome: MailOutcome, reason: String, case: Option<CaseRef>) -> IntakeResult {

@@ -1,9 +1,8 @@
-//! TEMPORARY placeholder until the reply parser lands (being written in parallel).
-pub struct ReplyText {
-    pub text: String,
-}
-pub fn new_text(plain: Option<&str>, _html: Option<&str>) -> ReplyText {
-    ReplyText {
-        text: plain.unwrap_or_default().to_string(),
-    }
-}
+//! Staff replies: finding the new text above the quoted original ([`reply`]) and reading the
+//! command block at its top ([`grammar`]). Pure functions; applying them is `casework`'s job.
+
+pub mod grammar;
+pub mod reply;
+
+pub use grammar::{Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block};
+pub use reply::{ReplyText, new_text};

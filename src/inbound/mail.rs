@@ -73,6 +73,8 @@ pub struct InboundMail {
     pub thread_ids: Vec<String>,
     /// The text of the mail: text parts joined, or the HTML converted to text.
     pub text: String,
+    /// Whether `text` came from text/plain parts (false: converted from HTML).
+    pub has_plain_text: bool,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     pub content_language: Option<String>,
@@ -101,6 +103,7 @@ impl InboundMail {
                 .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
             thread_ids: thread_ids(&message),
             text: String::new(),
+            has_plain_text: message.text_bodies().any(|p| matches!(p.body, PartType::Text(_))),
             html: None,
             attachments: Vec::new(),
             content_language: header_text(&message, "Content-Language")

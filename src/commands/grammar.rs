@@ -1,0 +1,523 @@
+//! The staff command grammar: `Keyword: value` lines at the top of a reply's new text, Dutch or
+//! English, case-insensitive; the block ends at the first blank line or the first line that is
+//! not a command, and what follows is the message.
+
+use std::fmt;
+
+/// Every keyword staff can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Keyword {
+    Handler,
+    Category,
+    Cause,
+    Solution,
+    Measure,
+    Agreement,
+    Reply,
+    Escalate,
+    Close,
+    Reopen,
+    Note,
+    Appeal,
+    Verdict,
+    NotAComplaint,
+    Complaint,
+    Extend,
+    Recommendation,
+}
+
+impl Keyword {
+    const ALL: [Keyword; 17] = [
+        Keyword::Handler,
+        Keyword::Category,
+        Keyword::Cause,
+        Keyword::Solution,
+        Keyword::Measure,
+        Keyword::Agreement,
+        Keyword::Reply,
+        Keyword::Escalate,
+        Keyword::Close,
+        Keyword::Reopen,
+        Keyword::Note,
+        Keyword::Appeal,
+        Keyword::Verdict,
+        Keyword::NotAComplaint,
+        Keyword::Complaint,
+        Keyword::Extend,
+        Keyword::Recommendation,
+    ];
+
+    pub fn all() -> &'static [Keyword] {
+        &Self::ALL
+    }
+
+    pub fn dutch(&self) -> &'static str {
+        match self {
+            Keyword::Handler => "Behandelaar",
+            Keyword::Category => "Categorie",
+            Keyword::Cause => "Oorzaak",
+            Keyword::Solution => "Oplossing",
+            Keyword::Measure => "Maatregel",
+            Keyword::Agreement => "Akkoord",
+            Keyword::Reply => "Reactie",
+            Keyword::Escalate => "Escaleer",
+            Keyword::Close => "Afgehandeld",
+            Keyword::Reopen => "Heropen",
+            Keyword::Note => "Notitie",
+            Keyword::Appeal => "Beroep",
+            Keyword::Verdict => "Uitspraak",
+            Keyword::NotAComplaint => "Geen klacht",
+            Keyword::Complaint => "Klacht",
+            Keyword::Extend => "Verleng",
+            Keyword::Recommendation => "Aanbeveling",
+        }
+    }
+
+    pub fn english(&self) -> &'static str {
+        match self {
+            Keyword::Handler => "Handler",
+            Keyword::Category => "Category",
+            Keyword::Cause => "Cause",
+            Keyword::Solution => "Solution",
+            Keyword::Measure => "Measure",
+            Keyword::Agreement => "Agreement",
+            Keyword::Reply => "Reply",
+            Keyword::Escalate => "Escalate",
+            Keyword::Close => "Close",
+            Keyword::Reopen => "Reopen",
+            Keyword::Note => "Note",
+            Keyword::Appeal => "Appeal",
+            Keyword::Verdict => "Verdict",
+            Keyword::NotAComplaint => "Not a complaint",
+            Keyword::Complaint => "Complaint",
+            Keyword::Extend => "Extend",
+            Keyword::Recommendation => "Recommendation",
+        }
+    }
+
+    /// Recognises a keyword as typed (either language, any case, inner spaces normalised).
+    pub fn lookup(word: &str) -> Option<Keyword> {
+        let word = normalise(word);
+        Self::ALL
+            .into_iter()
+            .find(|k| normalise(k.dutch()) == word || normalise(k.english()) == word)
+    }
+
+    /// The keyword closest to a misspelling, if it is close enough to be meant.
+    pub fn suggest(word: &str) -> Option<Keyword> {
+        let word = normalise(word);
+        Self::ALL
+            .into_iter()
+            .flat_map(|k| [(k, k.dutch()), (k, k.english())])
+            .map(|(k, name)| (k, strsim::damerau_levenshtein(&word, &normalise(name))))
+            .filter(|(_, distance)| *distance <= 2)
+            .min_by_key(|(_, distance)| *distance)
+            .map(|(k, _)| k)
+    }
+}
+
+impl fmt::Display for Keyword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.dutch())
+    }
+}
+
+fn normalise(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The exam committee's decision on an appeal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Gegrond: the complainant is right.
+    Upheld,
+    /// Ongegrond.
+    Rejected,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Upheld => "gegrond",
+            Verdict::Rejected => "ongegrond",
+        }
+    }
+}
+
+/// A parsed, well-formed command. Whether it may be applied is decided elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Handler(String),
+    Category(String),
+    Cause(String),
+    Solution(String),
+    Measure(String),
+    Agreement(bool),
+    Reply,
+    Escalate(Option<String>),
+    Close,
+    Reopen(Option<String>),
+    Note(Option<String>),
+    Appeal(Option<String>),
+    Verdict { verdict: Verdict, text: Option<String> },
+    NotAComplaint(Option<String>),
+    Complaint(String),
+    Extend { working_days: u32, reason: Option<String> },
+    Recommendation(String),
+}
+
+impl Command {
+    pub fn keyword(&self) -> Keyword {
+        match self {
+            Command::Handler(_) => Keyword::Handler,
+            Command::Category(_) => Keyword::Category,
+            Command::Cause(_) => Keyword::Cause,
+            Command::Solution(_) => Keyword::Solution,
+            Command::Measure(_) => Keyword::Measure,
+            Command::Agreement(_) => Keyword::Agreement,
+            Command::Reply => Keyword::Reply,
+            Command::Escalate(_) => Keyword::Escalate,
+            Command::Close => Keyword::Close,
+            Command::Reopen(_) => Keyword::Reopen,
+            Command::Note(_) => Keyword::Note,
+            Command::Appeal(_) => Keyword::Appeal,
+            Command::Verdict { .. } => Keyword::Verdict,
+            Command::NotAComplaint(_) => Keyword::NotAComplaint,
+            Command::Complaint(_) => Keyword::Complaint,
+            Command::Extend { .. } => Keyword::Extend,
+            Command::Recommendation(_) => Keyword::Recommendation,
+        }
+    }
+}
+
+/// Why a command line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown keyword '{typed}'")]
+    UnknownKeyword { typed: String, suggestion: Option<Keyword> },
+    #[error("{0} needs a value")]
+    MissingValue(Keyword),
+    #[error("invalid value '{value}' for {keyword} (allowed: {allowed})")]
+    InvalidValue {
+        keyword: Keyword,
+        value: String,
+        allowed: &'static str,
+    },
+}
+
+/// One line of the command block, as typed and as understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    /// 1-based, within the new text.
+    pub line_no: usize,
+    /// The line(s) as typed, for the transcript.
+    pub source: String,
+    pub result: Result<Command, CommandError>,
+}
+
+/// The command block at the top of a reply, and the message below it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommandBlock {
+    pub lines: Vec<CommandLine>,
+    /// The text after the block (signature and quote already removed), trimmed.
+    pub message: String,
+}
+
+impl CommandBlock {
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.lines.iter().any(|l| l.result.is_err())
+    }
+
+    pub fn commands(&self) -> impl Iterator<Item = &Command> {
+        self.lines.iter().filter_map(|l| l.result.as_ref().ok())
+    }
+}
+
+/// How a line looks: a keyword, something meant as one, or ordinary text.
+enum Shape<'a> {
+    Known(Keyword, &'a str),
+    Misspelt(&'a str, Option<Keyword>),
+    Text,
+}
+
+fn shape(line: &str) -> Shape<'_> {
+    let line = line.trim();
+    let (head, value) = match line.split_once(':') {
+        Some((head, value)) => (head.trim(), value.trim()),
+        None => (line, ""),
+    };
+    if let Some(k) = Keyword::lookup(head) {
+        return Shape::Known(k, value);
+    }
+    // "Keyword: value" where Keyword is one or two words and close to a real keyword.
+    let words = head.split_whitespace().count();
+    let wordlike = !head.is_empty() && head.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
+    if line.contains(':') && wordlike && words <= 3 {
+        if let Some(s) = Keyword::suggest(head) {
+            return Shape::Misspelt(head, Some(s));
+        }
+        return Shape::Text;
+    }
+    if !line.contains(':') && wordlike && words <= 2 && let Some(s) = Keyword::suggest(head) {
+        // A bare word one or two letters off a keyword at the top of a reply: meant as one.
+        if strsim::damerau_levenshtein(&normalise(head), &normalise(s.dutch())) <= 1
+            || strsim::damerau_levenshtein(&normalise(head), &normalise(s.english())) <= 1
+        {
+            return Shape::Misspelt(head, Some(s));
+        }
+    }
+    Shape::Text
+}
+
+fn opt(value: &str) -> Option<String> {
+    let v = value.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+fn required(keyword: Keyword, value: &str) -> Result<String, CommandError> {
+    opt(value).ok_or(CommandError::MissingValue(keyword))
+}
+
+/// Turns a keyword and its value into a command.
+fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
+    let invalid = |allowed| CommandError::InvalidValue {
+        keyword,
+        value: value.trim().to_string(),
+        allowed,
+    };
+    Ok(match keyword {
+        Keyword::Handler => Command::Handler(required(keyword, value)?),
+        Keyword::Category => Command::Category(required(keyword, value)?),
+        Keyword::Cause => Command::Cause(required(keyword, value)?),
+        Keyword::Solution => Command::Solution(required(keyword, value)?),
+        Keyword::Measure => Command::Measure(required(keyword, value)?),
+        Keyword::Recommendation => Command::Recommendation(required(keyword, value)?),
+        Keyword::Agreement => match normalise(&required(keyword, value)?).trim_end_matches(['.', '!']) {
+            "ja" | "yes" | "j" | "y" => Command::Agreement(true),
+            "nee" | "no" | "n" => Command::Agreement(false),
+            _ => return Err(invalid("ja, nee, yes, no")),
+        },
+        Keyword::Reply => Command::Reply,
+        Keyword::Close => Command::Close,
+        Keyword::Escalate => Command::Escalate(opt(value)),
+        Keyword::Reopen => Command::Reopen(opt(value)),
+        Keyword::Note => Command::Note(opt(value)),
+        Keyword::Appeal => Command::Appeal(opt(value)),
+        Keyword::NotAComplaint => Command::NotAComplaint(opt(value)),
+        Keyword::Verdict => {
+            let v = required(keyword, value)?;
+            let lower = v.to_lowercase();
+            let (verdict, rest) = [
+                ("ongegrond", Verdict::Rejected),
+                ("gegrond", Verdict::Upheld),
+                ("upheld", Verdict::Upheld),
+                ("rejected", Verdict::Rejected),
+            ]
+            .into_iter()
+            .find(|(word, _)| {
+                lower.starts_with(word) && !lower[word.len()..].starts_with(|c: char| c.is_alphanumeric())
+            })
+            .map(|(word, verdict)| (verdict, &v[word.len()..]))
+            .ok_or_else(|| invalid("gegrond of ongegrond (upheld or rejected), gevolgd door de motivering"))?;
+            let text = rest.trim_start_matches(|c: char| c.is_whitespace() || ",.;:-–—".contains(c));
+            Command::Verdict {
+                verdict,
+                text: opt(text),
+            }
+        }
+        Keyword::Complaint => {
+            let v = required(keyword, value)?;
+            let address = v.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
+            let valid = address.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+                && !address.contains(char::is_whitespace);
+            if !valid {
+                return Err(invalid("het e-mailadres van de klager"));
+            }
+            Command::Complaint(address)
+        }
+        Keyword::Extend => {
+            let v = required(keyword, value)?;
+            let (number, reason) = v.split_once(char::is_whitespace).unwrap_or((&v, ""));
+            match number.trim_end_matches([',', '.']).parse::<u32>() {
+                Ok(n) if (1..=60).contains(&n) => Command::Extend {
+                    working_days: n,
+                    reason: opt(reason.trim_start_matches(|c: char| c.is_whitespace() || ",;:-".contains(c))),
+                },
+                _ => return Err(invalid("een aantal werkdagen van 1 tot en met 60")),
+            }
+        }
+    })
+}
+
+/// Parses the command block at the top of `new_text`.
+pub fn parse_block(new_text: &str) -> CommandBlock {
+    let lines: Vec<&str> = new_text.lines().collect();
+    let mut i = lines.iter().take_while(|l| l.trim().is_empty()).count();
+    let mut block = CommandBlock::default();
+    while i < lines.len() {
+        let line = lines[i];
+        if line.trim().is_empty() {
+            break;
+        }
+        let (keyword, value) = match shape(line) {
+            Shape::Text => break,
+            Shape::Misspelt(typed, suggestion) => {
+                block.lines.push(CommandLine {
+                    line_no: i + 1,
+                    source: line.trim().to_string(),
+                    result: Err(CommandError::UnknownKeyword {
+                        typed: typed.to_string(),
+                        suggestion,
+                    }),
+                });
+                i += 1;
+                continue;
+            }
+            Shape::Known(keyword, value) => (keyword, value),
+        };
+        // Indented lines continue the value.
+        let mut value = value.to_string();
+        let mut source = line.trim().to_string();
+        let start = i;
+        while i + 1 < lines.len() && lines[i + 1].starts_with([' ', '\t']) && !lines[i + 1].trim().is_empty() {
+            i += 1;
+            value.push(' ');
+            value.push_str(lines[i].trim());
+            source.push('\n');
+            source.push_str(lines[i].trim());
+        }
+        block.lines.push(CommandLine {
+            line_no: start + 1,
+            source,
+            result: command(keyword, &value),
+        });
+        i += 1;
+    }
+    block.message = lines[i.min(lines.len())..].join("\n").trim().to_string();
+    block
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commands(text: &str) -> Vec<Result<Command, CommandError>> {
+        parse_block(text).lines.into_iter().map(|l| l.result).collect()
+    }
+
+    #[test]
+    fn keywords_in_both_languages_any_case() {
+        for (typed, k) in [
+            ("oorzaak", Keyword::Cause),
+            ("CAUSE", Keyword::Cause),
+            ("Geen  klacht", Keyword::NotAComplaint),
+            ("not a complaint", Keyword::NotAComplaint),
+            ("Afgehandeld", Keyword::Close),
+            ("close", Keyword::Close),
+        ] {
+            assert_eq!(Keyword::lookup(typed), Some(k), "{typed}");
+        }
+    }
+
+    #[test]
+    fn a_block_then_the_message() {
+        let b = parse_block("\n\nBehandelaar: Anna de Vries\nOorzaak: de docent was ziek\nAkkoord: JA\n\nIk heb haar gebeld.\nGroet");
+        assert_eq!(
+            b.lines.iter().map(|l| l.result.clone().unwrap()).collect::<Vec<_>>(),
+            vec![
+                Command::Handler("Anna de Vries".into()),
+                Command::Cause("de docent was ziek".into()),
+                Command::Agreement(true)
+            ]
+        );
+        assert_eq!(b.lines[0].line_no, 3);
+        assert_eq!(b.message, "Ik heb haar gebeld.\nGroet");
+    }
+
+    #[test]
+    fn bare_keywords_and_optional_values() {
+        assert_eq!(
+            commands("Escaleer\nNotitie: bel haar\nAfgehandeld"),
+            vec![Ok(Command::Escalate(None)), Ok(Command::Note(Some("bel haar".into()))), Ok(Command::Close)]
+        );
+        assert_eq!(commands("Geen klacht"), vec![Ok(Command::NotAComplaint(None))]);
+        assert_eq!(commands("Heropen: klant belde"), vec![Ok(Command::Reopen(Some("klant belde".into())))]);
+        assert_eq!(commands("Reactie:"), vec![Ok(Command::Reply)]);
+    }
+
+    #[test]
+    fn indented_lines_continue_a_value() {
+        let b = parse_block("Oorzaak: de sms ging\n  pas de volgende ochtend\n\tde deur uit\nAkkoord: nee");
+        assert_eq!(b.lines[0].result, Ok(Command::Cause("de sms ging pas de volgende ochtend de deur uit".into())));
+        assert_eq!(b.lines[1].result, Ok(Command::Agreement(false)));
+        assert_eq!(b.lines[1].line_no, 4);
+    }
+
+    #[test]
+    fn the_block_ends_at_ordinary_text() {
+        let b = parse_block("Hoi Anna,\nZet jij de oorzaak: erin?\nAfgehandeld");
+        assert!(b.is_empty());
+        assert!(b.message.starts_with("Hoi Anna,"));
+        let b = parse_block("Oorzaak: x\nDank je wel voor het bellen: top.\nAfgehandeld");
+        assert_eq!(b.lines.len(), 1, "a sentence with a colon is not a command");
+        assert!(b.message.contains("Afgehandeld"));
+    }
+
+    #[test]
+    fn misspelt_keywords_get_a_suggestion() {
+        for (typed, meant) in [
+            ("Oorzaaak: x", Keyword::Cause),
+            ("Oplosing: x", Keyword::Solution),
+            ("Behandelaat: Anna", Keyword::Handler),
+            ("Afgehandelt", Keyword::Close),
+        ] {
+            let b = parse_block(typed);
+            assert!(b.has_errors(), "{typed}");
+            match &b.lines[0].result {
+                Err(CommandError::UnknownKeyword { suggestion, .. }) => assert_eq!(*suggestion, Some(meant), "{typed}"),
+                other => panic!("{typed}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert!(matches!(
+            commands("Akkoord: misschien")[0],
+            Err(CommandError::InvalidValue { keyword: Keyword::Agreement, .. })
+        ));
+        assert_eq!(commands("Oorzaak:")[0], Err(CommandError::MissingValue(Keyword::Cause)));
+        assert_eq!(commands("Agreement: yes")[0], Ok(Command::Agreement(true)));
+        assert_eq!(
+            commands("Uitspraak: Gegrond, de beoordeling klopte niet.")[0],
+            Ok(Command::Verdict {
+                verdict: Verdict::Upheld,
+                text: Some("de beoordeling klopte niet.".into())
+            })
+        );
+        assert_eq!(
+            commands("Verdict: ongegrond")[0],
+            Ok(Command::Verdict {
+                verdict: Verdict::Rejected,
+                text: None
+            })
+        );
+        assert!(commands("Uitspraak: gegrondig")[0].is_err());
+        assert!(commands("Uitspraak: weet ik niet")[0].is_err());
+        assert_eq!(commands("Klacht: <Jan@Example.NL>")[0], Ok(Command::Complaint("jan@example.nl".into())));
+        assert!(commands("Klacht: jan")[0].is_err());
+        assert_eq!(
+            commands("Verleng: 5 wachten op de docent")[0],
+            Ok(Command::Extend {
+                working_days: 5,
+                reason: Some("wachten op de docent".into())
+            })
+        );
+        assert!(commands("Verleng: vijf")[0].is_err());
+        assert!(commands("Verleng: 0")[0].is_err());
+    }
+}

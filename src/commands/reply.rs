@@ -1,0 +1,379 @@
+//! Finding the new text of a reply: what its author typed above the quoted original and the
+//! signature, in the formats real clients send (Outlook NL/EN, Gmail, Apple Mail, iPhone,
+//! Thunderbird), in plain text and in HTML.
+
+/// The new text of a reply, lines normalised (`\n`, no NBSP or zero-width characters, no
+/// trailing spaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyText {
+    pub text: String,
+}
+
+/// The new text of a reply. The plain-text part is preferred when the mail has one (clients
+/// write it line for line); HTML is converted only when there is no plain text.
+pub fn new_text(plain: Option<&str>, html: Option<&str>) -> ReplyText {
+    match (plain, html) {
+        (Some(p), _) if !p.trim().is_empty() => new_text_from_plain(p),
+        (_, Some(h)) => new_text_from_html(h),
+        (Some(p), None) => new_text_from_plain(p),
+        (None, None) => ReplyText { text: String::new() },
+    }
+}
+
+/// New text of a plain-text reply.
+pub fn new_text_from_plain(plain: &str) -> ReplyText {
+    let text = normalise(plain);
+    let lines: Vec<&str> = text.lines().collect();
+    let end = quote_start(&lines).unwrap_or(lines.len());
+    let kept = lines[..end].join("\n");
+    ReplyText {
+        text: strip_signature(&kept),
+    }
+}
+
+/// New text of an HTML reply: cut at the quote's markup, converted to lines, then the
+/// plain-text rules (the attribution line above a quote survives conversion).
+pub fn new_text_from_html(html: &str) -> ReplyText {
+    let cut = &html[..html_quote_start(html).unwrap_or(html.len())];
+    new_text_from_plain(&html_to_lines(cut))
+}
+
+/// Cuts a message at the signature: a `-- ` line or a "sent from my phone" line. A closing
+/// greeting ("Met vriendelijke groet") stays: in a reaction to a complainant it belongs to it.
+pub fn strip_signature(message: &str) -> String {
+    let lines: Vec<&str> = message.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| {
+            let t = l.trim_end();
+            t == "--" || t == "-- " || t == "—" || is_device_line(t.trim())
+        })
+        .unwrap_or(lines.len());
+    lines[..end].join("\n").trim_matches('\n').trim_end().to_string()
+}
+
+fn is_device_line(line: &str) -> bool {
+    let l = line.to_lowercase();
+    [
+        "verstuurd vanaf mijn",
+        "verzonden vanaf mijn",
+        "verzonden vanuit",
+        "sent from my",
+        "get outlook for",
+        "download outlook voor",
+        "outlook voor ios",
+        "outlook voor android",
+    ]
+    .iter()
+    .any(|p| l.starts_with(p))
+        && l.len() < 60
+}
+
+/// CRLF → LF, NBSP → space, zero-width characters and BOMs removed, trailing spaces trimmed.
+fn normalise(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| !matches!(c, '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}'))
+        .map(|c| if c == '\u{a0}' { ' ' } else { c })
+        .collect::<String>()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The index of the first line that belongs to the quoted original, if any.
+fn quote_start(lines: &[&str]) -> Option<usize> {
+    (0..lines.len()).find(|&i| {
+        let line = lines[i].trim();
+        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
+        line.starts_with('>')
+            || is_separator(line)
+            || is_attribution(line)
+            || (!line.is_empty() && is_attribution(&format!("{line} {next}")) && !next.starts_with('>'))
+            || is_header_block(lines, i)
+    })
+}
+
+/// `-----Original Message-----`, Outlook's line of underscores, forwarding banners.
+fn is_separator(line: &str) -> bool {
+    let l = line.to_lowercase();
+    (line.len() >= 10 && line.chars().all(|c| c == '_'))
+        || l.contains("original message-----")
+        || l.contains("oorspronkelijk bericht-----")
+        || l.starts_with("---------- forwarded message")
+        || l.starts_with("---------- doorgestuurd bericht")
+        || l.starts_with("begin doorgestuurd bericht")
+        || l.starts_with("begin forwarded message")
+}
+
+/// "Op … schreef …:", "On … wrote:", "Op … heeft … het volgende geschreven:".
+fn is_attribution(line: &str) -> bool {
+    let l = line.to_lowercase();
+    let l = l.trim_start_matches(['>', ' ']);
+    let ends = l.ends_with(':');
+    (l.starts_with("op ") && (l.contains(" schreef ") || l.contains("het volgende geschreven")) && ends)
+        || (l.starts_with("on ") && l.contains(" wrote") && ends)
+        || (l.starts_with("am ") && l.contains(" schrieb ") && ends)
+        || (l.starts_with("le ") && l.contains(" a écrit") && ends)
+}
+
+/// Outlook's quoted header block: `Van:`/`From:` followed within a few lines by
+/// `Verzonden:`/`Sent:`/`Datum:`/`Date:`.
+fn is_header_block(lines: &[&str], i: usize) -> bool {
+    let starts = |l: &str, keys: &[&str]| {
+        let l = l.trim().trim_start_matches('*').to_lowercase();
+        keys.iter().any(|k| l.starts_with(k))
+    };
+    starts(lines[i], &["van:", "from:"])
+        && lines[i + 1..]
+            .iter()
+            .take(4)
+            .any(|l| starts(l, &["verzonden:", "sent:", "datum:", "date:", "aan:", "to:"]))
+}
+
+/// Where the quoted original starts in HTML markup, if a client marked it.
+fn html_quote_start(html: &str) -> Option<usize> {
+    let lower = html.to_ascii_lowercase();
+    let markers = [
+        "<blockquote",
+        "id=\"divrplyfwdmsg\"",
+        "id=divrplyfwdmsg",
+        "class=\"gmail_quote",
+        "class=\"gmail_attr\"",
+        "class=\"gmail_signature\"",
+        "data-smartmail=\"gmail_signature\"",
+        "class=\"moz-cite-prefix\"",
+        "class=\"moz-signature\"",
+        "class=moz-signature",
+        "id=\"appendonsend\"",
+        "border:none;border-top:solid",
+        "<hr id=\"stopspelling\"",
+    ];
+    markers
+        .iter()
+        .filter_map(|m| lower.find(m))
+        .min()
+        // Cut at the start of the element that carries the marker.
+        .map(|pos| lower[..=pos].rfind('<').unwrap_or(pos))
+}
+
+/// HTML → text with the line structure a reader sees: `<br>` breaks a line; block elements
+/// (`p`, `div`, `li`, …) start on a new line without adding blank ones.
+pub fn html_to_lines(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    let mut skipping: Option<&'static str> = None;
+    let mut in_pre = false;
+    let soft_break = |out: &mut String| {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+    };
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+            continue;
+        }
+        if rest.starts_with('<') {
+            let end = rest.find('>').unwrap_or(rest.len() - 1);
+            let tag = &rest[1..end];
+            rest = &rest[end + 1..];
+            let closing = tag.starts_with('/');
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if let Some(skip) = skipping {
+                if closing && name == skip {
+                    skipping = None;
+                }
+                continue;
+            }
+            match name.as_str() {
+                "head" | "style" | "script" | "title" | "template" if !closing => {
+                    skipping = Some(match name.as_str() {
+                        "head" => "head",
+                        "style" => "style",
+                        "script" => "script",
+                        "title" => "title",
+                        _ => "template",
+                    });
+                }
+                "br" => out.push('\n'),
+                "pre" => {
+                    in_pre = !closing;
+                    soft_break(&mut out);
+                }
+                "p" | "div" | "li" | "tr" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+                | "blockquote" | "hr" | "section" | "article" | "header" | "footer" | "dd" | "dt" | "body" => {
+                    soft_break(&mut out)
+                }
+                "td" | "th" if closing => out.push(' '),
+                _ => {}
+            }
+            continue;
+        }
+        let end = rest.find('<').unwrap_or(rest.len());
+        if skipping.is_none() {
+            let text = decode_entities(&rest[..end]);
+            if in_pre {
+                out.push_str(&text);
+            } else {
+                for (i, word) in text.split([' ', '\n', '\r', '\t']).enumerate() {
+                    if i > 0 && !out.ends_with([' ', '\n']) && !out.is_empty() {
+                        out.push(' ');
+                    }
+                    out.push_str(word);
+                }
+            }
+        }
+        rest = &rest[end..];
+    }
+    out.lines()
+        .map(|l| l.trim_matches(|c: char| c == ' ' || c == '\u{a0}' || c == '\t'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Decodes character references: named ones mail clients use, and numeric ones.
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let decoded = rest.find(';').filter(|&semi| semi <= 10).and_then(|semi| {
+            let entity = &rest[1..semi];
+            let ch = if let Some(num) = entity.strip_prefix('#') {
+                let (digits, radix) = match num.strip_prefix(['x', 'X']) {
+                    Some(hex) => (hex, 16),
+                    None => (num, 10),
+                };
+                u32::from_str_radix(digits, radix).ok().and_then(char::from_u32)
+            } else {
+                named_entity(entity)
+            };
+            ch.map(|c| (c, semi))
+        });
+        match decoded {
+            Some((c, semi)) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn named_entity(name: &str) -> Option<char> {
+    Some(match name {
+        "nbsp" => '\u{a0}',
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "euro" => '€',
+        "hellip" => '…',
+        "ndash" => '–',
+        "mdash" => '—',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "bull" => '•',
+        "copy" => '©',
+        "eacute" => 'é',
+        "egrave" => 'è',
+        "euml" => 'ë',
+        "iuml" => 'ï',
+        "ouml" => 'ö',
+        "uuml" => 'ü',
+        "auml" => 'ä',
+        "oacute" => 'ó',
+        "aacute" => 'á',
+        "agrave" => 'à',
+        "ccedil" => 'ç',
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(s: &str) -> String {
+        new_text_from_plain(s).text
+    }
+
+    #[test]
+    fn gmail_attribution_and_quote() {
+        let t = plain("Reactie\n\nBeste mevrouw,\nTekst.\n\nOp do 19 nov 2026 om 09:05 schreef Klachtenregistratie <\ninfo@example.org>:\n\n> Afgehandeld\n> Oorzaak: x");
+        assert_eq!(t, "Reactie\n\nBeste mevrouw,\nTekst.");
+    }
+
+    #[test]
+    fn apple_iphone_thunderbird_and_english_attributions() {
+        for attribution in [
+            "Op 24 nov. 2026, om 10:12 heeft Klachtenregistratie <info@example.org> het volgende geschreven:",
+            "\u{feff}Op 19 nov. 2026 om 09:05 heeft Klachtenregistratie <info@example.org> het volgende geschreven:",
+            "Op 24-11-2026 om 10:12 schreef Klachtenregistratie:",
+            "On Tue, 24 Nov 2026 at 10:12, Klachtenregistratie <info@example.org> wrote:",
+        ] {
+            let t = plain(&format!("Escaleer\n\n{attribution}\n\nAfgehandeld\nOorzaak: nee"));
+            assert_eq!(t, "Escaleer", "{attribution}");
+        }
+    }
+
+    #[test]
+    fn outlook_header_blocks_without_quote_marks() {
+        let nl = "Oorzaak: x\n\nVan: Klachtenregistratie <info@example.org>\nVerzonden: woensdag 25 november 2026 09:21\nAan: Anna\nOnderwerp: Nieuwe klacht\n\nAfgehandeld";
+        assert_eq!(plain(nl), "Oorzaak: x");
+        let en = "Verdict: upheld\n\nFrom: Klachtenregistratie <info@example.org>\nSent: Thursday, November 26, 2026 8:13 AM\nTo: x\n\nClose";
+        assert_eq!(plain(en), "Verdict: upheld");
+        let underscores = "Geen klacht\n\n________________________________\nVan: info\nAfgehandeld";
+        assert_eq!(plain(underscores), "Geen klacht");
+    }
+
+    #[test]
+    fn a_gt_inside_a_sentence_is_no_quote() {
+        assert_eq!(plain("Notitie: bedrag > € 100\nklopt"), "Notitie: bedrag > € 100\nklopt");
+    }
+
+    #[test]
+    fn signatures_are_cut_but_greetings_stay() {
+        assert_eq!(plain("Reactie\n\nBeste,\nMet vriendelijke groet,\nPieter\n-- \nPieter Bakker | 030-1234567"), "Reactie\n\nBeste,\nMet vriendelijke groet,\nPieter");
+        assert_eq!(plain("Afgehandeld\n\nVerstuurd vanaf mijn iPhone\n\n> quote"), "Afgehandeld");
+        assert_eq!(plain(""), "");
+        assert_eq!(plain("-- \nalleen een handtekening"), "");
+    }
+
+    #[test]
+    fn html_blocks_and_breaks_become_lines() {
+        let html = "<html><head><style>p{}</style></head><body><p class=MsoNormal>Behandelaar: Anna<o:p></o:p></p><p class=MsoNormal>Oorzaak:&nbsp;de docent<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>Ik heb gebeld &amp; gemaild.</p>";
+        assert_eq!(new_text_from_html(html).text, "Behandelaar: Anna\nOorzaak: de docent\n\nIk heb gebeld & gemaild.");
+        let apple = "<body dir=\"auto\">Akkoord: ja<div>Afgehandeld</div><div><br></div><div>prima opgepakt</div><div><br><blockquote type=\"cite\">Oorzaak: x</blockquote></div></body>";
+        assert_eq!(new_text_from_html(apple).text, "Akkoord: ja\nAfgehandeld\n\nprima opgepakt");
+        let thunderbird = "<p>Heropen<br>Notitie: opnieuw te laat<br></p><pre class=\"moz-signature\">-- \nPieter</pre><div class=\"moz-cite-prefix\">Op 20-11-2026 om 15:30 schreef X:</div><blockquote>Afgehandeld</blockquote>";
+        assert_eq!(new_text_from_html(thunderbird).text, "Heropen\nNotitie: opnieuw te laat");
+        let outlook = "<div class=\"elementToProof\">Geen klacht</div><div class=\"elementToProof\">Notitie:&nbsp;vraag</div><div id=\"appendonsend\"></div><hr><div id=\"divRplyFwdMsg\"><b>Van:</b> info</div>Afgehandeld";
+        assert_eq!(new_text_from_html(outlook).text, "Geen klacht\nNotitie: vraag");
+    }
+
+    #[test]
+    fn entities_decode() {
+        assert_eq!(decode_entities("a&nbsp;b &euro; 5 &#233; &#x20AC; &bogus; &"), "a\u{a0}b € 5 é € &bogus; &");
+    }
+}
