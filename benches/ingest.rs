@@ -19,7 +19,10 @@ fn corpus() -> Vec<Vec<u8>> {
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     files.sort();
-    files.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
+    files
+        .into_iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
 }
 
 /// Gives copy `n` of a mail its own Message-ID and sender, so it is neither a duplicate nor
@@ -41,7 +44,12 @@ fn main() {
     let corpus = corpus();
     let rounds = 25;
     let mails: Vec<Vec<u8>> = (0..rounds)
-        .flat_map(|r| corpus.iter().enumerate().map(move |(i, m)| (r * 1000 + i, m)))
+        .flat_map(|r| {
+            corpus
+                .iter()
+                .enumerate()
+                .map(move |(i, m)| (r * 1000 + i, m))
+        })
         .map(|(n, m)| variant(m, n))
         .collect();
     let bytes: usize = mails.iter().map(Vec::len).sum();
@@ -53,11 +61,13 @@ fn main() {
     let parse = start.elapsed();
 
     let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.sqlite").display().to_string();
     let env = [
         ("KLACHTD__ROLES__STAFF", "anna.devries@example.org"),
-        ("KLACHTD__STORE__PATH", dir.path().join("bench.sqlite").to_str().unwrap()),
+        ("KLACHTD__STORE__PATH", db.as_str()),
     ];
-    let settings = Settings::load_with_env(None, env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+    let settings =
+        Settings::load_with_env(None, env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
     let calendar = settings.working_calendar();
     let renderer = Renderer::load(None).unwrap();
     let intake = Intake {
@@ -67,7 +77,9 @@ fn main() {
         tz: settings.timezone(),
     };
     let mut store = Store::open(&settings.store.path).unwrap();
-    let now: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+01:00").unwrap().to_utc();
+    let now: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+01:00")
+        .unwrap()
+        .to_utc();
     let start = Instant::now();
     let mut cases = 0;
     for (i, m) in mails.iter().enumerate() {
@@ -81,8 +93,18 @@ fn main() {
     }
     let ingest = start.elapsed();
     let n = mails.len() as f64;
-    println!("corpus: {} mails ({} copies of {} samples), {:.1} MB", mails.len(), rounds, corpus.len(), bytes as f64 / 1e6);
-    println!("parse + decode:          {:>8.0} mails/s  ({:.2} ms/mail)", n / parse.as_secs_f64(), parse.as_secs_f64() * 1e3 / n);
+    println!(
+        "corpus: {} mails ({} copies of {} samples), {:.1} MB",
+        mails.len(),
+        rounds,
+        corpus.len(),
+        bytes as f64 / 1e6
+    );
+    println!(
+        "parse + decode:          {:>8.0} mails/s  ({:.2} ms/mail)",
+        n / parse.as_secs_f64(),
+        parse.as_secs_f64() * 1e3 / n
+    );
     println!(
         "intake, committed (WAL, synchronous=FULL): {:>6.0} mails/s  ({:.2} ms/mail), {cases} cases",
         n / ingest.as_secs_f64(),

@@ -1,27 +1,21 @@
 //! Step 2 of the flow: one received mail → a new case, an entry on a case, an ignored mail or a
 //! quarantined one, recorded in a single transaction together with the mail it causes.
 
+use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
 use crate::inbound::classify::{Classification, KnownCases, classify};
-use crate::inbound::{Disposition, InboundMail, RawMail};
-use crate::outbound::compose::{self, AutoSubmitted, Draft};
-use crate::outbound::{Renderer, Template, templates};
+use crate::inbound::{Attachment, Disposition, InboundMail, RawMail};
+use crate::outbound::compose::AutoSubmitted;
+use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::settings::{Language, Settings};
 use crate::store::mails::{self, MailEntry};
-use crate::store::outbox::{self, OutboxKind, Outgoing};
+use crate::store::outbox::{self, OutboxKind};
 use crate::store::{CaseRecord, MailOutcome, NewCase, Store, cases};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
+use sha2::Digest;
 use tera::Context;
-
-fn disposition_of(outcome: MailOutcome, left_for_people: bool) -> Disposition {
-    match outcome {
-        MailOutcome::Quarantined => Disposition::Quarantine,
-        MailOutcome::Ignored if left_for_people => Disposition::LeaveUnread,
-        _ => Disposition::Processed,
-    }
-}
 
 /// The result of taking in one mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +26,40 @@ pub struct IntakeResult {
     pub disposition: Disposition,
     /// The mail had been recorded before (a crash between commit and mark); nothing new was done.
     pub already_recorded: bool,
+}
+
+/// What became of a mail, before it is written to the ledger.
+pub(crate) struct Settled {
+    pub outcome: MailOutcome,
+    pub reason: String,
+    pub case: Option<(i64, CaseRef)>,
+}
+
+impl Settled {
+    pub fn new(
+        outcome: MailOutcome,
+        reason: impl Into<String>,
+        case: Option<(i64, CaseRef)>,
+    ) -> Self {
+        Self {
+            outcome,
+            reason: reason.into(),
+            case,
+        }
+    }
+}
+
+/// A complaint to register: from a mail, or handed in by staff (`Klacht: <address>`).
+pub(crate) struct NewComplaint<'a> {
+    pub complainant: &'a EmailAddress,
+    pub name: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub attachments: &'a [Attachment],
+    pub language: Language,
+    pub received_at: DateTime<Utc>,
+    pub mail_id: i64,
+    pub reason: &'a str,
 }
 
 /// Everything intake needs besides the database.
@@ -53,7 +81,19 @@ impl KnownCases for StoreLookup<'_> {
     }
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    crate::inbound::hex(&sha2::Sha256::digest(bytes))
+}
+
 impl Intake<'_> {
+    pub(crate) fn mailer(&self) -> Mailer<'_> {
+        Mailer {
+            settings: self.settings,
+            renderer: self.renderer,
+            tz: self.tz,
+        }
+    }
+
     /// Records `raw` exactly once. Safe to call again for the same mail after a crash: the
     /// second call finds the source key and changes nothing.
     pub fn process(
@@ -81,105 +121,147 @@ impl Intake<'_> {
             });
         }
         let received_at = raw.arrived_at.map_or(now, |t| t.min(now));
-        let mut entry = MailEntry {
-            source_key: &raw.source_key,
-            message_id: None,
-            fingerprint: "",
-            sender: None,
-            received_at,
-            outcome: MailOutcome::Quarantined,
-            disposition: Disposition::Quarantine,
-            reason: "",
-            case_id: None,
-            raw: &raw.bytes,
+        let too_large = raw.bytes.len() > self.settings.inbound.max_message_bytes;
+        let mail = if too_large {
+            None
+        } else {
+            InboundMail::parse(&raw.bytes)
         };
-        if raw.bytes.len() > self.settings.inbound.max_message_bytes {
-            let reason = format!(
-                "malformed: larger than inbound.max_message_bytes ({} > {})",
-                raw.bytes.len(),
-                self.settings.inbound.max_message_bytes
-            );
-            let fingerprint =
-                crate::inbound::hex(&<sha2::Sha256 as sha2::Digest>::digest(&raw.bytes));
-            entry.fingerprint = &fingerprint;
-            entry.reason = &reason;
-            entry.raw = &[];
-            mails::record(tx, &entry)?;
-            self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
-            return Ok(quarantined(reason));
-        }
-        let Some(mail) = InboundMail::parse(&raw.bytes) else {
-            let reason = "malformed: not a readable e-mail message".to_string();
-            let fingerprint =
-                crate::inbound::hex(&<sha2::Sha256 as sha2::Digest>::digest(&raw.bytes));
-            entry.fingerprint = &fingerprint;
-            entry.reason = &reason;
-            mails::record(tx, &entry)?;
-            self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
-            return Ok(quarantined(reason));
-        };
-        let sender = mail.sender().map(|s| s.as_str().to_string());
-        entry.message_id = mail.message_id.as_deref();
-        entry.fingerprint = &mail.fingerprint;
-        entry.sender = sender.as_deref();
-
-        if let Some(original) = mails::original_of(tx, &mail.fingerprint)? {
-            let reason = format!("duplicate of an earlier delivery ({original})");
-            entry.outcome = MailOutcome::Ignored;
-            entry.disposition = Disposition::Processed;
-            entry.reason = &reason;
-            mails::record(tx, &entry)?;
-            return Ok(IntakeResult {
+        let fingerprint = mail
+            .as_ref()
+            .map(|m| m.fingerprint.clone())
+            .unwrap_or_else(|| sha256_hex(&raw.bytes));
+        let sender = mail
+            .as_ref()
+            .and_then(|m| m.sender())
+            .map(|s| s.to_string());
+        let duplicate_of = mails::original_of(tx, &fingerprint)?;
+        let mail_id = mails::record(
+            tx,
+            &MailEntry {
+                source_key: &raw.source_key,
+                message_id: mail.as_ref().and_then(|m| m.message_id.as_deref()),
+                fingerprint: &fingerprint,
+                sender: sender.as_deref(),
+                received_at,
                 outcome: MailOutcome::Ignored,
-                reason,
-                case: None,
                 disposition: Disposition::Processed,
-                already_recorded: false,
-            });
-        }
+                reason: "being processed",
+                case_id: None,
+                // Over the size limit the original stays in the quarantine folder only.
+                raw: if too_large { &[] } else { &raw.bytes },
+            },
+        )?;
 
-        let classification = classify(&mail, self.settings, &StoreLookup(tx));
+        let (settled, left_for_people) = match (&mail, duplicate_of) {
+            (None, _) => {
+                let reason = if too_large {
+                    format!(
+                        "malformed: larger than inbound.max_message_bytes ({} > {})",
+                        raw.bytes.len(),
+                        self.settings.inbound.max_message_bytes
+                    )
+                } else {
+                    "malformed: not a readable e-mail message".to_string()
+                };
+                self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
+                (Settled::new(MailOutcome::Quarantined, reason, None), false)
+            }
+            (Some(_), Some(original)) => (
+                Settled::new(
+                    MailOutcome::Ignored,
+                    format!("duplicate of an earlier delivery ({original})"),
+                    None,
+                ),
+                false,
+            ),
+            (Some(mail), None) => {
+                let classification = classify(mail, self.settings, &StoreLookup(tx));
+                let left = classification == Classification::NotAComplaint;
+                (
+                    self.act(tx, mail, mail_id, &classification, received_at, now)?,
+                    left,
+                )
+            }
+        };
+        let disposition = match settled.outcome {
+            MailOutcome::Quarantined => Disposition::Quarantine,
+            MailOutcome::Ignored if left_for_people => Disposition::LeaveUnread,
+            _ => Disposition::Processed,
+        };
+        mails::settle(
+            tx,
+            mail_id,
+            settled.outcome,
+            disposition,
+            &settled.reason,
+            settled.case.map(|(id, _)| id),
+        )?;
+        Ok(IntakeResult {
+            outcome: settled.outcome,
+            reason: settled.reason,
+            case: settled.case.map(|(_, r)| r),
+            disposition,
+            already_recorded: false,
+        })
+    }
+
+    fn act(
+        &self,
+        tx: &Connection,
+        mail: &InboundMail,
+        mail_id: i64,
+        classification: &Classification,
+        received_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Settled> {
         let reason = classification.reason();
-        entry.reason = &reason;
-        let (outcome, case) = match &classification {
+        Ok(match classification {
             Classification::NewComplaint => {
-                let (case_id, case) = self.register(tx, &mail, &mut entry, received_at, now)?;
-                entry.case_id = Some(case_id);
-                (MailOutcome::CaseCreated, Some(case))
+                let from = mail
+                    .from
+                    .as_ref()
+                    .expect("classify refuses mail without a sender");
+                let subject = if mail.subject.is_empty() {
+                    "(geen onderwerp)"
+                } else {
+                    &mail.subject
+                };
+                let case = self.register(
+                    tx,
+                    &NewComplaint {
+                        complainant: &from.address,
+                        name: from.name.as_deref(),
+                        subject,
+                        body: &mail.text,
+                        attachments: &mail.attachments,
+                        language: self.language_of(mail),
+                        received_at,
+                        mail_id,
+                        reason: &reason,
+                    },
+                    now,
+                )?;
+                Settled::new(
+                    MailOutcome::CaseCreated,
+                    reason,
+                    Some((case.id, case.reference)),
+                )
             }
             Classification::FollowUp { case, .. } => {
                 let record = cases::get(tx, *case)?.expect("classify only links existing cases");
-                entry.outcome = MailOutcome::AddedToCase;
-                entry.disposition = Disposition::Processed;
-                entry.case_id = Some(record.id);
-                let mail_id = mails::record(tx, &entry)?;
-                self.add_follow_up(tx, &record, &mail, mail_id, received_at, now)?;
-                return Ok(recorded(
-                    MailOutcome::AddedToCase,
-                    reason.clone(),
-                    Some(*case),
-                ));
+                self.add_follow_up(tx, &record, mail, mail_id, received_at, now)?;
+                Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
-            Classification::Staff {
-                case: Some(case), ..
-            } => {
-                let record = cases::get(tx, *case)?.expect("classify only links existing cases");
-                entry.case_id = Some(record.id);
-                cases::add_event(
-                    tx,
-                    record.id,
-                    now,
-                    "staff_mail",
-                    sender.as_deref(),
-                    &new_text_of(&mail),
-                )?;
-                (MailOutcome::AddedToCase, Some(*case))
+            Classification::Staff { role, case } => {
+                casework::handle_staff_mail(self, tx, mail, mail_id, *role, *case, now)?
             }
-            Classification::Staff { case: None, .. }
-            | Classification::Automatic(_)
-            | Classification::NotAComplaint => (MailOutcome::Ignored, None),
-            Classification::Spam => (MailOutcome::Quarantined, None),
+            Classification::Automatic(_) | Classification::NotAComplaint => {
+                Settled::new(MailOutcome::Ignored, reason, None)
+            }
+            Classification::Spam => Settled::new(MailOutcome::Quarantined, reason, None),
             Classification::Malformed(why) => {
+                let sender = mail.sender().map(|s| s.to_string());
                 self.notify_quarantine(
                     tx,
                     sender.as_deref(),
@@ -188,103 +270,72 @@ impl Intake<'_> {
                     received_at,
                     now,
                 )?;
-                (MailOutcome::Quarantined, None)
+                Settled::new(MailOutcome::Quarantined, reason, None)
             }
-        };
-        let left_for_people = classification == Classification::NotAComplaint;
-        entry.outcome = outcome;
-        entry.disposition = disposition_of(outcome, left_for_people);
-        if outcome != MailOutcome::CaseCreated {
-            mails::record(tx, &entry)?;
-        }
-        let disposition = entry.disposition;
-        let mut result = recorded(outcome, reason.clone(), case);
-        result.disposition = disposition;
-        Ok(result)
+        })
     }
 
     /// Registers a new case, keeps its attachments, and queues the acknowledgement (at most
-    /// one per sender per day) and the staff notification.
-    fn register(
+    /// one per sender per day) and the notification to each staff member.
+    pub(crate) fn register(
         &self,
         tx: &Connection,
-        mail: &InboundMail,
-        entry: &mut MailEntry<'_>,
-        received_at: DateTime<Utc>,
+        complaint: &NewComplaint<'_>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(i64, CaseRef)> {
-        let from = mail
-            .from
-            .as_ref()
-            .expect("classify refuses mail without a sender");
-        let local = received_at.with_timezone(&self.tz);
-        let received_day = local.date_naive();
+    ) -> anyhow::Result<CaseRecord> {
+        let received_day = complaint.received_at.with_timezone(&self.tz).date_naive();
         let reaction_due = self
             .calendar
             .deadline(received_day, self.settings.deadlines.reaction_working_days);
-        let language = self.language_of(mail);
-        let reference = cases::next_reference(tx, chrono::Datelike::year(&received_day))?;
-        let subject = if mail.subject.is_empty() {
-            "(geen onderwerp)"
-        } else {
-            &mail.subject
-        };
+        let reference = cases::next_reference(tx, received_day.year())?;
         let case_id = cases::insert(
             tx,
             reference,
             &NewCase {
-                language: language.as_str(),
-                complainant: &from.address,
-                complainant_name: from.name.as_deref(),
-                subject,
-                body: &mail.text,
-                received_at,
+                language: complaint.language.as_str(),
+                complainant: complaint.complainant,
+                complainant_name: complaint.name,
+                subject: complaint.subject,
+                body: complaint.body,
+                received_at: complaint.received_at,
                 reaction_due,
             },
         )?;
-        entry.outcome = MailOutcome::CaseCreated;
-        entry.disposition = Disposition::Processed;
-        entry.case_id = Some(case_id);
-        let mail_id = mails::record(tx, entry)?;
-        for attachment in &mail.attachments {
-            cases::add_attachment(tx, case_id, mail_id, attachment)?;
+        mails::settle(
+            tx,
+            complaint.mail_id,
+            MailOutcome::CaseCreated,
+            Disposition::Processed,
+            complaint.reason,
+            Some(case_id),
+        )?;
+        for attachment in complaint.attachments {
+            cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
         }
-        cases::add_event(tx, case_id, now, "registered", None, entry.reason)?;
+        cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
 
         let case = cases::get(tx, reference)?.expect("just inserted");
-        let acknowledged = cases::claim_acknowledgement(
-            tx,
-            &from.address,
-            now.with_timezone(&self.tz).date_naive(),
-            case_id,
-        )?;
-        let mut context = self.case_context(&case, language);
-        context.insert("acknowledged", &acknowledged);
-        let names: Vec<&str> = mail
+        let today = now.with_timezone(&self.tz).date_naive();
+        let acknowledged = cases::claim_acknowledgement(tx, complaint.complainant, today, case_id)?;
+        let mailer = self.mailer();
+        let names: Vec<&str> = complaint
             .attachments
             .iter()
             .map(|a| a.filename.as_str())
             .collect();
         if acknowledged {
-            let rendered = self
-                .renderer
-                .render(Template::Acknowledgement, language, &context)?;
-            let references: Vec<String> = mail.message_id.iter().cloned().collect();
-            self.queue(
+            let mut context = mailer.case_context(&case, complaint.language);
+            context.insert("acknowledged", &true);
+            mailer.to_complainant(
                 tx,
-                &case,
-                OutboxKind::Acknowledgement,
-                Draft {
-                    from: self.our_mailbox()?,
-                    to: vec![compose::mailbox(&from.address, from.name.as_deref())?],
-                    reply_to: None,
-                    case: Some(reference),
-                    rendered: &rendered,
-                    in_reply_to: mail.message_id.as_deref(),
-                    references: &references,
+                Letter {
+                    kind: OutboxKind::Acknowledgement,
+                    template: Template::Acknowledgement,
+                    case: Some(&case),
+                    context,
                     attachments: &[],
-                    auto_submitted: AutoSubmitted::AutoReplied,
                 },
+                AutoSubmitted::AutoReplied,
                 now,
             )?;
             cases::add_event(
@@ -305,33 +356,23 @@ impl Intake<'_> {
                 "afzender kreeg vandaag al een ontvangstbevestiging",
             )?;
         }
-        let staff_lang = self.settings.organisation.language;
-        let mut staff_context = self.case_context(&case, staff_lang);
-        staff_context.insert("acknowledged", &acknowledged);
-        staff_context.insert("attachments", &names);
-        let rendered =
-            self.renderer
-                .render(Template::StaffNotification, staff_lang, &staff_context)?;
-        let staff = self.staff_mailboxes()?;
-        self.queue(
+        let mut context = mailer.case_context(&case, mailer.staff_language());
+        context.insert("acknowledged", &acknowledged);
+        context.insert("attachments", &names);
+        mailer.to_roles(
             tx,
-            &case,
-            OutboxKind::StaffNotification,
-            Draft {
-                from: self.our_mailbox()?,
-                to: staff,
-                reply_to: Some(self.our_mailbox()?),
-                case: Some(reference),
-                rendered: &rendered,
-                in_reply_to: None,
-                references: &[],
-                attachments: &mail.attachments,
-                auto_submitted: AutoSubmitted::AutoGenerated,
+            Letter {
+                kind: OutboxKind::StaffNotification,
+                template: Template::StaffNotification,
+                case: Some(&case),
+                context,
+                attachments: complaint.attachments,
             },
+            &self.settings.roles.staff,
             now,
         )?;
         tracing::info!(case = %reference, acknowledged, "complaint registered");
-        Ok((case_id, reference))
+        Ok(case)
     }
 
     fn add_follow_up(
@@ -348,42 +389,37 @@ impl Intake<'_> {
         for attachment in &mail.attachments {
             cases::add_attachment(tx, case.id, mail_id, attachment)?;
         }
-        let lang = self.settings.organisation.language;
-        let mut context = self.case_context(case, lang);
+        let mailer = self.mailer();
+        let lang = mailer.staff_language();
+        let mut context = mailer.case_context(case, lang);
         context.insert("body", &new_text);
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
         );
-        let rendered = self
-            .renderer
-            .render(Template::FollowUpNotification, lang, &context)?;
-        let to = match &case.handler {
-            Some(handler) => match handler.parse::<EmailAddress>() {
-                Ok(address) => vec![compose::mailbox(&address, None)?],
-                Err(_) => self.staff_mailboxes()?,
-            },
-            None => self.staff_mailboxes()?,
-        };
-        self.queue(
+        mailer.to_roles(
             tx,
-            case,
-            OutboxKind::FollowUpNotification,
-            Draft {
-                from: self.our_mailbox()?,
-                to,
-                reply_to: Some(self.our_mailbox()?),
-                case: Some(case.reference),
-                rendered: &rendered,
-                in_reply_to: None,
-                references: &[],
+            Letter {
+                kind: OutboxKind::FollowUpNotification,
+                template: Template::FollowUpNotification,
+                case: Some(case),
+                context,
                 attachments: &mail.attachments,
-                auto_submitted: AutoSubmitted::AutoGenerated,
             },
+            &self.handler_or_staff(case),
             now,
         )?;
         tracing::info!(case = %case.reference, "follow-up recorded");
         Ok(())
+    }
+
+    /// Who hears about a case: its handler when that is a known address, otherwise all staff.
+    pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
+        case.handler
+            .as_deref()
+            .and_then(|h| self.settings.roles.resolve(h))
+            .map(|a| vec![a])
+            .unwrap_or_else(|| self.settings.roles.staff.clone())
     }
 
     /// Tells the director once about a mail that could not be read.
@@ -396,7 +432,8 @@ impl Intake<'_> {
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let lang = self.settings.organisation.language;
+        let mailer = self.mailer();
+        let lang = mailer.staff_language();
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
         context.insert("sender", sender.unwrap_or("(onbekend)"));
@@ -413,109 +450,19 @@ impl Intake<'_> {
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
         );
-        let rendered = self
-            .renderer
-            .render(Template::QuarantineNotice, lang, &context)?;
-        let draft = Draft {
-            from: self.our_mailbox()?,
-            to: vec![compose::mailbox(&self.settings.roles.director, None)?],
-            reply_to: None,
-            case: None,
-            rendered: &rendered,
-            in_reply_to: None,
-            references: &[],
-            attachments: &[],
-            auto_submitted: AutoSubmitted::AutoGenerated,
-        };
-        let message_id = compose::new_message_id(
-            None,
-            "quarantine",
-            self.settings.organisation.address.domain(),
-        );
-        let bytes = compose::build(&draft, &message_id, now)?;
-        let recipients = vec![self.settings.roles.director.to_string()];
-        outbox::queue(
+        mailer.to_director_without_case(
             tx,
-            &Outgoing {
-                message_id: &message_id,
-                case_id: None,
+            Letter {
                 kind: OutboxKind::DirectorNotice,
-                envelope_from: self.settings.organisation.address.as_str(),
-                recipients: &recipients,
-                raw: &bytes,
+                template: Template::QuarantineNotice,
+                case: None,
+                context,
+                attachments: &[],
             },
             now,
         )?;
         tracing::warn!("mail quarantined: {reason}");
         Ok(())
-    }
-
-    fn queue(
-        &self,
-        tx: &Connection,
-        case: &CaseRecord,
-        kind: OutboxKind,
-        draft: Draft<'_>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let message_id = compose::new_message_id(
-            Some(case.reference),
-            kind.id_tag(),
-            self.settings.organisation.address.domain(),
-        );
-        let recipients: Vec<String> = draft.to.iter().map(|m| m.email.to_string()).collect();
-        let bytes = compose::build(&draft, &message_id, now)?;
-        outbox::queue(
-            tx,
-            &Outgoing {
-                message_id: &message_id,
-                case_id: Some(case.id),
-                kind,
-                envelope_from: self.settings.organisation.address.as_str(),
-                recipients: &recipients,
-                raw: &bytes,
-            },
-            now,
-        )?;
-        Ok(())
-    }
-
-    /// Values every case template may use.
-    fn case_context(&self, case: &CaseRecord, lang: Language) -> Context {
-        let mut c = Context::new();
-        c.insert("organisation", &self.settings.organisation.name);
-        c.insert("address", self.settings.organisation.address.as_str());
-        c.insert("reference", &case.reference.to_string());
-        c.insert("tag", &case.reference.tag());
-        c.insert("subject", &case.subject);
-        c.insert("name", &case.complainant_name);
-        c.insert("complainant", &case.complainant_address);
-        c.insert("body", &case.body);
-        c.insert("quote", &templates::excerpt(&case.body, 600));
-        c.insert(
-            "received",
-            &templates::long_datetime(case.received_at, self.tz, lang),
-        );
-        c.insert(
-            "reaction_due",
-            &templates::long_date(case.reaction_due, lang),
-        );
-        c.insert(
-            "reaction_days",
-            &self.settings.deadlines.reaction_working_days,
-        );
-        c.insert("status", case.status.dutch());
-        c.insert(
-            "example_handler",
-            self.settings
-                .roles
-                .staff
-                .first()
-                .map(EmailAddress::as_str)
-                .unwrap_or_default(),
-        );
-        c.insert("attachments", &Vec::<String>::new());
-        c
     }
 
     fn language_of(&self, mail: &InboundMail) -> Language {
@@ -525,40 +472,10 @@ impl Intake<'_> {
             _ => self.settings.organisation.language,
         }
     }
-
-    fn our_mailbox(&self) -> anyhow::Result<lettre::message::Mailbox> {
-        compose::mailbox(
-            &self.settings.organisation.address,
-            Some(&self.settings.organisation.sender_name),
-        )
-    }
-
-    fn staff_mailboxes(&self) -> anyhow::Result<Vec<lettre::message::Mailbox>> {
-        self.settings
-            .roles
-            .staff
-            .iter()
-            .map(|a| compose::mailbox(a, None))
-            .collect()
-    }
 }
 
 /// The new text of a reply: what stands above the quoted original and the signature.
-fn new_text_of(mail: &InboundMail) -> String {
+pub(crate) fn new_text_of(mail: &InboundMail) -> String {
     let plain = mail.has_plain_text.then_some(mail.text.as_str());
     crate::commands::new_text(plain, mail.html.as_deref()).text
-}
-
-fn recorded(outcome: MailOutcome, reason: String, case: Option<CaseRef>) -> IntakeResult {
-    IntakeResult {
-        outcome,
-        reason,
-        case,
-        disposition: disposition_of(outcome, false),
-        already_recorded: false,
-    }
-}
-
-fn quarantined(reason: String) -> IntakeResult {
-    recorded(MailOutcome::Quarantined, reason, None)
 }

@@ -17,6 +17,7 @@
 //! configuration, [`clock`] the one place that reads the time, and [`daemon`] wires it all.
 #![forbid(unsafe_code)]
 
+pub mod casework;
 pub mod clock;
 pub mod commands;
 pub mod daemon;

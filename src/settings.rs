@@ -26,6 +26,21 @@ pub struct Settings {
     pub deadlines: Deadlines,
     pub intake: Intake,
     pub templates: Templates,
+    pub security: Security,
+    pub causes: Causes,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Security {
+    pub trusted_authserv_id: Option<String>,
+    pub token_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Causes {
+    pub categories: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +264,8 @@ pub struct Roles {
     pub staff: Vec<EmailAddress>,
     pub director: EmailAddress,
     pub committee: EmailAddress,
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, EmailAddress>,
 }
 
 /// The role an address plays in the procedure.
@@ -260,6 +277,17 @@ pub enum Role {
 }
 
 impl Roles {
+    /// The address behind a handler as typed: an address, or a configured name.
+    pub fn resolve(&self, typed: &str) -> Option<EmailAddress> {
+        typed.parse().ok().or_else(|| {
+            let wanted = typed.trim().to_lowercase();
+            self.names
+                .iter()
+                .find(|(name, _)| name.to_lowercase() == wanted)
+                .map(|(_, a)| a.clone())
+        })
+    }
+
     /// The role of `address`, if it has one. The director and committee are also staff
     /// when they are listed there; the most specific role wins.
     pub fn role_of(&self, address: &EmailAddress) -> Option<Role> {
@@ -343,6 +371,7 @@ impl Settings {
                 .with_list_parse_key("roles.staff")
                 .with_list_parse_key("calendar.closed_days")
                 .with_list_parse_key("intake.keywords")
+                .with_list_parse_key("causes.categories")
                 .try_parsing(true)
                 .source(Some(env)),
         );
@@ -390,6 +419,23 @@ impl Settings {
                 "intake.keywords",
                 "needs at least one word when intake.mode = \"keywords\"",
             );
+        }
+        if self.security.token_days == 0 {
+            return fail("security.token_days", "must be at least 1");
+        }
+        if self
+            .security
+            .trusted_authserv_id
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return fail(
+                "security.trusted_authserv_id",
+                "must not be empty (leave it out to switch it off)",
+            );
+        }
+        if self.causes.categories.is_empty() {
+            return fail("causes.categories", "needs at least one category");
         }
         if self.roles.staff.is_empty() {
             return fail("roles.staff", "needs at least one staff address to notify");

@@ -52,8 +52,20 @@ fn sample_settings() -> Settings {
         ),
         ("KLACHTD__ROLES__DIRECTOR", "directie@example.org"),
         ("KLACHTD__ROLES__COMMITTEE", "examencommissie@example.org"),
+        ("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mail.example.org"),
     ];
-    Settings::load_with_env(None, env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("klachtd.toml");
+    std::fs::write(
+        &file,
+        "[roles.names]\n\"Anna de Vries\" = \"anna.devries@example.org\"\n\"Pieter Bakker\" = \"pieter.bakker@example.org\"\n",
+    )
+    .unwrap();
+    Settings::load_with_env(
+        Some(&file),
+        env.map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+    .unwrap()
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -140,6 +152,24 @@ fn seed_baseline(store: &mut Store) {
                     klachtd::store::outbox::mark_sent(tx, sent_id, at("2026-11-10T09:12:00Z"))?;
                 }
             }
+            // Baseline states (README "Baseline").
+            let set =
+                |seq: u32, f: &dyn Fn(&mut klachtd::store::CaseRecord)| -> anyhow::Result<()> {
+                    let mut case = cases::get(tx, CaseRef::new(2026, seq))?.unwrap();
+                    f(&mut case);
+                    cases::update(tx, &case)
+                };
+            set(9, &|c| {
+                c.status = klachtd::domain::CaseStatus::Closed;
+                c.handler = Some("Pieter Bakker".into());
+                c.closed_at = Some(at("2026-11-20T14:30:00Z"));
+            })?;
+            set(12, &|c| {
+                c.handler = Some("Pieter Bakker".into());
+                c.cause = Some("Correctie liep vertraging op".into());
+                c.solution = Some("Inzagegesprek".into());
+            })?;
+            set(15, &|c| c.handler = Some("Anna de Vries".into()))?;
             // The counter continues after the highest baseline number.
             tx.execute(
                 "INSERT INTO case_sequences (year, last) VALUES (2026, 18)",
@@ -289,22 +319,158 @@ fn every_sample_ends_as_the_manifest_says() {
                 "{what}: no new ack"
             );
         } else if row.category == "5-staff-reply" {
-            let reference = CaseRef::find_in_subject(&row.subject).unwrap();
-            assert_eq!(result.outcome, MailOutcome::AddedToCase, "{what}");
-            assert_eq!(result.case, Some(reference), "{what}");
-            assert!(
-                new_mail
-                    .iter()
-                    .all(|m| m.kind != OutboxKind::Acknowledgement),
-                "{what}: staff are never acknowledged"
-            );
+            let mut sent: Vec<(String, String)> = new_mail
+                .iter()
+                .map(|m| (m.kind.as_str().to_string(), m.recipients.join(",")))
+                .collect();
+            sent.sort();
+            let mut expected: Vec<(String, String)> = staff_mail_expected(&row.file[..2])
+                .iter()
+                .map(|(k, r)| (k.to_string(), r.to_string()))
+                .collect();
+            expected.sort();
+            assert_eq!(sent, expected, "{what}: the mail it causes");
+            if row.file.starts_with("28") {
+                assert_eq!(
+                    result.outcome,
+                    MailOutcome::Ignored,
+                    "{what}: a forgery is held"
+                );
+            } else {
+                let reference = CaseRef::find_in_subject(&row.subject).unwrap();
+                assert_eq!(result.outcome, MailOutcome::AddedToCase, "{what}");
+                assert_eq!(result.case, Some(reference), "{what}");
+            }
         } else {
             panic!("MANIFEST row not understood: {action}");
         }
         checked += 1;
     }
     assert_eq!(checked, 42, "every MANIFEST row checked");
+    check_register_after_staff_replies(&store);
     assert!(store.integrity_ok().unwrap());
+}
+
+/// What each staff sample makes klachtd send: (kind, recipient).
+fn staff_mail_expected(file: &str) -> &'static [(&'static str, &'static str)] {
+    const ANNA: &str = "anna.devries@example.org";
+    const PIETER: &str = "pieter.bakker@example.org";
+    const DIRECTIE: &str = "directie@example.org";
+    const COMMISSIE: &str = "examencommissie@example.org";
+    match file {
+        "19" => &[("transcript", ANNA)],
+        "20" => &[("transcript", ANNA)],
+        "21" => &[
+            ("reaction", "lotte.dekker@outlook.example"),
+            ("transcript", PIETER),
+        ],
+        "22" => &[("transcript", DIRECTIE)],
+        "23" => &[
+            ("closing_letter", "sanne.jansen@ziggo.example"),
+            ("transcript", DIRECTIE),
+            ("transcript", ANNA),
+        ],
+        "24" => &[("transcript", ANNA)],
+        "25" => &[
+            ("appeal", COMMISSIE),
+            ("transcript", ANNA),
+            ("transcript", PIETER),
+        ],
+        "26" => &[("transcript", PIETER)],
+        "27" => &[("transcript", PIETER), ("transcript", ANNA)],
+        "28" => &[("confirmation_request", ANNA)],
+        "29" => &[("escalation", DIRECTIE), ("transcript", ANNA)],
+        "30" => &[
+            ("verdict_letter", "lotte.dekker@outlook.example"),
+            ("transcript", COMMISSIE),
+            ("transcript", PIETER),
+        ],
+        "31" => &[("transcript", PIETER)],
+        other => panic!("no expectation for staff sample {other}"),
+    }
+}
+
+/// The register after the staff samples, as the MANIFEST describes it.
+fn check_register_after_staff_replies(store: &Store) {
+    use klachtd::domain::CaseStatus;
+    let case = |seq| {
+        cases::get(store.conn(), CaseRef::new(2026, seq))
+            .unwrap()
+            .unwrap()
+    };
+    let c7 = case(7);
+    assert_eq!(c7.handler.as_deref(), Some("Anna de Vries"));
+    assert!(
+        c7.cause
+            .as_deref()
+            .unwrap()
+            .starts_with("De docent heeft zich op 9 november")
+    );
+    assert!(c7.solution.as_deref().unwrap().contains("€ 595,00"));
+    assert!(
+        c7.measure
+            .as_deref()
+            .unwrap()
+            .starts_with("Annuleringen gaan voortaan ook per e-mail")
+    );
+    assert_eq!(c7.agreement, Some(true), "file 23 (file 22 was refused)");
+    assert_eq!(c7.status, CaseStatus::Closed);
+    let events7 = cases::events(store.conn(), c7.id).unwrap();
+    assert!(
+        events7
+            .iter()
+            .any(|e| e.kind == "note"
+                && e.detail.contains("Ik heb mevrouw Jansen vanochtend gebeld"))
+    );
+    assert!(
+        !events7
+            .iter()
+            .any(|e| e.detail.contains("eerst even met Anna bellen")),
+        "file 22 applied nothing"
+    );
+
+    assert_eq!(case(16).status, CaseStatus::Withdrawn);
+
+    let c12 = case(12);
+    assert_eq!(c12.status, CaseStatus::Final);
+    assert!(c12.reacted_at.is_some() && c12.closing_due.is_some());
+    assert!(c12.appealed_at.is_some());
+    assert!(
+        c12.verdict
+            .as_deref()
+            .unwrap()
+            .starts_with("gegrond: the assessment of question 3")
+    );
+    let reaction = outbox::for_case(store.conn(), c12.id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == OutboxKind::Reaction)
+        .unwrap();
+    let text = klachtd::inbound::InboundMail::parse(&reaction.raw)
+        .unwrap()
+        .text;
+    assert!(text.starts_with("Beste mevrouw Dekker,"), "{text}");
+    assert!(
+        !text.contains("pieter.bakker"),
+        "never a staff member's address to the complainant"
+    );
+
+    let c15 = case(15);
+    assert_eq!(c15.status, CaseStatus::Open, "24 and 26 refused, 28 held");
+    assert!(c15.cause.is_none() && c15.solution.is_none());
+    assert!(c15.escalated_at.is_some(), "file 29");
+    let events15 = cases::events(store.conn(), c15.id).unwrap();
+    assert!(
+        events15
+            .iter()
+            .any(|e| e.kind == "note" && e.detail.contains("Zet jij oorzaak en oplossing"))
+    );
+    assert!(
+        !events15.iter().any(|e| e.detail.contains("Deze kan dicht")),
+        "the forgery changed nothing"
+    );
+
+    assert_eq!(case(9).status, CaseStatus::Open, "file 31 reopened it");
 }
 
 #[test]
@@ -342,9 +508,25 @@ fn the_same_file_twice_is_recorded_once() {
         "a second delivery is a duplicate"
     );
     assert_eq!(cases::list(store.conn()).unwrap().len(), 1);
+    let kinds: Vec<OutboxKind> = outbox::all(store.conn())
+        .unwrap()
+        .iter()
+        .map(|m| m.kind)
+        .collect();
     assert_eq!(
-        outbox::all(store.conn()).unwrap().len(),
-        2,
-        "one ack, one staff notification"
+        kinds
+            .iter()
+            .filter(|k| **k == OutboxKind::Acknowledgement)
+            .count(),
+        1,
+        "one ack"
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == OutboxKind::StaffNotification)
+            .count(),
+        settings.roles.staff.len(),
+        "one notification per staff member"
     );
 }

@@ -1,7 +1,9 @@
 //! The staff reply samples (19–31) and the complainants' follow-ups (17, 18): the new text and
 //! the command block found in both the plain and the HTML part must be what the MANIFEST says.
 
-use klachtd::commands::{Command, CommandBlock, CommandError, Keyword, Verdict, parse_block, reply};
+use klachtd::commands::{
+    Command, CommandBlock, CommandError, Keyword, Verdict, parse_block, reply,
+};
 use klachtd::inbound::InboundMail;
 use std::path::Path;
 
@@ -33,7 +35,12 @@ fn rows() -> Vec<Row> {
 }
 
 fn mail(file: &str) -> InboundMail {
-    let raw = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file)).unwrap();
+    let raw = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(file),
+    )
+    .unwrap();
     InboundMail::parse(&raw).unwrap()
 }
 
@@ -48,9 +55,11 @@ fn value_of(c: &Command) -> Option<String> {
         | Command::Complaint(v)
         | Command::Recommendation(v) => Some(v.clone()),
         Command::Agreement(b) => Some(if *b { "ja" } else { "nee" }.into()),
-        Command::Escalate(v) | Command::Reopen(v) | Command::Note(v) | Command::Appeal(v) | Command::NotAComplaint(v) => {
-            v.clone()
-        }
+        Command::Escalate(v)
+        | Command::Reopen(v)
+        | Command::Note(v)
+        | Command::Appeal(v)
+        | Command::NotAComplaint(v) => v.clone(),
         Command::Verdict { verdict, text } => Some(format!(
             "{} {}",
             verdict.as_str(),
@@ -69,7 +78,11 @@ fn check(file: &str, part: &str, block: &CommandBlock, expected: &str) {
         .map(|e| e.split(") ->").next().unwrap())
         .unwrap_or(expected);
     if expected == "(none)" {
-        assert!(block.is_empty(), "{what}: expected no commands, got {:?}", block.lines);
+        assert!(
+            block.is_empty(),
+            "{what}: expected no commands, got {:?}",
+            block.lines
+        );
         return;
     }
     let items: Vec<&str> = expected.split(" | ").collect();
@@ -80,16 +93,39 @@ fn check(file: &str, part: &str, block: &CommandBlock, expected: &str) {
         if let Some(text) = item.strip_prefix("Reactie (text: '") {
             assert_eq!(line.result, Ok(Command::Reply), "{what}");
             let (first, last) = text.trim_end_matches("')").split_once(" ... ").unwrap();
-            assert!(block.message.starts_with(first), "{what}: message starts {:?}", &block.message);
-            assert!(block.message.ends_with(last), "{what}: message ends {:?}", &block.message);
+            assert!(
+                block.message.starts_with(first),
+                "{what}: message starts {:?}",
+                &block.message
+            );
+            assert!(
+                block.message.ends_with(last),
+                "{what}: message ends {:?}",
+                &block.message
+            );
             continue;
         }
         if let Some(rest) = item.strip_prefix("Verdict=") {
             let (verdict, text) = rest.split_once(" + text '").unwrap();
             match &line.result {
-                Ok(Command::Verdict { verdict: v, text: t }) => {
-                    assert_eq!(*v, if verdict == "gegrond" { Verdict::Upheld } else { Verdict::Rejected }, "{what}");
-                    assert_eq!(squash(t.as_deref().unwrap()), squash(text.trim_end_matches('\'')), "{what}");
+                Ok(Command::Verdict {
+                    verdict: v,
+                    text: t,
+                }) => {
+                    assert_eq!(
+                        *v,
+                        if verdict == "gegrond" {
+                            Verdict::Upheld
+                        } else {
+                            Verdict::Rejected
+                        },
+                        "{what}"
+                    );
+                    assert_eq!(
+                        squash(t.as_deref().unwrap()),
+                        squash(text.trim_end_matches('\'')),
+                        "{what}"
+                    );
                 }
                 other => panic!("{what}: {other:?}"),
             }
@@ -105,7 +141,9 @@ fn check(file: &str, part: &str, block: &CommandBlock, expected: &str) {
                     assert_eq!(typed, key, "{what}");
                     assert_eq!(*suggestion, Some(Keyword::Cause), "{what}");
                 }
-                Err(CommandError::InvalidValue { keyword, value: v, .. }) => {
+                Err(CommandError::InvalidValue {
+                    keyword, value: v, ..
+                }) => {
                     assert_eq!(Some(*keyword), Keyword::lookup(key), "{what}");
                     assert_eq!(Some(v.as_str()), value, "{what}");
                 }
@@ -113,8 +151,15 @@ fn check(file: &str, part: &str, block: &CommandBlock, expected: &str) {
             }
             continue;
         }
-        let command = line.result.as_ref().unwrap_or_else(|e| panic!("{what}: {item}: {e}"));
-        assert_eq!(Some(command.keyword()), Keyword::lookup(key), "{what}: {item}");
+        let command = line
+            .result
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{what}: {item}: {e}"));
+        assert_eq!(
+            Some(command.keyword()),
+            Keyword::lookup(key),
+            "{what}: {item}"
+        );
         let got = value_of(command).map(|v| squash(&v));
         assert_eq!(got, value.map(squash), "{what}: {item}");
     }
@@ -128,16 +173,40 @@ fn every_staff_sample_parses_as_the_manifest_says_in_plain_and_html() {
         assert!(m.has_plain_text, "{}", row.file);
         let plain = reply::new_text_from_plain(&m.text).text;
         check(&row.file, "plain", &parse_block(&plain), &row.commands);
-        assert!(squash(&plain).contains(&squash(&row.phrase)), "{}: new text lacks {:?}:\n{plain}", row.file, row.phrase);
-        for quoted_only in ["Van: Klachtenregistratie", "From: Klachtenregistratie", "schreef Klachtenregistratie", "het volgende geschreven"] {
-            assert!(!plain.contains(quoted_only), "{}: quote leaked into the new text", row.file);
+        assert!(
+            squash(&plain).contains(&squash(&row.phrase)),
+            "{}: new text lacks {:?}:\n{plain}",
+            row.file,
+            row.phrase
+        );
+        for quoted_only in [
+            "Van: Klachtenregistratie",
+            "From: Klachtenregistratie",
+            "schreef Klachtenregistratie",
+            "het volgende geschreven",
+        ] {
+            assert!(
+                !plain.contains(quoted_only),
+                "{}: quote leaked into the new text",
+                row.file
+            );
         }
         if let Some(html) = &m.html {
             let from_html = reply::new_text_from_html(html).text;
             check(&row.file, "html", &parse_block(&from_html), &row.commands);
             let (a, b) = (parse_block(&plain), parse_block(&from_html));
-            assert_eq!(a.lines.len(), b.lines.len(), "{}: plain and HTML agree", row.file);
-            assert_eq!(squash(&a.message), squash(&b.message), "{}: plain and HTML message agree", row.file);
+            assert_eq!(
+                a.lines.len(),
+                b.lines.len(),
+                "{}: plain and HTML agree",
+                row.file
+            );
+            assert_eq!(
+                squash(&a.message),
+                squash(&b.message),
+                "{}: plain and HTML message agree",
+                row.file
+            );
         }
         checked += 1;
     }
@@ -149,7 +218,11 @@ fn the_reaction_text_keeps_the_greeting_and_loses_signature_and_quote() {
     let m = mail("21_staf_gmail_nl_reactie.eml");
     let block = parse_block(&klachtd::commands::new_text(Some(&m.text), m.html.as_deref()).text);
     assert!(block.message.starts_with("Beste mevrouw Dekker,"));
-    assert!(block.message.trim_end().ends_with("Onderwijscoördinator"), "{}", block.message);
+    assert!(
+        block.message.trim_end().ends_with("Onderwijscoördinator"),
+        "{}",
+        block.message
+    );
     assert!(!block.message.contains("-- "));
     assert!(!block.message.contains('>'));
 }
@@ -157,12 +230,21 @@ fn the_reaction_text_keeps_the_greeting_and_loses_signature_and_quote() {
 #[test]
 fn complainant_follow_ups_keep_only_the_new_text() {
     for (file, phrase) in [
-        ("17_vervolg_met_kenmerk_applemail.eml", "nog steeds niets van een behandelaar gehoord"),
-        ("18_vervolg_zonder_kenmerk_iphone.eml", "al in september betaald"),
+        (
+            "17_vervolg_met_kenmerk_applemail.eml",
+            "nog steeds niets van een behandelaar gehoord",
+        ),
+        (
+            "18_vervolg_zonder_kenmerk_iphone.eml",
+            "al in september betaald",
+        ),
     ] {
         let m = mail(file);
         let text = klachtd::commands::new_text(Some(&m.text), m.html.as_deref()).text;
         assert!(squash(&text).contains(phrase), "{file}: {text}");
-        assert!(!text.contains("Hartelijk dank voor uw") && !text.contains("> "), "{file}: quote kept:\n{text}");
+        assert!(
+            !text.contains("Hartelijk dank voor uw") && !text.contains("> "),
+            "{file}: quote kept:\n{text}"
+        );
     }
 }

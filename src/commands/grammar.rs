@@ -123,7 +123,10 @@ impl fmt::Display for Keyword {
 }
 
 fn normalise(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// The exam committee's decision on an appeal.
@@ -159,10 +162,16 @@ pub enum Command {
     Reopen(Option<String>),
     Note(Option<String>),
     Appeal(Option<String>),
-    Verdict { verdict: Verdict, text: Option<String> },
+    Verdict {
+        verdict: Verdict,
+        text: Option<String>,
+    },
     NotAComplaint(Option<String>),
     Complaint(String),
-    Extend { working_days: u32, reason: Option<String> },
+    Extend {
+        working_days: u32,
+        reason: Option<String>,
+    },
     Recommendation(String),
 }
 
@@ -194,7 +203,10 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     #[error("unknown keyword '{typed}'")]
-    UnknownKeyword { typed: String, suggestion: Option<Keyword> },
+    UnknownKeyword {
+        typed: String,
+        suggestion: Option<Keyword>,
+    },
     #[error("{0} needs a value")]
     MissingValue(Keyword),
     #[error("invalid value '{value}' for {keyword} (allowed: {allowed})")]
@@ -255,14 +267,21 @@ fn shape(line: &str) -> Shape<'_> {
     }
     // "Keyword: value" where Keyword is one or two words and close to a real keyword.
     let words = head.split_whitespace().count();
-    let wordlike = !head.is_empty() && head.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
+    let wordlike = !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '-');
     if line.contains(':') && wordlike && words <= 3 {
         if let Some(s) = Keyword::suggest(head) {
             return Shape::Misspelt(head, Some(s));
         }
         return Shape::Text;
     }
-    if !line.contains(':') && wordlike && words <= 2 && let Some(s) = Keyword::suggest(head) {
+    if !line.contains(':')
+        && wordlike
+        && words <= 2
+        && let Some(s) = Keyword::suggest(head)
+    {
         // A bare word one or two letters off a keyword at the top of a reply: meant as one.
         if strsim::damerau_levenshtein(&normalise(head), &normalise(s.dutch())) <= 1
             || strsim::damerau_levenshtein(&normalise(head), &normalise(s.english())) <= 1
@@ -296,11 +315,13 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
         Keyword::Solution => Command::Solution(required(keyword, value)?),
         Keyword::Measure => Command::Measure(required(keyword, value)?),
         Keyword::Recommendation => Command::Recommendation(required(keyword, value)?),
-        Keyword::Agreement => match normalise(&required(keyword, value)?).trim_end_matches(['.', '!']) {
-            "ja" | "yes" | "j" | "y" => Command::Agreement(true),
-            "nee" | "no" | "n" => Command::Agreement(false),
-            _ => return Err(invalid("ja, nee, yes, no")),
-        },
+        Keyword::Agreement => {
+            match normalise(&required(keyword, value)?).trim_end_matches(['.', '!']) {
+                "ja" | "yes" | "j" | "y" => Command::Agreement(true),
+                "nee" | "no" | "n" => Command::Agreement(false),
+                _ => return Err(invalid("ja, nee, yes, no")),
+            }
+        }
         Keyword::Reply => Command::Reply,
         Keyword::Close => Command::Close,
         Keyword::Escalate => Command::Escalate(opt(value)),
@@ -319,11 +340,15 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
             ]
             .into_iter()
             .find(|(word, _)| {
-                lower.starts_with(word) && !lower[word.len()..].starts_with(|c: char| c.is_alphanumeric())
+                lower.starts_with(word)
+                    && !lower[word.len()..].starts_with(|c: char| c.is_alphanumeric())
             })
             .map(|(word, verdict)| (verdict, &v[word.len()..]))
-            .ok_or_else(|| invalid("gegrond of ongegrond (upheld or rejected), gevolgd door de motivering"))?;
-            let text = rest.trim_start_matches(|c: char| c.is_whitespace() || ",.;:-–—".contains(c));
+            .ok_or_else(|| {
+                invalid("gegrond of ongegrond (upheld or rejected), gevolgd door de motivering")
+            })?;
+            let text =
+                rest.trim_start_matches(|c: char| c.is_whitespace() || ",.;:-–—".contains(c));
             Command::Verdict {
                 verdict,
                 text: opt(text),
@@ -331,8 +356,14 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
         }
         Keyword::Complaint => {
             let v = required(keyword, value)?;
-            let address = v.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
-            let valid = address.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+            let address = v
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_lowercase();
+            let valid = address
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
                 && !address.contains(char::is_whitespace);
             if !valid {
                 return Err(invalid("het e-mailadres van de klager"));
@@ -345,7 +376,8 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
             match number.trim_end_matches([',', '.']).parse::<u32>() {
                 Ok(n) if (1..=60).contains(&n) => Command::Extend {
                     working_days: n,
-                    reason: opt(reason.trim_start_matches(|c: char| c.is_whitespace() || ",;:-".contains(c))),
+                    reason: opt(reason
+                        .trim_start_matches(|c: char| c.is_whitespace() || ",;:-".contains(c))),
                 },
                 _ => return Err(invalid("een aantal werkdagen van 1 tot en met 60")),
             }
@@ -383,7 +415,10 @@ pub fn parse_block(new_text: &str) -> CommandBlock {
         let mut value = value.to_string();
         let mut source = line.trim().to_string();
         let start = i;
-        while i + 1 < lines.len() && lines[i + 1].starts_with([' ', '\t']) && !lines[i + 1].trim().is_empty() {
+        while i + 1 < lines.len()
+            && lines[i + 1].starts_with([' ', '\t'])
+            && !lines[i + 1].trim().is_empty()
+        {
             i += 1;
             value.push(' ');
             value.push_str(lines[i].trim());
@@ -406,7 +441,11 @@ mod tests {
     use super::*;
 
     fn commands(text: &str) -> Vec<Result<Command, CommandError>> {
-        parse_block(text).lines.into_iter().map(|l| l.result).collect()
+        parse_block(text)
+            .lines
+            .into_iter()
+            .map(|l| l.result)
+            .collect()
     }
 
     #[test]
@@ -425,9 +464,14 @@ mod tests {
 
     #[test]
     fn a_block_then_the_message() {
-        let b = parse_block("\n\nBehandelaar: Anna de Vries\nOorzaak: de docent was ziek\nAkkoord: JA\n\nIk heb haar gebeld.\nGroet");
+        let b = parse_block(
+            "\n\nBehandelaar: Anna de Vries\nOorzaak: de docent was ziek\nAkkoord: JA\n\nIk heb haar gebeld.\nGroet",
+        );
         assert_eq!(
-            b.lines.iter().map(|l| l.result.clone().unwrap()).collect::<Vec<_>>(),
+            b.lines
+                .iter()
+                .map(|l| l.result.clone().unwrap())
+                .collect::<Vec<_>>(),
             vec![
                 Command::Handler("Anna de Vries".into()),
                 Command::Cause("de docent was ziek".into()),
@@ -442,17 +486,34 @@ mod tests {
     fn bare_keywords_and_optional_values() {
         assert_eq!(
             commands("Escaleer\nNotitie: bel haar\nAfgehandeld"),
-            vec![Ok(Command::Escalate(None)), Ok(Command::Note(Some("bel haar".into()))), Ok(Command::Close)]
+            vec![
+                Ok(Command::Escalate(None)),
+                Ok(Command::Note(Some("bel haar".into()))),
+                Ok(Command::Close)
+            ]
         );
-        assert_eq!(commands("Geen klacht"), vec![Ok(Command::NotAComplaint(None))]);
-        assert_eq!(commands("Heropen: klant belde"), vec![Ok(Command::Reopen(Some("klant belde".into())))]);
+        assert_eq!(
+            commands("Geen klacht"),
+            vec![Ok(Command::NotAComplaint(None))]
+        );
+        assert_eq!(
+            commands("Heropen: klant belde"),
+            vec![Ok(Command::Reopen(Some("klant belde".into())))]
+        );
         assert_eq!(commands("Reactie:"), vec![Ok(Command::Reply)]);
     }
 
     #[test]
     fn indented_lines_continue_a_value() {
-        let b = parse_block("Oorzaak: de sms ging\n  pas de volgende ochtend\n\tde deur uit\nAkkoord: nee");
-        assert_eq!(b.lines[0].result, Ok(Command::Cause("de sms ging pas de volgende ochtend de deur uit".into())));
+        let b = parse_block(
+            "Oorzaak: de sms ging\n  pas de volgende ochtend\n\tde deur uit\nAkkoord: nee",
+        );
+        assert_eq!(
+            b.lines[0].result,
+            Ok(Command::Cause(
+                "de sms ging pas de volgende ochtend de deur uit".into()
+            ))
+        );
         assert_eq!(b.lines[1].result, Ok(Command::Agreement(false)));
         assert_eq!(b.lines[1].line_no, 4);
     }
@@ -478,7 +539,9 @@ mod tests {
             let b = parse_block(typed);
             assert!(b.has_errors(), "{typed}");
             match &b.lines[0].result {
-                Err(CommandError::UnknownKeyword { suggestion, .. }) => assert_eq!(*suggestion, Some(meant), "{typed}"),
+                Err(CommandError::UnknownKeyword { suggestion, .. }) => {
+                    assert_eq!(*suggestion, Some(meant), "{typed}")
+                }
                 other => panic!("{typed}: {other:?}"),
             }
         }
@@ -488,9 +551,15 @@ mod tests {
     fn values_are_checked() {
         assert!(matches!(
             commands("Akkoord: misschien")[0],
-            Err(CommandError::InvalidValue { keyword: Keyword::Agreement, .. })
+            Err(CommandError::InvalidValue {
+                keyword: Keyword::Agreement,
+                ..
+            })
         ));
-        assert_eq!(commands("Oorzaak:")[0], Err(CommandError::MissingValue(Keyword::Cause)));
+        assert_eq!(
+            commands("Oorzaak:")[0],
+            Err(CommandError::MissingValue(Keyword::Cause))
+        );
         assert_eq!(commands("Agreement: yes")[0], Ok(Command::Agreement(true)));
         assert_eq!(
             commands("Uitspraak: Gegrond, de beoordeling klopte niet.")[0],
@@ -508,7 +577,10 @@ mod tests {
         );
         assert!(commands("Uitspraak: gegrondig")[0].is_err());
         assert!(commands("Uitspraak: weet ik niet")[0].is_err());
-        assert_eq!(commands("Klacht: <Jan@Example.NL>")[0], Ok(Command::Complaint("jan@example.nl".into())));
+        assert_eq!(
+            commands("Klacht: <Jan@Example.NL>")[0],
+            Ok(Command::Complaint("jan@example.nl".into()))
+        );
         assert!(commands("Klacht: jan")[0].is_err());
         assert_eq!(
             commands("Verleng: 5 wachten op de docent")[0],

@@ -4,5 +4,7 @@
 pub mod grammar;
 pub mod reply;
 
-pub use grammar::{Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block};
+pub use grammar::{
+    Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block,
+};
 pub use reply::{ReplyText, new_text};

@@ -16,7 +16,9 @@ pub fn new_text(plain: Option<&str>, html: Option<&str>) -> ReplyText {
         (Some(p), _) if !p.trim().is_empty() => new_text_from_plain(p),
         (_, Some(h)) => new_text_from_html(h),
         (Some(p), None) => new_text_from_plain(p),
-        (None, None) => ReplyText { text: String::new() },
+        (None, None) => ReplyText {
+            text: String::new(),
+        },
     }
 }
 
@@ -49,7 +51,11 @@ pub fn strip_signature(message: &str) -> String {
             t == "--" || t == "-- " || t == "—" || is_device_line(t.trim())
         })
         .unwrap_or(lines.len());
-    lines[..end].join("\n").trim_matches('\n').trim_end().to_string()
+    lines[..end]
+        .join("\n")
+        .trim_matches('\n')
+        .trim_end()
+        .to_string()
 }
 
 fn is_device_line(line: &str) -> bool {
@@ -74,7 +80,12 @@ fn normalise(text: &str) -> String {
     text.replace("\r\n", "\n")
         .replace('\r', "\n")
         .chars()
-        .filter(|c| !matches!(c, '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}'))
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}'
+            )
+        })
         .map(|c| if c == '\u{a0}' { ' ' } else { c })
         .collect::<String>()
         .lines()
@@ -91,7 +102,9 @@ fn quote_start(lines: &[&str]) -> Option<usize> {
         line.starts_with('>')
             || is_separator(line)
             || is_attribution(line)
-            || (!line.is_empty() && is_attribution(&format!("{line} {next}")) && !next.starts_with('>'))
+            || (!line.is_empty()
+                && is_attribution(&format!("{line} {next}"))
+                && !next.starts_with('>'))
             || is_header_block(lines, i)
     })
 }
@@ -113,7 +126,9 @@ fn is_attribution(line: &str) -> bool {
     let l = line.to_lowercase();
     let l = l.trim_start_matches(['>', ' ']);
     let ends = l.ends_with(':');
-    (l.starts_with("op ") && (l.contains(" schreef ") || l.contains("het volgende geschreven")) && ends)
+    (l.starts_with("op ")
+        && (l.contains(" schreef ") || l.contains("het volgende geschreven"))
+        && ends)
         || (l.starts_with("on ") && l.contains(" wrote") && ends)
         || (l.starts_with("am ") && l.contains(" schrieb ") && ends)
         || (l.starts_with("le ") && l.contains(" a écrit") && ends)
@@ -127,10 +142,12 @@ fn is_header_block(lines: &[&str], i: usize) -> bool {
         keys.iter().any(|k| l.starts_with(k))
     };
     starts(lines[i], &["van:", "from:"])
-        && lines[i + 1..]
-            .iter()
-            .take(4)
-            .any(|l| starts(l, &["verzonden:", "sent:", "datum:", "date:", "aan:", "to:"]))
+        && lines[i + 1..].iter().take(4).any(|l| {
+            starts(
+                l,
+                &["verzonden:", "sent:", "datum:", "date:", "aan:", "to:"],
+            )
+        })
 }
 
 /// Where the quoted original starts in HTML markup, if a client marked it.
@@ -208,10 +225,9 @@ pub fn html_to_lines(html: &str) -> String {
                     in_pre = !closing;
                     soft_break(&mut out);
                 }
-                "p" | "div" | "li" | "tr" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
-                | "blockquote" | "hr" | "section" | "article" | "header" | "footer" | "dd" | "dt" | "body" => {
-                    soft_break(&mut out)
-                }
+                "p" | "div" | "li" | "tr" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4"
+                | "h5" | "h6" | "blockquote" | "hr" | "section" | "article" | "header"
+                | "footer" | "dd" | "dt" | "body" => soft_break(&mut out),
                 "td" | "th" if closing => out.push(' '),
                 _ => {}
             }
@@ -256,7 +272,9 @@ fn decode_entities(s: &str) -> String {
                     Some(hex) => (hex, 16),
                     None => (num, 10),
                 };
-                u32::from_str_radix(digits, radix).ok().and_then(char::from_u32)
+                u32::from_str_radix(digits, radix)
+                    .ok()
+                    .and_then(char::from_u32)
             } else {
                 named_entity(entity)
             };
@@ -320,7 +338,9 @@ mod tests {
 
     #[test]
     fn gmail_attribution_and_quote() {
-        let t = plain("Reactie\n\nBeste mevrouw,\nTekst.\n\nOp do 19 nov 2026 om 09:05 schreef Klachtenregistratie <\ninfo@example.org>:\n\n> Afgehandeld\n> Oorzaak: x");
+        let t = plain(
+            "Reactie\n\nBeste mevrouw,\nTekst.\n\nOp do 19 nov 2026 om 09:05 schreef Klachtenregistratie <\ninfo@example.org>:\n\n> Afgehandeld\n> Oorzaak: x",
+        );
         assert_eq!(t, "Reactie\n\nBeste mevrouw,\nTekst.");
     }
 
@@ -332,7 +352,9 @@ mod tests {
             "Op 24-11-2026 om 10:12 schreef Klachtenregistratie:",
             "On Tue, 24 Nov 2026 at 10:12, Klachtenregistratie <info@example.org> wrote:",
         ] {
-            let t = plain(&format!("Escaleer\n\n{attribution}\n\nAfgehandeld\nOorzaak: nee"));
+            let t = plain(&format!(
+                "Escaleer\n\n{attribution}\n\nAfgehandeld\nOorzaak: nee"
+            ));
             assert_eq!(t, "Escaleer", "{attribution}");
         }
     }
@@ -349,13 +371,24 @@ mod tests {
 
     #[test]
     fn a_gt_inside_a_sentence_is_no_quote() {
-        assert_eq!(plain("Notitie: bedrag > € 100\nklopt"), "Notitie: bedrag > € 100\nklopt");
+        assert_eq!(
+            plain("Notitie: bedrag > € 100\nklopt"),
+            "Notitie: bedrag > € 100\nklopt"
+        );
     }
 
     #[test]
     fn signatures_are_cut_but_greetings_stay() {
-        assert_eq!(plain("Reactie\n\nBeste,\nMet vriendelijke groet,\nPieter\n-- \nPieter Bakker | 030-1234567"), "Reactie\n\nBeste,\nMet vriendelijke groet,\nPieter");
-        assert_eq!(plain("Afgehandeld\n\nVerstuurd vanaf mijn iPhone\n\n> quote"), "Afgehandeld");
+        assert_eq!(
+            plain(
+                "Reactie\n\nBeste,\nMet vriendelijke groet,\nPieter\n-- \nPieter Bakker | 030-1234567"
+            ),
+            "Reactie\n\nBeste,\nMet vriendelijke groet,\nPieter"
+        );
+        assert_eq!(
+            plain("Afgehandeld\n\nVerstuurd vanaf mijn iPhone\n\n> quote"),
+            "Afgehandeld"
+        );
         assert_eq!(plain(""), "");
         assert_eq!(plain("-- \nalleen een handtekening"), "");
     }
@@ -363,17 +396,32 @@ mod tests {
     #[test]
     fn html_blocks_and_breaks_become_lines() {
         let html = "<html><head><style>p{}</style></head><body><p class=MsoNormal>Behandelaar: Anna<o:p></o:p></p><p class=MsoNormal>Oorzaak:&nbsp;de docent<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>Ik heb gebeld &amp; gemaild.</p>";
-        assert_eq!(new_text_from_html(html).text, "Behandelaar: Anna\nOorzaak: de docent\n\nIk heb gebeld & gemaild.");
+        assert_eq!(
+            new_text_from_html(html).text,
+            "Behandelaar: Anna\nOorzaak: de docent\n\nIk heb gebeld & gemaild."
+        );
         let apple = "<body dir=\"auto\">Akkoord: ja<div>Afgehandeld</div><div><br></div><div>prima opgepakt</div><div><br><blockquote type=\"cite\">Oorzaak: x</blockquote></div></body>";
-        assert_eq!(new_text_from_html(apple).text, "Akkoord: ja\nAfgehandeld\n\nprima opgepakt");
+        assert_eq!(
+            new_text_from_html(apple).text,
+            "Akkoord: ja\nAfgehandeld\n\nprima opgepakt"
+        );
         let thunderbird = "<p>Heropen<br>Notitie: opnieuw te laat<br></p><pre class=\"moz-signature\">-- \nPieter</pre><div class=\"moz-cite-prefix\">Op 20-11-2026 om 15:30 schreef X:</div><blockquote>Afgehandeld</blockquote>";
-        assert_eq!(new_text_from_html(thunderbird).text, "Heropen\nNotitie: opnieuw te laat");
+        assert_eq!(
+            new_text_from_html(thunderbird).text,
+            "Heropen\nNotitie: opnieuw te laat"
+        );
         let outlook = "<div class=\"elementToProof\">Geen klacht</div><div class=\"elementToProof\">Notitie:&nbsp;vraag</div><div id=\"appendonsend\"></div><hr><div id=\"divRplyFwdMsg\"><b>Van:</b> info</div>Afgehandeld";
-        assert_eq!(new_text_from_html(outlook).text, "Geen klacht\nNotitie: vraag");
+        assert_eq!(
+            new_text_from_html(outlook).text,
+            "Geen klacht\nNotitie: vraag"
+        );
     }
 
     #[test]
     fn entities_decode() {
-        assert_eq!(decode_entities("a&nbsp;b &euro; 5 &#233; &#x20AC; &bogus; &"), "a\u{a0}b € 5 é € &bogus; &");
+        assert_eq!(
+            decode_entities("a&nbsp;b &euro; 5 &#233; &#x20AC; &bogus; &"),
+            "a\u{a0}b € 5 é € &bogus; &"
+        );
     }
 }

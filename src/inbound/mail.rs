@@ -69,6 +69,8 @@ pub struct InboundMail {
     pub from: Option<Mailbox>,
     pub subject: String,
     pub date: Option<DateTime<Utc>>,
+    /// Every address the mail was sent to: To, Cc, Delivered-To, X-Original-To (lower-case).
+    pub recipients: Vec<String>,
     /// In-Reply-To and References, newest first, without angle brackets.
     pub thread_ids: Vec<String>,
     /// The text of the mail: text parts joined, or the HTML converted to text.
@@ -101,9 +103,12 @@ impl InboundMail {
             date: message
                 .date()
                 .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
+            recipients: recipients(&message),
             thread_ids: thread_ids(&message),
             text: String::new(),
-            has_plain_text: message.text_bodies().any(|p| matches!(p.body, PartType::Text(_))),
+            has_plain_text: message
+                .text_bodies()
+                .any(|p| matches!(p.body, PartType::Text(_))),
             html: None,
             attachments: Vec::new(),
             content_language: header_text(&message, "Content-Language")
@@ -176,6 +181,28 @@ fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
         .map(|n| n.trim_matches(['"', '\'']).to_string())
         .filter(|n| !n.is_empty());
     Some(Mailbox { address, name })
+}
+
+fn recipients(message: &Message<'_>) -> Vec<String> {
+    let mut out: Vec<String> = message
+        .to()
+        .into_iter()
+        .chain(message.cc())
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address.as_deref())
+        .map(|a| a.trim().to_lowercase())
+        .collect();
+    for name in ["Delivered-To", "X-Original-To"] {
+        out.extend(
+            message
+                .header_values(name)
+                .filter_map(|v| v.as_text())
+                .map(|v| clean_id(v).to_lowercase()),
+        );
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn ids_of(value: &HeaderValue<'_>) -> Vec<String> {

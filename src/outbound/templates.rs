@@ -15,14 +15,30 @@ pub enum Template {
     StaffNotification,
     FollowUpNotification,
     QuarantineNotice,
+    Reaction,
+    ClosingLetter,
+    VerdictLetter,
+    ExtensionNotice,
+    Transcript,
+    Escalation,
+    Appeal,
+    ConfirmationRequest,
 }
 
 impl Template {
-    pub const ALL: [Template; 4] = [
+    pub const ALL: [Template; 12] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
         Self::QuarantineNotice,
+        Self::Reaction,
+        Self::ClosingLetter,
+        Self::VerdictLetter,
+        Self::ExtensionNotice,
+        Self::Transcript,
+        Self::Escalation,
+        Self::Appeal,
+        Self::ConfirmationRequest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +47,14 @@ impl Template {
             Self::StaffNotification => "staff_notification",
             Self::FollowUpNotification => "followup_notification",
             Self::QuarantineNotice => "quarantine_notice",
+            Self::Reaction => "reaction",
+            Self::ClosingLetter => "closing_letter",
+            Self::VerdictLetter => "verdict_letter",
+            Self::ExtensionNotice => "extension_notice",
+            Self::Transcript => "transcript",
+            Self::Escalation => "escalation",
+            Self::Appeal => "appeal",
+            Self::ConfirmationRequest => "confirmation_request",
         }
     }
 }
@@ -54,6 +78,22 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "followup_notification",
     "nl" / "quarantine_notice",
     "en" / "quarantine_notice",
+    "nl" / "reaction",
+    "en" / "reaction",
+    "nl" / "closing_letter",
+    "en" / "closing_letter",
+    "nl" / "verdict_letter",
+    "en" / "verdict_letter",
+    "nl" / "extension_notice",
+    "en" / "extension_notice",
+    "nl" / "transcript",
+    "en" / "transcript",
+    "nl" / "escalation",
+    "en" / "escalation",
+    "nl" / "appeal",
+    "en" / "appeal",
+    "nl" / "confirmation_request",
+    "en" / "confirmation_request",
 ];
 
 /// A rendered mail body.

@@ -203,6 +203,59 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
     })
 }
 
+/// Writes back everything about a case that casework can change.
+pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
+    let opt_ts = |t: Option<DateTime<Utc>>| t.map(ts);
+    conn.execute(
+        "UPDATE cases SET status = ?2, reaction_due = ?3, reacted_at = ?4, closing_due = ?5, closed_at = ?6,
+             handler = ?7, category = ?8, cause = ?9, solution = ?10, measure = ?11, agreement = ?12,
+             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16
+         WHERE id = ?1",
+        params![
+            case.id,
+            case.status.as_str(),
+            case.reaction_due.to_string(),
+            opt_ts(case.reacted_at),
+            case.closing_due.map(|d| d.to_string()),
+            opt_ts(case.closed_at),
+            case.handler,
+            case.category,
+            case.cause,
+            case.solution,
+            case.measure,
+            case.agreement,
+            opt_ts(case.escalated_at),
+            opt_ts(case.appealed_at),
+            case.verdict,
+            opt_ts(case.verdict_at),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A case by row id.
+pub fn by_id(conn: &Connection, id: i64) -> anyhow::Result<Option<CaseRecord>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM cases WHERE id = ?1"),
+            params![id],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// The Message-ID of the mail that opened the case, for threading our answers to it.
+pub fn origin_message_id(conn: &Connection, case_id: i64) -> anyhow::Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT message_id FROM mails WHERE case_id = ?1 AND outcome = 'case_created' ORDER BY id LIMIT 1",
+            params![case_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 /// One case by reference.
 pub fn get(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<CaseRecord>> {
     Ok(conn

@@ -99,6 +99,45 @@ pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Settles what became of a recorded mail (recorded first so attachments can point at it).
+pub fn settle(
+    conn: &Connection,
+    mail_id: i64,
+    outcome: MailOutcome,
+    disposition: Disposition,
+    reason: &str,
+    case_id: Option<i64>,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE mails SET outcome = ?2, disposition = ?3, reason = ?4, case_id = ?5 WHERE id = ?1",
+        params![
+            mail_id,
+            outcome.as_str(),
+            disposition.as_str(),
+            reason,
+            case_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// Whether an earlier mail from `sender` had this Message-ID (a command mail applies once).
+pub fn seen_message_id(
+    conn: &Connection,
+    message_id: &str,
+    sender: &str,
+    except: i64,
+) -> anyhow::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM mails WHERE message_id = ?1 AND sender = ?2 AND id != ?3 LIMIT 1",
+            params![message_id, sender, except],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
 /// What was recorded for this copy of a mail in the mailbox, if it was.
 pub fn recorded_source(
     conn: &Connection,

@@ -5,6 +5,7 @@ pub mod cases;
 pub mod mails;
 pub mod outbox;
 mod schema;
+pub mod tokens;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -15,14 +15,30 @@ pub enum OutboxKind {
     StaffNotification,
     FollowUpNotification,
     DirectorNotice,
+    Reaction,
+    ClosingLetter,
+    VerdictLetter,
+    ExtensionNotice,
+    Transcript,
+    Escalation,
+    Appeal,
+    ConfirmationRequest,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 4] = [
+    pub const ALL: [OutboxKind; 12] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
         Self::DirectorNotice,
+        Self::Reaction,
+        Self::ClosingLetter,
+        Self::VerdictLetter,
+        Self::ExtensionNotice,
+        Self::Transcript,
+        Self::Escalation,
+        Self::Appeal,
+        Self::ConfirmationRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +47,14 @@ impl OutboxKind {
             Self::StaffNotification => "staff_notification",
             Self::FollowUpNotification => "follow_up_notification",
             Self::DirectorNotice => "director_notice",
+            Self::Reaction => "reaction",
+            Self::ClosingLetter => "closing_letter",
+            Self::VerdictLetter => "verdict_letter",
+            Self::ExtensionNotice => "extension_notice",
+            Self::Transcript => "transcript",
+            Self::Escalation => "escalation",
+            Self::Appeal => "appeal",
+            Self::ConfirmationRequest => "confirmation_request",
         }
     }
 
@@ -41,7 +65,27 @@ impl OutboxKind {
             Self::StaffNotification => "new",
             Self::FollowUpNotification => "followup",
             Self::DirectorNotice => "notice",
+            Self::Reaction => "reaction",
+            Self::ClosingLetter => "closed",
+            Self::VerdictLetter => "verdict",
+            Self::ExtensionNotice => "extended",
+            Self::Transcript => "transcript",
+            Self::Escalation => "escalation",
+            Self::Appeal => "appeal",
+            Self::ConfirmationRequest => "confirm",
         }
+    }
+
+    /// Whether the mail goes to the complainant.
+    pub fn to_complainant(self) -> bool {
+        matches!(
+            self,
+            Self::Acknowledgement
+                | Self::Reaction
+                | Self::ClosingLetter
+                | Self::VerdictLetter
+                | Self::ExtensionNotice
+        )
     }
 }
 

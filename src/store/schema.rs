@@ -99,4 +99,33 @@ pub const MIGRATIONS: &[&str] = &[
         last_uid    INTEGER NOT NULL
     );
     "#,
+    // 2: staff work cases by reply — tokens that prove a sender, and commands held for
+    // confirmation when a mail from a role address carries no proof.
+    r#"
+    CREATE TABLE held_commands (
+        id          INTEGER PRIMARY KEY,
+        case_id     INTEGER REFERENCES cases(id),
+        address     TEXT NOT NULL,
+        mail_id     INTEGER NOT NULL REFERENCES mails(id),
+        subject     TEXT NOT NULL,
+        new_text    TEXT NOT NULL,
+        held_at     TEXT NOT NULL,
+        resolved_at TEXT
+    );
+    CREATE TABLE tokens (
+        token     TEXT PRIMARY KEY,
+        case_id   INTEGER REFERENCES cases(id),
+        address   TEXT NOT NULL,
+        held_id   INTEGER REFERENCES held_commands(id),
+        issued_at TEXT NOT NULL
+    );
+    CREATE INDEX tokens_owner ON tokens (address, case_id);
+    CREATE TABLE recommendations (
+        id       INTEGER PRIMARY KEY,
+        at       TEXT NOT NULL,
+        author   TEXT NOT NULL,
+        case_id  INTEGER REFERENCES cases(id),
+        text     TEXT NOT NULL
+    );
+    "#,
 ];

@@ -1,0 +1,408 @@
+//! Deciding what a command block does to a case: every line is tried in order against a copy
+//! of the case, with the procedure's rules; the mail is applied only if every line holds.
+//! Pure: the caller writes the result and queues the mail it asks for.
+
+use crate::commands::{Command, CommandBlock, CommandError, Keyword, Verdict};
+use crate::domain::{CaseStatus, EmailAddress, WorkingCalendar};
+use crate::settings::{Role, Settings};
+use crate::store::CaseRecord;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Who sent the commands.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub address: EmailAddress,
+    pub role: Role,
+}
+
+/// Something applying the block causes beyond the case's own fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// An internal note (never shown to the complainant).
+    Note(String),
+    /// Our reaction to the complainant, with the text staff wrote.
+    Reaction(String),
+    ClosingLetter,
+    VerdictLetter,
+    Escalation(Option<String>),
+    Appeal(Option<String>),
+    /// The complainant is told the new date.
+    Extended {
+        working_days: u32,
+        reason: Option<String>,
+    },
+    Recommendation(String),
+    Event {
+        kind: &'static str,
+        detail: String,
+    },
+}
+
+/// One command line with what became of it, for the transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineOutcome {
+    pub line_no: usize,
+    pub source: String,
+    /// Ok: what was done; Err: why it was refused (Dutch).
+    pub result: Result<String, String>,
+}
+
+/// The result of trying a block on a case.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The case as it will be if the plan is applied.
+    pub case: CaseRecord,
+    pub effects: Vec<Effect>,
+    pub lines: Vec<LineOutcome>,
+}
+
+impl Plan {
+    pub fn refused(&self) -> usize {
+        self.lines.iter().filter(|l| l.result.is_err()).count()
+    }
+}
+
+/// What `Afgehandeld` needs that the case does not have yet (Dutch field names).
+pub fn missing_to_close(case: &CaseRecord) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if case.handler.is_none() {
+        missing.push("behandelaar");
+    }
+    if case.cause.is_none() {
+        missing.push("oorzaak");
+    }
+    if case.solution.is_none() {
+        missing.push("oplossing");
+    }
+    if case.agreement.is_none() {
+        missing.push("akkoord (ja/nee)");
+    }
+    missing
+}
+
+/// Dutch text for a line the grammar could not read.
+pub fn describe_error(e: &CommandError) -> String {
+    match e {
+        CommandError::UnknownKeyword {
+            typed,
+            suggestion: Some(k),
+        } => format!("onbekend trefwoord '{typed}' — bedoelt u {}?", k.dutch()),
+        CommandError::UnknownKeyword {
+            typed,
+            suggestion: None,
+        } => format!("onbekend trefwoord '{typed}'"),
+        CommandError::MissingValue(k) => format!(
+            "{} heeft een waarde nodig, bijvoorbeeld '{}: …'",
+            k.dutch(),
+            k.dutch()
+        ),
+        CommandError::InvalidValue {
+            keyword,
+            value,
+            allowed,
+        } => {
+            format!(
+                "'{value}' is geen geldige waarde voor {} (toegestaan: {allowed})",
+                keyword.dutch()
+            )
+        }
+    }
+}
+
+/// Rules and context the plan needs.
+pub struct Rules<'a> {
+    pub settings: &'a Settings,
+    pub calendar: &'a WorkingCalendar,
+    pub now: DateTime<Utc>,
+    pub today: NaiveDate,
+}
+
+/// Tries every line of `block` on `case` in order.
+pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rules<'_>) -> Plan {
+    let mut plan = Plan {
+        case: case.clone(),
+        effects: Vec::new(),
+        lines: Vec::new(),
+    };
+    let mut message_used = false;
+    for line in &block.lines {
+        let result = match &line.result {
+            Err(e) => Err(describe_error(e)),
+            Ok(command) => apply(
+                &mut plan,
+                command,
+                &block.message,
+                &mut message_used,
+                actor,
+                rules,
+            ),
+        };
+        plan.lines.push(LineOutcome {
+            line_no: line.line_no,
+            source: line.source.clone(),
+            result,
+        });
+    }
+    // Text below the commands is an internal note unless it went to the complainant.
+    if !message_used && !block.message.trim().is_empty() {
+        plan.effects
+            .push(Effect::Note(block.message.trim().to_string()));
+    }
+    plan
+}
+
+fn apply(
+    plan: &mut Plan,
+    command: &Command,
+    message: &str,
+    message_used: &mut bool,
+    actor: &Actor,
+    rules: &Rules<'_>,
+) -> Result<String, String> {
+    let case = &mut plan.case;
+    let keyword = command.keyword();
+    // Internal notes change nothing the procedure registers, so they are always welcome.
+    if case.status == CaseStatus::Final && keyword != Keyword::Note {
+        return Err("de uitspraak van de examencommissie is bindend; deze klacht is definitief en verandert niet meer".into());
+    }
+    let allowed_when_withdrawn = matches!(keyword, Keyword::Reopen | Keyword::Note);
+    if case.status == CaseStatus::Withdrawn && !allowed_when_withdrawn {
+        return Err("deze registratie is ingetrokken (geen klacht); gebruik eerst Heropen".into());
+    }
+    let closed_or_appealed = matches!(case.status, CaseStatus::Closed | CaseStatus::Appealed);
+    let director_only = |what: &str| -> Result<(), String> {
+        if actor.role == Role::Director {
+            Ok(())
+        } else {
+            Err(format!("{what} kan alleen de directeur"))
+        }
+    };
+    match command {
+        Command::Handler(typed) => {
+            let typed = typed.trim();
+            if let Ok(address) = typed.parse::<EmailAddress>()
+                && rules.settings.roles.role_of(&address).is_none()
+            {
+                return Err(format!("{address} is geen medewerker (zie roles.staff)"));
+            }
+            case.handler = Some(typed.to_string());
+            let reach = match rules.settings.roles.resolve(typed) {
+                Some(a) => format!(" ({a})"),
+                None => String::new(),
+            };
+            Ok(format!("behandelaar is nu {typed}{reach}"))
+        }
+        Command::Category(c) => {
+            let known = rules
+                .settings
+                .causes
+                .categories
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(c.trim()));
+            match known {
+                Some(k) => {
+                    case.category = Some(k.clone());
+                    Ok(format!("categorie is nu {k}"))
+                }
+                None => Err(format!(
+                    "onbekende categorie '{c}' (kies uit: {})",
+                    rules.settings.causes.categories.join(", ")
+                )),
+            }
+        }
+        Command::Cause(v) => {
+            case.cause = Some(v.clone());
+            Ok("oorzaak vastgelegd".into())
+        }
+        Command::Solution(v) => {
+            case.solution = Some(v.clone());
+            Ok("oplossing vastgelegd".into())
+        }
+        Command::Measure(v) => {
+            case.measure = Some(v.clone());
+            Ok("maatregel vastgelegd".into())
+        }
+        Command::Agreement(yes) => {
+            case.agreement = Some(*yes);
+            Ok(if *yes {
+                "vastgelegd: overeenstemming met de klager".into()
+            } else {
+                "vastgelegd: geen overeenstemming met de klager".into()
+            })
+        }
+        Command::Reply => {
+            if closed_or_appealed {
+                return Err("de klacht is al afgehandeld; gebruik eerst Heropen".into());
+            }
+            if message.trim().is_empty() {
+                return Err(
+                    "Reactie zonder tekst: schrijf de reactie onder de opdrachtregels".into(),
+                );
+            }
+            *message_used = true;
+            plan.effects
+                .push(Effect::Reaction(message.trim().to_string()));
+            if case.status == CaseStatus::Open {
+                case.status = CaseStatus::Reacted;
+                case.reacted_at = Some(rules.now);
+                let due = rules
+                    .calendar
+                    .deadline(rules.today, rules.settings.deadlines.closing_working_days);
+                case.closing_due = Some(due);
+                Ok(format!(
+                    "reactie wordt naar de klager gestuurd; afhandelen uiterlijk {due}"
+                ))
+            } else {
+                Ok("nog een reactie wordt naar de klager gestuurd".into())
+            }
+        }
+        Command::Escalate(reason) => {
+            if closed_or_appealed {
+                return Err("de klacht is al afgehandeld; gebruik eerst Heropen".into());
+            }
+            case.escalated_at = Some(rules.now);
+            plan.effects.push(Effect::Escalation(reason.clone()));
+            Ok("voorgelegd aan de directeur".into())
+        }
+        Command::Close => {
+            if !case.status.can_become(CaseStatus::Closed) {
+                return Err(format!(
+                    "kan niet afhandelen: de klacht is {}",
+                    case.status.dutch()
+                ));
+            }
+            let missing = missing_to_close(case);
+            if !missing.is_empty() {
+                return Err(format!(
+                    "kan niet afhandelen, nog niet vastgelegd: {}",
+                    missing.join(", ")
+                ));
+            }
+            case.status = CaseStatus::Closed;
+            case.closed_at = Some(rules.now);
+            plan.effects.push(Effect::ClosingLetter);
+            Ok(
+                "afgehandeld; de klager krijgt de afsluitende brief met de beroepsmogelijkheid"
+                    .into(),
+            )
+        }
+        Command::Reopen(reason) => {
+            if !matches!(case.status, CaseStatus::Closed | CaseStatus::Withdrawn) {
+                return Err(format!(
+                    "kan niet heropenen: de klacht is {}",
+                    case.status.dutch()
+                ));
+            }
+            case.status = if case.reacted_at.is_some() {
+                CaseStatus::Reacted
+            } else {
+                CaseStatus::Open
+            };
+            case.closed_at = None;
+            plan.effects.push(Effect::Event {
+                kind: "reopened",
+                detail: reason.clone().unwrap_or_default(),
+            });
+            Ok("heropend".into())
+        }
+        Command::Note(text) => {
+            let text = match text {
+                Some(t) => t.clone(),
+                None if !message.trim().is_empty() => {
+                    *message_used = true;
+                    message.trim().to_string()
+                }
+                None => return Err("Notitie zonder tekst".into()),
+            };
+            plan.effects.push(Effect::Note(text));
+            Ok("notitie opgeslagen (alleen intern)".into())
+        }
+        Command::Appeal(text) => {
+            if !case.status.can_become(CaseStatus::Appealed) {
+                return Err(format!(
+                    "kan geen beroep registreren: de klacht is {}",
+                    case.status.dutch()
+                ));
+            }
+            case.status = CaseStatus::Appealed;
+            case.appealed_at = Some(rules.now);
+            plan.effects.push(Effect::Appeal(text.clone()));
+            Ok("beroep geregistreerd; de examencommissie krijgt de klacht in zijn geheel".into())
+        }
+        Command::Verdict { verdict, text } => {
+            if actor.role != Role::Committee {
+                return Err("een uitspraak kan alleen de examencommissie doen".into());
+            }
+            if case.status != CaseStatus::Appealed {
+                return Err("er loopt geen beroep; een uitspraak volgt op een beroep".into());
+            }
+            case.status = CaseStatus::Final;
+            case.verdict_at = Some(rules.now);
+            case.verdict = Some(match text {
+                Some(t) => format!("{}: {t}", verdict.as_str()),
+                None => verdict.as_str().to_string(),
+            });
+            plan.effects.push(Effect::VerdictLetter);
+            Ok(format!(
+                "uitspraak '{}' vastgelegd; bindend; de klager krijgt de uitspraak",
+                match verdict {
+                    Verdict::Upheld => "gegrond",
+                    Verdict::Rejected => "ongegrond",
+                }
+            ))
+        }
+        Command::NotAComplaint(reason) => {
+            if !case.status.can_become(CaseStatus::Withdrawn) {
+                return Err(format!(
+                    "kan niet intrekken: de klacht is {}",
+                    case.status.dutch()
+                ));
+            }
+            case.status = CaseStatus::Withdrawn;
+            plan.effects.push(Effect::Event {
+                kind: "withdrawn",
+                detail: reason.clone().unwrap_or_default(),
+            });
+            Ok("ingetrokken: geen klacht (telt niet mee in de analyse); de afzender krijgt geen bericht".into())
+        }
+        Command::Complaint(_) => Err(
+            "Klacht: gebruikt u in een nieuwe e-mail aan het klachtenadres, niet in een antwoord"
+                .into(),
+        ),
+        Command::Extend {
+            working_days,
+            reason,
+        } => {
+            director_only("een termijn verlengen")?;
+            match case.status {
+                CaseStatus::Open => {
+                    case.reaction_due = rules
+                        .calendar
+                        .add_working_days(case.reaction_due, *working_days);
+                }
+                CaseStatus::Reacted => {
+                    let due = case.closing_due.unwrap_or(rules.today);
+                    case.closing_due = Some(rules.calendar.add_working_days(due, *working_days));
+                }
+                other => {
+                    return Err(format!(
+                        "er loopt geen termijn: de klacht is {}",
+                        other.dutch()
+                    ));
+                }
+            }
+            plan.effects.push(Effect::Extended {
+                working_days: *working_days,
+                reason: reason.clone(),
+            });
+            Ok(format!(
+                "termijn verlengd met {working_days} werkdagen; de klager krijgt de nieuwe datum"
+            ))
+        }
+        Command::Recommendation(text) => {
+            director_only("een aanbeveling vastleggen")?;
+            plan.effects.push(Effect::Recommendation(text.clone()));
+            Ok("aanbeveling vastgelegd voor de jaaranalyse".into())
+        }
+    }
+}
