@@ -49,6 +49,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the guide for staff: how to work a complaint by replying, every command.
+    HelpCommands {
+        /// nl (default) or en.
+        #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
+        lang: String,
+    },
     /// A self-contained walk-through on a temporary Maildir: complaints, an auto-reply and a
     /// newsletter arrive, and you see what klachtd does with each.
     Demo,
@@ -88,8 +94,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Demo = cli.command {
-        return klachtd::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS);
+    match &cli.command {
+        Command::Demo => {
+            return klachtd::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS);
+        }
+        Command::HelpCommands { lang } => {
+            let lang = klachtd::settings::Language::parse(lang).unwrap_or_default();
+            print!("{}", klachtd::commands::help(lang));
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
     }
     let settings = Settings::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -134,7 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::HelpCommands { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }

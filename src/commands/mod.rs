@@ -8,3 +8,11 @@ pub use grammar::{
     Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block,
 };
 pub use reply::{ReplyText, new_text};
+
+/// The staff guide to the commands (`klachtd help-commands`).
+pub fn help(lang: crate::settings::Language) -> &'static str {
+    match lang {
+        crate::settings::Language::Nl => include_str!("../../templates/nl/help_commands.txt"),
+        crate::settings::Language::En => include_str!("../../templates/en/help_commands.txt"),
+    }
+}

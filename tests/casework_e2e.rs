@@ -1,0 +1,341 @@
+//! A case's whole life by e-mail against real Dovecot and Postfix: staff press Reply on what
+//! klachtd sent them, the complainant receives our letters, the committee's verdict binds.
+//! Also: a forged command changes nothing until the real address confirms it.
+
+mod common;
+
+use common::klachtd::{Klachtd, PATIENCE, from_local};
+use common::mailserver::MailServer;
+use mail_parser::MessageParser;
+
+const STAFF: &str = "staff@example.org";
+const COMPLAINANT: &str = "complainant@example.org";
+const COMMITTEE: &str = "committee@example.org";
+
+/// What a mail client puts in a reply: To the Reply-To, In-Reply-To/References the original,
+/// "RE:" + subject, and the original quoted below the new text.
+fn reply(original: &[u8], from: &str, new_text: &str, outlook_html: bool) -> (Vec<u8>, String) {
+    let m = MessageParser::default().parse(original).unwrap();
+    let to = m
+        .reply_to()
+        .or(m.from())
+        .and_then(|a| a.first())
+        .and_then(|a| a.address.as_deref())
+        .unwrap()
+        .to_string();
+    let id = m.message_id().unwrap();
+    let subject = m.subject().unwrap_or_default();
+    let quoted: String = m
+        .body_text(0)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    let nonce = rand_id(new_text);
+    let head = format!(
+        "From: Medewerker <{from}>\r\nTo: <{to}>\r\nSubject: RE: {subject}\r\nMessage-ID: <{nonce}@client.example.org>\r\n\
+         In-Reply-To: <{id}>\r\nReferences: <{id}>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
+    );
+    let body = if outlook_html {
+        let paragraphs: String = new_text
+            .lines()
+            .map(|l| {
+                if l.is_empty() {
+                    "<p class=MsoNormal><o:p>&nbsp;</o:p></p>".to_string()
+                } else {
+                    format!("<p class=MsoNormal>{l}<o:p></o:p></p>")
+                }
+            })
+            .collect();
+        format!(
+            "Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><div class=WordSection1>{paragraphs}\
+             <div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'>\
+             <p class=MsoNormal><b>Van:</b> Klachtenregistratie &lt;info@example.org&gt;<br><b>Verzonden:</b> dinsdag<br>\
+             <b>Onderwerp:</b> {subject}</p></div><p>Afgehandeld</p><p>Geen klacht</p></div></body></html>\r\n"
+        )
+    } else {
+        format!(
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n\r\nOp 25 nov. 2026 om 09:00 heeft Klachtenregistratie het volgende geschreven:\r\n\r\n{quoted}",
+            new_text.replace('\n', "\r\n")
+        )
+    };
+    (format!("{head}{body}").into_bytes(), to)
+}
+
+fn rand_id(seed: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    seed.hash(&mut h);
+    std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .as_nanos()
+        .hash(&mut h);
+    format!("reply-{:x}", h.finish())
+}
+
+fn subject(raw: &[u8]) -> String {
+    klachtd::inbound::InboundMail::parse(raw).unwrap().subject
+}
+
+fn text(raw: &[u8]) -> String {
+    klachtd::inbound::InboundMail::parse(raw).unwrap().text
+}
+
+/// The newest message in `user`'s INBOX whose subject starts with `prefix`.
+fn newest(server: &MailServer, user: &str, count: usize, prefix: &str) -> Vec<u8> {
+    server
+        .wait_for_messages(user, count, PATIENCE)
+        .into_iter()
+        .rev()
+        .find(|m| subject(m).starts_with(prefix))
+        .unwrap_or_else(|| panic!("no mail '{prefix}…' for {user}"))
+}
+
+/// Sends a staff reply to where the original pointed, and lets klachtd take it in.
+fn answer(
+    server: &MailServer,
+    k: &Klachtd<'_>,
+    original: &[u8],
+    from: &str,
+    new_text: &str,
+    html: bool,
+) {
+    let (mail, to) = reply(original, from, new_text, html);
+    assert!(
+        to.starts_with("info+kl-2026-0001."),
+        "replies go to the token address: {to}"
+    );
+    server.deliver(&mail, from, &[&to]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    let summary = k.run_once();
+    assert!(summary.contains("added_to_case: 1"), "{summary}");
+}
+
+#[test]
+fn a_complaint_lives_from_registration_to_a_binding_verdict() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    server.deliver(
+        &from_local(
+            "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
+            COMPLAINANT,
+        ),
+        COMPLAINANT,
+        &["info@example.org"],
+    );
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    assert!(k.run_once().contains("case_created: 1"));
+    let notification = newest(&server, STAFF, 1, "Nieuwe klacht [KL-2026-0001]");
+
+    // 1. The handler takes it, replying from Outlook (HTML); the quoted notification below
+    //    holds keyword lines that must not count.
+    answer(
+        &server,
+        &k,
+        &notification,
+        STAFF,
+        "Behandelaar: staff@example.org\nCategorie: planning",
+        true,
+    );
+    let transcript = newest(&server, STAFF, 2, "Verwerkt: [KL-2026-0001]");
+    assert!(
+        text(&transcript).contains("behandelaar is nu staff@example.org"),
+        "{}",
+        text(&transcript)
+    );
+    let case = k.case("KL-2026-0001");
+    assert_eq!(case["case"]["handler"], "staff@example.org");
+    assert_eq!(
+        case["case"]["status"], "open",
+        "the quoted 'Afgehandeld' did not count"
+    );
+
+    // 2. Our reaction, written below "Reactie", reaches the complainant.
+    answer(
+        &server,
+        &k,
+        &transcript,
+        STAFF,
+        "Reactie\n\nBeste meneer Van Leeuwen,\n\nOnze excuses: de annulering had u moeten bereiken. U krijgt uw cursusgeld terug.\n\nMet vriendelijke groet,\nAnna",
+        false,
+    );
+    let reaction = newest(
+        &server,
+        COMPLAINANT,
+        2,
+        "Reactie op uw klacht [KL-2026-0001]",
+    );
+    let reaction_text = text(&reaction);
+    assert!(
+        reaction_text.starts_with("Beste meneer Van Leeuwen,"),
+        "{reaction_text}"
+    );
+    assert!(
+        !reaction_text.contains("Op 25 nov. 2026"),
+        "no quote in the reaction"
+    );
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "reacted");
+
+    // 3. Closing without cause and solution is refused, naming what is missing.
+    let transcript = newest(&server, STAFF, 3, "Verwerkt: [KL-2026-0001]");
+    answer(&server, &k, &transcript, STAFF, "Afgehandeld", false);
+    let refused = newest(&server, STAFF, 4, "Verwerkt (1 fout): [KL-2026-0001]");
+    let refused_text = text(&refused);
+    assert!(
+        refused_text.contains("oorzaak, oplossing, akkoord"),
+        "{refused_text}"
+    );
+    assert_eq!(
+        k.case("KL-2026-0001")["case"]["status"],
+        "reacted",
+        "nothing applied"
+    );
+
+    // 4. Cause, solution, agreement, closed: the complainant gets the closing letter.
+    answer(
+        &server,
+        &k,
+        &refused,
+        STAFF,
+        "Oorzaak: de annulering ging alleen per sms\nOplossing: cursusgeld volledig terugbetaald\nAkkoord: ja\nAfgehandeld",
+        false,
+    );
+    let closing = newest(
+        &server,
+        COMPLAINANT,
+        3,
+        "Uw klacht is afgehandeld [KL-2026-0001]",
+    );
+    let closing_text = text(&closing);
+    assert!(closing_text.contains("cursusgeld volledig terugbetaald"));
+    assert!(
+        closing_text.contains("examencommissie"),
+        "the appeal route is named"
+    );
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "closed");
+
+    // 5. The complainant appeals (registered by staff); the committee gets the case in full.
+    let transcript = newest(&server, STAFF, 5, "Verwerkt: [KL-2026-0001]");
+    answer(
+        &server,
+        &k,
+        &transcript,
+        STAFF,
+        "Beroep: de klager wil ook de reiskosten vergoed",
+        false,
+    );
+    let appeal = newest(&server, COMMITTEE, 1, "Beroep ingesteld [KL-2026-0001]");
+    assert!(
+        text(&appeal).contains("Via een collega hoorde ik vandaag"),
+        "the complaint in full"
+    );
+
+    // 6. The committee's verdict binds: sent to the complainant, the case is final.
+    answer(
+        &server,
+        &k,
+        &appeal,
+        COMMITTEE,
+        "Uitspraak: gegrond, de reiskosten worden vergoed.",
+        false,
+    );
+    let verdict = newest(
+        &server,
+        COMPLAINANT,
+        4,
+        "Uitspraak van de examencommissie [KL-2026-0001]",
+    );
+    assert!(text(&verdict).contains("gegrond: de reiskosten worden vergoed."));
+    let case = k.case("KL-2026-0001");
+    assert_eq!(case["case"]["status"], "final");
+    assert_eq!(case["case"]["agreement"], true);
+    assert_eq!(case["case"]["cause"], "de annulering ging alleen per sms");
+
+    // 7. After a binding verdict, nothing changes any more.
+    let transcript = newest(&server, COMMITTEE, 2, "Verwerkt: [KL-2026-0001]");
+    answer(
+        &server,
+        &k,
+        &transcript,
+        COMMITTEE,
+        "Heropen: toch nog iets",
+        false,
+    );
+    newest(&server, COMMITTEE, 3, "Verwerkt (1 fout): [KL-2026-0001]");
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "final");
+
+    // The complainant saw exactly four letters, never a staff address.
+    let inbox = server.fetch_all(COMPLAINANT);
+    assert_eq!(inbox.len(), 4, "ack, reaction, closing letter, verdict");
+    for m in &inbox {
+        let raw = String::from_utf8_lossy(m);
+        assert!(
+            !raw.contains(STAFF) && !raw.contains(COMMITTEE),
+            "a staff address leaked to the complainant"
+        );
+        assert!(!raw.contains("interne notitie"));
+    }
+}
+
+#[test]
+fn a_forged_command_changes_nothing_until_the_real_address_confirms_it() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    server.deliver(
+        &from_local("02_klacht_factuur_gmail_alternative_qp.eml", COMPLAINANT),
+        COMPLAINANT,
+        &["info@example.org"],
+    );
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    newest(&server, STAFF, 1, "Nieuwe klacht [KL-2026-0001]");
+
+    // Right From, right subject, but no token and no trusted Authentication-Results.
+    let forged = "From: Medewerker <staff@example.org>\r\nTo: info@example.org\r\n\
+        Subject: RE: Ontvangstbevestiging [KL-2026-0001]\r\nMessage-ID: <forged-1@attacker.example>\r\n\
+        Authentication-Results: mail.example.org; auth=pass smtp.auth=staff@example.org\r\n\
+        Content-Type: text/plain; charset=utf-8\r\n\r\nGeen klacht: spam\r\n";
+    server.deliver(
+        forged.as_bytes(),
+        "staff@example.org",
+        &["info@example.org"],
+    );
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    let summary = k.run_once();
+    assert!(summary.contains("ignored: 1"), "{summary}");
+    assert_eq!(
+        k.case("KL-2026-0001")["case"]["status"],
+        "open",
+        "nothing changed"
+    );
+
+    // The real address is asked to confirm; its reply applies the held commands.
+    let request = newest(&server, STAFF, 2, "Bevestiging nodig [KL-2026-0001]");
+    assert!(text(&request).contains("Geen klacht: spam"));
+    answer(&server, &k, &request, STAFF, "Ja, dat was ik.", false);
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "withdrawn");
+    newest(&server, STAFF, 3, "Verwerkt: [KL-2026-0001]");
+
+    // A token issued to one address proves nothing for another.
+    let notification = server
+        .fetch_all(STAFF)
+        .into_iter()
+        .find(|m| subject(m).starts_with("Nieuwe klacht"))
+        .unwrap();
+    let (stolen, to) = reply(
+        &notification,
+        "staff2@example.org",
+        "Heropen: ik wil meedoen",
+        false,
+    );
+    server.deliver(&stolen, "staff2@example.org", &[&to]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    assert_eq!(
+        k.case("KL-2026-0001")["case"]["status"],
+        "withdrawn",
+        "staff2 used staff's token"
+    );
+    newest(&server, "staff2@example.org", 1, "Bevestiging nodig");
+}
