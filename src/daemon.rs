@@ -8,6 +8,7 @@ use crate::inbound::RawMail;
 use crate::inbound::imap::{Cursor, ImapSource, MailSink};
 use crate::inbound::maildir::Maildir;
 use crate::intake::{Intake, IntakeResult};
+use crate::jobs::{JobReport, Jobs};
 use crate::outbound::{DeliveryReport, Renderer, RetryPolicy, Transport, deliver_due};
 use crate::settings::{InboundKind, Settings};
 use crate::store::{Store, mails, outbox};
@@ -35,6 +36,7 @@ pub struct Daemon {
 #[derive(Debug, Default, Clone)]
 pub struct RunReport {
     pub taken: BTreeMap<&'static str, usize>,
+    pub jobs: JobReport,
     pub delivery: DeliveryReport,
 }
 
@@ -63,6 +65,24 @@ impl Daemon {
             transport,
             outbox_ready: Notify::new(),
         })
+    }
+
+    /// The current time by the daemon's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Renders the yearly analysis (text part = Markdown, HTML part with charts).
+    pub fn render_report(
+        &self,
+        jobs: &Jobs<'_>,
+        report: &crate::jobs::report::YearReport,
+    ) -> anyhow::Result<crate::outbound::templates::Rendered> {
+        self.renderer.render(
+            crate::outbound::Template::AnnualReport,
+            self.settings.organisation.language,
+            &jobs.report_context(report),
+        )
     }
 
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -116,6 +136,57 @@ impl Daemon {
         Ok(())
     }
 
+    /// Runs the scheduled jobs that are due now (reminders, alerts, digest, report, purge).
+    pub fn run_jobs(&self) -> anyhow::Result<JobReport> {
+        let now = self.clock.now();
+        let intake = self.intake();
+        let jobs = Jobs { intake: &intake };
+        let mut store = self.store();
+        let report = jobs.run_due(&mut store, now)?;
+        drop(store);
+        if report != JobReport::default() {
+            tracing::info!(?report, "scheduled jobs ran");
+            self.outbox_ready.notify_one();
+        }
+        Ok(report)
+    }
+
+    /// Runs `f` with the scheduled jobs and the store (for the CLI's digest/report/purge).
+    pub fn with_jobs<T>(
+        &self,
+        f: impl FnOnce(&Jobs<'_>, &mut Store) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let intake = self.intake();
+        let jobs = Jobs { intake: &intake };
+        f(&jobs, &mut self.store())
+    }
+
+    /// Removes purged cases' mail from the Maildir (the IMAP processed folder is cleaned by
+    /// Message-ID, see `ImapSource::expunge`).
+    pub async fn remove_purged_mail(
+        &self,
+        mail: &[(String, Option<String>)],
+    ) -> anyhow::Result<usize> {
+        let keys: Vec<&str> = mail.iter().map(|(k, _)| k.as_str()).collect();
+        match self.settings.inbound.kind {
+            InboundKind::Maildir => {
+                let maildir = self.maildir()?;
+                Ok(maildir.remove_keys(&keys)?)
+            }
+            InboundKind::Imap => {
+                let ids: Vec<&str> = mail.iter().filter_map(|(_, id)| id.as_deref()).collect();
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
+                let mut session = source.connect().await?;
+                let n = source.expunge_message_ids(&mut session, &ids).await?;
+                let _ = session.logout().await;
+                Ok(n)
+            }
+        }
+    }
+
     /// Sends what is due now.
     pub async fn deliver(&self) -> anyhow::Result<DeliveryReport> {
         deliver_due(&self.store, &self.transport, &self.policy, self.clock.now()).await
@@ -137,6 +208,10 @@ impl Daemon {
                 let _ = session.logout().await;
             }
         }
+        report.jobs = self.run_jobs()?;
+        if !report.jobs.purged_mail.is_empty() {
+            self.remove_purged_mail(&report.jobs.purged_mail).await?;
+        }
         report.delivery = self.deliver().await?;
         Ok(report)
     }
@@ -145,13 +220,37 @@ impl Daemon {
     /// The mail in hand is always finished before stopping.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let worker = tokio::spawn(Arc::clone(&self).worker_loop(shutdown.clone()));
+        let scheduler = tokio::spawn(Arc::clone(&self).scheduler_loop(shutdown.clone()));
         let inbound = match self.settings.inbound.kind {
             InboundKind::Maildir => self.maildir_loop(shutdown.clone()).await,
             InboundKind::Imap => self.imap_loop(shutdown.clone()).await,
         };
         self.outbox_ready.notify_one();
         let worker = worker.await.context("outbox worker panicked")?;
-        inbound.and(worker)
+        let scheduler = scheduler.await.context("scheduler panicked")?;
+        inbound.and(worker).and(scheduler)
+    }
+
+    /// Runs the scheduled jobs at start (catching up) and then every minute.
+    async fn scheduler_loop(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        loop {
+            match self.run_jobs() {
+                Ok(report) if !report.purged_mail.is_empty() => {
+                    if let Err(e) = self.remove_purged_mail(&report.purged_mail).await {
+                        tracing::error!("retention: removing purged mail from the mailbox: {e:#}");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("scheduled jobs: {e:#}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
     }
 
     async fn maildir_loop(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {

@@ -174,7 +174,7 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     write!(
         out,
         "{}",
-        crate::register::cases(&daemon.store(), &settings, false)?
+        crate::register::cases(&daemon.store(), &settings, clock.now(), false)?
     )?;
     writeln!(
         out,

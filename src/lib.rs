@@ -12,6 +12,9 @@
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
 //!    over SMTP (or written as files), with retry and backoff.
 //!
+//! 5. [`jobs`] — on a schedule beside the path: deadline reminders and overdue alerts, the
+//!    weekly digest, the yearly analysis, the retention purge.
+//!
 //! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
 //! working-day calendar), [`commands`] the staff reply parser, [`settings`] the layered
 //! configuration, [`clock`] the one place that reads the time, and [`daemon`] wires it all.
@@ -27,6 +30,7 @@ pub mod failpoint;
 pub mod fsutil;
 pub mod inbound;
 pub mod intake;
+pub mod jobs;
 pub mod outbound;
 pub mod register;
 pub mod settings;

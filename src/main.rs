@@ -35,6 +35,45 @@ enum Command {
         #[arg(long, requires = "once", value_parser = parse_time)]
         now: Option<DateTime<Utc>>,
     },
+    /// The weekly digest for the director: preview it, or send it now.
+    Digest {
+        /// Print the digest as it would be mailed (the default).
+        #[arg(long, conflicts_with = "send_now")]
+        print: bool,
+        /// Queue the digest to the director now and send it.
+        #[arg(long)]
+        send_now: bool,
+        /// Act as of this moment (RFC 3339) instead of the real clock.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// The yearly analysis: figures, causes, measures, recommendations, charts, CSV.
+    Report {
+        /// The year to analyse.
+        #[arg(long)]
+        year: i32,
+        /// html (with charts), md, or csv (the anonymous case data).
+        #[arg(long, default_value = "html", value_parser = ["html", "md", "csv"])]
+        format: String,
+        /// Write the file into this directory instead of printing it (charts too, for html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also queue the analysis to the director and send it.
+        #[arg(long)]
+        send: bool,
+        /// Act as of this moment (RFC 3339) instead of the real clock.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Retention: remove the personal data of cases that ended more than retention.years ago.
+    Purge {
+        /// Only list what would be purged.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as of this moment (RFC 3339) instead of the real clock.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
     /// Show the register: every case with its status and reaction deadline.
     Cases {
         /// Print JSON instead of a table.
@@ -58,6 +97,13 @@ enum Command {
     /// A self-contained walk-through on a temporary Maildir: complaints, an auto-reply and a
     /// newsletter arrive, and you see what klachtd does with each.
     Demo,
+}
+
+fn clock_at(now: Option<DateTime<Utc>>) -> SharedClock {
+    match now {
+        Some(at) => Arc::new(FixedClock::at(at)),
+        None => Arc::new(SystemClock),
+    }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -109,11 +155,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::Run { once: true, now } => {
-            let clock: SharedClock = match now {
-                Some(at) => Arc::new(FixedClock::at(at)),
-                None => Arc::new(SystemClock),
-            };
-            let daemon = klachtd::daemon::Daemon::new(settings, clock)?;
+            let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
             let report = runtime.block_on(daemon.run_once())?;
             println!("{}", klachtd::register::run_summary(&report));
         }
@@ -134,8 +176,114 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Cases { json } => {
             let store = klachtd::store::Store::open(&settings.store.path)?;
-            let out = klachtd::register::cases(&store, &settings, json)?;
+            let now = klachtd::clock::Clock::now(&SystemClock);
+            let out = klachtd::register::cases(&store, &settings, now, json)?;
             print!("{out}");
+        }
+        Command::Digest {
+            print: _,
+            send_now,
+            now,
+        } => {
+            let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
+            let at = daemon.now();
+            if send_now {
+                let content = daemon.with_jobs(|jobs, store| {
+                    store.transaction(|tx| jobs.send_digest_now(tx, at))
+                })?;
+                let delivery = runtime.block_on(daemon.deliver())?;
+                println!(
+                    "digest {} queued; mail sent: {}, deferred: {}",
+                    content.week, delivery.sent, delivery.deferred
+                );
+            } else {
+                let text = daemon.with_jobs(|jobs, store| {
+                    let content = jobs.digest_content(store.conn(), at)?;
+                    jobs.digest_text(&content)
+                })?;
+                print!("{text}");
+            }
+        }
+        Command::Report {
+            year,
+            format,
+            out,
+            send,
+            now,
+        } => {
+            let daemon = klachtd::daemon::Daemon::new(settings.clone(), clock_at(now))?;
+            let at = daemon.now();
+            let today = at.with_timezone(&settings.timezone()).date_naive();
+            let files = daemon.with_jobs(|jobs, store| {
+                let report = jobs.year_report(store.conn(), year, today)?;
+                if send {
+                    store.transaction(|tx| jobs.send_report(tx, year, today, at))?;
+                }
+                let main = match format.as_str() {
+                    "csv" => (format!("klachten-{year}.csv"), jobs.report_csv(&report)),
+                    kind => {
+                        let rendered = daemon.render_report(jobs, &report)?;
+                        if kind == "md" {
+                            (format!("klachtanalyse-{year}.md"), rendered.text)
+                        } else {
+                            (format!("klachtanalyse-{year}.html"), rendered.html)
+                        }
+                    }
+                };
+                let mut files = vec![main];
+                if format == "html" {
+                    files.extend(jobs.report_charts(&report));
+                }
+                Ok(files)
+            })?;
+            match out {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    for (name, content) in &files {
+                        let path = dir.join(name);
+                        std::fs::write(&path, content)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        println!("{}", path.display());
+                    }
+                }
+                None => print!("{}", files[0].1),
+            }
+            if send {
+                let delivery = runtime.block_on(daemon.deliver())?;
+                eprintln!(
+                    "analysis {year} queued to the director; mail sent: {}",
+                    delivery.sent
+                );
+            }
+        }
+        Command::Purge { dry_run, now } => {
+            let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
+            let at = daemon.now();
+            if dry_run {
+                let due = daemon.with_jobs(|jobs, store| jobs.purgeable(store.conn(), at))?;
+                for p in &due {
+                    println!(
+                        "{}  ended {}  {} mail(s)",
+                        p.reference,
+                        p.ended.format("%Y-%m-%d"),
+                        p.mail.len()
+                    );
+                }
+                println!("{} case(s) would be purged", due.len());
+            } else {
+                let (due, loose) = daemon.with_jobs(|jobs, store| jobs.purge(store, at))?;
+                let mail: Vec<(String, Option<String>)> =
+                    due.iter().flat_map(|p| p.mail.clone()).collect();
+                let removed = runtime.block_on(daemon.remove_purged_mail(&mail))?;
+                for p in &due {
+                    println!("{} purged", p.reference);
+                }
+                println!(
+                    "{} case(s) purged, {loose} other mail(s) emptied, {removed} mailbox copies removed",
+                    due.len()
+                );
+            }
         }
         Command::Case { reference, json } => {
             let reference = reference.parse()?;

@@ -8,8 +8,14 @@ use crate::store::{Store, cases, outbox};
 use std::fmt::Write;
 
 /// The register: one line per case.
-pub fn cases(store: &Store, settings: &Settings, json: bool) -> anyhow::Result<String> {
+pub fn cases(
+    store: &Store,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+    json: bool,
+) -> anyhow::Result<String> {
     let all = cases::list(store.conn())?;
+    let today = now.with_timezone(&settings.timezone()).date_naive();
     if json {
         #[derive(serde::Serialize)]
         struct Row<'a> {
@@ -19,6 +25,8 @@ pub fn cases(store: &Store, settings: &Settings, json: bool) -> anyhow::Result<S
             subject: &'a str,
             received_at: String,
             reaction_due: String,
+            closing_due: Option<String>,
+            overdue: bool,
             failed_mail: usize,
         }
         let rows = all
@@ -31,6 +39,8 @@ pub fn cases(store: &Store, settings: &Settings, json: bool) -> anyhow::Result<S
                     subject: &c.subject,
                     received_at: c.received_at.to_rfc3339(),
                     reaction_due: c.reaction_due.to_string(),
+                    closing_due: c.closing_due.map(|d| d.to_string()),
+                    overdue: cases::is_overdue(c, today),
                     failed_mail: failed_mail(store, c.id)?,
                 })
             })
@@ -44,8 +54,8 @@ pub fn cases(store: &Store, settings: &Settings, json: bool) -> anyhow::Result<S
     let mut out = String::new();
     writeln!(
         out,
-        "{:<13} {:<10} {:<32} {:<16} {:<10}",
-        "REFERENCE", "STATUS", "COMPLAINANT", "RECEIVED", "REACT BY"
+        "{:<13} {:<10} {:<32} {:<16} {:<10} {:<10}",
+        "REFERENCE", "STATUS", "COMPLAINANT", "RECEIVED", "REACT BY", "CLOSE BY"
     )?;
     for c in &all {
         let failed = failed_mail(store, c.id)?;

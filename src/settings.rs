@@ -28,6 +28,39 @@ pub struct Settings {
     pub templates: Templates,
     pub security: Security,
     pub causes: Causes,
+    pub reminders: Reminders,
+    pub digest: Digest,
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reminders {
+    pub before_working_days: Vec<u32>,
+    pub morning: chrono::NaiveTime,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Digest {
+    pub weekday: String,
+    pub time: chrono::NaiveTime,
+    pub extra_recipients: Vec<EmailAddress>,
+}
+
+impl Digest {
+    pub fn weekday(&self) -> chrono::Weekday {
+        self.weekday
+            .parse()
+            .expect("validated in Settings::validate")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub years: u32,
+    pub time: chrono::NaiveTime,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -372,6 +405,8 @@ impl Settings {
                 .with_list_parse_key("calendar.closed_days")
                 .with_list_parse_key("intake.keywords")
                 .with_list_parse_key("causes.categories")
+                .with_list_parse_key("reminders.before_working_days")
+                .with_list_parse_key("digest.extra_recipients")
                 .try_parsing(true)
                 .source(Some(env)),
         );
@@ -418,6 +453,18 @@ impl Settings {
             return fail(
                 "intake.keywords",
                 "needs at least one word when intake.mode = \"keywords\"",
+            );
+        }
+        if self.digest.weekday.parse::<chrono::Weekday>().is_err() {
+            return fail("digest.weekday", "a day of the week, e.g. \"monday\"");
+        }
+        if self.retention.years == 0 {
+            return fail("retention.years", "must be at least 1");
+        }
+        if self.reminders.before_working_days.iter().any(|d| *d > 30) {
+            return fail(
+                "reminders.before_working_days",
+                "each value must be 0 to 30 working days",
             );
         }
         if self.security.token_days == 0 {

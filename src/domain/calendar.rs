@@ -166,6 +166,23 @@ impl WorkingCalendar {
         self.working_day_on_or_after(date.succ_opt().expect("date in range"))
     }
 
+    /// The working day `n` working days before `date` (`date` itself, made a working day by
+    /// stepping back, when `n` is 0): for reminders "one working day before the deadline".
+    pub fn working_days_before(&self, date: NaiveDate, n: u32) -> NaiveDate {
+        let back = |d: NaiveDate| d.pred_opt().expect("date in range");
+        let mut d = date;
+        while !self.is_working_day(d) {
+            d = back(d);
+        }
+        for _ in 0..n {
+            d = back(d);
+            while !self.is_working_day(d) {
+                d = back(d);
+            }
+        }
+        d
+    }
+
     /// The `n`-th working day after day 0, where day 0 is `day0` or, when that is no working
     /// day, the next working day.
     pub fn add_working_days(&self, day0: NaiveDate, n: u32) -> NaiveDate {
@@ -339,6 +356,16 @@ mod tests {
         // The 14-working-day closing deadline after a reaction on Tuesday 1 December 2026.
         assert_eq!(cal.deadline(d("2026-12-01"), 14), d("2026-12-21"));
         assert_eq!(cal.deadline(d("2026-12-10"), 14), d("2026-12-31"));
+    }
+
+    #[test]
+    fn counting_back_for_reminders() {
+        let cal = standard();
+        // Tuesday 7 April 2026 minus one working day skips Easter Monday.
+        assert_eq!(cal.working_days_before(d("2026-04-07"), 1), d("2026-04-03"));
+        assert_eq!(cal.working_days_before(d("2026-04-07"), 0), d("2026-04-07"));
+        // Monday → the Friday before.
+        assert_eq!(cal.working_days_before(d("2026-11-30"), 1), d("2026-11-27"));
     }
 
     #[test]

@@ -297,6 +297,49 @@ impl ImapSource {
         Ok(())
     }
 
+    /// Deletes the mails with these Message-IDs from the processed and quarantine folders
+    /// (retention purge). Returns how many were expunged.
+    pub async fn expunge_message_ids(
+        &self,
+        session: &mut ImapSession,
+        ids: &[&str],
+    ) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        for folder in [
+            &self.settings.processed_folder,
+            &self.settings.quarantine_folder,
+        ] {
+            if folder.is_empty() || session.select(folder).await.is_err() {
+                continue;
+            }
+            let mut uids = Vec::new();
+            for id in ids {
+                let quoted = id.replace(['"', '\\'], "");
+                uids.extend(
+                    session
+                        .uid_search(format!("HEADER Message-ID \"{quoted}\""))
+                        .await?,
+                );
+            }
+            if uids.is_empty() {
+                continue;
+            }
+            let set = uids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let _: Vec<_> = session
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect()
+                .await?;
+            let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+            removed += uids.len();
+        }
+        Ok(removed)
+    }
+
     /// Waits for new mail: IDLE (renewed every `idle_renew_seconds`) when the server offers it
     /// and it is enabled, otherwise a poll interval. Returns the session for the next round.
     pub async fn wait(

@@ -106,6 +106,34 @@ impl Maildir {
         Ok(key)
     }
 
+    /// Deletes the stored copies of these mails (`maildir:<key>` source keys) from `cur/` and
+    /// the quarantine, for the retention purge. Returns how many files went.
+    pub fn remove_keys(&self, source_keys: &[&str]) -> std::io::Result<usize> {
+        let keys: Vec<&str> = source_keys
+            .iter()
+            .filter_map(|k| k.strip_prefix("maildir:"))
+            .collect();
+        let mut removed = 0;
+        for dir in [
+            self.root.join("cur"),
+            self.root.join(QUARANTINE).join("cur"),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let key = name.split(':').next().unwrap_or(&name);
+                if keys.contains(&key) {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Number of messages in `dir` ("new", "cur") of this Maildir or its quarantine.
     pub fn count(&self, sub: &str) -> usize {
         std::fs::read_dir(self.root.join(sub))

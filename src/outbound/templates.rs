@@ -23,10 +23,14 @@ pub enum Template {
     Escalation,
     Appeal,
     ConfirmationRequest,
+    Reminder,
+    OverdueAlert,
+    Digest,
+    AnnualReport,
 }
 
 impl Template {
-    pub const ALL: [Template; 12] = [
+    pub const ALL: [Template; 16] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -39,6 +43,10 @@ impl Template {
         Self::Escalation,
         Self::Appeal,
         Self::ConfirmationRequest,
+        Self::Reminder,
+        Self::OverdueAlert,
+        Self::Digest,
+        Self::AnnualReport,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +63,10 @@ impl Template {
             Self::Escalation => "escalation",
             Self::Appeal => "appeal",
             Self::ConfirmationRequest => "confirmation_request",
+            Self::Reminder => "reminder",
+            Self::OverdueAlert => "overdue_alert",
+            Self::Digest => "digest",
+            Self::AnnualReport => "annual_report",
         }
     }
 }
@@ -94,6 +106,14 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "appeal",
     "nl" / "confirmation_request",
     "en" / "confirmation_request",
+    "nl" / "reminder",
+    "en" / "reminder",
+    "nl" / "overdue_alert",
+    "en" / "overdue_alert",
+    "nl" / "digest",
+    "en" / "digest",
+    "nl" / "annual_report",
+    "en" / "annual_report",
 ];
 
 /// A rendered mail body.

@@ -49,6 +49,8 @@ pub struct CaseRecord {
     pub appealed_at: Option<DateTime<Utc>>,
     pub verdict: Option<String>,
     pub verdict_at: Option<DateTime<Utc>>,
+    /// When the retention purge removed the personal data; the anonymous facts remain.
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -154,7 +156,7 @@ pub fn attachments_of(
 const COLUMNS: &str =
     "id, reference, status, language, complainant_address, complainant_name, subject,
     body, received_at, reaction_due, reacted_at, closing_due, closed_at, handler, category, cause,
-    solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at";
+    solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at, purged_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
     let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
@@ -200,6 +202,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         appealed_at: opt_ts(20)?,
         verdict: r.get(21)?,
         verdict_at: opt_ts(22)?,
+        purged_at: opt_ts(23)?,
     })
 }
 
@@ -272,6 +275,45 @@ pub fn list(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM cases ORDER BY year, seq"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The date by which the case must next move, and which deadline that is.
+pub fn running_deadline(case: &CaseRecord) -> Option<(Deadline, NaiveDate)> {
+    match case.status {
+        CaseStatus::Open => Some((Deadline::Reaction, case.reaction_due)),
+        CaseStatus::Reacted => case.closing_due.map(|d| (Deadline::Closing, d)),
+        _ => None,
+    }
+}
+
+/// The procedure's two deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Deadline {
+    /// A reaction within 5 working days of receipt.
+    Reaction,
+    /// Closed within 14 working days of the reaction.
+    Closing,
+}
+
+impl Deadline {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deadline::Reaction => "reaction",
+            Deadline::Closing => "closing",
+        }
+    }
+
+    pub fn dutch(self) -> &'static str {
+        match self {
+            Deadline::Reaction => "reactie aan de klager",
+            Deadline::Closing => "afhandeling",
+        }
+    }
+}
+
+/// Whether the running deadline has passed on `today` (the end of the due day counts).
+pub fn is_overdue(case: &CaseRecord, today: NaiveDate) -> bool {
+    running_deadline(case).is_some_and(|(_, due)| today > due)
 }
 
 /// A case's history, oldest first.

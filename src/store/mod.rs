@@ -3,6 +3,7 @@
 
 pub mod cases;
 pub mod mails;
+pub mod notices;
 pub mod outbox;
 mod schema;
 pub mod tokens;

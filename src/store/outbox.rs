@@ -23,10 +23,14 @@ pub enum OutboxKind {
     Escalation,
     Appeal,
     ConfirmationRequest,
+    Reminder,
+    OverdueAlert,
+    Digest,
+    AnnualReport,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 12] = [
+    pub const ALL: [OutboxKind; 16] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -39,6 +43,10 @@ impl OutboxKind {
         Self::Escalation,
         Self::Appeal,
         Self::ConfirmationRequest,
+        Self::Reminder,
+        Self::OverdueAlert,
+        Self::Digest,
+        Self::AnnualReport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +63,10 @@ impl OutboxKind {
             Self::Escalation => "escalation",
             Self::Appeal => "appeal",
             Self::ConfirmationRequest => "confirmation_request",
+            Self::Reminder => "reminder",
+            Self::OverdueAlert => "overdue_alert",
+            Self::Digest => "digest",
+            Self::AnnualReport => "annual_report",
         }
     }
 
@@ -73,6 +85,10 @@ impl OutboxKind {
             Self::Escalation => "escalation",
             Self::Appeal => "appeal",
             Self::ConfirmationRequest => "confirm",
+            Self::Reminder => "reminder",
+            Self::OverdueAlert => "overdue",
+            Self::Digest => "digest",
+            Self::AnnualReport => "report",
         }
     }
 

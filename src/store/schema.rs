@@ -128,4 +128,13 @@ pub const MIGRATIONS: &[&str] = &[
         text     TEXT NOT NULL
     );
     "#,
+    // 3: scheduled work — what was sent once (reminders, alerts, digests, reports, purges),
+    // and when a case's personal data was purged.
+    r#"
+    CREATE TABLE notices (
+        key     TEXT PRIMARY KEY,
+        done_at TEXT NOT NULL
+    );
+    ALTER TABLE cases ADD COLUMN purged_at TEXT;
+    "#,
 ];

@@ -1,0 +1,157 @@
+//! Watching the deadlines: reminders to the handler (or all staff) at the configured points
+//! before each deadline, and one overdue alert per case per deadline to the director on the
+//! next working morning, rolled up into one mail a day. Idempotent and catching up.
+
+use super::{Jobs, morning};
+use crate::outbound::{Letter, Template, templates};
+use crate::store::cases::{self, Deadline};
+use crate::store::outbox::OutboxKind;
+use crate::store::{CaseRecord, notices};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+/// What one pass sent.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineReport {
+    pub reminders: usize,
+    pub overdue: usize,
+}
+
+#[derive(Serialize)]
+struct OverdueLine {
+    reference: String,
+    subject: String,
+    deadline: &'static str,
+    due: String,
+    handler: String,
+    working_days_late: u32,
+}
+
+impl Jobs<'_> {
+    /// Sends every reminder and overdue alert that is due at `now` and was not sent before.
+    pub fn watch_deadlines(
+        &self,
+        tx: &Connection,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<DeadlineReport> {
+        let mut report = DeadlineReport::default();
+        let today = now.with_timezone(&self.intake.tz).date_naive();
+        let calendar = self.intake.calendar;
+        let settings = self.intake.settings;
+        let mut overdue = Vec::new();
+        for case in cases::list(tx)? {
+            let Some((deadline, due)) = cases::running_deadline(&case) else {
+                continue;
+            };
+            // Reminders: every point whose morning has come; several missed ones make one mail.
+            let mut reminder_due = false;
+            for &before in &settings.reminders.before_working_days {
+                let day = calendar.working_days_before(due, before);
+                let key = format!(
+                    "reminder:{}:{}:{due}:{before}",
+                    case.reference,
+                    deadline.as_str()
+                );
+                if now >= morning(self.intake, day) && notices::claim(tx, &key, now)? {
+                    reminder_due = true;
+                }
+            }
+            if reminder_due {
+                self.send_reminder(tx, &case, deadline, due, today, now)?;
+                report.reminders += 1;
+            }
+            // Overdue: the working morning after the deadline day.
+            let alert_day = calendar.next_working_day(due);
+            let key = format!("overdue:{}:{}:{due}", case.reference, deadline.as_str());
+            if today > due
+                && now >= morning(self.intake, alert_day)
+                && notices::claim(tx, &key, now)?
+            {
+                cases::add_event(
+                    tx,
+                    case.id,
+                    now,
+                    "overdue",
+                    None,
+                    &format!("termijn {} verstreken op {due}", deadline.dutch()),
+                )?;
+                overdue.push(OverdueLine {
+                    reference: case.reference.to_string(),
+                    subject: case.subject.clone(),
+                    deadline: deadline.dutch(),
+                    due: templates::long_date(due, self.intake.settings.organisation.language),
+                    handler: case.handler.clone().unwrap_or_else(|| "-".into()),
+                    working_days_late: calendar.working_days_between(due, today),
+                });
+            }
+        }
+        if !overdue.is_empty() {
+            report.overdue = overdue.len();
+            let mailer = self.intake.mailer();
+            let mut context = tera::Context::new();
+            context.insert("organisation", &settings.organisation.name);
+            context.insert("address", settings.organisation.address.as_str());
+            context.insert(
+                "today",
+                &templates::long_date(today, mailer.staff_language()),
+            );
+            context.insert("cases", &overdue);
+            mailer.to_director_without_case(
+                tx,
+                Letter {
+                    kind: OutboxKind::OverdueAlert,
+                    template: Template::OverdueAlert,
+                    case: None,
+                    context,
+                    attachments: &[],
+                },
+                now,
+            )?;
+            tracing::warn!(cases = overdue.len(), "overdue alert to the director");
+        }
+        Ok(report)
+    }
+
+    fn send_reminder(
+        &self,
+        tx: &Connection,
+        case: &CaseRecord,
+        deadline: Deadline,
+        due: chrono::NaiveDate,
+        today: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let mailer = self.intake.mailer();
+        let lang = mailer.staff_language();
+        let mut context = mailer.case_context(case, lang);
+        context.insert("deadline", deadline.dutch());
+        context.insert("is_reaction", &(deadline == Deadline::Reaction));
+        context.insert("due", &templates::long_date(due, lang));
+        context.insert("due_today", &(today == due));
+        context.insert("overdue", &(today > due));
+        context.insert("missing", &crate::casework::apply::missing_to_close(case));
+        mailer.to_roles(
+            tx,
+            Letter {
+                kind: OutboxKind::Reminder,
+                template: Template::Reminder,
+                case: Some(case),
+                context,
+                attachments: &[],
+            },
+            &self.intake.handler_or_staff(case),
+            now,
+        )?;
+        cases::add_event(
+            tx,
+            case.id,
+            now,
+            "reminder",
+            None,
+            &format!("herinnering: {} uiterlijk {due}", deadline.dutch()),
+        )?;
+        tracing::info!(case = %case.reference, deadline = deadline.as_str(), "reminder sent");
+        Ok(())
+    }
+}

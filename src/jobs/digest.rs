@@ -1,0 +1,249 @@
+//! The weekly digest to the director (and a configurable list): the past week's new, closed,
+//! escalated and appealed cases, every open case with its deadline (overdue first), and the
+//! counts that matter. Sent once per week at the configured day and time.
+
+use super::{Jobs, at_local};
+use crate::outbound::{Letter, Template, templates};
+use crate::settings::Language;
+use crate::store::cases::{self, Deadline};
+use crate::store::outbox::OutboxKind;
+use crate::store::{CaseRecord, notices};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use rusqlite::Connection;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestLine {
+    pub reference: String,
+    pub subject: String,
+    pub status: String,
+    pub handler: String,
+    pub due: String,
+    pub deadline: String,
+    pub overdue: bool,
+    pub agreement: String,
+}
+
+/// The digest's figures for the week ending at `end` (exclusive).
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestContent {
+    pub week: String,
+    pub from: String,
+    pub to: String,
+    pub new_cases: Vec<DigestLine>,
+    pub open_cases: Vec<DigestLine>,
+    pub closed: Vec<DigestLine>,
+    pub escalated: Vec<DigestLine>,
+    pub appealed: Vec<DigestLine>,
+    pub verdicts: Vec<DigestLine>,
+    pub open_count: usize,
+    pub overdue_count: usize,
+    /// Median working days from receipt to reaction over the cases reacted to this year.
+    pub median_reaction_days: Option<f64>,
+}
+
+/// Median of a list of numbers (None when empty).
+pub fn median(values: &mut [u32]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        f64::from(values[n / 2])
+    } else {
+        (f64::from(values[n / 2 - 1]) + f64::from(values[n / 2])) / 2.0
+    })
+}
+
+impl Jobs<'_> {
+    fn line(&self, case: &CaseRecord, today: NaiveDate, lang: Language) -> DigestLine {
+        let (deadline, due) = match cases::running_deadline(case) {
+            Some((d, due)) => (d, Some(due)),
+            None => (Deadline::Reaction, None),
+        };
+        DigestLine {
+            reference: case.reference.to_string(),
+            subject: templates::excerpt(&case.subject, 70),
+            status: case.status.dutch().to_string(),
+            handler: case.handler.clone().unwrap_or_else(|| "-".into()),
+            due: due
+                .map(|d| templates::long_date(d, lang))
+                .unwrap_or_else(|| "-".into()),
+            deadline: deadline.dutch().to_string(),
+            overdue: cases::is_overdue(case, today),
+            agreement: match case.agreement {
+                Some(true) => "ja".into(),
+                Some(false) => "nee".into(),
+                None => "-".into(),
+            },
+        }
+    }
+
+    /// The digest for the 7 days before `end`.
+    pub fn digest_content(
+        &self,
+        tx: &Connection,
+        end: DateTime<Utc>,
+    ) -> anyhow::Result<DigestContent> {
+        let tz = self.intake.tz;
+        let lang = self.intake.settings.organisation.language;
+        let start = end - Duration::days(7);
+        let today = end.with_timezone(&tz).date_naive();
+        let all = cases::list(tx)?;
+        let in_week = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t >= start && t < end);
+        let pick = |f: &dyn Fn(&CaseRecord) -> bool| -> Vec<DigestLine> {
+            all.iter()
+                .filter(|c| f(c))
+                .map(|c| self.line(c, today, lang))
+                .collect()
+        };
+        let mut open: Vec<&CaseRecord> = all.iter().filter(|c| c.status.is_active()).collect();
+        open.sort_by_key(|c| {
+            (
+                !cases::is_overdue(c, today),
+                cases::running_deadline(c).map(|(_, d)| d),
+                c.reference,
+            )
+        });
+        let calendar = self.intake.calendar;
+        let mut reaction_days: Vec<u32> = all
+            .iter()
+            .filter(|c| {
+                c.reacted_at
+                    .is_some_and(|r| r.with_timezone(&tz).year() == today.year())
+            })
+            .map(|c| {
+                let received = c.received_at.with_timezone(&tz).date_naive();
+                let reacted = c
+                    .reacted_at
+                    .expect("filtered")
+                    .with_timezone(&tz)
+                    .date_naive();
+                calendar.working_days_between(calendar.working_day_on_or_after(received), reacted)
+            })
+            .collect();
+        let last_day = (end - Duration::seconds(1)).with_timezone(&tz).date_naive();
+        // Named after the week it covers.
+        let iso = start.with_timezone(&tz).date_naive().iso_week();
+        Ok(DigestContent {
+            week: format!("{}-W{:02}", iso.year(), iso.week()),
+            from: templates::long_date(start.with_timezone(&tz).date_naive(), lang),
+            to: templates::long_date(last_day, lang),
+            new_cases: pick(&|c| c.received_at >= start && c.received_at < end),
+            open_count: open.len(),
+            overdue_count: open.iter().filter(|c| cases::is_overdue(c, today)).count(),
+            open_cases: open.iter().map(|c| self.line(c, today, lang)).collect(),
+            closed: pick(&|c| in_week(c.closed_at)),
+            escalated: pick(&|c| in_week(c.escalated_at)),
+            appealed: pick(&|c| in_week(c.appealed_at)),
+            verdicts: pick(&|c| in_week(c.verdict_at)),
+            median_reaction_days: median(&mut reaction_days),
+        })
+    }
+
+    /// The moment this week's digest falls due.
+    fn digest_moment(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let settings = &self.intake.settings.digest;
+        let today = now.with_timezone(&self.intake.tz).date_naive();
+        let back = (7 + today.weekday().num_days_from_monday()
+            - settings.weekday().num_days_from_monday())
+            % 7;
+        let day = today - Duration::days(i64::from(back));
+        at_local(self.intake, day, settings.time)
+    }
+
+    /// Queues this week's digest if its moment has come and it was not sent yet.
+    pub fn digest_if_due(&self, tx: &Connection, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let moment = self.digest_moment(now);
+        if now < moment || moment < notices::installed_at(tx, now)? {
+            return Ok(false);
+        }
+        let content = self.digest_content(tx, moment)?;
+        if !notices::claim(tx, &format!("digest:{}", content.week), now)? {
+            return Ok(false);
+        }
+        self.queue_digest(tx, &content, now)?;
+        Ok(true)
+    }
+
+    /// Queues a digest now, whatever the schedule (`klachtd digest --send-now`).
+    pub fn send_digest_now(
+        &self,
+        tx: &Connection,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<DigestContent> {
+        let content = self.digest_content(tx, now)?;
+        notices::claim(tx, &format!("digest:{}", content.week), now)?;
+        self.queue_digest(tx, &content, now)?;
+        Ok(content)
+    }
+
+    fn queue_digest(
+        &self,
+        tx: &Connection,
+        content: &DigestContent,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let settings = self.intake.settings;
+        let mut recipients = vec![settings.roles.director.clone()];
+        recipients.extend(settings.digest.extra_recipients.iter().cloned());
+        self.intake.mailer().to_roles(
+            tx,
+            Letter {
+                kind: OutboxKind::Digest,
+                template: Template::Digest,
+                case: None,
+                context: self.digest_context(content),
+                attachments: &[],
+            },
+            &recipients,
+            now,
+        )?;
+        tracing::info!(week = %content.week, "weekly digest queued");
+        Ok(())
+    }
+
+    pub fn digest_context(&self, content: &DigestContent) -> tera::Context {
+        let mut context = tera::Context::from_serialize(content).expect("serialisable");
+        context.insert("organisation", &self.intake.settings.organisation.name);
+        context.insert(
+            "address",
+            self.intake.settings.organisation.address.as_str(),
+        );
+        context.insert(
+            "median_text",
+            &content
+                .median_reaction_days
+                .map(|m| format!("{m:.1}").replace('.', ","))
+                .unwrap_or_else(|| "-".into()),
+        );
+        context
+    }
+
+    /// The digest's text, as it would be mailed (`klachtd digest --print`).
+    pub fn digest_text(&self, content: &DigestContent) -> anyhow::Result<String> {
+        let rendered = self.intake.renderer.render(
+            Template::Digest,
+            self.intake.settings.organisation.language,
+            &self.digest_context(content),
+        )?;
+        Ok(format!(
+            "Onderwerp: {}\n\n{}",
+            rendered.subject, rendered.text
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3]), Some(3.0));
+        assert_eq!(median(&mut [5, 1, 3]), Some(3.0));
+        assert_eq!(median(&mut [4, 1, 3, 2]), Some(2.5));
+    }
+}

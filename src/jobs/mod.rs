@@ -1,0 +1,69 @@
+//! Scheduled work beside the mail path: deadline reminders and overdue alerts
+//! ([`deadlines`]), the weekly digest ([`digest`]), the yearly analysis ([`report`]) and the
+//! retention purge ([`retention`]). Every job is idempotent (a `notices` key per thing done)
+//! and catches up: run at any moment, it does exactly what has fallen due and not been done.
+
+pub mod deadlines;
+pub mod digest;
+pub mod report;
+pub mod retention;
+
+use crate::intake::Intake;
+use crate::store::Store;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+
+/// The scheduled jobs, sharing intake's settings, calendar and mailer.
+pub struct Jobs<'a> {
+    pub intake: &'a Intake<'a>,
+}
+
+/// What one pass of the scheduler did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    pub reminders: usize,
+    pub overdue: usize,
+    pub digests: usize,
+    pub reports: usize,
+    pub purged: usize,
+    /// Mailbox copies of purged cases' mail (source key, Message-ID), to remove there too.
+    pub purged_mail: Vec<(String, Option<String>)>,
+}
+
+impl Jobs<'_> {
+    /// Runs everything due at `now`, each job in its own transaction.
+    pub fn run_due(&self, store: &mut Store, now: DateTime<Utc>) -> anyhow::Result<JobReport> {
+        let deadlines = store.transaction(|tx| self.watch_deadlines(tx, now))?;
+        let digests = store.transaction(|tx| self.digest_if_due(tx, now))?;
+        let reports = store.transaction(|tx| self.report_if_due(tx, now))?;
+        let purged = self.purge_if_due(store, now)?;
+        Ok(JobReport {
+            reminders: deadlines.reminders,
+            overdue: deadlines.overdue,
+            digests: usize::from(digests),
+            reports: usize::from(reports),
+            purged: purged.len(),
+            purged_mail: purged.into_iter().flat_map(|p| p.mail).collect(),
+        })
+    }
+}
+
+/// `time` on `day` in the organisation's time zone, as an instant.
+pub fn at_local(intake: &Intake<'_>, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let local = day.and_time(time);
+    intake
+        .tz
+        .from_local_datetime(&local)
+        .earliest()
+        // A time that does not exist (the spring-forward gap): an hour later does.
+        .unwrap_or_else(|| {
+            intake
+                .tz
+                .from_utc_datetime(&(local - chrono::Duration::hours(1)))
+        })
+        .with_timezone(&Utc)
+}
+
+/// The configured morning (`reminders.morning`) of `day`.
+pub fn morning(intake: &Intake<'_>, day: NaiveDate) -> DateTime<Utc> {
+    at_local(intake, day, intake.settings.reminders.morning)
+}

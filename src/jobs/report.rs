@@ -1,0 +1,546 @@
+//! The yearly analysis the director owes the organisation: cases per month, category and
+//! handler; deadline compliance with median and 90th percentile; agreement, escalations,
+//! appeals and verdicts; causes, measures and recommendations; two charts; and a CSV of the
+//! anonymous case data. Sent by itself in the first working week of January.
+
+use super::Jobs;
+use super::digest::median;
+use crate::domain::CaseStatus;
+use crate::inbound::Attachment;
+use crate::outbound::{Letter, Template};
+use crate::store::outbox::OutboxKind;
+use crate::store::{CaseRecord, cases, notices};
+use base64::Engine;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+];
+
+/// A count with its label.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Count {
+    pub label: String,
+    pub count: usize,
+}
+
+/// Working-day figures for one deadline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Compliance {
+    /// Cases measured (reacted/closed, or late without it).
+    pub measured: usize,
+    pub within: usize,
+    pub share: Option<f64>,
+    pub median: Option<f64>,
+    pub p90: Option<u32>,
+}
+
+/// A recorded cause or measure, for the list in the analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub reference: String,
+    pub category: String,
+    pub text: String,
+}
+
+/// One line of the anonymous case data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseFacts {
+    pub reference: String,
+    pub received: NaiveDate,
+    pub category: String,
+    pub status: String,
+    pub handler: String,
+    pub reaction_days: Option<u32>,
+    pub closing_days: Option<u32>,
+    pub agreement: Option<bool>,
+    pub escalated: bool,
+    pub appealed: bool,
+    pub verdict: Option<String>,
+    pub extended: bool,
+}
+
+/// The analysis of one year.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct YearReport {
+    pub year: i32,
+    pub total: usize,
+    pub withdrawn: usize,
+    pub per_month: Vec<Count>,
+    pub per_category: Vec<Count>,
+    pub per_handler: Vec<Count>,
+    pub reaction: Compliance,
+    pub closing: Compliance,
+    pub agreement_yes: usize,
+    pub agreement_no: usize,
+    pub agreement_rate: Option<f64>,
+    pub escalations: usize,
+    pub appeals: usize,
+    pub upheld: usize,
+    pub rejected: usize,
+    pub extensions: usize,
+    pub causes: Vec<Finding>,
+    pub measures: Vec<Finding>,
+    pub recommendations: Vec<String>,
+    pub facts: Vec<CaseFacts>,
+}
+
+/// 90th percentile, nearest rank.
+pub fn p90(values: &mut [u32]) -> Option<u32> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let rank = (values.len() as f64 * 0.9).ceil() as usize;
+    Some(values[rank.saturating_sub(1).min(values.len() - 1)])
+}
+
+fn share(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn counts(map: BTreeMap<String, usize>) -> Vec<Count> {
+    let mut v: Vec<Count> = map
+        .into_iter()
+        .map(|(label, count)| Count { label, count })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    v
+}
+
+impl Jobs<'_> {
+    /// Computes the analysis of `year` as of `today`.
+    pub fn year_report(
+        &self,
+        tx: &Connection,
+        year: i32,
+        today: NaiveDate,
+    ) -> anyhow::Result<YearReport> {
+        let tz = self.intake.tz;
+        let cal = self.intake.calendar;
+        let deadlines = &self.intake.settings.deadlines;
+        let local = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+        let all: Vec<CaseRecord> = cases::list(tx)?
+            .into_iter()
+            .filter(|c| local(c.received_at).year() == year)
+            .collect();
+        let extended: Vec<i64> = {
+            let mut stmt =
+                tx.prepare("SELECT DISTINCT case_id FROM events WHERE kind = 'extended'")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let withdrawn = all
+            .iter()
+            .filter(|c| c.status == CaseStatus::Withdrawn)
+            .count();
+        let complaints: Vec<&CaseRecord> = all
+            .iter()
+            .filter(|c| c.status != CaseStatus::Withdrawn)
+            .collect();
+        let mut per_month = [0usize; 12];
+        let mut per_category = BTreeMap::new();
+        let mut per_handler = BTreeMap::new();
+        let (mut reaction_days, mut closing_days) = (Vec::new(), Vec::new());
+        let (mut reaction_within, mut reaction_late_open) = (0, 0);
+        let (mut closing_within, mut closing_late_open) = (0, 0);
+        let mut facts = Vec::new();
+        for c in &complaints {
+            let received = local(c.received_at);
+            per_month[received.month0() as usize] += 1;
+            let category = c
+                .category
+                .clone()
+                .unwrap_or_else(|| "(geen categorie)".into());
+            *per_category.entry(category.clone()).or_insert(0) += 1;
+            let handler = c
+                .handler
+                .clone()
+                .unwrap_or_else(|| "(geen behandelaar)".into());
+            *per_handler.entry(handler.clone()).or_insert(0) += 1;
+            let day0 = cal.working_day_on_or_after(received);
+            let r_days = c
+                .reacted_at
+                .map(|r| cal.working_days_between(day0, local(r)));
+            match r_days {
+                Some(d) => {
+                    reaction_days.push(d);
+                    reaction_within += usize::from(d <= deadlines.reaction_working_days);
+                }
+                None if today > c.reaction_due => reaction_late_open += 1,
+                None => {}
+            }
+            let c_days = match (c.reacted_at, c.closed_at) {
+                (Some(r), Some(cl)) => Some(cal.working_days_between(local(r), local(cl))),
+                _ => None,
+            };
+            match c_days {
+                Some(d) => {
+                    closing_days.push(d);
+                    closing_within += usize::from(d <= deadlines.closing_working_days);
+                }
+                None if c.closing_due.is_some_and(|due| today > due) && c.closed_at.is_none() => {
+                    closing_late_open += 1
+                }
+                None => {}
+            }
+            facts.push(CaseFacts {
+                reference: c.reference.to_string(),
+                received,
+                category,
+                status: c.status.as_str().into(),
+                handler,
+                reaction_days: r_days,
+                closing_days: c_days,
+                agreement: c.agreement,
+                escalated: c.escalated_at.is_some(),
+                appealed: c.appealed_at.is_some(),
+                verdict: c
+                    .verdict
+                    .as_deref()
+                    .map(|v| v.split(':').next().unwrap_or(v).to_string()),
+                extended: extended.contains(&c.id),
+            });
+        }
+        let compliance = |days: &mut Vec<u32>, within: usize, late_open: usize| Compliance {
+            measured: days.len() + late_open,
+            within,
+            share: share(within, days.len() + late_open),
+            median: median(&mut days.clone()),
+            p90: p90(days),
+        };
+        let agreement_yes = complaints
+            .iter()
+            .filter(|c| c.agreement == Some(true))
+            .count();
+        let agreement_no = complaints
+            .iter()
+            .filter(|c| c.agreement == Some(false))
+            .count();
+        let finding = |c: &&CaseRecord, text: &Option<String>| {
+            text.as_ref().map(|t| Finding {
+                reference: c.reference.to_string(),
+                category: c.category.clone().unwrap_or_else(|| "-".into()),
+                text: t.clone(),
+            })
+        };
+        let recommendations = {
+            let mut stmt = tx.prepare("SELECT at, text FROM recommendations ORDER BY at")?;
+            stmt.query_map(params![], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .filter_map(Result::ok)
+            .filter(|(at, _)| at.starts_with(&year.to_string()))
+            .map(|(_, text)| text)
+            .collect()
+        };
+        Ok(YearReport {
+            year,
+            total: complaints.len(),
+            withdrawn,
+            per_month: per_month
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Count {
+                    label: MONTHS[i].into(),
+                    count: *n,
+                })
+                .collect(),
+            per_category: counts(per_category),
+            per_handler: counts(per_handler),
+            reaction: compliance(&mut reaction_days, reaction_within, reaction_late_open),
+            closing: compliance(&mut closing_days, closing_within, closing_late_open),
+            agreement_yes,
+            agreement_no,
+            agreement_rate: share(agreement_yes, agreement_yes + agreement_no),
+            escalations: complaints
+                .iter()
+                .filter(|c| c.escalated_at.is_some())
+                .count(),
+            appeals: complaints
+                .iter()
+                .filter(|c| c.appealed_at.is_some())
+                .count(),
+            upheld: complaints
+                .iter()
+                .filter(|c| {
+                    c.verdict
+                        .as_deref()
+                        .is_some_and(|v| v.starts_with("gegrond"))
+                })
+                .count(),
+            rejected: complaints
+                .iter()
+                .filter(|c| {
+                    c.verdict
+                        .as_deref()
+                        .is_some_and(|v| v.starts_with("ongegrond"))
+                })
+                .count(),
+            extensions: facts.iter().filter(|f| f.extended).count(),
+            causes: complaints
+                .iter()
+                .filter_map(|c| finding(c, &c.cause))
+                .collect(),
+            measures: complaints
+                .iter()
+                .filter_map(|c| finding(c, &c.measure))
+                .collect(),
+            recommendations,
+            facts,
+        })
+    }
+
+    /// The anonymous case data as CSV (RFC 4180, comma-separated, UTF-8).
+    pub fn report_csv(&self, report: &YearReport) -> String {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        }
+        let opt = |v: Option<u32>| v.map(|d| d.to_string()).unwrap_or_default();
+        let yes_no = |b: bool| if b { "ja" } else { "nee" };
+        let mut out = String::from(
+            "kenmerk,ontvangen,maand,categorie,status,behandelaar,werkdagen_tot_reactie,werkdagen_tot_afhandeling,akkoord,geescaleerd,beroep,uitspraak,verlengd\r\n",
+        );
+        for f in &report.facts {
+            let _ = write!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
+                field(&f.reference),
+                f.received,
+                f.received.month(),
+                field(&f.category),
+                f.status,
+                field(&f.handler),
+                opt(f.reaction_days),
+                opt(f.closing_days),
+                f.agreement.map(yes_no).unwrap_or(""),
+                yes_no(f.escalated),
+                yes_no(f.appealed),
+                field(f.verdict.as_deref().unwrap_or("")),
+                yes_no(f.extended),
+            );
+        }
+        out
+    }
+
+    /// The two charts as SVG: cases per month, and deadline compliance.
+    pub fn report_charts(&self, report: &YearReport) -> Vec<(String, String)> {
+        let months: Vec<(String, f64)> = report
+            .per_month
+            .iter()
+            .map(|c| (c.label.clone(), c.count as f64))
+            .collect();
+        let pct = |c: &Compliance| c.share.unwrap_or(0.0) * 100.0;
+        let compliance = vec![
+            ("reactie ≤ 5 wd".to_string(), pct(&report.reaction)),
+            ("afhandeling ≤ 14 wd".to_string(), pct(&report.closing)),
+        ];
+        vec![
+            (
+                format!("klachten-per-maand-{}.svg", report.year),
+                bar_chart(
+                    &format!("Klachten per maand, {}", report.year),
+                    &months,
+                    None,
+                ),
+            ),
+            (
+                format!("termijnen-{}.svg", report.year),
+                bar_chart(
+                    &format!("Binnen de termijn, {} (%)", report.year),
+                    &compliance,
+                    Some(100.0),
+                ),
+            ),
+        ]
+    }
+
+    /// The context for the report templates, charts embedded as images.
+    pub fn report_context(&self, report: &YearReport) -> tera::Context {
+        let mut context = tera::Context::from_serialize(report).expect("serialisable");
+        let pct = |s: Option<f64>| {
+            s.map(|v| format!("{:.0}%", v * 100.0))
+                .unwrap_or_else(|| "-".into())
+        };
+        let num = |m: Option<f64>| {
+            m.map(|v| format!("{v:.1}").replace('.', ","))
+                .unwrap_or_else(|| "-".into())
+        };
+        context.insert("organisation", &self.intake.settings.organisation.name);
+        context.insert("reaction_share", &pct(report.reaction.share));
+        context.insert("closing_share", &pct(report.closing.share));
+        context.insert("reaction_median", &num(report.reaction.median));
+        context.insert("closing_median", &num(report.closing.median));
+        context.insert("agreement_share", &pct(report.agreement_rate));
+        context.insert(
+            "reaction_days",
+            &self.intake.settings.deadlines.reaction_working_days,
+        );
+        context.insert(
+            "closing_days",
+            &self.intake.settings.deadlines.closing_working_days,
+        );
+        let charts: Vec<String> = self
+            .report_charts(report)
+            .into_iter()
+            .map(|(_, svg)| {
+                format!(
+                    "data:image/svg+xml;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(svg)
+                )
+            })
+            .collect();
+        context.insert("charts", &charts);
+        context
+    }
+
+    /// Queues the analysis of last year once the first working day of January has come.
+    pub fn report_if_due(&self, tx: &Connection, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let today = now.with_timezone(&self.intake.tz).date_naive();
+        let first_working_day = self
+            .intake
+            .calendar
+            .working_day_on_or_after(NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("valid"));
+        let year = today.year() - 1;
+        let installed_year = notices::installed_at(tx, now)?
+            .with_timezone(&self.intake.tz)
+            .year();
+        if now < super::morning(self.intake, first_working_day)
+            || installed_year > year
+            || notices::done(tx, &format!("report:{year}"))?
+        {
+            return Ok(false);
+        }
+        notices::claim(tx, &format!("report:{year}"), now)?;
+        self.send_report(tx, year, today, now)?;
+        Ok(true)
+    }
+
+    /// Queues the analysis of `year` to the director, with the charts, the HTML and the CSV.
+    pub fn send_report(
+        &self,
+        tx: &Connection,
+        year: i32,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let report = self.year_report(tx, year, today)?;
+        let context = self.report_context(&report);
+        let html = self
+            .intake
+            .renderer
+            .render(
+                Template::AnnualReport,
+                self.intake.settings.organisation.language,
+                &context,
+            )?
+            .html;
+        let mut attachments: Vec<Attachment> = self
+            .report_charts(&report)
+            .into_iter()
+            .map(|(filename, svg)| Attachment {
+                filename,
+                content_type: "image/svg+xml".into(),
+                data: svg.into_bytes(),
+            })
+            .collect();
+        attachments.push(Attachment {
+            filename: format!("klachtanalyse-{year}.html"),
+            content_type: "text/html".into(),
+            data: html.into_bytes(),
+        });
+        attachments.push(Attachment {
+            filename: format!("klachten-{year}.csv"),
+            content_type: "text/csv".into(),
+            data: self.report_csv(&report).into_bytes(),
+        });
+        self.intake.mailer().to_role(
+            tx,
+            Letter {
+                kind: OutboxKind::AnnualReport,
+                template: Template::AnnualReport,
+                case: None,
+                context,
+                attachments: &attachments,
+            },
+            &self.intake.settings.roles.director,
+            None,
+            now,
+        )?;
+        tracing::info!(year, "yearly analysis queued");
+        Ok(())
+    }
+}
+
+/// A plain SVG bar chart, readable in any browser and mail client that shows images.
+fn bar_chart(title: &str, bars: &[(String, f64)], max: Option<f64>) -> String {
+    let (width, height, top, bottom, left) = (640.0, 320.0, 40.0, 40.0, 40.0);
+    let max = max.unwrap_or_else(|| bars.iter().map(|b| b.1).fold(1.0, f64::max));
+    let slot = (width - left - 10.0) / bars.len().max(1) as f64;
+    let plot = height - top - bottom;
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"Arial, sans-serif\" font-size=\"12\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/><text x=\"{left}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>\
+         <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>",
+        esc(title),
+        height - bottom,
+        width - 10.0,
+        height - bottom
+    );
+    for (i, (label, value)) in bars.iter().enumerate() {
+        let h = if max > 0.0 { value / max * plot } else { 0.0 };
+        let x = left + i as f64 * slot + slot * 0.15;
+        let y = height - bottom - h;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#2f6f9f\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{value:.0}</text>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            slot * 0.7,
+            x + slot * 0.35,
+            y - 4.0,
+            x + slot * 0.35,
+            height - bottom + 16.0,
+            esc(label)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_by_nearest_rank() {
+        assert_eq!(p90(&mut []), None);
+        assert_eq!(p90(&mut [7]), Some(7));
+        assert_eq!(p90(&mut (1..=10).collect::<Vec<_>>()), Some(9));
+        assert_eq!(p90(&mut (1..=20).collect::<Vec<_>>()), Some(18));
+    }
+
+    #[test]
+    fn charts_are_svg() {
+        let svg = bar_chart(
+            "Klachten <test>",
+            &[("jan".into(), 3.0), ("feb".into(), 0.0)],
+            None,
+        );
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("Klachten &lt;test&gt;"));
+    }
+}
