@@ -79,6 +79,9 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
     },
     /// Show one case with its history.
     Case {
@@ -87,6 +90,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
     },
     /// Print the guide for staff: how to work a complaint by replying, every command.
     HelpCommands {
@@ -174,9 +180,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 daemon.run(rx).await
             })?;
         }
-        Command::Cases { json } => {
+        Command::Cases { json, now } => {
             let store = klachtd::store::Store::open(&settings.store.path)?;
-            let now = klachtd::clock::Clock::now(&SystemClock);
+            let now = clock_at(now).now();
             let out = klachtd::register::cases(&store, &settings, now, json)?;
             print!("{out}");
         }
@@ -285,10 +291,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        Command::Case { reference, json } => {
+        Command::Case {
+            reference,
+            json,
+            now,
+        } => {
             let reference = reference.parse()?;
             let store = klachtd::store::Store::open(&settings.store.path)?;
-            match klachtd::register::case(&store, &settings, reference, json)? {
+            let now = clock_at(now).now();
+            match klachtd::register::case(&store, &settings, now, reference, json)? {
                 Some(out) => print!("{out}"),
                 None => {
                     eprintln!("klachtd: no case {reference}");

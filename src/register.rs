@@ -61,12 +61,20 @@ pub fn cases(
         let failed = failed_mail(store, c.id)?;
         writeln!(
             out,
-            "{:<13} {:<10} {:<32} {:<16} {:<10}{}",
+            "{:<13} {:<10} {:<32} {:<16} {:<10} {:<10}{}{}",
             c.reference.to_string(),
             c.status.as_str(),
             truncate(c.complainant_address.as_deref().unwrap_or("-"), 32),
             c.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
             c.reaction_due,
+            c.closing_due
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if cases::is_overdue(c, today) {
+                "  OVERDUE"
+            } else {
+                ""
+            },
             if failed > 0 {
                 format!("  ({failed} mail failed)")
             } else {
@@ -96,6 +104,7 @@ fn truncate(s: &str, max: usize) -> String {
 pub fn case(
     store: &Store,
     settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
     reference: CaseRef,
     json: bool,
 ) -> anyhow::Result<Option<String>> {
@@ -123,7 +132,13 @@ pub fn case(
                 last_error: m.last_error,
             })
             .collect();
-        let value = serde_json::json!({ "case": c, "events": events, "mail": mail });
+        let today = now.with_timezone(&settings.timezone()).date_naive();
+        let value = serde_json::json!({
+            "case": c,
+            "overdue": cases::is_overdue(&c, today),
+            "events": events,
+            "mail": mail,
+        });
         return Ok(Some(serde_json::to_string_pretty(&value)? + "\n"));
     }
     let tz = settings.timezone();
@@ -144,7 +159,26 @@ pub fn case(
             .unwrap_or_default()
     )?;
     writeln!(out, "  received:      {}", at(c.received_at))?;
-    writeln!(out, "  reaction due:  {}", c.reaction_due)?;
+    let today = now.with_timezone(&tz).date_naive();
+    let overdue = if cases::is_overdue(&c, today) {
+        "  OVERDUE"
+    } else {
+        ""
+    };
+    let open = c.status == crate::domain::CaseStatus::Open;
+    writeln!(
+        out,
+        "  reaction due:  {}{}",
+        c.reaction_due,
+        if open { overdue } else { "" }
+    )?;
+    if let Some(due) = c.closing_due {
+        writeln!(
+            out,
+            "  closing due:   {due}{}",
+            if open { "" } else { overdue }
+        )?;
+    }
     writeln!(out, "  handler:       {}", opt(&c.handler))?;
     writeln!(out, "  cause:         {}", opt(&c.cause))?;
     writeln!(out, "  solution:      {}", opt(&c.solution))?;
@@ -195,15 +229,15 @@ pub fn run_summary(report: &RunReport) -> String {
         .iter()
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
+    let taken = if taken.is_empty() {
+        "none".to_string()
+    } else {
+        taken.join(", ")
+    };
+    let j = &report.jobs;
+    let d = &report.delivery;
     format!(
-        "mail taken in: {}; mail sent: {}, deferred: {}, failed: {}",
-        if taken.is_empty() {
-            "none".to_string()
-        } else {
-            taken.join(", ")
-        },
-        report.delivery.sent,
-        report.delivery.deferred,
-        report.delivery.failed
+        "mail taken in: {taken}; reminders: {}, overdue alerts: {}, digests: {}, reports: {}, purged: {}; mail sent: {}, deferred: {}, failed: {}",
+        j.reminders, j.overdue, j.digests, j.reports, j.purged, d.sent, d.deferred, d.failed
     )
 }

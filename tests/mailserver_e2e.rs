@@ -248,3 +248,76 @@ fn the_daemon_watches_with_idle_and_stops_cleanly_on_sigterm() {
     let log: Vec<String> = rx.try_iter().collect();
     assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
 }
+
+#[test]
+fn the_director_receives_the_overdue_alert_and_the_digest_in_her_mailbox() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    server.append(
+        "info@example.org",
+        "INBOX",
+        &from_local(
+            "05_klacht_dubbele_incasso_wlm_cp1252_b_subject.eml",
+            "complainant@example.org",
+        ),
+    );
+    // Received Tuesday 24 November 2026 → reaction due Tuesday 1 December; nobody reacts.
+    let summary = String::from_utf8(
+        k.run(&["run", "--once", "--now", "2026-11-24T10:00:00+01:00"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(summary.contains("case_created: 1"), "{summary}");
+    for (now, reminders, overdue) in [
+        ("2026-11-30T08:30:00+01:00", 1, 0), // the working day before
+        ("2026-12-01T08:30:00+01:00", 1, 0), // the morning of the deadline
+        ("2026-12-01T17:00:00+01:00", 0, 0),
+        ("2026-12-02T08:30:00+01:00", 0, 1), // the next working morning
+        ("2026-12-03T08:30:00+01:00", 0, 0),
+    ] {
+        let summary = String::from_utf8(k.run(&["run", "--once", "--now", now]).stdout).unwrap();
+        assert!(
+            summary.contains(&format!(
+                "reminders: {reminders}, overdue alerts: {overdue},"
+            )),
+            "{now}: {summary}"
+        );
+    }
+    let alert = server
+        .wait_for_messages("director@example.org", 1, PATIENCE)
+        .into_iter()
+        .find(|m| subject_of(m).starts_with("Termijn verstreken: 1 klacht"))
+        .expect("the overdue alert");
+    let text = klachtd::inbound::InboundMail::parse(&alert).unwrap().text;
+    assert!(text.contains("KL-2026-0001"), "{text}");
+    let register: serde_json::Value = serde_json::from_slice(
+        &k.run(&["cases", "--json", "--now", "2026-12-03T09:00:00+01:00"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        register[0]["overdue"], true,
+        "the register shows it as overdue"
+    );
+
+    let out = String::from_utf8(
+        k.run(&["digest", "--send-now", "--now", "2026-12-07T08:00:00+01:00"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(out.contains("mail sent: 1"), "{out}");
+    // The scheduled digest went out on Monday 30 November by itself; --send-now adds this week's.
+    let subjects: Vec<String> = server
+        .wait_for_messages("director@example.org", 3, PATIENCE)
+        .iter()
+        .map(|m| subject_of(m))
+        .filter(|s| s.starts_with("Klachten week"))
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "Klachten week 2026-W48: 1 open, 0 over tijd",
+            "Klachten week 2026-W49: 1 open, 1 over tijd"
+        ]
+    );
+}
