@@ -333,34 +333,21 @@ impl Daemon {
         self: Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let mut failures: u32 = 0;
         loop {
-            let report = match self.deliver().await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("outbox worker: {e:#}");
-                    DeliveryReport::default()
-                }
-            };
-            let wait = if report.deferred > 0 {
-                failures += 1;
-                self.policy
-                    .backoff(failures - 1)
-                    .to_std()
-                    .unwrap_or(Duration::from_secs(60))
-            } else {
-                failures = 0;
-                let next = outbox::next_attempt_at(self.store().conn())?;
-                next.map(|at| (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
-                    .unwrap_or(Duration::from_secs(60))
-                    .clamp(Duration::from_millis(200), Duration::from_secs(60))
-            };
+            if let Err(e) = self.deliver().await {
+                tracing::error!("outbox worker: {e:#}");
+            }
+            let now = self.clock.now();
+            let wait = outbox::resume_at(self.store().conn(), now)?
+                .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(60))
+                .clamp(Duration::from_millis(200), Duration::from_secs(60));
             if *shutdown.borrow() {
                 return Ok(());
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = self.outbox_ready.notified(), if report.deferred == 0 => {}
+                _ = self.outbox_ready.notified() => {}
                 _ = shutdown.changed() => return Ok(()),
             }
         }

@@ -418,7 +418,9 @@ mod tests {
     }
 
     fn case(status: CaseStatus) -> CaseRecord {
-        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00+01:00").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00+01:00")
+            .unwrap()
+            .to_utc();
         CaseRecord {
             id: 1,
             reference: CaseRef::new(2026, 1),
@@ -450,7 +452,9 @@ mod tests {
     fn try_block(case: &CaseRecord, text: &str, role: Role) -> Plan {
         let settings = settings();
         let calendar = settings.working_calendar();
-        let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+01:00").unwrap().to_utc();
+        let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+01:00")
+            .unwrap()
+            .to_utc();
         let rules = Rules {
             settings: &settings,
             calendar: &calendar,
@@ -469,7 +473,10 @@ mod tests {
         let p = try_block(&case(CaseStatus::Reacted), "Afgehandeld", Role::Staff);
         assert_eq!(p.refused(), 1);
         let why = p.lines[0].result.clone().unwrap_err();
-        assert!(why.contains("behandelaar, oorzaak, oplossing, akkoord"), "{why}");
+        assert!(
+            why.contains("behandelaar, oorzaak, oplossing, akkoord"),
+            "{why}"
+        );
         let p = try_block(
             &case(CaseStatus::Reacted),
             "Behandelaar: staff@example.org\nOorzaak: x\nOplossing: y\nAkkoord: nee\nAfgehandeld",
@@ -482,12 +489,19 @@ mod tests {
 
     #[test]
     fn a_reaction_starts_the_closing_deadline() {
-        let p = try_block(&case(CaseStatus::Open), "Reactie\n\nBeste klager,\nexcuses.", Role::Staff);
+        let p = try_block(
+            &case(CaseStatus::Open),
+            "Reactie\n\nBeste klager,\nexcuses.",
+            Role::Staff,
+        );
         assert_eq!(p.refused(), 0);
         assert_eq!(p.case.status, CaseStatus::Reacted);
         // 14 working days from Wednesday 25 November 2026.
         assert_eq!(p.case.closing_due, NaiveDate::from_ymd_opt(2026, 12, 15));
-        assert_eq!(p.effects, vec![Effect::Reaction("Beste klager,\nexcuses.".into())]);
+        assert_eq!(
+            p.effects,
+            vec![Effect::Reaction("Beste klager,\nexcuses.".into())]
+        );
         let empty = try_block(&case(CaseStatus::Open), "Reactie", Role::Staff);
         assert_eq!(empty.refused(), 1, "a reaction needs text");
     }
@@ -495,37 +509,82 @@ mod tests {
     #[test]
     fn only_the_committee_gives_a_verdict_and_it_binds() {
         let appealed = case(CaseStatus::Appealed);
-        assert_eq!(try_block(&appealed, "Uitspraak: gegrond", Role::Director).refused(), 1);
-        let p = try_block(&appealed, "Uitspraak: ongegrond, motivering", Role::Committee);
+        assert_eq!(
+            try_block(&appealed, "Uitspraak: gegrond", Role::Director).refused(),
+            1
+        );
+        let p = try_block(
+            &appealed,
+            "Uitspraak: ongegrond, motivering",
+            Role::Committee,
+        );
         assert_eq!(p.case.status, CaseStatus::Final);
         assert_eq!(p.case.verdict.as_deref(), Some("ongegrond: motivering"));
         let fin = p.case;
         for text in ["Heropen", "Oorzaak: x", "Afgehandeld", "Geen klacht"] {
-            assert_eq!(try_block(&fin, text, Role::Director).refused(), 1, "{text} on a final case");
+            assert_eq!(
+                try_block(&fin, text, Role::Director).refused(),
+                1,
+                "{text} on a final case"
+            );
         }
-        assert_eq!(try_block(&fin, "Notitie: voor het archief", Role::Staff).refused(), 0);
+        assert_eq!(
+            try_block(&fin, "Notitie: voor het archief", Role::Staff).refused(),
+            0
+        );
     }
 
     #[test]
     fn extending_is_for_the_director_and_moves_the_running_deadline() {
-        assert_eq!(try_block(&case(CaseStatus::Open), "Verleng: 5", Role::Staff).refused(), 1);
-        let p = try_block(&case(CaseStatus::Open), "Verleng: 5 wachten op de docent", Role::Director);
+        assert_eq!(
+            try_block(&case(CaseStatus::Open), "Verleng: 5", Role::Staff).refused(),
+            1
+        );
+        let p = try_block(
+            &case(CaseStatus::Open),
+            "Verleng: 5 wachten op de docent",
+            Role::Director,
+        );
         assert_eq!(p.refused(), 0);
-        assert_eq!(p.case.reaction_due, NaiveDate::from_ymd_opt(2026, 12, 8).unwrap());
-        assert!(matches!(p.effects[0], Effect::Extended { working_days: 5, .. }));
+        assert_eq!(
+            p.case.reaction_due,
+            NaiveDate::from_ymd_opt(2026, 12, 8).unwrap()
+        );
+        assert!(matches!(
+            p.effects[0],
+            Effect::Extended {
+                working_days: 5,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn one_bad_line_refuses_the_whole_mail() {
-        let p = try_block(&case(CaseStatus::Open), "Oorzaak: x\nOplosing: y\nAkkoord: ja", Role::Staff);
+        let p = try_block(
+            &case(CaseStatus::Open),
+            "Oorzaak: x\nOplosing: y\nAkkoord: ja",
+            Role::Staff,
+        );
         assert_eq!(p.refused(), 1);
-        assert!(p.lines[1].result.as_ref().unwrap_err().contains("bedoelt u Oplossing?"));
+        assert!(
+            p.lines[1]
+                .result
+                .as_ref()
+                .unwrap_err()
+                .contains("bedoelt u Oplossing?")
+        );
     }
 
     #[test]
     fn a_withdrawn_registration_only_reopens() {
         let w = case(CaseStatus::Withdrawn);
         assert_eq!(try_block(&w, "Afgehandeld", Role::Staff).refused(), 1);
-        assert_eq!(try_block(&w, "Heropen: toch een klacht", Role::Staff).case.status, CaseStatus::Open);
+        assert_eq!(
+            try_block(&w, "Heropen: toch een klacht", Role::Staff)
+                .case
+                .status,
+            CaseStatus::Open
+        );
     }
 }

@@ -194,9 +194,12 @@ pub fn html_to_lines(html: &str) -> String {
             continue;
         }
         if rest.starts_with('<') {
-            let end = rest.find('>').unwrap_or(rest.len() - 1);
-            let tag = &rest[1..end];
-            rest = &rest[end + 1..];
+            // An unclosed tag runs to the end of the input.
+            let (tag, after) = match rest.find('>') {
+                Some(end) => (&rest[1..end], &rest[end + 1..]),
+                None => (&rest[1..], ""),
+            };
+            rest = after;
             let closing = tag.starts_with('/');
             let name: String = tag
                 .trim_start_matches('/')
@@ -415,6 +418,12 @@ mod tests {
             new_text_from_html(outlook).text,
             "Geen klacht\nNotitie: vraag"
         );
+    }
+
+    #[test]
+    fn an_unclosed_tag_before_multibyte_text_is_no_panic() {
+        // Found by the property run: "<…Ѩ" without a closing '>'.
+        assert_eq!(html_to_lines("tekst <aѨ"), "tekst");
     }
 
     #[test]

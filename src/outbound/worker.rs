@@ -1,6 +1,7 @@
-//! The outbox worker: sends what is due, oldest first, and records each result. Temporary
-//! failures back off (per mail, and for the whole pass, since the server is likely down);
-//! permanent ones are recorded on the case and never retried.
+//! The outbox worker: sends what is due, oldest first, and records each result. A temporary
+//! failure backs the mail off and pauses the whole queue until its retry (the server is likely
+//! down), so mail goes out in order; permanent failures are recorded on the case and never
+//! retried.
 
 use super::transport::{SendError, Transport};
 use crate::store::{Store, cases, outbox};
@@ -47,6 +48,9 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
 ) -> anyhow::Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
+    if outbox::paused_until(store.lock().expect("store lock").conn(), now)?.is_some() {
+        return Ok(report);
+    }
     loop {
         let Some(mail) = outbox::next_due(store.lock().expect("store lock").conn(), now)? else {
             return Ok(report);

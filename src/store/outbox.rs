@@ -263,6 +263,31 @@ pub fn next_attempt_at(conn: &Connection) -> anyhow::Result<Option<DateTime<Utc>
     Ok(s.as_deref().map(parse_ts).transpose()?)
 }
 
+/// Until when sending is paused: after a temporary failure the server is taken to be down
+/// until that mail's retry time, so mail behind it waits too and the queue stays in order.
+pub fn paused_until(
+    conn: &Connection,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let s: Option<String> = conn.query_row(
+        "SELECT MAX(next_attempt_at) FROM outbox WHERE status = 'queued' AND attempts > 0",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(s.as_deref()
+        .map(parse_ts)
+        .transpose()?
+        .filter(|until| *until > now))
+}
+
+/// When the worker next has something to do.
+pub fn resume_at(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
+    match paused_until(conn, now)? {
+        Some(until) => Ok(Some(until)),
+        None => next_attempt_at(conn),
+    }
+}
+
 /// Everything in the outbox, oldest first.
 pub fn all(conn: &Connection) -> anyhow::Result<Vec<QueuedMail>> {
     select(conn, "ORDER BY o.id", [])

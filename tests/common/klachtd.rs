@@ -1,5 +1,6 @@
 //! klachtd as a separate process configured for a test's mail servers: IMAP (implicit TLS)
 //! in, SMTP (STARTTLS with a login) out, its own database; plus sample mail made safe for them.
+#![allow(dead_code)] // each test binary uses a different part of the helpers
 
 use super::mailserver::MailServer;
 use std::io::{BufRead, BufReader};

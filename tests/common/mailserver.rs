@@ -1,6 +1,7 @@
 //! Real mail servers for one test: a private Dovecot and Postfix on 127.0.0.1 (started by
 //! `tests/mailserver/start.sh`, stopped on drop), with minimal std-only SMTP and IMAP clients
 //! to put mail in and read it back.
+#![allow(dead_code)] // each test binary uses a different part of the helpers
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

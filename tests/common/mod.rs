@@ -1,4 +1,5 @@
 //! Helpers shared by the integration-test binaries.
 
+pub mod invariants;
 pub mod klachtd;
 pub mod mailserver;
