@@ -169,6 +169,37 @@ impl MailServer {
         );
     }
 
+    pub fn stop_dovecot(&self) {
+        assert!(
+            Command::new("bash")
+                .arg(script("dovecot.sh"))
+                .arg(&self.state_dir)
+                .arg("stop")
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    pub fn start_dovecot(&self) {
+        assert!(
+            Command::new("bash")
+                .arg(script("dovecot.sh"))
+                .arg(&self.state_dir)
+                .arg("start")
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Runs one IMAP command as `user` (CREATE, DELETE, …); panics unless it answers OK.
+    pub fn imap_command(&self, user: &str, command: &str) {
+        let mut imap = self.imap(user);
+        imap.command(command);
+        imap.command("LOGOUT");
+    }
+
     fn imap(&self, user: &str) -> Imap {
         let stream = TcpStream::connect(("127.0.0.1", self.imap_port)).unwrap();
         stream
