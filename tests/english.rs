@@ -1,11 +1,12 @@
 //! English is available throughout: an organisation set to `en` gets every mail in English,
 //! and an English complaint gets an English acknowledgement from a Dutch organisation.
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::world::World;
 use klachtd::inbound::{InboundMail, RawMail};
-use klachtd::intake::Intake;
 use klachtd::jobs::Jobs;
-use klachtd::outbound::Renderer;
 use klachtd::settings::Settings;
 use klachtd::store::outbox::{self, OutboxKind};
 use klachtd::store::{MailOutcome, Store};
@@ -46,14 +47,8 @@ fn settings(language: &str) -> Settings {
 #[test]
 fn an_english_organisation_writes_english_everywhere() {
     let settings = settings("en");
-    let calendar = settings.working_calendar();
-    let renderer = Renderer::load(None).unwrap();
-    let intake = Intake {
-        settings: &settings,
-        calendar: &calendar,
-        renderer: &renderer,
-        tz: settings.timezone(),
-    };
+    let world = World::new(settings);
+    let intake = world.intake();
     let mut store = Store::open_in_memory().unwrap();
     let now = at("2026-11-24T10:00:00+01:00");
     let complaint = RawMail {
@@ -125,14 +120,8 @@ fn an_english_organisation_writes_english_everywhere() {
 #[test]
 fn an_english_complaint_gets_an_english_acknowledgement_from_a_dutch_organisation() {
     let settings = settings("nl");
-    let calendar = settings.working_calendar();
-    let renderer = Renderer::load(None).unwrap();
-    let intake = Intake {
-        settings: &settings,
-        calendar: &calendar,
-        renderer: &renderer,
-        tz: settings.timezone(),
-    };
+    let world = World::new(settings);
+    let intake = world.intake();
     let mut store = Store::open_in_memory().unwrap();
     let raw = RawMail {
         source_key: "e".into(),

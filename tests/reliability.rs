@@ -5,11 +5,10 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::world::World;
 use klachtd::clock::{Clock, FixedClock};
 use klachtd::daemon::Daemon;
 use klachtd::inbound::RawMail;
-use klachtd::intake::Intake;
-use klachtd::outbound::Renderer;
 use klachtd::settings::Settings;
 use klachtd::store::outbox::{self, OutboxKind, OutboxStatus};
 use klachtd::store::{MailOutcome, Store, cases, mails};
@@ -296,25 +295,30 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, received: &Mutex<Vec<S
     }
 }
 
+/// A Maildir and a database in `dir`, mail out through the fake SMTP peer.
+fn smtp_settings(dir: &Path, port: u16) -> Settings {
+    test_settings(&[
+        (
+            "KLACHTD__INBOUND__MAILDIR",
+            dir.join("mail").display().to_string(),
+        ),
+        (
+            "KLACHTD__STORE__PATH",
+            dir.join("k.sqlite").display().to_string(),
+        ),
+        ("KLACHTD__OUTBOUND__KIND", "smtp".into()),
+        ("KLACHTD__OUTBOUND__SMTP__HOST", "127.0.0.1".into()),
+        ("KLACHTD__OUTBOUND__SMTP__PORT", port.to_string()),
+        ("KLACHTD__OUTBOUND__SMTP__TLS", "none".into()),
+    ])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_down_for_hours_then_back_sends_everything_once_in_order() {
     let n = if long() { 1000 } else { 300 };
     let smtp = FakeSmtp::start();
     let dir = tempfile::tempdir().unwrap();
-    let settings = test_settings(&[
-        (
-            "KLACHTD__INBOUND__MAILDIR",
-            dir.path().join("mail").display().to_string(),
-        ),
-        (
-            "KLACHTD__STORE__PATH",
-            dir.path().join("k.sqlite").display().to_string(),
-        ),
-        ("KLACHTD__OUTBOUND__KIND", "smtp".into()),
-        ("KLACHTD__OUTBOUND__SMTP__HOST", "127.0.0.1".into()),
-        ("KLACHTD__OUTBOUND__SMTP__PORT", smtp.port.to_string()),
-        ("KLACHTD__OUTBOUND__SMTP__TLS", "none".into()),
-    ]);
+    let settings = smtp_settings(dir.path(), smtp.port);
     let clock = FixedClock::at(at("2026-11-24T09:00:00Z"));
     let daemon = Daemon::new(settings.clone(), Arc::new(clock.clone())).unwrap();
     let maildir = klachtd::inbound::maildir::Maildir::open(&settings.inbound.maildir).unwrap();
@@ -378,20 +382,7 @@ async fn a_permanent_refusal_is_recorded_shown_and_never_retried() {
     let smtp = FakeSmtp::start();
     smtp.set(Mode::Accept);
     let dir = tempfile::tempdir().unwrap();
-    let settings = test_settings(&[
-        (
-            "KLACHTD__INBOUND__MAILDIR",
-            dir.path().join("mail").display().to_string(),
-        ),
-        (
-            "KLACHTD__STORE__PATH",
-            dir.path().join("k.sqlite").display().to_string(),
-        ),
-        ("KLACHTD__OUTBOUND__KIND", "smtp".into()),
-        ("KLACHTD__OUTBOUND__SMTP__HOST", "127.0.0.1".into()),
-        ("KLACHTD__OUTBOUND__SMTP__PORT", smtp.port.to_string()),
-        ("KLACHTD__OUTBOUND__SMTP__TLS", "none".into()),
-    ]);
+    let settings = smtp_settings(dir.path(), smtp.port);
     let clock = FixedClock::at(at("2026-11-24T09:00:00Z"));
     let daemon = Daemon::new(settings.clone(), Arc::new(clock.clone())).unwrap();
     let maildir = klachtd::inbound::maildir::Maildir::open(&settings.inbound.maildir).unwrap();
@@ -473,14 +464,8 @@ fn hostile_input_never_crashes_nor_blocks_the_mail_behind_it() {
         "KLACHTD__INBOUND__MAX_MESSAGE_BYTES",
         (20 * 1024 * 1024).to_string(),
     )]);
-    let calendar = settings.working_calendar();
-    let renderer = Renderer::load(None).unwrap();
-    let intake = Intake {
-        settings: &settings,
-        calendar: &calendar,
-        renderer: &renderer,
-        tz: settings.timezone(),
-    };
+    let world = World::new(settings);
+    let intake = world.intake();
     let mut store = Store::open_in_memory().unwrap();
     let now = at("2026-11-24T10:00:00Z");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -547,14 +532,8 @@ fn hostile_input_never_crashes_nor_blocks_the_mail_behind_it() {
 #[test]
 fn a_robot_answering_everything_gets_one_acknowledgement_a_day_and_our_mail_never_returns() {
     let settings = test_settings(&[]);
-    let calendar = settings.working_calendar();
-    let renderer = Renderer::load(None).unwrap();
-    let intake = Intake {
-        settings: &settings,
-        calendar: &calendar,
-        renderer: &renderer,
-        tz: settings.timezone(),
-    };
+    let world = World::new(settings);
+    let intake = world.intake();
     let mut store = Store::open_in_memory().unwrap();
     let rounds = if long() { 5000 } else { 500 };
     let mut now = at("2026-11-24T07:00:00Z");
@@ -631,14 +610,8 @@ fn stolen_expired_and_misdirected_tokens_change_nothing() {
         "KLACHTD__ROLES__STAFF",
         "anna@example.org,pieter@example.org".into(),
     )]);
-    let calendar = settings.working_calendar();
-    let renderer = Renderer::load(None).unwrap();
-    let intake = Intake {
-        settings: &settings,
-        calendar: &calendar,
-        renderer: &renderer,
-        tz: settings.timezone(),
-    };
+    let world = World::new(settings);
+    let intake = world.intake();
     let mut store = Store::open_in_memory().unwrap();
     let now = at("2026-11-24T10:00:00Z");
     let mut key = 0;

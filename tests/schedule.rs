@@ -2,13 +2,14 @@
 //! and Easter 2026, catching up after downtime, the weekly digest, the yearly analysis of a
 //! seeded year checked against hand-computed figures, and the retention purge.
 
+mod common;
+
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
+use common::world::World;
 use klachtd::domain::{CaseRef, CaseStatus, EmailAddress};
 use klachtd::inbound::RawMail;
-use klachtd::intake::Intake;
 use klachtd::jobs::Jobs;
-use klachtd::outbound::Renderer;
 use klachtd::settings::Settings;
 use klachtd::store::outbox::{self, OutboxKind};
 use klachtd::store::{NewCase, Store, cases};
@@ -38,30 +39,11 @@ fn settings(db: Option<&std::path::Path>) -> Settings {
     Settings::load_with_env(None, env).unwrap()
 }
 
-struct World {
-    settings: Settings,
-    calendar: klachtd::domain::WorkingCalendar,
-    renderer: Renderer,
+trait Complaints {
+    fn complaint(&self, store: &mut Store, key: &str, from: &str, at: DateTime<Utc>) -> CaseRef;
 }
 
-impl World {
-    fn new(settings: Settings) -> World {
-        World {
-            calendar: settings.working_calendar(),
-            renderer: Renderer::load(None).unwrap(),
-            settings,
-        }
-    }
-
-    fn intake(&self) -> Intake<'_> {
-        Intake {
-            settings: &self.settings,
-            calendar: &self.calendar,
-            renderer: &self.renderer,
-            tz: self.settings.timezone(),
-        }
-    }
-
+impl Complaints for World {
     fn complaint(&self, store: &mut Store, key: &str, from: &str, at: DateTime<Utc>) -> CaseRef {
         let raw = format!(
             "From: Klager <{from}>\r\nTo: info@example.org\r\nSubject: Klacht {key}\r\nMessage-ID: <{key}@example.net>\r\n\r\nIk ben niet tevreden over de cursus.\r\n"

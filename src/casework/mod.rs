@@ -261,6 +261,40 @@ fn execute(
     let mailer = intake.mailer();
     let attachments = cases::attachments_of(tx, case.id)?;
     let complainant_lang = crate::settings::Language::parse(&case.language).unwrap_or_default();
+    // A letter to the complainant, written from the case and a few extra values.
+    let to_complainant = |kind, template, extra: &[(&str, String)]| -> anyhow::Result<()> {
+        let mut context = mailer.case_context(case, complainant_lang);
+        for (k, v) in extra {
+            context.insert(*k, v);
+        }
+        let letter = Letter {
+            kind,
+            template,
+            case: Some(case),
+            context,
+            attachments: &[],
+        };
+        mailer.to_complainant(tx, letter, AutoSubmitted::Personal, now)
+    };
+    // The whole case, with its history and attachments, to the director or the committee.
+    let to_role = |kind,
+                   template,
+                   recipient: &EmailAddress,
+                   extra: (&str, &Option<String>)|
+     -> anyhow::Result<()> {
+        let mut context = mailer.case_context(case, mailer.staff_language());
+        context.insert(extra.0, extra.1);
+        context.insert("by", actor.address.as_str());
+        context.insert("history", &history(tx, case.id)?);
+        let letter = Letter {
+            kind,
+            template,
+            case: Some(case),
+            context,
+            attachments: &attachments,
+        };
+        mailer.to_role(tx, letter, recipient, None, now)
+    };
     for effect in &plan.effects {
         match effect {
             Effect::Note(text) => cases::add_event(tx, case.id, now, "note", who, text)?,
@@ -268,36 +302,15 @@ fn execute(
                 cases::add_event(tx, case.id, now, kind, who, detail)?
             }
             Effect::Reaction(text) => {
-                let mut context = mailer.case_context(case, complainant_lang);
-                context.insert("message", text);
-                mailer.to_complainant(
-                    tx,
-                    Letter {
-                        kind: OutboxKind::Reaction,
-                        template: Template::Reaction,
-                        case: Some(case),
-                        context,
-                        attachments: &[],
-                    },
-                    AutoSubmitted::Personal,
-                    now,
+                to_complainant(
+                    OutboxKind::Reaction,
+                    Template::Reaction,
+                    &[("message", text.clone())],
                 )?;
                 cases::add_event(tx, case.id, now, "reaction", who, text)?;
             }
             Effect::ClosingLetter => {
-                let context = mailer.case_context(case, complainant_lang);
-                mailer.to_complainant(
-                    tx,
-                    Letter {
-                        kind: OutboxKind::ClosingLetter,
-                        template: Template::ClosingLetter,
-                        case: Some(case),
-                        context,
-                        attachments: &[],
-                    },
-                    AutoSubmitted::Personal,
-                    now,
-                )?;
+                to_complainant(OutboxKind::ClosingLetter, Template::ClosingLetter, &[])?;
                 cases::add_event(
                     tx,
                     case.id,
@@ -308,19 +321,7 @@ fn execute(
                 )?;
             }
             Effect::VerdictLetter => {
-                let context = mailer.case_context(case, complainant_lang);
-                mailer.to_complainant(
-                    tx,
-                    Letter {
-                        kind: OutboxKind::VerdictLetter,
-                        template: Template::VerdictLetter,
-                        case: Some(case),
-                        context,
-                        attachments: &[],
-                    },
-                    AutoSubmitted::Personal,
-                    now,
-                )?;
+                to_complainant(OutboxKind::VerdictLetter, Template::VerdictLetter, &[])?;
                 cases::add_event(
                     tx,
                     case.id,
@@ -334,58 +335,31 @@ fn execute(
                 working_days,
                 reason,
             } => {
-                let mut context = mailer.case_context(case, complainant_lang);
-                let new_date = if case.status == crate::domain::CaseStatus::Open {
-                    case.reaction_due
-                } else {
-                    case.closing_due.unwrap_or(case.reaction_due)
+                let new_date = match cases::running_deadline(case) {
+                    Some((_, due)) => due,
+                    None => case.reaction_due,
                 };
-                context.insert(
-                    "new_date",
-                    &templates::long_date(new_date, complainant_lang),
+                to_complainant(
+                    OutboxKind::ExtensionNotice,
+                    Template::ExtensionNotice,
+                    &[
+                        ("new_date", templates::long_date(new_date, complainant_lang)),
+                        ("extended_days", working_days.to_string()),
+                    ],
+                )?;
+                let detail = format!(
+                    "{working_days} werkdagen: {}",
+                    reason.as_deref().unwrap_or("-")
                 );
-                context.insert("extended_days", working_days);
-                mailer.to_complainant(
-                    tx,
-                    Letter {
-                        kind: OutboxKind::ExtensionNotice,
-                        template: Template::ExtensionNotice,
-                        case: Some(case),
-                        context,
-                        attachments: &[],
-                    },
-                    AutoSubmitted::Personal,
-                    now,
-                )?;
-                cases::add_event(
-                    tx,
-                    case.id,
-                    now,
-                    "extended",
-                    who,
-                    &format!(
-                        "{working_days} werkdagen: {}",
-                        reason.as_deref().unwrap_or("-")
-                    ),
-                )?;
+                cases::add_event(tx, case.id, now, "extended", who, &detail)?;
             }
             Effect::Escalation(reason) => {
-                let mut context = mailer.case_context(case, mailer.staff_language());
-                context.insert("reason", reason);
-                context.insert("by", actor.address.as_str());
-                context.insert("history", &history(tx, case.id)?);
-                mailer.to_role(
-                    tx,
-                    Letter {
-                        kind: OutboxKind::Escalation,
-                        template: Template::Escalation,
-                        case: Some(case),
-                        context,
-                        attachments: &attachments,
-                    },
-                    &intake.settings.roles.director,
-                    None,
-                    now,
+                let director = &intake.settings.roles.director;
+                to_role(
+                    OutboxKind::Escalation,
+                    Template::Escalation,
+                    director,
+                    ("reason", reason),
                 )?;
                 cases::add_event(
                     tx,
@@ -397,22 +371,12 @@ fn execute(
                 )?;
             }
             Effect::Appeal(text) => {
-                let mut context = mailer.case_context(case, mailer.staff_language());
-                context.insert("appeal", text);
-                context.insert("by", actor.address.as_str());
-                context.insert("history", &history(tx, case.id)?);
-                mailer.to_role(
-                    tx,
-                    Letter {
-                        kind: OutboxKind::Appeal,
-                        template: Template::Appeal,
-                        case: Some(case),
-                        context,
-                        attachments: &attachments,
-                    },
-                    &intake.settings.roles.committee,
-                    None,
-                    now,
+                let committee = &intake.settings.roles.committee;
+                to_role(
+                    OutboxKind::Appeal,
+                    Template::Appeal,
+                    committee,
+                    ("appeal", text),
                 )?;
                 cases::add_event(
                     tx,

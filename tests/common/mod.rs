@@ -3,3 +3,4 @@
 pub mod invariants;
 pub mod klachtd;
 pub mod mailserver;
+pub mod world;

@@ -1,69 +1,100 @@
 #!/bin/bash
-# start.sh STATE_DIR -- a private Dovecot (IMAP, IMAPS, LMTP, SASL) and Postfix (SMTP with
-# STARTTLS and AUTH, SMTPS) on 127.0.0.1 only, for one integration test. Postfix delivers
-# example.org into Dovecot over LMTP and refuses every other domain: nothing leaves loopback.
-# Prints KEY=VALUE lines (also in STATE_DIR/ports.env). Needs root (Postfix; Dovecot then
-# runs as MAILTEST_RUN_AS, default nobody).
-# Env: MAILTEST_{IMAP,IMAPS,SMTP,SMTPS,LMTP,SASL}_PORT (defaults 1143 1993 2525 2465 2424 2426)
-#      MAILTEST_USERS  extra addresses (space-separated) besides those in ./users
+# start.sh STATE_DIR -- starts a private Dovecot (IMAP, IMAPS, LMTP, SASL) and a private Postfix
+# (SMTP with STARTTLS and AUTH through Dovecot, SMTPS) on 127.0.0.1 only, for one integration
+# test. Postfix hands the test domains to Dovecot over LMTP and sends every other domain to an
+# error transport, so no mail ever leaves loopback. Any number of instances can run side by side,
+# each with its own STATE_DIR and ports.
+#
+# Prints KEY=VALUE lines (also written to STATE_DIR/ports.env). Needs root (Postfix); Dovecot
+# runs as MAILTEST_RUN_AS (default nobody), who must be able to traverse STATE_DIR's parents.
+# Env: MAILTEST_{IMAP,IMAPS,SMTP,SMTPS,LMTP,SASL}_PORT  (defaults 1143 1993 2525 2465 2424 2426)
+#      MAILTEST_USERS   extra addresses, space-separated, password "secret" like those in ./users
+#      MAILTEST_RUN_AS  unprivileged user for Dovecot (default nobody)
+# Exit status: 0 started; 3 a port is taken (choose other ports and retry); other = failure.
 set -euo pipefail
+[ -n "${MAILTEST_TRACE:-}" ] && { PS4='+ $EPOCHREALTIME '; set -x; }
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 [ $# -eq 1 ] || { echo "usage: $0 STATE_DIR" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "start.sh needs root (Postfix): run the README's test command as root" >&2; exit 1; }
+for bin in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp /usr/sbin/postfix openssl; do
+  command -v "$bin" >/dev/null || { echo "$bin is missing: run tests/mailserver/install.sh" >&2; exit 1; }
+done
 mkdir -p "$1"; S=$(cd "$1" && pwd)
-[ "$(id -u)" = 0 ] || { echo "start.sh needs root (Postfix); run the README's test command as root" >&2; exit 1; }
 IMAP_PORT=${MAILTEST_IMAP_PORT:-1143};  IMAPS_PORT=${MAILTEST_IMAPS_PORT:-1993}
 SMTP_PORT=${MAILTEST_SMTP_PORT:-2525};  SMTPS_PORT=${MAILTEST_SMTPS_PORT:-2465}
 LMTP_PORT=${MAILTEST_LMTP_PORT:-2424};  SASL_PORT=${MAILTEST_SASL_PORT:-2426}
+PORTS=("$IMAP_PORT" "$IMAPS_PORT" "$LMTP_PORT" "$SASL_PORT" "$SMTP_PORT" "$SMTPS_PORT")
+[ "$(printf '%s\n' "${PORTS[@]}" | sort -u | wc -l)" = 6 ] || { echo "the six ports must differ" >&2; exit 2; }
+# A name per instance, for Dovecot's instance_name and Postfix's syslog and instance names.
 NAME=$(printf '%s' "$S" | md5sum | cut -c1-10)
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() { for _ in $(seq 500); do port_free "$1" || return 0; sleep 0.02; done
-              echo "port $1 did not open; see the logs in $S" >&2; return 1; }
-for p in $IMAP_PORT $IMAPS_PORT $LMTP_PORT $SASL_PORT $SMTP_PORT $SMTPS_PORT; do
-  port_free "$p" || { echo "127.0.0.1:$p is already in use" >&2; exit 3; }
-done
+# Refuse to start a second time on a state dir whose servers still run.
+if master_pid "$S/dovecot/run/master.pid" "$S/dovecot/dovecot.conf" >/dev/null ||
+   master_pid "$S/postfix/queue/pid/master.pid" "MAIL_CONFIG=$S/postfix/conf" >/dev/null; then
+  echo "servers for $S are already running; stop.sh it first" >&2; exit 1
+fi
+taken=$(ports_in_use "${PORTS[@]}" | tr '\n' ' ')
+[ -z "$taken" ] || { echo "127.0.0.1 port(s) already in use: $taken" >&2; exit 3; }
 
-U=${MAILTEST_RUN_AS:-nobody}; G=$(id -gn "$U")
+U=${MAILTEST_RUN_AS:-nobody}; G=$(id -gn "$U"); UID_=$(id -u "$U"); GID_=$(id -g "$U")
 AS=(setpriv --reuid="$U" --regid="$G" --init-groups --)
-UID_=$(id -u "$U"); GID_=$(id -g "$U")
+D=$S/dovecot; P=$S/postfix; T=$S/tls
+rm -f "$S/ports.env"
+mkdir -p "$T" "$D/run" "$D/lib" "$D/mail" "$P/conf"
 
-mkdir -p "$S/tls" "$S/dovecot/run" "$S/dovecot/lib" "$S/dovecot/mail"
-if [ ! -s "$S/tls/cert.pem" ]; then
-  # A test CA and a server certificate it signed, valid for localhost and 127.0.0.1 (a
-  # self-signed CA certificate used as the server's own is refused by webpki, rightly).
+# TLS: a test CA and a server certificate it signed, for localhost and 127.0.0.1 (a self-signed
+# certificate used directly is refused by webpki, rightly). ECDSA P-256: milliseconds to make.
+if [ ! -s "$T/cert.pem" ]; then
   (
-    cd "$S/tls"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=klachtd test CA" \
-      -keyout ca.key -out ca.pem 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out server.csr 2>/dev/null
+    cd "$T"
+    ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -days 3650 -subj "/CN=klachtd test CA" -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req "${ec[@]}" -subj /CN=localhost -keyout key.pem -out server.csr 2>/dev/null
     printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
-      "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" > server.ext
+      "keyUsage=digitalSignature" "extendedKeyUsage=serverAuth" > server.ext
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile server.ext -out cert.pem 2>/dev/null
-  )
+  ) || { echo "openssl could not make the test certificates" >&2; exit 1; }
 fi
-{ grep -v '^#' "$HERE/users"
-  for u in ${MAILTEST_USERS:-}; do echo "$u:{PLAIN}secret::::::"; done
-} > "$S/dovecot/users"
-sed -e "s#@D@#$S/dovecot#g" -e "s#@TLS@#$S/tls#g" -e "s#@USER@#$U#g" -e "s#@GROUP@#$G#g" \
-    -e "s#@UID@#$UID_#g" -e "s#@GID@#$GID_#g" -e "s#@IMAP_PORT@#$IMAP_PORT#g" -e "s#@NAME@#$NAME#g" \
-    -e "s#@IMAPS_PORT@#$IMAPS_PORT#g" -e "s#@LMTP_PORT@#$LMTP_PORT#g" -e "s#@SASL_PORT@#$SASL_PORT#g" \
-    "$HERE/dovecot.conf.in" > "$S/dovecot/dovecot.conf"
-chmod go+x "$S"; chmod 600 "$S/tls/key.pem" "$S/tls/ca.key"
-chown -R "$U:$G" "$S/tls" "$S/dovecot"
-"${AS[@]}" test -w "$S/dovecot" || { echo "$U cannot reach $S (parent dir not traversable?)" >&2; exit 1; }
 
-# Daemons must not hold the caller's stdout/stderr open.
-"${AS[@]}" /usr/sbin/dovecot -c "$S/dovecot/dovecot.conf" </dev/null >/dev/null 2>&1
-wait_port "$IMAP_PORT"; wait_port "$IMAPS_PORT"; wait_port "$LMTP_PORT"; wait_port "$SASL_PORT"
+# Users: ./users plus MAILTEST_USERS, all with password "secret". Their domains are the ones
+# Postfix delivers to Dovecot; every other domain is refused.
+{
+  grep -v '^#' "$HERE/users"
+  read -ra extra <<< "${MAILTEST_USERS:-}"
+  for u in "${extra[@]}"; do
+    [[ $u =~ ^[^@:[:space:]]+@[^@:[:space:]]+$ ]] || { echo "MAILTEST_USERS: not an address: $u" >&2; exit 2; }
+    echo "$u:{PLAIN}secret::::::"
+  done
+} | awk -F: '!seen[tolower($1)]++' > "$D/users"
+cut -d: -f1 "$D/users" | sed 's/$/ OK/' > "$P/recipients"
+DOMAINS=$(cut -d: -f1 "$D/users" | cut -d@ -f2 | tr 'A-Z' 'a-z' | sort -u | tr '\n' ' ')
 
-P=$S/postfix; mkdir -p "$P/conf" "$P/queue"
-for f in main.cf master.cf; do
-  sed -e "s#@P@#$P#g" -e "s#@TLS@#$S/tls#g" -e "s#@LMTP_PORT@#$LMTP_PORT#g" -e "s#@SASL_PORT@#$SASL_PORT#g" \
-      -e "s#@SMTP_PORT@#$SMTP_PORT#g" -e "s#@SMTPS_PORT@#$SMTPS_PORT#g" -e "s#@NAME@#$NAME#g" \
-      "$HERE/postfix/$f.in" > "$P/conf/$f"
-done
-cut -d: -f1 "$S/dovecot/users" | sed 's/$/ OK/' > "$P/recipients"
+render() {   # render TEMPLATE OUTPUT
+  sed -e "s#@D@#$D#g" -e "s#@P@#$P#g" -e "s#@TLS@#$T#g" -e "s#@NAME@#$NAME#g" \
+      -e "s#@USER@#$U#g" -e "s#@GROUP@#$G#g" -e "s#@UID@#$UID_#g" -e "s#@GID@#$GID_#g" \
+      -e "s#@IMAP_PORT@#$IMAP_PORT#g" -e "s#@IMAPS_PORT@#$IMAPS_PORT#g" \
+      -e "s#@LMTP_PORT@#$LMTP_PORT#g" -e "s#@SASL_PORT@#$SASL_PORT#g" \
+      -e "s#@SMTP_PORT@#$SMTP_PORT#g" -e "s#@SMTPS_PORT@#$SMTPS_PORT#g" \
+      -e "s#@DOMAINS@#$DOMAINS#g" "$1" > "$2"
+}
+render "$HERE/dovecot.conf.in" "$D/dovecot.conf"
+render "$HERE/postfix/main.cf.in" "$P/conf/main.cf"
+render "$HERE/postfix/master.cf.in" "$P/conf/master.cf"
+
+# Postfix's queue, as `postfix check` would create it (see /etc/postfix/postfix-files); making it
+# here lets smtp.sh start Postfix with its slow integrity checks skipped.
+install -d -o root -m 755 "$P/queue" "$P/queue/pid"
+install -d -o postfix -m 700 "$P/data" "$P/queue/"{active,bounce,corrupt,defer,deferred,flush,hold,incoming,private,saved,trace}
+install -d -o postfix -g postdrop -m 730 "$P/queue/maildrop"
+install -d -o postfix -g postdrop -m 710 "$P/queue/public"
+
+chmod go+x "$S"; chmod 600 "$T/key.pem" "$T/ca.key"
+chown -R "$U:$G" "$T" "$D"
+"${AS[@]}" test -w "$D" || { echo "$U cannot reach $S (a parent dir not traversable?)" >&2; exit 1; }
+
 cat > "$S/ports.env" <<ENV
 MAIL_HOST=127.0.0.1
 IMAP_PORT=$IMAP_PORT
@@ -72,8 +103,28 @@ SMTP_PORT=$SMTP_PORT
 SMTPS_PORT=$SMTPS_PORT
 LMTP_PORT=$LMTP_PORT
 SASL_PORT=$SASL_PORT
-TLS_CA_CERT=$S/tls/ca.pem
+TLS_CA_CERT=$T/ca.pem
 MAIL_PASSWORD=secret
 ENV
-"$HERE/smtp.sh" "$S" start
+
+# Both servers start at once; Postfix needs Dovecot only when mail or a login arrives.
+# (Daemons must not hold the caller's stdout/stderr open: a test runner would wait for EOF.)
+"${AS[@]}" /usr/sbin/dovecot -c "$D/dovecot.conf" </dev/null >"$D/start.out" 2>&1 &
+dovecot_job=$!
+"$HERE/smtp.sh" "$S" start </dev/null >"$P/start.out" 2>&1 &
+postfix_job=$!
+ok=1
+wait "$dovecot_job" || ok=0
+wait "$postfix_job" || ok=0
+[ $ok = 1 ] && wait_listening 10 "${PORTS[@]}" || ok=0
+if [ $ok = 0 ]; then
+  "$HERE/stop.sh" "$S" >/dev/null 2>&1 || true
+  logs=("$D/start.out" "$D/dovecot.log" "$P/start.out" "$P/postfix.log")
+  if grep -qs "in use" "${logs[@]}"; then
+    echo "a port was taken while starting; choose other ports" >&2; exit 3
+  fi
+  echo "the test mail servers did not start; logs in $S:" >&2
+  for f in "${logs[@]}"; do [ -s "$f" ] && { echo "== $f" >&2; tail -n 20 "$f" >&2; }; done
+  exit 1
+fi
 cat "$S/ports.env"

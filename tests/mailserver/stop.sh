@@ -1,20 +1,24 @@
 #!/bin/bash
-# stop.sh STATE_DIR -- stop the Postfix and Dovecot that start.sh started for STATE_DIR.
-# Idempotent; leaves the state dir (mail, logs) for inspection.
+# stop.sh STATE_DIR -- stops the Postfix and Dovecot that start.sh started for STATE_DIR, by the
+# PIDs they recorded there (never by name: other tests' servers keep running). Idempotent; waits
+# until their ports are closed; leaves the state dir (mail, logs) for inspection.
 set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 1 ] || { echo "usage: $0 STATE_DIR" >&2; exit 2; }
 [ -d "$1" ] || exit 0
-S=$(cd "$1" && pwd); HERE=$(cd "$(dirname "$0")" && pwd)
-[ -f "$S/ports.env" ] && "$HERE/smtp.sh" "$S" stop
-running() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
-f=$S/dovecot/run/master.pid
-if [ -s "$f" ]; then
-  pid=$(tr -dc 0-9 < "$f")
-  # only signal the process we started (guards against PID reuse)
-  if [ -n "$pid" ] && running "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q dovecot; then
-    kill -TERM "$pid"
-    for _ in $(seq 500); do running "$pid" || exit 0; sleep 0.01; done
-    kill -KILL "$pid" 2>/dev/null
-  fi
+S=$(cd "$1" && pwd)
+if [ ! -f "$S/ports.env" ]; then
+  # start.sh failed before recording the ports: stop whatever it did start.
+  # shellcheck source=lib.sh
+  . "$HERE/lib.sh"
+  pid=$(master_pid "$S/postfix/queue/pid/master.pid" "MAIL_CONFIG=$S/postfix/conf") && stop_master "$pid" 5
+  pid=$(master_pid "$S/dovecot/run/master.pid" "$S/dovecot/dovecot.conf") && stop_master "$pid" 5 "log anvil"
+  exit 0
 fi
-exit 0
+# Both at once: each takes well under a second, but no need to add them up.
+"$HERE/smtp.sh" "$S" stop & p=$!
+"$HERE/dovecot.sh" "$S" stop & d=$!
+rc=0
+wait $p || rc=1
+wait $d || rc=1
+exit $rc
