@@ -321,3 +321,70 @@ fn the_director_receives_the_overdue_alert_and_the_digest_in_her_mailbox() {
         ]
     );
 }
+
+#[test]
+fn a_robot_mailbox_answering_everything_ping_pongs_for_a_simulated_day() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    let robot = "robot@example.org";
+    let robot_reply = |n: usize, subject: &str| {
+        // A naive autoresponder: no Auto-Submitted, no Precedence, just "Re:".
+        format!(
+            "From: Auto Robot <{robot}>\r\nTo: info@example.org\r\nSubject: Re: {subject}\r\nMessage-ID: <robot-{n}@example.org>\r\n\r\nBedankt voor uw bericht; wij nemen contact op. ({n})\r\n"
+        )
+        .into_bytes()
+    };
+    server.deliver(&robot_reply(0, "hallo"), robot, &["info@example.org"]);
+    let sent_to_robot = |k: &Klachtd<'_>| {
+        let store = klachtd::store::Store::open(&k.db()).unwrap();
+        klachtd::store::outbox::all(store.conn())
+            .unwrap()
+            .iter()
+            .filter(|m| m.recipients.iter().any(|r| r == robot))
+            .count()
+    };
+    let (mut answered, mut robot_sent, mut pending) = (0, 1, 1);
+    // Every simulated half hour of a working day: klachtd runs, the robot answers what it got.
+    for step in 0..20 {
+        if pending > 0 {
+            server.wait_for_messages("info@example.org", 1, PATIENCE);
+        }
+        let now = format!(
+            "2026-11-24T{:02}:{:02}:00+01:00",
+            8 + step / 2,
+            (step % 2) * 30
+        );
+        k.run(&["run", "--once", "--now", &now]);
+        let inbox = server.wait_for_messages(robot, sent_to_robot(&k), PATIENCE);
+        pending = 0;
+        for m in &inbox[answered..] {
+            server.deliver(
+                &robot_reply(robot_sent, &subject_of(m)),
+                robot,
+                &["info@example.org"],
+            );
+            robot_sent += 1;
+            pending += 1;
+        }
+        answered = inbox.len();
+        if pending == 0 {
+            break;
+        }
+    }
+    let store = klachtd::store::Store::open(&k.db()).unwrap();
+    let acks = klachtd::store::outbox::all(store.conn())
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == klachtd::store::OutboxKind::Acknowledgement)
+        .count();
+    assert_eq!(
+        acks, 1,
+        "one acknowledgement per sender per day: the ping-pong stops at once"
+    );
+    assert_eq!(
+        server.count(robot),
+        1,
+        "the robot received exactly one mail"
+    );
+    common::invariants::check(&store);
+}

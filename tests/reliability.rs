@@ -479,6 +479,8 @@ fn hostile_input_never_crashes_nor_blocks_the_mail_behind_it() {
         inputs.push(("sample", std::fs::read(dir.join(f)).unwrap()));
     }
     for (i, (what, bytes)) in inputs.iter().enumerate() {
+        // Figures for docs/RELIABILITY.md (printed, never asserted: no timed assertions).
+        let started = std::time::Instant::now();
         let result = intake
             .process(
                 &mut store,
@@ -490,6 +492,12 @@ fn hostile_input_never_crashes_nor_blocks_the_mail_behind_it() {
                 now,
             )
             .unwrap_or_else(|e| panic!("{what}: {e:#}"));
+        eprintln!(
+            "hostile: {what:<28} {:>9} bytes  {:?}  {:?}",
+            bytes.len(),
+            started.elapsed(),
+            result.outcome
+        );
         if *what == "25 MB attachment" {
             assert_eq!(
                 result.outcome,

@@ -17,6 +17,9 @@ PORTS=("$IMAP_PORT" "$IMAPS_PORT" "$LMTP_PORT" "$SASL_PORT")
 case $2 in
   start)
     if master_pid "$D/run/master.pid" "$D/dovecot.conf" >/dev/null; then exit 0; fi
+    # A master we SIGKILLed may linger as a zombie until init reaps it, which Dovecot would
+    # take for a running instance.
+    rm -f "$D/run/master.pid"
     taken=$(ports_in_use "${PORTS[@]}" | tr '\n' ' ')
     [ -z "$taken" ] || { echo "127.0.0.1 port(s) already in use: $taken" >&2; exit 3; }
     U=${MAILTEST_RUN_AS:-nobody}; G=$(id -gn "$U")
@@ -25,7 +28,7 @@ case $2 in
     wait_listening 10 "${PORTS[@]}" || { echo "dovecot did not open its ports; see $D/dovecot.log" >&2; exit 1; } ;;
   stop)
     if pid=$(master_pid "$D/run/master.pid" "$D/dovecot.conf"); then
-      stop_master "$pid" 5 "log anvil"
+      stop_master "$pid" 5 "log anvil" && rm -f "$D/run/master.pid"
       wait_closed 5 "${PORTS[@]}" || { echo "dovecot's ports still listen after stopping it" >&2; exit 1; }
     fi ;;
   *) usage ;;

@@ -22,7 +22,7 @@ case $2 in
     [ -z "$taken" ] || { echo "127.0.0.1 port(s) already in use: $taken" >&2; exit 3; }
     # start.sh made the queue; skip postfix-script's integrity checks (about 0.3-0.6 s).
     touch "$P/queue/quick-start"
-    ${MAILTEST_STRACE:-} /usr/sbin/postfix -c "$P/conf" start </dev/null >>"$P/start.out" 2>&1 \
+    /usr/sbin/postfix -c "$P/conf" start </dev/null >>"$P/start.out" 2>&1 \
       || { echo "postfix did not start; see $P/postfix.log and $P/start.out" >&2; exit 1; }
     wait_listening 10 "$SMTP_PORT" "$SMTPS_PORT" \
       || { echo "postfix did not open ports $SMTP_PORT $SMTPS_PORT; see $P/postfix.log" >&2; exit 1; } ;;

@@ -7,12 +7,17 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 1 ] || { echo "usage: $0 STATE_DIR" >&2; exit 2; }
 [ -d "$1" ] || exit 0
 S=$(cd "$1" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+# The watchdog (see start.sh) is not needed once we stop the servers ourselves.
+if [ -z "${MAILTEST_WATCHDOG:-}" ] && pid=$(master_pid "$S/watchdog.pid" "$S"); then
+  kill -TERM "$pid" 2>/dev/null; rm -f "$S/watchdog.pid"
+fi
 if [ ! -f "$S/ports.env" ]; then
   # start.sh failed before recording the ports: stop whatever it did start.
-  # shellcheck source=lib.sh
-  . "$HERE/lib.sh"
   pid=$(master_pid "$S/postfix/queue/pid/master.pid" "MAIL_CONFIG=$S/postfix/conf") && stop_master "$pid" 5
-  pid=$(master_pid "$S/dovecot/run/master.pid" "$S/dovecot/dovecot.conf") && stop_master "$pid" 5 "log anvil"
+  pid=$(master_pid "$S/dovecot/run/master.pid" "$S/dovecot/dovecot.conf") && stop_master "$pid" 5 "log anvil" \
+    && rm -f "$S/dovecot/run/master.pid"
   exit 0
 fi
 # Both at once: each takes well under a second, but no need to add them up.
