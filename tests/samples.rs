@@ -1,11 +1,13 @@
 //! The sample corpus (`tests/fixtures/*.eml`, real clients' formats) replayed in order from the
 //! MANIFEST's baseline register: every mail must end as the MANIFEST says.
 
+mod common;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use common::world::World;
 use klachtd::domain::{CaseRef, EmailAddress};
 use klachtd::inbound::RawMail;
-use klachtd::intake::{Intake, IntakeResult};
-use klachtd::outbound::Renderer;
+use klachtd::intake::IntakeResult;
 use klachtd::settings::Settings;
 use klachtd::store::outbox::{OutboxKind, Outgoing};
 use klachtd::store::{MailOutcome, NewCase, Store, cases, outbox};
@@ -199,14 +201,8 @@ fn big_sample() -> Vec<u8> {
 #[test]
 fn every_sample_ends_as_the_manifest_says() {
     let settings = sample_settings();
-    let calendar = settings.working_calendar();
-    let renderer = Renderer::load(None).unwrap();
-    let intake = Intake {
-        settings: &settings,
-        calendar: &calendar,
-        renderer: &renderer,
-        tz: settings.timezone(),
-    };
+    let world = World::new(settings);
+    let intake = world.intake();
     let mut store = Store::open_in_memory().unwrap();
     seed_baseline(&mut store);
     let now = at("2026-11-25T13:00:00Z");
@@ -476,14 +472,8 @@ fn check_register_after_staff_replies(store: &Store) {
 #[test]
 fn the_same_file_twice_is_recorded_once() {
     let settings = sample_settings();
-    let calendar = settings.working_calendar();
-    let renderer = Renderer::load(None).unwrap();
-    let intake = Intake {
-        settings: &settings,
-        calendar: &calendar,
-        renderer: &renderer,
-        tz: settings.timezone(),
-    };
+    let world = World::new(settings);
+    let (settings, intake) = (&world.settings, world.intake());
     let mut store = Store::open_in_memory().unwrap();
     let bytes =
         std::fs::read(fixtures().join("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"))
