@@ -7,8 +7,7 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use common::world::World;
-use klachtd::domain::{CaseRef, CaseStatus, EmailAddress};
-use klachtd::inbound::RawMail;
+use klachtd::domain::{CaseStatus, EmailAddress};
 use klachtd::jobs::Jobs;
 use klachtd::settings::Settings;
 use klachtd::store::outbox::{self, OutboxKind};
@@ -37,28 +36,6 @@ fn settings(db: Option<&std::path::Path>) -> Settings {
         env.push(("KLACHTD__STORE__PATH".into(), db.display().to_string()));
     }
     Settings::load_with_env(None, env).unwrap()
-}
-
-trait Complaints {
-    fn complaint(&self, store: &mut Store, key: &str, from: &str, at: DateTime<Utc>) -> CaseRef;
-}
-
-impl Complaints for World {
-    fn complaint(&self, store: &mut Store, key: &str, from: &str, at: DateTime<Utc>) -> CaseRef {
-        let raw = format!(
-            "From: Klager <{from}>\r\nTo: info@example.org\r\nSubject: Klacht {key}\r\nMessage-ID: <{key}@example.net>\r\n\r\nIk ben niet tevreden over de cursus.\r\n"
-        );
-        let raw = RawMail {
-            source_key: key.into(),
-            bytes: raw.into_bytes(),
-            arrived_at: Some(at),
-        };
-        self.intake()
-            .process(store, &raw, at)
-            .unwrap()
-            .case
-            .unwrap()
-    }
 }
 
 fn kinds_sent(store: &Store, kind: OutboxKind) -> Vec<klachtd::store::QueuedMail> {

@@ -2,10 +2,13 @@
 //! them — what the daemon holds, without mail servers.
 #![allow(dead_code)] // each test binary uses a different part of the helpers
 
-use klachtd::domain::WorkingCalendar;
+use chrono::{DateTime, Utc};
+use klachtd::domain::{CaseRef, WorkingCalendar};
+use klachtd::inbound::RawMail;
 use klachtd::intake::Intake;
 use klachtd::outbound::Renderer;
 use klachtd::settings::Settings;
+use klachtd::store::Store;
 
 pub struct World {
     pub settings: Settings,
@@ -38,5 +41,28 @@ impl World {
             renderer: &self.renderer,
             tz: self.settings.timezone(),
         }
+    }
+
+    /// A plain complaint from `from` arriving at `at`; returns the case it opened.
+    pub fn complaint(
+        &self,
+        store: &mut Store,
+        key: &str,
+        from: &str,
+        at: DateTime<Utc>,
+    ) -> CaseRef {
+        let raw = format!(
+            "From: Klager <{from}>\r\nTo: info@example.org\r\nSubject: Klacht {key}\r\nMessage-ID: <{key}@example.net>\r\n\r\nIk ben niet tevreden over de cursus.\r\n"
+        );
+        let raw = RawMail {
+            source_key: key.into(),
+            bytes: raw.into_bytes(),
+            arrived_at: Some(at),
+        };
+        self.intake()
+            .process(store, &raw, at)
+            .unwrap()
+            .case
+            .unwrap()
     }
 }
