@@ -98,10 +98,13 @@ impl Daemon {
         }
     }
 
-    /// Records one raw mail (exactly once).
+    /// Records one raw mail (exactly once). The mail is decoded before the store is locked,
+    /// so a large mail never holds up the outbox worker or the scheduler.
     pub fn take(&self, raw: &RawMail) -> anyhow::Result<IntakeResult> {
+        let intake = self.intake();
+        let prepared = intake.prepare(raw);
         let now = self.clock.now();
-        let result = self.intake().process(&mut self.store(), raw, now)?;
+        let result = intake.record(&mut self.store(), &prepared, now)?;
         if !result.already_recorded {
             tracing::info!(
                 outcome = result.outcome.as_str(),
@@ -123,13 +126,21 @@ impl Daemon {
         })
     }
 
-    /// Takes in everything waiting in the Maildir.
+    /// Takes in everything waiting in the Maildir. A file that cannot be read (vanished,
+    /// no permission) is skipped and tried again on the next pass; only a failure of the
+    /// store stops the pass.
     pub fn process_maildir(&self, maildir: &Maildir, report: &mut RunReport) -> anyhow::Result<()> {
         for pending in maildir.pending()? {
-            let raw = maildir.read(&pending)?;
+            let raw = match maildir.read(&pending) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::warn!(file = %pending.key, "cannot read a mail file, skipped: {e}");
+                    continue;
+                }
+            };
             let result = self.take(&raw)?;
             crate::failpoint::hit("after-commit");
-            maildir.finish(&pending, result.disposition)?;
+            maildir.finish(&pending, &result.source_key, result.disposition)?;
             crate::failpoint::hit("after-mark");
             report.count(&result);
         }
