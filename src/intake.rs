@@ -79,6 +79,14 @@ impl KnownCases for StoreLookup<'_> {
     fn case_exists(&self, case: CaseRef) -> bool {
         cases::exists(self.0, case)
     }
+    fn complainant_of(&self, case: CaseRef) -> Option<String> {
+        cases::get(self.0, case).ok().flatten()?.complainant_address
+    }
+    fn case_of_complainant_message(&self, message_id: &str) -> Option<CaseRef> {
+        cases::case_of_complainant_message(self.0, message_id)
+            .ok()
+            .flatten()
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -178,6 +186,10 @@ impl Intake<'_> {
             (Some(mail), None) => {
                 let classification = classify(mail, self.settings, &StoreLookup(tx));
                 let left = classification == Classification::NotAComplaint;
+                if !matches!(classification, Classification::Staff { .. }) {
+                    // A token in mail from anyone but its owner has leaked (issue 9).
+                    casework::check_tokens(self, tx, mail, now)?;
+                }
                 (
                     self.act(tx, mail, mail_id, &classification, received_at, now)?,
                     left,
@@ -253,8 +265,13 @@ impl Intake<'_> {
                 self.add_follow_up(tx, &record, mail, mail_id, received_at, now)?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
-            Classification::Staff { role, case } => {
-                casework::handle_staff_mail(self, tx, mail, mail_id, *role, *case, now)?
+            Classification::ThirdParty { case, .. } => {
+                let record = cases::get(tx, *case)?.expect("classify only links existing cases");
+                casework::third_party::record(self, tx, &record, mail, received_at, now)?;
+                Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
+            }
+            Classification::Staff { case, .. } => {
+                casework::handle_staff_mail(self, tx, mail, mail_id, *case, now)?
             }
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)

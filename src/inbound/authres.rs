@@ -249,7 +249,10 @@ fn authserv_id_of(header: &str) -> Option<String> {
 
 /// The newest header (topmost; `headers` come newest first) whose authserv-id is `trusted`,
 /// parsed. Older copies never count: a forger can add any number below.
-pub fn newest_trusted(headers: &[String], trusted: &str) -> Option<Result<AuthResults, ParseError>> {
+pub fn newest_trusted(
+    headers: &[String],
+    trusted: &str,
+) -> Option<Result<AuthResults, ParseError>> {
     headers
         .iter()
         .find(|h| authserv_id_of(h).is_some_and(|id| id.eq_ignore_ascii_case(trusted)))
@@ -261,8 +264,8 @@ pub fn newest_trusted(headers: &[String], trusted: &str) -> Option<Result<AuthRe
 /// §3.2): the organisational domain is the last two labels, or three under these.
 const TWO_LABEL_SUFFIXES: &[&str] = &[
     "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "com.au", "net.au",
-    "org.au", "edu.au", "co.nz", "org.nz", "co.za", "com.br", "co.jp", "ne.jp", "or.jp",
-    "com.tr", "com.cn", "com.mx", "co.in", "co.il", "com.sg", "com.hk",
+    "org.au", "edu.au", "co.nz", "org.nz", "co.za", "com.br", "co.jp", "ne.jp", "or.jp", "com.tr",
+    "com.cn", "com.mx", "co.in", "co.il", "com.sg", "com.hk",
 ];
 
 /// The organisational domain of `domain` (lower case, without a trailing dot).
@@ -342,9 +345,11 @@ pub fn evaluate(ar: &AuthResults, from: &EmailAddress) -> ServerEvidence {
     }) {
         return ServerEvidence::Aligned { method: "dmarc" };
     }
-    if ar.results.iter().any(|r| {
-        is(r, "dkim", "pass") && r.prop("header.d").is_some_and(|d| aligned(d, domain))
-    }) {
+    if ar
+        .results
+        .iter()
+        .any(|r| is(r, "dkim", "pass") && r.prop("header.d").is_some_and(|d| aligned(d, domain)))
+    {
         return ServerEvidence::Aligned { method: "dkim" };
     }
     if let Some(r) = ar.results.iter().find(|r| {
@@ -414,7 +419,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ar.results[1].result, "fail");
-        let ar = parse("example.com; dkim/1=pass reason=\"good; really\" header.d=a.example").unwrap();
+        let ar =
+            parse("example.com; dkim/1=pass reason=\"good; really\" header.d=a.example").unwrap();
         assert_eq!(ar.results[0].prop("header.d"), Some("a.example"));
     }
 
@@ -457,17 +463,41 @@ mod tests {
     #[test]
     fn dkim_counts_only_aligned_and_dmarc_fail_is_contrary() {
         let anna = from("anna@mail.example.org");
-        let dkim = |d: &str| evaluate(&parse(&format!("s; dkim=pass header.d={d}")).unwrap(), &anna);
-        assert_eq!(dkim("example.org"), ServerEvidence::Aligned { method: "dkim" });
-        assert_eq!(dkim("other.example.org"), ServerEvidence::Aligned { method: "dkim" });
+        let dkim = |d: &str| {
+            evaluate(
+                &parse(&format!("s; dkim=pass header.d={d}")).unwrap(),
+                &anna,
+            )
+        };
+        assert_eq!(
+            dkim("example.org"),
+            ServerEvidence::Aligned { method: "dkim" }
+        );
+        assert_eq!(
+            dkim("other.example.org"),
+            ServerEvidence::Aligned { method: "dkim" }
+        );
         assert_eq!(dkim("example.org.evil.example"), ServerEvidence::Neutral);
         assert_eq!(dkim("gmail.com"), ServerEvidence::Neutral);
-        let fail = parse("s; dmarc=fail header.from=mail.example.org; dkim=pass header.d=example.org").unwrap();
-        assert!(matches!(evaluate(&fail, &anna), ServerEvidence::Contrary { .. }));
+        let fail =
+            parse("s; dmarc=fail header.from=mail.example.org; dkim=pass header.d=example.org")
+                .unwrap();
+        assert!(matches!(
+            evaluate(&fail, &anna),
+            ServerEvidence::Contrary { .. }
+        ));
         let spf = parse("s; spf=fail smtp.mailfrom=mail.example.org").unwrap();
-        assert!(matches!(evaluate(&spf, &anna), ServerEvidence::Contrary { .. }));
-        let spf_but_dkim = parse("s; spf=fail smtp.mailfrom=mail.example.org; dkim=pass header.d=example.org").unwrap();
-        assert_eq!(evaluate(&spf_but_dkim, &anna), ServerEvidence::Aligned { method: "dkim" });
+        assert!(matches!(
+            evaluate(&spf, &anna),
+            ServerEvidence::Contrary { .. }
+        ));
+        let spf_but_dkim =
+            parse("s; spf=fail smtp.mailfrom=mail.example.org; dkim=pass header.d=example.org")
+                .unwrap();
+        assert_eq!(
+            evaluate(&spf_but_dkim, &anna),
+            ServerEvidence::Aligned { method: "dkim" }
+        );
     }
 
     #[test]
@@ -486,7 +516,9 @@ mod tests {
             "Mail.Example.Org; dkim=none".to_string(),
             "mail.example.org; dkim=pass header.d=example.org".to_string(),
         ];
-        let ar = newest_trusted(&headers, "mail.example.org").unwrap().unwrap();
+        let ar = newest_trusted(&headers, "mail.example.org")
+            .unwrap()
+            .unwrap();
         assert_eq!(ar.results[0].result, "none");
         assert_eq!(
             evidence(&headers, Some("mail.example.org"), &from("a@example.org")),
@@ -511,9 +543,26 @@ mod tests {
 
     fn method() -> impl Strategy<Value = (String, String, String, String)> {
         (
-            prop_oneof![Just("spf"), Just("dkim"), Just("dmarc"), Just("auth"), Just("arc")],
-            prop_oneof![Just("pass"), Just("fail"), Just("none"), Just("softfail"), Just("neutral")],
-            prop_oneof![Just("header.d"), Just("header.from"), Just("smtp.mailfrom"), Just("smtp.auth")],
+            prop_oneof![
+                Just("spf"),
+                Just("dkim"),
+                Just("dmarc"),
+                Just("auth"),
+                Just("arc")
+            ],
+            prop_oneof![
+                Just("pass"),
+                Just("fail"),
+                Just("none"),
+                Just("softfail"),
+                Just("neutral")
+            ],
+            prop_oneof![
+                Just("header.d"),
+                Just("header.from"),
+                Just("smtp.mailfrom"),
+                Just("smtp.auth")
+            ],
             prop_oneof![
                 "[a-z]{1,8}\\.(org|example|co\\.uk)".prop_map(|s| s),
                 "[a-z]{1,5}@[a-z]{1,5}\\.org".prop_map(|s| s),

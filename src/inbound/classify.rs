@@ -12,6 +12,10 @@ pub trait KnownCases {
     fn case_of_sent_message(&self, message_id: &str) -> Option<CaseRef>;
     /// Whether a case with this reference exists.
     fn case_exists(&self, case: CaseRef) -> bool;
+    /// The complainant's address of a case (none once purged).
+    fn complainant_of(&self, case: CaseRef) -> Option<String>;
+    /// The case of a Message-ID we sent to that case's complainant.
+    fn case_of_complainant_message(&self, message_id: &str) -> Option<CaseRef>;
 }
 
 /// How a reply was tied to its case.
@@ -39,8 +43,19 @@ pub enum Automatic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Classification {
     NewComplaint,
-    FollowUp { case: CaseRef, link: Link },
-    Staff { role: Role, case: Option<CaseRef> },
+    FollowUp {
+        case: CaseRef,
+        link: Link,
+    },
+    /// Names a case but is neither from its complainant nor an answer to our mail to them.
+    ThirdParty {
+        case: CaseRef,
+        link: Link,
+    },
+    Staff {
+        role: Role,
+        case: Option<CaseRef>,
+    },
     Automatic(Automatic),
     Spam,
     Malformed(String),
@@ -64,6 +79,16 @@ impl fmt::Display for Classification {
                     Link::Thread => "In-Reply-To/References",
                 };
                 write!(f, "follow-up on {case} (by {how})")
+            }
+            Classification::ThirdParty { case, link } => {
+                let how = match link {
+                    Link::SubjectTag => "subject tag",
+                    Link::Thread => "In-Reply-To/References",
+                };
+                write!(
+                    f,
+                    "third-party mail on {case} (by {how}; not the complainant)"
+                )
             }
             Classification::Staff { role, case } => {
                 let who = match role {
@@ -123,7 +148,11 @@ pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases)
         };
     }
     if let Some((case, link)) = case {
-        return Classification::FollowUp { case, link };
+        return if from_complainant(mail, sender, case, known) {
+            Classification::FollowUp { case, link }
+        } else {
+            Classification::ThirdParty { case, link }
+        };
     }
     if settings.intake.mode == IntakeMode::Keywords
         && !mentions_keyword(mail, &settings.intake.keywords)
@@ -175,6 +204,35 @@ fn linked_case(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, L
         .iter()
         .find_map(|id| known.case_of_sent_message(id))
         .map(|case| (case, Link::Thread))
+}
+
+/// An address without its `+tag`, lower case: `Jan+klacht@X.nl` → `jan@x.nl`.
+pub fn base_address(address: &str) -> String {
+    let a = address.trim().to_lowercase();
+    match a.rsplit_once('@') {
+        Some((local, domain)) => {
+            format!("{}@{domain}", local.split('+').next().unwrap_or(local))
+        }
+        None => a,
+    }
+}
+
+/// Only the complainant adds to a complaint: the mail comes from the complainant's address
+/// (without +tag, case-insensitive), or answers a mail we sent the complainant on this case.
+fn from_complainant(
+    mail: &InboundMail,
+    sender: &EmailAddress,
+    case: CaseRef,
+    known: &dyn KnownCases,
+) -> bool {
+    let same_address = known
+        .complainant_of(case)
+        .is_some_and(|c| base_address(&c) == base_address(sender.as_str()));
+    same_address
+        || mail
+            .thread_ids
+            .iter()
+            .any(|id| known.case_of_complainant_message(id) == Some(case))
 }
 
 fn mentions_keyword(mail: &InboundMail, keywords: &[String]) -> bool {

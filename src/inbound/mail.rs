@@ -83,6 +83,8 @@ pub struct InboundMail {
     pub signals: Signals,
     /// Raw `Authentication-Results` values, topmost (newest) first.
     pub authentication_results: Vec<String>,
+    /// Raw `Received` values, topmost (newest) first.
+    pub received: Vec<String>,
     pub defects: Vec<Defect>,
     /// Identity for duplicate detection: Message-ID plus content, trace headers excluded.
     pub fingerprint: String,
@@ -118,6 +120,14 @@ impl InboundMail {
                 .header_values("Authentication-Results")
                 .filter_map(|v| v.as_text().map(str::to_string))
                 .collect(),
+            received: message
+                .header_values("Received")
+                .filter_map(|v| match v {
+                    HeaderValue::Text(t) => Some(t.to_string()),
+                    HeaderValue::Received(r) => Some(received_line(r)),
+                    _ => None,
+                })
+                .collect(),
             defects: defects(&message),
             fingerprint: fingerprint(&message, raw),
         };
@@ -135,6 +145,21 @@ impl InboundMail {
     pub fn sender(&self) -> Option<&EmailAddress> {
         self.from.as_ref().map(|m| &m.address)
     }
+}
+
+/// A parsed Received header as one plain line: `from HOST [IP] by HOST`.
+fn received_line(r: &mail_parser::Received<'_>) -> String {
+    let mut out = String::new();
+    if let Some(h) = &r.from {
+        out.push_str(&format!("from {h}"));
+    }
+    if let Some(ip) = r.from_ip {
+        out.push_str(&format!(" [{ip}]"));
+    }
+    if let Some(h) = &r.by {
+        out.push_str(&format!(" by {h}"));
+    }
+    out.trim().to_string()
 }
 
 /// Strips angle brackets and white space from a message id.
