@@ -478,7 +478,7 @@ impl Intake<'_> {
             },
             now,
         )?;
-        tracing::warn!("mail quarantined: {reason}");
+        tracing::warn!("mail quarantined: {}", crate::redact::addresses(reason));
         Ok(())
     }
 

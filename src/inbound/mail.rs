@@ -171,10 +171,21 @@ pub fn clean_id(id: &str) -> String {
         .to_string()
 }
 
-/// Removes CR, LF and other control characters (a header-injection attempt hides here)
-/// and collapses runs of white space.
+/// Invisible format characters that change how text reads without being seen: bidi
+/// embeddings, overrides and isolates (`factuur\u{202e}fdp.exe` shows as `factuurexe.pdf`),
+/// zero-width characters, the soft hyphen and the byte-order mark.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Removes CR, LF and other control characters (a header-injection attempt hides here) and
+/// invisible format characters, and collapses runs of white space. Used for subjects,
+/// display names and attachment names.
 pub fn one_line(s: &str) -> String {
     s.chars()
+        .filter(|c| !is_invisible_format(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .split_whitespace()
@@ -516,6 +527,16 @@ mod tests {
             "Dit is een lange zin die doorloopt.\nNieuwe regel.\n-- \nsig"
         );
         assert_eq!(unflow("> a \n> b\nc", false), "> a b\nc");
+    }
+
+    #[test]
+    fn bidi_and_invisible_characters_leave_names() {
+        assert_eq!(one_line("factuur\u{202e}fdp.exe"), "factuurfdp.exe");
+        assert_eq!(one_line("Piet\u{200b}\u{2067}Jansen\u{2069}"), "PietJansen");
+        let raw = "From: \"Piet\u{202e}nesnaJ\" <p@example.net>\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhoi\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"factuur\u{202e}fdp.exe\"\r\n\r\nMZ\r\n--b--\r\n";
+        let m = InboundMail::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.attachments[0].filename, "factuurfdp.exe");
+        assert_eq!(m.from.unwrap().name.as_deref(), Some("PietnesnaJ"));
     }
 
     #[test]

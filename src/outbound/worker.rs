@@ -70,7 +70,7 @@ pub async fn deliver_due(
             Err(SendError::Transient(error)) if now - mail.created_at < policy.give_up_after => {
                 let next = now + policy.backoff(mail.attempts);
                 store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
-                tracing::warn!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred: {error}");
+                tracing::warn!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred: {}", crate::redact::addresses(&error));
                 report.deferred += 1;
                 return Ok(report);
             }
@@ -91,7 +91,7 @@ pub async fn deliver_due(
                     }
                     Ok(())
                 })?;
-                tracing::error!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), "sending failed permanently: {error}");
+                tracing::error!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), "sending failed permanently: {}", crate::redact::addresses(&error));
                 report.failed += 1;
             }
         }
