@@ -180,7 +180,7 @@ fn a_complaint_lives_from_registration_to_a_binding_verdict() {
     // 3. Closing without cause and solution is refused, naming what is missing.
     let transcript = newest(&server, STAFF, 3, "Verwerkt: [KL-2026-0001]");
     answer(&server, &k, &transcript, STAFF, "Afgehandeld", false);
-    let refused = newest(&server, STAFF, 4, "Verwerkt (1 fout): [KL-2026-0001]");
+    let refused = newest(&server, STAFF, 4, "Niet verwerkt (1 fout): [KL-2026-0001]");
     let refused_text = text(&refused);
     assert!(
         refused_text.contains("oorzaak, oplossing, akkoord"),
@@ -262,7 +262,12 @@ fn a_complaint_lives_from_registration_to_a_binding_verdict() {
         "Heropen: toch nog iets",
         false,
     );
-    newest(&server, COMMITTEE, 3, "Verwerkt (1 fout): [KL-2026-0001]");
+    newest(
+        &server,
+        COMMITTEE,
+        3,
+        "Niet verwerkt (1 fout): [KL-2026-0001]",
+    );
     assert_eq!(k.case("KL-2026-0001")["case"]["status"], "final");
 
     // The complainant saw exactly four letters, never a staff address.
@@ -310,12 +315,43 @@ fn a_forged_command_changes_nothing_until_the_real_address_confirms_it() {
         "nothing changed"
     );
 
-    // The real address is asked to confirm; its reply applies the held commands.
+    // The real address is asked to confirm. "Yes" in other words is not a confirmation: the
+    // held mail is refused, recorded on the case, and she gets a transcript saying so.
     let request = newest(&server, STAFF, 2, "Bevestiging nodig [KL-2026-0001]");
-    assert!(text(&request).contains("Geen klacht: spam"));
+    let request_text = text(&request);
+    assert!(request_text.contains("Geen klacht: spam"));
+    assert!(
+        request_text.contains("forged-1") || request_text.contains("Herkomst:"),
+        "where it came from"
+    );
     answer(&server, &k, &request, STAFF, "Ja, dat was ik.", false);
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "open");
+    newest(&server, STAFF, 3, "Niet uitgevoerd: [KL-2026-0001]");
+    let history = k.case("KL-2026-0001").to_string();
+    assert!(history.contains("held_refused"), "{history}");
+
+    // Forged again; this time she confirms with the code: the held commands apply.
+    server.deliver(
+        forged.replace("forged-1", "forged-2").as_bytes(),
+        "staff@example.org",
+        &["info@example.org"],
+    );
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let request = newest(&server, STAFF, 4, "Bevestiging nodig [KL-2026-0001]");
+    let t = text(&request);
+    let at = t.find("Bevestig ").expect("the code is named");
+    let code = &t[at + 9..at + 13];
+    answer(
+        &server,
+        &k,
+        &request,
+        STAFF,
+        &format!("Bevestig {code}"),
+        false,
+    );
     assert_eq!(k.case("KL-2026-0001")["case"]["status"], "withdrawn");
-    newest(&server, STAFF, 3, "Verwerkt: [KL-2026-0001]");
+    newest(&server, STAFF, 5, "Verwerkt: [KL-2026-0001]");
 
     // A token issued to one address proves nothing for another.
     let notification = server

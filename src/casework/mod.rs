@@ -402,8 +402,12 @@ fn confirm(
         now,
     )?;
     Ok(Settled::new(
-        MailOutcome::Ignored,
-        format!("reply to a confirmation request: {situation}; nothing applied"),
+        if linked.is_some() {
+            MailOutcome::AddedToCase
+        } else {
+            MailOutcome::Ignored
+        },
+        format!("reply to a confirmation request: {situation}; nothing applied, recorded"),
         linked,
     ))
 }
