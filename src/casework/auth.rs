@@ -161,10 +161,6 @@ mod tests {
         InboundMail::parse(raw.as_bytes()).unwrap()
     }
 
-    fn anna() -> EmailAddress {
-        "anna@example.org".parse().unwrap()
-    }
-
     #[test]
     fn tokens_are_found_in_reply_addresses_and_quoted_ids() {
         let token = "0123456789abcdef01234567";

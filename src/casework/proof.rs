@@ -262,7 +262,8 @@ mod tests {
         let contrary = || Contrary {
             why: "dmarc=fail".into(),
         };
-        let rows: Vec<(&str, ServerEvidence, Vec<Issued>, Option<i64>, Proof)> = vec![
+        type Row<'a> = (&'a str, ServerEvidence, Vec<Issued>, Option<i64>, Proof);
+        let rows: Vec<Row<'_>> = vec![
             // No evidence at all.
             (ANNA, Absent, vec![], Some(1), Proof::Unproven),
             (ANNA, Neutral, vec![], Some(1), Proof::Unproven),

@@ -627,7 +627,7 @@ mod tests {
         #[test]
         fn any_text_parses_or_fails_cleanly(s in "\\PC{0,200}") {
             let _ = parse(&s);
-            let _ = evidence(&[s.clone()], Some("x"), &from("a@example.org"));
+            let _ = evidence(std::slice::from_ref(&s), Some("x"), &from("a@example.org"));
         }
     }
 }
