@@ -375,3 +375,59 @@ fn a_forged_command_changes_nothing_until_the_real_address_confirms_it() {
     );
     newest(&server, "staff2@example.org", 1, "Bevestiging nodig");
 }
+
+#[test]
+fn a_token_leaked_by_reply_all_is_revoked_and_a_forgery_with_it_changes_nothing() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    server.deliver(
+        &from_local("02_klacht_factuur_gmail_alternative_qp.eml", COMPLAINANT),
+        COMPLAINANT,
+        &["info@example.org"],
+    );
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let notification = newest(&server, STAFF, 1, "Nieuwe klacht [KL-2026-0001]");
+
+    // Staff press "reply all" with the complainant in Cc: the complainant sees the token.
+    let (mail, to) = reply(&notification, STAFF, "Notitie: klager gebeld", false);
+    let mut leaked = format!("Cc: <{COMPLAINANT}>\r\n").into_bytes();
+    leaked.extend_from_slice(&mail);
+    server.deliver(&leaked, STAFF, &[&to, COMPLAINANT]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    let summary = k.run_once();
+    assert!(
+        summary.contains("ignored: 1"),
+        "held, not applied: {summary}"
+    );
+    newest(&server, STAFF, 2, "Bevestiging nodig [KL-2026-0001]");
+    newest(
+        &server,
+        STAFF,
+        3,
+        "Antwoordadres ingetrokken [KL-2026-0001]",
+    );
+
+    // The complainant forges the staff member's From to the leaked address.
+    let forged = format!(
+        "From: Medewerker <{STAFF}>\r\nTo: <{to}>\r\nSubject: RE: Nieuwe klacht [KL-2026-0001]\r\n\
+         Message-ID: <forged-2@attacker.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Behandelaar: {STAFF}\r\nOorzaak: x\r\nOplossing: volledige terugbetaling van 2.500 euro\r\nAkkoord: ja\r\nAfgehandeld\r\n"
+    );
+    server.deliver(forged.as_bytes(), COMPLAINANT, &[&to]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let case = k.case("KL-2026-0001");
+    assert_eq!(case["case"]["status"], "open", "nothing changed");
+    assert!(case["case"]["solution"].is_null());
+    // The complainant received the acknowledgement and the reply-all copy, no closing letter.
+    let inbox = server.fetch_all(COMPLAINANT);
+    assert!(
+        inbox
+            .iter()
+            .all(|m| !subject(m).starts_with("Uw klacht is afgehandeld")),
+        "no closing letter"
+    );
+    assert_eq!(inbox.len(), 2, "acknowledgement and the reply-all copy");
+    newest(&server, STAFF, 4, "Bevestiging nodig [KL-2026-0001]");
+}
