@@ -45,7 +45,7 @@ pub fn cases(
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        return Ok(serde_json::to_string_pretty(&rows)? + "\n");
+        return Ok(printable(&serde_json::to_string_pretty(&rows)?) + "\n");
     }
     if all.is_empty() {
         return Ok("No cases registered yet.\n".into());
@@ -139,7 +139,9 @@ pub fn case(
             "events": events,
             "mail": mail,
         });
-        return Ok(Some(serde_json::to_string_pretty(&value)? + "\n"));
+        return Ok(Some(
+            printable(&serde_json::to_string_pretty(&value)?) + "\n",
+        ));
     }
     let tz = settings.timezone();
     let at = |t: chrono::DateTime<chrono::Utc>| {
@@ -263,5 +265,14 @@ mod tests {
             printable("a\u{1b}[2J\u{1b}]0;x\u{7}b\r\n\tc\u{202e}fdp.exe\u{9b}"),
             "a[2J]0;xb\n\tcfdp.exe"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nothing_invisible_or_controlling_survives(s in "\\PC{0,40}|[\u{0}-\u{1f}\u{7f}-\u{9f}\u{200b}-\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}a-z\n]{0,40}") {
+            let out = printable(&s);
+            proptest::prop_assert!(out.chars().all(|c| (!c.is_control() || c == '\n' || c == '\t')
+                && !crate::inbound::mail::is_invisible_format(c)));
+        }
     }
 }

@@ -421,8 +421,15 @@ fn check_register_after_staff_replies(store: &Store) {
     assert!(
         !events7
             .iter()
-            .any(|e| e.detail.contains("eerst even met Anna bellen")),
-        "file 22 applied nothing"
+            .any(|e| e.kind != "refused" && e.detail.contains("eerst even met Anna bellen")),
+        "file 22 applied nothing (no note)"
+    );
+    assert!(
+        events7.iter().any(|e| e.kind == "refused"
+            && e.actor.as_deref() == Some("directie@example.org")
+            && e.detail.contains("Akkoord: misschien")
+            && e.detail.contains("eerst even met Anna bellen")),
+        "file 22 is recorded as refused, with the failing line and its text"
     );
 
     assert_eq!(case(16).status, CaseStatus::Withdrawn);
@@ -462,8 +469,16 @@ fn check_register_after_staff_replies(store: &Store) {
             .any(|e| e.kind == "note" && e.detail.contains("Zet jij oorzaak en oplossing"))
     );
     assert!(
-        !events15.iter().any(|e| e.detail.contains("Deze kan dicht")),
+        !events15
+            .iter()
+            .any(|e| e.kind != "held" && e.detail.contains("Deze kan dicht")),
         "the forgery changed nothing"
+    );
+    assert!(
+        events15
+            .iter()
+            .any(|e| e.kind == "held" && e.detail.contains("Deze kan dicht")),
+        "the held forgery is recorded on the case"
     );
 
     assert_eq!(case(9).status, CaseStatus::Open, "file 31 reopened it");

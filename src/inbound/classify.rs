@@ -248,3 +248,73 @@ fn mentions_keyword(mail: &InboundMail, keywords: &[String]) -> bool {
         is_word(&subject) || is_word(&text)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    struct OneCase {
+        complainant: String,
+        our_ack: String,
+    }
+
+    impl KnownCases for OneCase {
+        fn case_of_sent_message(&self, id: &str) -> Option<CaseRef> {
+            (id == self.our_ack || id == "staff-notification@example.org")
+                .then(|| CaseRef::new(2026, 1))
+        }
+        fn case_exists(&self, case: CaseRef) -> bool {
+            case == CaseRef::new(2026, 1)
+        }
+        fn complainant_of(&self, _: CaseRef) -> Option<String> {
+            Some(self.complainant.clone())
+        }
+        fn case_of_complainant_message(&self, id: &str) -> Option<CaseRef> {
+            (id == self.our_ack).then(|| CaseRef::new(2026, 1))
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap()
+    }
+
+    proptest! {
+        /// A mail naming the case is the complainant's only from the complainant's address
+        /// (any +tag, any case) or in answer to our mail to them; otherwise third-party.
+        #[test]
+        fn only_the_complainant_adds_to_a_complaint(
+            local in "[a-z]{1,6}",
+            other in "[a-z]{1,6}",
+            tag in proptest::option::of("[a-z0-9]{1,5}"),
+            upper in any::<bool>(),
+            thread in prop_oneof![Just(None), Just(Some("ack@example.org")), Just(Some("staff-notification@example.org"))],
+            by_subject in any::<bool>(),
+        ) {
+            let known = OneCase { complainant: format!("{local}@example.net"), our_ack: "ack@example.org".into() };
+            let mut sender = format!("{other}{}@example.net", tag.map(|t| format!("+{t}")).unwrap_or_default());
+            if upper {
+                sender = sender.to_uppercase();
+            }
+            let subject = if by_subject || thread.is_none() { "RE: [KL-2026-0001] x" } else { "RE: x" };
+            let raw = format!(
+                "From: <{sender}>\r\nTo: info@example.org\r\nSubject: {subject}\r\n{}Message-ID: <m@x>\r\n\r\nTekst\r\n",
+                thread.map(|t| format!("In-Reply-To: <{t}>\r\n")).unwrap_or_default()
+            );
+            let mail = InboundMail::parse(raw.as_bytes()).unwrap();
+            let c = classify(&mail, &settings(), &known);
+            let complainant = other == local || thread == Some("ack@example.org");
+            match c {
+                Classification::FollowUp { .. } => prop_assert!(complainant),
+                Classification::ThirdParty { .. } => prop_assert!(!complainant),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn base_addresses() {
+        assert_eq!(base_address("Jan+Klacht@X.NL"), "jan@x.nl");
+        assert_eq!(base_address("jan@x.nl"), "jan@x.nl");
+    }
+}
