@@ -42,11 +42,7 @@ pub(crate) fn handle_staff_mail(
     if let Some(id) = &mail.message_id
         && mails::seen_message_id(tx, id, sender.as_str(), mail_id)?
     {
-        return Ok(Settled::new(
-            MailOutcome::Ignored,
-            "command mail already taken in (same Message-ID)",
-            None,
-        ));
+        return duplicate(intake, tx, mail, &sender, linked, now);
     }
     // Every case the mail names must exist, or no token counts (rule 5 of `proof::decide`).
     let named = auth::case_of_reply_address(mail, org);
@@ -100,6 +96,62 @@ pub(crate) fn handle_staff_mail(
             }
         }
     }
+}
+
+/// A command mail whose Message-ID was taken in before, with other content: never applied
+/// twice, but never silent either (issue 10).
+fn duplicate(
+    intake: &Intake<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    sender: &EmailAddress,
+    linked: Option<CaseRef>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let case = match linked {
+        Some(r) => cases::get(tx, r)?,
+        None => None,
+    };
+    let actor = Actor {
+        address: sender.clone(),
+        role: intake.settings.roles.role_of(sender).unwrap_or(Role::Staff),
+    };
+    match &case {
+        Some(c) => {
+            cases::add_event(
+                tx,
+                c.id,
+                now,
+                "staff_mail_unused",
+                Some(sender.as_str()),
+                &format!(
+                    "E-mail met dezelfde Message-ID als een eerder verwerkte e-mail; niet opnieuw verwerkt.\n\n{}",
+                    new_text_of(mail).trim()
+                ),
+            )?;
+            let stored = Stored {
+                recorded: true,
+                noted: false,
+            };
+            send_transcript(
+                intake,
+                tx,
+                mail,
+                c,
+                "duplicate",
+                Vec::new(),
+                &stored,
+                &actor,
+                now,
+            )?;
+        }
+        None => send_caseless_transcript(intake, tx, mail, "duplicate", Vec::new(), &actor, now)?,
+    }
+    Ok(Settled::new(
+        MailOutcome::Ignored,
+        "command mail already taken in (same Message-ID): not applied again, transcript sent",
+        case.map(|c| (c.id, c.reference)),
+    ))
 }
 
 /// For mail from anyone: revokes the tokens it shows to have leaked, and tells each owner once.
