@@ -23,8 +23,9 @@ fn t0() -> DateTime<Utc> {
         .to_utc()
 }
 
-fn world() -> World {
+fn world_in(language: &str) -> World {
     World::with_env(&[
+        ("KLACHTD__ORGANISATION__LANGUAGE", language),
         (
             "KLACHTD__ROLES__STAFF",
             "anna.devries@example.org,pieter.bakker@example.org",
@@ -43,8 +44,12 @@ struct Run {
 
 impl Run {
     fn new() -> Run {
+        Run::in_language("nl")
+    }
+
+    fn in_language(language: &str) -> Run {
         Run {
-            world: world(),
+            world: world_in(language),
             store: Store::open_in_memory().unwrap(),
             n: 0,
         }
@@ -621,6 +626,53 @@ fn a_staff_mail_that_applies_nothing_is_never_silent() {
         !t.contains("  OK "),
         "no OK under a heading that says nothing was applied"
     );
+}
+
+#[test]
+fn every_new_letter_reads_in_english_for_an_english_organisation() {
+    let mut r = Run::in_language("en");
+    let case = r.complaint(KLAGER);
+    let notification = r.newest(OutboxKind::StaffNotification, ANNA);
+    // A reply-all leak (revocation notice + confirmation request), a stranger, a refusal.
+    r.take(reply(
+        &notification,
+        ANNA,
+        &format!("Cc: {KLAGER}\r\n"),
+        "Note: called",
+    ));
+    r.take(format!(
+        "From: <mallory@evil.example>\r\nTo: info@example.org\r\nSubject: RE: {}\r\nMessage-ID: <m@evil.example>\r\n\r\nI withdraw.\r\n",
+        case.tag()
+    ));
+    r.take(format!(
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nFrom: <{ANNA}>\r\nTo: info@example.org\r\nSubject: RE: {}\r\nMessage-ID: <e@example.org>\r\n\r\nCause: x\r\nSolutoin: y\r\n",
+        case.tag()
+    ));
+    let subjects: Vec<String> = r.outbox().iter().map(subject).collect();
+    for want in [
+        "Reply address revoked",
+        "Confirmation needed",
+        "Note: mail from someone other than the complainant",
+        "Not processed (1 error)",
+    ] {
+        assert!(
+            subjects.iter().any(|s| s.starts_with(want)),
+            "{want}: {subjects:?}"
+        );
+    }
+    let refused = text(&r.newest(OutboxKind::Transcript, ANNA));
+    assert!(refused.contains("would have been carried out"), "{refused}");
+    for m in r.outbox().iter().filter(|m| !m.kind.to_complainant()) {
+        let t = text(m);
+        for dutch in [
+            "Opgeslagen:",
+            "Bevestiging nodig",
+            "NIET de klager",
+            "ingetrokken",
+        ] {
+            assert!(!t.contains(dutch), "Dutch in English mail: {t}");
+        }
+    }
 }
 
 proptest! {

@@ -6,7 +6,7 @@
 use super::proof::{self, Decision, MailFacts};
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::{InboundMail, authres};
-use crate::settings::{Roles, Settings};
+use crate::settings::{Language, Roles, Settings};
 use crate::store::tokens::{self, Issued};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
@@ -119,7 +119,8 @@ pub fn prove(
 
 /// Where a mail came from, in one plain line for people: the newest Received hop and the
 /// trusted server's results.
-pub fn origin_line(mail: &InboundMail, trusted: Option<&str>) -> String {
+pub fn origin_line(mail: &InboundMail, trusted: Option<&str>, lang: Language) -> String {
+    let nl = lang == Language::Nl;
     let hop = mail
         .received
         .first()
@@ -129,13 +130,23 @@ pub fn origin_line(mail: &InboundMail, trusted: Option<&str>) -> String {
             r.chars().take(200).collect::<String>()
         })
         .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "geen Received-regel".into());
-    let results = match trusted {
-        None => "Authentication-Results: niet ingesteld".to_string(),
-        Some(_) => match authres::summary(&mail.authentication_results, trusted) {
-            Some(s) => format!("Authentication-Results {s}"),
-            None => "geen Authentication-Results van de eigen mailserver".to_string(),
-        },
+        .unwrap_or_else(|| {
+            if nl {
+                "geen Received-regel"
+            } else {
+                "no Received line"
+            }
+            .into()
+        });
+    let results = match (
+        trusted,
+        authres::summary(&mail.authentication_results, trusted),
+    ) {
+        (None, _) if nl => "Authentication-Results: niet ingesteld".to_string(),
+        (None, _) => "Authentication-Results: not configured".to_string(),
+        (Some(_), Some(s)) => format!("Authentication-Results {s}"),
+        (Some(_), None) if nl => "geen Authentication-Results van de eigen mailserver".to_string(),
+        (Some(_), None) => "no Authentication-Results of our own mail server".to_string(),
     };
     format!("{hop}; {results}")
 }

@@ -200,7 +200,7 @@ fn revoke_leaked(
             Some(c) => mailer.case_context(c, mailer.staff_language()),
             None => base_context(intake),
         };
-        context.insert("why", &decision.reason_nl);
+        context.insert("why", decision.reason_in(mailer.staff_language()));
         mailer.to_role(
             tx,
             Letter {
@@ -243,13 +243,14 @@ fn hold(
         &code,
         now,
     )?;
-    let origin = auth::origin_line(
-        mail,
-        intake.settings.security.trusted_authserv_id.as_deref(),
-    );
     let block = parse_block(new_text);
     let mailer = intake.mailer();
     let lang = mailer.staff_language();
+    let origin = auth::origin_line(
+        mail,
+        intake.settings.security.trusted_authserv_id.as_deref(),
+        lang,
+    );
     let mut context = match case {
         Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),
@@ -268,7 +269,7 @@ fn hold(
     context.insert("held_text", new_text.trim());
     context.insert("code", &code);
     context.insert("origin", &origin);
-    context.insert("why", &decision.reason_nl);
+    context.insert("why", decision.reason_in(lang));
     context.insert(
         "received_at",
         &templates::long_datetime(now, intake.tz, lang),

@@ -162,6 +162,46 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
     decision(Proof::Unproven, why)
 }
 
+impl Decision {
+    /// The reason in words for the person who reads it.
+    pub fn reason_in(&self, lang: crate::settings::Language) -> &'static str {
+        match lang {
+            crate::settings::Language::Nl => dutch(&self.reason),
+            crate::settings::Language::En => english(&self.reason),
+        }
+    }
+}
+
+/// The English wording for staff of each reason `decide` gives.
+fn english(reason: &str) -> &'static str {
+    match reason {
+        "not a role address" => "not an address with a role",
+        "the trusted server saw a login (smtp.auth) by another address than From" => {
+            "our own mail server saw a login by another address than the sender"
+        }
+        "the trusted server's results speak against the From domain; a token does not outweigh them" => {
+            "our own mail server reports that the sender does not check out (dmarc/spf/dkim failed)"
+        }
+        "reply to a confirmation request" => "a reply to a confirmation request",
+        "no token and no proof from the trusted server" => {
+            "not a reply to a message of ours and not sent through our own mail server"
+        }
+        "the token also went to an address without a role (leaked)" => {
+            "the e-mail also went to someone without a role, so the key in the reply address leaked and was revoked"
+        }
+        "the token belongs to another address" => {
+            "the reply address belongs to a message to someone else"
+        }
+        "the mail names a case that does not exist" => {
+            "the e-mail names a complaint that does not exist"
+        }
+        "the token was revoked" => "the key in the reply address was revoked",
+        "the token was issued for another case" => "the reply address belongs to another complaint",
+        "the token has expired" => "the message you replied to is too old",
+        _ => "sender proven",
+    }
+}
+
 /// The Dutch wording of each reason `decide` gives.
 fn dutch(reason: &str) -> &'static str {
     match reason {

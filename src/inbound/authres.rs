@@ -384,7 +384,7 @@ pub fn summary(headers: &[String], trusted: Option<&str>) -> Option<String> {
         "{}: {}",
         ar.authserv_id,
         if parts.is_empty() {
-            "geen resultaten".to_string()
+            "none".to_string()
         } else {
             parts.join(", ")
         }
