@@ -138,14 +138,22 @@ fn duplicate(
                 tx,
                 mail,
                 c,
-                "duplicate",
+                Situation::Duplicate,
                 Vec::new(),
                 &stored,
                 &actor,
                 now,
             )?;
         }
-        None => send_caseless_transcript(intake, tx, mail, "duplicate", Vec::new(), &actor, now)?,
+        None => send_caseless_transcript(
+            intake,
+            tx,
+            mail,
+            Situation::Duplicate,
+            Vec::new(),
+            &actor,
+            now,
+        )?,
     }
     Ok(Settled::new(
         MailOutcome::Ignored,
@@ -357,12 +365,12 @@ fn confirm(
         now - held.held_at > Duration::days(i64::from(intake.settings.security.hold_days));
     let code = confirmation_code(reply_text);
     let situation = match (&held.outcome, expired, code) {
-        (Some(_), _, _) => "confirm_settled",
-        (None, true, _) => "confirm_expired",
-        (None, false, Some(c)) if c == held.code => "confirmed",
-        (None, false, _) => "confirm_refused",
+        (Some(_), _, _) => Situation::ConfirmSettled,
+        (None, true, _) => Situation::ConfirmExpired,
+        (None, false, Some(c)) if c == held.code => Situation::Applied,
+        (None, false, _) => Situation::ConfirmRefused,
     };
-    if situation == "confirmed" {
+    if situation == Situation::Applied {
         tokens::settle_held(tx, held.id, "confirmed", now)?;
         if let Some(c) = &case {
             cases::add_event(
@@ -392,14 +400,14 @@ fn confirm(
             None => without_case(intake, tx, &original, held.mail_id, &held_block, actor, now),
         };
     }
-    if situation != "confirm_settled" {
+    if situation != Situation::ConfirmSettled {
         let outcome = if expired { "expired" } else { "refused" };
         tokens::settle_held(tx, held.id, outcome, now)?;
     }
     if let Some(c) = &case {
         let what = match situation {
-            "confirm_expired" => "te laat: de bevestigingstermijn was verstreken",
-            "confirm_settled" => "de aangehouden e-mail was al afgehandeld",
+            Situation::ConfirmExpired => "te laat: de bevestigingstermijn was verstreken",
+            Situation::ConfirmSettled => "de aangehouden e-mail was al afgehandeld",
             _ => "het antwoord bevatte geen regel 'Bevestig' met de juiste code",
         };
         cases::add_event(
@@ -460,7 +468,7 @@ fn confirm(
         } else {
             MailOutcome::Ignored
         },
-        format!("reply to a confirmation request: {situation}; nothing applied, recorded"),
+        format!("reply to a confirmation request: {situation:?}; nothing applied, recorded"),
         linked,
     ))
 }
@@ -473,6 +481,26 @@ fn base_context(intake: &Intake<'_>) -> tera::Context {
     c.insert("tag", "");
     c.insert("subject", "");
     c
+}
+
+/// What a transcript reports; the templates choose their words by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Situation {
+    /// Every line held and was carried out.
+    Applied,
+    /// A line failed, so nothing was carried out.
+    Refused,
+    /// No commands and no text of its own.
+    Nothing,
+    /// A Message-ID taken in before, with other content.
+    Duplicate,
+    /// A reply to a confirmation request without the right `Bevestig <code>` line.
+    ConfirmRefused,
+    /// A reply to a confirmation request after `security.hold_days`.
+    ConfirmExpired,
+    /// A reply to a confirmation request already confirmed or refused.
+    ConfirmSettled,
 }
 
 /// A transcript line: `ok` (done), `fout` (refused), `zou` (valid, but the mail was refused
@@ -495,14 +523,14 @@ struct Stored {
 fn fill_transcript(
     context: &mut tera::Context,
     mail: &InboundMail,
-    situation: &str,
+    situation: Situation,
     lines: Vec<TranscriptLine>,
     stored: &Stored,
     actor: &Actor,
 ) {
     let refused = lines.iter().filter(|l| l.status == "fout").count();
-    context.insert("situation", situation);
-    context.insert("applied", &(situation == "applied"));
+    context.insert("situation", &situation);
+    context.insert("applied", &(situation == Situation::Applied));
     context.insert("lines", &lines);
     context.insert("refused", &refused);
     context.insert("mail_subject", &mail.subject);
@@ -552,7 +580,7 @@ fn work_case(
             tx,
             mail,
             case,
-            "nothing",
+            Situation::Nothing,
             Vec::new(),
             &Stored {
                 recorded: true,
@@ -615,7 +643,11 @@ fn work_case(
         recorded: true,
         noted: refused == 0 && plan.effects.iter().any(|e| matches!(e, Effect::Note(_))),
     };
-    let situation = if refused == 0 { "applied" } else { "refused" };
+    let situation = if refused == 0 {
+        Situation::Applied
+    } else {
+        Situation::Refused
+    };
     send_transcript(
         intake, tx, mail, updated, situation, lines, &stored, actor, now,
     )?;
@@ -810,7 +842,7 @@ fn send_transcript(
     tx: &Connection,
     mail: &InboundMail,
     case: &CaseRecord,
-    situation: &str,
+    situation: Situation,
     lines: Vec<TranscriptLine>,
     stored: &Stored,
     actor: &Actor,
@@ -821,7 +853,7 @@ fn send_transcript(
     fill_transcript(&mut context, mail, situation, lines, stored, actor);
     context.insert("missing", &apply::missing_to_close(case));
     let mut recipients = vec![actor.address.clone()];
-    if situation == "applied" {
+    if situation == Situation::Applied {
         for handler in intake.handler_or_staff(case) {
             let is_handler = case
                 .handler
@@ -927,7 +959,15 @@ fn without_case(
             noted: false,
         };
         send_transcript(
-            intake, tx, mail, &case, "applied", lines, &stored, actor, now,
+            intake,
+            tx,
+            mail,
+            &case,
+            Situation::Applied,
+            lines,
+            &stored,
+            actor,
+            now,
         )?;
         return Ok(Settled::new(
             MailOutcome::CaseCreated,
@@ -965,7 +1005,7 @@ fn without_case(
                 result: "aanbeveling vastgelegd voor de jaaranalyse".into(),
             })
             .collect();
-        send_caseless_transcript(intake, tx, mail, "applied", lines, actor, now)?;
+        send_caseless_transcript(intake, tx, mail, Situation::Applied, lines, actor, now)?;
         return Ok(Settled::new(
             MailOutcome::Ignored,
             "recommendation recorded",
@@ -974,7 +1014,7 @@ fn without_case(
     }
     if block.is_empty() {
         // Never silent: the sender hears that nothing was done, and why.
-        send_caseless_transcript(intake, tx, mail, "nothing", Vec::new(), actor, now)?;
+        send_caseless_transcript(intake, tx, mail, Situation::Nothing, Vec::new(), actor, now)?;
         return Ok(Settled::new(
             MailOutcome::Ignored,
             "staff mail without a case or commands: transcript sent",
@@ -1013,7 +1053,7 @@ fn refuse_without_case(
             },
         })
         .collect();
-    send_caseless_transcript(intake, tx, mail, "refused", lines, actor, now)?;
+    send_caseless_transcript(intake, tx, mail, Situation::Refused, lines, actor, now)?;
     Ok(Settled::new(
         MailOutcome::Ignored,
         format!("staff commands refused: {why}"),
@@ -1025,7 +1065,7 @@ fn send_caseless_transcript(
     intake: &Intake<'_>,
     tx: &Connection,
     mail: &InboundMail,
-    situation: &str,
+    situation: Situation,
     lines: Vec<TranscriptLine>,
     actor: &Actor,
     now: DateTime<Utc>,
