@@ -431,3 +431,83 @@ fn a_token_leaked_by_reply_all_is_revoked_and_a_forgery_with_it_changes_nothing(
     assert_eq!(inbox.len(), 2, "acknowledgement and the reply-all copy");
     newest(&server, STAFF, 4, "Bevestiging nodig [KL-2026-0001]");
 }
+
+#[test]
+fn codes_tokens_and_case_tags_work_only_where_they_belong() {
+    const SECOND: &str = "complainant2@example.org";
+    const VICTIM: &str = "complainant3@example.org";
+    const STRANGER: &str = "robot@example.org";
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    for (file, from) in [
+        (
+            "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
+            COMPLAINANT,
+        ),
+        ("02_klacht_factuur_gmail_alternative_qp.eml", SECOND),
+    ] {
+        server.deliver(&from_local(file, from), from, &["info@example.org"]);
+        server.wait_for_messages("info@example.org", 1, PATIENCE);
+        assert!(k.run_once().contains("case_created: 1"));
+    }
+    let notification = newest(&server, STAFF, 2, "Nieuwe klacht [KL-2026-0001]");
+
+    // A forgery on KL-0001; its confirmation code sent back under KL-0002's tag.
+    let forged = format!(
+        "From: <{STAFF}>\r\nTo: info@example.org\r\nSubject: RE: [KL-2026-0001]\r\n\
+         Message-ID: <forged-9@attacker.example>\r\nContent-Type: text/plain\r\n\r\nGeen klacht\r\n"
+    );
+    server.deliver(forged.as_bytes(), STAFF, &["info@example.org"]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let request = newest(&server, STAFF, 3, "Bevestiging nodig [KL-2026-0001]");
+    let t = text(&request);
+    let at = t.find("Bevestig ").unwrap();
+    let code = t[at + 9..at + 13].to_string();
+    let (moved, to) = reply(&request, STAFF, &format!("Bevestig {code}"), false);
+    let moved = String::from_utf8(moved)
+        .unwrap()
+        .replace("[KL-2026-0001]", "[KL-2026-0002]");
+    server.deliver(moved.as_bytes(), STAFF, &[&to]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "open");
+    assert_eq!(k.case("KL-2026-0002")["case"]["status"], "open");
+
+    // A real token, addressed to a case that does not exist, registering a stranger.
+    let (_, to) = reply(&notification, STAFF, "", false);
+    let ghost = to.replace("kl-2026-0001", "kl-2026-0099");
+    let klacht = format!(
+        "From: <{STAFF}>\r\nTo: <{ghost}>\r\nSubject: Doorgestuurd\r\nMessage-ID: <ghost-1@attacker.example>\r\n\
+         Content-Type: text/plain\r\n\r\nKlacht: {VICTIM}\r\n\r\nU heeft een klacht ingediend.\r\n"
+    );
+    server.deliver(klacht.as_bytes(), COMPLAINANT, &[&ghost]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    assert_eq!(k.cases().len(), 2, "no case registered");
+    assert_eq!(
+        server.count(VICTIM),
+        0,
+        "no acknowledgement to the stranger"
+    );
+
+    // A stranger writing under KL-0001's tag: third-party mail, the handler told as such.
+    let third = format!(
+        "From: <{STRANGER}>\r\nTo: info@example.org\r\nSubject: [KL-2026-0001] Ik trek mijn klacht in\r\n\
+         Message-ID: <third-1@example.org>\r\nContent-Type: text/plain\r\n\r\nIk trek mijn klacht in.\r\n"
+    );
+    server.deliver(third.as_bytes(), STRANGER, &["info@example.org"]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    assert!(k.run_once().contains("added_to_case: 1"));
+    let told = server
+        .wait_for_messages(STAFF, 1, PATIENCE)
+        .into_iter()
+        .any(|m| {
+            subject(&m).starts_with("Let op: e-mail van een ander dan de klager [KL-2026-0001]")
+        });
+    assert!(told, "the handler hears who really wrote");
+    assert_eq!(server.count(STRANGER), 0, "the stranger gets nothing");
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "open");
+    let history = k.case("KL-2026-0001")["events"].to_string();
+    assert!(history.contains("third_party") && history.contains(STRANGER));
+}
