@@ -110,7 +110,7 @@ impl Daemon {
                 outcome = result.outcome.as_str(),
                 case = ?result.case.map(|c| c.to_string()),
                 "mail taken in: {}",
-                result.reason
+                crate::redact::addresses(&result.reason)
             );
             self.outbox_ready.notify_one();
         }
@@ -251,11 +251,17 @@ impl Daemon {
             match self.run_jobs() {
                 Ok(report) if !report.purged_mail.is_empty() => {
                     if let Err(e) = self.remove_purged_mail(&report.purged_mail).await {
-                        tracing::error!("retention: removing purged mail from the mailbox: {e:#}");
+                        tracing::error!(
+                            "retention: removing purged mail from the mailbox: {}",
+                            crate::redact::addresses(&format!("{e:#}"))
+                        );
                     }
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!("scheduled jobs: {e:#}"),
+                Err(e) => tracing::error!(
+                    "scheduled jobs: {}",
+                    crate::redact::addresses(&format!("{e:#}"))
+                ),
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(60)) => {}
@@ -271,7 +277,10 @@ impl Daemon {
         loop {
             let mut report = RunReport::default();
             if let Err(e) = self.process_maildir(&maildir, &mut report) {
-                tracing::error!("reading the Maildir failed: {e:#}");
+                tracing::error!(
+                    "reading the Maildir failed: {}",
+                    crate::redact::addresses(&format!("{e:#}"))
+                );
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
@@ -295,7 +304,9 @@ impl Daemon {
                 .await;
             match result {
                 Ok(()) => return Ok(()),
-                Err(e) => tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {}", crate::redact::addresses(&format!("{e:#}")))
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
@@ -346,7 +357,10 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         loop {
             if let Err(e) = self.deliver().await {
-                tracing::error!("outbox worker: {e:#}");
+                tracing::error!(
+                    "outbox worker: {}",
+                    crate::redact::addresses(&format!("{e:#}"))
+                );
             }
             let now = self.clock.now();
             let wait = outbox::resume_at(self.store().conn(), now)?

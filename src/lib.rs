@@ -32,6 +32,7 @@ pub mod inbound;
 pub mod intake;
 pub mod jobs;
 pub mod outbound;
+pub mod redact;
 pub mod register;
 pub mod settings;
 pub mod store;

@@ -248,7 +248,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("cannot create {}", dir.display()))?;
                     for (name, content) in &files {
                         let path = dir.join(name);
-                        std::fs::write(&path, content)
+                        // The analysis names handlers and causes: owner-only, like the database.
+                        klachtd::fsutil::write_private_atomic(&path, content.as_bytes())
                             .with_context(|| format!("cannot write {}", path.display()))?;
                         println!("{}", path.display());
                     }

@@ -45,7 +45,7 @@ pub fn cases(
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        return Ok(serde_json::to_string_pretty(&rows)? + "\n");
+        return Ok(printable(&serde_json::to_string_pretty(&rows)?) + "\n");
     }
     if all.is_empty() {
         return Ok("No cases registered yet.\n".into());
@@ -82,7 +82,7 @@ pub fn cases(
             }
         )?;
     }
-    Ok(out)
+    Ok(printable(&out))
 }
 
 fn failed_mail(store: &Store, case_id: i64) -> anyhow::Result<usize> {
@@ -139,7 +139,9 @@ pub fn case(
             "events": events,
             "mail": mail,
         });
-        return Ok(Some(serde_json::to_string_pretty(&value)? + "\n"));
+        return Ok(Some(
+            printable(&serde_json::to_string_pretty(&value)?) + "\n",
+        ));
     }
     let tz = settings.timezone();
     let at = |t: chrono::DateTime<chrono::Utc>| {
@@ -219,7 +221,18 @@ pub fn case(
         )?;
     }
     writeln!(out, "\nText:\n{}", c.body)?;
-    Ok(Some(out))
+    Ok(Some(printable(&out)))
+}
+
+/// Text for a terminal: control characters (escape sequences above all) and invisible
+/// format characters (bidi overrides) from mail content are dropped; line breaks and tabs stay.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .filter(|c| {
+            (!c.is_control() || *c == '\n' || *c == '\t')
+                && !crate::inbound::mail::is_invisible_format(*c)
+        })
+        .collect()
 }
 
 /// One line saying what `run --once` did.
@@ -240,4 +253,26 @@ pub fn run_summary(report: &RunReport) -> String {
         "mail taken in: {taken}; reminders: {}, overdue alerts: {}, digests: {}, reports: {}, purged: {}; mail sent: {}, deferred: {}, failed: {}",
         j.reminders, j.overdue, j.digests, j.reports, j.purged, d.sent, d.deferred, d.failed
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_and_bidi_overrides_never_reach_the_terminal() {
+        assert_eq!(
+            printable("a\u{1b}[2J\u{1b}]0;x\u{7}b\r\n\tc\u{202e}fdp.exe\u{9b}"),
+            "a[2J]0;xb\n\tcfdp.exe"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nothing_invisible_or_controlling_survives(s in "\\PC{0,40}|[\u{0}-\u{1f}\u{7f}-\u{9f}\u{200b}-\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}a-z\n]{0,40}") {
+            let out = printable(&s);
+            proptest::prop_assert!(out.chars().all(|c| (!c.is_control() || c == '\n' || c == '\t')
+                && !crate::inbound::mail::is_invisible_format(c)));
+        }
+    }
 }

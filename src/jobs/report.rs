@@ -297,13 +297,6 @@ impl Jobs<'_> {
 
     /// The anonymous case data as CSV (RFC 4180, comma-separated, UTF-8).
     pub fn report_csv(&self, report: &YearReport) -> String {
-        fn field(s: &str) -> String {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        }
         let opt = |v: Option<u32>| v.map(|d| d.to_string()).unwrap_or_default();
         let yes_no = |b: bool| if b { "ja" } else { "nee" };
         let mut out = String::from(
@@ -313,18 +306,18 @@ impl Jobs<'_> {
             let _ = write!(
                 out,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
-                field(&f.reference),
+                csv_field(&f.reference),
                 f.received,
                 f.received.month(),
-                field(&f.category),
+                csv_field(&f.category),
                 f.status,
-                field(&f.handler),
+                csv_field(&f.handler),
                 opt(f.reaction_days),
                 opt(f.closing_days),
                 f.agreement.map(yes_no).unwrap_or(""),
                 yes_no(f.escalated),
                 yes_no(f.appealed),
-                field(f.verdict.as_deref().unwrap_or("")),
+                csv_field(f.verdict.as_deref().unwrap_or("")),
                 yes_no(f.extended),
             );
         }
@@ -517,8 +510,50 @@ fn bar_chart(title: &str, bars: &[(String, f64)], max: Option<f64>) -> String {
     svg
 }
 
+/// One CSV cell (RFC 4180), neutralised against formula injection.
+pub fn csv_field(s: &str) -> String {
+    // A cell a spreadsheet would read as a formula is prefixed with ' (OWASP, CSV
+    // injection): = + - @ TAB CR.
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    let s = s.as_str();
+    if s.contains([',', '"', '\n', '\r', '\t']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No cell, once a spreadsheet unquotes it, starts a formula.
+        #[test]
+        fn no_csv_cell_is_a_formula(v in "[=+@\t\r,\"a-z -]{0,12}") {
+            let cell = csv_field(&v);
+            let inner = cell
+                .strip_prefix('"')
+                .and_then(|c| c.strip_suffix('"'))
+                .map(|c| c.replace("\"\"", "\""))
+                .unwrap_or(cell.clone());
+            prop_assert!(!inner.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+            prop_assert!(inner.trim_start_matches('\'').len() == v.len() || inner == v);
+        }
+    }
+
+    #[test]
+    fn a_hyperlink_formula_is_text() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(csv_field("Anna"), "Anna");
+    }
     use super::*;
 
     #[test]

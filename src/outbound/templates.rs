@@ -27,10 +27,12 @@ pub enum Template {
     OverdueAlert,
     Digest,
     AnnualReport,
+    ThirdPartyNotification,
+    TokenRevoked,
 }
 
 impl Template {
-    pub const ALL: [Template; 16] = [
+    pub const ALL: [Template; 18] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -47,6 +49,8 @@ impl Template {
         Self::OverdueAlert,
         Self::Digest,
         Self::AnnualReport,
+        Self::ThirdPartyNotification,
+        Self::TokenRevoked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +71,8 @@ impl Template {
             Self::OverdueAlert => "overdue_alert",
             Self::Digest => "digest",
             Self::AnnualReport => "annual_report",
+            Self::ThirdPartyNotification => "third_party_notification",
+            Self::TokenRevoked => "token_revoked",
         }
     }
 }
@@ -114,6 +120,10 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "digest",
     "nl" / "annual_report",
     "en" / "annual_report",
+    "nl" / "third_party_notification",
+    "en" / "third_party_notification",
+    "nl" / "token_revoked",
+    "en" / "token_revoked",
 ];
 
 /// A rendered mail body.

@@ -363,6 +363,25 @@ pub fn events(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<Event>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The case of a mail we sent to its complainant (acknowledgement, reaction, letters), by
+/// Message-ID: a reply to it counts as the complainant's, whoever forwarded it on.
+pub fn case_of_complainant_message(
+    conn: &Connection,
+    message_id: &str,
+) -> anyhow::Result<Option<CaseRef>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT o.kind, c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1",
+            params![message_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.and_then(|(kind, reference)| {
+        let kind: super::outbox::OutboxKind = kind.parse().ok()?;
+        kind.to_complainant().then(|| reference.parse().ok())?
+    }))
+}
+
 /// Whether a case with this reference exists.
 pub fn exists(conn: &Connection, reference: CaseRef) -> bool {
     conn.query_row(
