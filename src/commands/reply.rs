@@ -188,7 +188,7 @@ fn is_closing(line: &str) -> bool {
         "groeten",
         "groetjes",
         "gr.",
-        "gr,",
+        "gr",
         "mvg",
         "m.v.g",
         "vr.gr",
@@ -207,12 +207,15 @@ fn is_closing(line: &str) -> bool {
         "yours sincerely",
         "sincerely",
     ];
+    // The greeting alone, or followed by a comma and a name ("Kind regards, H. Willems").
     CLOSINGS.iter().any(|c| {
-        l.starts_with(c)
-            && l[c.len()..]
-                .chars()
-                .next()
-                .is_none_or(|ch| !ch.is_alphabetic())
+        l.strip_prefix(c).is_some_and(|rest| {
+            let rest = rest.trim();
+            rest.trim_matches(['.', ',', '!', '-', '–']).is_empty()
+                || (rest.starts_with(',')
+                    && !rest.contains([';', '?'])
+                    && rest.split_whitespace().count() <= 8)
+        })
     })
 }
 
