@@ -4,6 +4,7 @@
 pub mod address;
 pub mod calendar;
 pub mod case_ref;
+pub mod display_name;
 pub mod status;
 
 pub use address::EmailAddress;
