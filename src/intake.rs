@@ -465,7 +465,13 @@ impl Intake<'_> {
         Ok(())
     }
 
+    /// The complaint's language: its text when that is clear, else the Content-Language
+    /// header, else the organisation's language.
     fn language_of(&self, mail: &InboundMail) -> Language {
+        let text = format!("{}\n{}", mail.subject, mail.text);
+        if let Some(lang) = crate::domain::language::detect(&text) {
+            return lang;
+        }
         match mail.content_language.as_deref() {
             Some(l) if l.starts_with("en") => Language::En,
             Some(l) if l.starts_with("nl") => Language::Nl,

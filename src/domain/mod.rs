@@ -5,6 +5,7 @@ pub mod address;
 pub mod calendar;
 pub mod case_ref;
 pub mod display_name;
+pub mod language;
 pub mod status;
 
 pub use address::EmailAddress;
