@@ -310,6 +310,15 @@ impl Deadline {
             Deadline::Closing => "afhandeling",
         }
     }
+
+    /// The label in `lang`.
+    pub fn label(self, lang: crate::settings::Language) -> &'static str {
+        match (self, lang) {
+            (_, crate::settings::Language::Nl) => self.dutch(),
+            (Deadline::Reaction, _) => "reply to the complainant",
+            (Deadline::Closing, _) => "closure",
+        }
+    }
 }
 
 /// Whether the running deadline has passed on `today` (the end of the due day counts).
