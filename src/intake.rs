@@ -445,7 +445,10 @@ impl Intake<'_> {
                 subject
             },
         );
-        context.insert("reason", reason);
+        context.insert(
+            "reason",
+            &crate::domain::wording::quarantine_reason(reason, lang),
+        );
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),

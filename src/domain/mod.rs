@@ -7,6 +7,7 @@ pub mod case_ref;
 pub mod display_name;
 pub mod language;
 pub mod status;
+pub mod wording;
 
 pub use address::EmailAddress;
 pub use calendar::{CalendarRules, LiberationDay, WorkingCalendar};
