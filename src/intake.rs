@@ -436,11 +436,15 @@ impl Intake<'_> {
         let lang = mailer.staff_language();
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
-        context.insert("sender", sender.unwrap_or("(onbekend)"));
+        let (unknown, no_subject) = match lang {
+            Language::Nl => ("(onbekend)", "(geen onderwerp)"),
+            Language::En => ("(unknown)", "(no subject)"),
+        };
+        context.insert("sender", sender.unwrap_or(unknown));
         context.insert(
             "subject",
             if subject.is_empty() {
-                "(geen onderwerp)"
+                no_subject
             } else {
                 subject
             },

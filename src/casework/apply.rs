@@ -250,7 +250,8 @@ fn apply(
                     .deadline(rules.today, rules.settings.deadlines.closing_working_days);
                 case.closing_due = Some(due);
                 Ok(format!(
-                    "reactie wordt naar de klager gestuurd; afhandelen uiterlijk {due}"
+                    "reactie wordt naar de klager gestuurd; afhandelen uiterlijk {}",
+                    due.format("%-d-%-m-%Y")
                 ))
             } else {
                 Ok("nog een reactie wordt naar de klager gestuurd".into())

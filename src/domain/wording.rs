@@ -30,13 +30,25 @@ const EVENTS: &[(&str, &str, &str)] = &[
     ),
     ("command", "opdracht", "command"),
     ("note", "notitie", "note"),
-    ("reaction", "reactie aan de klager", "reply to the complainant"),
+    (
+        "reaction",
+        "reactie aan de klager",
+        "reply to the complainant",
+    ),
     ("closed", "afgehandeld", "resolved"),
     ("reopened", "heropend", "reopened"),
     ("withdrawn", "geen klacht", "not a complaint"),
-    ("escalated", "voorgelegd aan de directeur", "put before the director"),
+    (
+        "escalated",
+        "voorgelegd aan de directeur",
+        "put before the director",
+    ),
     ("appealed", "beroep ingesteld", "appeal lodged"),
-    ("verdict", "uitspraak examencommissie", "exam committee's decision"),
+    (
+        "verdict",
+        "uitspraak examencommissie",
+        "exam committee's decision",
+    ),
     ("extended", "termijn verlengd", "period extended"),
     ("recommendation", "aanbeveling", "recommendation"),
     ("reminder", "herinnering", "reminder"),
@@ -57,7 +69,7 @@ const EVENTS: &[(&str, &str, &str)] = &[
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
-const DETAIL_HIDDEN: [&str; 2] = ["registered", "mail_failed"];
+const DETAIL_HIDDEN: [&str; 3] = ["registered", "acknowledged", "mail_failed"];
 
 /// The label of an event kind; an unknown kind reads as a neutral "gebeurtenis"/"event".
 pub fn event_label(kind: &str, lang: Language) -> &'static str {
@@ -84,14 +96,79 @@ pub fn history_line(
         Language::Nl => local.format("%d-%m-%Y %H:%M"),
         Language::En => local.format("%d/%m/%Y %H:%M"),
     };
-    let who = actor.map(|a| format!(" ({a})")).unwrap_or_default();
+    // Intake records the complainant as "klager"; the label already says who it was.
+    let who = match actor {
+        Some("klager") | None => String::new(),
+        Some(a) => format!(" ({a})"),
+    };
     let detail = detail.lines().next().unwrap_or_default().trim();
-    let detail = if detail.is_empty() || DETAIL_HIDDEN.contains(&kind) {
+    let detail = match lang {
+        _ if DETAIL_HIDDEN.contains(&kind) => String::new(),
+        Language::Nl => detail.to_string(),
+        Language::En => english_detail(kind, detail),
+    };
+    let detail = if detail.is_empty() {
         String::new()
     } else {
         format!(": {detail}")
     };
     format!("{when} {}{who}{detail}", event_label(kind, lang))
+}
+
+/// Event kinds whose detail klachtd itself wrote, in Dutch.
+const DUTCH_DETAIL: [&str; 5] = [
+    "acknowledgement_skipped",
+    "closed",
+    "overdue",
+    "reminder",
+    "registered_by",
+];
+
+/// The detail of an event for an English reader: what staff typed stays, klachtd's own Dutch
+/// wording is translated or left out.
+fn english_detail(kind: &str, detail: &str) -> String {
+    if DUTCH_DETAIL.contains(&kind) {
+        return String::new();
+    }
+    match kind {
+        "extended" => match detail.split_once(" werkdagen: ") {
+            Some((n, "-")) => format!("{n} working days"),
+            Some((n, reason)) => format!("{n} working days: {reason}"),
+            None => detail.to_string(),
+        },
+        "verdict" => {
+            let (verdict, rest) = detail.split_once(':').unwrap_or((detail, ""));
+            let verdict = match verdict {
+                "gegrond" => "upheld",
+                "ongegrond" => "rejected",
+                other => other,
+            };
+            format!(
+                "{verdict}{}",
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(":{rest}")
+                }
+            )
+        }
+        _ => detail.to_string(),
+    }
+}
+
+/// A field `Afgehandeld` still needs (as `missing_to_close` names it in Dutch), in `lang`.
+pub fn missing_field(dutch: &str, lang: Language) -> String {
+    let english = match dutch {
+        "behandelaar" => "handler",
+        "oorzaak" => "cause",
+        "oplossing" => "solution",
+        "akkoord (ja/nee)" => "agreement (yes/no)",
+        other => other,
+    };
+    match lang {
+        Language::Nl => dutch.to_string(),
+        Language::En => english.to_string(),
+    }
 }
 
 /// A quarantine reason as the director reads it.
@@ -111,8 +188,14 @@ pub fn quarantine_reason(reason: &str, lang: Language) -> String {
         };
     }
     let known = [
-        ("no usable From address", "het bericht heeft geen bruikbaar afzenderadres (From)"),
-        ("not a readable e-mail message", "het is geen leesbaar e-mailbericht"),
+        (
+            "no usable From address",
+            "het bericht heeft geen bruikbaar afzenderadres",
+        ),
+        (
+            "not a readable e-mail message",
+            "het is geen leesbaar e-mailbericht",
+        ),
         (
             "MIME boundary declared but never found",
             "de opbouw van het bericht klopt niet (de aangekondigde MIME-grens ontbreekt), zodat de tekst niet betrouwbaar te lezen is",
@@ -192,7 +275,7 @@ mod tests {
     fn quarantine_reasons_in_dutch() {
         assert_eq!(
             quarantine_reason("malformed: no usable From address", Language::Nl),
-            "het bericht heeft geen bruikbaar afzenderadres (From)"
+            "het bericht heeft geen bruikbaar afzenderadres"
         );
         assert!(
             quarantine_reason(

@@ -137,7 +137,11 @@ impl Jobs<'_> {
         context.insert("due", &templates::long_date(due, lang));
         context.insert("due_today", &(today == due));
         context.insert("overdue", &(today > due));
-        context.insert("missing", &crate::casework::apply::missing_to_close(case));
+        let missing: Vec<String> = crate::casework::apply::missing_to_close(case)
+            .into_iter()
+            .map(|m| crate::domain::wording::missing_field(m, lang))
+            .collect();
+        context.insert("missing", &missing);
         mailer.to_roles(
             tx,
             Letter {

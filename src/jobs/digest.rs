@@ -245,8 +245,12 @@ impl Jobs<'_> {
             self.intake.settings.organisation.language,
             &self.digest_context(content),
         )?;
+        let label = match self.intake.settings.organisation.language {
+            Language::Nl => "Onderwerp",
+            Language::En => "Subject",
+        };
         Ok(format!(
-            "Onderwerp: {}\n\n{}",
+            "{label}: {}\n\n{}",
             rendered.subject, rendered.text
         ))
     }
