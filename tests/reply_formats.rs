@@ -573,3 +573,46 @@ fn closings_without_dashes_leave_the_note() {
         assert_eq!(reply::without_closing(message), message, "{message}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Quoted pieces (`>` lines, with or without an attribution) dropped anywhere into a
+    /// plain reply above its signature change nothing: not the commands, not the note.
+    #[test]
+    fn quotes_anywhere_change_nothing(
+        typed in typed_strategy(),
+        cuts in proptest::collection::vec((0usize..40, 0usize..3), 1..4),
+    ) {
+        let typed = Typed { dash_signature: false, ..typed };
+        let lines: Vec<String> = typed.pieces(Placement::Top).remove(0);
+        let reference = reply::new_text_from_plain(&lines.join("\n")).text;
+        let mut with_quotes = lines.clone();
+        let mut positions: Vec<(usize, usize)> =
+            cuts.iter().map(|(p, k)| (p % (lines.len() + 1), *k)).collect();
+        positions.sort();
+        for (pos, kind) in positions.into_iter().rev() {
+            let mut quote = match kind {
+                0 => vec!["Op 23-11-2026 om 16:40 schreef Klachtenregistratie:".to_string()],
+                1 => vec!["On Thu, 19 Nov 2026 at 09:05, Klachtenregistratie <info@example.org> wrote:".to_string(), String::new()],
+                _ => Vec::new(),
+            };
+            quote.extend(quoted(&ORIGINAL).lines().map(String::from));
+            with_quotes.splice(pos..pos, quote);
+        }
+        let got = reply::new_text_from_plain(&with_quotes.join("\n")).text;
+        let (a, b) = (parse_block(&reference), parse_block(&got));
+        prop_assert_eq!(
+            a.commands().cloned().collect::<Vec<_>>(),
+            b.commands().cloned().collect::<Vec<_>>(),
+            "{:?}", got
+        );
+        let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        prop_assert_eq!(
+            squash(&reply::without_closing(&a.message)),
+            squash(&reply::without_closing(&b.message)),
+            "{:?}", got
+        );
+        prop_assert!(!got.contains("<wat ging er mis>"));
+    }
+}
