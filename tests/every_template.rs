@@ -487,6 +487,14 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
                 quarantine.contains("geen bruikbaar afzenderadres"),
                 "{quarantine}"
             );
+            assert!(quarantine.starts_with("Geachte directeur,"), "{quarantine}");
+            let alert = &mails
+                .iter()
+                .find(|(k, _)| *k == OutboxKind::OverdueAlert)
+                .unwrap()
+                .1
+                .text;
+            assert!(alert.starts_with("Beste Marjolein Dijkstra,"), "{alert}");
         } else {
             assert!(
                 escalation.starts_with("Dear Marjolein Dijkstra,"),

@@ -104,6 +104,10 @@ impl Jobs<'_> {
                 &templates::long_date(today, mailer.staff_language()),
             );
             context.insert("cases", &overdue);
+            context.insert(
+                "recipient_name",
+                &settings.roles.name_of(&settings.roles.director),
+            );
             mailer.to_director_without_case(
                 tx,
                 Letter {
