@@ -163,3 +163,84 @@ fn long_texts_are_clear() {
     assert_eq!(detect(&nl), Some(Language::Nl));
     assert_eq!(detect(&en), Some(Language::En));
 }
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// English names and jargon that Dutch complaints carry.
+    const ENGLISH_INSERTS: &[&str] = &[
+        "Leadership in Practice",
+        "Excel",
+        "e-learning",
+        "deadline",
+        "assignment",
+        "feedback",
+        "Microsoft Teams",
+        "online",
+        "Project Management Foundation",
+    ];
+
+    proptest! {
+        /// Dutch sentences with English course names and jargon mixed in are never read as
+        /// English: a Dutch complainant must not get an English letter.
+        #[test]
+        fn dutch_with_english_names_stays_dutch(
+            sentences in proptest::collection::vec(0..DUTCH.len(), 1..4),
+            inserts in proptest::collection::vec(0..ENGLISH_INSERTS.len(), 0..3),
+        ) {
+            let mut text: Vec<String> = sentences.iter().map(|&i| DUTCH[i].to_string()).collect();
+            for (n, &i) in inserts.iter().enumerate() {
+                let at = n % text.len();
+                text[at] = format!("{} ({})", text[at], ENGLISH_INSERTS[i]);
+            }
+            let text = text.join("\n");
+            prop_assert_ne!(detect(&text), Some(Language::En), "{}", text);
+        }
+
+        /// Two or more English sentences are read as English.
+        #[test]
+        fn english_sentences_are_english(
+            sentences in proptest::collection::vec(0..ENGLISH.len(), 2..5),
+        ) {
+            let text = sentences.iter().map(|&i| ENGLISH[i]).collect::<Vec<_>>().join("\n");
+            prop_assert_eq!(detect(&text), Some(Language::En), "{}", text);
+        }
+
+        /// Text without words (numbers, references, punctuation) is unsure, so Dutch.
+        #[test]
+        fn no_words_no_language(text in "[0-9 .,:;/()€#\\-]{0,60}") {
+            prop_assert_eq!(detect(&text), None);
+        }
+    }
+}
+
+/// The sample corpus: every complaint is Dutch except the English Outlook one.
+#[test]
+fn the_samples_are_read_in_their_language() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".eml") {
+            continue;
+        }
+        let Some(mail) = klachtd::inbound::InboundMail::parse(&std::fs::read(&path).unwrap())
+        else {
+            continue;
+        };
+        let detected = as_read(detect(&format!("{}\n{}", mail.subject, mail.text)));
+        if name.contains("_staf_") {
+            continue; // staff replies are not complaints
+        }
+        let expected = if name.starts_with("09_") {
+            Language::En
+        } else {
+            Language::Nl
+        };
+        assert_eq!(detected, expected, "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 25, "{checked}");
+}

@@ -42,23 +42,42 @@ fn function_words(text: &str) -> (usize, usize) {
     (nl, en)
 }
 
-/// The language of `text` when the evidence agrees; `None` when unsure.
+/// The words of `text` that carry its language: no addresses or links, and no capitalised words
+/// inside a sentence — names and course titles ("Project Management Foundation") are often in
+/// the other language.
+fn language_words(text: &str) -> String {
+    let mut kept = Vec::new();
+    for line in text.lines().take(200) {
+        // A line starts a sentence too: mail is written in lines.
+        let mut sentence_start = true;
+        for word in line.split_whitespace() {
+            let is_name = !sentence_start
+                && word
+                    .trim_start_matches(|c: char| !c.is_alphanumeric())
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_uppercase);
+            let is_address = word.contains('@') || word.contains("://") || word.starts_with("www.");
+            if !is_name && !is_address {
+                kept.push(word);
+            }
+            sentence_start = word.ends_with(['.', '!', '?', ':']);
+        }
+    }
+    kept.join(" ")
+}
+
+/// The language of `text` when the evidence agrees; `None` when unsure. English needs more
+/// evidence than Dutch: answering a Dutch complainant in English is the costlier mistake.
 pub fn detect(text: &str) -> Option<Language> {
-    // Addresses and links carry no language.
-    let cleaned: String = text
-        .split_whitespace()
-        .filter(|w| !w.contains('@') && !w.contains("://") && !w.starts_with("www."))
-        .take(400)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let cleaned = language_words(text);
     let (nl, en) = function_words(&cleaned);
-    let model = Detector::with_allowlist(vec![Lang::Nld, Lang::Eng])
-        .detect(&cleaned)
-        .filter(|info| info.confidence() >= 0.5)
-        .map(|info| match info.lang() {
-            Lang::Eng => Language::En,
-            _ => Language::Nl,
-        });
+    let info = Detector::with_allowlist(vec![Lang::Nld, Lang::Eng]).detect(&cleaned);
+    let model = info.and_then(|info| match info.lang() {
+        Lang::Eng if info.confidence() >= 0.5 => Some((Language::En, info.confidence())),
+        Lang::Nld if info.confidence() >= 0.5 => Some((Language::Nl, info.confidence())),
+        _ => None,
+    });
     let words = match (nl, en) {
         (n, e) if e >= 2 && e >= 2 * n.max(1) => Some(Language::En),
         (n, e) if n >= 2 && n >= 2 * e.max(1) => Some(Language::Nl),
@@ -67,8 +86,10 @@ pub fn detect(text: &str) -> Option<Language> {
     match (model, words) {
         // The model decides unless the function words clearly say otherwise; the words decide
         // when the model is unsure.
-        (Some(m), Some(w)) if m != w => None,
-        (Some(m), _) => Some(m),
+        (Some((m, _)), Some(w)) if m != w => None,
+        // Without a single English function word, English needs a confident model.
+        (Some((Language::En, confidence)), None) if en == 0 && confidence < 0.9 => None,
+        (Some((m, _)), _) => Some(m),
         (None, w) => w,
     }
 }
