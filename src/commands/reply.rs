@@ -314,6 +314,8 @@ fn html_quote_start(html: &str) -> Option<usize> {
         "id=\"appendonsend\"",
         "border:none;border-top:solid",
         "<hr id=\"stopspelling\"",
+        "id=\"mail-editor-reference-message-container\"",
+        "class=\"yahoo_quoted\"",
     ];
     markers
         .iter()

@@ -81,7 +81,11 @@ impl Jobs<'_> {
                     now,
                     "overdue",
                     None,
-                    &format!("termijn {} verstreken op {due}", deadline.dutch()),
+                    &format!(
+                        "{} uiterlijk {}",
+                        deadline.dutch(),
+                        due.format("%-d-%-m-%Y")
+                    ),
                 )?;
                 overdue.push(OverdueLine {
                     reference: case.reference.to_string(),
@@ -164,7 +168,11 @@ impl Jobs<'_> {
             now,
             "reminder",
             None,
-            &format!("herinnering: {} uiterlijk {due}", deadline.dutch()),
+            &format!(
+                "{} uiterlijk {}",
+                deadline.dutch(),
+                due.format("%-d-%-m-%Y")
+            ),
         )?;
         tracing::info!(case = %case.reference, deadline = deadline.as_str(), "reminder sent");
         Ok(())
