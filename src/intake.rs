@@ -745,16 +745,23 @@ impl Intake<'_> {
         let lang = mailer.staff_language();
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
-        context.insert("sender", sender.unwrap_or("(onbekend)"));
+        let (unknown, no_subject) = match lang {
+            Language::Nl => ("(onbekend)", "(geen onderwerp)"),
+            Language::En => ("(unknown)", "(no subject)"),
+        };
+        context.insert("sender", sender.unwrap_or(unknown));
         context.insert(
             "subject",
             if subject.is_empty() {
-                "(geen onderwerp)"
+                no_subject
             } else {
                 subject
             },
         );
-        context.insert("reason", reason);
+        context.insert(
+            "reason",
+            &crate::domain::wording::quarantine_reason(reason, lang),
+        );
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
@@ -774,7 +781,13 @@ impl Intake<'_> {
         Ok(())
     }
 
+    /// The complaint's language: its text when that is clear, else the Content-Language
+    /// header, else the organisation's language.
     fn language_of(&self, mail: &InboundMail) -> Language {
+        let text = format!("{}\n{}", mail.subject, mail.text);
+        if let Some(lang) = crate::domain::language::detect(&text) {
+            return lang;
+        }
         match mail.content_language.as_deref() {
             Some(l) if l.starts_with("en") => Language::En,
             Some(l) if l.starts_with("nl") => Language::Nl,

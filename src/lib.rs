@@ -16,7 +16,8 @@
 //!    weekly digest, the yearly analysis, the retention purge.
 //!
 //! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
-//! working-day calendar), [`commands`] the staff reply parser, [`settings`] the layered
+//! working-day calendar, display names, the complaint's language, the words for events),
+//! [`commands`] the staff reply parser, [`settings`] the layered
 //! configuration, [`clock`] the one place that reads the time, and [`daemon`] wires it all.
 #![forbid(unsafe_code)]
 

@@ -327,6 +327,14 @@ impl Roles {
         })
     }
 
+    /// The configured name (`[roles.names]`) of `address`, if it has one.
+    pub fn name_of(&self, address: &EmailAddress) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(_, a)| *a == address)
+            .map(|(name, _)| name.as_str())
+    }
+
     /// The role of `address`, if it has one. The director and committee are also staff
     /// when they are listed there; the most specific role wins.
     pub fn role_of(&self, address: &EmailAddress) -> Option<Role> {

@@ -705,7 +705,13 @@ fn execute(
         let mut context = mailer.case_context(case, mailer.staff_language());
         context.insert(extra.0, extra.1);
         context.insert("by", actor.address.as_str());
-        context.insert("history", &history(tx, case.id)?);
+        let roles = &intake.settings.roles;
+        context.insert("by_name", &roles.name_of(&actor.address));
+        context.insert("recipient_name", &roles.name_of(recipient));
+        context.insert(
+            "history",
+            &history(tx, case.id, mailer.tz, mailer.staff_language())?,
+        );
         let letter = Letter {
             kind,
             template,
@@ -819,17 +825,24 @@ fn execute(
     Ok(())
 }
 
-/// The case's history as lines for the director and the committee.
-fn history(tx: &Connection, case_id: i64) -> anyhow::Result<Vec<String>> {
+/// The case's history as lines for the director and the committee, in their language and
+/// local time.
+fn history(
+    tx: &Connection,
+    case_id: i64,
+    tz: chrono_tz::Tz,
+    lang: crate::settings::Language,
+) -> anyhow::Result<Vec<String>> {
     Ok(cases::events(tx, case_id)?
         .into_iter()
         .map(|e| {
-            format!(
-                "{} {}{}: {}",
-                e.at.format("%Y-%m-%d %H:%M"),
-                e.kind,
-                e.actor.map(|a| format!(" ({a})")).unwrap_or_default(),
-                e.detail.lines().next().unwrap_or_default()
+            crate::domain::wording::history_line(
+                e.at,
+                tz,
+                &e.kind,
+                e.actor.as_deref(),
+                &e.detail,
+                lang,
             )
         })
         .collect())

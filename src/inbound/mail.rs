@@ -349,9 +349,7 @@ fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
     let name = addr
         .name
         .as_deref()
-        .map(one_line)
-        .map(|n| n.trim_matches(['"', '\'']).to_string())
-        .filter(|n| !n.is_empty());
+        .and_then(crate::domain::display_name::clean);
     Some(Mailbox { address, name })
 }
 

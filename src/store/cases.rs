@@ -244,7 +244,7 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
     conn.execute(
         "UPDATE cases SET status = ?2, reaction_due = ?3, reacted_at = ?4, closing_due = ?5, closed_at = ?6,
              handler = ?7, category = ?8, cause = ?9, solution = ?10, measure = ?11, agreement = ?12,
-             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16
+             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16, language = ?17
          WHERE id = ?1",
         params![
             case.id,
@@ -263,6 +263,7 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
             opt_ts(case.appealed_at),
             case.verdict,
             opt_ts(case.verdict_at),
+            case.language,
         ],
     )?;
     Ok(())
@@ -339,6 +340,15 @@ impl Deadline {
         match self {
             Deadline::Reaction => "reactie aan de klager",
             Deadline::Closing => "afhandeling",
+        }
+    }
+
+    /// The label in `lang`.
+    pub fn label(self, lang: crate::settings::Language) -> &'static str {
+        match (self, lang) {
+            (_, crate::settings::Language::Nl) => self.dutch(),
+            (Deadline::Reaction, _) => "reply to the complainant",
+            (Deadline::Closing, _) => "closure",
         }
     }
 }
