@@ -766,6 +766,29 @@ impl Intake<'_> {
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
         );
+        // A staff member, the director or the committee whose own mail this was hears it
+        // too: a command mail that cannot be used is never silent.
+        let role_sender = sender
+            .and_then(|s| s.parse::<EmailAddress>().ok())
+            .filter(|s| self.settings.roles.role_of(s).is_some());
+        if let Some(staff) = &role_sender {
+            let mut to_sender = context.clone();
+            to_sender.insert("to_sender", &true);
+            to_sender.insert("recipient_name", &self.settings.roles.name_of(staff));
+            mailer.to_role(
+                tx,
+                Letter {
+                    kind: OutboxKind::Transcript,
+                    template: Template::QuarantineNotice,
+                    case: None,
+                    context: to_sender,
+                    attachments: &[],
+                },
+                staff,
+                None,
+                now,
+            )?;
+        }
         mailer.to_director_without_case(
             tx,
             Letter {
@@ -825,20 +848,11 @@ fn attachment_notes(
         .map(|(i, a)| AttachmentNote {
             number: first + i,
             name: a.filename.clone(),
-            size: human_size(a.data.len()),
+            size: crate::register::human_size(a.data.len()),
             attached: a.readable && a.data.len() <= limit,
             readable: a.readable,
         })
         .collect())
-}
-
-/// `2,1 MB`, `740 kB`, `12 bytes`: sizes as people read them.
-pub(crate) fn human_size(bytes: usize) -> String {
-    match bytes {
-        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0).replace('.', ","),
-        b if b >= 1_000 => format!("{} kB", b / 1_000),
-        b => format!("{b} bytes"),
-    }
 }
 
 /// A subject as an unverified sender's acknowledgement repeats it: one line, no links or

@@ -139,7 +139,11 @@ fn attachment_infos(store: &Store, case_id: i64) -> anyhow::Result<Vec<Attachmen
         .into_iter()
         .enumerate()
         .map(|(i, a)| {
-            let problem = check_attachment(&a.content_type, &a.data);
+            let problem = if a.readable {
+                check_attachment(&a.content_type, &a.data)
+            } else {
+                Some("its transfer encoding could not be decoded; kept as received".into())
+            };
             AttachmentInfo {
                 number: i + 1,
                 filename: a.filename,
@@ -169,7 +173,7 @@ pub fn attachment(
 }
 
 /// "12 KB", "1.4 MB".
-fn human_size(bytes: usize) -> String {
+pub(crate) fn human_size(bytes: usize) -> String {
     match bytes {
         b if b < 1024 => format!("{b} B"),
         b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),

@@ -65,11 +65,11 @@ fn seeded(dir: &Path) -> (std::path::PathBuf, String) {
                 tx,
                 c.id,
                 1,
-                &klachtd::inbound::Attachment {
-                    filename: "scan.pdf".into(),
-                    content_type: "application/pdf".into(),
-                    data: b"this is not a pdf".to_vec(),
-                },
+                &klachtd::inbound::Attachment::new(
+                    "scan.pdf",
+                    "application/pdf",
+                    b"this is not a pdf".to_vec(),
+                ),
             )
         })
         .unwrap();

@@ -483,10 +483,7 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
                 .unwrap()
                 .1
                 .text;
-            assert!(
-                quarantine.contains("geen bruikbaar afzenderadres"),
-                "{quarantine}"
-            );
+            assert!(quarantine.contains("geen afzenderadres"), "{quarantine}");
             assert!(quarantine.starts_with("Geachte directeur,"), "{quarantine}");
             let alert = &mails
                 .iter()

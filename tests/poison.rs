@@ -712,6 +712,41 @@ fn a_failing_template_quarantines_that_mail_and_intake_goes_on() {
 }
 
 #[test]
+fn a_command_mail_that_fails_is_never_silent() {
+    // The confirmation request cannot be rendered: handling this staff mail fails.
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(templates.path().join("nl")).unwrap();
+    std::fs::write(
+        templates.path().join("nl/confirmation_request.txt.tera"),
+        "{{ no_such_value | upper }}",
+    )
+    .unwrap();
+    let t = templates.path().display().to_string();
+    let (_dir, daemon, maildir, clock) = world(&[("KLACHTD__TEMPLATES__DIR", &t)]);
+    maildir.deliver(&good(3000), clock.now()).unwrap();
+    one_pass(&daemon);
+    let staff = "From: Anna <anna@example.org>\r\nTo: info@example.org\r\nSubject: Re: [KL-2026-0001] Gewone klacht\r\n\
+        Message-ID: <cmd@example.org>\r\n\r\nGeen klacht: een vraag over roosters\r\n";
+    maildir.deliver(staff.as_bytes(), clock.now()).unwrap();
+    maildir.deliver(&good(3001), clock.now()).unwrap();
+    one_pass(&daemon);
+    assert_eq!(maildir.count("new"), 0);
+    assert_answered(&daemon, 3001).unwrap();
+    let store = daemon.store();
+    let case = cases::list(store.conn()).unwrap().remove(0);
+    assert_eq!(case.status.as_str(), "open", "nothing changed");
+    let to_anna: Vec<_> = outbox::all(store.conn())
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.recipients == ["anna@example.org"] && m.kind == OutboxKind::Transcript)
+        .collect();
+    assert_eq!(to_anna.len(), 1, "the sender is told");
+    let text = String::from_utf8_lossy(&to_anna[0].raw).replace("=\r\n", "");
+    assert!(text.contains("Niet verwerkt"), "{text}");
+    assert!(text.contains("Er is niets gewijzigd"), "{text}");
+}
+
+#[test]
 fn an_absurd_message_id_is_never_copied_into_our_headers() {
     let (_dir, daemon, maildir, clock) = world(&[]);
     let raw = format!(

@@ -132,7 +132,7 @@ pub fn origin_line(mail: &InboundMail, trusted: Option<&str>, lang: Language) ->
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| {
             if nl {
-                "geen Received-regel"
+                "afleverroute onbekend (geen ontvangstregel)"
             } else {
                 "no Received line"
             }

@@ -84,9 +84,14 @@ impl FromStr for EmailAddress {
     }
 }
 
-/// Format characters that make an address look like another (bidi overrides, zero-width).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+/// Invisible format characters that change how text reads without being seen: bidi
+/// embeddings, overrides and isolates (`factuur\u{202e}fdp.exe` shows as `factuurexe.pdf`),
+/// zero-width characters, the soft hyphen and the byte-order mark. Never part of an address;
+/// removed from names, subjects and file names.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 impl TryFrom<String> for EmailAddress {

@@ -19,8 +19,13 @@ pub fn clean(raw: &str) -> Option<String> {
         }
         words.push(word);
     }
-    let name = words
+    // Bidi overrides and zero-width characters make a name read as something else.
+    let joined: String = words
         .join(" ")
+        .chars()
+        .filter(|c| !crate::domain::address::is_invisible(*c))
+        .collect();
+    let name = joined
         .trim_matches(|c: char| c.is_whitespace() || "\"'`,;:|-–".contains(c))
         .to_string();
     let letters = name.chars().filter(|c| c.is_alphabetic()).count();

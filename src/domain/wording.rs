@@ -187,10 +187,27 @@ pub fn quarantine_reason(reason: &str, lang: Language) -> String {
                 .to_string(),
         };
     }
+    if let Some(error) = why.strip_prefix("error while taking in: ") {
+        return format!(
+            "bij het verwerken van dit bericht trad een fout op; er is niets gewijzigd (technische melding: {error})"
+        );
+    }
+    if why.starts_with("the decoder failed") {
+        return "het bericht kon niet worden gelezen (interne fout bij het decoderen)".to_string();
+    }
     let known = [
+        ("no From address", "het bericht heeft geen afzenderadres"),
         (
             "no usable From address",
             "het bericht heeft geen bruikbaar afzenderadres",
+        ),
+        (
+            "MIME boundary missing or never found, and the body is not readable text",
+            "de opbouw van het bericht klopt niet (de MIME-grens ontbreekt) en de inhoud is geen leesbare tekst",
+        ),
+        (
+            "the text of the mail could not be decoded (invalid transfer encoding)",
+            "de tekst van het bericht kon niet worden gedecodeerd (ongeldige codering)",
         ),
         (
             "not a readable e-mail message",

@@ -289,14 +289,7 @@ pub fn clean_id(id: &str) -> String {
         .to_string()
 }
 
-/// Invisible format characters that change how text reads without being seen: bidi
-/// embeddings, overrides and isolates (`factuur\u{202e}fdp.exe` shows as `factuurexe.pdf`),
-/// zero-width characters, the soft hyphen and the byte-order mark.
-pub fn is_invisible_format(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
-}
+pub use crate::domain::address::is_invisible as is_invisible_format;
 
 /// Removes CR, LF and other control characters (a header-injection attempt hides here) and
 /// invisible format characters, and collapses runs of white space. Used for subjects,
