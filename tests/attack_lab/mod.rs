@@ -166,8 +166,7 @@ impl Lab {
     pub fn last_to(&self, prefix: &str, to: &str) -> Sent {
         self.sent()
             .into_iter()
-            .filter(|s| s.file.starts_with(prefix) && s.to == to)
-            .last()
+            .rfind(|s| s.file.starts_with(prefix) && s.to == to)
             .unwrap_or_else(|| panic!("no mail {prefix}… to {to}"))
     }
 
