@@ -17,9 +17,11 @@
 //!
 //! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
 //! working-day calendar), [`commands`] the staff reply parser, [`settings`] the layered
-//! configuration, [`clock`] the one place that reads the time, and [`daemon`] wires it all.
+//! configuration, [`clock`] the one place that reads the time, [`auth`] the logins to the mail
+//! servers (password or OAuth2), and [`daemon`] wires it all.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod casework;
 pub mod clock;
 pub mod commands;
