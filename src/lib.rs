@@ -33,6 +33,7 @@ pub mod fsutil;
 pub mod inbound;
 pub mod intake;
 pub mod jobs;
+pub mod lock;
 pub mod outbound;
 pub mod register;
 pub mod settings;

@@ -159,6 +159,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let settings = Settings::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // One daemon per database: held until the process ends.
+    let _lock = match cli.command {
+        Command::Run { .. } => Some(klachtd::lock::StoreLock::acquire(&settings.store.path)?),
+        _ => None,
+    };
     match cli.command {
         Command::Run { once: true, now } => {
             let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
@@ -181,7 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
         }
         Command::Cases { json, now } => {
-            let store = klachtd::store::Store::open(&settings.store.path)?;
+            let store = klachtd::lock::open_existing(&settings.store.path)?;
             let now = clock_at(now).now();
             let out = klachtd::register::cases(&store, &settings, now, json)?;
             print!("{out}");
@@ -297,7 +302,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             now,
         } => {
             let reference = reference.parse()?;
-            let store = klachtd::store::Store::open(&settings.store.path)?;
+            let store = klachtd::lock::open_existing(&settings.store.path)?;
             let now = clock_at(now).now();
             match klachtd::register::case(&store, &settings, now, reference, json)? {
                 Some(out) => print!("{out}"),
