@@ -259,8 +259,12 @@ impl Daemon {
         tracing::info!("watching the Maildir");
         loop {
             let mut report = RunReport::default();
-            if let Err(e) = self.process_maildir(&maildir, &mut report) {
-                tracing::error!("reading the Maildir failed: {e:#}");
+            match self.process_maildir(&maildir, &mut report) {
+                Ok(()) => crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now()),
+                Err(e) => {
+                    crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
+                    tracing::error!("reading the Maildir failed: {e:#}");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
@@ -284,7 +288,10 @@ impl Daemon {
                 .await;
             match result {
                 Ok(()) => return Ok(()),
-                Err(e) => tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}"),
+                Err(e) => {
+                    crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
+                    tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
@@ -314,6 +321,7 @@ impl Daemon {
             source
                 .process_folder(&mut session, &mut sink, startup)
                 .await?;
+            crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
             startup = false;
             *backoff = min_backoff;
             if *shutdown.borrow() {

@@ -23,6 +23,7 @@
 
 pub mod auth;
 pub mod casework;
+pub mod check;
 pub mod clock;
 pub mod commands;
 pub mod daemon;
@@ -37,6 +38,7 @@ pub mod lock;
 pub mod outbound;
 pub mod register;
 pub mod settings;
+pub mod status;
 pub mod store;
 
 /// Installs ring as the process-wide rustls crypto provider (the only one compiled in).

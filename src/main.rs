@@ -103,6 +103,30 @@ enum Command {
     /// A self-contained walk-through on a temporary Maildir: complaints, an auto-reply and a
     /// newsletter arrive, and you see what klachtd does with each.
     Demo,
+    /// Check the installation: configuration, store, templates, roles, mailbox, mail server.
+    /// One line per check (✔/✘ with a fix); exit status 0 only when all pass.
+    Check {
+        /// Also send one test mail to this address.
+        #[arg(long, value_name = "ADDRESS")]
+        send_test: Option<String>,
+    },
+    /// Is the daemon running; last fetch and send; queue, failed and quarantined mail; cases.
+    Status {
+        /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Write a consistent copy of the database to FILE (safe while the daemon runs).
+    Backup {
+        /// The new file to write (must not exist).
+        file: PathBuf,
+    },
+    /// Put a backup in place as the database (stop the daemon first); the current database
+    /// is kept beside it as <store>.before-restore.
+    Restore {
+        /// The backup file written by `klachtd backup`.
+        file: PathBuf,
+    },
 }
 
 fn clock_at(now: Option<DateTime<Utc>>) -> SharedClock {
@@ -155,15 +179,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", klachtd::commands::help(lang));
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Check { send_test } => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let report = runtime.block_on(klachtd::check::all(
+                cli.config.as_deref(),
+                &env,
+                send_test.as_deref(),
+            ));
+            print!("{report}");
+            return Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
         _ => {}
     }
     let settings = Settings::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     // One daemon per database: held until the process ends.
     let _lock = match cli.command {
-        Command::Run { .. } => Some(klachtd::lock::StoreLock::acquire(&settings.store.path)?),
+        Command::Run { .. } | Command::Restore { .. } => {
+            Some(klachtd::lock::StoreLock::acquire(&settings.store.path)?)
+        }
         _ => None,
     };
+    if matches!(cli.command, Command::Run { .. }) {
+        // The checks that need no network; a failing one stops start-up with its line.
+        klachtd::check::preflight(&settings)?;
+    }
     match cli.command {
         Command::Run { once: true, now } => {
             let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
@@ -312,7 +357,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Demo | Command::HelpCommands { .. } => unreachable!("handled above"),
+        Command::Status { now } => {
+            print!(
+                "{}",
+                klachtd::status::report(&settings, clock_at(now).now())?
+            );
+        }
+        Command::Backup { file } => {
+            let copy = klachtd::store::maintenance::backup(&settings.store.path, &file)?;
+            println!(
+                "{} written (schema {}, intact)",
+                file.display(),
+                copy.version
+            );
+        }
+        Command::Restore { file } => {
+            let restored = klachtd::store::maintenance::restore(&file, &settings.store.path)?;
+            println!(
+                "{} restored as {} (schema {}, intact); the previous database is kept as {}.before-restore",
+                file.display(),
+                settings.store.path.display(),
+                restored.version,
+                settings.store.path.display()
+            );
+        }
+        Command::Demo | Command::HelpCommands { .. } | Command::Check { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,14 @@ pub struct Settings {
     pub digest: Digest,
     pub retention: Retention,
     pub oauth2: OAuth2,
+    pub alerts: Alerts,
+}
+
+/// When the administrator (the director) is told that klachtd cannot work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub after_minutes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -548,6 +556,12 @@ impl Settings {
             return fail(
                 "reminders.before_working_days",
                 "each value must be 0 to 30 working days",
+            );
+        }
+        if !(1..=10_080).contains(&self.alerts.after_minutes) {
+            return fail(
+                "alerts.after_minutes",
+                "must be between 1 and 10080 (a week)",
             );
         }
         if self.security.token_days == 0 {

@@ -183,3 +183,230 @@ fn read_only_commands_never_create_a_database_and_say_where_they_looked() {
     k.run(&["run", "--once"]);
     assert!(k.run(&["cases"]).contains("KL-2026-0001"));
 }
+
+#[test]
+fn check_passes_on_a_fresh_installation_and_names_each_part() {
+    let k = Install::new();
+    let out = k.output(&["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for part in [
+        "configuration",
+        "store",
+        "templates",
+        "roles",
+        "inbound Maildir",
+        "outbound directory",
+    ] {
+        assert!(text.contains(&format!("✔ {part}: ")), "{part}: {text}");
+    }
+    assert!(!text.contains('✘'));
+    assert!(!k.path("var").exists(), "check created nothing");
+}
+
+#[test]
+fn check_fails_with_one_line_and_a_fix_for_each_broken_part() {
+    let k = Install::new();
+    // A configuration error: the key and where it came from, and nothing else checked.
+    let out = k
+        .command()
+        .args(["check"])
+        .env("KLACHTD__INBOUND__KIND", "imapp")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("✘ configuration:") && text.contains("KLACHTD__INBOUND__KIND"),
+        "{text}"
+    );
+
+    // A mailbox nobody listens on: DNS passes, TCP fails with its fix, and the exit status says so.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = k
+        .command()
+        .args(["check"])
+        .env("KLACHTD__INBOUND__KIND", "imap")
+        .env("KLACHTD__INBOUND__IMAP__HOST", "127.0.0.1")
+        .env("KLACHTD__INBOUND__IMAP__PORT", port.to_string())
+        .env("KLACHTD__INBOUND__IMAP__PASSWORD", "x")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("✔ IMAP DNS: 127.0.0.1 is 127.0.0.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("✘ IMAP TCP: cannot reach 127.0.0.1:{port}"))
+            && text.contains("— fix: check inbound.imap.port"),
+        "{text}"
+    );
+
+    // A store others can read.
+    k.deliver("1.eml", &complaint(1));
+    k.run(&["run", "--once"]);
+    let db = k.path("var/klachtd.sqlite");
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = k.output(&["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        text.contains(&format!("chmod 600 {}", db.display())),
+        "{text}"
+    );
+    // The daemon refuses to start on it, with that line.
+    let out = k.output(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("✘ store:") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+#[test]
+fn send_test_writes_one_test_mail() {
+    let k = Install::new();
+    let out = k.output(&["check", "--send-test", "beheer@example.org"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("✔ test mail: sent to beheer@example.org"),
+        "{text}"
+    );
+    let files: Vec<_> = std::fs::read_dir(k.path("var/outbox"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(raw.contains("To: beheer@example.org"), "{raw}");
+    assert!(
+        raw.contains("Testbericht van de klachtenregistratie"),
+        "{raw}"
+    );
+    let out = k.output(&["check", "--send-test", "not an address"]);
+    assert!(!out.status.success());
+}
+
+/// SMTP points at a port nobody listens on; time passes by `run --once --now`. The director's
+/// alert is queued once the failure has lasted `alerts.after_minutes`, never twice, `status`
+/// shows it, and when mail flows again exactly one all-clear follows.
+#[test]
+fn the_director_is_alerted_once_and_told_once_when_it_works_again() {
+    let k = Install::new();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let smtp = |cmd: &mut Command| {
+        cmd.env("KLACHTD__OUTBOUND__KIND", "smtp")
+            .env("KLACHTD__OUTBOUND__SMTP__HOST", "127.0.0.1")
+            .env("KLACHTD__OUTBOUND__SMTP__PORT", dead.to_string())
+            .env("KLACHTD__OUTBOUND__SMTP__TLS", "none")
+            .env("KLACHTD__OUTBOUND__RETRY_MIN_SECONDS", "60")
+            .env("KLACHTD__OUTBOUND__RETRY_MAX_SECONDS", "600");
+    };
+    let run_at = |minutes: i64, broken: bool| {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00+01:00").unwrap()
+            + chrono::Duration::minutes(minutes);
+        let mut cmd = k.command();
+        if broken {
+            smtp(&mut cmd);
+        }
+        let out = cmd
+            .args(["run", "--once", "--now", &at.to_rfc3339()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let status = |minutes: i64| {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00+01:00").unwrap()
+            + chrono::Duration::minutes(minutes);
+        k.run(&["status", "--now", &at.to_rfc3339()])
+    };
+    k.deliver("1.eml", &complaint(1));
+    run_at(0, true);
+    run_at(30, true);
+    assert!(!status(30).contains("alert "), "not yet: {}", status(30));
+    assert!(
+        status(30).contains("sending       FAILING since 2026-12-01 10:00"),
+        "{}",
+        status(30)
+    );
+    run_at(61, true);
+    let s = status(61);
+    assert!(
+        s.contains("alert         outbound failing since 2026-12-01 10:00"),
+        "{s}"
+    );
+    run_at(90, true);
+    run_at(200, true);
+    // The server is back (here: the file transport); the queue drains, then the all-clear.
+    run_at(300, false);
+    run_at(301, false);
+    run_at(400, false);
+    let subjects: Vec<String> = std::fs::read_dir(k.path("var/outbox"))
+        .unwrap()
+        .flatten()
+        .map(|f| std::fs::read_to_string(f.path()).unwrap())
+        .filter_map(|raw| {
+            raw.lines()
+                .find(|l| l.starts_with("Subject: "))
+                .map(str::to_string)
+        })
+        .collect();
+    let alerts = subjects
+        .iter()
+        .filter(|s| s.contains("Storing klachtenregistratie: er kan geen mail worden verstuurd"))
+        .count();
+    let clears = subjects
+        .iter()
+        .filter(|s| s.contains("Opgelost: er kan geen mail worden verstuurd"))
+        .count();
+    assert_eq!((alerts, clears), (1, 1), "{subjects:#?}");
+    let s = status(400);
+    assert!(!s.contains("FAILING") && !s.contains("alert "), "{s}");
+    assert!(s.contains("queue         empty"), "{s}");
+}
+
+#[test]
+fn status_tells_the_state_of_things() {
+    let k = Install::new();
+    k.deliver("1.eml", &complaint(1));
+    k.run(&["run", "--once", "--now", "2026-12-01T10:00:00+01:00"]);
+    let s = k.run(&["status", "--now", "2026-12-20T10:00:00+01:00"]);
+    for expected in [
+        "daemon        NOT running",
+        "last send     2026-12-01 10:00 CET",
+        "queue         empty",
+        "failed mail   0",
+        "quarantined   0",
+        "cases         1 open, 1 overdue",
+    ] {
+        assert!(s.contains(expected), "{expected}: {s}");
+    }
+    let daemon = k.start_daemon();
+    let s = k.run(&["status"]);
+    assert!(
+        s.contains(&format!("daemon        running (pid {})", daemon.id())),
+        "{s}"
+    );
+    assert!(
+        s.contains("last fetch    20"),
+        "the daemon read the Maildir: {s}"
+    );
+    stop(daemon);
+}

@@ -184,14 +184,37 @@ async fn authenticate(
 }
 
 /// Why an SMTP hand-over failed: the server (lettre's error), or no token to log in with.
-#[derive(Debug, thiserror::Error)]
+/// A refused login reads `login refused: …`, also where it is kept as text (the outbox's
+/// last error), so `klachtd status` and the administrator's alert can tell it apart.
+#[derive(Debug)]
 pub enum SmtpSendError {
-    #[error("{0}")]
-    Smtp(#[from] SmtpError),
-    #[error("no OAuth2 token for SMTP: {0:#}")]
+    Smtp(SmtpError),
     Token(anyhow::Error),
-    #[error("{0}")]
     Refused(String),
+}
+
+/// How every refused login's message begins.
+pub const LOGIN_REFUSED: &str = "login refused: ";
+
+impl From<SmtpError> for SmtpSendError {
+    fn from(e: SmtpError) -> Self {
+        SmtpSendError::Smtp(e)
+    }
+}
+
+impl std::error::Error for SmtpSendError {}
+
+impl std::fmt::Display for SmtpSendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_login_refused() {
+            f.write_str(LOGIN_REFUSED)?;
+        }
+        match self {
+            SmtpSendError::Smtp(e) => write!(f, "{e}"),
+            SmtpSendError::Token(e) => write!(f, "no OAuth2 token for SMTP: {e:#}"),
+            SmtpSendError::Refused(why) => f.write_str(why),
+        }
+    }
 }
 
 impl SmtpSendError {

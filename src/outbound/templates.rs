@@ -27,10 +27,13 @@ pub enum Template {
     OverdueAlert,
     Digest,
     AnnualReport,
+    AdminAlert,
+    AdminAllClear,
+    TestMail,
 }
 
 impl Template {
-    pub const ALL: [Template; 16] = [
+    pub const ALL: [Template; 19] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -47,6 +50,9 @@ impl Template {
         Self::OverdueAlert,
         Self::Digest,
         Self::AnnualReport,
+        Self::AdminAlert,
+        Self::AdminAllClear,
+        Self::TestMail,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +73,9 @@ impl Template {
             Self::OverdueAlert => "overdue_alert",
             Self::Digest => "digest",
             Self::AnnualReport => "annual_report",
+            Self::AdminAlert => "admin_alert",
+            Self::AdminAllClear => "admin_all_clear",
+            Self::TestMail => "test_mail",
         }
     }
 }
@@ -114,6 +123,12 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "digest",
     "nl" / "annual_report",
     "en" / "annual_report",
+    "nl" / "admin_alert",
+    "en" / "admin_alert",
+    "nl" / "admin_all_clear",
+    "en" / "admin_all_clear",
+    "nl" / "test_mail",
+    "en" / "test_mail",
 ];
 
 /// A rendered mail body.

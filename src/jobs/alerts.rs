@@ -1,0 +1,297 @@
+//! Telling the administrator: when the mailbox cannot be read or mail cannot be sent for longer
+//! than `alerts.after_minutes` — at once when a login is refused — the director gets one alert;
+//! when it works again, one all-clear. Judged on every scheduler pass from what the daemon
+//! recorded (the inbound connection) and the outbox itself (mail tried and still waiting).
+//! If sending is what fails, the alert waits in the outbox like any mail, and `klachtd status`
+//! shows the failure meanwhile.
+
+use super::Jobs;
+use crate::outbound::{Letter, Template, templates};
+use crate::settings::Language;
+use crate::store::{OutboxKind, health};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+/// The two things that can stop klachtd working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    Inbound,
+    Outbound,
+}
+
+impl Component {
+    pub const ALL: [Component; 2] = [Component::Inbound, Component::Outbound];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Inbound => "inbound",
+            Component::Outbound => "outbound",
+        }
+    }
+}
+
+/// A failure as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub since: DateTime<Utc>,
+    pub reason: String,
+    pub login_refused: bool,
+}
+
+/// The current failure of `component`, if it fails.
+pub fn problem(conn: &Connection, component: Component) -> anyhow::Result<Option<Problem>> {
+    Ok(match component {
+        Component::Inbound => {
+            let h = health::get(conn, component.as_str())?;
+            h.failing_since.map(|since| Problem {
+                since,
+                reason: h.last_error.unwrap_or_default(),
+                login_refused: h.login_refused,
+            })
+        }
+        Component::Outbound => {
+            let o = health::outbox(conn)?;
+            o.retrying_since.map(|since| {
+                let reason = o.last_error.unwrap_or_default();
+                Problem {
+                    since,
+                    login_refused: reason.contains(crate::auth::LOGIN_REFUSED),
+                    reason,
+                }
+            })
+        }
+    })
+}
+
+/// What [`decide`] says to do about one component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Nothing,
+    Alert(Problem),
+    AllClear { since: DateTime<Utc> },
+}
+
+/// The rule, apart from the database: alert once a failure has lasted `after` (a refused login
+/// at once) and no alert is open; all-clear once it is over and an alert is open.
+pub fn decide(
+    problem: Option<Problem>,
+    open_alert: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    after: chrono::Duration,
+) -> Action {
+    match (problem, open_alert) {
+        (Some(p), None) if p.login_refused || now - p.since >= after => Action::Alert(p),
+        (None, Some(since)) => Action::AllClear { since },
+        _ => Action::Nothing,
+    }
+}
+
+impl Jobs<'_> {
+    /// Queues the alerts and all-clears that are due; returns how many.
+    pub fn watch_health(&self, tx: &Connection, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let after = chrono::Duration::minutes(i64::from(self.intake.settings.alerts.after_minutes));
+        let mut queued = 0;
+        for component in Component::ALL {
+            let open = health::open_alert(tx, component.as_str())?.map(|(at, _)| at);
+            match decide(problem(tx, component)?, open, now, after) {
+                Action::Nothing => {}
+                Action::Alert(p) => {
+                    self.queue_notice(tx, component, Some(&p), p.since, now)?;
+                    health::raise_alert(tx, component.as_str(), p.since, &p.reason)?;
+                    tracing::warn!(
+                        component = component.as_str(),
+                        since = %p.since,
+                        "the director is alerted: {}",
+                        p.reason
+                    );
+                    queued += 1;
+                }
+                Action::AllClear { since } => {
+                    self.queue_notice(tx, component, None, since, now)?;
+                    health::clear_alert(tx, component.as_str())?;
+                    tracing::info!(component = component.as_str(), "all clear sent");
+                    queued += 1;
+                }
+            }
+        }
+        Ok(queued)
+    }
+
+    fn queue_notice(
+        &self,
+        tx: &Connection,
+        component: Component,
+        problem: Option<&Problem>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let settings = self.intake.settings;
+        let mailer = self.intake.mailer();
+        let lang = mailer.staff_language();
+        let mut context = tera::Context::new();
+        context.insert("organisation", &settings.organisation.name);
+        context.insert(
+            "since",
+            &templates::long_datetime(since, self.intake.tz, lang),
+        );
+        context.insert(
+            "recovered",
+            &templates::long_datetime(now, self.intake.tz, lang),
+        );
+        let refused = problem.is_some_and(|p| p.login_refused);
+        context.insert("what", what(component, refused, lang));
+        if let Some(p) = problem {
+            context.insert("reason", &p.reason);
+            context.insert("fix", &fix(component, refused, lang, settings));
+        }
+        mailer.to_director_without_case(
+            tx,
+            Letter {
+                kind: OutboxKind::DirectorNotice,
+                template: if problem.is_some() {
+                    Template::AdminAlert
+                } else {
+                    Template::AdminAllClear
+                },
+                case: None,
+                context,
+                attachments: &[],
+            },
+            now,
+        )
+    }
+}
+
+fn what(component: Component, refused: bool, lang: Language) -> &'static str {
+    match (component, refused, lang) {
+        (Component::Inbound, true, Language::Nl) => {
+            "de mailserver weigert de aanmelding voor de mailbox"
+        }
+        (Component::Inbound, false, Language::Nl) => "de mailbox kan niet worden gelezen",
+        (Component::Outbound, true, Language::Nl) => {
+            "de mailserver weigert de aanmelding voor het versturen"
+        }
+        (Component::Outbound, false, Language::Nl) => "er kan geen mail worden verstuurd",
+        (Component::Inbound, true, Language::En) => "the mail server refuses the mailbox login",
+        (Component::Inbound, false, Language::En) => "the mailbox cannot be read",
+        (Component::Outbound, true, Language::En) => {
+            "the mail server refuses the login for sending"
+        }
+        (Component::Outbound, false, Language::En) => "mail cannot be sent",
+    }
+}
+
+fn fix(
+    component: Component,
+    refused: bool,
+    lang: Language,
+    settings: &crate::settings::Settings,
+) -> String {
+    let server = match component {
+        Component::Inbound => &settings.inbound.imap.host,
+        Component::Outbound => &settings.outbound.smtp.host,
+    };
+    match (refused, lang) {
+        (true, Language::Nl) => format!(
+            "controleer het wachtwoord of de OAuth2-koppeling (zie docs/oauth2.md) voor {server}, \
+             en voer daarna op de server \"klachtd check\" uit."
+        ),
+        (false, Language::Nl) => format!(
+            "controleer of {server} bereikbaar is en werkt; \"klachtd check\" op de server laat \
+             zien welke stap mislukt."
+        ),
+        (true, Language::En) => format!(
+            "check the password or the OAuth2 set-up (see docs/oauth2.md) for {server}, then run \
+             \"klachtd check\" on the server."
+        ),
+        (false, Language::En) => format!(
+            "check that {server} is reachable and working; \"klachtd check\" on the server shows \
+             which step fails."
+        ),
+    }
+}
+
+/// The daemon read its mailbox (or connected to it) at `now`.
+pub fn inbound_ok(store: &crate::store::Store, now: DateTime<Utc>) {
+    if let Err(e) = health::record_ok(store.conn(), Component::Inbound.as_str(), now) {
+        tracing::error!("recording the mailbox's health: {e:#}");
+    }
+}
+
+/// Reading the mailbox failed at `now` with `error`.
+pub fn inbound_failed(store: &crate::store::Store, now: DateTime<Utc>, error: &anyhow::Error) {
+    let refused = error.downcast_ref::<crate::auth::LoginRefused>().is_some()
+        || error
+            .downcast_ref::<crate::auth::token::GrantRefused>()
+            .is_some();
+    let text = format!("{error:#}");
+    if let Err(e) = health::record_failure(
+        store.conn(),
+        Component::Inbound.as_str(),
+        now,
+        &text,
+        refused,
+    ) {
+        tracing::error!("recording the mailbox's health: {e:#}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        "2026-12-01T09:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            + chrono::Duration::minutes(minutes)
+    }
+
+    proptest! {
+        /// Over any sequence of up/down observations a minute apart: alerts and all-clears
+        /// alternate, starting with an alert; an alert comes only for a failure that has lasted
+        /// the threshold (or a refused login); an all-clear only once the failure is over; and
+        /// after a failure that lasted the threshold, an alert was sent before it ended.
+        #[test]
+        fn alerts_and_all_clears_alternate_and_respect_the_threshold(
+            steps in proptest::collection::vec((any::<bool>(), any::<bool>()), 1..200),
+            threshold in 1i64..30,
+        ) {
+            let after = chrono::Duration::minutes(threshold);
+            let mut since: Option<DateTime<Utc>> = None;
+            let mut open: Option<DateTime<Utc>> = None;
+            let mut sent = Vec::new();
+            for (i, (down, refused)) in steps.iter().enumerate() {
+                let now = t(i as i64);
+                let problem = if *down {
+                    let s = *since.get_or_insert(now);
+                    Some(Problem { since: s, reason: "x".into(), login_refused: *refused })
+                } else {
+                    // A failure that lasted the threshold was alerted before it ended.
+                    if let Some(s) = since && now - s > after {
+                        prop_assert!(open.is_some(), "a long failure went unreported");
+                    }
+                    since = None;
+                    None
+                };
+                match decide(problem.clone(), open, now, after) {
+                    Action::Nothing => {}
+                    Action::Alert(p) => {
+                        prop_assert!(p.login_refused || now - p.since >= after);
+                        prop_assert!(open.is_none());
+                        open = Some(p.since);
+                        sent.push(true);
+                    }
+                    Action::AllClear { .. } => {
+                        prop_assert!(problem.is_none());
+                        prop_assert!(open.is_some());
+                        open = None;
+                        sent.push(false);
+                    }
+                }
+            }
+            for (i, alert) in sent.iter().enumerate() {
+                prop_assert_eq!(*alert, i % 2 == 0);
+            }
+        }
+    }
+}
