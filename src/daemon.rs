@@ -105,7 +105,7 @@ impl Daemon {
         if !result.already_recorded {
             tracing::info!(
                 outcome = result.outcome.as_str(),
-                case = ?result.case.map(|c| c.to_string()),
+                case = result.case.map(tracing::field::display),
                 "mail taken in: {}",
                 result.reason
             );
@@ -290,7 +290,13 @@ impl Daemon {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
-                    tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}")
+                    if e.downcast_ref::<crate::inbound::imap::NeverConnected>()
+                        .is_some()
+                    {
+                        tracing::warn!(retry_in = ?backoff, "{e:#}")
+                    } else {
+                        tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}")
+                    }
                 }
             }
             tokio::select! {
@@ -309,7 +315,10 @@ impl Daemon {
         backoff: &mut Duration,
         min_backoff: Duration,
     ) -> anyhow::Result<()> {
-        let mut session = source.connect().await?;
+        let mut session = source
+            .connect()
+            .await
+            .context(crate::inbound::imap::NeverConnected)?;
         tracing::info!(folder = source.folder(), "connected to IMAP");
         let mut startup = true;
         loop {

@@ -26,6 +26,7 @@ pub mod casework;
 pub mod check;
 pub mod clock;
 pub mod commands;
+pub(crate) mod config_errors;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
@@ -38,6 +39,7 @@ pub mod lock;
 pub mod outbound;
 pub mod register;
 pub mod settings;
+pub mod startup;
 pub mod status;
 pub mod store;
 

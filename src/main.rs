@@ -152,13 +152,20 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KLACHTD_LOG")
                 .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
-        .init();
+        // Colour only for a person at a terminal, never into the journal or a file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // KLACHTD_LOG_FORMAT=json: one JSON object a line, for journald or Loki.
+    if std::env::var("KLACHTD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     klachtd::install_crypto_provider();
     match run(cli) {
         Ok(code) => code,
@@ -206,6 +213,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     if matches!(cli.command, Command::Run { .. }) {
+        let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+        klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);
         // The checks that need no network; a failing one stops start-up with its line.
         klachtd::check::preflight(&settings)?;
     }

@@ -2,6 +2,7 @@
 //! `KLACHTD__SECTION__KEY` environment variables; checked once, so the rest of the program
 //! only ever sees valid settings.
 
+use crate::config_errors;
 use crate::domain::{CalendarRules, EmailAddress, LiberationDay, WorkingCalendar};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
@@ -480,6 +481,7 @@ impl Settings {
             .into_iter()
             .filter(|(k, _)| k.starts_with("KLACHTD__"))
             .collect();
+        let env_keys: Vec<String> = env.keys().cloned().collect();
         builder = builder.add_source(
             config::Environment::with_prefix("KLACHTD")
                 .prefix_separator("__")
@@ -495,11 +497,22 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(env)),
         );
-        let mut settings: Settings = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        settings.validate()?;
+        let mut settings: Settings =
+            builder
+                .build()
+                .and_then(|c| c.try_deserialize())
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "invalid configuration: {}",
+                        config_errors::explain(&e.to_string(), file, &env_keys)
+                    )
+                })?;
+        settings.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{e}{}",
+                config_errors::origin_of_message(&e.to_string(), file, &env_keys)
+            )
+        })?;
         if settings.inbound.imap.auth == AuthKind::Oauth2 {
             settings.inbound.imap.oauth2 = Some(settings.oauth2.clone());
         }
@@ -549,8 +562,20 @@ impl Settings {
         if self.digest.weekday.parse::<chrono::Weekday>().is_err() {
             return fail("digest.weekday", "a day of the week, e.g. \"monday\"");
         }
-        if self.retention.years == 0 {
-            return fail("retention.years", "must be at least 1");
+        if !(1..=50).contains(&self.retention.years) {
+            return fail("retention.years", "must be between 1 and 50");
+        }
+        if self.inbound.maildir_poll_seconds == 0 || self.inbound.maildir_poll_seconds > 3600 {
+            return fail("inbound.maildir_poll_seconds", "must be between 1 and 3600");
+        }
+        if self.outbound.smtp.timeout_seconds == 0 || self.outbound.smtp.timeout_seconds > 600 {
+            return fail("outbound.smtp.timeout_seconds", "must be between 1 and 600");
+        }
+        if self.outbound.give_up_after_hours == 0 {
+            return fail("outbound.give_up_after_hours", "must be at least 1");
+        }
+        if self.security.token_days > 3650 {
+            return fail("security.token_days", "must be between 1 and 3650");
         }
         if self.reminders.before_working_days.iter().any(|d| *d > 30) {
             return fail(

@@ -291,3 +291,72 @@ fn a_token_refused_by_smtp_is_renewed_and_the_mail_sent_once() {
     assert_eq!(acks.len(), 1, "sent once");
     assert!(!shows_a_token(&output));
 }
+
+/// The daemon's mailbox login is refused (the refresh token was revoked): it keeps running and
+/// retrying, the log says why without "connection lost", `klachtd status` shows the refused
+/// login, and the director gets the alert at once — here sent by the next scheduler pass.
+#[test]
+fn a_revoked_refresh_token_in_the_daemon_alerts_the_director() {
+    let tokens = TokenServer::start();
+    let server = MailServer::start_with_oauth2(&tokens.url());
+    let k = Klachtd::new(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refresh-token");
+    std::fs::write(&file, tokens.issue_refresh_token()).unwrap();
+    tokens.revoke_all();
+    // IMAP by the revoked token; SMTP still by password, so the alert can go out.
+    let mut cmd = k.command();
+    cmd.env("KLACHTD__INBOUND__IMAP__AUTH", "oauth2")
+        .env("KLACHTD__OAUTH2__SOURCE", "refresh_token")
+        .env("KLACHTD__OAUTH2__TOKEN_URL", tokens.token_url())
+        .env("KLACHTD__OAUTH2__CLIENT_ID", CLIENT_ID)
+        .env("KLACHTD__OAUTH2__REFRESH_TOKEN_FILE", &file)
+        .arg("run")
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let refused = lines
+        .find(|l| l.contains("refused the refresh token"))
+        .expect("the daemon logs the refusal");
+    assert!(
+        refused.contains("cannot reach the IMAP server") && !refused.contains("connection lost"),
+        "{refused}"
+    );
+    std::thread::spawn(move || for _ in lines {});
+    let status = String::from_utf8(k.run(&["status"]).stdout).unwrap();
+    assert!(
+        status.contains("mailbox       FAILING since") && status.contains("(login refused)"),
+        "{status}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    // The next scheduler pass (here `run --once` on an empty local Maildir) alerts at once.
+    let out = k
+        .command()
+        .env("KLACHTD__INBOUND__KIND", "maildir")
+        .env("KLACHTD__INBOUND__MAILDIR", dir.path().join("empty"))
+        .args(["run", "--once"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = server.wait_for_messages("director@example.org", 1, PATIENCE);
+    let alert = klachtd::inbound::InboundMail::parse(&alerts[0]).unwrap();
+    assert_eq!(
+        alert.subject,
+        "Storing klachtenregistratie: de mailserver weigert de aanmelding voor de mailbox"
+    );
+    assert!(
+        alert.text.contains("refused the refresh token"),
+        "{}",
+        alert.text
+    );
+    assert!(alert.text.contains("docs/oauth2.md"));
+}

@@ -2,6 +2,8 @@
 //! that never create one, `klachtd check`, `klachtd status`, `klachtd backup` and restore.
 //! Each test is a private installation in a temporary directory (Maildir in, files out).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -409,4 +411,172 @@ fn status_tells_the_state_of_things() {
         "the daemon read the Maildir: {s}"
     );
     stop(daemon);
+}
+
+fn case_count(k: &Install, db: &Path) -> usize {
+    let out = k
+        .command()
+        .env("KLACHTD__STORE__PATH", db)
+        .args(["cases", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+        .unwrap()
+        .len()
+}
+
+/// Backups taken while the daemon takes in a stream of complaints: each is intact and
+/// consistent (every case with its ledger entry and its one acknowledgement, as committed
+/// together), and later ones hold at least as much as earlier ones.
+#[test]
+fn backups_taken_during_intake_are_consistent_snapshots() {
+    let k = Install::new();
+    let daemon = {
+        let mut cmd = k.command();
+        cmd.env("KLACHTD__INBOUND__MAILDIR_POLL_SECONDS", "1");
+        let mut child = cmd.arg("run").stderr(Stdio::null()).spawn().unwrap();
+        // Wait for the database to exist.
+        while !k.path("var/klachtd.sqlite").exists() {
+            assert!(child.try_wait().unwrap().is_none(), "the daemon died");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    const N: usize = 40;
+    let mut previous = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for n in 1..=N {
+                k.deliver(&format!("{n}.eml"), &complaint(n));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        for i in 0..8 {
+            let file = k.path(&format!("backup-{i}.sqlite"));
+            let out = k.run(&["backup", file.to_str().unwrap()]);
+            assert!(out.contains("intact"), "{out}");
+            let mode = std::fs::metadata(&file).unwrap().permissions();
+            assert_eq!(
+                std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+                0o600
+            );
+            let store = klachtd::store::Store::open(&file).unwrap();
+            let summary = common::invariants::check(&store);
+            assert_eq!(summary.acknowledged, summary.cases, "backup {i}");
+            assert!(summary.mails >= summary.cases);
+            assert!(summary.cases >= previous, "backup {i} went back in time");
+            previous = summary.cases;
+        }
+    });
+    while case_count(&k, &k.path("var/klachtd.sqlite")) < N {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let last = k.path("backup-final.sqlite");
+    k.run(&["backup", last.to_str().unwrap()]);
+    assert_eq!(case_count(&k, &last), N);
+    // An existing file is never overwritten.
+    let out = k.output(&["backup", last.to_str().unwrap()]);
+    assert!(!out.status.success());
+    // Restoring under a running daemon is refused.
+    let out = k.output(&["restore", last.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+    stop(daemon);
+}
+
+#[test]
+fn a_restore_puts_the_backup_back_and_keeps_what_it_replaced() {
+    let k = Install::new();
+    k.deliver("1.eml", &complaint(1));
+    k.run(&["run", "--once"]);
+    let backup = k.path("b.sqlite");
+    k.run(&["backup", backup.to_str().unwrap()]);
+    k.deliver("2.eml", &complaint(2));
+    k.run(&["run", "--once"]);
+    let db = k.path("var/klachtd.sqlite");
+    assert_eq!(case_count(&k, &db), 2);
+    let out = k.run(&["restore", backup.to_str().unwrap()]);
+    assert!(out.contains("restored"), "{out}");
+    assert_eq!(case_count(&k, &db), 1);
+    assert_eq!(
+        case_count(&k, &k.path("var/klachtd.sqlite.before-restore")),
+        2
+    );
+    // The daemon goes on from the restored state: the next complaint gets the next number.
+    k.deliver("3.eml", &complaint(3));
+    k.run(&["run", "--once"]);
+    assert!(k.run(&["cases"]).contains("KL-2026-0002"));
+    // Garbage is not restored.
+    std::fs::write(k.path("junk.sqlite"), b"not a database, not at all, really").unwrap();
+    let out = k.output(&["restore", k.path("junk.sqlite").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(case_count(&k, &db), 2);
+}
+
+#[test]
+fn logs_name_where_klachtd_looks_carry_references_plainly_and_have_no_colour_in_a_pipe() {
+    let k = Install::new();
+    k.deliver("1.eml", &complaint(1));
+    let out = k.output(&["run", "--once"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !log.contains('\x1b'),
+        "no ANSI escapes when stderr is not a terminal"
+    );
+    let first: Vec<&str> = log.lines().take(4).collect();
+    assert!(
+        first[0].contains("configuration: built-in defaults + environment KLACHTD__"),
+        "{log}"
+    );
+    assert!(
+        first[1].contains(&format!(
+            "store: {}",
+            k.path("var/klachtd.sqlite").display()
+        )),
+        "{log}"
+    );
+    assert!(
+        first[2].contains(&format!("mailbox: Maildir {}", k.path("mail").display())),
+        "{log}"
+    );
+    assert!(first[3].contains("transport: .eml files in"), "{log}");
+    assert!(log.contains("case=KL-2026-0001"), "{log}");
+    assert!(!log.contains("Some("), "{log}");
+
+    k.deliver("2.eml", &complaint(2));
+    let out = k
+        .command()
+        .env("KLACHTD_LOG_FORMAT", "json")
+        .args(["run", "--once"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        events.iter().any(|e| e["fields"]["case"] == "KL-2026-0002"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_config_file_error_names_the_file_the_key_and_the_allowed_values() {
+    let k = Install::new();
+    let file = k.path("klachtd.toml");
+    std::fs::write(&file, "[inbound]\nkind = \"imapp\"\n").unwrap();
+    let out = k.output(&["--config", file.to_str().unwrap(), "cases"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "klachtd: invalid configuration: inbound.kind must be \"maildir\" or \"imap\", not \"imapp\" (in {})",
+            file.display()
+        )
+    );
 }

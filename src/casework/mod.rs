@@ -169,7 +169,7 @@ fn hold(
         now,
     )?;
     tracing::warn!(
-        case = ?case.map(|c| c.reference.to_string()),
+        case = case.map(|c| tracing::field::display(c.reference)),
         "mail from a role address without proof: commands held, confirmation requested"
     );
     Ok(Settled::new(

@@ -47,6 +47,11 @@ pub struct ImapSource {
     tls: TlsConnector,
 }
 
+/// Context of an error before any session existed: the log says "cannot reach", not "lost".
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("cannot reach the IMAP server")]
+pub struct NeverConnected;
+
 /// Why the wait for new mail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {

@@ -64,13 +64,17 @@ pub async fn deliver_due(
         match result {
             Ok(()) => {
                 store.transaction(|tx| outbox::mark_sent(tx, mail.id, now))?;
-                tracing::info!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), "mail sent");
+                tracing::info!(
+                    case = mail.case.map(tracing::field::display),
+                    kind = mail.kind.as_str(),
+                    "mail sent"
+                );
                 report.sent += 1;
             }
             Err(SendError::Transient(error)) if now - mail.created_at < policy.give_up_after => {
                 let next = now + policy.backoff(mail.attempts);
                 store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
-                tracing::warn!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred: {error}");
+                tracing::warn!(case = mail.case.map(tracing::field::display), kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred: {error}");
                 report.deferred += 1;
                 return Ok(report);
             }
@@ -91,7 +95,11 @@ pub async fn deliver_due(
                     }
                     Ok(())
                 })?;
-                tracing::error!(case = ?mail.case.map(|c| c.to_string()), kind = mail.kind.as_str(), "sending failed permanently: {error}");
+                tracing::error!(
+                    case = mail.case.map(tracing::field::display),
+                    kind = mail.kind.as_str(),
+                    "sending failed permanently: {error}"
+                );
                 report.failed += 1;
             }
         }
