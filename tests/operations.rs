@@ -580,3 +580,51 @@ fn a_config_file_error_names_the_file_the_key_and_the_allowed_values() {
         )
     );
 }
+
+/// A database made by an earlier klachtd (tests/fixtures/db/README.md) is taken over by this one:
+/// checked, migrated at start, and worked on — its cases and deadlines intact, the numbering
+/// going on where it stopped.
+#[test]
+fn a_database_from_the_previous_release_is_migrated_and_worked_on() {
+    let k = Install::new();
+    let db = k.path("var/klachtd.sqlite");
+    std::fs::create_dir_all(k.path("var")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/db/main-83095bd.sqlite"),
+        &db,
+    )
+    .unwrap();
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let check = k.run(&["check"]);
+    assert!(
+        check.contains("✔ store:") && check.contains("intact"),
+        "{check}"
+    );
+    // (1.eml to 3.eml are recorded in the fixture's ledger already.)
+    k.deliver("4.eml", &complaint(3));
+    let out = k.run(&["run", "--once", "--now", "2026-12-02T09:00:00+01:00"]);
+    assert!(out.contains("case_created: 1"), "{out}");
+    assert!(
+        out.contains("overdue alerts: 2"),
+        "the old cases' deadlines still run: {out}"
+    );
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&k.run(&["cases", "--json", "--now", "2026-12-02T09:00:00+01:00"]))
+            .unwrap();
+    let refs: Vec<&str> = cases
+        .iter()
+        .map(|c| c["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["KL-2026-0001", "KL-2026-0002", "KL-2026-0003"]);
+    assert_eq!(cases[0]["complainant"], "bas@example.net");
+    assert_eq!(cases[0]["reaction_due"], "2026-12-01");
+    assert_eq!(cases[0]["overdue"], true);
+    let store = klachtd::store::Store::open(&db).unwrap();
+    let summary = common::invariants::check(&store);
+    assert_eq!((summary.cases, summary.acknowledged), (3, 3));
+    assert_eq!(summary.mails, 4, "three complaints and the newsletter");
+    assert!(
+        k.run(&["status", "--now", "2026-12-02T09:00:00+01:00"])
+            .contains("cases         3 open, 2 overdue")
+    );
+}
