@@ -627,7 +627,10 @@ async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Repor
             "check outbound.smtp.host and port",
         ),
         Err(e) => {
-            let tls = matches!(&e, crate::auth::SmtpSendError::Smtp(inner) if inner.is_tls());
+            // A refused certificate surfaces as lettre's TLS error or, during STARTTLS, as a
+            // connection error naming the certificate.
+            let tls = matches!(&e, crate::auth::SmtpSendError::Smtp(inner)
+                if inner.is_tls() || inner.to_string().contains("certificate"));
             if tls {
                 report.fail(
                     "SMTP TLS",
