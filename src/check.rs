@@ -620,6 +620,16 @@ async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Repor
                 .map(|u| format!("as {u} ({:?})", s.auth).to_lowercase())
                 .unwrap_or_else(|| "no login configured".into());
             report.pass("SMTP login", who);
+            let from = settings.organisation.address.as_str();
+            match client.probe_sender(from).await {
+                Ok(()) => report.pass("SMTP sender", format!("the server takes mail from {from}")),
+                Err(e) => report.fail(
+                    "SMTP sender",
+                    format!("{e:#}"),
+                    "let organisation.address send through this server (Send As for the \
+                     mailbox, or the account's own address as organisation.address)",
+                ),
+            }
         }
         Ok(false) => report.fail(
             "SMTP",

@@ -37,6 +37,7 @@ fn check_passes_against_the_real_servers_and_the_test_mail_arrives() {
         "✔ IMAP IDLE: supported",
         "✔ SMTP TLS: STARTTLS, certificate valid",
         "✔ SMTP login: as info@example.org (password)",
+        "✔ SMTP sender: the server takes mail from info@example.org",
         "✔ test mail: sent to complainant@example.org",
     ] {
         assert!(text.contains(line), "{line}\n{text}");

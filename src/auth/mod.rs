@@ -257,6 +257,8 @@ struct SmtpParts {
     login: Option<Login>,
     /// Built once for password or no login.
     fixed: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    /// For [`SmtpClient::probe_sender`], which speaks SMTP step by step.
+    settings: Smtp,
 }
 
 impl SmtpClient {
@@ -280,6 +282,7 @@ impl SmtpClient {
             builder,
             login,
             fixed,
+            settings: smtp.clone(),
         })))
     }
 
@@ -326,6 +329,56 @@ impl SmtpClient {
             ))),
             other => Ok(other?),
         }
+    }
+
+    /// Connects, secures, logs in and says `MAIL FROM:<from>`, then `RSET` and `QUIT`: whether
+    /// the server would take mail from our address (for `klachtd check`). Nothing is sent.
+    pub async fn probe_sender(&self, from: &str) -> anyhow::Result<()> {
+        use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+        use lettre::transport::smtp::extension::ClientId;
+        let s = &self.0.settings;
+        let mut params = TlsParameters::builder(s.host.clone());
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                SmtpSendError::Refused(format!("cannot read {}: {e}", ca.display()))
+            })?;
+            let cert = lettre::transport::smtp::client::Certificate::from_pem(&pem)?;
+            params = params.add_root_certificate(cert);
+        }
+        let params = params.build()?;
+        let hello = ClientId::default();
+        let timeout = Some(std::time::Duration::from_secs(s.timeout_seconds.max(1)));
+        let implicit = (s.tls == crate::settings::TlsMode::Implicit).then(|| params.clone());
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (s.host.as_str(), s.port),
+            timeout,
+            &hello,
+            implicit,
+            None,
+        )
+        .await?;
+        if s.tls == crate::settings::TlsMode::Starttls {
+            conn.starttls(params, &hello).await?;
+        }
+        match &self.0.login {
+            None => {}
+            Some(Login::Password { user, password }) => {
+                let creds = Credentials::new(user.clone(), password.expose().to_string());
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
+                    .await?;
+            }
+            Some(Login::OAuth2 { user, tokens, .. }) => {
+                let token = tokens.access_token().await?;
+                let creds = Credentials::new(user.clone(), token.expose().to_string());
+                conn.auth(&[Mechanism::Xoauth2], &creds).await?;
+            }
+        }
+        let verdict = conn.command(format!("MAIL FROM:<{from}>\r\n")).await;
+        let _ = conn.command("RSET\r\n").await;
+        let _ = conn.quit().await;
+        verdict
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("the server refuses mail from <{from}>: {e}"))
     }
 
     /// Connects and logs in without sending (for `klachtd check`).
