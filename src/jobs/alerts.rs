@@ -246,6 +246,42 @@ mod tests {
             + chrono::Duration::minutes(minutes)
     }
 
+    #[test]
+    fn the_alert_and_the_all_clear_render_in_both_languages() {
+        let renderer = crate::outbound::Renderer::load(None).unwrap();
+        for lang in [Language::Nl, Language::En] {
+            let mut context = tera::Context::new();
+            context.insert("organisation", "Leefstijlwijzer Opleidingen");
+            context.insert("what", what(Component::Outbound, false, lang));
+            context.insert("since", "maandag 30 november 2026 om 10:00");
+            context.insert("recovered", "maandag 30 november 2026 om 12:00");
+            context.insert("reason", "connection refused");
+            context.insert("fix", "x");
+            let alert = renderer
+                .render(Template::AdminAlert, lang, &context)
+                .unwrap();
+            let clear = renderer
+                .render(Template::AdminAllClear, lang, &context)
+                .unwrap();
+            for r in [&alert, &clear] {
+                assert!(!r.subject.is_empty() && !r.text.contains("{{"), "{r:?}");
+                assert!(r.html.contains("Leefstijlwijzer Opleidingen"));
+            }
+            assert!(alert.text.contains("connection refused"));
+            if lang == Language::Nl {
+                assert_eq!(
+                    alert.subject,
+                    "Storing klachtenregistratie: er kan geen mail worden verstuurd"
+                );
+                assert!(alert.text.starts_with("Geachte beheerder,"));
+                assert!(
+                    alert.text.contains("U ") || alert.text.contains(" u "),
+                    "u-vorm"
+                );
+            }
+        }
+    }
+
     proptest! {
         /// Over any sequence of up/down observations a minute apart: alerts and all-clears
         /// alternate, starting with an alert; an alert comes only for a failure that has lasted
