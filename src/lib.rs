@@ -36,6 +36,7 @@ pub mod inbound;
 pub mod intake;
 pub mod jobs;
 pub mod lock;
+pub mod notify;
 pub mod outbound;
 pub mod register;
 pub mod settings;

@@ -231,11 +231,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?);
             runtime.block_on(async move {
                 let (tx, rx) = tokio::sync::watch::channel(false);
+                // Registered before READY=1: a SIGTERM from then on always stops cleanly.
+                let signalled = shutdown_signal();
                 tokio::spawn(async move {
-                    shutdown_signal().await;
+                    signalled.await;
                     tracing::info!("shutting down after the mail in hand");
+                    klachtd::notify::tell("STOPPING=1");
                     let _ = tx.send(true);
                 });
+                // systemd (Type=notify): set up and running; then the watchdog's heartbeat.
+                klachtd::notify::tell("READY=1");
+                tokio::spawn(klachtd::notify::watchdog());
                 daemon.run(rx).await
             })?;
         }
@@ -397,11 +403,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future completes on either signal.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }

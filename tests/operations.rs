@@ -406,6 +406,13 @@ fn status_tells_the_state_of_things() {
         s.contains(&format!("daemon        running (pid {})", daemon.id())),
         "{s}"
     );
+    // The first look at the Maildir is recorded just after the daemon says it watches it.
+    let start = std::time::Instant::now();
+    let mut s = s;
+    while !s.contains("last fetch    20") && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+        s = k.run(&["status"]);
+    }
     assert!(
         s.contains("last fetch    20"),
         "the daemon read the Maildir: {s}"
@@ -627,4 +634,62 @@ fn a_database_from_the_previous_release_is_migrated_and_worked_on() {
         k.run(&["status", "--now", "2026-12-02T09:00:00+01:00"])
             .contains("cases         3 open, 2 overdue")
     );
+}
+
+/// Under systemd (`Type=notify`, `WatchdogSec`), the daemon says READY=1 once it is set up,
+/// WATCHDOG=1 while it lives, and STOPPING=1 on SIGTERM — here to an abstract socket, as
+/// systemd uses, and to one in the file system.
+#[test]
+fn the_daemon_notifies_systemd_ready_watchdog_and_stopping() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let k = Install::new();
+    let abstract_name = format!("klachtd-test-{}", std::process::id());
+    let path_socket = k.path("notify.sock");
+    for (socket, env_value) in [
+        (
+            UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap())
+                .unwrap(),
+            format!("@{abstract_name}"),
+        ),
+        (
+            UnixDatagram::bind(&path_socket).unwrap(),
+            path_socket.display().to_string(),
+        ),
+    ] {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let child = k
+            .command()
+            .env("NOTIFY_SOCKET", &env_value)
+            .env("WATCHDOG_USEC", "100000")
+            .arg("run")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let mut next = || {
+            let n = socket.recv(&mut buf).expect("a notification");
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        assert_eq!(next(), "READY=1", "{env_value}");
+        assert_eq!(next(), "WATCHDOG=1");
+        assert_eq!(next(), "WATCHDOG=1");
+        stop(child);
+        let mut rest = Vec::new();
+        while let Ok(n) = socket.recv(&mut buf) {
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = m == "STOPPING=1";
+            rest.push(m);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(
+            rest.last().map(String::as_str),
+            Some("STOPPING=1"),
+            "{rest:?}"
+        );
+    }
 }
