@@ -128,6 +128,7 @@ pub fn local(settings: &Settings, report: &mut Report) {
     store(&settings.store.path, report);
     templates(settings, report);
     roles(settings, report);
+    secrets(settings, report);
     if settings.inbound.kind == InboundKind::Maildir {
         writable_dir("inbound Maildir", &settings.inbound.maildir, report);
     }
@@ -379,6 +380,101 @@ fn templates(settings: &Settings, report: &mut Report) {
             },
         ),
     }
+}
+
+/// The files holding passwords, the client secret and the refresh token: readable, private
+/// (0600), and — for a refresh token the provider rotates — rewritable where they are.
+fn secrets(settings: &Settings, report: &mut Report) {
+    use crate::settings::{AuthKind, TokenSourceKind};
+    let imap = (settings.inbound.kind == InboundKind::Imap).then_some(&settings.inbound.imap);
+    let smtp = (settings.outbound.kind == OutboundKind::Smtp).then_some(&settings.outbound.smtp);
+    let mut files: Vec<(&str, &Path, bool)> = Vec::new();
+    if let Some(p) = imap
+        .filter(|i| i.auth == AuthKind::Password)
+        .and_then(|i| i.password_file.as_deref())
+    {
+        files.push(("inbound.imap.password_file", p, false));
+    }
+    if let Some(p) = smtp
+        .filter(|s| s.auth == AuthKind::Password && s.username.is_some())
+        .and_then(|s| s.password_file.as_deref())
+    {
+        files.push(("outbound.smtp.password_file", p, false));
+    }
+    let oauth2 = imap.is_some_and(|i| i.auth == AuthKind::Oauth2)
+        || smtp.is_some_and(|s| s.auth == AuthKind::Oauth2);
+    if oauth2 {
+        let o = &settings.oauth2;
+        if let Some(p) = o.client_secret_file.as_deref() {
+            files.push(("oauth2.client_secret_file", p, false));
+        }
+        if let Some(p) = o
+            .refresh_token_file
+            .as_deref()
+            .filter(|_| o.source == TokenSourceKind::RefreshToken)
+        {
+            files.push(("oauth2.refresh_token_file", p, true));
+        }
+    }
+    if files.is_empty() {
+        return;
+    }
+    for (key, path, rewritten) in &files {
+        let shown = absolute(path);
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                return report.fail(
+                    "secrets",
+                    format!("{key} {}: {e}", shown.display()),
+                    format!(
+                        "create it, mode 0600, owned by klachtd's user: install -m 600 -o klachtd /dev/null {}",
+                        shown.display()
+                    ),
+                );
+            }
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return report.fail(
+                "secrets",
+                format!(
+                    "{key} {} is readable by others (mode {mode:o})",
+                    shown.display()
+                ),
+                format!("chmod 600 {}", shown.display()),
+            );
+        }
+        if rustix::fs::access(*path, rustix::fs::Access::READ_OK).is_err() {
+            return report.fail(
+                "secrets",
+                format!("{key} {} cannot be read by this user", shown.display()),
+                format!(
+                    "chown it to klachtd's user: chown klachtd: {}",
+                    shown.display()
+                ),
+            );
+        }
+        let dir = shown.parent().unwrap_or(Path::new("/"));
+        if *rewritten && !writable(dir) {
+            return report.fail(
+                "secrets",
+                format!(
+                    "{key} {}: klachtd rewrites it when the provider rotates the token, but {} \
+                     is not writable for it",
+                    shown.display(),
+                    dir.display()
+                ),
+                "keep the refresh token in klachtd's state directory, e.g. \
+                 /var/lib/klachtd/oauth2-refresh-token",
+            );
+        }
+    }
+    let keys: Vec<&str> = files.iter().map(|(k, _, _)| *k).collect();
+    report.pass(
+        "secrets",
+        format!("{}: private (0600) and readable", keys.join(", ")),
+    );
 }
 
 fn roles(settings: &Settings, report: &mut Report) {
@@ -848,6 +944,42 @@ mod tests {
         let mut report = Report::default();
         templates(&s, &mut report);
         assert!(!report.ok(), "a template that does not parse fails");
+    }
+
+    #[test]
+    fn a_password_file_others_can_read_fails_with_its_chmod() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imap-password");
+        std::fs::write(&file, "secret\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("KLACHTD__INBOUND__KIND", "imap"),
+                (
+                    "KLACHTD__INBOUND__IMAP__PASSWORD_FILE",
+                    file.to_str().unwrap(),
+                ),
+            ]),
+        )
+        .unwrap();
+        let mut report = Report::default();
+        secrets(&s, &mut report);
+        assert!(!report.ok());
+        let text = report.to_string();
+        assert!(
+            text.contains(&format!("chmod 600 {}", file.display())),
+            "{text}"
+        );
+        assert!(!text.contains("secret\n"));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut report = Report::default();
+        secrets(&s, &mut report);
+        assert!(report.ok(), "{report}");
+        std::fs::remove_file(&file).unwrap();
+        let mut report = Report::default();
+        secrets(&s, &mut report);
+        assert!(report.to_string().contains("install -m 600"), "{report}");
     }
 
     #[test]

@@ -107,6 +107,12 @@ pub fn holder(store: &Path) -> std::io::Result<Option<u32>> {
 /// Opens the database at `path` for a command that only reads: a missing database is an error
 /// naming the path looked at, never a new empty one.
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+    require_existing(path)?;
+    Store::open(path)
+}
+
+/// Fails, naming the path looked at, when there is no database at `path`.
+pub fn require_existing(path: &Path) -> anyhow::Result<()> {
     if !path.is_file() {
         let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         anyhow::bail!(
@@ -115,7 +121,7 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
             shown.display()
         );
     }
-    Store::open(path)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -212,6 +212,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
+    // Commands that only look never create a database.
+    let only_looks = matches!(
+        cli.command,
+        Command::Digest {
+            send_now: false,
+            ..
+        } | Command::Report { send: false, .. }
+            | Command::Purge { dry_run: true, .. }
+            | Command::Backup { .. }
+    );
+    if only_looks {
+        klachtd::lock::require_existing(&settings.store.path)?;
+    }
     if matches!(cli.command, Command::Run { .. }) {
         let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
         klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);

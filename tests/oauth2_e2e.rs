@@ -28,6 +28,12 @@ fn oauth2_command(k: &Klachtd<'_>, tokens: &TokenServer, source: &str) -> Comman
     cmd
 }
 
+/// A secret file as an administrator makes it: mode 0600 (klachtd refuses to start otherwise).
+fn write_private(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 fn deliver_complaint(server: &MailServer, n: usize) {
     let mut raw = from_local(
         "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
@@ -116,7 +122,7 @@ fn a_refresh_token_logs_in_with_oauthbearer_and_is_rotated_in_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("refresh-token");
     let first = tokens.issue_refresh_token();
-    std::fs::write(&file, format!("{first}\n")).unwrap();
+    write_private(&file, &format!("{first}\n"));
     deliver_complaint(&server, 1);
     server.wait_for_messages("info@example.org", 1, PATIENCE);
     let mut cmd = oauth2_command(&k, &tokens, "refresh_token");
@@ -148,7 +154,7 @@ fn a_revoked_refresh_token_stops_klachtd_with_a_clear_message() {
     let k = Klachtd::new(&server);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("refresh-token");
-    std::fs::write(&file, tokens.issue_refresh_token()).unwrap();
+    write_private(&file, &tokens.issue_refresh_token());
     tokens.revoke_all();
     let mut cmd = oauth2_command(&k, &tokens, "refresh_token");
     cmd.env("KLACHTD__OAUTH2__REFRESH_TOKEN_FILE", &file);
@@ -302,7 +308,7 @@ fn a_revoked_refresh_token_in_the_daemon_alerts_the_director() {
     let k = Klachtd::new(&server);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("refresh-token");
-    std::fs::write(&file, tokens.issue_refresh_token()).unwrap();
+    write_private(&file, &tokens.issue_refresh_token());
     tokens.revoke_all();
     // IMAP by the revoked token; SMTP still by password, so the alert can go out.
     let mut cmd = k.command();

@@ -168,7 +168,15 @@ fn daemons_started_together_on_a_new_database_leave_exactly_one_running() {
 #[test]
 fn read_only_commands_never_create_a_database_and_say_where_they_looked() {
     let k = Install::new();
-    for args in [&["cases"][..], &["case", "KL-2026-0001"]] {
+    for args in [
+        &["cases"][..],
+        &["case", "KL-2026-0001"],
+        &["status"],
+        &["digest", "--print"],
+        &["report", "--year", "2026"],
+        &["purge", "--dry-run"],
+        &["backup", "copy.sqlite"],
+    ] {
         let out = k.output(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");
