@@ -366,3 +366,32 @@ fn a_revoked_refresh_token_in_the_daemon_alerts_the_director() {
     );
     assert!(alert.text.contains("docs/oauth2.md"));
 }
+
+/// The provider's token service is down, so Dovecot cannot check the token: its
+/// `NO [UNAVAILABLE]` is a temporary failure, not a refused login (no alert at once).
+#[test]
+fn a_server_that_cannot_check_the_token_is_a_temporary_failure_not_a_refusal() {
+    let tokens = TokenServer::start();
+    let server = MailServer::start_with_oauth2(&tokens.url());
+    let k = Klachtd::new(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_private(&token_file, &tokens.access_token());
+    drop(tokens);
+    let mut cmd = k.command();
+    cmd.env("KLACHTD__INBOUND__IMAP__AUTH", "oauth2")
+        .env("KLACHTD__OAUTH2__SOURCE", "token_command")
+        .env(
+            "KLACHTD__OAUTH2__TOKEN_COMMAND",
+            format!("cat {}", token_file.display()),
+        );
+    let out = cmd.args(["run", "--once"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("the IMAP server cannot check logins now")
+            && stderr.contains("[UNAVAILABLE]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("refused"), "{stderr}");
+}

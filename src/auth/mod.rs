@@ -114,6 +114,9 @@ impl Login {
             Login::Password { user, password } => match client.login(user, password.expose()).await
             {
                 Ok(session) => Ok(session),
+                Err((async_imap::error::Error::No(why), _)) if temporary(&why) => Err(
+                    anyhow::anyhow!("the IMAP server cannot check logins now: {}", why.trim()),
+                ),
                 Err((async_imap::error::Error::No(why), _)) => Err(LoginRefused(format!(
                     "the IMAP server refused the login as {user} ({}): check the password \
                      (inbound.imap.password…)",
@@ -156,6 +159,12 @@ impl Login {
     }
 }
 
+/// `NO [UNAVAILABLE]` (RFC 5530): the server could not check the login (its password or token
+/// service is down) — not a verdict on our credentials.
+fn temporary(why: &str) -> bool {
+    why.contains("[UNAVAILABLE]")
+}
+
 enum Refusal {
     Refused(async_imap::Client<Box<dyn ImapIo>>, String),
     Failed(anyhow::Error),
@@ -172,6 +181,9 @@ async fn authenticate(
     let mut auth = sasl::TokenAuthenticator::new(mechanism, user, token.expose(), host, port);
     match client.authenticate(mechanism.name(), &mut auth).await {
         Ok(session) => Ok(session),
+        Err((async_imap::error::Error::No(why), _)) if temporary(&why) => Err(Refusal::Failed(
+            anyhow::anyhow!("the IMAP server cannot check logins now: {}", why.trim()),
+        )),
         Err((async_imap::error::Error::No(why), client)) => {
             let detail = auth.error.map(|e| format!(" {e}")).unwrap_or_default();
             Err(Refusal::Refused(client, format!("{}{detail}", why.trim())))
