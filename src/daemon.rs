@@ -208,6 +208,7 @@ impl Daemon {
                 let _ = session.logout().await;
             }
         }
+        crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
         report.jobs = self.run_jobs()?;
         if !report.jobs.purged_mail.is_empty() {
             self.remove_purged_mail(&report.jobs.purged_mail).await?;

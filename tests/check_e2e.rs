@@ -80,6 +80,16 @@ fn check_names_a_refused_login_and_an_untrusted_certificate_with_their_fixes() {
     );
 
     let mut cmd = k.command();
+    cmd.env("KLACHTD__INBOUND__IMAP__FOLDER", "Klachtenbak");
+    let (ok, text) = check(cmd, &[]);
+    assert!(!ok);
+    assert!(
+        text.contains("✘ IMAP folder: Klachtenbak cannot be opened")
+            && text.contains("set inbound.imap.folder to an existing folder"),
+        "{text}"
+    );
+
+    let mut cmd = k.command();
     cmd.env_remove("KLACHTD__INBOUND__IMAP__CA_FILE")
         .env_remove("KLACHTD__OUTBOUND__SMTP__CA_FILE");
     let (ok, text) = check(cmd, &[]);

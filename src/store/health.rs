@@ -47,14 +47,15 @@ pub struct Health {
 }
 
 /// `component` worked at `now`: its failure, if any, is over. While all is well the time is
-/// written at most once a minute (a Maildir is polled every few seconds).
+/// written at most once a minute (a Maildir is polled every few seconds) — and at once if the
+/// recorded time lies ahead (a clock set back, or a run `--now` a later moment).
 pub fn record_ok(conn: &Connection, component: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
     ensure(conn)?;
     conn.execute(
         "INSERT INTO health (component, last_ok) VALUES (?1, ?2)
          ON CONFLICT (component) DO UPDATE SET last_ok = ?2, failing_since = NULL,
              last_error = NULL, login_refused = 0
-         WHERE failing_since IS NOT NULL OR last_ok IS NULL OR last_ok <= ?3",
+         WHERE failing_since IS NOT NULL OR last_ok IS NULL OR last_ok <= ?3 OR last_ok > ?2",
         params![component, ts(now), ts(now - chrono::Duration::minutes(1))],
     )?;
     Ok(())
@@ -238,5 +239,13 @@ mod tests {
         assert_eq!(h.failing_since, None);
         assert_eq!(h.last_ok, Some(t0 + chrono::Duration::minutes(9)));
         assert!(!h.login_refused);
+        // Within the minute nothing is written; a minute on, or back in time, it is.
+        let at = |m: i64| t0 + chrono::Duration::minutes(9) + chrono::Duration::seconds(m);
+        record_ok(c, "inbound", at(30)).unwrap();
+        assert_eq!(get(c, "inbound").unwrap().last_ok, Some(at(0)));
+        record_ok(c, "inbound", at(60)).unwrap();
+        assert_eq!(get(c, "inbound").unwrap().last_ok, Some(at(60)));
+        record_ok(c, "inbound", at(-600)).unwrap();
+        assert_eq!(get(c, "inbound").unwrap().last_ok, Some(at(-600)));
     }
 }
