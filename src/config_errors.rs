@@ -240,6 +240,36 @@ mod tests {
             prop_assert!(err.contains(&expected), "{}", err);
         }
 
+        /// An unknown key in any section of a file, or in the environment, is named in full
+        /// with where it came from.
+        #[test]
+        fn any_unknown_key_is_named_with_its_origin(
+            section in proptest::sample::select(vec![
+                "organisation", "inbound", "outbound", "store", "roles", "calendar",
+                "deadlines", "intake", "templates", "security", "causes", "reminders",
+                "digest", "retention", "oauth2", "alerts",
+            ]),
+            key in "zz_[a-z]{1,6}(_[a-z]{1,5})?",
+            from_env in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("k.toml");
+            let (file, env) = if from_env {
+                (None, vec![(env_name(&format!("{section}.{key}")), "1".to_string())])
+            } else {
+                std::fs::write(&path, format!("[{section}]\n{key} = 1\n")).unwrap();
+                (Some(path.as_path()), Vec::new())
+            };
+            let err = format!("{:#}", Settings::load_with_env(file, env).unwrap_err());
+            let origin = if from_env {
+                format!("(from the environment variable {})", env_name(&format!("{section}.{key}")))
+            } else {
+                format!("(in {})", path.display())
+            };
+            let expected = format!("unknown key {section}.{key} {origin}");
+            prop_assert!(err.contains(&expected), "{}", err);
+        }
+
         /// A retention period is accepted exactly when it is 1 to 50 years.
         #[test]
         fn retention_years_range(years in 0u32..200) {
