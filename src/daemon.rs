@@ -98,10 +98,13 @@ impl Daemon {
         }
     }
 
-    /// Records one raw mail (exactly once).
+    /// Records one raw mail (exactly once). The mail is decoded before the store is locked,
+    /// so a large mail never holds up the outbox worker or the scheduler.
     pub fn take(&self, raw: &RawMail) -> anyhow::Result<IntakeResult> {
+        let intake = self.intake();
+        let prepared = intake.prepare(raw);
         let now = self.clock.now();
-        let result = self.intake().process(&mut self.store(), raw, now)?;
+        let result = intake.record(&mut self.store(), &prepared, now)?;
         if !result.already_recorded {
             tracing::info!(
                 outcome = result.outcome.as_str(),
@@ -123,13 +126,21 @@ impl Daemon {
         })
     }
 
-    /// Takes in everything waiting in the Maildir.
+    /// Takes in everything waiting in the Maildir. A file that cannot be read (vanished,
+    /// no permission) is skipped and tried again on the next pass; only a failure of the
+    /// store stops the pass.
     pub fn process_maildir(&self, maildir: &Maildir, report: &mut RunReport) -> anyhow::Result<()> {
         for pending in maildir.pending()? {
-            let raw = maildir.read(&pending)?;
+            let raw = match maildir.read(&pending) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::warn!(file = %pending.key, "cannot read a mail file, skipped: {e}");
+                    continue;
+                }
+            };
             let result = self.take(&raw)?;
             crate::failpoint::hit("after-commit");
-            maildir.finish(&pending, result.disposition)?;
+            maildir.finish(&pending, &result.source_key, result.disposition)?;
             crate::failpoint::hit("after-mark");
             report.count(&result);
         }
@@ -149,6 +160,17 @@ impl Daemon {
             self.outbox_ready.notify_one();
         }
         Ok(report)
+    }
+
+    /// Judges the health at once (a refused login is alerted without waiting for the next
+    /// scheduler pass) and wakes the outbox worker for the alert.
+    fn watch_health_now(&self) {
+        let now = self.clock.now();
+        match self.with_jobs(|jobs, store| store.transaction(|tx| jobs.watch_health(tx, now))) {
+            Ok(0) => {}
+            Ok(_) => self.outbox_ready.notify_one(),
+            Err(e) => tracing::error!("judging the connections' health: {e:#}"),
+        }
     }
 
     /// Runs `f` with the scheduled jobs and the store (for the CLI's digest/report/purge).
@@ -214,6 +236,7 @@ impl Daemon {
             self.remove_purged_mail(&report.jobs.purged_mail).await?;
         }
         report.delivery = self.deliver().await?;
+        crate::jobs::alerts::outbound_observed(&self.store(), self.clock.now());
         Ok(report)
     }
 
@@ -264,6 +287,7 @@ impl Daemon {
                 Ok(()) => crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now()),
                 Err(e) => {
                     crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
+                    self.watch_health_now();
                     tracing::error!("reading the Maildir failed: {e:#}");
                 }
             }
@@ -291,6 +315,7 @@ impl Daemon {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
+                    self.watch_health_now();
                     if e.downcast_ref::<crate::inbound::imap::NeverConnected>()
                         .is_some()
                     {
@@ -356,6 +381,7 @@ impl Daemon {
                 tracing::error!("outbox worker: {e:#}");
             }
             let now = self.clock.now();
+            crate::jobs::alerts::outbound_observed(&self.store(), now);
             let wait = outbox::resume_at(self.store().conn(), now)?
                 .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(60))

@@ -10,11 +10,13 @@ use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::settings::{Language, Settings};
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
-use crate::store::{CaseRecord, MailOutcome, NewCase, Store, cases};
+use crate::store::{CaseRecord, Complainant, MailOutcome, NewCase, Store, cases};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
+use serde::Serialize;
 use sha2::Digest;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use tera::Context;
 
 /// The result of taking in one mail.
@@ -26,6 +28,111 @@ pub struct IntakeResult {
     pub disposition: Disposition,
     /// The mail had been recorded before (a crash between commit and mark); nothing new was done.
     pub already_recorded: bool,
+    /// The key this copy is recorded under: the source's own key, or — when that key was
+    /// used before for other content (a reused Maildir file name, a broken server reusing an
+    /// IMAP UID) — that key with `#` and the content hash.
+    pub source_key: String,
+}
+
+/// A mail read and decoded, before the store is touched: the costly part of intake, done
+/// without holding the store lock.
+pub struct Prepared<'r> {
+    raw: &'r RawMail,
+    content_sha256: String,
+    decoded: Decoded,
+}
+
+enum Decoded {
+    Mail(Box<InboundMail>),
+    TooLarge,
+    Unreadable,
+    /// The decoder itself failed (a panic in a dependency): kept and quarantined.
+    Failed(String),
+}
+
+impl<'r> Prepared<'r> {
+    /// Decodes `raw` (unless it is over `max_bytes`). Never panics.
+    pub fn new(raw: &'r RawMail, max_bytes: usize) -> Prepared<'r> {
+        let decoded = if raw.bytes.len() > max_bytes {
+            Decoded::TooLarge
+        } else {
+            match catch_unwind(|| InboundMail::parse(&raw.bytes)) {
+                Ok(Some(mail)) => Decoded::Mail(Box::new(mail)),
+                Ok(None) => Decoded::Unreadable,
+                Err(panic) => Decoded::Failed(panic_message(panic)),
+            }
+        };
+        Prepared {
+            raw,
+            content_sha256: sha256_hex(&raw.bytes),
+            decoded,
+        }
+    }
+
+    fn mail(&self) -> Option<&InboundMail> {
+        match &self.decoded {
+            Decoded::Mail(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error: {what}")
+}
+
+/// Whether an error is the environment's (database locked, disk full, I/O) rather than the
+/// mail's: then the mail must stay where it is and be tried again, not be quarantined.
+fn is_environment_failure(error: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(|e| e.sqlite_error_code())
+            .is_some_and(|code| {
+                matches!(
+                    code,
+                    DatabaseBusy
+                        | DatabaseLocked
+                        | DiskFull
+                        | SystemIoFailure
+                        | CannotOpen
+                        | ReadOnly
+                        | DatabaseCorrupt
+                        | OutOfMemory
+                        | NotADatabase
+                )
+            })
+            || cause.downcast_ref::<std::io::Error>().is_some()
+    })
+}
+
+/// An error message fit for the log: addresses replaced, one line, bounded.
+pub(crate) fn loggable(error: &str) -> String {
+    crate::inbound::one_line(error)
+        .split(' ')
+        .map(|w| if w.contains('@') { "<adres>" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// A file of a mail as staff mail names it: attached, or kept on the case only.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AttachmentNote {
+    /// 1-based number on the case (`klachtd attachment KL-… N`).
+    pub number: usize,
+    pub name: String,
+    pub size: String,
+    pub attached: bool,
+    pub readable: bool,
 }
 
 /// What became of a mail, before it is written to the ledger.
@@ -51,7 +158,7 @@ impl Settled {
 
 /// A complaint to register: from a mail, or handed in by staff (`Klacht: <address>`).
 pub(crate) struct NewComplaint<'a> {
-    pub complainant: &'a EmailAddress,
+    pub complainant: Complainant<'a>,
     pub name: Option<&'a str>,
     pub subject: &'a str,
     pub body: &'a str,
@@ -60,6 +167,9 @@ pub(crate) struct NewComplaint<'a> {
     pub received_at: DateTime<Utc>,
     pub mail_id: i64,
     pub reason: &'a str,
+    /// The receiving server vouches for the sender (SPF or DMARC pass for the From domain):
+    /// only then does the acknowledgement quote what they wrote.
+    pub sender_verified: bool,
 }
 
 /// Everything intake needs besides the database.
@@ -102,45 +212,157 @@ impl Intake<'_> {
         raw: &RawMail,
         now: DateTime<Utc>,
     ) -> anyhow::Result<IntakeResult> {
-        store.transaction(|tx| self.process_in(tx, raw, now))
+        let prepared = self.prepare(raw);
+        self.record(store, &prepared, now)
+    }
+
+    /// Decodes a mail: the part of intake that needs no store (do it before taking the lock).
+    pub fn prepare<'r>(&self, raw: &'r RawMail) -> Prepared<'r> {
+        Prepared::new(raw, self.settings.inbound.max_message_bytes)
+    }
+
+    /// Records a decoded mail exactly once, isolated: whatever goes wrong with this one mail
+    /// (a bug, an address no one can write to, a template that fails on its text) rolls its
+    /// transaction back and records it as quarantined with the error instead, the director
+    /// told once. Only a failure of the environment (database locked, disk full) is returned
+    /// as an error; then the mail stays in the mailbox for the next attempt.
+    pub fn record(
+        &self,
+        store: &mut Store,
+        prepared: &Prepared<'_>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<IntakeResult> {
+        let attempt = catch_unwind(AssertUnwindSafe(|| {
+            store.transaction(|tx| self.process_in(tx, prepared, now))
+        }));
+        let error = match attempt {
+            Ok(Ok(result)) => return Ok(result),
+            Ok(Err(e)) if is_environment_failure(&e) => return Err(e),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(panic) => panic_message(panic),
+        };
+        tracing::error!(
+            source = %prepared.raw.source_key,
+            "taking in a mail failed; it is quarantined and intake goes on: {}",
+            loggable(&error)
+        );
+        let reason = format!(
+            "error while taking in: {}",
+            crate::inbound::one_line(&error)
+        );
+        let with_notice = store.transaction(|tx| self.quarantine(tx, prepared, &reason, true, now));
+        match with_notice {
+            Ok(result) => Ok(result),
+            Err(e) if is_environment_failure(&e) => Err(e),
+            // Even the notice failed: record the mail without it, so it is never lost.
+            Err(_) => store.transaction(|tx| self.quarantine(tx, prepared, &reason, false, now)),
+        }
+    }
+
+    /// Records a mail as quarantined with `reason` (after its own processing failed).
+    fn quarantine(
+        &self,
+        tx: &Connection,
+        prepared: &Prepared<'_>,
+        reason: &str,
+        notify: bool,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<IntakeResult> {
+        let raw = prepared.raw;
+        let source_key = match self.copy_key(tx, prepared)? {
+            CopyKey::Recorded(result) => return Ok(result),
+            CopyKey::New(key) => key,
+        };
+        let received_at = raw.arrived_at.map_or(now, |t| t.min(now));
+        let sender = prepared
+            .mail()
+            .and_then(|m| m.sender())
+            .map(|s| s.to_string());
+        let subject = prepared
+            .mail()
+            .map(|m| m.subject.clone())
+            .unwrap_or_default();
+        let too_large = matches!(prepared.decoded, Decoded::TooLarge);
+        mails::record(
+            tx,
+            &MailEntry {
+                source_key: &source_key,
+                message_id: prepared.mail().and_then(|m| m.message_id.as_deref()),
+                fingerprint: &prepared.content_sha256,
+                sender: sender.as_deref(),
+                received_at,
+                outcome: MailOutcome::Quarantined,
+                disposition: Disposition::Quarantine,
+                reason,
+                case_id: None,
+                raw: if too_large { &[] } else { &raw.bytes },
+                content_sha256: &prepared.content_sha256,
+            },
+        )?;
+        if notify {
+            self.notify_quarantine(tx, sender.as_deref(), &subject, reason, received_at, now)?;
+        }
+        Ok(IntakeResult {
+            outcome: MailOutcome::Quarantined,
+            reason: reason.to_string(),
+            case: None,
+            disposition: Disposition::Quarantine,
+            already_recorded: false,
+            source_key,
+        })
+    }
+
+    /// The key to record this copy under, or what was recorded for it before.
+    fn copy_key(&self, tx: &Connection, prepared: &Prepared<'_>) -> anyhow::Result<CopyKey> {
+        let base = &prepared.raw.source_key;
+        let derived = format!("{base}#{}", &prepared.content_sha256[..16]);
+        for key in [base, &derived] {
+            match mails::recorded_copy(tx, key)? {
+                // Same bytes (or a row from before content hashes were kept): this copy again.
+                Some((outcome, disposition, sha))
+                    if sha.is_none() || sha.as_deref() == Some(&prepared.content_sha256) =>
+                {
+                    return Ok(CopyKey::Recorded(IntakeResult {
+                        outcome,
+                        reason: "already recorded".to_string(),
+                        case: None,
+                        disposition,
+                        already_recorded: true,
+                        source_key: key.clone(),
+                    }));
+                }
+                // The key was used before for other content: this is another mail.
+                Some(_) => continue,
+                None => return Ok(CopyKey::New(key.clone())),
+            }
+        }
+        anyhow::bail!("source key {base} and its content key are both taken by other mail")
     }
 
     fn process_in(
         &self,
         tx: &Connection,
-        raw: &RawMail,
+        prepared: &Prepared<'_>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<IntakeResult> {
-        if let Some((outcome, disposition)) = mails::recorded_source(tx, &raw.source_key)? {
-            return Ok(IntakeResult {
-                outcome,
-                reason: "already recorded".to_string(),
-                case: None,
-                disposition,
-                already_recorded: true,
-            });
-        }
-        let received_at = raw.arrived_at.map_or(now, |t| t.min(now));
-        let too_large = raw.bytes.len() > self.settings.inbound.max_message_bytes;
-        let mail = if too_large {
-            None
-        } else {
-            InboundMail::parse(&raw.bytes)
+        let raw = prepared.raw;
+        let source_key = match self.copy_key(tx, prepared)? {
+            CopyKey::Recorded(result) => return Ok(result),
+            CopyKey::New(key) => key,
         };
+        let received_at = raw.arrived_at.map_or(now, |t| t.min(now));
+        let mail = prepared.mail();
         let fingerprint = mail
-            .as_ref()
             .map(|m| m.fingerprint.clone())
-            .unwrap_or_else(|| sha256_hex(&raw.bytes));
-        let sender = mail
-            .as_ref()
-            .and_then(|m| m.sender())
-            .map(|s| s.to_string());
+            .unwrap_or_else(|| prepared.content_sha256.clone());
+        let sender = mail.and_then(|m| m.sender()).map(|s| s.to_string());
         let duplicate_of = mails::original_of(tx, &fingerprint)?;
+        let too_large = matches!(prepared.decoded, Decoded::TooLarge);
         let mail_id = mails::record(
             tx,
             &MailEntry {
-                source_key: &raw.source_key,
-                message_id: mail.as_ref().and_then(|m| m.message_id.as_deref()),
+                source_key: &source_key,
+                message_id: mail.and_then(|m| m.message_id.as_deref()),
                 fingerprint: &fingerprint,
                 sender: sender.as_deref(),
                 received_at,
@@ -150,19 +372,20 @@ impl Intake<'_> {
                 case_id: None,
                 // Over the size limit the original stays in the quarantine folder only.
                 raw: if too_large { &[] } else { &raw.bytes },
+                content_sha256: &prepared.content_sha256,
             },
         )?;
 
-        let (settled, left_for_people) = match (&mail, duplicate_of) {
+        let (settled, left_for_people) = match (mail, duplicate_of) {
             (None, _) => {
-                let reason = if too_large {
-                    format!(
+                let reason = match &prepared.decoded {
+                    Decoded::TooLarge => format!(
                         "malformed: larger than inbound.max_message_bytes ({} > {})",
                         raw.bytes.len(),
                         self.settings.inbound.max_message_bytes
-                    )
-                } else {
-                    "malformed: not a readable e-mail message".to_string()
+                    ),
+                    Decoded::Failed(why) => format!("malformed: the decoder failed ({why})"),
+                    _ => "malformed: not a readable e-mail message".to_string(),
                 };
                 self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
                 (Settled::new(MailOutcome::Quarantined, reason, None), false)
@@ -197,12 +420,14 @@ impl Intake<'_> {
             &settled.reason,
             settled.case.map(|(id, _)| id),
         )?;
+        crate::failpoint::hit("intake-before-commit");
         Ok(IntakeResult {
             outcome: settled.outcome,
             reason: settled.reason,
             case: settled.case.map(|(_, r)| r),
             disposition,
             already_recorded: false,
+            source_key,
         })
     }
 
@@ -218,10 +443,11 @@ impl Intake<'_> {
         let reason = classification.reason();
         Ok(match classification {
             Classification::NewComplaint => {
-                let from = mail
-                    .from
-                    .as_ref()
-                    .expect("classify refuses mail without a sender");
+                let complainant = match (&mail.from, &mail.from_unusable) {
+                    (Some(from), _) => Complainant::Reachable(&from.address),
+                    (None, Some(raw)) => Complainant::Unreachable(raw),
+                    (None, None) => anyhow::bail!("classify passed a mail without a sender"),
+                };
                 let subject = if mail.subject.is_empty() {
                     "(geen onderwerp)"
                 } else {
@@ -230,8 +456,8 @@ impl Intake<'_> {
                 let case = self.register(
                     tx,
                     &NewComplaint {
-                        complainant: &from.address,
-                        name: from.name.as_deref(),
+                        complainant,
+                        name: mail.from.as_ref().and_then(|f| f.name.as_deref()),
                         subject,
                         body: &mail.text,
                         attachments: &mail.attachments,
@@ -239,6 +465,7 @@ impl Intake<'_> {
                         received_at,
                         mail_id,
                         reason: &reason,
+                        sender_verified: sender_verified(mail, self.settings),
                     },
                     now,
                 )?;
@@ -249,7 +476,9 @@ impl Intake<'_> {
                 )
             }
             Classification::FollowUp { case, .. } => {
-                let record = cases::get(tx, *case)?.expect("classify only links existing cases");
+                let record = cases::get(tx, *case)?.ok_or_else(|| {
+                    anyhow::anyhow!("classify linked {case}, which does not exist")
+                })?;
                 self.add_follow_up(tx, &record, mail, mail_id, received_at, now)?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
@@ -314,51 +543,46 @@ impl Intake<'_> {
         }
         cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
 
-        let case = cases::get(tx, reference)?.expect("just inserted");
+        let case = cases::get(tx, reference)?
+            .ok_or_else(|| anyhow::anyhow!("{reference} vanished inside its transaction"))?;
         let today = now.with_timezone(&self.tz).date_naive();
-        let acknowledged = cases::claim_acknowledgement(tx, complaint.complainant, today, case_id)?;
         let mailer = self.mailer();
-        let names: Vec<&str> = complaint
-            .attachments
-            .iter()
-            .map(|a| a.filename.as_str())
-            .collect();
-        if acknowledged {
-            let mut context = mailer.case_context(&case, complaint.language);
-            context.insert("acknowledged", &true);
-            mailer.to_complainant(
-                tx,
-                Letter {
-                    kind: OutboxKind::Acknowledgement,
-                    template: Template::Acknowledgement,
-                    case: Some(&case),
-                    context,
-                    attachments: &[],
-                },
-                AutoSubmitted::AutoReplied,
-                now,
-            )?;
-            cases::add_event(
-                tx,
-                case_id,
-                now,
-                "acknowledged",
-                None,
-                "ontvangstbevestiging in de wachtrij",
-            )?;
-        } else {
-            cases::add_event(
-                tx,
-                case_id,
-                now,
-                "acknowledgement_skipped",
-                None,
-                "afzender kreeg vandaag al een ontvangstbevestiging",
-            )?;
-        }
+        let acknowledged = match complaint.complainant {
+            Complainant::Reachable(address) => {
+                let first_today = cases::claim_acknowledgement(tx, address, today, case_id)?;
+                if first_today {
+                    self.acknowledge(tx, &case, complaint, now)?;
+                } else {
+                    cases::add_event(
+                        tx,
+                        case_id,
+                        now,
+                        "acknowledgement_skipped",
+                        None,
+                        "afzender kreeg vandaag al een ontvangstbevestiging",
+                    )?;
+                }
+                first_today
+            }
+            Complainant::Unreachable(_) => {
+                cases::add_event(
+                    tx,
+                    case_id,
+                    now,
+                    "unreachable",
+                    None,
+                    "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd",
+                )?;
+                false
+            }
+        };
+        let limit = self.settings.outbound.attach_max_bytes;
+        let notes = attachment_notes(tx, case_id, complaint.attachments, limit)?;
+        let attached = attachments_to_copy(complaint.attachments, limit);
         let mut context = mailer.case_context(&case, mailer.staff_language());
         context.insert("acknowledged", &acknowledged);
-        context.insert("attachments", &names);
+        context.insert("attachments", &notes);
+        context.insert("unreachable", &case.unreachable_from);
         mailer.to_roles(
             tx,
             Letter {
@@ -366,13 +590,67 @@ impl Intake<'_> {
                 template: Template::StaffNotification,
                 case: Some(&case),
                 context,
-                attachments: complaint.attachments,
+                attachments: &attached,
             },
             &self.settings.roles.staff,
             now,
         )?;
         tracing::info!(case = %reference, acknowledged, "complaint registered");
         Ok(case)
+    }
+
+    /// Queues the acknowledgement: within the hourly ceiling, and quoting the complainant's
+    /// words and full subject only when the receiving server vouches for the sender — so a
+    /// forged sender never gets someone else's text relayed to them from info@.
+    fn acknowledge(
+        &self,
+        tx: &Connection,
+        case: &CaseRecord,
+        complaint: &NewComplaint<'_>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let mailer = self.mailer();
+        let mut context = mailer.case_context(case, complaint.language);
+        context.insert("acknowledged", &true);
+        if !complaint.sender_verified {
+            context.insert("quote", "");
+            context.insert("subject", &short_subject(&case.subject));
+        }
+        if context
+            .get("quote")
+            .and_then(|q| q.as_str())
+            .is_some_and(|q| q.trim().is_empty())
+        {
+            context.insert("quote", "");
+        }
+        let send_at = outbox::acknowledgement_slot(
+            tx,
+            now,
+            self.settings.outbound.acknowledgements_per_hour,
+        )?;
+        mailer.to_complainant_at(
+            tx,
+            Letter {
+                kind: OutboxKind::Acknowledgement,
+                template: Template::Acknowledgement,
+                case: Some(case),
+                context,
+                attachments: &[],
+            },
+            AutoSubmitted::AutoReplied,
+            now,
+            send_at,
+        )?;
+        let detail = if send_at > now {
+            format!(
+                "ontvangstbevestiging in de wachtrij (verzonden vanaf {}, vanwege het maximum per uur)",
+                templates::long_datetime(send_at, self.tz, mailer.staff_language())
+            )
+        } else {
+            "ontvangstbevestiging in de wachtrij".to_string()
+        };
+        cases::add_event(tx, case.id, now, "acknowledged", None, &detail)?;
+        Ok(())
     }
 
     fn add_follow_up(
@@ -391,8 +669,12 @@ impl Intake<'_> {
         }
         let mailer = self.mailer();
         let lang = mailer.staff_language();
+        let limit = self.settings.outbound.attach_max_bytes;
+        let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
+        let attached = attachments_to_copy(&mail.attachments, limit);
         let mut context = mailer.case_context(case, lang);
         context.insert("body", &new_text);
+        context.insert("attachments", &notes);
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
@@ -404,7 +686,7 @@ impl Intake<'_> {
                 template: Template::FollowUpNotification,
                 case: Some(case),
                 context,
-                attachments: &mail.attachments,
+                attachments: &attached,
             },
             &self.handler_or_staff(case),
             now,
@@ -461,7 +743,7 @@ impl Intake<'_> {
             },
             now,
         )?;
-        tracing::warn!("mail quarantined: {reason}");
+        tracing::warn!("mail quarantined: {}", loggable(reason));
         Ok(())
     }
 
@@ -472,6 +754,85 @@ impl Intake<'_> {
             _ => self.settings.organisation.language,
         }
     }
+}
+
+enum CopyKey {
+    Recorded(IntakeResult),
+    New(String),
+}
+
+/// The files staff get attached: readable ones up to the size limit.
+fn attachments_to_copy(all: &[Attachment], limit: usize) -> Vec<Attachment> {
+    all.iter()
+        .filter(|a| a.readable && a.data.len() <= limit)
+        .cloned()
+        .collect()
+}
+
+/// How staff mail names the files of a mail just recorded on case `case_id` (numbered as
+/// `klachtd case` shows them).
+fn attachment_notes(
+    tx: &Connection,
+    case_id: i64,
+    all: &[Attachment],
+    limit: usize,
+) -> anyhow::Result<Vec<AttachmentNote>> {
+    let total = cases::attachment_count(tx, case_id)?;
+    let first = total + 1 - all.len().min(total);
+    Ok(all
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AttachmentNote {
+            number: first + i,
+            name: a.filename.clone(),
+            size: human_size(a.data.len()),
+            attached: a.readable && a.data.len() <= limit,
+            readable: a.readable,
+        })
+        .collect())
+}
+
+/// `2,1 MB`, `740 kB`, `12 bytes`: sizes as people read them.
+pub(crate) fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0).replace('.', ","),
+        b if b >= 1_000 => format!("{} kB", b / 1_000),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// A subject as an unverified sender's acknowledgement repeats it: one line, no links or
+/// addresses, at most 60 characters — too little to carry spam.
+pub(crate) fn short_subject(subject: &str) -> String {
+    let words: Vec<&str> = subject
+        .split_whitespace()
+        .filter(|w| {
+            let lower = w.to_ascii_lowercase();
+            !(w.contains('@')
+                || lower.contains("://")
+                || lower.starts_with("www.")
+                || lower.contains(".com")
+                || lower.contains(".nl/"))
+        })
+        .collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= 60 {
+        return joined;
+    }
+    let cut: String = joined.chars().take(59).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// The receiving server vouches for the From address: the newest Authentication-Results of
+/// `security.trusted_authserv_id` shows `dmarc=pass`, or `spf=pass` for the From domain.
+fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
+    let (Some(id), Some(sender)) = (
+        settings.security.trusted_authserv_id.as_deref(),
+        mail.sender(),
+    ) else {
+        return false;
+    };
+    crate::casework::auth::sender_domain_passes(mail, id, sender)
 }
 
 /// The new text of a reply: what stands above the quoted original and the signature.

@@ -190,6 +190,10 @@ pub struct Outbound {
     pub retry_min_seconds: u64,
     pub retry_max_seconds: u64,
     pub give_up_after_hours: u64,
+    /// At most this many acknowledgements leave per hour; more wait in the queue.
+    pub acknowledgements_per_hour: u32,
+    /// Attachments larger than this are kept on the case and named in staff mail, not copied.
+    pub attach_max_bytes: usize,
     pub smtp: Smtp,
 }
 
@@ -549,6 +553,24 @@ impl Settings {
                 "deadlines.closing_working_days",
                 "must be between 1 and 120",
             );
+        }
+        let org_local = self.organisation.address.local_part().len();
+        if org_local + crate::outbound::mailer::REPLY_ADDRESS_EXTRA
+            > crate::domain::address::MAX_LOCAL_PART
+        {
+            return fail(
+                "organisation.address",
+                &format!(
+                    "the local part (before the @) may be at most {} characters: klachtd adds \
+                     '+kl-2026-0042.<token>' to it for replies, and a local part may not exceed {}",
+                    crate::domain::address::MAX_LOCAL_PART
+                        - crate::outbound::mailer::REPLY_ADDRESS_EXTRA,
+                    crate::domain::address::MAX_LOCAL_PART
+                ),
+            );
+        }
+        if self.outbound.acknowledgements_per_hour == 0 {
+            return fail("outbound.acknowledgements_per_hour", "must be at least 1");
         }
         if self.inbound.max_message_bytes < 1024 {
             return fail("inbound.max_message_bytes", "must be at least 1024");

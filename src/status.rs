@@ -59,7 +59,20 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
         )?,
         None => writeln!(out, "queue         empty")?,
     }
-    if let Some(p) = problem(conn, Component::Outbound)? {
+    if let Some(reason) = &outbox.paused {
+        let since = problem(conn, Component::Outbound)?
+            .map(|p| format!(" since {}", at(p.since)))
+            .unwrap_or_default();
+        writeln!(out, "sending       PAUSED{since}: {reason}")?;
+    }
+    if outbox.retrying > 0 {
+        writeln!(
+            out,
+            "retrying      {} mail(s) wait for another attempt",
+            outbox.retrying
+        )?;
+    }
+    if let Some(p) = problem(conn, Component::Outbound)?.filter(|_| outbox.paused.is_none()) {
         writeln!(
             out,
             "sending       FAILING since {}{}: {}",

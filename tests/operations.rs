@@ -352,7 +352,7 @@ fn the_director_is_alerted_once_and_told_once_when_it_works_again() {
     run_at(30, true);
     assert!(!status(30).contains("alert "), "not yet: {}", status(30));
     assert!(
-        status(30).contains("sending       FAILING since 2026-12-01 10:00"),
+        status(30).contains("sending       PAUSED since 2026-12-01 10:00"),
         "{}",
         status(30)
     );

@@ -94,6 +94,8 @@ fn crash_suite_sigkill_at_every_point_and_at_random_moments() {
         cmd.current_dir(dir.path())
             .args(["run", "--once", "--now", "2026-11-24T10:00:00+01:00"])
             .env("KLACHTD__INBOUND__MAILDIR", "mail")
+            // Every complaint here is real: no hourly ceiling on their acknowledgements.
+            .env("KLACHTD__OUTBOUND__ACKNOWLEDGEMENTS_PER_HOUR", "100000")
             .env("KLACHTD__ROLES__STAFF", "anna@example.org")
             .env("KLACHTD_LOG", "warn")
             .env_remove("KLACHTD_FAILPOINT")
@@ -207,6 +209,8 @@ struct FakeSmtp {
     port: u16,
     mode: Arc<Mutex<Mode>>,
     received: Arc<Mutex<Vec<String>>>,
+    /// While set, a recipient whose address starts with `slow@` gets 450 (mailbox busy).
+    refuse_slow: Arc<Mutex<bool>>,
 }
 
 impl FakeSmtp {
@@ -215,18 +219,20 @@ impl FakeSmtp {
         let port = listener.local_addr().unwrap().port();
         let mode = Arc::new(Mutex::new(Mode::Down));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (m, r) = (mode.clone(), received.clone());
+        let refuse_slow = Arc::new(Mutex::new(false));
+        let (m, r, slow) = (mode.clone(), received.clone(), refuse_slow.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (m, r) = (m.clone(), r.clone());
-                std::thread::spawn(move || serve(stream, &m, &r));
+                let (m, r, slow) = (m.clone(), r.clone(), slow.clone());
+                std::thread::spawn(move || serve(stream, &m, &r, &slow));
             }
         });
         FakeSmtp {
             port,
             mode,
             received,
+            refuse_slow,
         }
     }
 
@@ -235,7 +241,12 @@ impl FakeSmtp {
     }
 }
 
-fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, received: &Mutex<Vec<String>>) {
+fn serve(
+    stream: std::net::TcpStream,
+    mode: &Mutex<Mode>,
+    received: &Mutex<Vec<String>>,
+    refuse_slow: &Mutex<bool>,
+) {
     let mut out = stream.try_clone().unwrap();
     let mut lines = BufReader::new(stream);
     let mode = *mode.lock().unwrap();
@@ -261,7 +272,10 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, received: &Mutex<Vec<S
                 b"250 ok\r\n"
             }
         } else if upper.starts_with("RCPT") {
-            if upper.contains("REJECT@") {
+            if upper.contains("<SLOW@") && *refuse_slow.lock().unwrap() {
+                rejected = true;
+                b"450 4.2.1 mailbox busy, try again later\r\n"
+            } else if upper.contains("REJECT@") {
                 rejected = true;
                 b"550 5.1.1 no such user\r\n"
             } else {
@@ -352,10 +366,11 @@ async fn smtp_down_for_hours_then_back_sends_everything_once_in_order() {
         gaps.iter().all(|g| *g <= 60),
         "and stops growing at the hour"
     );
-    // 451 after a while: still waiting, still in order.
+    // 451 for every mail after a while: three recipients in a row refused for now means the
+    // server is the problem, so the queue pauses again; still in order.
     smtp.set(Mode::TempFail);
     clock.advance(Duration::hours(1));
-    assert_eq!(daemon.deliver().await.unwrap().deferred, 1);
+    assert_eq!(daemon.deliver().await.unwrap().deferred, 3);
     smtp.set(Mode::Accept);
     clock.advance(Duration::hours(2));
     let r = daemon.deliver().await.unwrap();
@@ -375,6 +390,115 @@ async fn smtp_down_for_hours_then_back_sends_everything_once_in_order() {
         "outage: {queued} mails waited {} attempts over 8 h, then went out once, in order",
         attempts.len()
     );
+}
+
+/// Issue 8: one complainant's mailbox answering 450 for hours backs off that mail alone;
+/// everyone else's mail keeps flowing, the queue never pauses, and the refused mail goes out
+/// once when the mailbox takes it. An address this server cannot take (non-ASCII without
+/// SMTPUTF8) fails at once instead of waiting three days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_recipient_refused_for_hours_never_holds_up_anyone_else() {
+    let smtp = FakeSmtp::start();
+    smtp.set(Mode::Accept);
+    *smtp.refuse_slow.lock().unwrap() = true;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = smtp_settings(dir.path(), smtp.port);
+    let clock = FixedClock::at(at("2026-11-24T09:00:00Z"));
+    let daemon = Daemon::new(settings.clone(), Arc::new(clock.clone())).unwrap();
+    let maildir = klachtd::inbound::maildir::Maildir::open(&settings.inbound.maildir).unwrap();
+    let mut report = klachtd::daemon::RunReport::default();
+    let raw = |from: &str, n: usize| {
+        format!(
+            "From: K <{from}>\r\nTo: info@example.org\r\nSubject: Klacht {n}\r\nMessage-ID: <r{n}@example.net>\r\n\r\nTekst {n}.\r\n"
+        )
+        .into_bytes()
+    };
+    maildir
+        .deliver(&raw("slow@example.net", 0), clock.now())
+        .unwrap();
+    maildir
+        .deliver(&raw("jörg@example.net", 1), clock.now())
+        .unwrap();
+    let mut others = 0;
+    // Six hours; every half hour two more complaints arrive and the worker runs.
+    for step in 0..12 {
+        for i in 0..2 {
+            others += 1;
+            maildir
+                .deliver(
+                    &raw(&format!("k{step}x{i}@example.net"), 10 + others),
+                    clock.now(),
+                )
+                .unwrap();
+        }
+        daemon.process_maildir(&maildir, &mut report).unwrap();
+        daemon.deliver().await.unwrap();
+        let store = daemon.store();
+        assert!(
+            outbox::paused_until(store.conn(), clock.now())
+                .unwrap()
+                .is_none(),
+            "the queue never pauses for one recipient"
+        );
+        let waiting: Vec<_> = outbox::all(store.conn())
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.status == OutboxStatus::Queued)
+            .collect();
+        assert!(
+            waiting.iter().all(|m| m.recipients == ["slow@example.net"]),
+            "only the refused recipient's mail waits: {:?}",
+            waiting.iter().map(|m| &m.recipients).collect::<Vec<_>>()
+        );
+        drop(store);
+        clock.advance(Duration::minutes(30));
+    }
+    {
+        let store = daemon.store();
+        let all = outbox::all(store.conn()).unwrap();
+        let slow = all
+            .iter()
+            .find(|m| m.recipients == ["slow@example.net"] && m.kind == OutboxKind::Acknowledgement)
+            .unwrap();
+        assert!(
+            slow.attempts >= 4,
+            "it was tried again, backing off: {}",
+            slow.attempts
+        );
+        let jorg = all
+            .iter()
+            .find(|m| m.recipients == ["jörg@example.net"])
+            .unwrap();
+        assert_eq!(
+            jorg.status,
+            OutboxStatus::Failed,
+            "no SMTPUTF8: failed at once"
+        );
+        assert_eq!(jorg.attempts, 1);
+        let sent_others = all
+            .iter()
+            .filter(|m| m.status == OutboxStatus::Sent && m.kind == OutboxKind::Acknowledgement)
+            .count();
+        assert_eq!(sent_others, others, "every other complainant acknowledged");
+    }
+    // The mailbox takes mail again: the waiting acknowledgement goes out, once.
+    *smtp.refuse_slow.lock().unwrap() = false;
+    clock.advance(Duration::hours(2));
+    daemon.deliver().await.unwrap();
+    let store = daemon.store();
+    let slow = outbox::all(store.conn())
+        .unwrap()
+        .into_iter()
+        .find(|m| m.recipients == ["slow@example.net"] && m.kind == OutboxKind::Acknowledgement)
+        .unwrap();
+    assert_eq!(slow.status, OutboxStatus::Sent);
+    let received = smtp.received.lock().unwrap().clone();
+    let once = received
+        .iter()
+        .filter(|id| id.contains(&slow.message_id))
+        .count();
+    assert_eq!(once, 1, "sent exactly once");
+    common::invariants::check(&store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

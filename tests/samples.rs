@@ -124,7 +124,7 @@ fn seed_baseline(store: &mut Store) {
                     reference,
                     &NewCase {
                         language: "nl",
-                        complainant: &complainant,
+                        complainant: klachtd::store::Complainant::Reachable(&complainant),
                         complainant_name: None,
                         subject,
                         body: "(baseline)",

@@ -248,7 +248,7 @@ fn seed_year(world: &World, store: &mut Store) {
                     reference,
                     &NewCase {
                         language: "nl",
-                        complainant: &who,
+                        complainant: klachtd::store::Complainant::Reachable(&who),
                         complainant_name: Some("Klager"),
                         subject: "Klacht",
                         body: "tekst",

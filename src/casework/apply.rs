@@ -446,6 +446,7 @@ mod tests {
             verdict: None,
             verdict_at: None,
             purged_at: None,
+            unreachable_from: None,
         }
     }
 

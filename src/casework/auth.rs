@@ -138,6 +138,52 @@ pub fn authentication_results_proof(
     None
 }
 
+/// Whether the trusted server's newest Authentication-Results vouches for the From domain:
+/// `dmarc=pass` with `header.from` equal to it, or `spf=pass` with `smtp.mailfrom` in it.
+/// Used to decide whether an acknowledgement may quote the sender (never for authority).
+pub fn sender_domain_passes(
+    mail: &InboundMail,
+    trusted_authserv_id: &str,
+    sender: &EmailAddress,
+) -> bool {
+    let Some(header) = mail.authentication_results.iter().find(|h| {
+        h.split(';')
+            .next()
+            .and_then(|id| id.split_whitespace().next())
+            .is_some_and(|id| id.eq_ignore_ascii_case(trusted_authserv_id))
+    }) else {
+        return false;
+    };
+    header.split(';').skip(1).any(|result| {
+        let words: Vec<(String, String)> = result
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    v.trim_matches('"').to_ascii_lowercase(),
+                )
+            })
+            .collect();
+        let Some((method, outcome)) = words.first() else {
+            return false;
+        };
+        let prop = |key: &str| {
+            words
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let domain_of = |v: &str| v.rsplit_once('@').map_or(v, |(_, d)| d).to_string();
+        outcome == "pass"
+            && match method.as_str() {
+                "dmarc" => prop("header.from").is_some_and(|d| domain_of(d) == sender.domain()),
+                "spf" => prop("smtp.mailfrom").is_some_and(|d| domain_of(d) == sender.domain()),
+                _ => false,
+            }
+    })
+}
+
 /// The reference a mail's tokens point at, when the mail has no tag or thread of its own.
 pub fn case_of_reply_address(mail: &InboundMail, org: &EmailAddress) -> Option<CaseRef> {
     let plus = format!("{}+", org.local_part());

@@ -1,10 +1,18 @@
-//! `EmailAddress`: a mailbox address checked once at the boundary and compared case-insensitively.
+//! `EmailAddress`: a mailbox address checked once at the boundary, by the same rules lettre
+//! applies when it builds an outgoing message, and compared case-insensitively.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A syntactically plausible `local@domain` address, stored lower-cased.
+/// A `local@domain` address that klachtd can also write to, stored lower-cased.
+///
+/// Construction goes through lettre's address parser (RFC 5321 local part of at most 64
+/// octets, dot-atom without leading, trailing or doubled dots, domain labels of 1–63
+/// characters without a leading or trailing hyphen, IDN allowed) plus our own rules (no
+/// white space or control characters, a dotted domain, at most 254 octets). So every address
+/// klachtd registers can be answered: a sender whose address fails here is recorded as
+/// "cannot be answered by mail" instead (see `inbound::mail::Sender`).
 ///
 /// Lower-casing the local part is technically lossy, but every mail system klachtd meets
 /// treats it case-insensitively, and comparing staff addresses must never depend on case.
@@ -13,8 +21,13 @@ use std::str::FromStr;
 pub struct EmailAddress(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not an e-mail address")]
+#[error("'{0}' is not an e-mail address klachtd can write to")]
 pub struct InvalidAddress(pub String);
+
+/// RFC 5321 §4.5.3.1.1: the local part is at most 64 octets.
+pub const MAX_LOCAL_PART: usize = 64;
+/// RFC 5321 §4.5.3.1.3 (path of 256 octets, minus the angle brackets).
+pub const MAX_ADDRESS: usize = 254;
 
 impl EmailAddress {
     pub fn as_str(&self) -> &str {
@@ -22,11 +35,21 @@ impl EmailAddress {
     }
 
     pub fn local_part(&self) -> &str {
-        self.0.split_once('@').map(|(l, _)| l).unwrap_or_default()
+        self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or_default()
     }
 
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
+    }
+
+    /// The address without a `+tag` in its local part (`jan+1@x.nl` → `jan@x.nl`): one
+    /// mailbox however many tags a sender invents, for rate limits and for recognising a
+    /// complainant.
+    pub fn without_tag(&self) -> String {
+        let local = self.local_part();
+        let base = local.split_once('+').map_or(local, |(b, _)| b);
+        let base = if base.is_empty() { local } else { base };
+        format!("{base}@{}", self.domain())
     }
 }
 
@@ -34,23 +57,36 @@ impl FromStr for EmailAddress {
     type Err = InvalidAddress;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let trimmed = s.trim().trim_start_matches('<').trim_end_matches('>');
+        let trimmed = s.trim();
+        let trimmed = trimmed
+            .strip_prefix('<')
+            .and_then(|t| t.strip_suffix('>'))
+            .unwrap_or(trimmed);
         let invalid = || InvalidAddress(s.to_string());
-        let (local, domain) = trimmed.rsplit_once('@').ok_or_else(invalid)?;
-        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c);
+        let lowered = trimmed.to_lowercase();
+        let (local, domain) = lowered.rsplit_once('@').ok_or_else(invalid)?;
+        let bad_char = |c: char| {
+            c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c) || is_invisible(c)
+        };
         if local.is_empty()
+            || local.len() > MAX_LOCAL_PART
+            || lowered.len() > MAX_ADDRESS
             || domain.is_empty()
             || !domain.contains('.') && domain != "localhost"
-            || domain.starts_with('.')
-            || domain.ends_with('.')
-            || trimmed.chars().any(bad_char)
+            || lowered.chars().any(bad_char)
             || local.contains('@')
-            || trimmed.len() > 254
+            // The rules lettre checks again when the answer is built.
+            || lowered.parse::<lettre::Address>().is_err()
         {
             return Err(invalid());
         }
-        Ok(Self(trimmed.to_lowercase()))
+        Ok(Self(lowered))
     }
+}
+
+/// Format characters that make an address look like another (bidi overrides, zero-width).
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 impl TryFrom<String> for EmailAddress {
@@ -75,6 +111,7 @@ impl fmt::Display for EmailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn normalises_case_and_brackets() {
@@ -86,6 +123,8 @@ mod tests {
 
     #[test]
     fn refuses_what_is_no_address() {
+        let long_local = format!("{}@example.org", "a".repeat(65));
+        let long_label = format!("a@{}.nl", "b".repeat(64));
         for bad in [
             "",
             "anna",
@@ -95,8 +134,40 @@ mod tests {
             "a b@example.org",
             "anna@example.org\r\nBcc: x@y.z",
             "a,b@example.org",
+            // Issue 8: what lettre refuses when it builds the answer.
+            long_local.as_str(),
+            "a..b@example.org",
+            ".a@example.org",
+            "a.@example.org",
+            "a@-example.org",
+            "a@example-.org",
+            long_label.as_str(),
+            "x@a..b",
+            "x@.example.org",
+            "x@example.org.",
+            "jan\u{202e}@example.org",
         ] {
             assert!(bad.parse::<EmailAddress>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn without_tag_strips_plus_addressing() {
+        let a: EmailAddress = "Victim+17@Example.org".parse().unwrap();
+        assert_eq!(a.without_tag(), "victim@example.org");
+        let b: EmailAddress = "+x@example.org".parse().unwrap();
+        assert_eq!(b.without_tag(), "+x@example.org");
+    }
+
+    proptest! {
+        /// Whatever string comes in, an accepted address is one lettre builds mail to.
+        #[test]
+        fn every_accepted_address_is_one_lettre_can_address(s in "\\PC{0,80}|[a-zA-Z0-9.+_-]{0,70}@[a-zA-Z0-9.-]{0,70}") {
+            if let Ok(a) = s.parse::<EmailAddress>() {
+                prop_assert!(a.as_str().parse::<lettre::Address>().is_ok());
+                prop_assert!(lettre::message::Mailbox::new(Some("x".into()), a.as_str().parse().unwrap()).to_string().len() < 998);
+                prop_assert!(a.local_part().len() <= MAX_LOCAL_PART);
+            }
         }
     }
 }

@@ -103,18 +103,28 @@ impl fmt::Display for Classification {
 /// Decides what `mail` is. The order matters: a machine's mail is never answered even when it
 /// carries a case tag, and staff are recognised before anything that looks like a follow-up.
 pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases) -> Classification {
-    let Some(sender) = mail.sender() else {
-        return Classification::Malformed("no usable From address".into());
-    };
+    if mail.sender().is_none() && mail.from_unusable.is_none() {
+        return Classification::Malformed("no From address".into());
+    }
     if let Some(defect) = mail.defects.first() {
         return Classification::Malformed(defect.describe().into());
     }
     if mail.signals.spam_flag {
         return Classification::Spam;
     }
-    if let Some(kind) = automatic(mail, sender, &settings.organisation.address) {
+    if let Some(kind) = automatic(mail, &settings.organisation.address) {
         return Classification::Automatic(kind);
     }
+    let Some(sender) = mail.sender() else {
+        // A person whose address klachtd cannot write to: registered all the same, marked
+        // "cannot be answered by mail" (never a role, never a follow-up: nothing proves who).
+        return match settings.intake.mode == IntakeMode::Keywords
+            && !mentions_keyword(mail, &settings.intake.keywords)
+        {
+            true => Classification::NotAComplaint,
+            false => Classification::NewComplaint,
+        };
+    };
     let case = linked_case(mail, known);
     if let Some(role) = settings.roles.role_of(sender) {
         return Classification::Staff {
@@ -133,9 +143,9 @@ pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases)
     Classification::NewComplaint
 }
 
-fn automatic(mail: &InboundMail, sender: &EmailAddress, own: &EmailAddress) -> Option<Automatic> {
+fn automatic(mail: &InboundMail, own: &EmailAddress) -> Option<Automatic> {
     let s = &mail.signals;
-    if s.ours || sender == own {
+    if s.ours || mail.sender() == Some(own) {
         return Some(Automatic::OwnMail);
     }
     if let Some(v) = s.auto_submitted.as_ref().filter(|v| v.as_str() != "no") {
@@ -144,7 +154,11 @@ fn automatic(mail: &InboundMail, sender: &EmailAddress, own: &EmailAddress) -> O
     if s.null_return_path || s.report {
         return Some(Automatic::Bounce);
     }
-    let local = sender.local_part();
+    let local = match (mail.sender(), &mail.from_unusable) {
+        (Some(sender), _) => sender.local_part(),
+        (None, Some(raw)) => raw.rsplit_once('@').map_or(raw.as_str(), |(l, _)| l),
+        (None, None) => "",
+    };
     if local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster") {
         return Some(Automatic::Bounce);
     }

@@ -20,24 +20,59 @@ pub struct Mailbox {
 pub struct Attachment {
     pub filename: String,
     pub content_type: String,
+    /// The decoded file; for an unreadable part, the part's bytes exactly as they came.
     pub data: Vec<u8>,
+    /// False when the part's transfer encoding could not be decoded: the raw bytes are kept,
+    /// the case says so, and the complaint is registered all the same.
+    pub readable: bool,
 }
 
-/// Why a message cannot be trusted to say what its sender wrote.
+impl Attachment {
+    /// A readable file klachtd made itself (a chart, a report).
+    pub fn new(filename: impl Into<String>, content_type: &str, data: Vec<u8>) -> Self {
+        Self {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            data,
+            readable: true,
+        }
+    }
+}
+
+/// How deep klachtd follows forwarded messages (`message/rfc822` inside each other) for the
+/// text; anything deeper stays in the mail as an attachment, unread.
+pub const MAX_NESTING: usize = 32;
+
+/// At most this many multipart or message parts are parsed; a mail with more (only a
+/// hostile one has) is parsed up to there, and the rest is kept as one unread attachment.
+/// This bounds the parser's memory and the depth of what it builds.
+pub const MAX_CONTAINERS: usize = 1000;
+
+/// How many attachments of one mail are kept as separate files; the rest stay in the raw
+/// mail, which is always kept.
+pub const MAX_ATTACHMENTS: usize = 50;
+
+/// Message-IDs longer than this are not real ones; they are never copied into our headers.
+pub const MAX_MESSAGE_ID: usize = 250;
+
+/// Why a message's text cannot be read. A broken attachment is no defect: the complaint is
+/// registered and the attachment kept as it came, marked unreadable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Defect {
-    /// A multipart whose declared boundary never occurs in the body.
+    /// A multipart without a usable boundary whose body is not text either.
     BoundaryNotFound,
-    /// A part whose transfer encoding could not be decoded cleanly.
+    /// The text part itself could not be decoded (invalid transfer encoding).
     UndecodableBody,
 }
 
 impl Defect {
     pub fn describe(&self) -> &'static str {
         match self {
-            Defect::BoundaryNotFound => "MIME boundary declared but never found",
+            Defect::BoundaryNotFound => {
+                "MIME boundary missing or never found, and the body is not readable text"
+            }
             Defect::UndecodableBody => {
-                "a body part could not be decoded (invalid transfer encoding)"
+                "the text of the mail could not be decoded (invalid transfer encoding)"
             }
         }
     }
@@ -67,6 +102,10 @@ pub struct InboundMail {
     /// Message-ID without angle brackets, if the mail has one.
     pub message_id: Option<String>,
     pub from: Option<Mailbox>,
+    /// What the From header said when it names no address klachtd can write to (too long,
+    /// `a..b@`, a quoted local part, …): one printable line, at most 200 characters. The
+    /// mail is still taken in; its case is marked "cannot be answered by mail".
+    pub from_unusable: Option<String>,
     pub subject: String,
     pub date: Option<DateTime<Utc>>,
     /// Every address the mail was sent to: To, Cc, Delivered-To, X-Original-To (lower-case).
@@ -79,6 +118,8 @@ pub struct InboundMail {
     pub has_plain_text: bool,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// Attachments beyond [`MAX_ATTACHMENTS`], kept only in the raw mail.
+    pub attachments_omitted: usize,
     pub content_language: Option<String>,
     pub signals: Signals,
     /// Raw `Authentication-Results` values, topmost (newest) first.
@@ -92,13 +133,16 @@ impl InboundMail {
     /// Decodes a raw RFC 5322 message. Never panics; a message mail-parser cannot make
     /// anything of comes back as `None`.
     pub fn parse(raw: &[u8]) -> Option<InboundMail> {
-        let message = MessageParser::default().parse(raw)?;
+        let cut = container_cut(raw);
+        let message = MessageParser::default().parse(&raw[..cut.unwrap_or(raw.len())])?;
+        let (from, from_unusable) = sender(message.from());
         let mut mail = InboundMail {
             message_id: message
                 .message_id()
                 .map(clean_id)
-                .filter(|id| !id.is_empty()),
-            from: first_mailbox(message.from()),
+                .filter(|id| usable_id(id)),
+            from,
+            from_unusable,
             subject: message.subject().map(one_line).unwrap_or_default(),
             date: message
                 .date()
@@ -111,6 +155,7 @@ impl InboundMail {
                 .any(|p| matches!(p.body, PartType::Text(_))),
             html: None,
             attachments: Vec::new(),
+            attachments_omitted: 0,
             content_language: header_text(&message, "Content-Language")
                 .map(|s| s.to_ascii_lowercase()),
             signals: signals(&message),
@@ -127,7 +172,28 @@ impl InboundMail {
             .find(|p| p.is_text_html())
             .and_then(|p| p.text_contents())
             .map(|h| h.replace('\0', ""));
-        mail.attachments = attachments(&message);
+        if mail.text.trim().is_empty() && mail.defects.contains(&Defect::BoundaryNotFound) {
+            // Liberal in what we accept: a multipart whose boundary is missing or never
+            // occurs is read as one text, when it is text.
+            if let Some(text) = body_as_text(&message) {
+                mail.text = text;
+                mail.has_plain_text = true;
+                mail.defects.retain(|d| *d != Defect::BoundaryNotFound);
+            }
+        } else {
+            mail.defects.retain(|d| *d != Defect::BoundaryNotFound);
+        }
+        let (mut attachments, omitted) = attachments(&message);
+        if let Some(at) = cut {
+            attachments.push(Attachment {
+                filename: "niet-gelezen-rest.eml".into(),
+                content_type: "application/octet-stream".into(),
+                data: raw[at..].to_vec(),
+                readable: false,
+            });
+        }
+        mail.attachments = attachments;
+        mail.attachments_omitted = omitted;
         Some(mail)
     }
 
@@ -135,6 +201,39 @@ impl InboundMail {
     pub fn sender(&self) -> Option<&EmailAddress> {
         self.from.as_ref().map(|m| &m.address)
     }
+}
+
+/// Where parsing must stop: the start of the header line that opens the
+/// `MAX_CONTAINERS + 1`-th multipart or message part, if the mail has that many. Linear: one
+/// pass over the lines, looking only at `Content-Type` headers (folded ones included).
+fn container_cut(raw: &[u8]) -> Option<usize> {
+    let mut count = 0;
+    let mut start = 0;
+    while start < raw.len() {
+        let end = memchr::memchr(b'\n', &raw[start..]).map_or(raw.len(), |i| start + i + 1);
+        let line = &raw[start..end];
+        if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:") {
+            // The value, with up to two continuation lines, is enough to see the type.
+            let mut value_end = end;
+            for _ in 0..2 {
+                if value_end < raw.len() && matches!(raw[value_end], b' ' | b'\t') {
+                    value_end = memchr::memchr(b'\n', &raw[value_end..])
+                        .map_or(raw.len(), |i| value_end + i + 1);
+                }
+            }
+            let value = &raw[start + 13..value_end.min(start + 13 + 300)];
+            let lower = value.to_ascii_lowercase();
+            let trimmed = lower.trim_ascii_start();
+            if trimmed.starts_with(b"multipart/") || trimmed.starts_with(b"message/") {
+                count += 1;
+                if count > MAX_CONTAINERS {
+                    return Some(start);
+                }
+            }
+        }
+        start = end;
+    }
+    None
 }
 
 /// Strips angle brackets and white space from a message id.
@@ -168,11 +267,29 @@ fn header_text(message: &Message<'_>, name: &str) -> Option<String> {
         .or_else(|| message.header_raw(name).map(|s| s.trim().to_string()))
 }
 
+/// The From mailbox when it is one klachtd can answer, otherwise what it said (printable,
+/// shortened) so the case can still be registered and shown.
+fn sender(address: Option<&Address<'_>>) -> (Option<Mailbox>, Option<String>) {
+    if let Some(mailbox) = first_mailbox(address) {
+        return (Some(mailbox), None);
+    }
+    let raw = first_addr(address)
+        .and_then(|a| a.address.as_deref())
+        .map(one_line)
+        .filter(|a| a.contains('@'))
+        .map(|a| a.chars().take(200).collect::<String>());
+    (None, raw)
+}
+
+fn first_addr<'a>(address: Option<&'a Address<'a>>) -> Option<&'a Addr<'a>> {
+    match address? {
+        Address::List(list) => list.first(),
+        Address::Group(groups) => groups.iter().flat_map(|g| g.addresses.iter()).next(),
+    }
+}
+
 fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
-    let addr: &Addr<'_> = match address? {
-        Address::List(list) => list.first()?,
-        Address::Group(groups) => groups.iter().flat_map(|g| g.addresses.iter()).next()?,
-    };
+    let addr = first_addr(address)?;
     let address = addr.address.as_deref()?.parse().ok()?;
     let name = addr
         .name
@@ -213,12 +330,20 @@ fn ids_of(value: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
+/// A Message-ID worth remembering and quoting back: non-empty, one token, not absurdly long
+/// (RFC 5322 lines stop at 998 characters; real ids are well under 250).
+fn usable_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_MESSAGE_ID
+        && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 fn thread_ids(message: &Message<'_>) -> Vec<String> {
     let mut ids = ids_of(message.in_reply_to());
     let mut refs = ids_of(message.references());
     refs.reverse();
     ids.extend(refs);
-    ids.retain(|id| !id.is_empty());
+    ids.retain(|id| usable_id(id));
     let mut seen = std::collections::HashSet::new();
     ids.retain(|id| seen.insert(id.clone()));
     ids
@@ -259,41 +384,62 @@ fn signals(message: &Message<'_>) -> Signals {
     }
 }
 
+/// What keeps the text from being read. Linear in the number of parts: a multipart whose
+/// boundary is missing or never occurs comes out of the parser without children.
 fn defects(message: &Message<'_>) -> Vec<Defect> {
     let mut found = Vec::new();
-    let raw = message.raw_message();
-    for part in &message.parts {
-        if let Some(ct) = part.content_type()
-            && ct.ctype().eq_ignore_ascii_case("multipart")
-            && let Some(boundary) = ct.attribute("boundary")
-        {
-            let body = raw
-                .get(part.offset_body as usize..part.offset_end as usize)
-                .unwrap_or_default();
-            let marker = format!("--{boundary}");
-            if !contains(body, marker.as_bytes()) && found.is_empty() {
-                found.push(Defect::BoundaryNotFound);
-            }
-        }
-        let declared_base64 = part
-            .content_transfer_encoding()
-            .is_some_and(|cte| cte.trim().eq_ignore_ascii_case("base64"));
-        let undecodable = part.is_encoding_problem
-            || (declared_base64
-                && !part.is_multipart()
-                && !is_clean_base64(
-                    raw.get(part.offset_body as usize..part.offset_end as usize)
-                        .unwrap_or_default(),
-                ));
-        if undecodable && !found.contains(&Defect::UndecodableBody) {
-            found.push(Defect::UndecodableBody);
-        }
+    let boundary_lost = message.parts.iter().any(|part| {
+        matches!(&part.body, PartType::Multipart(children) if children.is_empty())
+            || part.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("multipart") && ct.attribute("boundary").is_none()
+            })
+    });
+    if boundary_lost {
+        found.push(Defect::BoundaryNotFound);
+    }
+    let text_parts = message.text_body.iter().chain(&message.html_body);
+    if text_parts
+        .filter_map(|id| message.parts.get(*id as usize))
+        .any(|part| !part_decodes(message, part))
+    {
+        found.push(Defect::UndecodableBody);
     }
     found
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether a leaf part's transfer encoding decoded cleanly.
+fn part_decodes(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> bool {
+    if part.is_encoding_problem {
+        return false;
+    }
+    let declared_base64 = part
+        .content_transfer_encoding()
+        .is_some_and(|cte| cte.trim().eq_ignore_ascii_case("base64"));
+    !declared_base64 || part.is_multipart() || is_clean_base64(part_bytes(message, part))
+}
+
+/// The undecoded bytes of a part's body.
+fn part_bytes<'m>(message: &'m Message<'_>, part: &mail_parser::MessagePart<'_>) -> &'m [u8] {
+    message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default()
+}
+
+/// The whole body of a mail as text, when it is text (valid UTF-8 or Latin-1 without
+/// binary control bytes); for a multipart whose boundary cannot be used.
+fn body_as_text(message: &Message<'_>) -> Option<String> {
+    let body = part_bytes(message, message.root_part());
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t.to_string(),
+        Err(_) => body.iter().map(|&b| b as char).collect(),
+    };
+    let binary = text
+        .chars()
+        .filter(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t'))
+        .count();
+    let text = clean_text(&text);
+    (!text.trim().is_empty() && binary * 100 <= text.len()).then_some(text)
 }
 
 /// Strict check of a base64 body: alphabet, padding only at the very end, whole groups.
@@ -316,35 +462,51 @@ fn is_clean_base64(body: &[u8]) -> bool {
     count.is_multiple_of(4)
 }
 
+/// The text of a mail: its text parts, then each forwarded message's, in order, followed to
+/// [`MAX_NESTING`] levels. Iterative and built into one string, so the work is linear in the
+/// size of the mail however deep the nesting.
 fn body_text(message: &Message<'_>) -> String {
     let mut text = String::new();
-    for part in message.text_bodies() {
-        let piece = match &part.body {
-            PartType::Text(t) => t.to_string(),
-            PartType::Html(h) => mail_parser::decoders::html::html_to_text(h),
-            _ => continue,
-        };
-        let piece = if is_flowed(part) {
-            unflow(&piece, delsp(part))
-        } else {
-            piece
-        };
-        if !text.is_empty() && !piece.trim().is_empty() {
-            text.push('\n');
-        }
-        text.push_str(&piece);
-    }
-    for part in &message.parts {
-        if let PartType::Message(inner) = &part.body {
-            let inner_text = body_text(inner);
+    // Depth-first, in document order: a stack of (message, depth), children pushed reversed.
+    let mut stack: Vec<(&Message<'_>, usize)> = vec![(message, 0)];
+    while let Some((current, depth)) = stack.pop() {
+        if depth > 0 {
             text.push_str(&format!(
-                "\n\n---------- Doorgestuurd bericht ----------\nVan: {}\nOnderwerp: {}\n\n{}",
-                first_mailbox(inner.from())
+                "\n\n---------- Doorgestuurd bericht ----------\nVan: {}\nOnderwerp: {}\n\n",
+                first_mailbox(current.from())
                     .map(|m| m.address.to_string())
                     .unwrap_or_default(),
-                inner.subject().map(one_line).unwrap_or_default(),
-                inner_text
+                current.subject().map(one_line).unwrap_or_default(),
             ));
+        }
+        let mut first = true;
+        for part in current.text_bodies() {
+            let piece = match &part.body {
+                PartType::Text(t) => t.to_string(),
+                PartType::Html(h) => mail_parser::decoders::html::html_to_text(h),
+                _ => continue,
+            };
+            let piece = if is_flowed(part) {
+                unflow(&piece, delsp(part))
+            } else {
+                piece
+            };
+            if !first && !piece.trim().is_empty() {
+                text.push('\n');
+            }
+            first = false;
+            text.push_str(&piece);
+        }
+        if depth < MAX_NESTING {
+            let inner: Vec<&Message<'_>> = current
+                .parts
+                .iter()
+                .filter_map(|p| match &p.body {
+                    PartType::Message(inner) => Some(inner),
+                    _ => None,
+                })
+                .collect();
+            stack.extend(inner.into_iter().rev().map(|m| (m, depth + 1)));
         }
     }
     clean_text(&text)
@@ -414,36 +576,54 @@ pub fn unflow(text: &str, delsp: bool) -> String {
     out
 }
 
-fn attachments(message: &Message<'_>) -> Vec<Attachment> {
-    message
-        .attachments()
-        .filter_map(|part| {
-            let data = match &part.body {
+/// The files of a mail (forwarded messages included as `.eml`), at most [`MAX_ATTACHMENTS`];
+/// returns them and how many more there were. A part that does not decode is kept as it came,
+/// marked unreadable.
+fn attachments(message: &Message<'_>) -> (Vec<Attachment>, usize) {
+    let mut kept = Vec::new();
+    let mut omitted = 0;
+    for part in message.attachments() {
+        if matches!(part.body, PartType::Multipart(_)) {
+            continue;
+        }
+        if kept.len() == MAX_ATTACHMENTS {
+            omitted += 1;
+            continue;
+        }
+        let readable = part_decodes(message, part);
+        let data = if !readable {
+            part_bytes(message, part).to_vec()
+        } else {
+            match &part.body {
                 PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
                 PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
                 PartType::Message(m) => m.raw_message().to_vec(),
-                PartType::Multipart(_) => return None,
-            };
-            let content_type = part
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".into())
-                .to_ascii_lowercase();
-            let filename = part
-                .attachment_name()
-                .map(one_line)
-                .map(|n| n.replace(['/', '\\'], "_"))
-                .unwrap_or_else(|| "bijlage".into());
-            Some(Attachment {
-                filename,
-                content_type,
-                data,
+                PartType::Multipart(_) => continue,
+            }
+        };
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
             })
-        })
-        .collect()
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_ascii_lowercase();
+        let filename = part
+            .attachment_name()
+            .map(one_line)
+            .map(|n| n.replace(['/', '\\'], "_"))
+            .map(|n| n.chars().take(200).collect::<String>())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "bijlage".into());
+        kept.push(Attachment {
+            filename,
+            content_type,
+            data,
+            readable,
+        });
+    }
+    (kept, omitted)
 }
 
 /// Headers that servers add or rewrite on the way in; they differ between two deliveries

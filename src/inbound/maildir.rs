@@ -11,6 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The sub-maildir (Maildir++ style) where unreadable and spam mail is set aside.
 pub const QUARANTINE: &str = ".Quarantaine";
 
+/// The file name (before `:2,`) a ledger key gives a Maildir message: `maildir:NAME` →
+/// `NAME`, `maildir:NAME#HASH` → `NAME.HASH`.
+fn file_base(source_key: &str) -> Option<String> {
+    source_key
+        .strip_prefix("maildir:")
+        .map(|k| k.replacen('#', ".", 1))
+}
+
 /// A Maildir on disk.
 #[derive(Debug, Clone)]
 pub struct Maildir {
@@ -73,8 +81,15 @@ impl Maildir {
         })
     }
 
-    /// Moves a recorded message out of `new/`, as its disposition says.
-    pub fn finish(&self, pending: &Pending, disposition: Disposition) -> std::io::Result<()> {
+    /// Moves a recorded message out of `new/`, as its disposition says, under the name its
+    /// ledger key gives it (`NAME`, or `NAME.HASH` for a reused file name with other content).
+    /// It never replaces a file already there: a clash gets a `.dupN` suffix.
+    pub fn finish(
+        &self,
+        pending: &Pending,
+        source_key: &str,
+        disposition: Disposition,
+    ) -> std::io::Result<()> {
         let (dir, flags) = match disposition {
             Disposition::Processed => (self.root.join("cur"), "S"),
             Disposition::LeaveUnread => (self.root.join("cur"), ""),
@@ -83,10 +98,14 @@ impl Maildir {
                 (q.root.join("cur"), "S")
             }
         };
-        std::fs::rename(
-            &pending.path,
-            dir.join(format!("{}:2,{flags}", pending.key)),
-        )
+        let base = file_base(source_key).unwrap_or_else(|| pending.key.clone());
+        let mut name = base.clone();
+        let mut n = 0;
+        while dir.join(format!("{name}:2,{flags}")).exists() {
+            n += 1;
+            name = format!("{base}.dup{n}");
+        }
+        std::fs::rename(&pending.path, dir.join(format!("{name}:2,{flags}")))
     }
 
     /// Delivers a message the way an MTA does (write to `tmp/`, then rename into `new/`).
@@ -109,10 +128,16 @@ impl Maildir {
     /// Deletes the stored copies of these mails (`maildir:<key>` source keys) from `cur/` and
     /// the quarantine, for the retention purge. Returns how many files went.
     pub fn remove_keys(&self, source_keys: &[&str]) -> std::io::Result<usize> {
-        let keys: Vec<&str> = source_keys
-            .iter()
-            .filter_map(|k| k.strip_prefix("maildir:"))
-            .collect();
+        let keys: Vec<String> = source_keys.iter().filter_map(|k| file_base(k)).collect();
+        let matches = |name: &str| {
+            keys.iter().any(|k| {
+                name == k
+                    || name
+                        .strip_prefix(k.as_str())
+                        .and_then(|rest| rest.strip_prefix(".dup"))
+                        .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+            })
+        };
         let mut removed = 0;
         for dir in [
             self.root.join("cur"),
@@ -125,7 +150,7 @@ impl Maildir {
                 let entry = entry?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let key = name.split(':').next().unwrap_or(&name);
-                if keys.contains(&key) {
+                if matches(key) {
                     std::fs::remove_file(entry.path())?;
                     removed += 1;
                 }
@@ -158,9 +183,13 @@ mod tests {
             .unwrap();
         let pending = md.pending().unwrap();
         assert_eq!(pending.len(), 3);
-        md.finish(&pending[0], Disposition::Processed).unwrap();
-        md.finish(&pending[1], Disposition::LeaveUnread).unwrap();
-        md.finish(&pending[2], Disposition::Quarantine).unwrap();
+        let key = |p: &Pending| format!("maildir:{}", p.key);
+        md.finish(&pending[0], &key(&pending[0]), Disposition::Processed)
+            .unwrap();
+        md.finish(&pending[1], &key(&pending[1]), Disposition::LeaveUnread)
+            .unwrap();
+        md.finish(&pending[2], &key(&pending[2]), Disposition::Quarantine)
+            .unwrap();
         assert_eq!(md.pending().unwrap().len(), 0);
         let cur: Vec<String> = std::fs::read_dir(dir.path().join("cur"))
             .unwrap()

@@ -38,29 +38,27 @@ pub struct Problem {
     pub login_refused: bool,
 }
 
-/// The current failure of `component`, if it fails.
+/// The current failure of `component`, if it fails, as recorded (reads only).
 pub fn problem(conn: &Connection, component: Component) -> anyhow::Result<Option<Problem>> {
-    Ok(match component {
-        Component::Inbound => {
-            let h = health::get(conn, component.as_str())?;
-            h.failing_since.map(|since| Problem {
-                since,
-                reason: h.last_error.unwrap_or_default(),
-                login_refused: h.login_refused,
-            })
+    let h = health::get(conn, component.as_str())?;
+    Ok(h.failing_since.map(|since| Problem {
+        since,
+        reason: h.last_error.unwrap_or_default(),
+        login_refused: h.login_refused,
+    }))
+}
+
+/// Sending fails while the outbox is paused for the server (no connection, TLS, a refused
+/// login, 421); one recipient's temporary trouble does not count. Records that as the
+/// outbound component's health, counting from the first pass that saw the pause.
+fn record_outbound(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<()> {
+    match health::outbox(conn)?.paused {
+        Some(reason) => {
+            let refused = reason.contains(crate::auth::LOGIN_REFUSED);
+            health::record_failure(conn, Component::Outbound.as_str(), now, &reason, refused)
         }
-        Component::Outbound => {
-            let o = health::outbox(conn)?;
-            o.retrying_since.map(|since| {
-                let reason = o.last_error.unwrap_or_default();
-                Problem {
-                    since,
-                    login_refused: reason.contains(crate::auth::LOGIN_REFUSED),
-                    reason,
-                }
-            })
-        }
-    })
+        None => health::record_ok(conn, Component::Outbound.as_str(), now),
+    }
 }
 
 /// What [`decide`] says to do about one component.
@@ -90,6 +88,7 @@ impl Jobs<'_> {
     /// Queues the alerts and all-clears that are due; returns how many.
     pub fn watch_health(&self, tx: &Connection, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let after = chrono::Duration::minutes(i64::from(self.intake.settings.alerts.after_minutes));
+        record_outbound(tx, now)?;
         let mut queued = 0;
         for component in Component::ALL {
             let open = health::open_alert(tx, component.as_str())?.map(|(at, _)| at);
@@ -208,6 +207,13 @@ fn fix(
             "check that {server} is reachable and working; \"klachtd check\" on the server shows \
              which step fails."
         ),
+    }
+}
+
+/// The outbox worker finished a pass at `now`: records whether sending is paused.
+pub fn outbound_observed(store: &crate::store::Store, now: DateTime<Utc>) {
+    if let Err(e) = record_outbound(store.conn(), now) {
+        tracing::error!("recording the outbox's health: {e:#}");
     }
 }
 

@@ -446,22 +446,18 @@ impl Jobs<'_> {
         let mut attachments: Vec<Attachment> = self
             .report_charts(&report)
             .into_iter()
-            .map(|(filename, svg)| Attachment {
-                filename,
-                content_type: "image/svg+xml".into(),
-                data: svg.into_bytes(),
-            })
+            .map(|(filename, svg)| Attachment::new(filename, "image/svg+xml", svg.into_bytes()))
             .collect();
-        attachments.push(Attachment {
-            filename: format!("klachtanalyse-{year}.html"),
-            content_type: "text/html".into(),
-            data: html.into_bytes(),
-        });
-        attachments.push(Attachment {
-            filename: format!("klachten-{year}.csv"),
-            content_type: "text/csv".into(),
-            data: self.report_csv(&report).into_bytes(),
-        });
+        attachments.push(Attachment::new(
+            format!("klachtanalyse-{year}.html"),
+            "text/html",
+            html.into_bytes(),
+        ));
+        attachments.push(Attachment::new(
+            format!("klachten-{year}.csv"),
+            "text/csv",
+            self.report_csv(&report).into_bytes(),
+        ));
         self.intake.mailer().to_role(
             tx,
             Letter {

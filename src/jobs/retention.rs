@@ -129,7 +129,7 @@ fn purge_case(tx: &Connection, case: &CaseRecord, now: DateTime<Utc>) -> anyhow:
         .as_deref()
         .map(|v| v.split(':').next().unwrap_or(v).trim().to_string());
     tx.execute(
-        "UPDATE cases SET complainant_address = NULL, complainant_name = NULL, subject = '(verwijderd)',
+        "UPDATE cases SET complainant_address = NULL, complainant_name = NULL, unreachable_from = NULL, subject = '(verwijderd)',
              body = '', solution = NULL, verdict = ?2, purged_at = ?3 WHERE id = ?1",
         params![case.id, verdict, crate::store::ts(now)],
     )?;

@@ -49,9 +49,23 @@ pub fn new_message_id(case: Option<CaseRef>, tag: &str, domain: &str) -> String 
 /// A mailbox from an address and an optional display name.
 pub fn mailbox(address: &EmailAddress, name: Option<&str>) -> anyhow::Result<Mailbox> {
     Ok(Mailbox::new(
-        name.map(crate::inbound::one_line).filter(|n| !n.is_empty()),
+        name.map(crate::inbound::one_line)
+            .map(|n| n.chars().take(MAX_DISPLAY_NAME).collect::<String>())
+            .filter(|n| !n.is_empty()),
         address.as_str().parse()?,
     ))
+}
+
+/// Display names longer than this are cut: no header line of ours grows past 998 octets.
+const MAX_DISPLAY_NAME: usize = 78;
+
+/// A Message-ID we may copy into In-Reply-To/References.
+fn quotable(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= crate::inbound::mail::MAX_MESSAGE_ID
+        && !id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
 }
 
 /// Builds the mail; returns its bytes, ready for the outbox.
@@ -67,11 +81,16 @@ pub fn build(draft: &Draft<'_>, message_id: &str, date: DateTime<Utc>) -> anyhow
     if let Some(reply_to) = &draft.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    if let Some(parent) = draft.in_reply_to {
+    if let Some(parent) = draft.in_reply_to.filter(|id| quotable(id)) {
         builder = builder.in_reply_to(format!("<{parent}>"));
     }
-    if !draft.references.is_empty() {
-        let refs: Vec<String> = draft.references.iter().map(|r| format!("<{r}>")).collect();
+    let refs: Vec<String> = draft
+        .references
+        .iter()
+        .filter(|r| quotable(r))
+        .map(|r| format!("<{r}>"))
+        .collect();
+    if !refs.is_empty() {
         builder = builder.references(refs.join(" "));
     }
     let auto = match draft.auto_submitted {

@@ -1,5 +1,6 @@
 //! Where outgoing mail goes: an SMTP server (lettre) or a directory of `.eml` files. Each
-//! attempt ends in success, a temporary failure (retry later) or a permanent one.
+//! attempt ends in success, or a failure that says whose it is: the server's (the whole
+//! queue waits), this message's for now (it alone backs off), or this message's for good.
 
 use crate::settings::{Outbound, OutboundKind, TlsMode};
 use crate::store::QueuedMail;
@@ -10,13 +11,39 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Why a send did not succeed, and so whether to try again.
+/// Why a send did not succeed, and so what to try again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
+    /// The server could not be used at all (no connection, TLS, login refused, 421): no
+    /// message can go now, so the whole queue waits.
+    #[error("server unavailable: {0}")]
+    Unavailable(String),
+    /// This message failed for now (a 4xx for it, e.g. the recipient's mailbox is full): it
+    /// backs off alone, the rest goes on.
     #[error("temporary failure: {0}")]
     Transient(String),
+    /// This message can never go: a 5xx for it, or an address or encoding this server cannot
+    /// take (no SMTPUTF8) — no retry fixes that.
     #[error("permanent failure: {0}")]
     Permanent(String),
+}
+
+/// Reply codes that speak of the server or the session, not of the message: 421 (closing),
+/// 454 (TLS/auth temporarily unavailable), 530/534/535/538 (authentication).
+const SERVER_CODES: [u16; 6] = [421, 454, 530, 534, 535, 538];
+
+/// Sorts a lettre SMTP error into whose failure it is.
+fn classify(e: &lettre::transport::smtp::Error) -> SendError {
+    let text = e.to_string();
+    if e.is_client() {
+        return SendError::Permanent(text);
+    }
+    match e.status() {
+        Some(code) if SERVER_CODES.contains(&u16::from(code)) => SendError::Unavailable(text),
+        Some(_) if e.is_permanent() => SendError::Permanent(text),
+        Some(_) => SendError::Transient(text),
+        None => SendError::Unavailable(text),
+    }
 }
 
 /// The configured way out.
@@ -74,12 +101,14 @@ impl Transport {
                 smtp.send_raw(&envelope, &mail.raw)
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        if e.is_permanent() {
-                            SendError::Permanent(e.to_string())
-                        } else {
-                            SendError::Transient(e.to_string())
+                    .map_err(|e| match e {
+                        crate::auth::SmtpSendError::Smtp(e)
+                            if !crate::auth::is_auth_failure(&e) =>
+                        {
+                            classify(&e)
                         }
+                        // A refused login, or no token to log in with: no mail can go now.
+                        other => SendError::Unavailable(other.to_string()),
                     })
             }
             Transport::File(dir) => {
@@ -100,8 +129,8 @@ impl Transport {
                     crate::fsutil::write_private_atomic(&path, &raw)
                 })
                 .await
-                .map_err(|e| SendError::Transient(e.to_string()))?
-                .map_err(|e| SendError::Transient(format!("writing {}: {e}", dir.display())))
+                .map_err(|e| SendError::Unavailable(e.to_string()))?
+                .map_err(|e| SendError::Unavailable(format!("writing {}: {e}", dir.display())))
             }
         }
     }

@@ -1,7 +1,8 @@
 //! The outbox worker: sends what is due, oldest first, and records each result. A temporary
-//! failure backs the mail off and pauses the whole queue until its retry (the server is likely
-//! down), so mail goes out in order; permanent failures are recorded on the case and never
-//! retried.
+//! failure for one message backs that message off alone (and with it only the later mail of
+//! the same case to the same reader, so order holds where anyone can see it); the whole queue
+//! pauses only when the server itself cannot be used, or several recipients in a row fail.
+//! Permanent failures are recorded on the case and never retried.
 
 use super::transport::{SendError, Transport};
 use crate::store::{Store, cases, outbox};
@@ -40,7 +41,11 @@ pub struct DeliveryReport {
     pub failed: usize,
 }
 
-/// Sends every mail due at `now`, stopping at the first temporary failure.
+/// After this many different messages in a row fail temporarily, the server is taken to be
+/// the problem and the queue pauses (as Postfix does with a dead destination).
+const TRANSIENT_STREAK_PAUSES: u32 = 3;
+
+/// Sends every mail due at `now`, until the queue is empty or the server is unusable.
 pub async fn deliver_due(
     store: &Mutex<Store>,
     transport: &Transport,
@@ -51,6 +56,7 @@ pub async fn deliver_due(
     if outbox::paused_until(store.lock().expect("store lock").conn(), now)?.is_some() {
         return Ok(report);
     }
+    let mut streak = 0;
     loop {
         let Some(mail) = outbox::next_due(store.lock().expect("store lock").conn(), now)? else {
             return Ok(report);
@@ -61,24 +67,42 @@ pub async fn deliver_due(
             crate::failpoint::hit("after-send");
         }
         let mut store = store.lock().expect("store lock");
+        let case = mail.case.map(|c| c.to_string()).unwrap_or_default();
+        let expired = now - mail.created_at >= policy.give_up_after;
         match result {
             Ok(()) => {
-                store.transaction(|tx| outbox::mark_sent(tx, mail.id, now))?;
-                tracing::info!(
-                    case = mail.case.map(tracing::field::display),
-                    kind = mail.kind.as_str(),
-                    "mail sent"
-                );
+                store.transaction(|tx| {
+                    outbox::mark_sent(tx, mail.id, now)?;
+                    outbox::unpause(tx)
+                })?;
+                tracing::info!(case, kind = mail.kind.as_str(), "mail sent");
                 report.sent += 1;
+                streak = 0;
             }
-            Err(SendError::Transient(error)) if now - mail.created_at < policy.give_up_after => {
-                let next = now + policy.backoff(mail.attempts);
-                store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
-                tracing::warn!(case = mail.case.map(tracing::field::display), kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred: {error}");
+            Err(SendError::Unavailable(error)) if !expired => {
+                let until = store.transaction(|tx| pause(tx, policy, &mail, &error, now))?;
+                tracing::warn!(case, kind = mail.kind.as_str(), %until, "mail server unavailable, sending paused: {}", crate::intake::loggable(&error));
                 report.deferred += 1;
                 return Ok(report);
             }
-            Err(SendError::Transient(error) | SendError::Permanent(error)) => {
+            Err(SendError::Transient(error)) if !expired => {
+                streak += 1;
+                if streak >= TRANSIENT_STREAK_PAUSES {
+                    let until = store.transaction(|tx| pause(tx, policy, &mail, &error, now))?;
+                    tracing::warn!(case, kind = mail.kind.as_str(), %until, "{streak} recipients in a row refused for now, sending paused: {}", crate::intake::loggable(&error));
+                    report.deferred += 1;
+                    return Ok(report);
+                }
+                let next = now + policy.backoff(mail.attempts);
+                store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
+                tracing::warn!(case, kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred for this message: {}", crate::intake::loggable(&error));
+                report.deferred += 1;
+            }
+            Err(
+                SendError::Unavailable(error)
+                | SendError::Transient(error)
+                | SendError::Permanent(error),
+            ) => {
                 store.transaction(|tx| {
                     outbox::mark_failed(tx, mail.id, &error)?;
                     if let Some(case) = mail.case
@@ -96,14 +120,31 @@ pub async fn deliver_due(
                     Ok(())
                 })?;
                 tracing::error!(
-                    case = mail.case.map(tracing::field::display),
+                    case,
                     kind = mail.kind.as_str(),
-                    "sending failed permanently: {error}"
+                    "sending failed permanently: {}",
+                    crate::intake::loggable(&error)
                 );
                 report.failed += 1;
             }
         }
     }
+}
+
+/// Pauses the queue after a server failure: the mail in hand waits as long as the queue,
+/// and each failure in a row doubles the pause.
+fn pause(
+    tx: &rusqlite::Connection,
+    policy: &RetryPolicy,
+    mail: &crate::store::QueuedMail,
+    error: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DateTime<Utc>> {
+    let failures = outbox::server_failures(tx)?;
+    let until = now + policy.backoff(failures);
+    outbox::mark_retry(tx, mail.id, until, error)?;
+    outbox::pause(tx, until, error, failures + 1)?;
+    Ok(until)
 }
 
 #[cfg(test)]

@@ -12,12 +12,22 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub struct NewCase<'a> {
     pub language: &'a str,
-    pub complainant: &'a EmailAddress,
+    pub complainant: Complainant<'a>,
     pub complainant_name: Option<&'a str>,
     pub subject: &'a str,
     pub body: &'a str,
     pub received_at: DateTime<Utc>,
     pub reaction_due: NaiveDate,
+}
+
+/// Where a new case's complainant can be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Complainant<'a> {
+    /// An address klachtd can write to.
+    Reachable(&'a EmailAddress),
+    /// What the From header said, when it names no address klachtd can write to: the case
+    /// is registered and marked "cannot be answered by mail".
+    Unreachable(&'a str),
 }
 
 /// A case as the register shows it.
@@ -51,6 +61,9 @@ pub struct CaseRecord {
     pub verdict_at: Option<DateTime<Utc>>,
     /// When the retention purge removed the personal data; the anonymous facts remain.
     pub purged_at: Option<DateTime<Utc>>,
+    /// The sender as the From header gave it, when klachtd cannot write to it (then
+    /// `complainant_address` is empty and the case cannot be answered by mail).
+    pub unreachable_from: Option<String>,
 }
 
 fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -85,20 +98,27 @@ pub fn next_reference(conn: &Connection, year: i32) -> anyhow::Result<CaseRef> {
 pub fn insert(conn: &Connection, reference: CaseRef, case: &NewCase<'_>) -> anyhow::Result<i64> {
     conn.execute(
         "INSERT INTO cases (reference, year, seq, status, language, complainant_address,
-             complainant_name, subject, body, received_at, reaction_due)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             complainant_name, subject, body, received_at, reaction_due, unreachable_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             reference.to_string(),
             reference.year(),
             reference.seq(),
             CaseStatus::Open.as_str(),
             case.language,
-            case.complainant.as_str(),
+            match case.complainant {
+                Complainant::Reachable(a) => Some(a.as_str()),
+                Complainant::Unreachable(_) => None,
+            },
             case.complainant_name,
             case.subject,
             case.body,
             ts(case.received_at),
             case.reaction_due.to_string(),
+            match case.complainant {
+                Complainant::Reachable(_) => None,
+                Complainant::Unreachable(raw) => Some(raw),
+            },
         ],
     )
     .context("registering the case")?;
@@ -129,10 +149,19 @@ pub fn add_attachment(
     attachment: &crate::inbound::Attachment,
 ) -> anyhow::Result<()> {
     conn.execute(
-        "INSERT INTO attachments (case_id, mail_id, filename, content_type, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![case_id, mail_id, attachment.filename, attachment.content_type, attachment.data],
+        "INSERT INTO attachments (case_id, mail_id, filename, content_type, data, readable) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![case_id, mail_id, attachment.filename, attachment.content_type, attachment.data, attachment.readable],
     )?;
     Ok(())
+}
+
+/// How many files are kept on a case.
+pub fn attachment_count(conn: &Connection, case_id: i64) -> anyhow::Result<usize> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM attachments WHERE case_id = ?1",
+        params![case_id],
+        |r| r.get::<_, i64>(0),
+    )? as usize)
 }
 
 /// The files kept on a case, in arrival order.
@@ -141,13 +170,14 @@ pub fn attachments_of(
     case_id: i64,
 ) -> anyhow::Result<Vec<crate::inbound::Attachment>> {
     let mut stmt = conn.prepare(
-        "SELECT filename, content_type, data FROM attachments WHERE case_id = ?1 ORDER BY id",
+        "SELECT filename, content_type, data, readable FROM attachments WHERE case_id = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map(params![case_id], |r| {
         Ok(crate::inbound::Attachment {
             filename: r.get(0)?,
             content_type: r.get(1)?,
             data: r.get(2)?,
+            readable: r.get(3)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -156,7 +186,8 @@ pub fn attachments_of(
 const COLUMNS: &str =
     "id, reference, status, language, complainant_address, complainant_name, subject,
     body, received_at, reaction_due, reacted_at, closing_due, closed_at, handler, category, cause,
-    solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at, purged_at";
+    solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at, purged_at,
+    unreachable_from";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
     let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
@@ -203,6 +234,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         verdict: r.get(21)?,
         verdict_at: opt_ts(22)?,
         purged_at: opt_ts(23)?,
+        unreachable_from: r.get(24)?,
     })
 }
 
@@ -344,7 +376,8 @@ pub fn exists(conn: &Connection, reference: CaseRef) -> bool {
     .is_some()
 }
 
-/// Claims the one acknowledgement `address` may receive on `day`; false if it was used.
+/// Claims the one acknowledgement `address` may receive on `day`; false if it was used. The
+/// mailbox counts, not the spelling: `jan+1@` and `Jan+2@` are both `jan@`.
 pub fn claim_acknowledgement(
     conn: &Connection,
     address: &EmailAddress,
@@ -353,7 +386,7 @@ pub fn claim_acknowledgement(
 ) -> anyhow::Result<bool> {
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO acknowledgements (address, day, case_id) VALUES (?1, ?2, ?3)",
-        params![address.as_str(), day.to_string(), case_id],
+        params![address.without_tag(), day.to_string(), case_id],
     )?;
     Ok(inserted == 1)
 }

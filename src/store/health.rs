@@ -150,10 +150,10 @@ pub fn clear_alert(conn: &Connection, component: &str) -> anyhow::Result<()> {
 pub struct OutboxHealth {
     pub queued: usize,
     pub oldest_queued: Option<DateTime<Utc>>,
-    /// The oldest mail that has been tried and is still waiting: sending fails since then.
-    pub retrying_since: Option<DateTime<Utc>>,
-    /// That mail's last error.
-    pub last_error: Option<String>,
+    /// Queued mail that was tried and waits for its next attempt.
+    pub retrying: usize,
+    /// Why the whole queue is paused (the server could not be used), while it is.
+    pub paused: Option<String>,
     pub failed: usize,
     pub last_sent: Option<DateTime<Utc>>,
 }
@@ -165,14 +165,19 @@ pub fn outbox(conn: &Connection) -> anyhow::Result<OutboxHealth> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let retrying: Option<(String, Option<String>)> = conn
-        .query_row(
-            "SELECT created_at, last_error FROM outbox WHERE status = 'queued' AND attempts > 0
-             ORDER BY created_at, id LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let retrying: usize = conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'queued' AND attempts > 0",
+        [],
+        |r| r.get(0),
+    )?;
+    let paused: Option<String> = if has_table(conn, "outbox_pause")? {
+        conn.query_row("SELECT reason FROM outbox_pause WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?
+    } else {
+        None
+    };
     let failed: usize = conn.query_row(
         "SELECT COUNT(*) FROM outbox WHERE status = 'failed'",
         [],
@@ -183,15 +188,11 @@ pub fn outbox(conn: &Connection) -> anyhow::Result<OutboxHealth> {
         [],
         |r| r.get(0),
     )?;
-    let (retrying_since, last_error) = match retrying {
-        Some((at, err)) => (Some(parse_ts(&at)?), err),
-        None => (None, None),
-    };
     Ok(OutboxHealth {
         queued,
         oldest_queued: opt_ts(oldest)?,
-        retrying_since,
-        last_error,
+        retrying,
+        paused,
         failed,
         last_sent: opt_ts(last_sent)?,
     })

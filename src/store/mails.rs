@@ -76,13 +76,16 @@ pub struct MailEntry<'a> {
     pub reason: &'a str,
     pub case_id: Option<i64>,
     pub raw: &'a [u8],
+    /// SHA-256 of the bytes as they sat in the mailbox: tells a reused file name or IMAP UID
+    /// with other content from the same copy seen again.
+    pub content_sha256: &'a str,
 }
 
 /// Records a mail; returns its row id.
 pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
     conn.execute(
-        "INSERT INTO mails (source_key, message_id, fingerprint, sender, received_at, outcome, disposition, reason, case_id, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO mails (source_key, message_id, fingerprint, sender, received_at, outcome, disposition, reason, case_id, raw, content_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             entry.source_key,
             entry.message_id,
@@ -94,6 +97,7 @@ pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
             entry.reason,
             entry.case_id,
             entry.raw,
+            entry.content_sha256,
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -151,6 +155,23 @@ pub fn recorded_source(
         )
         .optional()?;
     row.map(|(o, d)| Ok((o.parse()?, Disposition::parse(&d)?)))
+        .transpose()
+}
+
+/// A copy recorded under `source_key`: its outcome, disposition and content hash (`None`
+/// for rows recorded before klachtd kept it).
+pub fn recorded_copy(
+    conn: &Connection,
+    source_key: &str,
+) -> anyhow::Result<Option<(MailOutcome, Disposition, Option<String>)>> {
+    let row: Option<(String, String, Option<String>)> = conn
+        .query_row(
+            "SELECT outcome, disposition, content_sha256 FROM mails WHERE source_key = ?1",
+            params![source_key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    row.map(|(o, d, sha)| Ok((o.parse()?, Disposition::parse(&d)?, sha)))
         .transpose()
 }
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, Transaction};
 use std::path::Path;
 
-pub use cases::{CaseRecord, Event, NewCase};
+pub use cases::{CaseRecord, Complainant, Event, NewCase};
 pub use mails::{MailOutcome, RecordedMail};
 pub use outbox::{OutboxKind, OutboxStatus, QueuedMail};
 

@@ -179,9 +179,19 @@ pub struct Outgoing<'a> {
 
 /// Queues a mail, due at once.
 pub fn queue(conn: &Connection, mail: &Outgoing<'_>, now: DateTime<Utc>) -> anyhow::Result<i64> {
+    queue_at(conn, mail, now, now)
+}
+
+/// Queues a mail, due at `due` (not before `now`).
+pub fn queue_at(
+    conn: &Connection,
+    mail: &Outgoing<'_>,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+) -> anyhow::Result<i64> {
     conn.execute(
         "INSERT INTO outbox (message_id, case_id, kind, envelope_from, recipients, raw, status, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?8, ?7)",
         params![
             mail.message_id,
             mail.case_id,
@@ -190,6 +200,7 @@ pub fn queue(conn: &Connection, mail: &Outgoing<'_>, now: DateTime<Utc>) -> anyh
             serde_json::to_string(mail.recipients)?,
             mail.raw,
             ts(now),
+            ts(due.max(now)),
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -240,14 +251,49 @@ fn select(
     Ok(out)
 }
 
-/// The oldest queued mail that is due at `now`, if any.
+/// When a new acknowledgement may go out so that no hour holds more than `per_hour` of
+/// them: `now`, or an hour after the `per_hour`-th latest one scheduled.
+pub fn acknowledgement_slot(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    per_hour: u32,
+) -> anyhow::Result<DateTime<Utc>> {
+    let nth_latest: Option<String> = conn
+        .query_row(
+            "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement'
+             ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1",
+            params![per_hour.saturating_sub(1)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(at) = nth_latest.as_deref().map(parse_ts).transpose()? else {
+        return Ok(now);
+    };
+    Ok((at + chrono::Duration::hours(1)).max(now))
+}
+
+/// The oldest queued mail that is due at `now`, if any — and not behind an earlier mail of
+/// the same case to the same recipient that is still waiting (order is kept per case and
+/// reader, so one recipient's trouble never holds up anyone else's mail).
 pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Option<QueuedMail>> {
-    Ok(select(
-        conn,
-        "WHERE o.status = 'queued' AND o.next_attempt_at <= ?1 ORDER BY o.id LIMIT 1",
-        params![ts(now)],
-    )?
-    .pop())
+    // The id first, on the narrow index; the body is read for that one row only.
+    let id: Option<i64> = conn
+        .query_row(
+            "SELECT o.id FROM outbox o
+             WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox p
+                   WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
+                     AND p.recipients = o.recipients)
+             ORDER BY o.id LIMIT 1",
+            params![ts(now)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match id {
+        Some(id) => Ok(select(conn, "WHERE o.id = ?1", params![id])?.pop()),
+        None => Ok(None),
+    }
 }
 
 /// When the next queued mail falls due, if anything is queued.
@@ -263,21 +309,53 @@ pub fn next_attempt_at(conn: &Connection) -> anyhow::Result<Option<DateTime<Utc>
     Ok(s.as_deref().map(parse_ts).transpose()?)
 }
 
-/// Until when sending is paused: after a temporary failure the server is taken to be down
-/// until that mail's retry time, so mail behind it waits too and the queue stays in order.
+/// Until when sending is paused because the server itself could not be used (connection,
+/// TLS, login, or several recipients failing in a row), if it is.
 pub fn paused_until(
     conn: &Connection,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let s: Option<String> = conn.query_row(
-        "SELECT MAX(next_attempt_at) FROM outbox WHERE status = 'queued' AND attempts > 0",
-        [],
-        |r| r.get(0),
-    )?;
+    let s: Option<String> = conn
+        .query_row("SELECT until FROM outbox_pause WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
     Ok(s.as_deref()
         .map(parse_ts)
         .transpose()?
         .filter(|until| *until > now))
+}
+
+/// How many times in a row the server has been found unusable (0 when it works).
+pub fn server_failures(conn: &Connection) -> anyhow::Result<u32> {
+    Ok(conn
+        .query_row("SELECT failures FROM outbox_pause WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Pauses all sending until `until` after the server failed (`failures` in a row).
+pub fn pause(
+    conn: &Connection,
+    until: DateTime<Utc>,
+    reason: &str,
+    failures: u32,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO outbox_pause (id, until, reason, failures) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET until = excluded.until, reason = excluded.reason,
+             failures = excluded.failures",
+        params![ts(until), reason, failures],
+    )?;
+    Ok(())
+}
+
+/// The server works again.
+pub fn unpause(conn: &Connection) -> anyhow::Result<()> {
+    conn.execute("DELETE FROM outbox_pause", [])?;
+    Ok(())
 }
 
 /// When the worker next has something to do.

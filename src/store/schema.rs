@@ -137,4 +137,20 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE cases ADD COLUMN purged_at TEXT;
     "#,
+    // 4: isolation and fairness (issue 8) — attachments that did not decode are kept and
+    // marked; a complainant whose From address cannot be answered; sending pauses as a whole
+    // only for the server, while one recipient's temporary failure backs off that mail alone.
+    r#"
+    ALTER TABLE attachments ADD COLUMN readable INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE cases ADD COLUMN unreachable_from TEXT;
+    ALTER TABLE mails ADD COLUMN content_sha256 TEXT;
+    CREATE INDEX outbox_case ON outbox (case_id);
+    CREATE INDEX outbox_kind_due ON outbox (kind, next_attempt_at);
+    CREATE TABLE outbox_pause (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        until    TEXT NOT NULL,
+        reason   TEXT NOT NULL,
+        failures INTEGER NOT NULL
+    );
+    "#,
 ];
