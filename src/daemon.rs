@@ -110,7 +110,7 @@ impl Daemon {
                 outcome = result.outcome.as_str(),
                 case = result.case.map(tracing::field::display),
                 "mail taken in: {}",
-                result.reason
+                crate::redact::addresses(&result.reason)
             );
             self.outbox_ready.notify_one();
         }
@@ -264,11 +264,17 @@ impl Daemon {
             match self.run_jobs() {
                 Ok(report) if !report.purged_mail.is_empty() => {
                     if let Err(e) = self.remove_purged_mail(&report.purged_mail).await {
-                        tracing::error!("retention: removing purged mail from the mailbox: {e:#}");
+                        tracing::error!(
+                            "retention: removing purged mail from the mailbox: {}",
+                            crate::redact::addresses(&format!("{e:#}"))
+                        );
                     }
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!("scheduled jobs: {e:#}"),
+                Err(e) => tracing::error!(
+                    "scheduled jobs: {}",
+                    crate::redact::addresses(&format!("{e:#}"))
+                ),
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(60)) => {}
@@ -288,7 +294,10 @@ impl Daemon {
                 Err(e) => {
                     crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
                     self.watch_health_now();
-                    tracing::error!("reading the Maildir failed: {e:#}");
+                    tracing::error!(
+                        "reading the Maildir failed: {}",
+                        crate::redact::addresses(&format!("{e:#}"))
+                    );
                 }
             }
             tokio::select! {
@@ -316,12 +325,13 @@ impl Daemon {
                 Err(e) => {
                     crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
                     self.watch_health_now();
+                    let shown = crate::redact::addresses(&format!("{e:#}"));
                     if e.downcast_ref::<crate::inbound::imap::NeverConnected>()
                         .is_some()
                     {
-                        tracing::warn!(retry_in = ?backoff, "{e:#}")
+                        tracing::warn!(retry_in = ?backoff, "{shown}")
                     } else {
-                        tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {e:#}")
+                        tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {shown}")
                     }
                 }
             }
@@ -378,7 +388,10 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         loop {
             if let Err(e) = self.deliver().await {
-                tracing::error!("outbox worker: {e:#}");
+                tracing::error!(
+                    "outbox worker: {}",
+                    crate::redact::addresses(&format!("{e:#}"))
+                );
             }
             let now = self.clock.now();
             crate::jobs::alerts::outbound_observed(&self.store(), now);

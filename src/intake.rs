@@ -112,13 +112,9 @@ fn is_environment_failure(error: &anyhow::Error) -> bool {
     })
 }
 
-/// An error message fit for the log: addresses replaced, one line, bounded.
+/// An error message fit for the log: addresses replaced by short hashes, one line, bounded.
 pub(crate) fn loggable(error: &str) -> String {
-    crate::inbound::one_line(error)
-        .split(' ')
-        .map(|w| if w.contains('@') { "<adres>" } else { w })
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::redact::addresses(&crate::inbound::one_line(error))
         .chars()
         .take(300)
         .collect()
@@ -170,6 +166,8 @@ pub(crate) struct NewComplaint<'a> {
     /// The receiving server vouches for the sender (SPF or DMARC pass for the From domain):
     /// only then does the acknowledgement quote what they wrote.
     pub sender_verified: bool,
+    /// The mail's MIME structure was broken and its text recovered (staff are told).
+    pub repaired: bool,
 }
 
 /// Everything intake needs besides the database.
@@ -188,6 +186,14 @@ impl KnownCases for StoreLookup<'_> {
     }
     fn case_exists(&self, case: CaseRef) -> bool {
         cases::exists(self.0, case)
+    }
+    fn complainant_of(&self, case: CaseRef) -> Option<String> {
+        cases::get(self.0, case).ok().flatten()?.complainant_address
+    }
+    fn case_of_complainant_message(&self, message_id: &str) -> Option<CaseRef> {
+        cases::case_of_complainant_message(self.0, message_id)
+            .ok()
+            .flatten()
     }
 }
 
@@ -401,6 +407,10 @@ impl Intake<'_> {
             (Some(mail), None) => {
                 let classification = classify(mail, self.settings, &StoreLookup(tx));
                 let left = classification == Classification::NotAComplaint;
+                if !matches!(classification, Classification::Staff { .. }) {
+                    // A token in mail from anyone but its owner has leaked (issue 9).
+                    casework::check_tokens(self, tx, mail, now)?;
+                }
                 (
                     self.act(tx, mail, mail_id, &classification, received_at, now)?,
                     left,
@@ -466,6 +476,7 @@ impl Intake<'_> {
                         mail_id,
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
+                        repaired: mail.repaired,
                     },
                     now,
                 )?;
@@ -482,8 +493,13 @@ impl Intake<'_> {
                 self.add_follow_up(tx, &record, mail, mail_id, received_at, now)?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
-            Classification::Staff { role, case } => {
-                casework::handle_staff_mail(self, tx, mail, mail_id, *role, *case, now)?
+            Classification::ThirdParty { case, .. } => {
+                let record = cases::get(tx, *case)?.expect("classify only links existing cases");
+                casework::third_party::record(self, tx, &record, mail, received_at, now)?;
+                Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
+            }
+            Classification::Staff { case, .. } => {
+                casework::handle_staff_mail(self, tx, mail, mail_id, *case, now)?
             }
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)
@@ -542,6 +558,16 @@ impl Intake<'_> {
             cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
         }
         cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
+        if complaint.repaired {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "repaired",
+                None,
+                "de opbouw (MIME) van het bericht was beschadigd; de tekst is hersteld, het origineel is bewaard",
+            )?;
+        }
 
         let case = cases::get(tx, reference)?
             .ok_or_else(|| anyhow::anyhow!("{reference} vanished inside its transaction"))?;
@@ -583,6 +609,7 @@ impl Intake<'_> {
         context.insert("acknowledged", &acknowledged);
         context.insert("attachments", &notes);
         context.insert("unreachable", &case.unreachable_from);
+        context.insert("repaired", &complaint.repaired);
         mailer.to_roles(
             tx,
             Letter {
@@ -718,16 +745,23 @@ impl Intake<'_> {
         let lang = mailer.staff_language();
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
-        context.insert("sender", sender.unwrap_or("(onbekend)"));
+        let (unknown, no_subject) = match lang {
+            Language::Nl => ("(onbekend)", "(geen onderwerp)"),
+            Language::En => ("(unknown)", "(no subject)"),
+        };
+        context.insert("sender", sender.unwrap_or(unknown));
         context.insert(
             "subject",
             if subject.is_empty() {
-                "(geen onderwerp)"
+                no_subject
             } else {
                 subject
             },
         );
-        context.insert("reason", reason);
+        context.insert(
+            "reason",
+            &crate::domain::wording::quarantine_reason(reason, lang),
+        );
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
@@ -743,11 +777,17 @@ impl Intake<'_> {
             },
             now,
         )?;
-        tracing::warn!("mail quarantined: {}", loggable(reason));
+        tracing::warn!("mail quarantined: {}", crate::redact::addresses(reason));
         Ok(())
     }
 
+    /// The complaint's language: its text when that is clear, else the Content-Language
+    /// header, else the organisation's language.
     fn language_of(&self, mail: &InboundMail) -> Language {
+        let text = format!("{}\n{}", mail.subject, mail.text);
+        if let Some(lang) = crate::domain::language::detect(&text) {
+            return lang;
+        }
         match mail.content_language.as_deref() {
             Some(l) if l.starts_with("en") => Language::En,
             Some(l) if l.starts_with("nl") => Language::Nl,

@@ -16,9 +16,10 @@
 //!    weekly digest, the yearly analysis, the retention purge.
 //!
 //! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
-//! working-day calendar), [`commands`] the staff reply parser, [`settings`] the layered
-//! configuration, [`clock`] the one place that reads the time, [`auth`] the logins to the mail
-//! servers (password or OAuth2), and [`daemon`] wires it all.
+//! working-day calendar, display names, the complaint's language, the words for events),
+//! [`commands`] the staff reply parser, [`settings`] the layered configuration, [`clock`] the
+//! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2),
+//! and [`daemon`] wires it all.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -38,6 +39,7 @@ pub mod jobs;
 pub mod lock;
 pub mod notify;
 pub mod outbound;
+pub mod redact;
 pub mod register;
 pub mod settings;
 pub mod startup;

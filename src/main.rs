@@ -94,14 +94,25 @@ enum Command {
         #[arg(long, value_parser = parse_time)]
         now: Option<DateTime<Utc>>,
     },
+    /// Write one of a case's attachments to a file (`klachtd case REF` lists them, numbered).
+    Attachment {
+        /// The case reference, e.g. KL-2026-0042.
+        reference: String,
+        /// The attachment's number in `klachtd case REF`, from 1.
+        number: usize,
+        /// The file to write; an existing file is not overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print the guide for staff: how to work a complaint by replying, every command.
     HelpCommands {
-        /// nl (default) or en.
-        #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
-        lang: String,
+        /// nl or en; without it, the configured organisation.language (nl by default).
+        #[arg(long, value_parser = ["nl", "en"])]
+        lang: Option<String>,
     },
     /// A self-contained walk-through on a temporary Maildir: complaints, an auto-reply and a
-    /// newsletter arrive, and you see what klachtd does with each.
+    /// newsletter arrive, and you see what klachtd does with each. It uses the built-in
+    /// settings only, never a configuration (so it cannot reach your mailboxes).
     Demo,
     /// Check the installation: configuration, store, templates, roles, mailbox, mail server.
     /// One line per check (✔/✘ with a fix); exit status 0 only when all pass.
@@ -179,10 +190,26 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Demo => {
+            if let Some(config) = &cli.config {
+                let from_env = std::env::var_os("KLACHTD_CONFIG").is_some_and(|v| *v == **config);
+                if !from_env {
+                    eprintln!(
+                        "klachtd: the demo runs on a temporary Maildir with the built-in settings and never reads a configuration (so it cannot reach your mailboxes); run `klachtd demo` without --config"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                eprintln!(
+                    "klachtd: note: the demo uses the built-in settings, not KLACHTD_CONFIG ({})",
+                    config.display()
+                );
+            }
             return klachtd::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS);
         }
         Command::HelpCommands { lang } => {
-            let lang = klachtd::settings::Language::parse(lang).unwrap_or_default();
+            let lang = match lang.as_deref().and_then(klachtd::settings::Language::parse) {
+                Some(lang) => lang,
+                None => Settings::load(cli.config.as_deref())?.organisation.language,
+            };
             print!("{}", klachtd::commands::help(lang));
             return Ok(ExitCode::SUCCESS);
         }
@@ -326,7 +353,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("cannot create {}", dir.display()))?;
                     for (name, content) in &files {
                         let path = dir.join(name);
-                        std::fs::write(&path, content)
+                        // The analysis names handlers and causes: owner-only, like the database.
+                        klachtd::fsutil::write_private_atomic(&path, content.as_bytes())
                             .with_context(|| format!("cannot write {}", path.display()))?;
                         println!("{}", path.display());
                     }
@@ -384,6 +412,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             }
+        }
+        Command::Attachment {
+            reference,
+            number,
+            out,
+        } => {
+            let reference = reference.parse()?;
+            let store = klachtd::lock::open_existing(&settings.store.path)?;
+            let Some((name, data)) = klachtd::register::attachment(&store, reference, number)?
+            else {
+                eprintln!(
+                    "klachtd: {reference} has no attachment {number} (see `klachtd case {reference}`)"
+                );
+                return Ok(ExitCode::from(2));
+            };
+            use std::io::Write as _;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .and_then(|mut f| f.write_all(&data))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{name} ({} bytes) written to {}", data.len(), out.display());
         }
         Command::Status { now } => {
             print!(

@@ -37,7 +37,7 @@ pub fn cases(
                     status: c.status.as_str(),
                     complainant: c.complainant_address.as_deref(),
                     subject: &c.subject,
-                    received_at: c.received_at.to_rfc3339(),
+                    received_at: rfc3339(c.received_at),
                     reaction_due: c.reaction_due.to_string(),
                     closing_due: c.closing_due.map(|d| d.to_string()),
                     overdue: cases::is_overdue(c, today),
@@ -45,7 +45,7 @@ pub fn cases(
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        return Ok(serde_json::to_string_pretty(&rows)? + "\n");
+        return Ok(printable(&serde_json::to_string_pretty(&rows)?) + "\n");
     }
     if all.is_empty() {
         return Ok("No cases registered yet.\n".into());
@@ -82,7 +82,99 @@ pub fn cases(
             }
         )?;
     }
-    Ok(out)
+    Ok(printable(&out))
+}
+
+/// RFC 3339 in UTC with `Z`, as serde writes the times in `case --json`.
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// What `case` shows of a stored attachment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttachmentInfo {
+    /// 1-based, as `klachtd attachment REF N` takes it.
+    pub number: usize,
+    pub filename: String,
+    pub content_type: String,
+    pub size: usize,
+    /// Whether the stored bytes are what the type says (a PDF starts as a PDF, text is UTF-8 …).
+    pub readable: bool,
+    /// Why not, when not.
+    pub problem: Option<String>,
+}
+
+/// Whether `data` looks like a file of `content_type`; the problem when it does not.
+pub fn check_attachment(content_type: &str, data: &[u8]) -> Option<String> {
+    if data.is_empty() {
+        return Some("empty".into());
+    }
+    let t = content_type.to_ascii_lowercase();
+    let magic: &[(&str, &[&[u8]])] = &[
+        ("application/pdf", &[b"%PDF-"]),
+        ("image/png", &[b"\x89PNG\r\n\x1a\n"]),
+        ("image/jpeg", &[b"\xff\xd8\xff"]),
+        ("image/gif", &[b"GIF87a", b"GIF89a"]),
+        ("application/zip", &[b"PK\x03\x04"]),
+        ("application/vnd.openxmlformats", &[b"PK\x03\x04"]),
+        ("message/rfc822", &[]),
+    ];
+    if let Some((_, signatures)) = magic.iter().find(|(prefix, _)| t.starts_with(prefix)) {
+        if !signatures.is_empty() && !signatures.iter().any(|m| data.starts_with(m)) {
+            return Some(format!("content is not {content_type}"));
+        }
+        return None;
+    }
+    if t.starts_with("text/") && std::str::from_utf8(data).is_err() {
+        // Legacy charsets are readable too, as long as it is not binary.
+        if data.contains(&0) {
+            return Some("binary content in a text attachment".into());
+        }
+    }
+    None
+}
+
+fn attachment_infos(store: &Store, case_id: i64) -> anyhow::Result<Vec<AttachmentInfo>> {
+    Ok(cases::attachments_of(store.conn(), case_id)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let problem = check_attachment(&a.content_type, &a.data);
+            AttachmentInfo {
+                number: i + 1,
+                filename: a.filename,
+                content_type: a.content_type,
+                size: a.data.len(),
+                readable: problem.is_none(),
+                problem,
+            }
+        })
+        .collect())
+}
+
+/// Attachment `number` (1-based) of case `reference`: its name and bytes.
+pub fn attachment(
+    store: &Store,
+    reference: CaseRef,
+    number: usize,
+) -> anyhow::Result<Option<(String, Vec<u8>)>> {
+    let Some(c) = cases::get(store.conn(), reference)? else {
+        return Ok(None);
+    };
+    let all = cases::attachments_of(store.conn(), c.id)?;
+    Ok(number
+        .checked_sub(1)
+        .and_then(|i| all.into_iter().nth(i))
+        .map(|a| (a.filename, a.data)))
+}
+
+/// "12 KB", "1.4 MB".
+fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
 }
 
 fn failed_mail(store: &Store, case_id: i64) -> anyhow::Result<usize> {
@@ -113,6 +205,7 @@ pub fn case(
     };
     let events = cases::events(store.conn(), c.id)?;
     let mail = outbox::for_case(store.conn(), c.id)?;
+    let attachments = attachment_infos(store, c.id)?;
     if json {
         #[derive(serde::Serialize)]
         struct Mail {
@@ -137,9 +230,12 @@ pub fn case(
             "case": c,
             "overdue": cases::is_overdue(&c, today),
             "events": events,
+            "attachments": attachments,
             "mail": mail,
         });
-        return Ok(Some(serde_json::to_string_pretty(&value)? + "\n"));
+        return Ok(Some(
+            printable(&serde_json::to_string_pretty(&value)?) + "\n",
+        ));
     }
     let tz = settings.timezone();
     let at = |t: chrono::DateTime<chrono::Utc>| {
@@ -204,6 +300,31 @@ pub fn case(
             truncate(first_line, 80)
         )?;
     }
+    writeln!(out, "\nAttachments:")?;
+    if attachments.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for a in &attachments {
+        writeln!(
+            out,
+            "  {:>2}. {}  ({}, {}){}",
+            a.number,
+            a.filename,
+            a.content_type,
+            human_size(a.size),
+            a.problem
+                .as_deref()
+                .map(|p| format!("  NOT READABLE: {p}"))
+                .unwrap_or_default()
+        )?;
+    }
+    if !attachments.is_empty() {
+        writeln!(
+            out,
+            "  (write one out with: klachtd attachment {} N --out FILE)",
+            c.reference
+        )?;
+    }
     writeln!(out, "\nMail:")?;
     for m in &mail {
         writeln!(
@@ -219,7 +340,18 @@ pub fn case(
         )?;
     }
     writeln!(out, "\nText:\n{}", c.body)?;
-    Ok(Some(out))
+    Ok(Some(printable(&out)))
+}
+
+/// Text for a terminal: control characters (escape sequences above all) and invisible
+/// format characters (bidi overrides) from mail content are dropped; line breaks and tabs stay.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .filter(|c| {
+            (!c.is_control() || *c == '\n' || *c == '\t')
+                && !crate::inbound::mail::is_invisible_format(*c)
+        })
+        .collect()
 }
 
 /// One line saying what `run --once` did.
@@ -240,4 +372,26 @@ pub fn run_summary(report: &RunReport) -> String {
         "mail taken in: {taken}; reminders: {}, overdue alerts: {}, digests: {}, reports: {}, purged: {}; mail sent: {}, deferred: {}, failed: {}",
         j.reminders, j.overdue, j.digests, j.reports, j.purged, d.sent, d.deferred, d.failed
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_and_bidi_overrides_never_reach_the_terminal() {
+        assert_eq!(
+            printable("a\u{1b}[2J\u{1b}]0;x\u{7}b\r\n\tc\u{202e}fdp.exe\u{9b}"),
+            "a[2J]0;xb\n\tcfdp.exe"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nothing_invisible_or_controlling_survives(s in "\\PC{0,40}|[\u{0}-\u{1f}\u{7f}-\u{9f}\u{200b}-\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}a-z\n]{0,40}") {
+            let out = printable(&s);
+            proptest::prop_assert!(out.chars().all(|c| (!c.is_control() || c == '\n' || c == '\t')
+                && !crate::inbound::mail::is_invisible_format(c)));
+        }
+    }
 }

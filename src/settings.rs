@@ -78,6 +78,8 @@ pub struct Retention {
 pub struct Security {
     pub trusted_authserv_id: Option<String>,
     pub token_days: u32,
+    /// Days a held command mail waits for its sender's confirmation.
+    pub hold_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -410,6 +412,14 @@ impl Roles {
         })
     }
 
+    /// The configured name (`[roles.names]`) of `address`, if it has one.
+    pub fn name_of(&self, address: &EmailAddress) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(_, a)| *a == address)
+            .map(|(name, _)| name.as_str())
+    }
+
     /// The role of `address`, if it has one. The director and committee are also staff
     /// when they are listed there; the most specific role wins.
     pub fn role_of(&self, address: &EmailAddress) -> Option<Role> {
@@ -614,6 +624,9 @@ impl Settings {
         if self.security.token_days == 0 {
             return fail("security.token_days", "must be at least 1");
         }
+        if self.security.hold_days == 0 || self.security.hold_days > 60 {
+            return fail("security.hold_days", "must be between 1 and 60");
+        }
         if self
             .security
             .trusted_authserv_id
@@ -657,6 +670,12 @@ impl Settings {
             if imap.poll_seconds == 0 {
                 return fail("inbound.imap.poll_seconds", "must be at least 1");
             }
+            if imap.tls == TlsMode::None && !is_loopback(&imap.host) {
+                return fail(
+                    "inbound.imap.tls",
+                    "\"none\" sends the password in clear text; only for a loopback host (127.0.0.1, ::1, localhost)",
+                );
+            }
             if imap.folder == imap.quarantine_folder || imap.folder == imap.processed_folder {
                 return fail(
                     "inbound.imap.processed_folder",
@@ -670,6 +689,12 @@ impl Settings {
                 return fail(
                     "outbound.smtp.host",
                     "required when outbound.kind = \"smtp\"",
+                );
+            }
+            if smtp.tls == TlsMode::None && !is_loopback(&smtp.host) {
+                return fail(
+                    "outbound.smtp.tls",
+                    "\"none\" sends mail (and any password) in clear text; only for a loopback host (127.0.0.1, ::1, localhost)",
                 );
             }
             if smtp.auth == AuthKind::Password
@@ -810,9 +835,41 @@ impl Settings {
     }
 }
 
+/// Whether `host` is this machine: `localhost` or a loopback IP address.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clear_text_is_refused_for_a_remote_host() {
+        for (host, ok) in [
+            ("127.0.0.1", true),
+            ("::1", true),
+            ("localhost", true),
+            ("127.0.0.2", true),
+            ("mail.example.org", false),
+            ("10.0.0.1", false),
+            ("127.0.0.1.evil.example", false),
+        ] {
+            assert_eq!(is_loopback(host), ok, "{host}");
+            let r = Settings::load_with_env(
+                None,
+                env(&[
+                    ("KLACHTD__OUTBOUND__KIND", "smtp"),
+                    ("KLACHTD__OUTBOUND__SMTP__HOST", host),
+                    ("KLACHTD__OUTBOUND__SMTP__TLS", "none"),
+                ]),
+            );
+            assert_eq!(r.is_ok(), ok, "{host}: {:?}", r.err());
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -179,4 +179,17 @@ fn the_same_command_mail_twice_changes_nothing_the_second_time() {
         .map(|e| e.detail)
         .collect();
     assert_eq!(notes, ["eerste"]);
+    // Not silent: the sender hears it was not processed again, and the case records it.
+    assert!(
+        transcripts(&store)
+            .last()
+            .unwrap()
+            .contains("niet opnieuw verwerkt")
+    );
+    assert!(
+        cases::events(store.conn(), 1)
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "staff_mail_unused" && e.detail.contains("tweede"))
+    );
 }

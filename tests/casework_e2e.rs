@@ -180,7 +180,7 @@ fn a_complaint_lives_from_registration_to_a_binding_verdict() {
     // 3. Closing without cause and solution is refused, naming what is missing.
     let transcript = newest(&server, STAFF, 3, "Verwerkt: [KL-2026-0001]");
     answer(&server, &k, &transcript, STAFF, "Afgehandeld", false);
-    let refused = newest(&server, STAFF, 4, "Verwerkt (1 fout): [KL-2026-0001]");
+    let refused = newest(&server, STAFF, 4, "Niet verwerkt (1 fout): [KL-2026-0001]");
     let refused_text = text(&refused);
     assert!(
         refused_text.contains("oorzaak, oplossing, akkoord"),
@@ -262,7 +262,12 @@ fn a_complaint_lives_from_registration_to_a_binding_verdict() {
         "Heropen: toch nog iets",
         false,
     );
-    newest(&server, COMMITTEE, 3, "Verwerkt (1 fout): [KL-2026-0001]");
+    newest(
+        &server,
+        COMMITTEE,
+        3,
+        "Niet verwerkt (1 fout): [KL-2026-0001]",
+    );
     assert_eq!(k.case("KL-2026-0001")["case"]["status"], "final");
 
     // The complainant saw exactly four letters, never a staff address.
@@ -310,12 +315,43 @@ fn a_forged_command_changes_nothing_until_the_real_address_confirms_it() {
         "nothing changed"
     );
 
-    // The real address is asked to confirm; its reply applies the held commands.
+    // The real address is asked to confirm. "Yes" in other words is not a confirmation: the
+    // held mail is refused, recorded on the case, and she gets a transcript saying so.
     let request = newest(&server, STAFF, 2, "Bevestiging nodig [KL-2026-0001]");
-    assert!(text(&request).contains("Geen klacht: spam"));
+    let request_text = text(&request);
+    assert!(request_text.contains("Geen klacht: spam"));
+    assert!(
+        request_text.contains("forged-1") || request_text.contains("Herkomst:"),
+        "where it came from"
+    );
     answer(&server, &k, &request, STAFF, "Ja, dat was ik.", false);
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "open");
+    newest(&server, STAFF, 3, "Niet uitgevoerd: [KL-2026-0001]");
+    let history = k.case("KL-2026-0001").to_string();
+    assert!(history.contains("held_refused"), "{history}");
+
+    // Forged again; this time she confirms with the code: the held commands apply.
+    server.deliver(
+        forged.replace("forged-1", "forged-2").as_bytes(),
+        "staff@example.org",
+        &["info@example.org"],
+    );
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let request = newest(&server, STAFF, 4, "Bevestiging nodig [KL-2026-0001]");
+    let t = text(&request);
+    let at = t.find("Bevestig ").expect("the code is named");
+    let code = &t[at + 9..at + 13];
+    answer(
+        &server,
+        &k,
+        &request,
+        STAFF,
+        &format!("Bevestig {code}"),
+        false,
+    );
     assert_eq!(k.case("KL-2026-0001")["case"]["status"], "withdrawn");
-    newest(&server, STAFF, 3, "Verwerkt: [KL-2026-0001]");
+    newest(&server, STAFF, 5, "Verwerkt: [KL-2026-0001]");
 
     // A token issued to one address proves nothing for another.
     let notification = server
@@ -338,4 +374,140 @@ fn a_forged_command_changes_nothing_until_the_real_address_confirms_it() {
         "staff2 used staff's token"
     );
     newest(&server, "staff2@example.org", 1, "Bevestiging nodig");
+}
+
+#[test]
+fn a_token_leaked_by_reply_all_is_revoked_and_a_forgery_with_it_changes_nothing() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    server.deliver(
+        &from_local("02_klacht_factuur_gmail_alternative_qp.eml", COMPLAINANT),
+        COMPLAINANT,
+        &["info@example.org"],
+    );
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let notification = newest(&server, STAFF, 1, "Nieuwe klacht [KL-2026-0001]");
+
+    // Staff press "reply all" with the complainant in Cc: the complainant sees the token.
+    let (mail, to) = reply(&notification, STAFF, "Notitie: klager gebeld", false);
+    let mut leaked = format!("Cc: <{COMPLAINANT}>\r\n").into_bytes();
+    leaked.extend_from_slice(&mail);
+    server.deliver(&leaked, STAFF, &[&to, COMPLAINANT]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    let summary = k.run_once();
+    assert!(
+        summary.contains("ignored: 1"),
+        "held, not applied: {summary}"
+    );
+    newest(&server, STAFF, 2, "Bevestiging nodig [KL-2026-0001]");
+    newest(
+        &server,
+        STAFF,
+        3,
+        "Antwoordadres ingetrokken [KL-2026-0001]",
+    );
+
+    // The complainant forges the staff member's From to the leaked address.
+    let forged = format!(
+        "From: Medewerker <{STAFF}>\r\nTo: <{to}>\r\nSubject: RE: Nieuwe klacht [KL-2026-0001]\r\n\
+         Message-ID: <forged-2@attacker.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Behandelaar: {STAFF}\r\nOorzaak: x\r\nOplossing: volledige terugbetaling van 2.500 euro\r\nAkkoord: ja\r\nAfgehandeld\r\n"
+    );
+    server.deliver(forged.as_bytes(), COMPLAINANT, &[&to]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let case = k.case("KL-2026-0001");
+    assert_eq!(case["case"]["status"], "open", "nothing changed");
+    assert!(case["case"]["solution"].is_null());
+    // The complainant received the acknowledgement and the reply-all copy, no closing letter.
+    let inbox = server.fetch_all(COMPLAINANT);
+    assert!(
+        inbox
+            .iter()
+            .all(|m| !subject(m).starts_with("Uw klacht is afgehandeld")),
+        "no closing letter"
+    );
+    assert_eq!(inbox.len(), 2, "acknowledgement and the reply-all copy");
+    newest(&server, STAFF, 4, "Bevestiging nodig [KL-2026-0001]");
+}
+
+#[test]
+fn codes_tokens_and_case_tags_work_only_where_they_belong() {
+    const SECOND: &str = "complainant2@example.org";
+    const VICTIM: &str = "complainant3@example.org";
+    const STRANGER: &str = "robot@example.org";
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    for (file, from) in [
+        (
+            "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
+            COMPLAINANT,
+        ),
+        ("02_klacht_factuur_gmail_alternative_qp.eml", SECOND),
+    ] {
+        server.deliver(&from_local(file, from), from, &["info@example.org"]);
+        server.wait_for_messages("info@example.org", 1, PATIENCE);
+        assert!(k.run_once().contains("case_created: 1"));
+    }
+    let notification = newest(&server, STAFF, 2, "Nieuwe klacht [KL-2026-0001]");
+
+    // A forgery on KL-0001; its confirmation code sent back under KL-0002's tag.
+    let forged = format!(
+        "From: <{STAFF}>\r\nTo: info@example.org\r\nSubject: RE: [KL-2026-0001]\r\n\
+         Message-ID: <forged-9@attacker.example>\r\nContent-Type: text/plain\r\n\r\nGeen klacht\r\n"
+    );
+    server.deliver(forged.as_bytes(), STAFF, &["info@example.org"]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    let request = newest(&server, STAFF, 3, "Bevestiging nodig [KL-2026-0001]");
+    let t = text(&request);
+    let at = t.find("Bevestig ").unwrap();
+    let code = t[at + 9..at + 13].to_string();
+    let (moved, to) = reply(&request, STAFF, &format!("Bevestig {code}"), false);
+    let moved = String::from_utf8(moved)
+        .unwrap()
+        .replace("[KL-2026-0001]", "[KL-2026-0002]");
+    server.deliver(moved.as_bytes(), STAFF, &[&to]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "open");
+    assert_eq!(k.case("KL-2026-0002")["case"]["status"], "open");
+
+    // A real token, addressed to a case that does not exist, registering a stranger.
+    let (_, to) = reply(&notification, STAFF, "", false);
+    let ghost = to.replace("kl-2026-0001", "kl-2026-0099");
+    let klacht = format!(
+        "From: <{STAFF}>\r\nTo: <{ghost}>\r\nSubject: Doorgestuurd\r\nMessage-ID: <ghost-1@attacker.example>\r\n\
+         Content-Type: text/plain\r\n\r\nKlacht: {VICTIM}\r\n\r\nU heeft een klacht ingediend.\r\n"
+    );
+    server.deliver(klacht.as_bytes(), COMPLAINANT, &[&ghost]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    k.run_once();
+    assert_eq!(k.cases().len(), 2, "no case registered");
+    assert_eq!(
+        server.count(VICTIM),
+        0,
+        "no acknowledgement to the stranger"
+    );
+
+    // A stranger writing under KL-0001's tag: third-party mail, the handler told as such.
+    let third = format!(
+        "From: <{STRANGER}>\r\nTo: info@example.org\r\nSubject: [KL-2026-0001] Ik trek mijn klacht in\r\n\
+         Message-ID: <third-1@example.org>\r\nContent-Type: text/plain\r\n\r\nIk trek mijn klacht in.\r\n"
+    );
+    server.deliver(third.as_bytes(), STRANGER, &["info@example.org"]);
+    server.wait_for_messages("info@example.org", 1, PATIENCE);
+    assert!(k.run_once().contains("added_to_case: 1"));
+    let told = server
+        .wait_for_messages(STAFF, 1, PATIENCE)
+        .into_iter()
+        .any(|m| {
+            subject(&m).starts_with("Let op: e-mail van een ander dan de klager [KL-2026-0001]")
+        });
+    assert!(told, "the handler hears who really wrote");
+    assert_eq!(server.count(STRANGER), 0, "the stranger gets nothing");
+    assert_eq!(k.case("KL-2026-0001")["case"]["status"], "open");
+    let history = k.case("KL-2026-0001")["events"].to_string();
+    assert!(history.contains("third_party") && history.contains(STRANGER));
 }

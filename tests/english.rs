@@ -138,3 +138,121 @@ fn an_english_complaint_gets_an_english_acknowledgement_from_a_dutch_organisatio
         "staff read Dutch"
     );
 }
+
+/// The body text of the first queued mail of `kind`.
+fn body(store: &Store, kind: OutboxKind) -> String {
+    outbox::all(store.conn())
+        .unwrap()
+        .iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| InboundMail::parse(&m.raw).unwrap().text)
+        .next()
+        .unwrap()
+}
+
+#[test]
+fn an_english_iphone_complaint_without_content_language_is_answered_in_english() {
+    let world = World::new(settings("nl"));
+    let intake = world.intake();
+    let mut store = Store::open_in_memory().unwrap();
+    let raw = RawMail {
+        source_key: "i".into(),
+        bytes: b"From: Emily Carter <emily@example.net>\r\nTo: info@example.org\r\nSubject: Exam results\r\nMessage-ID: <i1@example.net>\r\nContent-Type: text/plain; charset=utf-8\r\nX-Mailer: iPhone Mail (22B91)\r\n\r\nHi, I took the exam on 3 November and still have not received my results. Could you let me know when they will be sent?\r\n\r\nSent from my iPhone\r\n".to_vec(),
+        arrived_at: None,
+    };
+    let case = intake
+        .process(&mut store, &raw, at("2026-11-24T10:00:00+01:00"))
+        .unwrap()
+        .case
+        .unwrap();
+    let record = klachtd::store::cases::get(store.conn(), case)
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.language, "en", "stored on the case");
+    let ack = body(&store, OutboxKind::Acknowledgement);
+    assert!(ack.starts_with("Dear Emily Carter,"), "{ack}");
+}
+
+#[test]
+fn a_dutch_complaint_with_an_english_content_language_is_answered_in_dutch() {
+    let world = World::new(settings("nl"));
+    let intake = world.intake();
+    let mut store = Store::open_in_memory().unwrap();
+    let raw = RawMail {
+        source_key: "d".into(),
+        bytes: "From: Kees <kees@example.net>\r\nTo: info@example.org\r\nSubject: Examenuitslag\r\nMessage-ID: <d1@example.net>\r\nContent-Language: en-US\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nIk heb mijn examenuitslag na acht weken nog steeds niet ontvangen. Wanneer krijg ik die?\r\n".as_bytes().to_vec(),
+        arrived_at: None,
+    };
+    intake
+        .process(&mut store, &raw, at("2026-11-24T10:00:00+01:00"))
+        .unwrap();
+    assert!(body(&store, OutboxKind::Acknowledgement).starts_with("Beste Kees,"));
+}
+
+#[test]
+fn an_injected_display_name_is_not_in_the_greeting() {
+    let world = World::new(settings("nl"));
+    let intake = world.intake();
+    let mut store = Store::open_in_memory().unwrap();
+    for (key, from, greeting) in [
+        (
+            "a",
+            "=?utf-8?Q?Piet=0D=0ABcc=3A_directie=40example=2Eorg=2C_examencommissie=40example=2Eorg=0D=0AX-Injected=3A_1?= <piet@example.net>",
+            "Beste Piet,",
+        ),
+        (
+            "b",
+            "\"jan@example.net\" <jan@example.net>",
+            "Geachte heer, mevrouw,",
+        ),
+    ] {
+        let raw = RawMail {
+            source_key: key.into(),
+            bytes: format!("From: {from}\r\nTo: info@example.org\r\nSubject: Klacht\r\nMessage-ID: <{key}@example.net>\r\n\r\nIk ben niet tevreden over de cursus.\r\n").into_bytes(),
+            arrived_at: None,
+        };
+        intake
+            .process(&mut store, &raw, at("2026-11-24T10:00:00+01:00"))
+            .unwrap();
+        let acks: Vec<String> = outbox::all(store.conn())
+            .unwrap()
+            .iter()
+            .filter(|m| m.kind == OutboxKind::Acknowledgement)
+            .map(|m| InboundMail::parse(&m.raw).unwrap().text)
+            .collect();
+        let ack = acks.last().unwrap();
+        assert!(ack.starts_with(greeting), "{ack}");
+        assert!(!ack.contains("Bcc") && !ack.contains("X-Injected"), "{ack}");
+    }
+}
+
+#[test]
+fn staff_set_the_complainants_language_with_taal() {
+    let world = World::new(settings("nl"));
+    let intake = world.intake();
+    let mut store = Store::open_in_memory().unwrap();
+    let now = at("2026-11-24T10:00:00+01:00");
+    let case = world.complaint(&mut store, "t", "jo@example.net", now);
+    let reply = format!(
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth=anna.devries@example.org\r\n\
+         From: Anna <anna.devries@example.org>\r\nTo: info@example.org\r\nSubject: RE: Nieuwe klacht {}\r\n\
+         Message-ID: <t1@example.org>\r\n\r\nTaal: en\r\nReactie\r\n\r\nDear Jo, we are looking into it.\r\n",
+        case.tag()
+    );
+    let raw = RawMail {
+        source_key: "tr".into(),
+        bytes: reply.into_bytes(),
+        arrived_at: None,
+    };
+    intake.process(&mut store, &raw, now).unwrap();
+    let record = klachtd::store::cases::get(store.conn(), case)
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.language, "en");
+    let reaction = &subjects(&store, OutboxKind::Reaction)[0];
+    assert!(
+        reaction.starts_with("Reply to your complaint"),
+        "{reaction}"
+    );
+    assert!(body(&store, OutboxKind::Transcript).contains("in het Engels"));
+}

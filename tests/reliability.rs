@@ -836,10 +836,33 @@ fn stolen_expired_and_misdirected_tokens_change_nothing() {
         klachtd::domain::CaseStatus::Open,
         "complainants never run commands"
     );
-    // And Anna herself, within the validity: applied.
+    // Pieter and the complainant showed Anna's token: it is revoked, so even Anna's own
+    // mail with it is held now.
     take(
         &mut store,
-        forged("anna@example.org", a, "real", 5),
+        forged("anna@example.org", a, "revoked", 5),
+        now + Duration::days(1),
+    );
+    assert_eq!(
+        status(&store, a),
+        klachtd::domain::CaseStatus::Open,
+        "a revoked token"
+    );
+    // Anna was told once, in a mail with a fresh token; replying to that one applies.
+    let told = outbox::all(store.conn())
+        .unwrap()
+        .into_iter()
+        .filter(|m| {
+            m.kind == OutboxKind::Transcript
+                && m.case == Some(a)
+                && m.recipients == ["anna@example.org"]
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(told.len(), 1, "the owner is told once");
+    let fresh = told[0].message_id.clone();
+    take(
+        &mut store,
+        forged("anna@example.org", a, "real", 6).replace(&token_id, &fresh),
         now + Duration::days(1),
     );
     assert_eq!(status(&store, a), klachtd::domain::CaseStatus::Withdrawn);

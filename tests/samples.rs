@@ -296,6 +296,34 @@ fn every_sample_ends_as_the_manifest_says() {
                 new_mail.is_empty(),
                 "{what}: nothing is sent for ignored mail"
             );
+        } else if action.starts_with("quarantine")
+            && action.contains("acceptable alternative: register")
+            && result.outcome == MailOutcome::CaseCreated
+        {
+            // The MANIFEST's alternative (issue 8: liberal in what we accept): registered with
+            // the text that could be recovered, marked for staff, no garbled acknowledgement.
+            let case = cases::get(store.conn(), result.case.unwrap())
+                .unwrap()
+                .unwrap();
+            assert!(
+                squash(&case.body).contains(&squash(&row.phrase)),
+                "{what}: recovered text lacks {:?}",
+                row.phrase
+            );
+            assert!(
+                !case.body.contains("Content-Type:"),
+                "{what}: MIME debris kept"
+            );
+            for m in &new_mail {
+                let text = String::from_utf8_lossy(&m.raw).replace("=\r\n", "");
+                assert!(!text.contains("=_Part_"), "{what}: garbled {:?}", m.kind);
+                if m.kind == OutboxKind::StaffNotification {
+                    assert!(
+                        text.contains("beschadigd"),
+                        "{what}: staff told of the repair"
+                    );
+                }
+            }
         } else if action.starts_with("quarantine") {
             assert_eq!(result.outcome, MailOutcome::Quarantined, "{what}");
             assert!(
@@ -421,8 +449,15 @@ fn check_register_after_staff_replies(store: &Store) {
     assert!(
         !events7
             .iter()
-            .any(|e| e.detail.contains("eerst even met Anna bellen")),
-        "file 22 applied nothing"
+            .any(|e| e.kind != "refused" && e.detail.contains("eerst even met Anna bellen")),
+        "file 22 applied nothing (no note)"
+    );
+    assert!(
+        events7.iter().any(|e| e.kind == "refused"
+            && e.actor.as_deref() == Some("directie@example.org")
+            && e.detail.contains("Akkoord: misschien")
+            && e.detail.contains("eerst even met Anna bellen")),
+        "file 22 is recorded as refused, with the failing line and its text"
     );
 
     assert_eq!(case(16).status, CaseStatus::Withdrawn);
@@ -462,8 +497,16 @@ fn check_register_after_staff_replies(store: &Store) {
             .any(|e| e.kind == "note" && e.detail.contains("Zet jij oorzaak en oplossing"))
     );
     assert!(
-        !events15.iter().any(|e| e.detail.contains("Deze kan dicht")),
+        !events15
+            .iter()
+            .any(|e| e.kind != "held" && e.detail.contains("Deze kan dicht")),
         "the forgery changed nothing"
+    );
+    assert!(
+        events15
+            .iter()
+            .any(|e| e.kind == "held" && e.detail.contains("Deze kan dicht")),
+        "the held forgery is recorded on the case"
     );
 
     assert_eq!(case(9).status, CaseStatus::Open, "file 31 reopened it");

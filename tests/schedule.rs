@@ -457,3 +457,210 @@ fn the_retention_purge_leaves_no_personal_data_and_the_analysis_unchanged() {
         }
     }
 }
+
+/// A staff reply proven by our own server's Authentication-Results.
+fn staff_reply(
+    world: &World,
+    store: &mut Store,
+    key: &str,
+    case: klachtd::domain::CaseRef,
+    from: &str,
+    text: &str,
+    at: DateTime<Utc>,
+) {
+    let raw = format!(
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\n\
+         From: <{from}>\r\nTo: info@example.org\r\nSubject: RE: Nieuwe klacht {}\r\n\
+         Message-ID: <{key}@example.org>\r\n\r\n{}\r\n",
+        case.tag(),
+        text.replace('\n', "\r\n")
+    );
+    let raw = klachtd::inbound::RawMail {
+        source_key: key.into(),
+        bytes: raw.into_bytes(),
+        arrived_at: Some(at),
+    };
+    let result = world.intake().process(store, &raw, at).unwrap();
+    assert!(
+        result.reason.contains("applied"),
+        "{key}: {}",
+        result.reason
+    );
+}
+
+fn proven_settings() -> Settings {
+    let env = [
+        (
+            "KLACHTD__ROLES__STAFF",
+            "anna@example.org,pieter@example.org",
+        ),
+        ("KLACHTD__ROLES__DIRECTOR", "directie@example.org"),
+        ("KLACHTD__ROLES__COMMITTEE", "examencommissie@example.org"),
+        ("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mail.example.org"),
+    ];
+    Settings::load_with_env(None, env.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+}
+
+#[test]
+fn a_case_reopened_on_a_saturday_is_reported_on_monday_morning() {
+    let world = World::new(proven_settings());
+    let intake = world.intake();
+    let jobs = Jobs { intake: &intake };
+    let mut store = Store::open_in_memory().unwrap();
+    // Monday 2 November: received; reaction due Monday 9 November.
+    let received = local(2026, 11, 2, 10, 0);
+    let case = world.complaint(&mut store, "reopen", "klager@example.net", received);
+    staff_reply(
+        &world,
+        &mut store,
+        "close",
+        case,
+        "anna@example.org",
+        "Behandelaar: anna@example.org\nOorzaak: planning\nOplossing: geld terug\nAkkoord: ja\nAfgehandeld",
+        local(2026, 11, 3, 10, 0),
+    );
+    let mut alerts_at = Vec::new();
+    let mut reminders_at = Vec::new();
+    let reopen_at = local(2026, 11, 21, 11, 0); // Saturday
+    let mut now = received;
+    let mut reopened = false;
+    while now < local(2026, 11, 25, 0, 0) {
+        if !reopened && now >= reopen_at {
+            staff_reply(
+                &world,
+                &mut store,
+                "heropen",
+                case,
+                "pieter@example.org",
+                "Heropen: klager belde opnieuw",
+                now,
+            );
+            reopened = true;
+        }
+        let report = jobs.run_due(&mut store, now).unwrap();
+        let stamp = now
+            .with_timezone(&Amsterdam)
+            .format("%a %d %b %H:%M")
+            .to_string();
+        alerts_at.extend(std::iter::repeat_n(stamp.clone(), report.overdue));
+        reminders_at.extend(std::iter::repeat_n(stamp, report.reminders));
+        now += Duration::hours(1);
+    }
+    assert_eq!(alerts_at, ["Mon 23 Nov 08:00"], "not at once on Saturday");
+    assert!(
+        reminders_at
+            .iter()
+            .all(|r| r.starts_with("Mon") || r.starts_with("Tue")),
+        "no reminder at the weekend: {reminders_at:?}"
+    );
+    // The director's alert is written on Monday; nothing of it was queued on Saturday or Sunday.
+    for mail in kinds_sent(&store, OutboxKind::OverdueAlert)
+        .iter()
+        .chain(kinds_sent(&store, OutboxKind::Reminder).iter())
+    {
+        let day = mail
+            .created_at
+            .with_timezone(&Amsterdam)
+            .format("%a")
+            .to_string();
+        assert!(day != "Sat" && day != "Sun", "queued on {day}");
+    }
+}
+
+#[test]
+fn the_digest_covers_seven_days_and_counts_a_final_verdict_as_ended() {
+    let world = World::new(proven_settings());
+    let intake = world.intake();
+    let jobs = Jobs { intake: &intake };
+    let mut store = Store::open_in_memory().unwrap();
+    jobs.run_due(&mut store, local(2026, 11, 1, 12, 0)).unwrap();
+    // Closed in the week before, appealed, and decided on Thursday 26 November.
+    let case = world.complaint(
+        &mut store,
+        "v",
+        "klager@example.net",
+        local(2026, 11, 9, 9, 0),
+    );
+    staff_reply(
+        &world,
+        &mut store,
+        "v1",
+        case,
+        "anna@example.org",
+        "Behandelaar: anna@example.org\nOorzaak: planning\nOplossing: geld terug\nAkkoord: nee\nAfgehandeld",
+        local(2026, 11, 13, 10, 0),
+    );
+    staff_reply(
+        &world,
+        &mut store,
+        "v2",
+        case,
+        "anna@example.org",
+        "Beroep: klager is het oneens",
+        local(2026, 11, 20, 10, 0),
+    );
+    staff_reply(
+        &world,
+        &mut store,
+        "v3",
+        case,
+        "examencommissie@example.org",
+        "Uitspraak: gegrond, herbeoordeling volgt",
+        local(2026, 11, 26, 15, 0),
+    );
+    // A case closed on Sunday 29 November at 23:30 and one on Monday 30 November 07:00 (next week).
+    let sunday = world.complaint(&mut store, "s", "s@example.net", local(2026, 11, 24, 9, 0));
+    staff_reply(
+        &world,
+        &mut store,
+        "s1",
+        sunday,
+        "anna@example.org",
+        "Behandelaar: anna@example.org\nOorzaak: x\nOplossing: y\nAkkoord: ja\nAfgehandeld",
+        local(2026, 11, 29, 23, 30),
+    );
+    let monday = world.complaint(&mut store, "m", "m@example.net", local(2026, 11, 24, 9, 0));
+    staff_reply(
+        &world,
+        &mut store,
+        "m1",
+        monday,
+        "anna@example.org",
+        "Behandelaar: anna@example.org\nOorzaak: x\nOplossing: y\nAkkoord: ja\nAfgehandeld",
+        local(2026, 11, 30, 7, 0),
+    );
+
+    let content = jobs
+        .digest_content(store.conn(), local(2026, 11, 30, 8, 0))
+        .unwrap();
+    assert_eq!(content.from, "maandag 23 november 2026");
+    assert_eq!(content.to, "zondag 29 november 2026", "7 days, not 8");
+    assert_eq!(content.week, "2026-W48");
+    let ended: Vec<String> = content.closed.iter().map(|l| l.reference.clone()).collect();
+    assert_eq!(
+        ended,
+        [case.to_string(), sunday.to_string()],
+        "the verdict ended a case"
+    );
+    assert_eq!(content.closed[0].verdict, "gegrond");
+    assert_eq!(content.verdicts.len(), 1);
+    let new: Vec<String> = content
+        .new_cases
+        .iter()
+        .map(|l| l.reference.clone())
+        .collect();
+    assert_eq!(new, [sunday.to_string(), monday.to_string()]);
+
+    let sent = jobs.run_due(&mut store, local(2026, 11, 30, 8, 0)).unwrap();
+    assert_eq!(sent.digests, 1);
+    let digest = &kinds_sent(&store, OutboxKind::Digest)[0];
+    let text = klachtd::inbound::InboundMail::parse(&digest.raw)
+        .unwrap()
+        .text;
+    assert!(
+        text.contains("maandag 23 november 2026 tot en met zondag 29 november 2026"),
+        "{text}"
+    );
+    assert!(text.contains("Afgehandeld deze week:    2"), "{text}");
+    assert!(text.contains("uitspraak: gegrond"), "{text}");
+}

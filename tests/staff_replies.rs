@@ -67,6 +67,7 @@ fn value_of(c: &Command) -> Option<String> {
         )),
         Command::Reply | Command::Close => None,
         Command::Extend { working_days, .. } => Some(working_days.to_string()),
+        Command::Language(l) => Some(l.as_str().to_string()),
     }
 }
 

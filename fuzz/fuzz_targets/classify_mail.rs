@@ -14,6 +14,12 @@ impl KnownCases for Nothing {
     fn case_exists(&self, _: klachtd::domain::CaseRef) -> bool {
         true
     }
+    fn complainant_of(&self, _: klachtd::domain::CaseRef) -> Option<String> {
+        Some("klager@example.net".into())
+    }
+    fn case_of_complainant_message(&self, _: &str) -> Option<klachtd::domain::CaseRef> {
+        None
+    }
 }
 
 fn settings() -> &'static klachtd::settings::Settings {

@@ -145,8 +145,8 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
     }
     // Text below the commands is an internal note unless it went to the complainant.
     if !message_used && !block.message.trim().is_empty() {
-        plan.effects
-            .push(Effect::Note(block.message.trim().to_string()));
+        let note = crate::commands::reply::without_closing(block.message.trim());
+        plan.effects.push(Effect::Note(note));
     }
     plan
 }
@@ -250,7 +250,8 @@ fn apply(
                     .deadline(rules.today, rules.settings.deadlines.closing_working_days);
                 case.closing_due = Some(due);
                 Ok(format!(
-                    "reactie wordt naar de klager gestuurd; afhandelen uiterlijk {due}"
+                    "reactie wordt naar de klager gestuurd; afhandelen uiterlijk {}",
+                    due.format("%-d-%-m-%Y")
                 ))
             } else {
                 Ok("nog een reactie wordt naar de klager gestuurd".into())
@@ -310,7 +311,7 @@ fn apply(
                 Some(t) => t.clone(),
                 None if !message.trim().is_empty() => {
                     *message_used = true;
-                    message.trim().to_string()
+                    crate::commands::reply::without_closing(message.trim())
                 }
                 None => return Err("Notitie zonder tekst".into()),
             };
@@ -398,6 +399,14 @@ fn apply(
             Ok(format!(
                 "termijn verlengd met {working_days} werkdagen; de klager krijgt de nieuwe datum"
             ))
+        }
+        Command::Language(lang) => {
+            case.language = lang.as_str().to_string();
+            Ok(match lang {
+                crate::settings::Language::Nl => "de klager krijgt voortaan post in het Nederlands",
+                crate::settings::Language::En => "de klager krijgt voortaan post in het Engels",
+            }
+            .into())
         }
         Command::Recommendation(text) => {
             director_only("een aanbeveling vastleggen")?;

@@ -1,24 +1,15 @@
-//! Proof that a mail from a role address really comes from it: a token klachtd issued to that
-//! address (in the Reply-To it wrote, or in the Message-ID a reply quotes), or the trusted
-//! receiving server's Authentication-Results. A From header alone proves nothing.
+//! Gathering what a mail shows about its sender — the tokens it presents (in the Reply-To
+//! klachtd wrote, or in the Message-IDs a reply quotes), the trusted receiving server's
+//! Authentication-Results, who else it went to — for [`proof::decide`], which rules on it.
+//! A From header alone proves nothing.
 
+use super::proof::{self, Decision, MailFacts};
 use crate::domain::{CaseRef, EmailAddress};
-use crate::inbound::InboundMail;
-use crate::store::tokens;
+use crate::inbound::{InboundMail, authres};
+use crate::settings::{Language, Roles, Settings};
+use crate::store::tokens::{self, Issued};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
-
-/// How a sender was proven.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Proof {
-    /// A token issued to the sender; `held` when it came with a confirmation request.
-    Token {
-        case_id: Option<i64>,
-        held: Option<i64>,
-    },
-    /// The trusted server's Authentication-Results, with the method that passed.
-    AuthenticationResults(String),
-}
 
 /// Tokens a mail presents: in a recipient address `info+kl-2026-0042.<token>@domain`, and in
 /// the Message-IDs it replies to, `kl-2026-0042.<kind>.<token>@domain`.
@@ -41,6 +32,7 @@ pub fn presented_tokens(mail: &InboundMail, org: &EmailAddress) -> Vec<String> {
         .chain(from_ids)
         .filter(|t| t.len() == 24 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .collect();
+    all.sort();
     all.dedup();
     all
 }
@@ -50,135 +42,141 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Finds a valid token issued to `sender` among those the mail presents. `case_id` limits
-/// it to one case (a token for another case proves nothing about this one).
-pub fn token_proof(
+/// The tokens klachtd issued among those the mail presents, whoever they were issued to.
+pub fn issued_tokens(
     conn: &Connection,
     mail: &InboundMail,
     org: &EmailAddress,
-    sender: &EmailAddress,
-    case_id: Option<i64>,
-    valid_for: Duration,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<Proof>> {
-    let presented = presented_tokens(mail, org);
-    if presented.is_empty() {
-        return Ok(None);
-    }
-    let issued = tokens::issued_to(conn, sender)?;
-    for candidate in &presented {
-        for t in &issued {
-            let fresh = now - t.issued_at <= valid_for;
-            let same_case = case_id.is_none() || t.case_id == case_id || t.held_id.is_some();
-            if constant_time_eq(t.token.as_bytes(), candidate.as_bytes()) && fresh && same_case {
-                return Ok(Some(Proof::Token {
-                    case_id: t.case_id,
-                    held: t.held_id,
-                }));
-            }
+) -> anyhow::Result<Vec<Issued>> {
+    let mut found = Vec::new();
+    for candidate in presented_tokens(mail, org) {
+        // Looked up by value (an index), then compared in constant time for good measure.
+        if let Some(t) = tokens::find(conn, &candidate)?
+            && constant_time_eq(t.token.as_bytes(), candidate.as_bytes())
+        {
+            found.push(t);
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
-/// Reads the newest Authentication-Results of the trusted server (RFC 8601): only that one
-/// header counts, and only when its authserv-id is the configured one.
-pub fn authentication_results_proof(
+/// Whether the mail also went to someone who has no role and is not us (a reply-all with
+/// the complainant in Cc hands them the token).
+pub fn copied_to_outsider(mail: &InboundMail, org: &EmailAddress, roles: &Roles) -> bool {
+    let plus = format!("{}+", org.local_part());
+    mail.recipients.iter().any(|r| {
+        let ours = r.rsplit_once('@').is_some_and(|(local, domain)| {
+            domain.eq_ignore_ascii_case(org.domain())
+                && (local == org.local_part() || local.starts_with(&plus))
+        });
+        let role = r
+            .parse::<EmailAddress>()
+            .ok()
+            .and_then(|a| roles.role_of(&a))
+            .is_some();
+        !ours && !role
+    })
+}
+
+/// Gathers what `mail` shows about its sender and decides ([`proof::decide`]).
+pub fn prove(
+    conn: &Connection,
     mail: &InboundMail,
-    trusted_authserv_id: &str,
-    sender: &EmailAddress,
-) -> Option<Proof> {
-    let header = mail.authentication_results.iter().find(|h| {
-        h.split(';')
-            .next()
-            .map(|id| id.split_whitespace().next().unwrap_or_default())
-            .is_some_and(|id| id.eq_ignore_ascii_case(trusted_authserv_id))
-    })?;
-    for result in header.split(';').skip(1) {
-        let mut words = result.split_whitespace();
-        let Some((method, outcome)) = words.next().and_then(|w| w.split_once('=')) else {
-            continue;
-        };
-        if !outcome.eq_ignore_ascii_case("pass") {
-            continue;
-        }
-        let props: Vec<(String, String)> = result
-            .split_whitespace()
-            .filter_map(|w| w.split_once('='))
-            .map(|(k, v)| {
-                (
-                    k.to_ascii_lowercase(),
-                    v.trim_matches(['"', ';']).to_ascii_lowercase(),
-                )
-            })
-            .collect();
-        let prop = |key: &str| {
-            props
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let domain_aligned = |d: &str| {
-            let d = d.trim_start_matches('@');
-            let d = d.rsplit_once('@').map_or(d, |(_, dom)| dom);
-            d == sender.domain() || sender.domain().ends_with(&format!(".{d}"))
-        };
-        let ok = match method.to_ascii_lowercase().as_str() {
-            "auth" => prop("smtp.auth").is_some_and(|user| user == sender.as_str()),
-            "dmarc" => prop("header.from").is_some_and(domain_aligned),
-            "dkim" => prop("header.d")
-                .or(prop("header.i"))
-                .is_some_and(domain_aligned),
-            _ => false,
-        };
-        if ok {
-            return Some(Proof::AuthenticationResults(method.to_ascii_lowercase()));
-        }
-    }
-    None
+    settings: &Settings,
+    case: Option<i64>,
+    names_missing_case: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Decision> {
+    let org = &settings.organisation.address;
+    let Some(from) = mail.sender() else {
+        return Ok(Decision {
+            proof: proof::Proof::Unproven,
+            reason: "no sender".into(),
+            reason_nl: "geen afzender".into(),
+            revoke: Vec::new(),
+        });
+    };
+    let tokens = issued_tokens(conn, mail, org)?;
+    let server = authres::evidence(
+        &mail.authentication_results,
+        settings.security.trusted_authserv_id.as_deref(),
+        from,
+    );
+    Ok(proof::decide(
+        &MailFacts {
+            from,
+            server,
+            tokens: &tokens,
+            case,
+            names_missing_case,
+            copied_to_outsider: copied_to_outsider(mail, org, &settings.roles),
+            now,
+        },
+        &settings.roles,
+        Duration::days(i64::from(settings.security.token_days)),
+    ))
 }
 
-/// Whether the trusted server's newest Authentication-Results vouches for the From domain:
-/// `dmarc=pass` with `header.from` equal to it, or `spf=pass` with `smtp.mailfrom` in it.
-/// Used to decide whether an acknowledgement may quote the sender (never for authority).
+/// Where a mail came from, in one plain line for people: the newest Received hop and the
+/// trusted server's results.
+pub fn origin_line(mail: &InboundMail, trusted: Option<&str>, lang: Language) -> String {
+    let nl = lang == Language::Nl;
+    let hop = mail
+        .received
+        .first()
+        .map(|r| {
+            let r = crate::inbound::one_line(r);
+            let r = r.split(';').next().unwrap_or_default().trim().to_string();
+            r.chars().take(200).collect::<String>()
+        })
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| {
+            if nl {
+                "geen Received-regel"
+            } else {
+                "no Received line"
+            }
+            .into()
+        });
+    let results = match (
+        trusted,
+        authres::summary(&mail.authentication_results, trusted),
+    ) {
+        (None, _) if nl => "Authentication-Results: niet ingesteld".to_string(),
+        (None, _) => "Authentication-Results: not configured".to_string(),
+        (Some(_), Some(s)) => format!("Authentication-Results {s}"),
+        (Some(_), None) if nl => "geen Authentication-Results van de eigen mailserver".to_string(),
+        (Some(_), None) => "no Authentication-Results of our own mail server".to_string(),
+    };
+    format!("{hop}; {results}")
+}
+
+/// Whether the trusted server's newest Authentication-Results vouches for the From address
+/// (`dmarc=pass` for its domain, `spf=pass` with an aligned `smtp.mailfrom`, or a login as
+/// that very address). Decides only whether an acknowledgement may quote the sender's words;
+/// never authority, which is [`prove`]'s.
 pub fn sender_domain_passes(
     mail: &InboundMail,
     trusted_authserv_id: &str,
     sender: &EmailAddress,
 ) -> bool {
-    let Some(header) = mail.authentication_results.iter().find(|h| {
-        h.split(';')
-            .next()
-            .and_then(|id| id.split_whitespace().next())
-            .is_some_and(|id| id.eq_ignore_ascii_case(trusted_authserv_id))
-    }) else {
+    use crate::inbound::authres;
+    let Some(Ok(ar)) = authres::newest_trusted(&mail.authentication_results, trusted_authserv_id)
+    else {
         return false;
     };
-    header.split(';').skip(1).any(|result| {
-        let words: Vec<(String, String)> = result
-            .split_whitespace()
-            .filter_map(|w| w.split_once('='))
-            .map(|(k, v)| {
-                (
-                    k.to_ascii_lowercase(),
-                    v.trim_matches('"').to_ascii_lowercase(),
-                )
-            })
-            .collect();
-        let Some((method, outcome)) = words.first() else {
-            return false;
-        };
-        let prop = |key: &str| {
-            words
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let domain_of = |v: &str| v.rsplit_once('@').map_or(v, |(_, d)| d).to_string();
-        outcome == "pass"
-            && match method.as_str() {
-                "dmarc" => prop("header.from").is_some_and(|d| domain_of(d) == sender.domain()),
-                "spf" => prop("smtp.mailfrom").is_some_and(|d| domain_of(d) == sender.domain()),
+    if let authres::ServerEvidence::SmtpAuth { matches_from, .. } = authres::evaluate(&ar, sender) {
+        return matches_from;
+    }
+    ar.results.iter().any(|r| {
+        r.result == "pass"
+            && match r.method.as_str() {
+                "dmarc" => r
+                    .prop("header.from")
+                    .is_some_and(|d| d.eq_ignore_ascii_case(sender.domain())),
+                "spf" => r
+                    .prop("smtp.mailfrom")
+                    .is_some_and(|d| authres::aligned(d, sender.domain())),
                 _ => false,
             }
     })
@@ -203,61 +201,6 @@ mod tests {
             "{headers}From: anna@example.org\r\nTo: info@example.org\r\nSubject: x\r\n\r\nbody\r\n"
         );
         InboundMail::parse(raw.as_bytes()).unwrap()
-    }
-
-    fn anna() -> EmailAddress {
-        "anna@example.org".parse().unwrap()
-    }
-
-    #[test]
-    fn only_the_newest_header_of_the_trusted_server_counts() {
-        let ok = mail_with(
-            "Authentication-Results: mail.example.org; auth=pass (plain) smtp.auth=anna@example.org\r\n",
-        );
-        assert_eq!(
-            authentication_results_proof(&ok, "mail.example.org", &anna()),
-            Some(Proof::AuthenticationResults("auth".into()))
-        );
-        let other_user = mail_with(
-            "Authentication-Results: mail.example.org; auth=pass smtp.auth=pieter@example.org\r\n",
-        );
-        assert_eq!(
-            authentication_results_proof(&other_user, "mail.example.org", &anna()),
-            None
-        );
-        let other_server = mail_with(
-            "Authentication-Results: evil.example; auth=pass smtp.auth=anna@example.org\r\n",
-        );
-        assert_eq!(
-            authentication_results_proof(&other_server, "mail.example.org", &anna()),
-            None
-        );
-        // A forger's copied header sits below the newest one our server added.
-        let copied = mail_with(
-            "Authentication-Results: mail.example.org; dkim=none\r\nAuthentication-Results: mail.example.org; auth=pass smtp.auth=anna@example.org\r\n",
-        );
-        assert_eq!(
-            authentication_results_proof(&copied, "mail.example.org", &anna()),
-            None
-        );
-        let dmarc = mail_with(
-            "Authentication-Results: mail.example.org; dmarc=pass (p=none) header.from=example.org\r\n",
-        );
-        assert!(authentication_results_proof(&dmarc, "mail.example.org", &anna()).is_some());
-        let dkim_other = mail_with(
-            "Authentication-Results: mail.example.org; dkim=pass header.d=gmail.example\r\n",
-        );
-        assert_eq!(
-            authentication_results_proof(&dkim_other, "mail.example.org", &anna()),
-            None
-        );
-        let dmarc_fail = mail_with(
-            "Authentication-Results: mail.example.org; dmarc=fail header.from=example.org\r\n",
-        );
-        assert_eq!(
-            authentication_results_proof(&dmarc_fail, "mail.example.org", &anna()),
-            None
-        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 pub mod apply;
 pub mod auth;
+pub mod proof;
+pub mod third_party;
 
 use crate::commands::{Command, CommandBlock, parse_block};
 use crate::domain::{CaseRef, EmailAddress};
@@ -17,8 +19,8 @@ use crate::settings::Role;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
 use apply::{Actor, Effect, Plan, Rules};
-use auth::Proof;
 use chrono::{DateTime, Duration, Utc};
+use proof::{Decision, Proof};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -28,7 +30,6 @@ pub(crate) fn handle_staff_mail(
     tx: &Connection,
     mail: &InboundMail,
     mail_id: i64,
-    role: Role,
     linked: Option<CaseRef>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
@@ -41,40 +42,31 @@ pub(crate) fn handle_staff_mail(
     if let Some(id) = &mail.message_id
         && mails::seen_message_id(tx, id, sender.as_str(), mail_id)?
     {
-        return Ok(Settled::new(
-            MailOutcome::Ignored,
-            "command mail already taken in (same Message-ID)",
-            None,
-        ));
+        return duplicate(intake, tx, mail, &sender, linked, now);
     }
-    let linked =
-        linked.or_else(|| auth::case_of_reply_address(mail, org).filter(|c| cases::exists(tx, *c)));
-    let mut case = match linked {
+    // Every case the mail names must exist, or no token counts (rule 5 of `proof::decide`).
+    let named = auth::case_of_reply_address(mail, org);
+    let tagged = CaseRef::find_in_subject(&mail.subject);
+    let names_missing_case = [named, tagged]
+        .into_iter()
+        .flatten()
+        .any(|c| !cases::exists(tx, c));
+    let case = match linked.or(named.filter(|c| cases::exists(tx, *c))) {
         Some(r) => cases::get(tx, r)?,
         None => None,
     };
     let new_text = new_text_of(mail);
-    let mut block = parse_block(&new_text);
-
-    let valid_for = Duration::days(i64::from(settings.security.token_days));
-    let proof = match auth::token_proof(
+    let decision = auth::prove(
         tx,
         mail,
-        org,
-        &sender,
+        settings,
         case.as_ref().map(|c| c.id),
-        valid_for,
+        names_missing_case,
         now,
-    )? {
-        Some(p) => Some(p),
-        None => settings
-            .security
-            .trusted_authserv_id
-            .as_deref()
-            .and_then(|id| auth::authentication_results_proof(mail, id, &sender)),
-    };
-    let Some(proof) = proof else {
-        return hold(
+    )?;
+    revoke_leaked(intake, tx, &decision, now)?;
+    match decision.proof {
+        Proof::Unproven => hold(
             intake,
             tx,
             mail,
@@ -82,40 +74,160 @@ pub(crate) fn handle_staff_mail(
             &sender,
             case.as_ref(),
             &new_text,
-            &block,
+            &decision,
             now,
-        );
-    };
-
-    // A reply to a confirmation request applies the commands that were held.
-    if let Proof::Token {
-        held: Some(held_id),
-        ..
-    } = proof
-        && let Some(held) = tokens::held(tx, held_id)?
-        && !held.resolved
-        && held.address == sender.as_str()
-    {
-        let mut confirmed = parse_block(&held.new_text);
-        confirmed.lines.extend(block.lines);
-        block = confirmed;
-        tokens::resolve_held(tx, held_id, now)?;
-        if let Some(id) = held.case_id {
-            case = cases::by_id(tx, id)?;
+        ),
+        Proof::Confirmation { role, held_id } => {
+            let actor = Actor {
+                address: sender,
+                role,
+            };
+            confirm(intake, tx, mail, held_id, &actor, &new_text, now)
         }
-    }
-
-    let actor = Actor {
-        address: sender.clone(),
-        role,
-    };
-    match case {
-        Some(case) => work_case(intake, tx, mail, &case, &block, &actor, now),
-        None => without_case(intake, tx, mail, mail_id, &block, &actor, now),
+        Proof::Proven { role, .. } => {
+            let actor = Actor {
+                address: sender,
+                role,
+            };
+            let block = parse_block(&new_text);
+            match case {
+                Some(case) => work_case(intake, tx, mail, &case, &block, &new_text, &actor, now),
+                None => without_case(intake, tx, mail, mail_id, &block, &actor, now),
+            }
+        }
     }
 }
 
-/// Holds the commands of an unproven mail and asks the real address to confirm them.
+/// A command mail whose Message-ID was taken in before, with other content: never applied
+/// twice, but never silent either (issue 10).
+fn duplicate(
+    intake: &Intake<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    sender: &EmailAddress,
+    linked: Option<CaseRef>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let case = match linked {
+        Some(r) => cases::get(tx, r)?,
+        None => None,
+    };
+    let actor = Actor {
+        address: sender.clone(),
+        role: intake.settings.roles.role_of(sender).unwrap_or(Role::Staff),
+    };
+    match &case {
+        Some(c) => {
+            cases::add_event(
+                tx,
+                c.id,
+                now,
+                "staff_mail_unused",
+                Some(sender.as_str()),
+                &format!(
+                    "E-mail met dezelfde Message-ID als een eerder verwerkte e-mail; niet opnieuw verwerkt.\n\n{}",
+                    new_text_of(mail).trim()
+                ),
+            )?;
+            let stored = Stored {
+                recorded: true,
+                noted: false,
+            };
+            send_transcript(
+                intake,
+                tx,
+                mail,
+                c,
+                Situation::Duplicate,
+                Vec::new(),
+                &stored,
+                &actor,
+                now,
+            )?;
+        }
+        None => send_caseless_transcript(
+            intake,
+            tx,
+            mail,
+            Situation::Duplicate,
+            Vec::new(),
+            &actor,
+            now,
+        )?,
+    }
+    Ok(Settled::new(
+        MailOutcome::Ignored,
+        "command mail already taken in (same Message-ID): not applied again, transcript sent",
+        case.map(|c| (c.id, c.reference)),
+    ))
+}
+
+/// For mail from anyone: revokes the tokens it shows to have leaked, and tells each owner once.
+pub(crate) fn check_tokens(
+    intake: &Intake<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if auth::presented_tokens(mail, &intake.settings.organisation.address).is_empty() {
+        return Ok(());
+    }
+    let decision = auth::prove(tx, mail, intake.settings, None, false, now)?;
+    revoke_leaked(intake, tx, &decision, now)
+}
+
+fn revoke_leaked(
+    intake: &Intake<'_>,
+    tx: &Connection,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut told: Vec<String> = Vec::new();
+    for token in &decision.revoke {
+        if !tokens::revoke(tx, token, now)? {
+            continue;
+        }
+        let Some(t) = tokens::find(tx, token)? else {
+            continue;
+        };
+        let case = match t.case_id {
+            Some(id) => cases::by_id(tx, id)?,
+            None => None,
+        };
+        tracing::warn!(
+            case = ?case.as_ref().map(|c| c.reference.to_string()),
+            "a token leaked (shown by someone else, or copied to an address without a role): revoked"
+        );
+        if told.contains(&t.owner) {
+            continue;
+        }
+        told.push(t.owner.clone());
+        let owner: EmailAddress = t.owner.parse()?;
+        let mailer = intake.mailer();
+        let mut context = match &case {
+            Some(c) => mailer.case_context(c, mailer.staff_language()),
+            None => base_context(intake),
+        };
+        context.insert("why", decision.reason_in(mailer.staff_language()));
+        mailer.to_role(
+            tx,
+            Letter {
+                kind: OutboxKind::Transcript,
+                template: Template::TokenRevoked,
+                case: case.as_ref(),
+                context,
+                attachments: &[],
+            },
+            &owner,
+            None,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Holds the commands of an unproven mail, records that on the case, and asks the real
+/// address to confirm them with a code.
 #[allow(clippy::too_many_arguments)]
 fn hold(
     intake: &Intake<'_>,
@@ -125,9 +237,10 @@ fn hold(
     sender: &EmailAddress,
     case: Option<&CaseRecord>,
     new_text: &str,
-    block: &CommandBlock,
+    decision: &Decision,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
+    let code = tokens::new_code();
     let held_id = tokens::hold(
         tx,
         case.map(|c| c.id),
@@ -135,13 +248,22 @@ fn hold(
         mail_id,
         &mail.subject,
         new_text,
+        &code,
         now,
     )?;
+    let block = parse_block(new_text);
     let mailer = intake.mailer();
+    let lang = mailer.staff_language();
+    let origin = auth::origin_line(
+        mail,
+        intake.settings.security.trusted_authserv_id.as_deref(),
+        lang,
+    );
     let mut context = match case {
-        Some(c) => mailer.case_context(c, mailer.staff_language()),
+        Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),
     };
+    let expires = now + Duration::days(i64::from(intake.settings.security.hold_days));
     context.insert("mail_subject", &mail.subject);
     context.insert(
         "held_lines",
@@ -151,9 +273,18 @@ fn hold(
             .map(|l| l.source.clone())
             .collect::<Vec<_>>(),
     );
+    context.insert("held_message", block.message.trim());
+    context.insert("held_text", new_text.trim());
+    context.insert("code", &code);
+    context.insert("origin", &origin);
+    context.insert("why", decision.reason_in(lang));
     context.insert(
-        "held_message",
-        &crate::outbound::templates::excerpt(&block.message, 400),
+        "received_at",
+        &templates::long_datetime(now, intake.tz, lang),
+    );
+    context.insert(
+        "expires",
+        &templates::long_datetime(expires, intake.tz, lang),
     );
     mailer.to_role(
         tx,
@@ -168,14 +299,177 @@ fn hold(
         Some(held_id),
         now,
     )?;
+    if let Some(c) = case {
+        cases::add_event(
+            tx,
+            c.id,
+            now,
+            "held",
+            Some(sender.as_str()),
+            &format!(
+                "Opdracht-mail aangehouden, niets gewijzigd: de afzender is niet bewezen ({}). Herkomst: {origin}. De afzender is om bevestiging gevraagd.\n\n{}",
+                decision.reason_nl,
+                new_text.trim()
+            ),
+        )?;
+    }
     tracing::warn!(
         case = case.map(|c| tracing::field::display(c.reference)),
+        why = decision.reason,
         "mail from a role address without proof: commands held, confirmation requested"
     );
     Ok(Settled::new(
         MailOutcome::Ignored,
-        "held: no proof of the sender; the real address was asked to confirm",
+        format!(
+            "held: {}; the real address was asked to confirm",
+            decision.reason
+        ),
+        case.map(|c| (c.id, c.reference)),
+    ))
+}
+
+/// The code of a confirmation line: the whole line `Bevestig 4821` (or `Confirm 4821`), so
+/// that the request's own sentence, quoted back, never counts.
+pub fn confirmation_code(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let l = line.trim().trim_end_matches(['.', '!']).to_lowercase();
+        let rest = l
+            .strip_prefix("bevestig")
+            .or_else(|| l.strip_prefix("confirm"))?;
+        let rest = rest.trim_start_matches(':').trim();
+        (rest.len() == 4 && rest.bytes().all(|b| b.is_ascii_digit())).then(|| rest.to_string())
+    })
+}
+
+/// A reply to a confirmation request: applies the held mail only on an explicit
+/// `Bevestig <code>`; anything else refuses it. Either way it is recorded and answered.
+fn confirm(
+    intake: &Intake<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    held_id: i64,
+    actor: &Actor,
+    reply_text: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let held = tokens::held(tx, held_id)?.ok_or_else(|| anyhow::anyhow!("held mail missing"))?;
+    let case = match held.case_id {
+        Some(id) => cases::by_id(tx, id)?,
+        None => None,
+    };
+    let linked = case.as_ref().map(|c| (c.id, c.reference));
+    let who = Some(actor.address.as_str());
+    let held_block = parse_block(&held.new_text);
+    let reply_has_commands = !parse_block(reply_text).is_empty();
+    let expired =
+        now - held.held_at > Duration::days(i64::from(intake.settings.security.hold_days));
+    let code = confirmation_code(reply_text);
+    let situation = match (&held.outcome, expired, code) {
+        (Some(_), _, _) => Situation::ConfirmSettled,
+        (None, true, _) => Situation::ConfirmExpired,
+        (None, false, Some(c)) if c == held.code => Situation::Applied,
+        (None, false, _) => Situation::ConfirmRefused,
+    };
+    if situation == Situation::Applied {
+        tokens::settle_held(tx, held.id, "confirmed", now)?;
+        if let Some(c) = &case {
+            cases::add_event(
+                tx,
+                c.id,
+                now,
+                "confirmed",
+                who,
+                "aangehouden opdracht-mail bevestigd met de code; nu uitgevoerd",
+            )?;
+        }
+        // The held mail itself is applied, as if it had been proven when it came.
+        let original = mails::raw_of(tx, held.mail_id)?
+            .and_then(|raw| InboundMail::parse(&raw))
+            .unwrap_or_else(|| mail.clone());
+        return match &case {
+            Some(c) => work_case(
+                intake,
+                tx,
+                &original,
+                c,
+                &held_block,
+                &held.new_text,
+                actor,
+                now,
+            ),
+            None => without_case(intake, tx, &original, held.mail_id, &held_block, actor, now),
+        };
+    }
+    if situation != Situation::ConfirmSettled {
+        let outcome = if expired { "expired" } else { "refused" };
+        tokens::settle_held(tx, held.id, outcome, now)?;
+    }
+    if let Some(c) = &case {
+        let what = match situation {
+            Situation::ConfirmExpired => "te laat: de bevestigingstermijn was verstreken",
+            Situation::ConfirmSettled => "de aangehouden e-mail was al afgehandeld",
+            _ => "het antwoord bevatte geen regel 'Bevestig' met de juiste code",
+        };
+        cases::add_event(
+            tx,
+            c.id,
+            now,
+            "held_refused",
+            who,
+            &format!(
+                "Aangehouden opdracht-mail NIET uitgevoerd ({what}). Antwoord op het bevestigingsverzoek:\n\n{}",
+                reply_text.trim()
+            ),
+        )?;
+    }
+    let lines = held_block
+        .lines
+        .iter()
+        .map(|l| TranscriptLine {
+            source: l.source.clone(),
+            status: "niet",
+            result: String::new(),
+        })
+        .collect();
+    let mailer = intake.mailer();
+    let mut context = match &case {
+        Some(c) => mailer.case_context(c, mailer.staff_language()),
+        None => base_context(intake),
+    };
+    fill_transcript(
+        &mut context,
+        mail,
+        situation,
+        lines,
+        &Stored {
+            recorded: case.is_some(),
+            noted: false,
+        },
+        actor,
+    );
+    context.insert("reply_commands", &reply_has_commands);
+    context.insert("caseless", &case.is_none());
+    mailer.to_role(
+        tx,
+        Letter {
+            kind: OutboxKind::Transcript,
+            template: Template::Transcript,
+            case: case.as_ref(),
+            context,
+            attachments: &[],
+        },
+        &actor.address,
         None,
+        now,
+    )?;
+    Ok(Settled::new(
+        if linked.is_some() {
+            MailOutcome::AddedToCase
+        } else {
+            MailOutcome::Ignored
+        },
+        format!("reply to a confirmation request: {situation:?}; nothing applied, recorded"),
+        linked,
     ))
 }
 
@@ -189,21 +483,75 @@ fn base_context(intake: &Intake<'_>) -> tera::Context {
     c
 }
 
-/// A transcript line.
+/// What a transcript reports; the templates choose their words by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Situation {
+    /// Every line held and was carried out.
+    Applied,
+    /// A line failed, so nothing was carried out.
+    Refused,
+    /// No commands and no text of its own.
+    Nothing,
+    /// A Message-ID taken in before, with other content.
+    Duplicate,
+    /// A reply to a confirmation request without the right `Bevestig <code>` line.
+    ConfirmRefused,
+    /// A reply to a confirmation request after `security.hold_days`.
+    ConfirmExpired,
+    /// A reply to a confirmation request already confirmed or refused.
+    ConfirmSettled,
+}
+
+/// A transcript line: `ok` (done), `fout` (refused), `zou` (valid, but the mail was refused
+/// as a whole), `niet` (held and not carried out).
 #[derive(Serialize)]
 struct TranscriptLine {
     source: String,
-    ok: bool,
+    status: &'static str,
     result: String,
 }
 
-/// Applies a proven block to a case, or refuses all of it.
+/// What a transcript says was stored.
+struct Stored {
+    /// The mail is in the case's history.
+    recorded: bool,
+    /// Its text became an internal note.
+    noted: bool,
+}
+
+fn fill_transcript(
+    context: &mut tera::Context,
+    mail: &InboundMail,
+    situation: Situation,
+    lines: Vec<TranscriptLine>,
+    stored: &Stored,
+    actor: &Actor,
+) {
+    let refused = lines.iter().filter(|l| l.status == "fout").count();
+    context.insert("situation", &situation);
+    context.insert("applied", &(situation == Situation::Applied));
+    context.insert("lines", &lines);
+    context.insert("refused", &refused);
+    context.insert("mail_subject", &mail.subject);
+    context.insert("noted", &stored.noted);
+    context.insert("recorded", &stored.recorded);
+    context.insert("by", actor.address.as_str());
+    context.insert("reply_commands", &false);
+    context.insert("caseless", &false);
+    context.insert("missing", &Vec::<String>::new());
+}
+
+/// Applies a proven block to a case, or refuses all of it; either way the mail is recorded
+/// on the case and its sender gets a transcript.
+#[allow(clippy::too_many_arguments)]
 fn work_case(
     intake: &Intake<'_>,
     tx: &Connection,
     mail: &InboundMail,
     case: &CaseRecord,
     block: &CommandBlock,
+    text: &str,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
@@ -213,34 +561,106 @@ fn work_case(
         now,
         today: now.with_timezone(&intake.tz).date_naive(),
     };
-    let plan = apply::plan(case, block, actor, &rules);
-    let refused = plan.refused();
+    let who = Some(actor.address.as_str());
+    let linked = Some((case.id, case.reference));
     if block.is_empty() && block.message.trim().is_empty() {
+        cases::add_event(
+            tx,
+            case.id,
+            now,
+            "staff_mail_unused",
+            who,
+            &format!(
+                "E-mail zonder opdrachten of eigen tekst; niets vastgelegd. Onderwerp: {}",
+                mail.subject
+            ),
+        )?;
+        send_transcript(
+            intake,
+            tx,
+            mail,
+            case,
+            Situation::Nothing,
+            Vec::new(),
+            &Stored {
+                recorded: true,
+                noted: false,
+            },
+            actor,
+            now,
+        )?;
         return Ok(Settled::new(
             MailOutcome::AddedToCase,
-            "staff mail without commands or text",
-            Some((case.id, case.reference)),
+            "staff mail without commands or text: recorded, transcript sent",
+            linked,
         ));
     }
+    let plan = apply::plan(case, block, actor, &rules);
+    let refused = plan.refused();
     if refused == 0 {
         execute(intake, tx, case, &plan, actor, now)?;
+    } else {
+        let failed: Vec<String> = plan
+            .lines
+            .iter()
+            .filter_map(|l| {
+                l.result
+                    .as_ref()
+                    .err()
+                    .map(|why| format!("regel {}: {} — {why}", l.line_no, l.source))
+            })
+            .collect();
+        cases::add_event(
+            tx,
+            case.id,
+            now,
+            "refused",
+            who,
+            &format!(
+                "Opdracht-mail geweigerd, niets gewijzigd.\n{}\n\nTekst van de e-mail:\n{}",
+                failed.join("\n"),
+                text.trim()
+            ),
+        )?;
     }
     let updated = if refused == 0 { &plan.case } else { case };
-    send_transcript(intake, tx, mail, updated, &plan, actor, now)?;
+    let lines = plan
+        .lines
+        .iter()
+        .map(|l| TranscriptLine {
+            source: l.source.clone(),
+            status: match (&l.result, refused) {
+                (Ok(_), 0) => "ok",
+                (Ok(_), _) => "zou",
+                (Err(_), _) => "fout",
+            },
+            result: match &l.result {
+                Ok(s) | Err(s) => s.clone(),
+            },
+        })
+        .collect();
+    let stored = Stored {
+        recorded: true,
+        noted: refused == 0 && plan.effects.iter().any(|e| matches!(e, Effect::Note(_))),
+    };
+    let situation = if refused == 0 {
+        Situation::Applied
+    } else {
+        Situation::Refused
+    };
+    send_transcript(
+        intake, tx, mail, updated, situation, lines, &stored, actor, now,
+    )?;
     let reason = if refused == 0 {
         format!("staff commands applied ({} lines)", plan.lines.len())
     } else {
         format!(
-            "staff commands refused ({refused} of {} lines invalid); nothing applied",
+            "staff commands refused ({refused} of {} lines invalid); nothing applied, recorded on the case",
             plan.lines.len()
         )
     };
     tracing::info!(case = %case.reference, applied = refused == 0, lines = plan.lines.len(), "command mail");
-    Ok(Settled::new(
-        MailOutcome::AddedToCase,
-        reason,
-        Some((case.id, case.reference)),
-    ))
+    Ok(Settled::new(MailOutcome::AddedToCase, reason, linked))
 }
 
 /// Writes the planned case and carries out its effects.
@@ -285,7 +705,13 @@ fn execute(
         let mut context = mailer.case_context(case, mailer.staff_language());
         context.insert(extra.0, extra.1);
         context.insert("by", actor.address.as_str());
-        context.insert("history", &history(tx, case.id)?);
+        let roles = &intake.settings.roles;
+        context.insert("by_name", &roles.name_of(&actor.address));
+        context.insert("recipient_name", &roles.name_of(recipient));
+        context.insert(
+            "history",
+            &history(tx, case.id, mailer.tz, mailer.staff_language())?,
+        );
         let letter = Letter {
             kind,
             template,
@@ -399,58 +825,48 @@ fn execute(
     Ok(())
 }
 
-/// The case's history as lines for the director and the committee.
-fn history(tx: &Connection, case_id: i64) -> anyhow::Result<Vec<String>> {
+/// The case's history as lines for the director and the committee, in their language and
+/// local time.
+fn history(
+    tx: &Connection,
+    case_id: i64,
+    tz: chrono_tz::Tz,
+    lang: crate::settings::Language,
+) -> anyhow::Result<Vec<String>> {
     Ok(cases::events(tx, case_id)?
         .into_iter()
         .map(|e| {
-            format!(
-                "{} {}{}: {}",
-                e.at.format("%Y-%m-%d %H:%M"),
-                e.kind,
-                e.actor.map(|a| format!(" ({a})")).unwrap_or_default(),
-                e.detail.lines().next().unwrap_or_default()
+            crate::domain::wording::history_line(
+                e.at,
+                tz,
+                &e.kind,
+                e.actor.as_deref(),
+                &e.detail,
+                lang,
             )
         })
         .collect())
 }
 
 /// The transcript to the sender, and to the handler when someone else changed the case.
+#[allow(clippy::too_many_arguments)]
 fn send_transcript(
     intake: &Intake<'_>,
     tx: &Connection,
     mail: &InboundMail,
     case: &CaseRecord,
-    plan: &Plan,
+    situation: Situation,
+    lines: Vec<TranscriptLine>,
+    stored: &Stored,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mailer = intake.mailer();
     let mut context = mailer.case_context(case, mailer.staff_language());
-    let lines: Vec<TranscriptLine> = plan
-        .lines
-        .iter()
-        .map(|l| TranscriptLine {
-            source: l.source.clone(),
-            ok: l.result.is_ok(),
-            result: match &l.result {
-                Ok(s) | Err(s) => s.clone(),
-            },
-        })
-        .collect();
-    let refused = plan.refused();
-    context.insert("lines", &lines);
-    context.insert("refused", &refused);
-    context.insert("applied", &(refused == 0));
-    context.insert("mail_subject", &mail.subject);
-    context.insert(
-        "noted",
-        &plan.effects.iter().any(|e| matches!(e, Effect::Note(_))),
-    );
+    fill_transcript(&mut context, mail, situation, lines, stored, actor);
     context.insert("missing", &apply::missing_to_close(case));
-    context.insert("by", actor.address.as_str());
     let mut recipients = vec![actor.address.clone()];
-    if refused == 0 {
+    if situation == Situation::Applied {
         for handler in intake.handler_or_staff(case) {
             let is_handler = case
                 .handler
@@ -503,10 +919,8 @@ fn without_case(
                 now,
             );
         }
-        let reason = format!(
-            "complaint registered on behalf of {complainant} by {}",
-            actor.address
-        );
+        // No addresses here: the reason is logged.
+        let reason = "complaint registered on the complainant's behalf by staff (Klacht:)";
         let subject = crate::inbound::one_line(
             mail.subject
                 .trim_start_matches(|c: char| c.is_whitespace())
@@ -529,9 +943,10 @@ fn without_case(
                 language: intake.settings.organisation.language,
                 received_at: now,
                 mail_id,
-                reason: &reason,
+                reason,
                 // A staff member vouches for it: the acknowledgement may quote the text.
                 sender_verified: true,
+                repaired: false,
             },
             now,
         )?;
@@ -543,23 +958,33 @@ fn without_case(
             Some(actor.address.as_str()),
             "klacht doorgegeven door een medewerker",
         )?;
-        let plan = Plan {
-            case: case.clone(),
-            effects: Vec::new(),
-            lines: block
-                .lines
-                .iter()
-                .map(|l| apply::LineOutcome {
-                    line_no: l.line_no,
-                    source: l.source.clone(),
-                    result: Ok(format!(
-                        "klacht geregistreerd als {}; de klager krijgt een ontvangstbevestiging",
-                        case.reference
-                    )),
-                })
-                .collect(),
+        let lines = block
+            .lines
+            .iter()
+            .map(|l| TranscriptLine {
+                source: l.source.clone(),
+                status: "ok",
+                result: format!(
+                    "klacht geregistreerd als {}; de klager krijgt een ontvangstbevestiging",
+                    case.reference
+                ),
+            })
+            .collect();
+        let stored = Stored {
+            recorded: true,
+            noted: false,
         };
-        send_transcript(intake, tx, mail, &case, &plan, actor, now)?;
+        send_transcript(
+            intake,
+            tx,
+            mail,
+            &case,
+            Situation::Applied,
+            lines,
+            &stored,
+            actor,
+            now,
+        )?;
         return Ok(Settled::new(
             MailOutcome::CaseCreated,
             reason,
@@ -592,11 +1017,11 @@ fn without_case(
             .iter()
             .map(|l| TranscriptLine {
                 source: l.source.clone(),
-                ok: true,
+                status: "ok",
                 result: "aanbeveling vastgelegd voor de jaaranalyse".into(),
             })
             .collect();
-        send_caseless_transcript(intake, tx, mail, lines, 0, actor, now)?;
+        send_caseless_transcript(intake, tx, mail, Situation::Applied, lines, actor, now)?;
         return Ok(Settled::new(
             MailOutcome::Ignored,
             "recommendation recorded",
@@ -604,9 +1029,11 @@ fn without_case(
         ));
     }
     if block.is_empty() {
+        // Never silent: the sender hears that nothing was done, and why.
+        send_caseless_transcript(intake, tx, mail, Situation::Nothing, Vec::new(), actor, now)?;
         return Ok(Settled::new(
             MailOutcome::Ignored,
-            "staff mail without a case or commands",
+            "staff mail without a case or commands: transcript sent",
             None,
         ));
     }
@@ -635,15 +1062,14 @@ fn refuse_without_case(
         .iter()
         .map(|l| TranscriptLine {
             source: l.source.clone(),
-            ok: false,
+            status: "fout",
             result: match &l.result {
                 Err(e) => apply::describe_error(e),
                 Ok(_) => why.to_string(),
             },
         })
         .collect();
-    let refused = lines.len().max(1);
-    send_caseless_transcript(intake, tx, mail, lines, refused, actor, now)?;
+    send_caseless_transcript(intake, tx, mail, Situation::Refused, lines, actor, now)?;
     Ok(Settled::new(
         MailOutcome::Ignored,
         format!("staff commands refused: {why}"),
@@ -655,20 +1081,18 @@ fn send_caseless_transcript(
     intake: &Intake<'_>,
     tx: &Connection,
     mail: &InboundMail,
+    situation: Situation,
     lines: Vec<TranscriptLine>,
-    refused: usize,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mailer = intake.mailer();
     let mut context = base_context(intake);
-    context.insert("lines", &lines);
-    context.insert("refused", &refused);
-    context.insert("applied", &(refused == 0));
-    context.insert("mail_subject", &mail.subject);
-    context.insert("noted", &false);
-    context.insert("missing", &Vec::<String>::new());
-    context.insert("by", actor.address.as_str());
+    let stored = Stored {
+        recorded: false,
+        noted: false,
+    };
+    fill_transcript(&mut context, mail, situation, lines, &stored, actor);
     context.insert("caseless", &true);
     mailer.to_role(
         tx,

@@ -24,10 +24,11 @@ pub enum Keyword {
     Complaint,
     Extend,
     Recommendation,
+    Language,
 }
 
 impl Keyword {
-    const ALL: [Keyword; 17] = [
+    const ALL: [Keyword; 18] = [
         Keyword::Handler,
         Keyword::Category,
         Keyword::Cause,
@@ -45,6 +46,7 @@ impl Keyword {
         Keyword::Complaint,
         Keyword::Extend,
         Keyword::Recommendation,
+        Keyword::Language,
     ];
 
     pub fn all() -> &'static [Keyword] {
@@ -70,6 +72,7 @@ impl Keyword {
             Keyword::Complaint => "Klacht",
             Keyword::Extend => "Verleng",
             Keyword::Recommendation => "Aanbeveling",
+            Keyword::Language => "Taal",
         }
     }
 
@@ -92,6 +95,7 @@ impl Keyword {
             Keyword::Complaint => "Complaint",
             Keyword::Extend => "Extend",
             Keyword::Recommendation => "Recommendation",
+            Keyword::Language => "Language",
         }
     }
 
@@ -173,6 +177,8 @@ pub enum Command {
         reason: Option<String>,
     },
     Recommendation(String),
+    /// The language the complainant is written to.
+    Language(crate::settings::Language),
 }
 
 impl Command {
@@ -195,6 +201,7 @@ impl Command {
             Command::Complaint(_) => Keyword::Complaint,
             Command::Extend { .. } => Keyword::Extend,
             Command::Recommendation(_) => Keyword::Recommendation,
+            Command::Language(_) => Keyword::Language,
         }
     }
 }
@@ -292,6 +299,11 @@ fn shape(line: &str) -> Shape<'_> {
     Shape::Text
 }
 
+/// Whether a line reads as a command line (a keyword, or something meant as one).
+pub(crate) fn is_command_line(line: &str) -> bool {
+    !matches!(shape(line), Shape::Text)
+}
+
 fn opt(value: &str) -> Option<String> {
     let v = value.trim();
     (!v.is_empty()).then(|| v.to_string())
@@ -320,6 +332,17 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
                 "ja" | "yes" | "j" | "y" => Command::Agreement(true),
                 "nee" | "no" | "n" => Command::Agreement(false),
                 _ => return Err(invalid("ja, nee, yes, no")),
+            }
+        }
+        Keyword::Language => {
+            match normalise(&required(keyword, value)?).trim_end_matches(['.', '!']) {
+                "en" | "engels" | "english" | "eng" => {
+                    Command::Language(crate::settings::Language::En)
+                }
+                "nl" | "nederlands" | "dutch" | "ned" => {
+                    Command::Language(crate::settings::Language::Nl)
+                }
+                _ => return Err(invalid("nl of en (Nederlands of Engels)")),
             }
         }
         Keyword::Reply => Command::Reply,

@@ -16,3 +16,22 @@ pub fn help(lang: crate::settings::Language) -> &'static str {
         crate::settings::Language::En => include_str!("../../templates/en/help_commands.txt"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Language;
+
+    #[test]
+    fn both_guides_list_every_keyword_and_give_an_example() {
+        for k in Keyword::all() {
+            assert!(help(Language::Nl).contains(k.dutch()), "nl guide lacks {k}");
+            assert!(
+                help(Language::En).contains(k.english()),
+                "en guide lacks {k:?}"
+            );
+        }
+        assert!(help(Language::Nl).contains("Voorbeeld"));
+        assert!(help(Language::En).contains("Example"));
+    }
+}

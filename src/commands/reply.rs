@@ -22,22 +22,111 @@ pub fn new_text(plain: Option<&str>, html: Option<&str>) -> ReplyText {
     }
 }
 
-/// New text of a plain-text reply.
+/// New text of a plain-text reply: every stretch of lines outside the quoted original, so a
+/// reply typed above the quote (top-posting), below it (bottom-posting) or between its parts
+/// (interleaving) is found. Each stretch loses its signature; stretches are joined with a blank
+/// line, or with a line break where a command block continues across a quote.
 pub fn new_text_from_plain(plain: &str) -> ReplyText {
     let text = normalise(plain);
     let lines: Vec<&str> = text.lines().collect();
-    let end = quote_start(&lines).unwrap_or(lines.len());
-    let kept = lines[..end].join("\n");
-    ReplyText {
-        text: strip_signature(&kept),
+    let mut joined = String::new();
+    for segment in segments(&lines) {
+        let kept = strip_signature(&segment.join("\n"));
+        if kept.trim().is_empty() {
+            continue;
+        }
+        if !joined.is_empty() {
+            let last = joined.lines().last().unwrap_or_default();
+            let first = kept
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            let continues =
+                super::grammar::is_command_line(last) && super::grammar::is_command_line(first);
+            joined.push_str(if continues { "\n" } else { "\n\n" });
+        }
+        joined.push_str(kept.trim_matches('\n'));
     }
+    ReplyText { text: joined }
 }
 
-/// New text of an HTML reply: cut at the quote's markup, converted to lines, then the
-/// plain-text rules (the attribution line above a quote survives conversion).
+/// The runs of lines that are not part of the quoted original, in order.
+fn segments<'a>(lines: &[&'a str]) -> Vec<Vec<&'a str>> {
+    let end = hard_quote_start(lines).unwrap_or(lines.len());
+    let lines = &lines[..end];
+    let mut quoted: Vec<bool> = lines.iter().map(|l| is_quoted(l)).collect();
+    // An attribution ("Op … schreef …:") belongs to the `>` block that follows it.
+    for i in 0..lines.len() {
+        if quoted[i] {
+            continue;
+        }
+        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
+        let span = if is_attribution(lines[i].trim()) {
+            1
+        } else if !lines[i].trim().is_empty()
+            && !next.starts_with('>')
+            && is_attribution(&format!("{} {next}", lines[i].trim()))
+        {
+            2
+        } else {
+            continue;
+        };
+        for q in quoted.iter_mut().skip(i).take(span) {
+            *q = true;
+        }
+    }
+    let mut out: Vec<Vec<&str>> = vec![Vec::new()];
+    for (line, q) in lines.iter().zip(&quoted) {
+        if *q {
+            if !out.last().is_some_and(Vec::is_empty) {
+                out.push(Vec::new());
+            }
+        } else if let Some(current) = out.last_mut() {
+            current.push(line);
+        }
+    }
+    out.retain(|s| s.iter().any(|l| !l.trim().is_empty()));
+    out
+}
+
+fn is_quoted(line: &str) -> bool {
+    line.trim_start().starts_with('>')
+}
+
+/// The first unquoted line after which everything is the original: a separator, Outlook's
+/// header block, or an attribution that no `>` block follows (the original comes unmarked).
+fn hard_quote_start(lines: &[&str]) -> Option<usize> {
+    (0..lines.len()).find(|&i| {
+        let line = lines[i].trim();
+        if line.starts_with('>') {
+            return false;
+        }
+        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
+        let attribution_lines = if is_attribution(line) {
+            1
+        } else if !line.is_empty()
+            && !next.starts_with('>')
+            && is_attribution(&format!("{line} {next}"))
+        {
+            2
+        } else {
+            0
+        };
+        let unmarked_original = attribution_lines > 0
+            && !lines[i + attribution_lines..]
+                .iter()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| is_quoted(l));
+        is_separator(line) || unmarked_original || is_header_block(lines, i)
+    })
+}
+
+/// New text of an HTML reply: cut at Outlook's quote markup (the original follows unmarked),
+/// blockquotes turned into `>` lines and signature blocks into a `-- ` line, then the
+/// plain-text rules, so text above, below and between the quoted parts is found.
 pub fn new_text_from_html(html: &str) -> ReplyText {
     let cut = &html[..html_quote_start(html).unwrap_or(html.len())];
-    new_text_from_plain(&html_to_lines(cut))
+    new_text_from_plain(&convert(cut, true))
 }
 
 /// Cuts a message at the signature: a `-- ` line or a "sent from my phone" line. A closing
@@ -56,6 +145,85 @@ pub fn strip_signature(message: &str) -> String {
         .trim_matches('\n')
         .trim_end()
         .to_string()
+}
+
+/// An internal note without its closing: a greeting line ("Met vriendelijke groet,", "Kind
+/// regards, H. Willems") followed only by a few short name, function, phone or address lines
+/// up to the end. A reaction to a complainant keeps its closing; a note has no reader to greet.
+pub fn without_closing(message: &str) -> String {
+    let lines: Vec<&str> = message.trim_end().lines().collect();
+    let cut = (0..lines.len()).rev().take(8).find(|&i| {
+        let tail: Vec<&str> = lines[i + 1..]
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        is_closing(lines[i]) && tail.len() <= 6 && tail.iter().all(|l| is_signature_line(l))
+    });
+    match cut {
+        Some(i) => lines[..i].join("\n").trim_end().to_string(),
+        None => message.trim_end().to_string(),
+    }
+}
+
+/// A closing greeting, possibly with the name on the same line.
+fn is_closing(line: &str) -> bool {
+    let l = line.trim().to_lowercase();
+    let l = l.trim_start_matches(['-', '–', ' ']);
+    if l.is_empty() || l.chars().count() > 80 {
+        return false;
+    }
+    const CLOSINGS: [&str; 32] = [
+        "met vriendelijke groet",
+        "met vriendelijke groeten",
+        "vriendelijke groet",
+        "vriendelijke groeten",
+        "met hartelijke groet",
+        "hartelijke groet",
+        "hartelijke groeten",
+        "met collegiale groet",
+        "collegiale groet",
+        "met groet",
+        "groet",
+        "groeten",
+        "groetjes",
+        "gr.",
+        "gr",
+        "mvg",
+        "m.v.g",
+        "vr.gr",
+        "vriendelijke gr",
+        "hoogachtend",
+        "dank en groet",
+        "kind regards",
+        "best regards",
+        "warm regards",
+        "with kind regards",
+        "regards",
+        "best wishes",
+        "best,",
+        "many thanks",
+        "thanks,",
+        "yours sincerely",
+        "sincerely",
+    ];
+    // The greeting alone, or followed by a comma and a name ("Kind regards, H. Willems").
+    CLOSINGS.iter().any(|c| {
+        l.strip_prefix(c).is_some_and(|rest| {
+            let rest = rest.trim();
+            rest.trim_matches(['.', ',', '!', '-', '–']).is_empty()
+                || (rest.starts_with(',')
+                    && !rest.contains([';', '?'])
+                    && rest.split_whitespace().count() <= 8)
+        })
+    })
+}
+
+/// A line of a signature block: short, and not a sentence.
+fn is_signature_line(line: &str) -> bool {
+    line.chars().count() <= 60
+        && !line.ends_with(['?', '!'])
+        && line.split_whitespace().count() <= 8
 }
 
 fn is_device_line(line: &str) -> bool {
@@ -92,21 +260,6 @@ fn normalise(text: &str) -> String {
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The index of the first line that belongs to the quoted original, if any.
-fn quote_start(lines: &[&str]) -> Option<usize> {
-    (0..lines.len()).find(|&i| {
-        let line = lines[i].trim();
-        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
-        line.starts_with('>')
-            || is_separator(line)
-            || is_attribution(line)
-            || (!line.is_empty()
-                && is_attribution(&format!("{line} {next}"))
-                && !next.starts_with('>'))
-            || is_header_block(lines, i)
-    })
 }
 
 /// `-----Original Message-----`, Outlook's line of underscores, forwarding banners.
@@ -150,23 +303,19 @@ fn is_header_block(lines: &[&str], i: usize) -> bool {
         })
 }
 
-/// Where the quoted original starts in HTML markup, if a client marked it.
+/// Where Outlook's quoted original starts in HTML markup: its header block, after which the
+/// original follows without a blockquote. Other clients' quotes are blockquotes, which
+/// [`convert`] marks line by line instead.
 fn html_quote_start(html: &str) -> Option<usize> {
     let lower = html.to_ascii_lowercase();
     let markers = [
-        "<blockquote",
         "id=\"divrplyfwdmsg\"",
         "id=divrplyfwdmsg",
-        "class=\"gmail_quote",
-        "class=\"gmail_attr\"",
-        "class=\"gmail_signature\"",
-        "data-smartmail=\"gmail_signature\"",
-        "class=\"moz-cite-prefix\"",
-        "class=\"moz-signature\"",
-        "class=moz-signature",
         "id=\"appendonsend\"",
         "border:none;border-top:solid",
         "<hr id=\"stopspelling\"",
+        "id=\"mail-editor-reference-message-container\"",
+        "class=\"yahoo_quoted\"",
     ];
     markers
         .iter()
@@ -176,13 +325,28 @@ fn html_quote_start(html: &str) -> Option<usize> {
         .map(|pos| lower[..=pos].rfind('<').unwrap_or(pos))
 }
 
+/// A tag's attributes mark a signature block (Gmail, Thunderbird).
+fn is_signature_tag(tag: &str) -> bool {
+    let t = tag.to_ascii_lowercase();
+    ["gmail_signature", "moz-signature"]
+        .iter()
+        .any(|m| t.contains(m))
+}
+
 /// HTML → text with the line structure a reader sees: `<br>` breaks a line; block elements
 /// (`p`, `div`, `li`, …) start on a new line without adding blank ones.
 pub fn html_to_lines(html: &str) -> String {
+    convert(html, false)
+}
+
+/// [`html_to_lines`]; with `mark_quotes`, lines inside a blockquote start with `> ` and a
+/// signature block starts with a `-- ` line.
+fn convert(html: &str, mark_quotes: bool) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     let mut skipping: Option<&'static str> = None;
     let mut in_pre = false;
+    let mut depth = 0usize;
     let soft_break = |out: &mut String| {
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
@@ -213,7 +377,19 @@ pub fn html_to_lines(html: &str) -> String {
                 }
                 continue;
             }
+            if mark_quotes && !closing && is_signature_tag(tag) {
+                soft_break(&mut out);
+                out.push_str("-- \n");
+            }
             match name.as_str() {
+                "blockquote" if mark_quotes => {
+                    soft_break(&mut out);
+                    depth = if closing {
+                        depth.saturating_sub(1)
+                    } else {
+                        depth + 1
+                    };
+                }
                 "head" | "style" | "script" | "title" | "template" if !closing => {
                     skipping = Some(match name.as_str() {
                         "head" => "head",
@@ -239,7 +415,13 @@ pub fn html_to_lines(html: &str) -> String {
         let end = rest.find('<').unwrap_or(rest.len());
         if skipping.is_none() {
             let text = decode_entities(&rest[..end]);
-            if in_pre {
+            let at_line_start = out.is_empty() || out.ends_with('\n');
+            if depth > 0 && at_line_start && !text.trim().is_empty() {
+                out.push_str(&"> ".repeat(depth));
+            }
+            if in_pre && depth > 0 {
+                out.push_str(&text.replace('\n', &format!("\n{}", "> ".repeat(depth))));
+            } else if in_pre {
                 out.push_str(&text);
             } else {
                 for (i, word) in text.split([' ', '\n', '\r', '\t']).enumerate() {

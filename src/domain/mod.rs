@@ -4,7 +4,10 @@
 pub mod address;
 pub mod calendar;
 pub mod case_ref;
+pub mod display_name;
+pub mod language;
 pub mod status;
+pub mod wording;
 
 pub use address::EmailAddress;
 pub use calendar::{CalendarRules, LiberationDay, WorkingCalendar};

@@ -55,6 +55,26 @@ impl CaseStatus {
         }
     }
 
+    /// English label for mail.
+    pub fn english(self) -> &'static str {
+        match self {
+            Self::Open => "open, awaiting our reply",
+            Self::Reacted => "replied, awaiting closure",
+            Self::Closed => "resolved",
+            Self::Appealed => "under appeal with the exam committee",
+            Self::Final => "final (exam committee's decision)",
+            Self::Withdrawn => "withdrawn (not a complaint)",
+        }
+    }
+
+    /// The label in `lang`.
+    pub fn label(self, lang: crate::settings::Language) -> &'static str {
+        match lang {
+            crate::settings::Language::Nl => self.dutch(),
+            crate::settings::Language::En => self.english(),
+        }
+    }
+
     /// Whether the case still needs work from staff (and so has a running deadline).
     pub fn is_active(self) -> bool {
         matches!(self, Self::Open | Self::Reacted | Self::Appealed)

@@ -12,6 +12,10 @@ pub trait KnownCases {
     fn case_of_sent_message(&self, message_id: &str) -> Option<CaseRef>;
     /// Whether a case with this reference exists.
     fn case_exists(&self, case: CaseRef) -> bool;
+    /// The complainant's address of a case (none once purged).
+    fn complainant_of(&self, case: CaseRef) -> Option<String>;
+    /// The case of a Message-ID we sent to that case's complainant.
+    fn case_of_complainant_message(&self, message_id: &str) -> Option<CaseRef>;
 }
 
 /// How a reply was tied to its case.
@@ -39,8 +43,19 @@ pub enum Automatic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Classification {
     NewComplaint,
-    FollowUp { case: CaseRef, link: Link },
-    Staff { role: Role, case: Option<CaseRef> },
+    FollowUp {
+        case: CaseRef,
+        link: Link,
+    },
+    /// Names a case but is neither from its complainant nor an answer to our mail to them.
+    ThirdParty {
+        case: CaseRef,
+        link: Link,
+    },
+    Staff {
+        role: Role,
+        case: Option<CaseRef>,
+    },
     Automatic(Automatic),
     Spam,
     Malformed(String),
@@ -64,6 +79,16 @@ impl fmt::Display for Classification {
                     Link::Thread => "In-Reply-To/References",
                 };
                 write!(f, "follow-up on {case} (by {how})")
+            }
+            Classification::ThirdParty { case, link } => {
+                let how = match link {
+                    Link::SubjectTag => "subject tag",
+                    Link::Thread => "In-Reply-To/References",
+                };
+                write!(
+                    f,
+                    "third-party mail on {case} (by {how}; not the complainant)"
+                )
             }
             Classification::Staff { role, case } => {
                 let who = match role {
@@ -133,7 +158,11 @@ pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases)
         };
     }
     if let Some((case, link)) = case {
-        return Classification::FollowUp { case, link };
+        return if from_complainant(mail, sender, case, known) {
+            Classification::FollowUp { case, link }
+        } else {
+            Classification::ThirdParty { case, link }
+        };
     }
     if settings.intake.mode == IntakeMode::Keywords
         && !mentions_keyword(mail, &settings.intake.keywords)
@@ -191,6 +220,35 @@ fn linked_case(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, L
         .map(|case| (case, Link::Thread))
 }
 
+/// An address without its `+tag`, lower case: `Jan+klacht@X.nl` → `jan@x.nl`.
+pub fn base_address(address: &str) -> String {
+    let a = address.trim().to_lowercase();
+    match a.rsplit_once('@') {
+        Some((local, domain)) => {
+            format!("{}@{domain}", local.split('+').next().unwrap_or(local))
+        }
+        None => a,
+    }
+}
+
+/// Only the complainant adds to a complaint: the mail comes from the complainant's address
+/// (without +tag, case-insensitive), or answers a mail we sent the complainant on this case.
+fn from_complainant(
+    mail: &InboundMail,
+    sender: &EmailAddress,
+    case: CaseRef,
+    known: &dyn KnownCases,
+) -> bool {
+    let same_address = known
+        .complainant_of(case)
+        .is_some_and(|c| base_address(&c) == base_address(sender.as_str()));
+    same_address
+        || mail
+            .thread_ids
+            .iter()
+            .any(|id| known.case_of_complainant_message(id) == Some(case))
+}
+
 fn mentions_keyword(mail: &InboundMail, keywords: &[String]) -> bool {
     let subject = mail.subject.to_lowercase();
     let text = mail.text.to_lowercase();
@@ -203,4 +261,74 @@ fn mentions_keyword(mail: &InboundMail, keywords: &[String]) -> bool {
         };
         is_word(&subject) || is_word(&text)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    struct OneCase {
+        complainant: String,
+        our_ack: String,
+    }
+
+    impl KnownCases for OneCase {
+        fn case_of_sent_message(&self, id: &str) -> Option<CaseRef> {
+            (id == self.our_ack || id == "staff-notification@example.org")
+                .then(|| CaseRef::new(2026, 1))
+        }
+        fn case_exists(&self, case: CaseRef) -> bool {
+            case == CaseRef::new(2026, 1)
+        }
+        fn complainant_of(&self, _: CaseRef) -> Option<String> {
+            Some(self.complainant.clone())
+        }
+        fn case_of_complainant_message(&self, id: &str) -> Option<CaseRef> {
+            (id == self.our_ack).then(|| CaseRef::new(2026, 1))
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap()
+    }
+
+    proptest! {
+        /// A mail naming the case is the complainant's only from the complainant's address
+        /// (any +tag, any case) or in answer to our mail to them; otherwise third-party.
+        #[test]
+        fn only_the_complainant_adds_to_a_complaint(
+            local in "[a-z]{1,6}",
+            other in "[a-z]{1,6}",
+            tag in proptest::option::of("[a-z0-9]{1,5}"),
+            upper in any::<bool>(),
+            thread in prop_oneof![Just(None), Just(Some("ack@example.org")), Just(Some("staff-notification@example.org"))],
+            by_subject in any::<bool>(),
+        ) {
+            let known = OneCase { complainant: format!("{local}@example.net"), our_ack: "ack@example.org".into() };
+            let mut sender = format!("{other}{}@example.net", tag.map(|t| format!("+{t}")).unwrap_or_default());
+            if upper {
+                sender = sender.to_uppercase();
+            }
+            let subject = if by_subject || thread.is_none() { "RE: [KL-2026-0001] x" } else { "RE: x" };
+            let raw = format!(
+                "From: <{sender}>\r\nTo: info@example.org\r\nSubject: {subject}\r\n{}Message-ID: <m@x>\r\n\r\nTekst\r\n",
+                thread.map(|t| format!("In-Reply-To: <{t}>\r\n")).unwrap_or_default()
+            );
+            let mail = InboundMail::parse(raw.as_bytes()).unwrap();
+            let c = classify(&mail, &settings(), &known);
+            let complainant = other == local || thread == Some("ack@example.org");
+            match c {
+                Classification::FollowUp { .. } => prop_assert!(complainant),
+                Classification::ThirdParty { .. } => prop_assert!(!complainant),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn base_addresses() {
+        assert_eq!(base_address("Jan+Klacht@X.NL"), "jan@x.nl");
+        assert_eq!(base_address("jan@x.nl"), "jan@x.nl");
+    }
 }

@@ -124,7 +124,12 @@ pub struct InboundMail {
     pub signals: Signals,
     /// Raw `Authentication-Results` values, topmost (newest) first.
     pub authentication_results: Vec<String>,
+    /// Raw `Received` values, topmost (newest) first.
+    pub received: Vec<String>,
     pub defects: Vec<Defect>,
+    /// The MIME structure was broken (a boundary missing or never used) and the text was
+    /// recovered from the body; staff are told, the original is kept.
+    pub repaired: bool,
     /// Identity for duplicate detection: Message-ID plus content, trace headers excluded.
     pub fingerprint: String,
 }
@@ -163,7 +168,16 @@ impl InboundMail {
                 .header_values("Authentication-Results")
                 .filter_map(|v| v.as_text().map(str::to_string))
                 .collect(),
+            received: message
+                .header_values("Received")
+                .filter_map(|v| match v {
+                    HeaderValue::Text(t) => Some(t.to_string()),
+                    HeaderValue::Received(r) => Some(received_line(r)),
+                    _ => None,
+                })
+                .collect(),
             defects: defects(&message),
+            repaired: false,
             fingerprint: fingerprint(&message, raw),
         };
         mail.text = body_text(&message);
@@ -172,18 +186,33 @@ impl InboundMail {
             .find(|p| p.is_text_html())
             .and_then(|p| p.text_contents())
             .map(|h| h.replace('\0', ""));
+        let mut repaired_files = None;
         if mail.text.trim().is_empty() && mail.defects.contains(&Defect::BoundaryNotFound) {
             // Liberal in what we accept: a multipart whose boundary is missing or never
-            // occurs is read as one text, when it is text.
-            if let Some(text) = body_as_text(&message) {
+            // occurs is read with the boundary its body does use, or else as one text when
+            // it is text. Staff are told the mail was repaired; the original is kept.
+            let body = part_bytes(&message, message.root_part());
+            if let Some((text, html, files)) = reparse_with_found_boundary(body) {
                 mail.text = text;
                 mail.has_plain_text = true;
+                mail.html = html;
+                repaired_files = Some(files);
+                mail.repaired = true;
+            } else if let Some(text) = body_as_text(&message) {
+                mail.text = text;
+                mail.has_plain_text = true;
+                mail.repaired = true;
+            }
+            if mail.repaired {
                 mail.defects.retain(|d| *d != Defect::BoundaryNotFound);
             }
         } else {
             mail.defects.retain(|d| *d != Defect::BoundaryNotFound);
         }
-        let (mut attachments, omitted) = attachments(&message);
+        let (mut attachments, omitted) = match repaired_files {
+            Some(files) => (files, 0),
+            None => attachments(&message),
+        };
         if let Some(at) = cut {
             attachments.push(Attachment {
                 filename: "niet-gelezen-rest.eml".into(),
@@ -236,6 +265,21 @@ fn container_cut(raw: &[u8]) -> Option<usize> {
     None
 }
 
+/// A parsed Received header as one plain line: `from HOST [IP] by HOST`.
+fn received_line(r: &mail_parser::Received<'_>) -> String {
+    let mut out = String::new();
+    if let Some(h) = &r.from {
+        out.push_str(&format!("from {h}"));
+    }
+    if let Some(ip) = r.from_ip {
+        out.push_str(&format!(" [{ip}]"));
+    }
+    if let Some(h) = &r.by {
+        out.push_str(&format!(" by {h}"));
+    }
+    out.trim().to_string()
+}
+
 /// Strips angle brackets and white space from a message id.
 pub fn clean_id(id: &str) -> String {
     id.trim()
@@ -245,10 +289,21 @@ pub fn clean_id(id: &str) -> String {
         .to_string()
 }
 
-/// Removes CR, LF and other control characters (a header-injection attempt hides here)
-/// and collapses runs of white space.
+/// Invisible format characters that change how text reads without being seen: bidi
+/// embeddings, overrides and isolates (`factuur\u{202e}fdp.exe` shows as `factuurexe.pdf`),
+/// zero-width characters, the soft hyphen and the byte-order mark.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Removes CR, LF and other control characters (a header-injection attempt hides here) and
+/// invisible format characters, and collapses runs of white space. Used for subjects,
+/// display names and attachment names.
 pub fn one_line(s: &str) -> String {
     s.chars()
+        .filter(|c| !is_invisible_format(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .split_whitespace()
@@ -294,9 +349,7 @@ fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
     let name = addr
         .name
         .as_deref()
-        .map(one_line)
-        .map(|n| n.trim_matches(['"', '\'']).to_string())
-        .filter(|n| !n.is_empty());
+        .and_then(crate::domain::display_name::clean);
     Some(Mailbox { address, name })
 }
 
@@ -388,11 +441,16 @@ fn signals(message: &Message<'_>) -> Signals {
 /// boundary is missing or never occurs comes out of the parser without children.
 fn defects(message: &Message<'_>) -> Vec<Defect> {
     let mut found = Vec::new();
+    // Declared multipart, but the parser found no parts: the boundary is missing, empty or
+    // never occurs (then the parser keeps the body as one leaf, or an empty multipart).
     let boundary_lost = message.parts.iter().any(|part| {
-        matches!(&part.body, PartType::Multipart(children) if children.is_empty())
-            || part.content_type().is_some_and(|ct| {
-                ct.ctype().eq_ignore_ascii_case("multipart") && ct.attribute("boundary").is_none()
-            })
+        let declared = part
+            .content_type()
+            .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"));
+        match &part.body {
+            PartType::Multipart(children) => children.is_empty(),
+            _ => declared,
+        }
     });
     if boundary_lost {
         found.push(Defect::BoundaryNotFound);
@@ -424,6 +482,38 @@ fn part_bytes<'m>(message: &'m Message<'_>, part: &mail_parser::MessagePart<'_>)
         .raw_message
         .get(part.offset_body as usize..part.offset_end as usize)
         .unwrap_or_default()
+}
+
+/// Reads a multipart body again with the boundary it actually uses: the first line that
+/// looks like a delimiter (`--` and a token). Returns the text, HTML and files, if that
+/// yields any text.
+fn reparse_with_found_boundary(body: &[u8]) -> Option<(String, Option<String>, Vec<Attachment>)> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    let boundary = text.lines().find_map(|line| {
+        let token = line.trim_end().strip_prefix("--")?;
+        let usable = (1..=70).contains(&token.len())
+            && !token.ends_with("--")
+            && token
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+        usable.then(|| token.to_string())
+    })?;
+    let mut synthetic = format!(
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+    )
+    .into_bytes();
+    synthetic.extend_from_slice(body);
+    let message = MessageParser::default().parse(&synthetic)?;
+    let text = body_text(&message);
+    if text.trim().is_empty() {
+        return None;
+    }
+    let html = message
+        .html_bodies()
+        .find(|p| p.is_text_html())
+        .and_then(|p| p.text_contents())
+        .map(|h| h.replace('\0', ""));
+    Some((text, html, attachments(&message).0))
 }
 
 /// The whole body of a mail as text, when it is text (valid UTF-8 or Latin-1 without
@@ -671,6 +761,16 @@ mod tests {
             "Dit is een lange zin die doorloopt.\nNieuwe regel.\n-- \nsig"
         );
         assert_eq!(unflow("> a \n> b\nc", false), "> a b\nc");
+    }
+
+    #[test]
+    fn bidi_and_invisible_characters_leave_names() {
+        assert_eq!(one_line("factuur\u{202e}fdp.exe"), "factuurfdp.exe");
+        assert_eq!(one_line("Piet\u{200b}\u{2067}Jansen\u{2069}"), "PietJansen");
+        let raw = "From: \"Piet\u{202e}nesnaJ\" <p@example.net>\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhoi\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"factuur\u{202e}fdp.exe\"\r\n\r\nMZ\r\n--b--\r\n";
+        let m = InboundMail::parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.attachments[0].filename, "factuurfdp.exe");
+        assert_eq!(m.from.unwrap().name.as_deref(), Some("PietnesnaJ"));
     }
 
     #[test]

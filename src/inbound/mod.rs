@@ -1,6 +1,7 @@
 //! Step 1 of the flow: mail sources (a local Maildir, or IMAP with IDLE) hand over raw
 //! messages; `mail` decodes them into [`InboundMail`] and `classify` says what each one is.
 
+pub mod authres;
 pub mod classify;
 pub mod imap;
 pub mod mail;

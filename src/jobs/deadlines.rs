@@ -1,6 +1,7 @@
 //! Watching the deadlines: reminders to the handler (or all staff) at the configured points
 //! before each deadline, and one overdue alert per case per deadline to the director on the
-//! next working morning, rolled up into one mail a day. Idempotent and catching up.
+//! next working morning, rolled up into one mail a day. Nothing goes out outside a working
+//! morning. Idempotent and catching up.
 
 use super::{Jobs, morning};
 use crate::outbound::{Letter, Template, templates};
@@ -39,8 +40,14 @@ impl Jobs<'_> {
         let today = now.with_timezone(&self.intake.tz).date_naive();
         let calendar = self.intake.calendar;
         let settings = self.intake.settings;
+        // Reminders and alerts go out on a working morning, never at a weekend or on a holiday
+        // (a case reopened on a Saturday is reported on Monday), and catch up on the next one.
+        let working_morning = calendar.is_working_day(today) && now >= morning(self.intake, today);
         let mut overdue = Vec::new();
         for case in cases::list(tx)? {
+            if !working_morning {
+                break;
+            }
             let Some((deadline, due)) = cases::running_deadline(&case) else {
                 continue;
             };
@@ -74,12 +81,16 @@ impl Jobs<'_> {
                     now,
                     "overdue",
                     None,
-                    &format!("termijn {} verstreken op {due}", deadline.dutch()),
+                    &format!(
+                        "{} uiterlijk {}",
+                        deadline.dutch(),
+                        due.format("%-d-%-m-%Y")
+                    ),
                 )?;
                 overdue.push(OverdueLine {
                     reference: case.reference.to_string(),
                     subject: case.subject.clone(),
-                    deadline: deadline.dutch(),
+                    deadline: deadline.label(self.intake.settings.organisation.language),
                     due: templates::long_date(due, self.intake.settings.organisation.language),
                     handler: case.handler.clone().unwrap_or_else(|| "-".into()),
                     working_days_late: calendar.working_days_between(due, today),
@@ -97,6 +108,10 @@ impl Jobs<'_> {
                 &templates::long_date(today, mailer.staff_language()),
             );
             context.insert("cases", &overdue);
+            context.insert(
+                "recipient_name",
+                &settings.roles.name_of(&settings.roles.director),
+            );
             mailer.to_director_without_case(
                 tx,
                 Letter {
@@ -125,12 +140,16 @@ impl Jobs<'_> {
         let mailer = self.intake.mailer();
         let lang = mailer.staff_language();
         let mut context = mailer.case_context(case, lang);
-        context.insert("deadline", deadline.dutch());
+        context.insert("deadline", deadline.label(lang));
         context.insert("is_reaction", &(deadline == Deadline::Reaction));
         context.insert("due", &templates::long_date(due, lang));
         context.insert("due_today", &(today == due));
         context.insert("overdue", &(today > due));
-        context.insert("missing", &crate::casework::apply::missing_to_close(case));
+        let missing: Vec<String> = crate::casework::apply::missing_to_close(case)
+            .into_iter()
+            .map(|m| crate::domain::wording::missing_field(m, lang))
+            .collect();
+        context.insert("missing", &missing);
         mailer.to_roles(
             tx,
             Letter {
@@ -149,7 +168,11 @@ impl Jobs<'_> {
             now,
             "reminder",
             None,
-            &format!("herinnering: {} uiterlijk {due}", deadline.dutch()),
+            &format!(
+                "{} uiterlijk {}",
+                deadline.dutch(),
+                due.format("%-d-%-m-%Y")
+            ),
         )?;
         tracing::info!(case = %case.reference, deadline = deadline.as_str(), "reminder sent");
         Ok(())

@@ -8,7 +8,7 @@ use crate::settings::Language;
 use crate::store::cases::{self, Deadline};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, notices};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -22,6 +22,8 @@ pub struct DigestLine {
     pub deadline: String,
     pub overdue: bool,
     pub agreement: String,
+    /// The committee's verdict ("gegrond"/"ongegrond"), "-" when there is none.
+    pub verdict: String,
 }
 
 /// The digest's figures for the week ending at `end` (exclusive).
@@ -65,22 +67,34 @@ impl Jobs<'_> {
         DigestLine {
             reference: case.reference.to_string(),
             subject: templates::excerpt(&case.subject, 70),
-            status: case.status.dutch().to_string(),
+            status: case.status.label(lang).to_string(),
             handler: case.handler.clone().unwrap_or_else(|| "-".into()),
             due: due
                 .map(|d| templates::long_date(d, lang))
                 .unwrap_or_else(|| "-".into()),
-            deadline: deadline.dutch().to_string(),
+            deadline: deadline.label(lang).to_string(),
             overdue: cases::is_overdue(case, today),
-            agreement: match case.agreement {
-                Some(true) => "ja".into(),
-                Some(false) => "nee".into(),
-                None => "-".into(),
+            agreement: match (case.agreement, lang) {
+                (Some(true), Language::Nl) => "ja".into(),
+                (Some(false), Language::Nl) => "nee".into(),
+                (Some(true), Language::En) => "yes".into(),
+                (Some(false), Language::En) => "no".into(),
+                (None, _) => "-".into(),
+            },
+            verdict: match (
+                case.verdict.as_deref().and_then(|v| v.split(':').next()),
+                lang,
+            ) {
+                (Some("gegrond"), Language::En) => "upheld".into(),
+                (Some("ongegrond"), Language::En) => "rejected".into(),
+                (Some(v), _) => v.to_string(),
+                (None, _) => "-".into(),
             },
         }
     }
 
-    /// The digest for the 7 days before `end`.
+    /// The digest for the 7 whole days before the day of `end` (sent on a Monday: Monday to
+    /// Sunday of the week before).
     pub fn digest_content(
         &self,
         tx: &Connection,
@@ -88,8 +102,11 @@ impl Jobs<'_> {
     ) -> anyhow::Result<DigestContent> {
         let tz = self.intake.tz;
         let lang = self.intake.settings.organisation.language;
-        let start = end - Duration::days(7);
         let today = end.with_timezone(&tz).date_naive();
+        let first_day = today - Duration::days(7);
+        let last_day = today - Duration::days(1);
+        let start = at_local(self.intake, first_day, NaiveTime::MIN);
+        let end = at_local(self.intake, today, NaiveTime::MIN);
         let all = cases::list(tx)?;
         let in_week = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t >= start && t < end);
         let pick = |f: &dyn Fn(&CaseRecord) -> bool| -> Vec<DigestLine> {
@@ -123,18 +140,18 @@ impl Jobs<'_> {
                 calendar.working_days_between(calendar.working_day_on_or_after(received), reacted)
             })
             .collect();
-        let last_day = (end - Duration::seconds(1)).with_timezone(&tz).date_naive();
         // Named after the week it covers.
-        let iso = start.with_timezone(&tz).date_naive().iso_week();
+        let iso = first_day.iso_week();
         Ok(DigestContent {
             week: format!("{}-W{:02}", iso.year(), iso.week()),
-            from: templates::long_date(start.with_timezone(&tz).date_naive(), lang),
+            from: templates::long_date(first_day, lang),
             to: templates::long_date(last_day, lang),
             new_cases: pick(&|c| c.received_at >= start && c.received_at < end),
             open_count: open.len(),
             overdue_count: open.iter().filter(|c| cases::is_overdue(c, today)).count(),
             open_cases: open.iter().map(|c| self.line(c, today, lang)).collect(),
-            closed: pick(&|c| in_week(c.closed_at)),
+            // A final, binding verdict ends a case as much as closing it does.
+            closed: pick(&|c| in_week(c.closed_at) || in_week(c.verdict_at)),
             escalated: pick(&|c| in_week(c.escalated_at)),
             appealed: pick(&|c| in_week(c.appealed_at)),
             verdicts: pick(&|c| in_week(c.verdict_at)),
@@ -228,8 +245,12 @@ impl Jobs<'_> {
             self.intake.settings.organisation.language,
             &self.digest_context(content),
         )?;
+        let label = match self.intake.settings.organisation.language {
+            Language::Nl => "Onderwerp",
+            Language::En => "Subject",
+        };
         Ok(format!(
-            "Onderwerp: {}\n\n{}",
+            "{label}: {}\n\n{}",
             rendered.subject, rendered.text
         ))
     }

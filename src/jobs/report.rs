@@ -8,6 +8,7 @@ use super::digest::median;
 use crate::domain::CaseStatus;
 use crate::inbound::Attachment;
 use crate::outbound::{Letter, Template};
+use crate::settings::Language;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, cases, notices};
 use base64::Engine;
@@ -19,6 +20,9 @@ use std::fmt::Write;
 
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+];
+const MONTHS_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
 /// A count with its label.
@@ -123,6 +127,7 @@ impl Jobs<'_> {
         let tz = self.intake.tz;
         let cal = self.intake.calendar;
         let deadlines = &self.intake.settings.deadlines;
+        let english = self.intake.settings.organisation.language == Language::En;
         let local = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
         let all: Vec<CaseRecord> = cases::list(tx)?
             .into_iter()
@@ -152,15 +157,23 @@ impl Jobs<'_> {
         for c in &complaints {
             let received = local(c.received_at);
             per_month[received.month0() as usize] += 1;
-            let category = c
-                .category
-                .clone()
-                .unwrap_or_else(|| "(geen categorie)".into());
+            let category = c.category.clone().unwrap_or_else(|| {
+                if english {
+                    "(no category)"
+                } else {
+                    "(geen categorie)"
+                }
+                .into()
+            });
             *per_category.entry(category.clone()).or_insert(0) += 1;
-            let handler = c
-                .handler
-                .clone()
-                .unwrap_or_else(|| "(geen behandelaar)".into());
+            let handler = c.handler.clone().unwrap_or_else(|| {
+                if english {
+                    "(no handler)"
+                } else {
+                    "(geen behandelaar)"
+                }
+                .into()
+            });
             *per_handler.entry(handler.clone()).or_insert(0) += 1;
             let day0 = cal.working_day_on_or_after(received);
             let r_days = c
@@ -246,7 +259,7 @@ impl Jobs<'_> {
                 .iter()
                 .enumerate()
                 .map(|(i, n)| Count {
-                    label: MONTHS[i].into(),
+                    label: if english { MONTHS_EN[i] } else { MONTHS[i] }.into(),
                     count: *n,
                 })
                 .collect(),
@@ -297,65 +310,89 @@ impl Jobs<'_> {
 
     /// The anonymous case data as CSV (RFC 4180, comma-separated, UTF-8).
     pub fn report_csv(&self, report: &YearReport) -> String {
-        fn field(s: &str) -> String {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        }
         let opt = |v: Option<u32>| v.map(|d| d.to_string()).unwrap_or_default();
-        let yes_no = |b: bool| if b { "ja" } else { "nee" };
-        let mut out = String::from(
-            "kenmerk,ontvangen,maand,categorie,status,behandelaar,werkdagen_tot_reactie,werkdagen_tot_afhandeling,akkoord,geescaleerd,beroep,uitspraak,verlengd\r\n",
-        );
+        let english = self.intake.settings.organisation.language == Language::En;
+        let yes_no = |b: bool| match (b, english) {
+            (true, false) => "ja",
+            (false, false) => "nee",
+            (true, true) => "yes",
+            (false, true) => "no",
+        };
+        let mut out = String::from(if english {
+            "reference,received,month,category,status,handler,working_days_to_reply,working_days_to_close,agreement,escalated,appeal,verdict,extended\r\n"
+        } else {
+            "kenmerk,ontvangen,maand,categorie,status,behandelaar,werkdagen_tot_reactie,werkdagen_tot_afhandeling,akkoord,geescaleerd,beroep,uitspraak,verlengd\r\n"
+        });
         for f in &report.facts {
             let _ = write!(
                 out,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
-                field(&f.reference),
+                csv_field(&f.reference),
                 f.received,
                 f.received.month(),
-                field(&f.category),
+                csv_field(&f.category),
                 f.status,
-                field(&f.handler),
+                csv_field(&f.handler),
                 opt(f.reaction_days),
                 opt(f.closing_days),
                 f.agreement.map(yes_no).unwrap_or(""),
                 yes_no(f.escalated),
                 yes_no(f.appealed),
-                field(f.verdict.as_deref().unwrap_or("")),
+                csv_field(f.verdict.as_deref().unwrap_or("")),
                 yes_no(f.extended),
             );
         }
         out
     }
 
-    /// The two charts as SVG: cases per month, and deadline compliance.
+    /// The two charts as SVG: cases per month, and deadline compliance (no bar where nothing
+    /// was measured, as the summary's "-").
     pub fn report_charts(&self, report: &YearReport) -> Vec<(String, String)> {
-        let months: Vec<(String, f64)> = report
+        let english = self.intake.settings.organisation.language == Language::En;
+        let deadlines = &self.intake.settings.deadlines;
+        let months: Vec<(String, Option<f64>)> = report
             .per_month
             .iter()
-            .map(|c| (c.label.clone(), c.count as f64))
+            .map(|c| (c.label.clone(), Some(c.count as f64)))
             .collect();
-        let pct = |c: &Compliance| c.share.unwrap_or(0.0) * 100.0;
+        let pct = |c: &Compliance| c.share.map(|s| s * 100.0);
+        let (reaction, closing, per_month, within, files) = if english {
+            (
+                "reply",
+                "closure",
+                "Complaints per month",
+                "Within the period",
+                ("complaints-per-month", "deadlines"),
+            )
+        } else {
+            (
+                "reactie",
+                "afhandeling",
+                "Klachten per maand",
+                "Binnen de termijn",
+                ("klachten-per-maand", "termijnen"),
+            )
+        };
+        let wd = "wd";
         let compliance = vec![
-            ("reactie ≤ 5 wd".to_string(), pct(&report.reaction)),
-            ("afhandeling ≤ 14 wd".to_string(), pct(&report.closing)),
+            (
+                format!("{reaction} ≤ {} {wd}", deadlines.reaction_working_days),
+                pct(&report.reaction),
+            ),
+            (
+                format!("{closing} ≤ {} {wd}", deadlines.closing_working_days),
+                pct(&report.closing),
+            ),
         ];
         vec![
             (
-                format!("klachten-per-maand-{}.svg", report.year),
-                bar_chart(
-                    &format!("Klachten per maand, {}", report.year),
-                    &months,
-                    None,
-                ),
+                format!("{}-{}.svg", files.0, report.year),
+                bar_chart(&format!("{per_month}, {}", report.year), &months, None),
             ),
             (
-                format!("termijnen-{}.svg", report.year),
+                format!("{}-{}.svg", files.1, report.year),
                 bar_chart(
-                    &format!("Binnen de termijn, {} (%)", report.year),
+                    &format!("{within}, {} (%)", report.year),
                     &compliance,
                     Some(100.0),
                 ),
@@ -477,9 +514,9 @@ impl Jobs<'_> {
 }
 
 /// A plain SVG bar chart, readable in any browser and mail client that shows images.
-fn bar_chart(title: &str, bars: &[(String, f64)], max: Option<f64>) -> String {
+fn bar_chart(title: &str, bars: &[(String, Option<f64>)], max: Option<f64>) -> String {
     let (width, height, top, bottom, left) = (640.0, 320.0, 40.0, 40.0, 40.0);
-    let max = max.unwrap_or_else(|| bars.iter().map(|b| b.1).fold(1.0, f64::max));
+    let max = max.unwrap_or_else(|| bars.iter().filter_map(|b| b.1).fold(1.0, f64::max));
     let slot = (width - left - 10.0) / bars.len().max(1) as f64;
     let plot = height - top - bottom;
     let esc = |s: &str| {
@@ -497,18 +534,32 @@ fn bar_chart(title: &str, bars: &[(String, f64)], max: Option<f64>) -> String {
         height - bottom
     );
     for (i, (label, value)) in bars.iter().enumerate() {
-        let h = if max > 0.0 { value / max * plot } else { 0.0 };
         let x = left + i as f64 * slot + slot * 0.15;
-        let y = height - bottom - h;
+        let centre = x + slot * 0.35;
+        match value {
+            Some(value) => {
+                let h = if max > 0.0 { value / max * plot } else { 0.0 };
+                let y = height - bottom - h;
+                let _ = write!(
+                    svg,
+                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#2f6f9f\"/>\
+                     <text x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{value:.0}</text>",
+                    slot * 0.7,
+                    y - 4.0,
+                );
+            }
+            // Nothing measured: no bar, a dash.
+            None => {
+                let _ = write!(
+                    svg,
+                    "<text x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">-</text>",
+                    height - bottom - 4.0,
+                );
+            }
+        }
         let _ = write!(
             svg,
-            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#2f6f9f\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{value:.0}</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            slot * 0.7,
-            x + slot * 0.35,
-            y - 4.0,
-            x + slot * 0.35,
+            "<text x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             height - bottom + 16.0,
             esc(label)
         );
@@ -517,8 +568,50 @@ fn bar_chart(title: &str, bars: &[(String, f64)], max: Option<f64>) -> String {
     svg
 }
 
+/// One CSV cell (RFC 4180), neutralised against formula injection.
+pub fn csv_field(s: &str) -> String {
+    // A cell a spreadsheet would read as a formula is prefixed with ' (OWASP, CSV
+    // injection): = + - @ TAB CR.
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    let s = s.as_str();
+    if s.contains([',', '"', '\n', '\r', '\t']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No cell, once a spreadsheet unquotes it, starts a formula.
+        #[test]
+        fn no_csv_cell_is_a_formula(v in "[=+@\t\r,\"a-z -]{0,12}") {
+            let cell = csv_field(&v);
+            let inner = cell
+                .strip_prefix('"')
+                .and_then(|c| c.strip_suffix('"'))
+                .map(|c| c.replace("\"\"", "\""))
+                .unwrap_or(cell.clone());
+            prop_assert!(!inner.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+            prop_assert!(inner.trim_start_matches('\'').len() == v.len() || inner == v);
+        }
+    }
+
+    #[test]
+    fn a_hyperlink_formula_is_text() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(csv_field("Anna"), "Anna");
+    }
     use super::*;
 
     #[test]
@@ -533,10 +626,23 @@ mod tests {
     fn charts_are_svg() {
         let svg = bar_chart(
             "Klachten <test>",
-            &[("jan".into(), 3.0), ("feb".into(), 0.0)],
+            &[("jan".into(), Some(3.0)), ("feb".into(), Some(0.0))],
             None,
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("Klachten &lt;test&gt;"));
+        assert_eq!(svg.matches("<rect").count(), 3, "background and two bars");
+    }
+
+    #[test]
+    fn nothing_measured_draws_no_bar() {
+        let svg = bar_chart(
+            "Binnen de termijn (%)",
+            &[("reactie".into(), Some(80.0)), ("afhandeling".into(), None)],
+            Some(100.0),
+        );
+        assert_eq!(svg.matches("<rect").count(), 2, "background and one bar");
+        assert!(svg.contains(">-</text>"));
+        assert!(!svg.contains(">0</text>"));
     }
 }

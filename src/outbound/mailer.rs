@@ -77,7 +77,7 @@ impl Mailer<'_> {
             "closing_due",
             &case.closing_due.map(|d| templates::long_date(d, lang)),
         );
-        c.insert("status", case.status.dutch());
+        c.insert("status", case.status.label(lang));
         c.insert("handler", &case.handler);
         c.insert("category", &case.category);
         c.insert("cause", &case.cause);

@@ -27,13 +27,15 @@ pub enum Template {
     OverdueAlert,
     Digest,
     AnnualReport,
+    ThirdPartyNotification,
+    TokenRevoked,
     AdminAlert,
     AdminAllClear,
     TestMail,
 }
 
 impl Template {
-    pub const ALL: [Template; 19] = [
+    pub const ALL: [Template; 21] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -50,6 +52,8 @@ impl Template {
         Self::OverdueAlert,
         Self::Digest,
         Self::AnnualReport,
+        Self::ThirdPartyNotification,
+        Self::TokenRevoked,
         Self::AdminAlert,
         Self::AdminAllClear,
         Self::TestMail,
@@ -73,6 +77,8 @@ impl Template {
             Self::OverdueAlert => "overdue_alert",
             Self::Digest => "digest",
             Self::AnnualReport => "annual_report",
+            Self::ThirdPartyNotification => "third_party_notification",
+            Self::TokenRevoked => "token_revoked",
             Self::AdminAlert => "admin_alert",
             Self::AdminAllClear => "admin_all_clear",
             Self::TestMail => "test_mail",
@@ -123,6 +129,10 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "digest",
     "nl" / "annual_report",
     "en" / "annual_report",
+    "nl" / "third_party_notification",
+    "en" / "third_party_notification",
+    "nl" / "token_revoked",
+    "en" / "token_revoked",
     "nl" / "admin_alert",
     "en" / "admin_alert",
     "nl" / "admin_all_clear",

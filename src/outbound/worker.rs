@@ -81,7 +81,7 @@ pub async fn deliver_due(
             }
             Err(SendError::Unavailable(error)) if !expired => {
                 let until = store.transaction(|tx| pause(tx, policy, &mail, &error, now))?;
-                tracing::warn!(case, kind = mail.kind.as_str(), %until, "mail server unavailable, sending paused: {}", crate::intake::loggable(&error));
+                tracing::warn!(case, kind = mail.kind.as_str(), %until, "mail server unavailable, sending paused: {}", crate::redact::addresses(&error));
                 report.deferred += 1;
                 return Ok(report);
             }
@@ -89,13 +89,13 @@ pub async fn deliver_due(
                 streak += 1;
                 if streak >= TRANSIENT_STREAK_PAUSES {
                     let until = store.transaction(|tx| pause(tx, policy, &mail, &error, now))?;
-                    tracing::warn!(case, kind = mail.kind.as_str(), %until, "{streak} recipients in a row refused for now, sending paused: {}", crate::intake::loggable(&error));
+                    tracing::warn!(case, kind = mail.kind.as_str(), %until, "{streak} recipients in a row refused for now, sending paused: {}", crate::redact::addresses(&error));
                     report.deferred += 1;
                     return Ok(report);
                 }
                 let next = now + policy.backoff(mail.attempts);
                 store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
-                tracing::warn!(case, kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred for this message: {}", crate::intake::loggable(&error));
+                tracing::warn!(case, kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred for this message: {}", crate::redact::addresses(&error));
                 report.deferred += 1;
             }
             Err(
@@ -123,7 +123,7 @@ pub async fn deliver_due(
                     case,
                     kind = mail.kind.as_str(),
                     "sending failed permanently: {}",
-                    crate::intake::loggable(&error)
+                    crate::redact::addresses(&error)
                 );
                 report.failed += 1;
             }

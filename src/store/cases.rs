@@ -244,7 +244,7 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
     conn.execute(
         "UPDATE cases SET status = ?2, reaction_due = ?3, reacted_at = ?4, closing_due = ?5, closed_at = ?6,
              handler = ?7, category = ?8, cause = ?9, solution = ?10, measure = ?11, agreement = ?12,
-             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16
+             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16, language = ?17
          WHERE id = ?1",
         params![
             case.id,
@@ -263,6 +263,7 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
             opt_ts(case.appealed_at),
             case.verdict,
             opt_ts(case.verdict_at),
+            case.language,
         ],
     )?;
     Ok(())
@@ -341,6 +342,15 @@ impl Deadline {
             Deadline::Closing => "afhandeling",
         }
     }
+
+    /// The label in `lang`.
+    pub fn label(self, lang: crate::settings::Language) -> &'static str {
+        match (self, lang) {
+            (_, crate::settings::Language::Nl) => self.dutch(),
+            (Deadline::Reaction, _) => "reply to the complainant",
+            (Deadline::Closing, _) => "closure",
+        }
+    }
 }
 
 /// Whether the running deadline has passed on `today` (the end of the due day counts).
@@ -361,6 +371,25 @@ pub fn events(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<Event>> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The case of a mail we sent to its complainant (acknowledgement, reaction, letters), by
+/// Message-ID: a reply to it counts as the complainant's, whoever forwarded it on.
+pub fn case_of_complainant_message(
+    conn: &Connection,
+    message_id: &str,
+) -> anyhow::Result<Option<CaseRef>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT o.kind, c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1",
+            params![message_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.and_then(|(kind, reference)| {
+        let kind: super::outbox::OutboxKind = kind.parse().ok()?;
+        kind.to_complainant().then(|| reference.parse().ok())?
+    }))
 }
 
 /// Whether a case with this reference exists.

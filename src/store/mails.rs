@@ -186,6 +186,16 @@ pub fn original_of(conn: &Connection, fingerprint: &str) -> anyhow::Result<Optio
         .optional()?)
 }
 
+/// The raw bytes of a recorded mail (empty over the size limit; `None` once purged).
+pub fn raw_of(conn: &Connection, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row("SELECT raw FROM mails WHERE id = ?1", params![id], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })
+        .optional()?
+        .filter(|raw| !raw.is_empty()))
+}
+
 /// The whole ledger, in arrival order.
 pub fn all(conn: &Connection) -> anyhow::Result<Vec<RecordedMail>> {
     let mut stmt =

@@ -153,4 +153,11 @@ pub const MIGRATIONS: &[&str] = &[
         failures INTEGER NOT NULL
     );
     "#,
+    // 5: sender proof — a token can be revoked (it leaked); a held mail carries the code its
+    // sender must type to confirm it, and what became of it.
+    r#"
+    ALTER TABLE tokens ADD COLUMN revoked_at TEXT;
+    ALTER TABLE held_commands ADD COLUMN code TEXT NOT NULL DEFAULT '';
+    ALTER TABLE held_commands ADD COLUMN outcome TEXT;
+    "#,
 ];

@@ -31,28 +31,51 @@ pub fn issue(
 }
 
 /// A token as issued.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issued {
     pub token: String,
+    /// The address it was given to.
+    pub owner: String,
     pub case_id: Option<i64>,
     pub held_id: Option<i64>,
     pub issued_at: DateTime<Utc>,
+    pub revoked: bool,
 }
 
-/// Every token issued to `address`, newest first (a handful per case at most).
-pub fn issued_to(conn: &Connection, address: &EmailAddress) -> anyhow::Result<Vec<Issued>> {
-    let mut stmt = conn.prepare(
-        "SELECT token, case_id, held_id, issued_at FROM tokens WHERE address = ?1 ORDER BY issued_at DESC",
+/// The token with this value, whoever it was issued to.
+pub fn find(conn: &Connection, token: &str) -> anyhow::Result<Option<Issued>> {
+    Ok(conn
+        .query_row(
+            "SELECT token, address, case_id, held_id, issued_at, revoked_at IS NOT NULL FROM tokens WHERE token = ?1",
+            params![token],
+            |r| {
+                Ok(Issued {
+                    token: r.get(0)?,
+                    owner: r.get(1)?,
+                    case_id: r.get(2)?,
+                    held_id: r.get(3)?,
+                    issued_at: parse_ts(&r.get::<_, String>(4)?)?,
+                    revoked: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Revokes a token; true when it was valid until now (so its owner is told once).
+pub fn revoke(conn: &Connection, token: &str, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let n = conn.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE token = ?1 AND revoked_at IS NULL",
+        params![token, ts(now)],
     )?;
-    let rows = stmt.query_map(params![address.as_str()], |r| {
-        Ok(Issued {
-            token: r.get(0)?,
-            case_id: r.get(1)?,
-            held_id: r.get(2)?,
-            issued_at: parse_ts(&r.get::<_, String>(3)?)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(n == 1)
+}
+
+/// A fresh confirmation code: four digits, typed by the sender as `Bevestig 4821`. Guessing
+/// it is not the protection (the request's token is); it makes a reply mean "yes" only when
+/// the sender says so, for this held mail.
+pub fn new_code() -> String {
+    format!("{:04}", rand::rng().random_range(0..10_000u32))
 }
 
 /// A mail held for confirmation.
@@ -61,11 +84,16 @@ pub struct Held {
     pub id: i64,
     pub case_id: Option<i64>,
     pub address: String,
+    pub mail_id: i64,
     pub subject: String,
     pub new_text: String,
-    pub resolved: bool,
+    pub code: String,
+    pub held_at: DateTime<Utc>,
+    /// `confirmed`, `refused` or `expired` once settled.
+    pub outcome: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn hold(
     conn: &Connection,
     case_id: Option<i64>,
@@ -73,11 +101,12 @@ pub fn hold(
     mail_id: i64,
     subject: &str,
     new_text: &str,
+    code: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
     conn.execute(
-        "INSERT INTO held_commands (case_id, address, mail_id, subject, new_text, held_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![case_id, address.as_str(), mail_id, subject, new_text, ts(now)],
+        "INSERT INTO held_commands (case_id, address, mail_id, subject, new_text, code, held_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![case_id, address.as_str(), mail_id, subject, new_text, code, ts(now)],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -85,26 +114,35 @@ pub fn hold(
 pub fn held(conn: &Connection, id: i64) -> anyhow::Result<Option<Held>> {
     Ok(conn
         .query_row(
-            "SELECT id, case_id, address, subject, new_text, resolved_at IS NOT NULL FROM held_commands WHERE id = ?1",
+            "SELECT id, case_id, address, mail_id, subject, new_text, code, held_at, outcome FROM held_commands WHERE id = ?1",
             params![id],
             |r| {
                 Ok(Held {
                     id: r.get(0)?,
                     case_id: r.get(1)?,
                     address: r.get(2)?,
-                    subject: r.get(3)?,
-                    new_text: r.get(4)?,
-                    resolved: r.get(5)?,
+                    mail_id: r.get(3)?,
+                    subject: r.get(4)?,
+                    new_text: r.get(5)?,
+                    code: r.get(6)?,
+                    held_at: parse_ts(&r.get::<_, String>(7)?)?,
+                    outcome: r.get(8)?,
                 })
             },
         )
         .optional()?)
 }
 
-pub fn resolve_held(conn: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// Settles a held mail once: `confirmed`, `refused` or `expired`.
+pub fn settle_held(
+    conn: &Connection,
+    id: i64,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     conn.execute(
-        "UPDATE held_commands SET resolved_at = ?2 WHERE id = ?1",
-        params![id, ts(now)],
+        "UPDATE held_commands SET resolved_at = ?2, outcome = ?3 WHERE id = ?1 AND resolved_at IS NULL",
+        params![id, ts(now), outcome],
     )?;
     Ok(())
 }

@@ -1,0 +1,82 @@
+//! Mail that names a case but does not come from its complainant (and does not answer a mail
+//! we sent them): recorded on the case as third-party mail with its real sender first, passed
+//! to the handler as such — never as the complainant's words, never acknowledged. A stranger's
+//! new complaint that happens to carry a case tag is not guessed at: the handler registers it
+//! with `Klacht:` if it is one (README, "Who may add to a complaint").
+
+use crate::inbound::InboundMail;
+use crate::intake::{Intake, new_text_of};
+use crate::outbound::{Letter, Template, templates};
+use crate::store::outbox::OutboxKind;
+use crate::store::{CaseRecord, cases};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+/// Records `mail` on `case` as third-party mail and tells the handler (or all staff).
+pub(crate) fn record(
+    intake: &Intake<'_>,
+    tx: &Connection,
+    case: &CaseRecord,
+    mail: &InboundMail,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let sender = match &mail.from {
+        Some(m) => match &m.name {
+            Some(n) if !n.trim().is_empty() => format!("{} <{}>", n.trim(), m.address),
+            _ => m.address.to_string(),
+        },
+        None => "(onbekend)".to_string(),
+    };
+    let text = new_text_of(mail);
+    let names: Vec<&str> = mail
+        .attachments
+        .iter()
+        .map(|a| a.filename.as_str())
+        .collect();
+    let mut detail = format!(
+        "E-mail van een derde (niet de klager). Van: {sender}\nOnderwerp: {}\n",
+        mail.subject
+    );
+    if !names.is_empty() {
+        detail.push_str(&format!(
+            "Bijlagen (niet bij de klacht opgeslagen): {}\n",
+            names.join(", ")
+        ));
+    }
+    detail.push('\n');
+    detail.push_str(&text);
+    cases::add_event(
+        tx,
+        case.id,
+        now,
+        "third_party",
+        mail.sender().map(|a| a.as_str()),
+        &detail,
+    )?;
+    let mailer = intake.mailer();
+    let lang = mailer.staff_language();
+    let mut context = mailer.case_context(case, lang);
+    context.insert("sender", &sender);
+    context.insert("mail_subject", &mail.subject);
+    context.insert("body", &text);
+    context.insert("attachment_names", &names);
+    context.insert(
+        "received",
+        &templates::long_datetime(received_at, intake.tz, lang),
+    );
+    mailer.to_roles(
+        tx,
+        Letter {
+            kind: OutboxKind::FollowUpNotification,
+            template: Template::ThirdPartyNotification,
+            case: Some(case),
+            context,
+            attachments: &mail.attachments,
+        },
+        &intake.handler_or_staff(case),
+        now,
+    )?;
+    tracing::info!(case = %case.reference, "third-party mail recorded");
+    Ok(())
+}

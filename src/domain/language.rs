@@ -1,0 +1,114 @@
+//! The language a complaint is written in, Dutch or English, from its text: `whatlang`'s
+//! trigram model limited to the two, confirmed by the common function words of each. Unsure
+//! (too short, mixed, neither) is `None`, and the caller falls back to Dutch.
+
+use crate::settings::Language;
+use whatlang::{Detector, Lang};
+
+/// Dutch function words that English text hardly ever contains.
+const DUTCH: [&str; 40] = [
+    "de", "het", "een", "en", "van", "ik", "je", "u", "uw", "niet", "dat", "die", "is", "op", "te",
+    "zijn", "voor", "met", "maar", "ook", "nog", "geen", "heb", "heeft", "wij", "we", "mijn", "er",
+    "naar", "bij", "om", "dit", "wel", "al", "graag", "dan", "hebben", "was", "werd", "worden",
+];
+
+/// English function words that Dutch text hardly ever contains.
+const ENGLISH: [&str; 40] = [
+    "the", "and", "of", "to", "i", "you", "your", "not", "that", "this", "is", "on", "for", "with",
+    "but", "also", "still", "no", "have", "has", "we", "my", "there", "at", "it", "was", "were",
+    "be", "been", "would", "could", "please", "from", "a", "an", "are", "me", "our", "which",
+    "what",
+];
+
+/// How many words of each list a text has (a word in both lists counts for neither).
+fn function_words(text: &str) -> (usize, usize) {
+    let mut nl = 0;
+    let mut en = 0;
+    for word in text
+        .split(|c: char| !c.is_alphabetic() && c != '\'')
+        .map(str::to_lowercase)
+        .filter(|w| !w.is_empty())
+    {
+        let (d, e) = (
+            DUTCH.contains(&word.as_str()),
+            ENGLISH.contains(&word.as_str()),
+        );
+        match (d, e) {
+            (true, false) => nl += 1,
+            (false, true) => en += 1,
+            _ => {}
+        }
+    }
+    (nl, en)
+}
+
+/// The words of `text` that carry its language: no addresses or links, and no capitalised words
+/// inside a sentence — names and course titles ("Project Management Foundation") are often in
+/// the other language.
+fn language_words(text: &str) -> String {
+    let mut kept = Vec::new();
+    for line in text.lines().take(200) {
+        // A line starts a sentence too: mail is written in lines.
+        let mut sentence_start = true;
+        for word in line.split_whitespace() {
+            let is_name = !sentence_start
+                && word
+                    .trim_start_matches(|c: char| !c.is_alphanumeric())
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_uppercase);
+            let is_address = word.contains('@') || word.contains("://") || word.starts_with("www.");
+            if !is_name && !is_address {
+                kept.push(word);
+            }
+            sentence_start = word.ends_with(['.', '!', '?', ':']);
+        }
+    }
+    kept.join(" ")
+}
+
+/// The language of `text` when the evidence agrees; `None` when unsure. English needs more
+/// evidence than Dutch: answering a Dutch complainant in English is the costlier mistake.
+pub fn detect(text: &str) -> Option<Language> {
+    let cleaned = language_words(text);
+    let (nl, en) = function_words(&cleaned);
+    let info = Detector::with_allowlist(vec![Lang::Nld, Lang::Eng]).detect(&cleaned);
+    let model = info.and_then(|info| match info.lang() {
+        Lang::Eng if info.confidence() >= 0.5 => Some((Language::En, info.confidence())),
+        Lang::Nld if info.confidence() >= 0.5 => Some((Language::Nl, info.confidence())),
+        _ => None,
+    });
+    let words = match (nl, en) {
+        (n, e) if e >= 2 && e >= 2 * n.max(1) => Some(Language::En),
+        (n, e) if n >= 2 && n >= 2 * e.max(1) => Some(Language::Nl),
+        _ => None,
+    };
+    match (model, words) {
+        // The model decides unless the function words clearly say otherwise; the words decide
+        // when the model is unsure.
+        (Some((m, _)), Some(w)) if m != w => None,
+        // Without a single English function word, English needs a confident model.
+        (Some((Language::En, confidence)), None) if en == 0 && confidence < 0.9 => None,
+        (Some((m, _)), _) => Some(m),
+        (None, w) => w,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clear_cases() {
+        assert_eq!(
+            detect("I am writing to complain about the course that was cancelled."),
+            Some(Language::En)
+        );
+        assert_eq!(
+            detect("Ik wil een klacht indienen over de cursus die is geannuleerd."),
+            Some(Language::Nl)
+        );
+        assert_eq!(detect(""), None);
+        assert_eq!(detect("OK"), None);
+    }
+}

@@ -1,0 +1,292 @@
+//! The words people read for klachtd's internal codes: the kinds of event in a case's history
+//! and the reasons a mail was quarantined, in Dutch and English, with local times.
+
+use crate::settings::Language;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// Every event kind the history may hold, with its Dutch and English label.
+const EVENTS: &[(&str, &str, &str)] = &[
+    ("registered", "klacht geregistreerd", "complaint registered"),
+    (
+        "registered_by",
+        "klacht doorgegeven door een medewerker",
+        "complaint handed in by staff",
+    ),
+    (
+        "acknowledged",
+        "ontvangstbevestiging verstuurd",
+        "acknowledgement sent",
+    ),
+    (
+        "acknowledgement_skipped",
+        "geen tweede ontvangstbevestiging",
+        "no second acknowledgement",
+    ),
+    (
+        "follow_up",
+        "aanvulling van de klager",
+        "follow-up from the complainant",
+    ),
+    ("command", "opdracht", "command"),
+    ("note", "notitie", "note"),
+    (
+        "reaction",
+        "reactie aan de klager",
+        "reply to the complainant",
+    ),
+    ("closed", "afgehandeld", "resolved"),
+    ("reopened", "heropend", "reopened"),
+    ("withdrawn", "geen klacht", "not a complaint"),
+    (
+        "escalated",
+        "voorgelegd aan de directeur",
+        "put before the director",
+    ),
+    ("appealed", "beroep ingesteld", "appeal lodged"),
+    (
+        "verdict",
+        "uitspraak examencommissie",
+        "exam committee's decision",
+    ),
+    ("extended", "termijn verlengd", "period extended"),
+    ("recommendation", "aanbeveling", "recommendation"),
+    ("reminder", "herinnering", "reminder"),
+    ("overdue", "termijn verstreken", "deadline passed"),
+    (
+        "mail_failed",
+        "e-mail kon niet worden bezorgd",
+        "mail could not be delivered",
+    ),
+    ("refused", "opdrachten geweigerd", "commands refused"),
+    ("held", "opdrachten aangehouden", "commands held"),
+    (
+        "no_commands",
+        "e-mail zonder opdrachten",
+        "mail without commands",
+    ),
+    ("language", "taal gewijzigd", "language changed"),
+];
+
+/// Event kinds whose stored detail is for the log, not for a reader.
+const DETAIL_HIDDEN: [&str; 3] = ["registered", "acknowledged", "mail_failed"];
+
+/// The label of an event kind; an unknown kind reads as a neutral "gebeurtenis"/"event".
+pub fn event_label(kind: &str, lang: Language) -> &'static str {
+    let found = EVENTS.iter().find(|(k, _, _)| *k == kind);
+    match (found, lang) {
+        (Some((_, nl, _)), Language::Nl) => nl,
+        (Some((_, _, en)), Language::En) => en,
+        (None, Language::Nl) => "gebeurtenis",
+        (None, Language::En) => "event",
+    }
+}
+
+/// One line of a case's history: local time, label, who, and the first line of the detail.
+pub fn history_line(
+    at: DateTime<Utc>,
+    tz: Tz,
+    kind: &str,
+    actor: Option<&str>,
+    detail: &str,
+    lang: Language,
+) -> String {
+    let local = at.with_timezone(&tz);
+    let when = match lang {
+        Language::Nl => local.format("%d-%m-%Y %H:%M"),
+        Language::En => local.format("%d/%m/%Y %H:%M"),
+    };
+    // Intake records the complainant as "klager"; the label already says who it was.
+    let who = match actor {
+        Some("klager") | None => String::new(),
+        Some(a) => format!(" ({a})"),
+    };
+    let detail = detail.lines().next().unwrap_or_default().trim();
+    let detail = match lang {
+        _ if DETAIL_HIDDEN.contains(&kind) => String::new(),
+        Language::Nl => detail.to_string(),
+        Language::En => english_detail(kind, detail),
+    };
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    };
+    format!("{when} {}{who}{detail}", event_label(kind, lang))
+}
+
+/// Event kinds whose detail klachtd itself wrote, in Dutch.
+const DUTCH_DETAIL: [&str; 5] = [
+    "acknowledgement_skipped",
+    "closed",
+    "overdue",
+    "reminder",
+    "registered_by",
+];
+
+/// The detail of an event for an English reader: what staff typed stays, klachtd's own Dutch
+/// wording is translated or left out.
+fn english_detail(kind: &str, detail: &str) -> String {
+    if DUTCH_DETAIL.contains(&kind) {
+        return String::new();
+    }
+    match kind {
+        "extended" => match detail.split_once(" werkdagen: ") {
+            Some((n, "-")) => format!("{n} working days"),
+            Some((n, reason)) => format!("{n} working days: {reason}"),
+            None => detail.to_string(),
+        },
+        "verdict" => {
+            let (verdict, rest) = detail.split_once(':').unwrap_or((detail, ""));
+            let verdict = match verdict {
+                "gegrond" => "upheld",
+                "ongegrond" => "rejected",
+                other => other,
+            };
+            format!(
+                "{verdict}{}",
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(":{rest}")
+                }
+            )
+        }
+        _ => detail.to_string(),
+    }
+}
+
+/// A field `Afgehandeld` still needs (as `missing_to_close` names it in Dutch), in `lang`.
+pub fn missing_field(dutch: &str, lang: Language) -> String {
+    let english = match dutch {
+        "behandelaar" => "handler",
+        "oorzaak" => "cause",
+        "oplossing" => "solution",
+        "akkoord (ja/nee)" => "agreement (yes/no)",
+        other => other,
+    };
+    match lang {
+        Language::Nl => dutch.to_string(),
+        Language::En => english.to_string(),
+    }
+}
+
+/// A quarantine reason as the director reads it.
+pub fn quarantine_reason(reason: &str, lang: Language) -> String {
+    let why = reason.strip_prefix("malformed: ").unwrap_or(reason);
+    if lang == Language::En {
+        return why.to_string();
+    }
+    if let Some(sizes) = why.strip_prefix("larger than inbound.max_message_bytes ") {
+        let sizes = sizes.trim_matches(['(', ')']);
+        return match sizes.split_once(" > ") {
+            Some((size, limit)) => format!(
+                "het bericht is groter dan toegestaan ({size} bytes; de grens is {limit} bytes, instelling inbound.max_message_bytes)"
+            ),
+            None => "het bericht is groter dan toegestaan (instelling inbound.max_message_bytes)"
+                .to_string(),
+        };
+    }
+    let known = [
+        (
+            "no usable From address",
+            "het bericht heeft geen bruikbaar afzenderadres",
+        ),
+        (
+            "not a readable e-mail message",
+            "het is geen leesbaar e-mailbericht",
+        ),
+        (
+            "MIME boundary declared but never found",
+            "de opbouw van het bericht klopt niet (de aangekondigde MIME-grens ontbreekt), zodat de tekst niet betrouwbaar te lezen is",
+        ),
+        (
+            "a body part could not be decoded (invalid transfer encoding)",
+            "een deel van het bericht kon niet worden gedecodeerd (ongeldige codering)",
+        ),
+    ];
+    known
+        .iter()
+        .find(|(en, _)| *en == why)
+        .map(|(_, nl)| nl.to_string())
+        .unwrap_or_else(|| format!("het bericht kon niet worden verwerkt ({why})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_lines_are_dutch_and_local() {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T09:30:00Z")
+            .unwrap()
+            .to_utc();
+        let tz = chrono_tz::Europe::Amsterdam;
+        assert_eq!(
+            history_line(at, tz, "registered", None, "new complaint", Language::Nl),
+            "24-11-2026 10:30 klacht geregistreerd"
+        );
+        assert_eq!(
+            history_line(
+                at,
+                tz,
+                "command",
+                Some("anna@example.org"),
+                "Escaleer\nmeer",
+                Language::Nl
+            ),
+            "24-11-2026 10:30 opdracht (anna@example.org): Escaleer"
+        );
+        assert_eq!(
+            history_line(at, tz, "reminder", None, "", Language::En),
+            "24/11/2026 10:30 reminder"
+        );
+    }
+
+    #[test]
+    fn every_event_kind_written_has_a_label() {
+        for kind in [
+            "registered",
+            "acknowledged",
+            "acknowledgement_skipped",
+            "follow_up",
+            "command",
+            "note",
+            "reaction",
+            "closed",
+            "verdict",
+            "extended",
+            "escalated",
+            "appealed",
+            "recommendation",
+            "reopened",
+            "withdrawn",
+            "overdue",
+            "reminder",
+            "registered_by",
+            "mail_failed",
+        ] {
+            assert_ne!(event_label(kind, Language::Nl), "gebeurtenis", "{kind}");
+            assert_ne!(event_label(kind, Language::En), "event", "{kind}");
+        }
+    }
+
+    #[test]
+    fn quarantine_reasons_in_dutch() {
+        assert_eq!(
+            quarantine_reason("malformed: no usable From address", Language::Nl),
+            "het bericht heeft geen bruikbaar afzenderadres"
+        );
+        assert!(
+            quarantine_reason(
+                "malformed: larger than inbound.max_message_bytes (30000000 > 26214400)",
+                Language::Nl
+            )
+            .starts_with("het bericht is groter dan toegestaan (30000000 bytes")
+        );
+        assert_eq!(
+            quarantine_reason("malformed: no usable From address", Language::En),
+            "no usable From address"
+        );
+    }
+}
