@@ -195,7 +195,7 @@ fn revoke_leaked(
             None => None,
         };
         tracing::warn!(
-            case = ?case.as_ref().map(|c| c.reference.to_string()),
+            case = case.as_ref().map(|c| tracing::field::display(c.reference)),
             "a token leaked (shown by someone else, or copied to an address without a role): revoked"
         );
         if told.contains(&t.owner) {
