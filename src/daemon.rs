@@ -108,7 +108,7 @@ impl Daemon {
         if !result.already_recorded {
             tracing::info!(
                 outcome = result.outcome.as_str(),
-                case = ?result.case.map(|c| c.to_string()),
+                case = result.case.map(tracing::field::display),
                 "mail taken in: {}",
                 crate::redact::addresses(&result.reason)
             );
@@ -160,6 +160,17 @@ impl Daemon {
             self.outbox_ready.notify_one();
         }
         Ok(report)
+    }
+
+    /// Judges the health at once (a refused login is alerted without waiting for the next
+    /// scheduler pass) and wakes the outbox worker for the alert.
+    fn watch_health_now(&self) {
+        let now = self.clock.now();
+        match self.with_jobs(|jobs, store| store.transaction(|tx| jobs.watch_health(tx, now))) {
+            Ok(0) => {}
+            Ok(_) => self.outbox_ready.notify_one(),
+            Err(e) => tracing::error!("judging the connections' health: {e:#}"),
+        }
     }
 
     /// Runs `f` with the scheduled jobs and the store (for the CLI's digest/report/purge).
@@ -219,11 +230,13 @@ impl Daemon {
                 let _ = session.logout().await;
             }
         }
+        crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
         report.jobs = self.run_jobs()?;
         if !report.jobs.purged_mail.is_empty() {
             self.remove_purged_mail(&report.jobs.purged_mail).await?;
         }
         report.delivery = self.deliver().await?;
+        crate::jobs::alerts::outbound_observed(&self.store(), self.clock.now());
         Ok(report)
     }
 
@@ -276,11 +289,16 @@ impl Daemon {
         tracing::info!("watching the Maildir");
         loop {
             let mut report = RunReport::default();
-            if let Err(e) = self.process_maildir(&maildir, &mut report) {
-                tracing::error!(
-                    "reading the Maildir failed: {}",
-                    crate::redact::addresses(&format!("{e:#}"))
-                );
+            match self.process_maildir(&maildir, &mut report) {
+                Ok(()) => crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now()),
+                Err(e) => {
+                    crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
+                    self.watch_health_now();
+                    tracing::error!(
+                        "reading the Maildir failed: {}",
+                        crate::redact::addresses(&format!("{e:#}"))
+                    );
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
@@ -305,7 +323,16 @@ impl Daemon {
             match result {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {}", crate::redact::addresses(&format!("{e:#}")))
+                    crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
+                    self.watch_health_now();
+                    let shown = crate::redact::addresses(&format!("{e:#}"));
+                    if e.downcast_ref::<crate::inbound::imap::NeverConnected>()
+                        .is_some()
+                    {
+                        tracing::warn!(retry_in = ?backoff, "{shown}")
+                    } else {
+                        tracing::warn!(retry_in = ?backoff, "IMAP connection lost: {shown}")
+                    }
                 }
             }
             tokio::select! {
@@ -324,7 +351,10 @@ impl Daemon {
         backoff: &mut Duration,
         min_backoff: Duration,
     ) -> anyhow::Result<()> {
-        let mut session = source.connect().await?;
+        let mut session = source
+            .connect()
+            .await
+            .context(crate::inbound::imap::NeverConnected)?;
         tracing::info!(folder = source.folder(), "connected to IMAP");
         let mut startup = true;
         loop {
@@ -336,6 +366,7 @@ impl Daemon {
             source
                 .process_folder(&mut session, &mut sink, startup)
                 .await?;
+            crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
             startup = false;
             *backoff = min_backoff;
             if *shutdown.borrow() {
@@ -363,6 +394,7 @@ impl Daemon {
                 );
             }
             let now = self.clock.now();
+            crate::jobs::alerts::outbound_observed(&self.store(), now);
             let wait = outbox::resume_at(self.store().conn(), now)?
                 .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(60))

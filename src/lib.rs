@@ -17,13 +17,17 @@
 //!
 //! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
 //! working-day calendar, display names, the complaint's language, the words for events),
-//! [`commands`] the staff reply parser, [`settings`] the layered
-//! configuration, [`clock`] the one place that reads the time, and [`daemon`] wires it all.
+//! [`commands`] the staff reply parser, [`settings`] the layered configuration, [`clock`] the
+//! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2),
+//! and [`daemon`] wires it all.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod casework;
+pub mod check;
 pub mod clock;
 pub mod commands;
+pub(crate) mod config_errors;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
@@ -32,10 +36,14 @@ pub mod fsutil;
 pub mod inbound;
 pub mod intake;
 pub mod jobs;
+pub mod lock;
+pub mod notify;
 pub mod outbound;
 pub mod redact;
 pub mod register;
 pub mod settings;
+pub mod startup;
+pub mod status;
 pub mod store;
 
 /// Installs ring as the process-wide rustls crypto provider (the only one compiled in).

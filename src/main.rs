@@ -114,6 +114,30 @@ enum Command {
     /// newsletter arrive, and you see what klachtd does with each. It uses the built-in
     /// settings only, never a configuration (so it cannot reach your mailboxes).
     Demo,
+    /// Check the installation: configuration, store, templates, roles, mailbox, mail server.
+    /// One line per check (✔/✘ with a fix); exit status 0 only when all pass.
+    Check {
+        /// Also send one test mail to this address.
+        #[arg(long, value_name = "ADDRESS")]
+        send_test: Option<String>,
+    },
+    /// Is the daemon running; last fetch and send; queue, failed and quarantined mail; cases.
+    Status {
+        /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Write a consistent copy of the database to FILE (safe while the daemon runs).
+    Backup {
+        /// The new file to write (must not exist).
+        file: PathBuf,
+    },
+    /// Put a backup in place as the database (stop the daemon first); the current database
+    /// is kept beside it as <store>.before-restore.
+    Restore {
+        /// The backup file written by `klachtd backup`.
+        file: PathBuf,
+    },
 }
 
 fn clock_at(now: Option<DateTime<Utc>>) -> SharedClock {
@@ -139,13 +163,20 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KLACHTD_LOG")
                 .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
-        .init();
+        // Colour only for a person at a terminal, never into the journal or a file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // KLACHTD_LOG_FORMAT=json: one JSON object a line, for journald or Loki.
+    if std::env::var("KLACHTD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     klachtd::install_crypto_provider();
     match run(cli) {
         Ok(code) => code,
@@ -182,10 +213,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", klachtd::commands::help(lang));
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Check { send_test } => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let report = runtime.block_on(klachtd::check::all(
+                cli.config.as_deref(),
+                &env,
+                send_test.as_deref(),
+            ));
+            print!("{report}");
+            return Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
         _ => {}
     }
     let settings = Settings::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // One daemon per database: held until the process ends.
+    let _lock = match cli.command {
+        Command::Run { .. } | Command::Restore { .. } => {
+            Some(klachtd::lock::StoreLock::acquire(&settings.store.path)?)
+        }
+        _ => None,
+    };
+    // Commands that only look never create a database.
+    let only_looks = matches!(
+        cli.command,
+        Command::Digest {
+            send_now: false,
+            ..
+        } | Command::Report { send: false, .. }
+            | Command::Purge { dry_run: true, .. }
+            | Command::Backup { .. }
+    );
+    if only_looks {
+        klachtd::lock::require_existing(&settings.store.path)?;
+    }
+    if matches!(cli.command, Command::Run { .. }) {
+        let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+        klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);
+        // The checks that need no network; a failing one stops start-up with its line.
+        klachtd::check::preflight(&settings)?;
+    }
     match cli.command {
         Command::Run { once: true, now } => {
             let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
@@ -199,16 +271,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?);
             runtime.block_on(async move {
                 let (tx, rx) = tokio::sync::watch::channel(false);
+                // Registered before READY=1: a SIGTERM from then on always stops cleanly.
+                let signalled = shutdown_signal();
                 tokio::spawn(async move {
-                    shutdown_signal().await;
+                    signalled.await;
                     tracing::info!("shutting down after the mail in hand");
+                    klachtd::notify::tell("STOPPING=1");
                     let _ = tx.send(true);
                 });
+                // systemd (Type=notify): set up and running; then the watchdog's heartbeat.
+                klachtd::notify::tell("READY=1");
+                tokio::spawn(klachtd::notify::watchdog());
                 daemon.run(rx).await
             })?;
         }
         Command::Cases { json, now } => {
-            let store = klachtd::store::Store::open(&settings.store.path)?;
+            let store = klachtd::lock::open_existing(&settings.store.path)?;
             let now = clock_at(now).now();
             let out = klachtd::register::cases(&store, &settings, now, json)?;
             print!("{out}");
@@ -325,7 +403,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             now,
         } => {
             let reference = reference.parse()?;
-            let store = klachtd::store::Store::open(&settings.store.path)?;
+            let store = klachtd::lock::open_existing(&settings.store.path)?;
             let now = clock_at(now).now();
             match klachtd::register::case(&store, &settings, now, reference, json)? {
                 Some(out) => print!("{out}"),
@@ -341,7 +419,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
         } => {
             let reference = reference.parse()?;
-            let store = klachtd::store::Store::open(&settings.store.path)?;
+            let store = klachtd::lock::open_existing(&settings.store.path)?;
             let Some((name, data)) = klachtd::register::attachment(&store, reference, number)?
             else {
                 eprintln!(
@@ -358,16 +436,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("{name} ({} bytes) written to {}", data.len(), out.display());
         }
-        Command::Demo | Command::HelpCommands { .. } => unreachable!("handled above"),
+        Command::Status { now } => {
+            print!(
+                "{}",
+                klachtd::status::report(&settings, clock_at(now).now())?
+            );
+        }
+        Command::Backup { file } => {
+            let copy = klachtd::store::maintenance::backup(&settings.store.path, &file)?;
+            println!(
+                "{} written (schema {}, intact)",
+                file.display(),
+                copy.version
+            );
+        }
+        Command::Restore { file } => {
+            let restored = klachtd::store::maintenance::restore(&file, &settings.store.path)?;
+            println!(
+                "{} restored as {} (schema {}, intact); the previous database is kept as {}.before-restore",
+                file.display(),
+                settings.store.path.display(),
+                restored.version,
+                settings.store.path.display()
+            );
+        }
+        Command::Demo | Command::HelpCommands { .. } | Command::Check { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future completes on either signal.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }

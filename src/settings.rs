@@ -2,6 +2,7 @@
 //! `KLACHTD__SECTION__KEY` environment variables; checked once, so the rest of the program
 //! only ever sees valid settings.
 
+use crate::config_errors;
 use crate::domain::{CalendarRules, EmailAddress, LiberationDay, WorkingCalendar};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
@@ -31,6 +32,15 @@ pub struct Settings {
     pub reminders: Reminders,
     pub digest: Digest,
     pub retention: Retention,
+    pub oauth2: OAuth2,
+    pub alerts: Alerts,
+}
+
+/// When the administrator (the director) is told that klachtd cannot work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub after_minutes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +161,12 @@ pub struct Imap {
     pub password: Option<Secret>,
     pub password_file: Option<PathBuf>,
     pub password_command: Option<String>,
+    /// `password` or `oauth2` (a token from the `[oauth2]` section).
+    pub auth: AuthKind,
+    /// The `[oauth2]` section, copied here at load when `auth = "oauth2"`, so the IMAP source
+    /// holds everything it needs to log in.
+    #[serde(skip)]
+    pub oauth2: Option<OAuth2>,
     pub folder: String,
     pub processed_folder: String,
     pub quarantine_folder: String,
@@ -194,7 +210,67 @@ pub struct Smtp {
     pub password: Option<Secret>,
     pub password_file: Option<PathBuf>,
     pub password_command: Option<String>,
+    /// `password` or `oauth2` (a token from the `[oauth2]` section).
+    pub auth: AuthKind,
+    /// The `[oauth2]` section, copied here at load when `auth = "oauth2"`.
+    #[serde(skip)]
+    pub oauth2: Option<OAuth2>,
     pub timeout_seconds: u64,
+}
+
+/// How klachtd logs in to a mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    Password,
+    Oauth2,
+}
+
+/// Where OAuth2 access tokens come from (one configuration for IMAP and SMTP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    pub source: TokenSourceKind,
+    pub mechanism: SaslMechanism,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub client_secret_file: Option<PathBuf>,
+    pub client_secret_command: Option<String>,
+    pub scopes: Vec<String>,
+    pub refresh_token_file: Option<PathBuf>,
+    pub token_command: Option<String>,
+    pub refresh_before_seconds: u64,
+    pub token_command_cache_seconds: u64,
+}
+
+impl OAuth2 {
+    /// Where the client secret comes from (same rules as a password).
+    pub fn client_secret_source(&self) -> PasswordSource {
+        PasswordSource {
+            password: self.client_secret.clone(),
+            password_file: self.client_secret_file.clone(),
+            password_command: self.client_secret_command.clone(),
+        }
+    }
+}
+
+/// The grant (or command) that yields access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSourceKind {
+    ClientCredentials,
+    RefreshToken,
+    TokenCommand,
+}
+
+/// The SASL mechanism an access token is presented with (IMAP; SMTP always uses XOAUTH2,
+/// which both Microsoft 365 and Google accept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SaslMechanism {
+    Xoauth2,
+    Oauthbearer,
 }
 
 macro_rules! password_source {
@@ -238,6 +314,10 @@ impl fmt::Debug for PasswordSource {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -263,12 +343,17 @@ impl PasswordSource {
 
     /// Reads the password from wherever it is configured to come from.
     pub fn resolve(&self, key: &str) -> anyhow::Result<Option<Secret>> {
+        self.resolve_as(key, "password")
+    }
+
+    /// As [`PasswordSource::resolve`], for keys named `{name}`, `{name}_file`, `{name}_command`.
+    pub fn resolve_as(&self, key: &str, name: &str) -> anyhow::Result<Option<Secret>> {
         if let Some(p) = &self.password {
             return Ok(Some(p.clone()));
         }
         if let Some(path) = &self.password_file {
             let text = std::fs::read_to_string(path)
-                .with_context(|| format!("{key}.password_file: cannot read {}", path.display()))?;
+                .with_context(|| format!("{key}.{name}_file: cannot read {}", path.display()))?;
             return Ok(Some(Secret(
                 text.trim_end_matches(['\r', '\n']).to_string(),
             )));
@@ -278,12 +363,12 @@ impl PasswordSource {
                 .arg("-c")
                 .arg(cmd)
                 .output()
-                .with_context(|| format!("{key}.password_command: cannot run it"))?;
+                .with_context(|| format!("{key}.{name}_command: cannot run it"))?;
             if !out.status.success() {
-                bail!("{key}.password_command exited with {}", out.status);
+                bail!("{key}.{name}_command exited with {}", out.status);
             }
             let text = String::from_utf8(out.stdout)
-                .with_context(|| format!("{key}.password_command: output is not UTF-8"))?;
+                .with_context(|| format!("{key}.{name}_command: output is not UTF-8"))?;
             let line = text.lines().next().unwrap_or_default().to_string();
             return Ok(Some(Secret(line)));
         }
@@ -410,6 +495,7 @@ impl Settings {
             .into_iter()
             .filter(|(k, _)| k.starts_with("KLACHTD__"))
             .collect();
+        let env_keys: Vec<String> = env.keys().cloned().collect();
         builder = builder.add_source(
             config::Environment::with_prefix("KLACHTD")
                 .prefix_separator("__")
@@ -421,14 +507,32 @@ impl Settings {
                 .with_list_parse_key("causes.categories")
                 .with_list_parse_key("reminders.before_working_days")
                 .with_list_parse_key("digest.extra_recipients")
+                .with_list_parse_key("oauth2.scopes")
                 .try_parsing(true)
                 .source(Some(env)),
         );
-        let settings: Settings = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        settings.validate()?;
+        let mut settings: Settings =
+            builder
+                .build()
+                .and_then(|c| c.try_deserialize())
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "invalid configuration: {}",
+                        config_errors::explain(&e.to_string(), file, &env_keys)
+                    )
+                })?;
+        settings.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{e}{}",
+                config_errors::origin_of_message(&e.to_string(), file, &env_keys)
+            )
+        })?;
+        if settings.inbound.imap.auth == AuthKind::Oauth2 {
+            settings.inbound.imap.oauth2 = Some(settings.oauth2.clone());
+        }
+        if settings.outbound.smtp.auth == AuthKind::Oauth2 {
+            settings.outbound.smtp.oauth2 = Some(settings.oauth2.clone());
+        }
         Ok(settings)
     }
 
@@ -490,13 +594,31 @@ impl Settings {
         if self.digest.weekday.parse::<chrono::Weekday>().is_err() {
             return fail("digest.weekday", "a day of the week, e.g. \"monday\"");
         }
-        if self.retention.years == 0 {
-            return fail("retention.years", "must be at least 1");
+        if !(1..=50).contains(&self.retention.years) {
+            return fail("retention.years", "must be between 1 and 50");
+        }
+        if self.inbound.maildir_poll_seconds == 0 || self.inbound.maildir_poll_seconds > 3600 {
+            return fail("inbound.maildir_poll_seconds", "must be between 1 and 3600");
+        }
+        if self.outbound.smtp.timeout_seconds == 0 || self.outbound.smtp.timeout_seconds > 600 {
+            return fail("outbound.smtp.timeout_seconds", "must be between 1 and 600");
+        }
+        if self.outbound.give_up_after_hours == 0 {
+            return fail("outbound.give_up_after_hours", "must be at least 1");
+        }
+        if self.security.token_days > 3650 {
+            return fail("security.token_days", "must be between 1 and 3650");
         }
         if self.reminders.before_working_days.iter().any(|d| *d > 30) {
             return fail(
                 "reminders.before_working_days",
                 "each value must be 0 to 30 working days",
+            );
+        }
+        if !(1..=10_080).contains(&self.alerts.after_minutes) {
+            return fail(
+                "alerts.after_minutes",
+                "must be between 1 and 10080 (a week)",
             );
         }
         if self.security.token_days == 0 {
@@ -533,7 +655,7 @@ impl Settings {
                     "required when inbound.kind = \"imap\"",
                 );
             }
-            if imap.password_source().configured() != 1 {
+            if imap.auth == AuthKind::Password && imap.password_source().configured() != 1 {
                 return fail(
                     "inbound.imap.password",
                     "give exactly one of password, password_file or password_command",
@@ -575,12 +697,28 @@ impl Settings {
                     "\"none\" sends mail (and any password) in clear text; only for a loopback host (127.0.0.1, ::1, localhost)",
                 );
             }
-            if smtp.username.is_some() && smtp.password_source().configured() != 1 {
+            if smtp.auth == AuthKind::Password
+                && smtp.username.is_some()
+                && smtp.password_source().configured() != 1
+            {
                 return fail(
                     "outbound.smtp.password",
                     "give exactly one of password, password_file or password_command",
                 );
             }
+            if smtp.auth == AuthKind::Oauth2 && smtp.username.is_none() {
+                return fail(
+                    "outbound.smtp.username",
+                    "required when outbound.smtp.auth = \"oauth2\" (the mailbox the token is for)",
+                );
+            }
+        }
+        let imap_oauth2 =
+            self.inbound.kind == InboundKind::Imap && self.inbound.imap.auth == AuthKind::Oauth2;
+        let smtp_oauth2 =
+            self.outbound.kind == OutboundKind::Smtp && self.outbound.smtp.auth == AuthKind::Oauth2;
+        if imap_oauth2 || smtp_oauth2 {
+            self.validate_oauth2()?;
         }
         if self.outbound.retry_min_seconds == 0
             || self.outbound.retry_max_seconds < self.outbound.retry_min_seconds
@@ -588,6 +726,89 @@ impl Settings {
             return fail(
                 "outbound.retry_max_seconds",
                 "retry_min_seconds must be ≥ 1 and ≤ retry_max_seconds",
+            );
+        }
+        Ok(())
+    }
+
+    /// The `[oauth2]` section, checked only when a server logs in with it.
+    fn validate_oauth2(&self) -> anyhow::Result<()> {
+        let o = &self.oauth2;
+        let fail =
+            |key: &str, why: &str| Err(anyhow::anyhow!("invalid configuration: {key}: {why}"));
+        let needs_exchange = matches!(
+            o.source,
+            TokenSourceKind::ClientCredentials | TokenSourceKind::RefreshToken
+        );
+        if needs_exchange {
+            let url = o.token_url.trim();
+            if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1")) {
+                return fail(
+                    "oauth2.token_url",
+                    "the provider's token endpoint, https://… (e.g. \
+                     https://login.microsoftonline.com/TENANT/oauth2/v2.0/token)",
+                );
+            }
+            if o.client_id.trim().is_empty() {
+                return fail("oauth2.client_id", "required for this oauth2.source");
+            }
+        }
+        let secrets = o.client_secret_source().configured();
+        match o.source {
+            TokenSourceKind::ClientCredentials => {
+                if secrets != 1 {
+                    return fail(
+                        "oauth2.client_secret",
+                        "give exactly one of client_secret, client_secret_file or \
+                         client_secret_command",
+                    );
+                }
+                if o.scopes.is_empty() {
+                    return fail(
+                        "oauth2.scopes",
+                        "client_credentials needs a scope, e.g. \
+                         [\"https://outlook.office365.com/.default\"]",
+                    );
+                }
+            }
+            TokenSourceKind::RefreshToken => {
+                if secrets > 1 {
+                    return fail(
+                        "oauth2.client_secret",
+                        "give at most one of client_secret, client_secret_file or \
+                         client_secret_command",
+                    );
+                }
+                if o.refresh_token_file.is_none() {
+                    return fail(
+                        "oauth2.refresh_token_file",
+                        "required when oauth2.source = \"refresh_token\" (a file klachtd may \
+                         rewrite, e.g. /var/lib/klachtd/oauth2-refresh-token)",
+                    );
+                }
+            }
+            TokenSourceKind::TokenCommand => {
+                if o.token_command
+                    .as_deref()
+                    .is_none_or(|c| c.trim().is_empty())
+                {
+                    return fail(
+                        "oauth2.token_command",
+                        "required when oauth2.source = \"token_command\"",
+                    );
+                }
+            }
+        }
+        if !(10..=3000).contains(&o.refresh_before_seconds) {
+            return fail(
+                "oauth2.refresh_before_seconds",
+                "must be between 10 and 3000",
+            );
+        }
+        if !(1..=3600).contains(&o.token_command_cache_seconds) {
+            return fail(
+                "oauth2.token_command_cache_seconds",
+                "must be between 1 and 3600",
             );
         }
         Ok(())

@@ -195,7 +195,7 @@ fn revoke_leaked(
             None => None,
         };
         tracing::warn!(
-            case = ?case.as_ref().map(|c| c.reference.to_string()),
+            case = case.as_ref().map(|c| tracing::field::display(c.reference)),
             "a token leaked (shown by someone else, or copied to an address without a role): revoked"
         );
         if told.contains(&t.owner) {
@@ -314,7 +314,7 @@ fn hold(
         )?;
     }
     tracing::warn!(
-        case = ?case.map(|c| c.reference.to_string()),
+        case = case.map(|c| tracing::field::display(c.reference)),
         why = decision.reason,
         "mail from a role address without proof: commands held, confirmation requested"
     );

@@ -4,7 +4,7 @@
 
 use super::Disposition;
 use super::RawMail;
-use crate::settings::{Imap, Secret, TlsMode};
+use crate::settings::{Imap, TlsMode};
 use anyhow::Context;
 use async_imap::{Client, Session};
 use chrono::{DateTime, Utc};
@@ -43,9 +43,14 @@ pub trait MailSink {
 /// A configured IMAP account.
 pub struct ImapSource {
     settings: Imap,
-    password: Secret,
+    login: crate::auth::Login,
     tls: TlsConnector,
 }
+
+/// Context of an error before any session existed: the log says "cannot reach", not "lost".
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("cannot reach the IMAP server")]
+pub struct NeverConnected;
 
 /// Why the wait for new mail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +62,7 @@ pub enum Wake {
 
 impl ImapSource {
     pub fn from_settings(settings: &Imap) -> anyhow::Result<ImapSource> {
-        let password = settings
-            .password_source()
-            .resolve("inbound.imap")?
-            .context("inbound.imap: no password configured")?;
+        let login = crate::auth::Login::for_imap(settings)?;
         let mut roots = tokio_rustls::rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(ca) = &settings.ca_file {
@@ -82,7 +84,7 @@ impl ImapSource {
         .with_no_client_auth();
         Ok(ImapSource {
             settings: settings.clone(),
-            password,
+            login,
             tls: TlsConnector::from(Arc::new(config)),
         })
     }
@@ -129,10 +131,7 @@ impl ImapSource {
         if s.tls != TlsMode::Starttls {
             client.read_response().await?.context("no IMAP greeting")?;
         }
-        let mut session = client
-            .login(&s.username, self.password.expose())
-            .await
-            .map_err(|(e, _)| anyhow::anyhow!("IMAP login as {} failed: {e}", s.username))?;
+        let mut session = self.login.imap(client, &s.host, s.port).await?;
         for folder in [&s.processed_folder, &s.quarantine_folder] {
             if !folder.is_empty() {
                 // "Already exists" is the common answer; a real problem shows when moving.

@@ -3,6 +3,7 @@
 //! retention purge ([`retention`]). Every job is idempotent (a `notices` key per thing done)
 //! and catches up: run at any moment, it does exactly what has fallen due and not been done.
 
+pub mod alerts;
 pub mod deadlines;
 pub mod digest;
 pub mod report;
@@ -25,6 +26,8 @@ pub struct JobReport {
     pub digests: usize,
     pub reports: usize,
     pub purged: usize,
+    /// Administrator alerts and all-clears queued.
+    pub alerts: usize,
     /// Mailbox copies of purged cases' mail (source key, Message-ID), to remove there too.
     pub purged_mail: Vec<(String, Option<String>)>,
 }
@@ -36,7 +39,9 @@ impl Jobs<'_> {
         let digests = store.transaction(|tx| self.digest_if_due(tx, now))?;
         let reports = store.transaction(|tx| self.report_if_due(tx, now))?;
         let purged = self.purge_if_due(store, now)?;
+        let alerts = store.transaction(|tx| self.watch_health(tx, now))?;
         Ok(JobReport {
+            alerts,
             reminders: deadlines.reminders,
             overdue: deadlines.overdue,
             digests: usize::from(digests),

@@ -29,10 +29,13 @@ pub enum Template {
     AnnualReport,
     ThirdPartyNotification,
     TokenRevoked,
+    AdminAlert,
+    AdminAllClear,
+    TestMail,
 }
 
 impl Template {
-    pub const ALL: [Template; 18] = [
+    pub const ALL: [Template; 21] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -51,6 +54,9 @@ impl Template {
         Self::AnnualReport,
         Self::ThirdPartyNotification,
         Self::TokenRevoked,
+        Self::AdminAlert,
+        Self::AdminAllClear,
+        Self::TestMail,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +79,9 @@ impl Template {
             Self::AnnualReport => "annual_report",
             Self::ThirdPartyNotification => "third_party_notification",
             Self::TokenRevoked => "token_revoked",
+            Self::AdminAlert => "admin_alert",
+            Self::AdminAllClear => "admin_all_clear",
+            Self::TestMail => "test_mail",
         }
     }
 }
@@ -124,6 +133,12 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "third_party_notification",
     "nl" / "token_revoked",
     "en" / "token_revoked",
+    "nl" / "admin_alert",
+    "en" / "admin_alert",
+    "nl" / "admin_all_clear",
+    "en" / "admin_all_clear",
+    "nl" / "test_mail",
+    "en" / "test_mail",
 ];
 
 /// A rendered mail body.

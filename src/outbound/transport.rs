@@ -6,9 +6,8 @@ use crate::settings::{Outbound, OutboundKind, TlsMode};
 use crate::store::QueuedMail;
 use anyhow::Context;
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -49,7 +48,7 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
 
 /// The configured way out.
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(crate::auth::SmtpClient),
     /// Writes `<message-id>.eml` files; rewriting the same mail replaces the file, so a resend
     /// after a crash never makes a second copy.
     File(PathBuf),
@@ -82,22 +81,14 @@ impl Transport {
                     TlsMode::Starttls => Tls::Required(params),
                     TlsMode::None => Tls::None,
                 };
-                let mut builder =
+                let builder =
                     AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
                         .port(smtp.port)
                         .tls(tls)
                         .timeout(Some(Duration::from_secs(smtp.timeout_seconds.max(1))));
-                if let Some(user) = &smtp.username {
-                    let password = smtp
-                        .password_source()
-                        .resolve("outbound.smtp")?
-                        .context("outbound.smtp: a username needs a password")?;
-                    builder = builder.credentials(Credentials::new(
-                        user.clone(),
-                        password.expose().to_string(),
-                    ));
-                }
-                Ok(Transport::Smtp(builder.build()))
+                Ok(Transport::Smtp(crate::auth::SmtpClient::new(
+                    builder, smtp,
+                )?))
             }
         }
     }
@@ -110,7 +101,15 @@ impl Transport {
                 smtp.send_raw(&envelope, &mail.raw)
                     .await
                     .map(|_| ())
-                    .map_err(|e| classify(&e))
+                    .map_err(|e| match e {
+                        crate::auth::SmtpSendError::Smtp(e)
+                            if !crate::auth::is_auth_failure(&e) =>
+                        {
+                            classify(&e)
+                        }
+                        // A refused login, or no token to log in with: no mail can go now.
+                        other => SendError::Unavailable(other.to_string()),
+                    })
             }
             Transport::File(dir) => {
                 let name: String = mail

@@ -67,7 +67,7 @@ pub async fn deliver_due(
             crate::failpoint::hit("after-send");
         }
         let mut store = store.lock().expect("store lock");
-        let case = mail.case.map(|c| c.to_string()).unwrap_or_default();
+        let case = mail.case.map(tracing::field::display);
         let expired = now - mail.created_at >= policy.give_up_after;
         match result {
             Ok(()) => {

@@ -2,7 +2,9 @@
 //! group. rusqlite types stay inside this module tree.
 
 pub mod cases;
+pub mod health;
 pub mod mails;
+pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 mod schema;

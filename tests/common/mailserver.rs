@@ -151,6 +151,17 @@ impl MailServer {
 
     /// Like [`MailServer::start`], with extra users (any domain; password [`PASSWORD`]).
     pub fn start_with_users(extra_users: &[&str]) -> MailServer {
+        Self::start_with(extra_users, None)
+    }
+
+    /// Like [`MailServer::start`], and Dovecot (IMAP, and SMTP AUTH through its SASL) also takes
+    /// XOAUTH2 and OAUTHBEARER logins, checking tokens with the token server at `oauth2_url`
+    /// (see `tests/common/token_server.rs`).
+    pub fn start_with_oauth2(oauth2_url: &str) -> MailServer {
+        Self::start_with(&[], Some(oauth2_url))
+    }
+
+    fn start_with(extra_users: &[&str], oauth2_url: Option<&str>) -> MailServer {
         require_servers();
         let dir = tempfile::Builder::new()
             .prefix("klachtd-mail-")
@@ -176,6 +187,7 @@ impl MailServer {
                 .env("MAILTEST_LMTP_PORT", p[4].to_string())
                 .env("MAILTEST_SASL_PORT", p[5].to_string())
                 .env("MAILTEST_USERS", extra_users.join(" "))
+                .env("MAILTEST_OAUTH2_URL", oauth2_url.unwrap_or_default())
                 // Should this process die without dropping us (Ctrl-C), the servers stop anyway.
                 .env("MAILTEST_OWNER_PID", std::process::id().to_string())
                 .output()

@@ -3,4 +3,5 @@
 pub mod invariants;
 pub mod klachtd;
 pub mod mailserver;
+pub mod token_server;
 pub mod world;

@@ -12,6 +12,9 @@
 #      MAILTEST_RUN_AS  unprivileged user for Dovecot (default nobody)
 #      MAILTEST_OWNER_PID  stop the servers when this process dies (see watchdog.sh)
 #      MAILTEST_TRACE=1  trace every step with a timestamp on stderr (also smtp.sh)
+#      MAILTEST_OAUTH2_URL  base URL of a token server (token_server.py): Dovecot then also takes
+#                       XOAUTH2 and OAUTHBEARER logins (IMAP, and SMTP AUTH through Dovecot SASL),
+#                       checking each token at MAILTEST_OAUTH2_URL/introspect
 # Exit status: 0 started; 3 a port is taken (choose other ports and retry); other = failure.
 set -euo pipefail
 [ -n "${MAILTEST_TRACE:-}" ] && { PS4='+ $EPOCHREALTIME '; set -x; }
@@ -84,6 +87,21 @@ render() {   # render TEMPLATE OUTPUT
       -e "s#@DOMAINS@#$DOMAINS#g" "$1" > "$2"
 }
 render "$HERE/dovecot.conf.in" "$D/dovecot.conf"
+if [ -n "${MAILTEST_OAUTH2_URL:-}" ]; then
+  # Token logins: passwords still go to the passwd-file passdb; a token fails there and is then
+  # checked by the oauth2 passdb against the token server's introspection endpoint.
+  printf '%s\n' "introspection_mode = post" "introspection_url = $MAILTEST_OAUTH2_URL/introspect" \
+    "username_attribute = username" "active_attribute = active" "active_value = true" \
+    "force_introspection = yes" > "$D/oauth2.conf.ext"
+  cat >> "$D/dovecot.conf" <<CONF
+auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $D/oauth2.conf.ext
+}
+CONF
+fi
 render "$HERE/postfix/main.cf.in" "$P/conf/main.cf"
 render "$HERE/postfix/master.cf.in" "$P/conf/master.cf"
 # Postfix re-reads a "hot" file (modified within the last second or two) every 0.3 s until it

@@ -1,0 +1,113 @@
+//! `klachtd status`: is the daemon running, when did it last read the mailbox and send mail,
+//! what waits in the queue, what failed or was quarantined, how many cases are open or overdue,
+//! and which administrator alerts are open. Reads only; never creates a database.
+
+use crate::jobs::alerts::{Component, problem};
+use crate::settings::Settings;
+use crate::store::{cases, health};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::fmt::Write;
+
+/// The status report as text, judged as of `now`.
+pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let path = &settings.store.path;
+    let store = crate::lock::open_existing(path)?;
+    let conn = store.conn();
+    let tz = settings.timezone();
+    let at = |t: DateTime<Utc>| local(t, tz);
+    let mut out = String::new();
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    match crate::lock::holder(path)? {
+        Some(pid) if pid > 0 => writeln!(out, "daemon        running (pid {pid})")?,
+        Some(_) => writeln!(out, "daemon        running")?,
+        None => writeln!(out, "daemon        NOT running")?,
+    }
+    writeln!(out, "store         {}", shown.display())?;
+
+    let inbound = health::get(conn, Component::Inbound.as_str())?;
+    writeln!(
+        out,
+        "last fetch    {}",
+        inbound.last_ok.map(at).unwrap_or_else(|| "never".into())
+    )?;
+    if let Some(p) = problem(conn, Component::Inbound)? {
+        writeln!(
+            out,
+            "mailbox       FAILING since {}{}: {}",
+            at(p.since),
+            if p.login_refused {
+                " (login refused)"
+            } else {
+                ""
+            },
+            p.reason
+        )?;
+    }
+    let outbox = health::outbox(conn)?;
+    writeln!(
+        out,
+        "last send     {}",
+        outbox.last_sent.map(at).unwrap_or_else(|| "never".into())
+    )?;
+    match outbox.oldest_queued {
+        Some(oldest) => writeln!(
+            out,
+            "queue         {} mail(s), oldest queued {}",
+            outbox.queued,
+            at(oldest)
+        )?,
+        None => writeln!(out, "queue         empty")?,
+    }
+    if let Some(reason) = &outbox.paused {
+        let since = problem(conn, Component::Outbound)?
+            .map(|p| format!(" since {}", at(p.since)))
+            .unwrap_or_default();
+        writeln!(out, "sending       PAUSED{since}: {reason}")?;
+    }
+    if outbox.retrying > 0 {
+        writeln!(
+            out,
+            "retrying      {} mail(s) wait for another attempt",
+            outbox.retrying
+        )?;
+    }
+    if let Some(p) = problem(conn, Component::Outbound)?.filter(|_| outbox.paused.is_none()) {
+        writeln!(
+            out,
+            "sending       FAILING since {}{}: {}",
+            at(p.since),
+            if p.login_refused {
+                " (login refused)"
+            } else {
+                ""
+            },
+            p.reason
+        )?;
+    }
+    writeln!(out, "failed mail   {}", outbox.failed)?;
+    writeln!(out, "quarantined   {}", health::quarantined(conn)?)?;
+    let today = now.with_timezone(&tz).date_naive();
+    let all = cases::list(conn)?;
+    let open = all
+        .iter()
+        .filter(|c| cases::running_deadline(c).is_some())
+        .count();
+    let overdue = all.iter().filter(|c| cases::is_overdue(c, today)).count();
+    writeln!(out, "cases         {open} open, {overdue} overdue")?;
+    for component in Component::ALL {
+        if let Some((since, _)) = health::open_alert(conn, component.as_str())? {
+            writeln!(
+                out,
+                "alert         {} failing since {}: the director was told",
+                component.as_str(),
+                at(since)
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
