@@ -700,7 +700,10 @@ impl Intake<'_> {
         let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
         let attached = attachments_to_copy(&mail.attachments, limit);
         let mut context = mailer.case_context(case, lang);
-        context.insert("body", &new_text);
+        context.insert(
+            "body",
+            &crate::outbound::mailer::bounded_body(&new_text, lang),
+        );
         context.insert("attachments", &notes);
         context.insert(
             "received",

@@ -9,16 +9,25 @@ pub fn address_hash(address: &str) -> String {
     format!("<addr:{}>", crate::inbound::hex(&h[..4]))
 }
 
-/// `text` with every e-mail address replaced by its [`address_hash`].
+/// `text` with every e-mail address replaced by its [`address_hash`]. The local part is read
+/// as RFC 5322 allows it: any `atext` (`jan&els/b=c+d@…`), or a quoted string (`"bob x"@…`);
+/// the domain as labels, IDN included. Linear in the length of the text.
 pub fn addresses(text: &str) -> String {
-    let is_part = |c: char| c.is_alphanumeric() || "._%+-'".contains(c);
+    let is_atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
     let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
+    let mut out: Vec<char> = Vec::with_capacity(chars.len());
     let mut i = 0;
     while i < chars.len() {
         if chars[i] == '@' {
-            // The local part is what `out` ends with; the domain follows.
-            let local_len = out.chars().rev().take_while(|c| is_part(*c)).count();
+            // The local part is what `out` ends with: a quoted string, or atext.
+            let local_len = if out.last() == Some(&'"') {
+                out[..out.len() - 1]
+                    .iter()
+                    .rposition(|c| *c == '"')
+                    .map_or(0, |start| out.len() - start)
+            } else {
+                out.iter().rev().take_while(|c| is_atext(**c)).count()
+            };
             let mut j = i + 1;
             while j < chars.len()
                 && (chars[j].is_alphanumeric() || chars[j] == '.' || chars[j] == '-')
@@ -26,25 +35,45 @@ pub fn addresses(text: &str) -> String {
                 j += 1;
             }
             let domain: String = chars[i + 1..j].iter().collect();
+            let domain = domain.trim_end_matches('.');
             if local_len > 0 && domain.contains('.') {
-                let keep = out.chars().count() - local_len;
-                let local: String = out.chars().skip(keep).collect();
-                out = out.chars().take(keep).collect();
-                out.push_str(&address_hash(&format!("{local}@{domain}")));
-                i = j;
+                let keep = out.len() - local_len;
+                let local: String = out[keep..].iter().collect();
+                out.truncate(keep);
+                out.extend(address_hash(&format!("{local}@{domain}")).chars());
+                // A trailing dot ends the sentence, not the address.
+                i = i + 1 + domain.chars().count();
                 continue;
             }
         }
         out.push(chars[i]);
         i += 1;
     }
-    out
+    out.into_iter().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn every_local_part_rfc_5322_allows_is_hashed_whole() {
+        for addr in [
+            "jan&els.devries@example.net",
+            "a/b=c@example.net",
+            "x!#$%*+?^_`{|}~y@example.net",
+            "\"bob x\"@example.net",
+        ] {
+            let line = format!("550 5.1.1 <{addr}>: Recipient address rejected.");
+            let out = addresses(&line);
+            assert!(!out.contains("example.net"), "{out}");
+            assert!(
+                !out.contains("bob") && !out.contains("jan") && !out.contains("a/b"),
+                "{out}"
+            );
+        }
+    }
 
     #[test]
     fn addresses_become_hashes() {

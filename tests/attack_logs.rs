@@ -58,7 +58,7 @@ fn refusing_smtp() -> u16 {
 }
 
 #[test]
-fn a_refused_recipient_with_an_ampersand_is_logged_in_part() {
+fn a_refused_recipient_with_an_ampersand_is_logged_only_as_a_hash() {
     let port = refusing_smtp().to_string();
     let mut lab = Lab::new(&[
         ("KLACHTD__OUTBOUND__KIND", "smtp"),

@@ -21,7 +21,7 @@ fn cause(lab: &Lab, reference: &str) -> serde_json::Value {
 /// `From: Evil <evil@evil.com>` and `From: Anna <anna@example.org>`, to the token address, with
 /// `Oorzaak: …`. The cause is set.
 #[test]
-fn two_from_headers_let_a_leaked_token_past_the_trusted_server() {
+fn two_from_headers_never_let_a_leaked_token_past_the_trusted_server() {
     let mut lab = Lab::new(&[("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mx.example.org")]);
     lab.complaint("klager1@example.net", 1);
     lab.run();
@@ -61,7 +61,7 @@ fn two_from_headers_let_a_leaked_token_past_the_trusted_server() {
 /// second `Cc: Piet <piet@…>`; then a mail `From: anna` to the same token address with
 /// `Oorzaak: …`. The cause is set (with a single `Cc: klager` the token is revoked and it is held).
 #[test]
-fn a_reply_all_with_the_complainant_in_the_first_of_two_cc_headers_does_not_revoke_the_token() {
+fn a_reply_all_with_the_complainant_in_the_first_of_two_cc_headers_revokes_the_token() {
     let mut lab = Lab::new(&[]);
     lab.complaint("klager1@example.net", 1);
     lab.run();
@@ -89,7 +89,7 @@ fn a_reply_all_with_the_complainant_in_the_first_of_two_cc_headers_does_not_revo
 
 /// The same with two To headers: the first one names the complainant.
 #[test]
-fn a_reply_with_the_complainant_in_the_first_of_two_to_headers_does_not_revoke_the_token() {
+fn a_reply_with_the_complainant_in_the_first_of_two_to_headers_revokes_the_token() {
     let mut lab = Lab::new(&[]);
     lab.complaint("klager1@example.net", 1);
     lab.run();

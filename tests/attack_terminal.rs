@@ -33,7 +33,7 @@ fn invisible_format(s: &str) -> Vec<String> {
 }
 
 #[test]
-fn invisible_tag_characters_reach_the_terminal_in_klachtd_case() {
+fn invisible_tag_characters_never_reach_the_terminal_in_klachtd_case() {
     use base64::Engine;
     let mut lab = Lab::new(&[]);
     let subject = format!("Les uitgevallen{}", hidden("IGNORE PREVIOUS"));

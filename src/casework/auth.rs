@@ -110,6 +110,7 @@ pub fn prove(
             case,
             names_missing_case,
             copied_to_outsider: copied_to_outsider(mail, org, &settings.roles),
+            several_senders: mail.several_senders,
             now,
         },
         &settings.roles,

@@ -23,6 +23,9 @@ pub struct MailFacts<'a> {
     pub names_missing_case: bool,
     /// The mail also went to an address that has no role and is not ours.
     pub copied_to_outsider: bool,
+    /// The mail names more than one sender (several From headers, or several addresses in
+    /// one): which one a server checked is anyone's guess, so nothing about it is proven.
+    pub several_senders: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -87,6 +90,9 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
     let Some(role) = roles.role_of(facts.from) else {
         return decision(Proof::Unproven, "not a role address");
     };
+    if facts.several_senders {
+        return decision(Proof::Unproven, "the mail names more than one sender");
+    }
     let server = match &facts.server {
         ServerEvidence::SmtpAuth {
             matches_from: true, ..
@@ -206,6 +212,9 @@ fn english(reason: &str) -> &'static str {
 fn dutch(reason: &str) -> &'static str {
     match reason {
         "not a role address" => "geen adres met een rol",
+        "the mail names more than one sender" => {
+            "de e-mail noemt meer dan één afzender (meerdere From-regels)"
+        }
         "the trusted server saw a login (smtp.auth) by another address than From" => {
             "de eigen mailserver zag een aanmelding met een ander adres dan de afzender"
         }
@@ -277,6 +286,7 @@ mod tests {
                 case,
                 names_missing_case: false,
                 copied_to_outsider: false,
+                several_senders: false,
                 now: t0(),
             },
             &roles(),
@@ -492,6 +502,7 @@ mod tests {
                 case: Some(1),
                 names_missing_case: false,
                 copied_to_outsider: true,
+                several_senders: false,
                 now: t0(),
             },
             &roles(),
@@ -507,6 +518,7 @@ mod tests {
                 tokens: &[token(ANNA, None, None, 1)],
                 from: &from,
                 server: ServerEvidence::Absent,
+                several_senders: false,
                 now: t0(),
             },
             &roles(),
@@ -516,6 +528,25 @@ mod tests {
             d.proof,
             Proof::Unproven,
             "a token never works for a case that does not exist"
+        );
+        let d = decide(
+            &MailFacts {
+                copied_to_outsider: false,
+                names_missing_case: false,
+                case: None,
+                tokens: &[token(ANNA, None, None, 1)],
+                from: &from,
+                server: ServerEvidence::Aligned { method: "dmarc" },
+                several_senders: true,
+                now: t0(),
+            },
+            &roles(),
+            Duration::days(30),
+        );
+        assert_eq!(
+            d.proof,
+            Proof::Unproven,
+            "with several From headers neither a token nor the server proves anything"
         );
     }
 
@@ -578,7 +609,7 @@ mod tests {
                 }
                 other => other,
             };
-            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, now: t0() }, &roles(), Duration::days(30));
+            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: false, now: t0() }, &roles(), Duration::days(30));
             let by_token = matches!(d.proof, Proof::Confirmation { .. } | Proof::Proven { by: Method::Token, .. });
             if from == "x@evil.example" {
                 prop_assert_eq!(&d.proof, &Proof::Unproven);

@@ -287,20 +287,99 @@ fn is_attribution(line: &str) -> bool {
         || (l.starts_with("le ") && l.contains(" a écrit") && ends)
 }
 
-/// Outlook's quoted header block: `Van:`/`From:` followed within a few lines by
-/// `Verzonden:`/`Sent:`/`Datum:`/`Date:`.
+/// Field names of the quoted header block Outlook (and others) put above the original, in the
+/// languages staff mail clients are set to: Dutch, English, German, French, Spanish,
+/// Italian, Portuguese, the Scandinavian languages, Polish, Turkish.
+const FROM_FIELDS: &[&str] = &[
+    "van", "from", "von", "de", "da", "från", "fra", "od", "kimden", "afzender", "sender",
+];
+const OTHER_FIELDS: &[&str] = &[
+    "verzonden",
+    "sent",
+    "gesendet",
+    "envoyé",
+    "envoye",
+    "enviado",
+    "inviato",
+    "skickat",
+    "sendt",
+    "lähetetty",
+    "wysłano",
+    "gönderildi",
+    "datum",
+    "date",
+    "fecha",
+    "data",
+    "päivämäärä",
+    "aan",
+    "to",
+    "an",
+    "à",
+    "a",
+    "para",
+    "till",
+    "til",
+    "do",
+    "kime",
+    "cc",
+    "kopie",
+    "onderwerp",
+    "subject",
+    "betreff",
+    "objet",
+    "asunto",
+    "oggetto",
+    "assunto",
+    "ämne",
+    "emne",
+    "temat",
+    "konu",
+    "aihe",
+    "beantwoorden",
+    "antwort an",
+    "répondre à",
+    "reply-to",
+];
+
+/// The field name of a `Name: value` line (`De :` as French writes it), lower case, if the
+/// line has that shape.
+fn field_name(line: &str) -> Option<String> {
+    let l = line.trim().trim_start_matches(['*', '>', ' ']);
+    let (name, _) = l.split_once(':')?;
+    let name = name.trim().trim_matches('*').trim().to_lowercase();
+    let plausible = !name.is_empty()
+        && name.chars().count() <= 20
+        && name.split_whitespace().count() <= 2
+        && name
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '-');
+    plausible.then_some(name)
+}
+
+/// A quoted header block: a "from" field followed within a few lines by at least one more of
+/// the block's fields (sent, date, to, subject), in any of [`FROM_FIELDS`]' languages — or,
+/// in a language not listed, a field line naming an address followed by two more field lines
+/// that are no staff command.
 fn is_header_block(lines: &[&str], i: usize) -> bool {
-    let starts = |l: &str, keys: &[&str]| {
-        let l = l.trim().trim_start_matches('*').to_lowercase();
-        keys.iter().any(|k| l.starts_with(k))
+    let Some(first) = field_name(lines[i]) else {
+        return false;
     };
-    starts(lines[i], &["van:", "from:"])
-        && lines[i + 1..].iter().take(4).any(|l| {
-            starts(
-                l,
-                &["verzonden:", "sent:", "datum:", "date:", "aan:", "to:"],
-            )
-        })
+    let next: Vec<String> = lines[i + 1..]
+        .iter()
+        .take(4)
+        .filter_map(|l| field_name(l))
+        .collect();
+    if FROM_FIELDS.contains(&first.as_str()) {
+        return next.iter().any(|n| OTHER_FIELDS.contains(&n.as_str()));
+    }
+    let is_command = |n: &str| crate::commands::grammar::Keyword::lookup(n).is_some();
+    lines[i].contains('@')
+        && !is_command(&first)
+        && next.iter().filter(|n| !is_command(n)).count() >= 2
+        && lines[i + 1..]
+            .iter()
+            .take(4)
+            .any(|l| l.chars().any(|c| c.is_ascii_digit()))
 }
 
 /// Where Outlook's quoted original starts in HTML markup: its header block, after which the
@@ -552,6 +631,37 @@ mod tests {
         assert_eq!(plain(en), "Verdict: upheld");
         let underscores = "Geen klacht\n\n________________________________\nVan: info\nAfgehandeld";
         assert_eq!(plain(underscores), "Geen klacht");
+    }
+
+    #[test]
+    fn header_blocks_in_any_language_end_the_new_text() {
+        let blocks = [
+            "Von: Klachtenregistratie <info@example.org>\nGesendet: Donnerstag, 26. November 2026 08:13\nAn: Anna\nBetreff: KL-2026-0001",
+            "De : Klachtenregistratie <info@example.org>\nEnvoyé : jeudi 26 novembre 2026 08:13\nÀ : Anna\nObjet : KL-2026-0001",
+            "De: Klachtenregistratie <info@example.org>\nEnviado: jueves, 26 de noviembre de 2026 8:13\nPara: Anna\nAsunto: KL-2026-0001",
+            "Da: Klachtenregistratie <info@example.org>\nInviato: giovedì 26 novembre 2026 08:13\nA: Anna\nOggetto: KL-2026-0001",
+            "Från: Klachtenregistratie <info@example.org>\nSkickat: den 26 november 2026 08:13\nTill: Anna\nÄmne: KL-2026-0001",
+            // A language not in the tables: an address, a date, two more fields.
+            "Lähettäjä: Klachtenregistratie <info@example.org>\nLähetetty: 26. marraskuuta 2026 8.13\nVastaanottaja: Anna\nAihe: KL-2026-0001",
+        ];
+        for block in blocks {
+            let reply = format!(
+                "Reactie\n\nBeste klager,\n\n{block}\n\nStand van KL-2026-0001: oorzaak intern"
+            );
+            let new = plain(&reply);
+            assert!(new.contains("Beste klager"), "{new}");
+            assert!(
+                !new.contains("oorzaak intern"),
+                "{block}: quoted original kept: {new}"
+            );
+        }
+    }
+
+    #[test]
+    fn command_lines_with_an_address_are_no_header_block() {
+        let reply = "Klacht: jan@example.net\nCategorie: planning\nNotitie: gebeld op 12 november\n\nDe klacht zelf.";
+        assert!(plain(reply).contains("Notitie: gebeld op 12 november"));
+        assert!(plain(reply).contains("De klacht zelf."));
     }
 
     #[test]

@@ -84,14 +84,20 @@ impl FromStr for EmailAddress {
     }
 }
 
-/// Invisible format characters that change how text reads without being seen: bidi
-/// embeddings, overrides and isolates (`factuur\u{202e}fdp.exe` shows as `factuurexe.pdf`),
-/// zero-width characters, the soft hyphen and the byte-order mark. Never part of an address;
-/// removed from names, subjects and file names.
+/// Invisible characters that change how text reads without being seen: Unicode's format
+/// characters (general category Cf: bidi embeddings, overrides and isolates —
+/// `factuur\u{202e}fdp.exe` shows as `factuurexe.pdf` —, zero-width characters, the soft
+/// hyphen, the byte-order mark, the tag characters that can carry hidden text, musical and
+/// shorthand format controls). Never part of an address; removed from names, subjects, file
+/// names and everything klachtd prints.
 pub fn is_invisible(c: char) -> bool {
     matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+        '\u{00AD}' | '\u{0600}'..='\u{0605}' | '\u{061C}' | '\u{06DD}' | '\u{070F}'
+        | '\u{0890}'..='\u{0891}' | '\u{08E2}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
 }
 
 impl TryFrom<String> for EmailAddress {

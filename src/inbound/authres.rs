@@ -259,30 +259,12 @@ pub fn newest_trusted(
         .map(|h| parse(h))
 }
 
-/// Public suffixes of more than one label that organisations commonly sit under. A small,
-/// documented approximation of the Public Suffix List's organisational-domain rule (RFC 7489
-/// §3.2): the organisational domain is the last two labels, or three under these.
-const TWO_LABEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "com.au", "net.au",
-    "org.au", "edu.au", "co.nz", "org.nz", "co.za", "com.br", "co.jp", "ne.jp", "or.jp", "com.tr",
-    "com.cn", "com.mx", "co.in", "co.il", "com.sg", "com.hk",
-];
-
-/// The organisational domain of `domain` (lower case, without a trailing dot).
+/// The organisational domain of `domain` (RFC 7489 §3.2): its registrable domain under the
+/// Public Suffix List (the `psl` crate, the list compiled in), lower case, without a trailing
+/// dot. A domain the list cannot place counts as its own organisational domain (strict).
 pub fn organisational_domain(domain: &str) -> String {
     let d = domain.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = d.split('.').collect();
-    let keep = if labels.len() >= 3 {
-        let last_two = labels[labels.len() - 2..].join(".");
-        if TWO_LABEL_SUFFIXES.contains(&last_two.as_str()) {
-            3
-        } else {
-            2
-        }
-    } else {
-        labels.len()
-    };
-    labels[labels.len().saturating_sub(keep)..].join(".")
+    psl::domain_str(&d).map(str::to_string).unwrap_or(d)
 }
 
 /// Relaxed alignment (RFC 7489 §3.1): the same organisational domain.

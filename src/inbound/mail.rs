@@ -106,6 +106,9 @@ pub struct InboundMail {
     /// `a..b@`, a quoted local part, …): one printable line, at most 200 characters. The
     /// mail is still taken in; its case is marked "cannot be answered by mail".
     pub from_unusable: Option<String>,
+    /// More than one sender is named (several From headers, or several addresses in one);
+    /// `from` is the first, as DMARC reads it, and such a mail never proves its sender.
+    pub several_senders: bool,
     pub subject: String,
     pub date: Option<DateTime<Utc>>,
     /// Every address the mail was sent to: To, Cc, Delivered-To, X-Original-To (lower-case).
@@ -140,7 +143,13 @@ impl InboundMail {
     pub fn parse(raw: &[u8]) -> Option<InboundMail> {
         let cut = container_cut(raw);
         let message = MessageParser::default().parse(&raw[..cut.unwrap_or(raw.len())])?;
-        let (from, from_unusable) = sender(message.from());
+        // RFC 5322 allows one From header; with more, the first counts (as DMARC checks it).
+        let from_headers: Vec<&Address<'_>> = message
+            .header_values(mail_parser::HeaderName::From)
+            .filter_map(|v| v.as_address())
+            .collect();
+        let several_senders = from_headers.iter().map(|a| a.iter().count()).sum::<usize>() > 1;
+        let (from, from_unusable) = sender(from_headers.first().copied());
         let mut mail = InboundMail {
             message_id: message
                 .message_id()
@@ -148,6 +157,7 @@ impl InboundMail {
                 .filter(|id| usable_id(id)),
             from,
             from_unusable,
+            several_senders,
             subject: message.subject().map(one_line).unwrap_or_default(),
             date: message
                 .date()
@@ -347,10 +357,11 @@ fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
 }
 
 fn recipients(message: &Message<'_>) -> Vec<String> {
+    // Every To and Cc header, duplicates included: a second Cc must not hide a recipient.
     let mut out: Vec<String> = message
-        .to()
-        .into_iter()
-        .chain(message.cc())
+        .header_values(mail_parser::HeaderName::To)
+        .chain(message.header_values(mail_parser::HeaderName::Cc))
+        .filter_map(|v| v.as_address())
         .flat_map(|a| a.iter())
         .filter_map(|a| a.address.as_deref())
         .map(|a| a.trim().to_lowercase())

@@ -55,7 +55,7 @@ impl Mailer<'_> {
         c.insert("subject", &case.subject);
         c.insert("name", &case.complainant_name);
         c.insert("complainant", &case.complainant_address);
-        c.insert("body", &case.body);
+        c.insert("body", &bounded_body(&case.body, lang));
         c.insert("quote", &templates::excerpt(&case.body, 600));
         c.insert(
             "received",
@@ -302,6 +302,27 @@ impl Mailer<'_> {
         )?;
         Ok(())
     }
+}
+
+/// At most this many characters of a text go into one mail; the rest is in the register.
+/// Keeps the rendering of one mail bounded however long a complaint is.
+pub const MAX_TEXT_IN_MAIL: usize = 100_000;
+
+/// A complaint's text as mail shows it: whole, or cut at [`MAX_TEXT_IN_MAIL`] with a note
+/// saying where the rest is.
+pub fn bounded_body(text: &str, lang: Language) -> String {
+    if text.len() <= MAX_TEXT_IN_MAIL {
+        return text.to_string();
+    }
+    let note = match lang {
+        Language::Nl => {
+            "[De tekst is hier ingekort; de volledige tekst staat in het register: klachtd case <kenmerk>.]"
+        }
+        Language::En => {
+            "[The text is shortened here; the full text is in the register: klachtd case <reference>.]"
+        }
+    };
+    format!("{}\n\n{note}", templates::excerpt(text, MAX_TEXT_IN_MAIL))
 }
 
 /// `kl-2026-0042.transcript.<token>@domain`: a reply quoting it proves its sender.
