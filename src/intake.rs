@@ -858,19 +858,13 @@ fn attachment_notes(
         .collect())
 }
 
-/// A subject as an unverified sender's acknowledgement repeats it: one line, no links or
-/// addresses, at most 60 characters — too little to carry spam.
+/// A subject as an unverified sender's acknowledgement repeats it: one line, nothing that
+/// reads as a link or an address (`evil.example/buy`, `www.…`, `x@y`), at most 60 characters —
+/// too little to carry spam.
 pub(crate) fn short_subject(subject: &str) -> String {
     let words: Vec<&str> = subject
         .split_whitespace()
-        .filter(|w| {
-            let lower = w.to_ascii_lowercase();
-            !(w.contains('@')
-                || lower.contains("://")
-                || lower.starts_with("www.")
-                || lower.contains(".com")
-                || lower.contains(".nl/"))
-        })
+        .filter(|w| !crate::domain::display_name::looks_like_link(w))
         .collect();
     let joined = words.join(" ");
     if joined.chars().count() <= 60 {

@@ -49,7 +49,13 @@ impl EmailAddress {
         let local = self.local_part();
         let base = local.split_once('+').map_or(local, |(b, _)| b);
         let base = if base.is_empty() { local } else { base };
-        format!("{base}@{}", self.domain())
+        format!("{base}@{}", self.ascii_domain())
+    }
+
+    /// The domain in its one ASCII form (IDNA, UTS #46): `bücher.de`, its decomposed and
+    /// full-width spellings and `xn--bcher-kva.de` are all `xn--bcher-kva.de`.
+    pub fn ascii_domain(&self) -> String {
+        idna::domain_to_ascii(self.domain()).unwrap_or_else(|_| self.domain().to_string())
     }
 }
 
@@ -159,6 +165,20 @@ mod tests {
             "jan\u{202e}@example.org",
         ] {
             assert!(bad.parse::<EmailAddress>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn one_idn_mailbox_in_any_spelling_is_one_mailbox() {
+        let spellings = [
+            "victim@bücher.de",
+            "victim@xn--bcher-kva.de",
+            "victim@bu\u{308}cher.de",
+            "victim@\u{ff42}ücher.de",
+        ];
+        for s in spellings {
+            let a: EmailAddress = s.parse().unwrap();
+            assert_eq!(a.without_tag(), "victim@xn--bcher-kva.de", "{s}");
         }
     }
 

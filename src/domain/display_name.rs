@@ -14,7 +14,7 @@ pub fn clean(raw: &str) -> Option<String> {
         if looks_like_header(word) {
             break;
         }
-        if word.contains(['@', '<', '>']) || word.contains("://") || word.starts_with("www.") {
+        if word.contains(['<', '>']) || looks_like_link(word) {
             continue;
         }
         words.push(word);
@@ -64,6 +64,27 @@ const HEADERS: [&str; 16] = [
     "precedence",
     "mime-version",
 ];
+
+/// Whether a word reads as a link or an address, however it is dressed: `https://…`,
+/// `www.…`, `(evil.example)`, `evil.example/buy`, `x@y` — a dot followed by two letters, a
+/// slash or an `@` inside the word. Numbers (`1.5`) and abbreviations (`t.a.v.`) are not.
+pub fn looks_like_link(word: &str) -> bool {
+    let w = word
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase();
+    if w.contains("://") || w.starts_with("www") && w.contains('.') || w.contains('@') {
+        return true;
+    }
+    if w.contains('/') && w.chars().any(char::is_alphabetic) {
+        return true;
+    }
+    let chars: Vec<char> = w.chars().collect();
+    chars.windows(3).any(|t| {
+        t[0] == '.'
+            && t[1].is_alphabetic()
+            && t[2].is_alphabetic()
+    }) && chars.first().is_some_and(|c| c.is_alphanumeric())
+}
 
 #[cfg(test)]
 mod tests {

@@ -220,14 +220,12 @@ fn linked_case(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, L
         .map(|case| (case, Link::Thread))
 }
 
-/// An address without its `+tag`, lower case: `Jan+klacht@X.nl` → `jan@x.nl`.
+/// The mailbox an address names: without its `+tag`, lower case, the domain in its one ASCII
+/// form — `Jan+klacht@X.nl` → `jan@x.nl` ([`EmailAddress::without_tag`]).
 pub fn base_address(address: &str) -> String {
-    let a = address.trim().to_lowercase();
-    match a.rsplit_once('@') {
-        Some((local, domain)) => {
-            format!("{}@{domain}", local.split('+').next().unwrap_or(local))
-        }
-        None => a,
+    match address.parse::<EmailAddress>() {
+        Ok(a) => a.without_tag(),
+        Err(_) => address.trim().to_lowercase(),
     }
 }
 

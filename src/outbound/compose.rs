@@ -56,6 +56,42 @@ pub fn mailbox(address: &EmailAddress, name: Option<&str>) -> anyhow::Result<Mai
     ))
 }
 
+/// A subject that folds within 998 octets: lettre can only fold at white space, so a run of
+/// more than 200 characters without any is cut (with "…"), and the whole at 400 characters.
+fn header_safe(subject: &str) -> String {
+    let words: Vec<String> = subject
+        .split(' ')
+        .map(|w| {
+            if w.chars().count() > 200 {
+                format!("{}…", w.chars().take(200).collect::<String>())
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    let joined = words.join(" ");
+    if joined.chars().count() > 400 {
+        format!("{}…", joined.chars().take(400).collect::<String>())
+    } else {
+        joined
+    }
+}
+
+/// Text with CRLF line endings, made in one linear pass (lettre inserts each missing `\r`
+/// with `String::insert`, which is quadratic in the number of lines).
+fn crlf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let mut previous = '\0';
+    for c in text.chars() {
+        if c == '\n' && previous != '\r' {
+            out.push('\r');
+        }
+        out.push(c);
+        previous = c;
+    }
+    out
+}
+
 /// Display names longer than this are cut: no header line of ours grows past 998 octets.
 const MAX_DISPLAY_NAME: usize = 78;
 
@@ -72,7 +108,7 @@ fn quotable(id: &str) -> bool {
 pub fn build(draft: &Draft<'_>, message_id: &str, date: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
     let mut builder = lettre::Message::builder()
         .from(draft.from.clone())
-        .subject(draft.rendered.subject.clone())
+        .subject(header_safe(&draft.rendered.subject))
         .message_id(Some(format!("<{message_id}>")))
         .date(date.into());
     for to in &draft.to {
@@ -117,7 +153,7 @@ pub fn build(draft: &Draft<'_>, message_id: &str, date: DateTime<Utc>) -> anyhow
         ));
     }
     let body =
-        MultiPart::alternative_plain_html(draft.rendered.text.clone(), draft.rendered.html.clone());
+        MultiPart::alternative_plain_html(crlf(&draft.rendered.text), crlf(&draft.rendered.html));
     let message = if draft.attachments.is_empty() {
         builder.multipart(body)?
     } else {
