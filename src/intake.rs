@@ -75,6 +75,20 @@ impl<'r> Prepared<'r> {
             _ => None,
         }
     }
+
+    /// When the mailbox received it (never later than `now`).
+    fn received_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.raw.arrived_at.map_or(now, |t| t.min(now))
+    }
+
+    /// The bytes the ledger keeps: none over the size limit (the original stays in the
+    /// quarantine folder only).
+    fn kept_bytes(&self) -> &[u8] {
+        match self.decoded {
+            Decoded::TooLarge => &[],
+            _ => &self.raw.bytes,
+        }
+    }
 }
 
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
@@ -274,12 +288,11 @@ impl Intake<'_> {
         notify: bool,
         now: DateTime<Utc>,
     ) -> anyhow::Result<IntakeResult> {
-        let raw = prepared.raw;
         let source_key = match self.copy_key(tx, prepared)? {
             CopyKey::Recorded(result) => return Ok(result),
             CopyKey::New(key) => key,
         };
-        let received_at = raw.arrived_at.map_or(now, |t| t.min(now));
+        let received_at = prepared.received_at(now);
         let sender = prepared
             .mail()
             .and_then(|m| m.sender())
@@ -288,7 +301,6 @@ impl Intake<'_> {
             .mail()
             .map(|m| m.subject.clone())
             .unwrap_or_default();
-        let too_large = matches!(prepared.decoded, Decoded::TooLarge);
         mails::record(
             tx,
             &MailEntry {
@@ -301,7 +313,7 @@ impl Intake<'_> {
                 disposition: Disposition::Quarantine,
                 reason,
                 case_id: None,
-                raw: if too_large { &[] } else { &raw.bytes },
+                raw: prepared.kept_bytes(),
                 content_sha256: &prepared.content_sha256,
             },
         )?;
@@ -356,14 +368,13 @@ impl Intake<'_> {
             CopyKey::Recorded(result) => return Ok(result),
             CopyKey::New(key) => key,
         };
-        let received_at = raw.arrived_at.map_or(now, |t| t.min(now));
+        let received_at = prepared.received_at(now);
         let mail = prepared.mail();
         let fingerprint = mail
             .map(|m| m.fingerprint.clone())
             .unwrap_or_else(|| prepared.content_sha256.clone());
         let sender = mail.and_then(|m| m.sender()).map(|s| s.to_string());
         let duplicate_of = mails::original_of(tx, &fingerprint)?;
-        let too_large = matches!(prepared.decoded, Decoded::TooLarge);
         let mail_id = mails::record(
             tx,
             &MailEntry {
@@ -376,8 +387,7 @@ impl Intake<'_> {
                 disposition: Disposition::Processed,
                 reason: "being processed",
                 case_id: None,
-                // Over the size limit the original stays in the quarantine folder only.
-                raw: if too_large { &[] } else { &raw.bytes },
+                raw: prepared.kept_bytes(),
                 content_sha256: &prepared.content_sha256,
             },
         )?;

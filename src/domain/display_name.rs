@@ -79,11 +79,10 @@ pub fn looks_like_link(word: &str) -> bool {
         return true;
     }
     let chars: Vec<char> = w.chars().collect();
-    chars.windows(3).any(|t| {
-        t[0] == '.'
-            && t[1].is_alphabetic()
-            && t[2].is_alphabetic()
-    }) && chars.first().is_some_and(|c| c.is_alphanumeric())
+    chars
+        .windows(3)
+        .any(|t| t[0] == '.' && t[1].is_alphabetic() && t[2].is_alphabetic())
+        && chars.first().is_some_and(|c| c.is_alphanumeric())
 }
 
 #[cfg(test)]
