@@ -67,6 +67,11 @@ impl Daemon {
         })
     }
 
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The current time by the daemon's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()

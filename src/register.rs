@@ -22,6 +22,8 @@ pub fn cases(
             reference: String,
             status: &'a str,
             complainant: Option<&'a str>,
+            /// What the From header said when klachtd cannot write to it.
+            unreachable_from: Option<&'a str>,
             subject: &'a str,
             received_at: String,
             reaction_due: String,
@@ -36,6 +38,7 @@ pub fn cases(
                     reference: c.reference.to_string(),
                     status: c.status.as_str(),
                     complainant: c.complainant_address.as_deref(),
+                    unreachable_from: c.unreachable_from.as_deref(),
                     subject: &c.subject,
                     received_at: rfc3339(c.received_at),
                     reaction_due: c.reaction_due.to_string(),
@@ -64,7 +67,7 @@ pub fn cases(
             "{:<13} {:<10} {:<32} {:<16} {:<10} {:<10}{}{}",
             c.reference.to_string(),
             c.status.as_str(),
-            truncate(c.complainant_address.as_deref().unwrap_or("-"), 32),
+            truncate(&complainant_cell(c), 32),
             c.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
             c.reaction_due,
             c.closing_due
@@ -83,6 +86,16 @@ pub fn cases(
         )?;
     }
     Ok(printable(&out))
+}
+
+/// The register's complainant column: the address, or what the From said with a mark when
+/// nobody can write to it.
+fn complainant_cell(c: &cases::CaseRecord) -> String {
+    match (&c.complainant_address, &c.unreachable_from) {
+        (Some(a), _) => a.clone(),
+        (None, Some(raw)) => format!("UNREACHABLE {raw}"),
+        (None, None) => "-".into(),
+    }
 }
 
 /// RFC 3339 in UTC with `Z`, as serde writes the times in `case --json`.
@@ -253,10 +266,11 @@ pub fn case(
         out,
         "  complainant:   {} {}",
         opt(&c.complainant_name),
-        c.complainant_address
-            .as_deref()
-            .map(|a| format!("<{a}>"))
-            .unwrap_or_default()
+        match (&c.complainant_address, &c.unreachable_from) {
+            (Some(a), _) => format!("<{a}>"),
+            (None, Some(raw)) => format!("{raw} (cannot be answered by mail)"),
+            (None, None) => String::new(),
+        }
     )?;
     writeln!(out, "  received:      {}", at(c.received_at))?;
     let today = now.with_timezone(&tz).date_naive();

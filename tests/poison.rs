@@ -474,7 +474,35 @@ fn addresses_lettre_refuses_are_registered_unanswered_and_block_nothing() {
     for i in 0..odd.len() {
         assert_answered(&daemon, 1000 + i).unwrap();
     }
+    // Visible in the register and in the director's weekly digest.
+    let listing = daemon
+        .with_jobs(|_, store| {
+            klachtd::register::cases(store, &settings_of(&daemon), clock.now(), false)
+        })
+        .unwrap();
+    assert_eq!(
+        listing.matches("UNREACHABLE").count(),
+        odd.len(),
+        "{listing}"
+    );
+    let digest = daemon
+        .with_jobs(|jobs, store| {
+            let content = jobs.digest_content(store.conn(), clock.now() + Duration::days(7))?;
+            jobs.digest_text(&content)
+        })
+        .unwrap();
+    assert_eq!(
+        digest
+            .matches("afzender niet per e-mail te bereiken")
+            .count(),
+        odd.len(),
+        "{digest}"
+    );
     common::invariants::check(&daemon.store());
+}
+
+fn settings_of(daemon: &Daemon) -> Settings {
+    daemon.settings().clone()
 }
 
 #[test]

@@ -24,6 +24,8 @@ pub struct DigestLine {
     pub agreement: String,
     /// The committee's verdict ("gegrond"/"ongegrond"), "-" when there is none.
     pub verdict: String,
+    /// The complainant's address cannot receive mail: someone must answer another way.
+    pub unreachable: bool,
 }
 
 /// The digest's figures for the week ending at `end` (exclusive).
@@ -74,6 +76,7 @@ impl Jobs<'_> {
                 .unwrap_or_else(|| "-".into()),
             deadline: deadline.label(lang).to_string(),
             overdue: cases::is_overdue(case, today),
+            unreachable: case.unreachable_from.is_some(),
             agreement: match (case.agreement, lang) {
                 (Some(true), Language::Nl) => "ja".into(),
                 (Some(false), Language::Nl) => "nee".into(),
