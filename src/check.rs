@@ -689,7 +689,7 @@ async fn smtp(settings: &Settings, report: &mut Report) {
         return;
     }
     let transport = match crate::outbound::Transport::from_settings(&settings.outbound) {
-        Ok(crate::outbound::Transport::Smtp(client)) => client,
+        Ok(crate::outbound::Transport::Smtp(client, _)) => client,
         Ok(_) => return,
         Err(e) => {
             return report.fail(

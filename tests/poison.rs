@@ -869,12 +869,13 @@ fn attack_a_mail_of_many_short_lines_does_not_stall_the_complaint_behind_it() {
     maildir.deliver(&good(1), clock.now()).unwrap();
     let started = std::time::Instant::now();
     one_pass(&daemon);
-    let took = started.elapsed();
-    assert_answered(&daemon, 1).unwrap();
-    assert!(
-        took < std::time::Duration::from_secs(15),
-        "one 4.5 MB mail stalled intake for {took:?}"
+    // Printed, never asserted (no timed assertions): linear now, 71 s before the fix. What keeps
+    // it linear is pinned in `outbound::compose::tests::bodies_reach_lettre_with_crlf_only`.
+    eprintln!(
+        "1,500,000 short lines: {:?} for the pass",
+        started.elapsed()
     );
+    assert_answered(&daemon, 1).unwrap();
 }
 
 // ----- one acknowledgement per mailbox per day ----------------------------------------------------
@@ -970,6 +971,167 @@ fn attack_an_unverified_sender_cannot_put_a_link_into_the_acknowledgement() {
                 .join("\n")
         );
     }
+}
+
+// ----- sending: one recipient's trouble never blocks other mail -----------------------------------
+
+/// A minimal SMTP server on loopback that answers RCPT for any address containing `slow` only
+/// after `stall` (as a submission server does while it verifies a distant recipient or a policy
+/// service hangs), and accepts everything else at once.
+fn stalling_smtp(stall: std::time::Duration) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                let _ = w.write_all(b"220 fake\r\n");
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let up = line.to_ascii_uppercase();
+                    let reply: &[u8] = if up.starts_with("EHLO") {
+                        b"250-fake\r\n250 8BITMIME\r\n"
+                    } else if up.starts_with("RCPT") {
+                        if up.contains("SLOW") {
+                            std::thread::sleep(stall);
+                        }
+                        b"250 ok\r\n"
+                    } else if up.starts_with("DATA") {
+                        let _ = w.write_all(b"354 go\r\n");
+                        let mut data = String::new();
+                        loop {
+                            data.clear();
+                            if r.read_line(&mut data).unwrap_or(0) == 0 || data == ".\r\n" {
+                                break;
+                            }
+                        }
+                        b"250 queued\r\n"
+                    } else if up.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    if w.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Repro: `outbound.kind = "smtp"` with `outbound.smtp.timeout_seconds = 2`, a submission server
+/// on 127.0.0.1 that takes 120 s (30 s here) to answer RCPT for one recipient. One complaint from
+/// `slow@example.net` (its acknowledgement goes to that recipient), then an ordinary one. The
+/// timeout is not applied: klachtd waits the whole 120 s for the first acknowledgement (seen
+/// with 5 such senders and `timeout_seconds = 5`: over 600 s, the ordinary complaint's
+/// acknowledgement still not sent), so every other mail waits behind one recipient's trouble.
+#[test]
+fn attack_a_stalling_recipient_does_not_hold_up_other_mail() {
+    let port = stalling_smtp(std::time::Duration::from_secs(30));
+    let dir = tempfile::tempdir().unwrap();
+    let port = port.to_string();
+    let mut env: Vec<(String, String)> = vec![
+        ("KLACHTD__OUTBOUND__KIND", "smtp"),
+        ("KLACHTD__OUTBOUND__SMTP__HOST", "127.0.0.1"),
+        ("KLACHTD__OUTBOUND__SMTP__PORT", port.as_str()),
+        ("KLACHTD__OUTBOUND__SMTP__TLS", "none"),
+        ("KLACHTD__OUTBOUND__SMTP__TIMEOUT_SECONDS", "2"),
+        ("KLACHTD__ROLES__STAFF", "anna@example.org"),
+        ("KLACHTD__ROLES__DIRECTOR", "directie@example.org"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, sub) in [
+        ("KLACHTD__INBOUND__MAILDIR", "mail"),
+        ("KLACHTD__STORE__PATH", "k.sqlite"),
+        ("KLACHTD__OUTBOUND__DIR", "outbox"),
+    ] {
+        env.push((k.into(), dir.path().join(sub).display().to_string()));
+    }
+    let settings = Settings::load_with_env(None, env).unwrap();
+    let clock = FixedClock::at(at("2026-11-24T09:00:00Z"));
+    let daemon = Daemon::new(settings.clone(), Arc::new(clock.clone())).unwrap();
+    let maildir = Maildir::open(&settings.inbound.maildir).unwrap();
+    maildir
+        .deliver(
+            &mail("Jan <slow@example.net>", "Klacht", "Mijn klacht.", "slow"),
+            clock.now(),
+        )
+        .unwrap();
+    maildir.deliver(&good(1), clock.now()).unwrap();
+    one_pass(&daemon);
+    // The ordinary acknowledgement went out in the same pass; the stalled one was given up
+    // after the send deadline (4 × 2 s, well before the server's 30 s) and waits to be retried.
+    assert_answered(&daemon, 1).unwrap();
+    let store = daemon.store();
+    let slow = outbox::all(store.conn())
+        .unwrap()
+        .into_iter()
+        .find(|m| m.recipients == ["slow@example.net"] && m.kind == OutboxKind::Acknowledgement)
+        .unwrap();
+    assert_eq!(
+        slow.status,
+        OutboxStatus::Queued,
+        "not sent: the server never answered in time"
+    );
+    assert_eq!(slow.attempts, 1);
+    assert!(
+        slow.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no answer"),
+        "{:?}",
+        slow.last_error
+    );
+}
+
+// ----- no amplification: a forged source cannot make klachtd send many mails ----------------------
+
+/// Repro: one ordinary complaint (KL-2026-0001), then 30 mails with a forged `From: Anna
+/// <anna@example.org>` (a staff address; no token, no trusted Authentication-Results), subject
+/// `Re: [KL-2026-0001] …`, body `Notitie: xN`. Each is held and answered with a confirmation
+/// request to anna@: 30 mails out, all sent in the same pass, no daily or hourly ceiling — a
+/// forger mails-bombs every role address through info@ (60 forged mails gave 60 requests).
+#[test]
+fn attack_forged_staff_mails_cannot_flood_the_staff_member_with_confirmation_requests() {
+    let (_dir, daemon, maildir, clock) = world(&[]);
+    maildir.deliver(&good(1), clock.now()).unwrap();
+    one_pass(&daemon);
+    for i in 0..30 {
+        let raw = mail(
+            "Anna <anna@example.org>",
+            "Re: [KL-2026-0001] Gewone klacht 1",
+            &format!("Notitie: vervalst {i}\r\n\r\nbla"),
+            &format!("forged{i}"),
+        );
+        maildir.deliver(&raw, clock.now()).unwrap();
+    }
+    one_pass(&daemon);
+    let store = daemon.store();
+    let to_anna = outbox::all(store.conn())
+        .unwrap()
+        .into_iter()
+        .filter(|m| {
+            m.recipients == ["anna@example.org"]
+                && m.kind != OutboxKind::StaffNotification
+                && m.status == OutboxStatus::Sent
+        })
+        .count();
+    assert!(
+        to_anna <= 3,
+        "30 forged mails made klachtd send {to_anna} mails to anna@ at once"
+    );
 }
 
 // ----- over IMAP, against a real Dovecot ---------------------------------------------------------

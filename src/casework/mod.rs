@@ -229,6 +229,10 @@ fn revoke_leaked(
 /// Holds the commands of an unproven mail, records that on the case, and asks the real
 /// address to confirm them with a code.
 #[allow(clippy::too_many_arguments)]
+/// At most this many confirmation requests go to one role address in 24 hours; more unproven
+/// mail in its name is recorded on the case, but asks nothing of the real person.
+const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 3;
+
 fn hold(
     intake: &Intake<'_>,
     tx: &Connection,
@@ -286,19 +290,34 @@ fn hold(
         "expires",
         &templates::long_datetime(expires, intake.tz, lang),
     );
-    mailer.to_role(
+    // A forger cannot mail-bomb a role address through info@: at most a few requests a day.
+    let asked_today = crate::store::outbox::count_to_since(
         tx,
-        Letter {
-            kind: OutboxKind::ConfirmationRequest,
-            template: Template::ConfirmationRequest,
-            case,
-            context,
-            attachments: &[],
-        },
-        sender,
-        Some(held_id),
-        now,
+        OutboxKind::ConfirmationRequest,
+        sender.as_str(),
+        now - Duration::hours(24),
     )?;
+    let asked = asked_today < MAX_CONFIRMATION_REQUESTS_PER_DAY;
+    if asked {
+        mailer.to_role(
+            tx,
+            Letter {
+                kind: OutboxKind::ConfirmationRequest,
+                template: Template::ConfirmationRequest,
+                case,
+                context,
+                attachments: &[],
+            },
+            sender,
+            Some(held_id),
+            now,
+        )?;
+    }
+    let asked_text = if asked {
+        "De afzender is om bevestiging gevraagd."
+    } else {
+        "De afzender is NIET om bevestiging gevraagd: dit adres kreeg het afgelopen etmaal al het maximum aan bevestigingsverzoeken. De opdrachten vervallen; wie ze echt stuurde, stuurt ze opnieuw als antwoord op een bericht van klachtd."
+    };
     if let Some(c) = case {
         cases::add_event(
             tx,
@@ -307,7 +326,7 @@ fn hold(
             "held",
             Some(sender.as_str()),
             &format!(
-                "Opdracht-mail aangehouden, niets gewijzigd: de afzender is niet bewezen ({}). Herkomst: {origin}. De afzender is om bevestiging gevraagd.\n\n{}",
+                "Opdracht-mail aangehouden, niets gewijzigd: de afzender is niet bewezen ({}). Herkomst: {origin}. {asked_text}\n\n{}",
                 decision.reason_nl,
                 new_text.trim()
             ),
@@ -320,10 +339,17 @@ fn hold(
     );
     Ok(Settled::new(
         MailOutcome::Ignored,
-        format!(
-            "held: {}; the real address was asked to confirm",
-            decision.reason
-        ),
+        if asked {
+            format!(
+                "held: {}; the real address was asked to confirm",
+                decision.reason
+            )
+        } else {
+            format!(
+                "held: {}; no confirmation request (the daily maximum for this address was reached)",
+                decision.reason
+            )
+        },
         case.map(|c| (c.id, c.reference)),
     ))
 }

@@ -42,13 +42,24 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
         Some(code) if SERVER_CODES.contains(&u16::from(code)) => SendError::Unavailable(text),
         Some(_) if e.is_permanent() => SendError::Permanent(text),
         Some(_) => SendError::Transient(text),
+        // A timeout may be one recipient's (a slow check at RCPT): that mail backs off alone,
+        // and three in a row pause the queue, as for any per-message failure.
+        None if e.is_timeout() => SendError::Transient(text),
         None => SendError::Unavailable(text),
     }
 }
 
+/// The longest one message may take from connecting to the server's 250: a few times the
+/// per-command `timeout_seconds`, so a command the server never answers (lettre does not
+/// always apply its own timeout to each reply) cannot hold the queue.
+fn send_deadline(timeout_seconds: u64) -> Duration {
+    Duration::from_secs(timeout_seconds.max(1) * 4)
+}
+
 /// The configured way out.
 pub enum Transport {
-    Smtp(crate::auth::SmtpClient),
+    /// An SMTP server, and the longest one message may take ([`send_deadline`]).
+    Smtp(crate::auth::SmtpClient, Duration),
     /// Writes `<message-id>.eml` files; rewriting the same mail replaces the file, so a resend
     /// after a crash never makes a second copy.
     File(PathBuf),
@@ -86,9 +97,10 @@ impl Transport {
                         .port(smtp.port)
                         .tls(tls)
                         .timeout(Some(Duration::from_secs(smtp.timeout_seconds.max(1))));
-                Ok(Transport::Smtp(crate::auth::SmtpClient::new(
-                    builder, smtp,
-                )?))
+                Ok(Transport::Smtp(
+                    crate::auth::SmtpClient::new(builder, smtp)?,
+                    send_deadline(smtp.timeout_seconds),
+                ))
             }
         }
     }
@@ -96,20 +108,23 @@ impl Transport {
     /// Hands one mail over. Success means the server accepted it (250) or the file is on disk.
     pub async fn send(&self, mail: &QueuedMail) -> Result<(), SendError> {
         match self {
-            Transport::Smtp(smtp) => {
+            Transport::Smtp(smtp, deadline) => {
                 let envelope = envelope(mail).map_err(|e| SendError::Permanent(e.to_string()))?;
-                smtp.send_raw(&envelope, &mail.raw)
+                let sent = tokio::time::timeout(*deadline, smtp.send_raw(&envelope, &mail.raw))
                     .await
-                    .map(|_| ())
-                    .map_err(|e| match e {
-                        crate::auth::SmtpSendError::Smtp(e)
-                            if !crate::auth::is_auth_failure(&e) =>
-                        {
-                            classify(&e)
-                        }
-                        // A refused login, or no token to log in with: no mail can go now.
-                        other => SendError::Unavailable(other.to_string()),
-                    })
+                    .map_err(|_| {
+                        SendError::Transient(format!(
+                            "no answer from the server within {} s",
+                            deadline.as_secs()
+                        ))
+                    })?;
+                sent.map(|_| ()).map_err(|e| match e {
+                    crate::auth::SmtpSendError::Smtp(e) if !crate::auth::is_auth_failure(&e) => {
+                        classify(&e)
+                    }
+                    // A refused login, or no token to log in with: no mail can go now.
+                    other => SendError::Unavailable(other.to_string()),
+                })
             }
             Transport::File(dir) => {
                 let name: String = mail

@@ -272,6 +272,25 @@ pub fn acknowledgement_slot(
     Ok((at + chrono::Duration::hours(1)).max(now))
 }
 
+/// How many mails of `kind` were queued for `recipient` since `since`.
+pub fn count_to_since(
+    conn: &Connection,
+    kind: OutboxKind,
+    recipient: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE kind = ?1 AND recipients = ?2 AND created_at >= ?3",
+        params![
+            kind.as_str(),
+            serde_json::to_string(&[recipient])?,
+            ts(since)
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(n as usize)
+}
+
 /// The oldest queued mail that is due at `now`, if any — and not behind an earlier mail of
 /// the same case to the same recipient that is still waiting (order is kept per case and
 /// reader, so one recipient's trouble never holds up anyone else's mail).
