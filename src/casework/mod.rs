@@ -228,11 +228,11 @@ fn revoke_leaked(
 
 /// Holds the commands of an unproven mail, records that on the case, and asks the real
 /// address to confirm them with a code.
-#[allow(clippy::too_many_arguments)]
 /// At most this many confirmation requests go to one role address in 24 hours; more unproven
 /// mail in its name is recorded on the case, but asks nothing of the real person.
 const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 3;
 
+#[allow(clippy::too_many_arguments)]
 fn hold(
     intake: &Intake<'_>,
     tx: &Connection,
