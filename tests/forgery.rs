@@ -239,17 +239,22 @@ fn any_reply_but_an_explicit_confirmation_refuses_the_held_mail() {
         1
     );
 
-    // Another forgery; an empty reply, another command, a wrong code: all refuse.
+    // Another forgery; an empty reply, another command, a wrong code: all refuse. (One a day:
+    // a role address gets only a few confirmation requests a day.)
     for (i, answer) in ["", "Notitie: klopt dit?", "Bevestig 0000x", "Bevestig"]
         .into_iter()
         .enumerate()
     {
-        r.take(forged(
-            ANNA,
-            &format!("RE: {}", case.tag()),
-            &format!("g{i}"),
-            "Geen klacht: spam",
-        ));
+        let day = t0() + chrono::Duration::days(i as i64 + 1);
+        r.take_at(
+            forged(
+                ANNA,
+                &format!("RE: {}", case.tag()),
+                &format!("g{i}"),
+                "Geen klacht: spam",
+            ),
+            day,
+        );
         let request = r.newest(OutboxKind::ConfirmationRequest, ANNA);
         let wrong = if answer == "Bevestig" {
             let c: u32 = code_of(&request).parse().unwrap();
@@ -257,7 +262,7 @@ fn any_reply_but_an_explicit_confirmation_refuses_the_held_mail() {
         } else {
             answer.to_string()
         };
-        r.take(reply(&request, ANNA, "", &wrong));
+        r.take_at(reply(&request, ANNA, "", &wrong), day);
         assert_eq!(r.status(case), "open", "answer {wrong:?} confirmed");
         assert!(
             r.events(case, "note").is_empty(),
@@ -266,19 +271,26 @@ fn any_reply_but_an_explicit_confirmation_refuses_the_held_mail() {
     }
 
     // Only the explicit line with the right code applies the held mail.
-    r.take(forged(
-        ANNA,
-        &format!("RE: {}", case.tag()),
-        "yes",
-        "Geen klacht: spam",
-    ));
+    let day = t0() + chrono::Duration::days(5);
+    r.take_at(
+        forged(
+            ANNA,
+            &format!("RE: {}", case.tag()),
+            "yes",
+            "Geen klacht: spam",
+        ),
+        day,
+    );
     let request = r.newest(OutboxKind::ConfirmationRequest, ANNA);
-    r.take(reply(
-        &request,
-        ANNA,
-        "",
-        &format!("Bevestig {}", code_of(&request)),
-    ));
+    r.take_at(
+        reply(
+            &request,
+            ANNA,
+            "",
+            &format!("Bevestig {}", code_of(&request)),
+        ),
+        day,
+    );
     assert_eq!(r.status(case), "withdrawn");
     assert_eq!(r.events(case, "confirmed").len(), 1);
     assert!(subject(&r.newest(OutboxKind::Transcript, ANNA)).starts_with("Verwerkt"));

