@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod messages;
 pub mod proof;
 pub mod third_party;
 
@@ -15,11 +16,12 @@ use crate::inbound::InboundMail;
 use crate::intake::{Intake, NewComplaint, Settled, new_text_of};
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::{Letter, Template, templates};
-use crate::settings::Role;
+use crate::settings::{Language, Role};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
 use apply::{Actor, Effect, Plan, Rules};
 use chrono::{DateTime, Duration, Utc};
+use messages::{Done, Refusal};
 use proof::{Decision, Proof};
 use rusqlite::Connection;
 use serde::Serialize;
@@ -607,7 +609,15 @@ fn work_case(
                 l.result
                     .as_ref()
                     .err()
-                    .map(|why| format!("regel {}: {} — {why}", l.line_no, l.source))
+                    // The history is a Dutch record (shown in English by `history`).
+                    .map(|why| {
+                        format!(
+                            "regel {}: {} — {}",
+                            l.line_no,
+                            l.source,
+                            why.text(Language::Nl)
+                        )
+                    })
             })
             .collect();
         cases::add_event(
@@ -624,6 +634,7 @@ fn work_case(
         )?;
     }
     let updated = if refused == 0 { &plan.case } else { case };
+    let lang = intake.mailer().staff_language();
     let lines = plan
         .lines
         .iter()
@@ -635,7 +646,8 @@ fn work_case(
                 (Err(_), _) => "fout",
             },
             result: match &l.result {
-                Ok(s) | Err(s) => s.clone(),
+                Ok(done) => done.text(lang),
+                Err(why) => why.text(lang),
             },
         })
         .collect();
@@ -862,9 +874,10 @@ fn send_transcript(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mailer = intake.mailer();
-    let mut context = mailer.case_context(case, mailer.staff_language());
+    let lang = mailer.staff_language();
+    let mut context = mailer.case_context(case, lang);
     fill_transcript(&mut context, mail, situation, lines, stored, actor);
-    context.insert("missing", &apply::missing_to_close(case));
+    context.insert("missing", &apply::missing_to_close_in(case, lang));
     let mut recipients = vec![actor.address.clone()];
     if situation == Situation::Applied {
         for handler in intake.handler_or_staff(case) {
@@ -915,7 +928,7 @@ fn without_case(
                 mail,
                 block,
                 actor,
-                "Klacht: schrijf de klacht zelf onder de regel met het adres",
+                Refusal::ComplaintWithoutText,
                 now,
             );
         }
@@ -934,7 +947,10 @@ fn without_case(
                 complainant: crate::store::Complainant::Reachable(&complainant),
                 name: None,
                 subject: if subject.is_empty() {
-                    "(geen onderwerp)"
+                    match intake.settings.organisation.language {
+                        Language::Nl => "(geen onderwerp)",
+                        Language::En => "(no subject)",
+                    }
                 } else {
                     &subject
                 },
@@ -958,16 +974,14 @@ fn without_case(
             Some(actor.address.as_str()),
             "klacht doorgegeven door een medewerker",
         )?;
+        let lang = intake.settings.organisation.language;
         let lines = block
             .lines
             .iter()
             .map(|l| TranscriptLine {
                 source: l.source.clone(),
                 status: "ok",
-                result: format!(
-                    "klacht geregistreerd als {}; de klager krijgt een ontvangstbevestiging",
-                    case.reference
-                ),
+                result: Done::ComplaintRegistered(case.reference).text(lang),
             })
             .collect();
         let stored = Stored {
@@ -1003,7 +1017,7 @@ fn without_case(
                 mail,
                 block,
                 actor,
-                "een aanbeveling kan alleen de directeur vastleggen",
+                Refusal::DirectorOnly(messages::DirectorTask::Recommend),
                 now,
             );
         }
@@ -1018,7 +1032,7 @@ fn without_case(
             .map(|l| TranscriptLine {
                 source: l.source.clone(),
                 status: "ok",
-                result: "aanbeveling vastgelegd voor de jaaranalyse".into(),
+                result: Done::Recommendation.text(intake.settings.organisation.language),
             })
             .collect();
         send_caseless_transcript(intake, tx, mail, Situation::Applied, lines, actor, now)?;
@@ -1037,15 +1051,7 @@ fn without_case(
             None,
         ));
     }
-    refuse_without_case(
-        intake,
-        tx,
-        mail,
-        block,
-        actor,
-        "geen klacht gevonden bij deze e-mail: beantwoord een bericht over de klacht en laat het kenmerk [KL-…] in het onderwerp staan",
-        now,
-    )
+    refuse_without_case(intake, tx, mail, block, actor, Refusal::NoCase, now)
 }
 
 fn refuse_without_case(
@@ -1054,9 +1060,10 @@ fn refuse_without_case(
     mail: &InboundMail,
     block: &CommandBlock,
     actor: &Actor,
-    why: &str,
+    why: Refusal,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
+    let lang = intake.settings.organisation.language;
     let lines: Vec<TranscriptLine> = block
         .lines
         .iter()
@@ -1064,15 +1071,15 @@ fn refuse_without_case(
             source: l.source.clone(),
             status: "fout",
             result: match &l.result {
-                Err(e) => apply::describe_error(e),
-                Ok(_) => why.to_string(),
+                Err(e) => e.text(lang),
+                Ok(_) => why.text(lang),
             },
         })
         .collect();
     send_caseless_transcript(intake, tx, mail, Situation::Refused, lines, actor, now)?;
     Ok(Settled::new(
         MailOutcome::Ignored,
-        format!("staff commands refused: {why}"),
+        format!("staff commands refused: {}", why.text(Language::En)),
         None,
     ))
 }
