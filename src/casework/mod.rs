@@ -21,7 +21,7 @@ use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
 use apply::{Actor, Effect, Plan, Rules};
 use chrono::{DateTime, Duration, Utc};
-use messages::{Done, Refusal};
+use messages::{Done, HeldWhy, Recorded, Refusal};
 use proof::{Decision, Proof};
 use rusqlite::Connection;
 use serde::Serialize;
@@ -127,7 +127,8 @@ fn duplicate(
                 "staff_mail_unused",
                 Some(sender.as_str()),
                 &format!(
-                    "E-mail met dezelfde Message-ID als een eerder verwerkte e-mail; niet opnieuw verwerkt.\n\n{}",
+                    "{}\n\n{}",
+                    Recorded::Duplicate.text(Language::Nl),
                     new_text_of(mail).trim()
                 ),
             )?;
@@ -309,8 +310,12 @@ fn hold(
             "held",
             Some(sender.as_str()),
             &format!(
-                "Opdracht-mail aangehouden, niets gewijzigd: de afzender is niet bewezen ({}). Herkomst: {origin}. De afzender is om bevestiging gevraagd.\n\n{}",
-                decision.reason_nl,
+                "{}\n\n{}",
+                Recorded::Held {
+                    reason: decision.reason_nl.clone(),
+                    origin: origin.clone(),
+                }
+                .text(Language::Nl),
                 new_text.trim()
             ),
         )?;
@@ -381,7 +386,7 @@ fn confirm(
                 now,
                 "confirmed",
                 who,
-                "aangehouden opdracht-mail bevestigd met de code; nu uitgevoerd",
+                &Recorded::Confirmed.text(Language::Nl),
             )?;
         }
         // The held mail itself is applied, as if it had been proven when it came.
@@ -407,10 +412,10 @@ fn confirm(
         tokens::settle_held(tx, held.id, outcome, now)?;
     }
     if let Some(c) = &case {
-        let what = match situation {
-            Situation::ConfirmExpired => "te laat: de bevestigingstermijn was verstreken",
-            Situation::ConfirmSettled => "de aangehouden e-mail was al afgehandeld",
-            _ => "het antwoord bevatte geen regel 'Bevestig' met de juiste code",
+        let why = match situation {
+            Situation::ConfirmExpired => HeldWhy::Expired,
+            Situation::ConfirmSettled => HeldWhy::AlreadySettled,
+            _ => HeldWhy::NoCode,
         };
         cases::add_event(
             tx,
@@ -419,7 +424,8 @@ fn confirm(
             "held_refused",
             who,
             &format!(
-                "Aangehouden opdracht-mail NIET uitgevoerd ({what}). Antwoord op het bevestigingsverzoek:\n\n{}",
+                "{}\n\n{}",
+                Recorded::HeldNotDone(why).text(Language::Nl),
                 reply_text.trim()
             ),
         )?;
@@ -572,10 +578,10 @@ fn work_case(
             now,
             "staff_mail_unused",
             who,
-            &format!(
-                "E-mail zonder opdrachten of eigen tekst; niets vastgelegd. Onderwerp: {}",
-                mail.subject
-            ),
+            &Recorded::Unused {
+                subject: mail.subject.clone(),
+            }
+            .text(Language::Nl),
         )?;
         send_transcript(
             intake,
@@ -627,7 +633,8 @@ fn work_case(
             "refused",
             who,
             &format!(
-                "Opdracht-mail geweigerd, niets gewijzigd.\n{}\n\nTekst van de e-mail:\n{}",
+                "{}\n{}\n\nTekst van de e-mail:\n{}",
+                Recorded::Refused.text(Language::Nl),
                 failed.join("\n"),
                 text.trim()
             ),
@@ -838,7 +845,7 @@ fn execute(
 }
 
 /// The case's history as lines for the director and the committee, in their language and
-/// local time.
+/// local time (casework's own stored Dutch lines told in English by `history_detail`).
 fn history(
     tx: &Connection,
     case_id: i64,
@@ -853,7 +860,7 @@ fn history(
                 tz,
                 &e.kind,
                 e.actor.as_deref(),
-                &e.detail,
+                &messages::history_detail(&e.kind, &e.detail, lang),
                 lang,
             )
         })
