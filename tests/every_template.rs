@@ -187,6 +187,17 @@ fn run(lang: &Lang) -> (Vec<(OutboxKind, InboundMail)>, Vec<DateTime<Utc>>) {
             ),
             (3, 10, 47),
         ),
+        // Refused as a whole: a misspelt keyword, the director's command, closing too early.
+        (
+            anna,
+            if lang.code == "nl" {
+                "Oplosing: x\nVerleng: 3\nAfgehandeld"
+            } else {
+                "Soluton: x\nExtend: 3\nClose"
+            }
+            .to_string(),
+            (4, 8, 3),
+        ),
         (
             anna,
             format!("{}: planning\n{}: refund\n{}\n{}", k[4], k[5], k[6], k[7]),
@@ -420,9 +431,6 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
             .collect();
         for (kind, mail) in &mails {
             let what = format!("{} {}", lang.code, kind.as_str());
-            // The transcript's per-line results are written in Dutch by the casework rules
-            // (src/casework/apply.rs); an English transcript is not checked for them yet.
-            let skip_words = lang.code == "en" && *kind == OutboxKind::Transcript;
             for (part, text) in [
                 ("subject", mail.subject.clone()),
                 ("text", mail.text.clone()),
@@ -438,10 +446,7 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
                     .copied()
                     .filter(|w| words(&own).contains(*w))
                     .collect();
-                assert!(
-                    found.is_empty() || skip_words,
-                    "{what} {part}: {found:?} in\n{text}"
-                );
+                assert!(found.is_empty(), "{what} {part}: {found:?} in\n{text}");
                 for t in &utc_times {
                     assert!(
                         !text.contains(t.as_str()),
@@ -467,6 +472,42 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
             .to_string();
         assert_eq!(received_local, "10:17");
         assert!(escalation.contains(&received_local), "{escalation}");
+        // The refused mail's transcript says why per line, in the organisation's language, and
+        // the committee's history tells of it in the same language.
+        let refused = mails
+            .iter()
+            .filter(|(k, _)| *k == OutboxKind::Transcript)
+            .map(|(_, m)| &m.text)
+            .find(|t| t.contains("Oplosing: x") || t.contains("Soluton: x"))
+            .expect("a transcript of the refused mail");
+        let appeal = &mails
+            .iter()
+            .find(|(k, _)| *k == OutboxKind::Appeal)
+            .unwrap()
+            .1
+            .text;
+        let expected = if lang.code == "nl" {
+            [
+                "onbekend trefwoord 'Oplosing' — bedoelt u Oplossing?",
+                "een termijn verlengen kan alleen de directeur",
+                "kan niet afhandelen, nog niet vastgelegd: oorzaak, oplossing, akkoord (ja/nee)",
+            ]
+        } else {
+            [
+                "unknown keyword 'Soluton' — did you mean Solution?",
+                "only the director can extend a period",
+                "cannot resolve yet, still to be recorded: cause, solution, agreement (yes/no)",
+            ]
+        };
+        for e in expected {
+            assert!(refused.contains(e), "{e}\n{refused}");
+        }
+        let history_line = if lang.code == "nl" {
+            "opdrachten geweigerd (anna.devries@example.org): Opdracht-mail geweigerd, niets gewijzigd."
+        } else {
+            "commands refused (anna.devries@example.org): Command e-mail refused, nothing changed."
+        };
+        assert!(appeal.contains(history_line), "{appeal}");
         if lang.code == "nl" {
             assert!(
                 escalation.starts_with("Beste Marjolein Dijkstra,"),

@@ -2,9 +2,10 @@
 //! of the case, with the procedure's rules; the mail is applied only if every line holds.
 //! Pure: the caller writes the result and queues the mail it asks for.
 
-use crate::commands::{Command, CommandBlock, CommandError, Keyword, Verdict};
+use super::messages::{DirectorTask, Done, Field, Refusal};
+use crate::commands::{Command, CommandBlock, Keyword};
 use crate::domain::{CaseStatus, EmailAddress, WorkingCalendar};
-use crate::settings::{Role, Settings};
+use crate::settings::{Language, Role, Settings};
 use crate::store::CaseRecord;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -43,8 +44,8 @@ pub enum Effect {
 pub struct LineOutcome {
     pub line_no: usize,
     pub source: String,
-    /// Ok: what was done; Err: why it was refused (Dutch).
-    pub result: Result<String, String>,
+    /// Ok: what was done; Err: why it was refused (words in either language).
+    pub result: Result<Done, Refusal>,
 }
 
 /// The result of trying a block on a case.
@@ -62,51 +63,30 @@ impl Plan {
     }
 }
 
-/// What `Afgehandeld` needs that the case does not have yet (Dutch field names).
-pub fn missing_to_close(case: &CaseRecord) -> Vec<&'static str> {
-    let mut missing = Vec::new();
-    if case.handler.is_none() {
-        missing.push("behandelaar");
-    }
-    if case.cause.is_none() {
-        missing.push("oorzaak");
-    }
-    if case.solution.is_none() {
-        missing.push("oplossing");
-    }
-    if case.agreement.is_none() {
-        missing.push("akkoord (ja/nee)");
-    }
-    missing
+/// What `Afgehandeld` needs that the case does not have yet.
+pub fn missing_fields(case: &CaseRecord) -> Vec<Field> {
+    [
+        (case.handler.is_none(), Field::Handler),
+        (case.cause.is_none(), Field::Cause),
+        (case.solution.is_none(), Field::Solution),
+        (case.agreement.is_none(), Field::Agreement),
+    ]
+    .into_iter()
+    .filter_map(|(missing, field)| missing.then_some(field))
+    .collect()
 }
 
-/// Dutch text for a line the grammar could not read.
-pub fn describe_error(e: &CommandError) -> String {
-    match e {
-        CommandError::UnknownKeyword {
-            typed,
-            suggestion: Some(k),
-        } => format!("onbekend trefwoord '{typed}' — bedoelt u {}?", k.dutch()),
-        CommandError::UnknownKeyword {
-            typed,
-            suggestion: None,
-        } => format!("onbekend trefwoord '{typed}'"),
-        CommandError::MissingValue(k) => format!(
-            "{} heeft een waarde nodig, bijvoorbeeld '{}: …'",
-            k.dutch(),
-            k.dutch()
-        ),
-        CommandError::InvalidValue {
-            keyword,
-            value,
-            allowed,
-        } => {
-            format!(
-                "'{value}' is geen geldige waarde voor {} (toegestaan: {allowed})",
-                keyword.dutch()
-            )
-        }
-    }
+/// What `Afgehandeld` still needs, named in `lang`.
+pub fn missing_to_close_in(case: &CaseRecord, lang: Language) -> Vec<&'static str> {
+    missing_fields(case)
+        .into_iter()
+        .map(|f| f.text(lang))
+        .collect()
+}
+
+/// What `Afgehandeld` still needs, named in Dutch (as `wording::missing_field` expects).
+pub fn missing_to_close(case: &CaseRecord) -> Vec<&'static str> {
+    missing_to_close_in(case, Language::Nl)
 }
 
 /// Rules and context the plan needs.
@@ -127,7 +107,7 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
     let mut message_used = false;
     for line in &block.lines {
         let result = match &line.result {
-            Err(e) => Err(describe_error(e)),
+            Err(e) => Err(Refusal::Grammar(e.clone())),
             Ok(command) => apply(
                 &mut plan,
                 command,
@@ -158,23 +138,23 @@ fn apply(
     message_used: &mut bool,
     actor: &Actor,
     rules: &Rules<'_>,
-) -> Result<String, String> {
+) -> Result<Done, Refusal> {
     let case = &mut plan.case;
     let keyword = command.keyword();
     // Internal notes change nothing the procedure registers, so they are always welcome.
     if case.status == CaseStatus::Final && keyword != Keyword::Note {
-        return Err("de uitspraak van de examencommissie is bindend; deze klacht is definitief en verandert niet meer".into());
+        return Err(Refusal::Final);
     }
     let allowed_when_withdrawn = matches!(keyword, Keyword::Reopen | Keyword::Note);
     if case.status == CaseStatus::Withdrawn && !allowed_when_withdrawn {
-        return Err("deze registratie is ingetrokken (geen klacht); gebruik eerst Heropen".into());
+        return Err(Refusal::WithdrawnCase);
     }
     let closed_or_appealed = matches!(case.status, CaseStatus::Closed | CaseStatus::Appealed);
-    let director_only = |what: &str| -> Result<(), String> {
+    let director_only = |task| -> Result<(), Refusal> {
         if actor.role == Role::Director {
             Ok(())
         } else {
-            Err(format!("{what} kan alleen de directeur"))
+            Err(Refusal::DirectorOnly(task))
         }
     };
     match command {
@@ -183,14 +163,13 @@ fn apply(
             if let Ok(address) = typed.parse::<EmailAddress>()
                 && rules.settings.roles.role_of(&address).is_none()
             {
-                return Err(format!("{address} is geen medewerker (zie roles.staff)"));
+                return Err(Refusal::NotStaff(address.to_string()));
             }
             case.handler = Some(typed.to_string());
-            let reach = match rules.settings.roles.resolve(typed) {
-                Some(a) => format!(" ({a})"),
-                None => String::new(),
-            };
-            Ok(format!("behandelaar is nu {typed}{reach}"))
+            Ok(Done::Handler {
+                typed: typed.to_string(),
+                address: rules.settings.roles.resolve(typed).map(|a| a.to_string()),
+            })
         }
         Command::Category(c) => {
             let known = rules
@@ -202,42 +181,36 @@ fn apply(
             match known {
                 Some(k) => {
                     case.category = Some(k.clone());
-                    Ok(format!("categorie is nu {k}"))
+                    Ok(Done::Category(k.clone()))
                 }
-                None => Err(format!(
-                    "onbekende categorie '{c}' (kies uit: {})",
-                    rules.settings.causes.categories.join(", ")
-                )),
+                None => Err(Refusal::UnknownCategory {
+                    typed: c.clone(),
+                    choices: rules.settings.causes.categories.join(", "),
+                }),
             }
         }
         Command::Cause(v) => {
             case.cause = Some(v.clone());
-            Ok("oorzaak vastgelegd".into())
+            Ok(Done::Cause)
         }
         Command::Solution(v) => {
             case.solution = Some(v.clone());
-            Ok("oplossing vastgelegd".into())
+            Ok(Done::Solution)
         }
         Command::Measure(v) => {
             case.measure = Some(v.clone());
-            Ok("maatregel vastgelegd".into())
+            Ok(Done::Measure)
         }
         Command::Agreement(yes) => {
             case.agreement = Some(*yes);
-            Ok(if *yes {
-                "vastgelegd: overeenstemming met de klager".into()
-            } else {
-                "vastgelegd: geen overeenstemming met de klager".into()
-            })
+            Ok(Done::Agreement(*yes))
         }
         Command::Reply => {
             if closed_or_appealed {
-                return Err("de klacht is al afgehandeld; gebruik eerst Heropen".into());
+                return Err(Refusal::AlreadyClosed);
             }
             if message.trim().is_empty() {
-                return Err(
-                    "Reactie zonder tekst: schrijf de reactie onder de opdrachtregels".into(),
-                );
+                return Err(Refusal::ReplyWithoutText);
             }
             *message_used = true;
             plan.effects
@@ -249,50 +222,35 @@ fn apply(
                     .calendar
                     .deadline(rules.today, rules.settings.deadlines.closing_working_days);
                 case.closing_due = Some(due);
-                Ok(format!(
-                    "reactie wordt naar de klager gestuurd; afhandelen uiterlijk {}",
-                    due.format("%-d-%-m-%Y")
-                ))
+                Ok(Done::Reaction { closing_due: due })
             } else {
-                Ok("nog een reactie wordt naar de klager gestuurd".into())
+                Ok(Done::AnotherReaction)
             }
         }
         Command::Escalate(reason) => {
             if closed_or_appealed {
-                return Err("de klacht is al afgehandeld; gebruik eerst Heropen".into());
+                return Err(Refusal::AlreadyClosed);
             }
             case.escalated_at = Some(rules.now);
             plan.effects.push(Effect::Escalation(reason.clone()));
-            Ok("voorgelegd aan de directeur".into())
+            Ok(Done::Escalated)
         }
         Command::Close => {
             if !case.status.can_become(CaseStatus::Closed) {
-                return Err(format!(
-                    "kan niet afhandelen: de klacht is {}",
-                    case.status.dutch()
-                ));
+                return Err(Refusal::CannotClose(case.status));
             }
-            let missing = missing_to_close(case);
+            let missing = missing_fields(case);
             if !missing.is_empty() {
-                return Err(format!(
-                    "kan niet afhandelen, nog niet vastgelegd: {}",
-                    missing.join(", ")
-                ));
+                return Err(Refusal::MissingToClose(missing));
             }
             case.status = CaseStatus::Closed;
             case.closed_at = Some(rules.now);
             plan.effects.push(Effect::ClosingLetter);
-            Ok(
-                "afgehandeld; de klager krijgt de afsluitende brief met de beroepsmogelijkheid"
-                    .into(),
-            )
+            Ok(Done::Closed)
         }
         Command::Reopen(reason) => {
             if !matches!(case.status, CaseStatus::Closed | CaseStatus::Withdrawn) {
-                return Err(format!(
-                    "kan niet heropenen: de klacht is {}",
-                    case.status.dutch()
-                ));
+                return Err(Refusal::CannotReopen(case.status));
             }
             case.status = if case.reacted_at.is_some() {
                 CaseStatus::Reacted
@@ -304,7 +262,7 @@ fn apply(
                 kind: "reopened",
                 detail: reason.clone().unwrap_or_default(),
             });
-            Ok("heropend".into())
+            Ok(Done::Reopened)
         }
         Command::Note(text) => {
             let text = match text {
@@ -313,29 +271,26 @@ fn apply(
                     *message_used = true;
                     crate::commands::reply::without_closing(message.trim())
                 }
-                None => return Err("Notitie zonder tekst".into()),
+                None => return Err(Refusal::NoteWithoutText),
             };
             plan.effects.push(Effect::Note(text));
-            Ok("notitie opgeslagen (alleen intern)".into())
+            Ok(Done::Noted)
         }
         Command::Appeal(text) => {
             if !case.status.can_become(CaseStatus::Appealed) {
-                return Err(format!(
-                    "kan geen beroep registreren: de klacht is {}",
-                    case.status.dutch()
-                ));
+                return Err(Refusal::CannotAppeal(case.status));
             }
             case.status = CaseStatus::Appealed;
             case.appealed_at = Some(rules.now);
             plan.effects.push(Effect::Appeal(text.clone()));
-            Ok("beroep geregistreerd; de examencommissie krijgt de klacht in zijn geheel".into())
+            Ok(Done::Appealed)
         }
         Command::Verdict { verdict, text } => {
             if actor.role != Role::Committee {
-                return Err("een uitspraak kan alleen de examencommissie doen".into());
+                return Err(Refusal::CommitteeOnly);
             }
             if case.status != CaseStatus::Appealed {
-                return Err("er loopt geen beroep; een uitspraak volgt op een beroep".into());
+                return Err(Refusal::NoAppeal);
             }
             case.status = CaseStatus::Final;
             case.verdict_at = Some(rules.now);
@@ -344,37 +299,25 @@ fn apply(
                 None => verdict.as_str().to_string(),
             });
             plan.effects.push(Effect::VerdictLetter);
-            Ok(format!(
-                "uitspraak '{}' vastgelegd; bindend; de klager krijgt de uitspraak",
-                match verdict {
-                    Verdict::Upheld => "gegrond",
-                    Verdict::Rejected => "ongegrond",
-                }
-            ))
+            Ok(Done::Verdict(*verdict))
         }
         Command::NotAComplaint(reason) => {
             if !case.status.can_become(CaseStatus::Withdrawn) {
-                return Err(format!(
-                    "kan niet intrekken: de klacht is {}",
-                    case.status.dutch()
-                ));
+                return Err(Refusal::CannotWithdraw(case.status));
             }
             case.status = CaseStatus::Withdrawn;
             plan.effects.push(Effect::Event {
                 kind: "withdrawn",
                 detail: reason.clone().unwrap_or_default(),
             });
-            Ok("ingetrokken: geen klacht (telt niet mee in de analyse); de afzender krijgt geen bericht".into())
+            Ok(Done::Withdrawn)
         }
-        Command::Complaint(_) => Err(
-            "Klacht: gebruikt u in een nieuwe e-mail aan het klachtenadres, niet in een antwoord"
-                .into(),
-        ),
+        Command::Complaint(_) => Err(Refusal::ComplaintInReply),
         Command::Extend {
             working_days,
             reason,
         } => {
-            director_only("een termijn verlengen")?;
+            director_only(DirectorTask::Extend)?;
             match case.status {
                 CaseStatus::Open => {
                     case.reaction_due = rules
@@ -386,32 +329,23 @@ fn apply(
                     case.closing_due = Some(rules.calendar.add_working_days(due, *working_days));
                 }
                 other => {
-                    return Err(format!(
-                        "er loopt geen termijn: de klacht is {}",
-                        other.dutch()
-                    ));
+                    return Err(Refusal::NoRunningPeriod(other));
                 }
             }
             plan.effects.push(Effect::Extended {
                 working_days: *working_days,
                 reason: reason.clone(),
             });
-            Ok(format!(
-                "termijn verlengd met {working_days} werkdagen; de klager krijgt de nieuwe datum"
-            ))
+            Ok(Done::Extended(*working_days))
         }
         Command::Language(lang) => {
             case.language = lang.as_str().to_string();
-            Ok(match lang {
-                crate::settings::Language::Nl => "de klager krijgt voortaan post in het Nederlands",
-                crate::settings::Language::En => "de klager krijgt voortaan post in het Engels",
-            }
-            .into())
+            Ok(Done::Language(*lang))
         }
         Command::Recommendation(text) => {
-            director_only("een aanbeveling vastleggen")?;
+            director_only(DirectorTask::Recommend)?;
             plan.effects.push(Effect::Recommendation(text.clone()));
-            Ok("aanbeveling vastgelegd voor de jaaranalyse".into())
+            Ok(Done::Recommendation)
         }
     }
 }
@@ -482,7 +416,7 @@ mod tests {
     fn closing_needs_the_registration_the_procedure_demands() {
         let p = try_block(&case(CaseStatus::Reacted), "Afgehandeld", Role::Staff);
         assert_eq!(p.refused(), 1);
-        let why = p.lines[0].result.clone().unwrap_err();
+        let why = p.lines[0].result.clone().unwrap_err().text(Language::Nl);
         assert!(
             why.contains("behandelaar, oorzaak, oplossing, akkoord"),
             "{why}"
@@ -582,6 +516,7 @@ mod tests {
                 .result
                 .as_ref()
                 .unwrap_err()
+                .text(Language::Nl)
                 .contains("bedoelt u Oplossing?")
         );
     }

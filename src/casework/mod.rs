@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod messages;
 pub mod proof;
 pub mod third_party;
 
@@ -15,11 +16,12 @@ use crate::inbound::InboundMail;
 use crate::intake::{Intake, NewComplaint, Settled, new_text_of};
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::{Letter, Template, templates};
-use crate::settings::Role;
+use crate::settings::{Language, Role};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
 use apply::{Actor, Effect, Plan, Rules};
 use chrono::{DateTime, Duration, Utc};
+use messages::{Done, HeldWhy, Recorded, Refusal};
 use proof::{Decision, Proof};
 use rusqlite::Connection;
 use serde::Serialize;
@@ -125,7 +127,8 @@ fn duplicate(
                 "staff_mail_unused",
                 Some(sender.as_str()),
                 &format!(
-                    "E-mail met dezelfde Message-ID als een eerder verwerkte e-mail; niet opnieuw verwerkt.\n\n{}",
+                    "{}\n\n{}",
+                    Recorded::Duplicate.text(Language::Nl),
                     new_text_of(mail).trim()
                 ),
             )?;
@@ -313,11 +316,6 @@ fn hold(
             now,
         )?;
     }
-    let asked_text = if asked {
-        "De afzender is om bevestiging gevraagd."
-    } else {
-        "De afzender is NIET om bevestiging gevraagd: dit adres kreeg het afgelopen etmaal al het maximum aan bevestigingsverzoeken. De opdrachten vervallen; wie ze echt stuurde, stuurt ze opnieuw als antwoord op een bericht van klachtd."
-    };
     if let Some(c) = case {
         cases::add_event(
             tx,
@@ -326,8 +324,13 @@ fn hold(
             "held",
             Some(sender.as_str()),
             &format!(
-                "Opdracht-mail aangehouden, niets gewijzigd: de afzender is niet bewezen ({}). Herkomst: {origin}. {asked_text}\n\n{}",
-                decision.reason_nl,
+                "{}\n\n{}",
+                Recorded::Held {
+                    reason: decision.reason_nl.clone(),
+                    origin: origin.clone(),
+                    asked,
+                }
+                .text(Language::Nl),
                 new_text.trim()
             ),
         )?;
@@ -405,7 +408,7 @@ fn confirm(
                 now,
                 "confirmed",
                 who,
-                "aangehouden opdracht-mail bevestigd met de code; nu uitgevoerd",
+                &Recorded::Confirmed.text(Language::Nl),
             )?;
         }
         // The held mail itself is applied, as if it had been proven when it came.
@@ -431,10 +434,10 @@ fn confirm(
         tokens::settle_held(tx, held.id, outcome, now)?;
     }
     if let Some(c) = &case {
-        let what = match situation {
-            Situation::ConfirmExpired => "te laat: de bevestigingstermijn was verstreken",
-            Situation::ConfirmSettled => "de aangehouden e-mail was al afgehandeld",
-            _ => "het antwoord bevatte geen regel 'Bevestig' met de juiste code",
+        let why = match situation {
+            Situation::ConfirmExpired => HeldWhy::Expired,
+            Situation::ConfirmSettled => HeldWhy::AlreadySettled,
+            _ => HeldWhy::NoCode,
         };
         cases::add_event(
             tx,
@@ -443,7 +446,8 @@ fn confirm(
             "held_refused",
             who,
             &format!(
-                "Aangehouden opdracht-mail NIET uitgevoerd ({what}). Antwoord op het bevestigingsverzoek:\n\n{}",
+                "{}\n\n{}",
+                Recorded::HeldNotDone(why).text(Language::Nl),
                 reply_text.trim()
             ),
         )?;
@@ -596,10 +600,10 @@ fn work_case(
             now,
             "staff_mail_unused",
             who,
-            &format!(
-                "E-mail zonder opdrachten of eigen tekst; niets vastgelegd. Onderwerp: {}",
-                mail.subject
-            ),
+            &Recorded::Unused {
+                subject: mail.subject.clone(),
+            }
+            .text(Language::Nl),
         )?;
         send_transcript(
             intake,
@@ -633,7 +637,15 @@ fn work_case(
                 l.result
                     .as_ref()
                     .err()
-                    .map(|why| format!("regel {}: {} — {why}", l.line_no, l.source))
+                    // The history is a Dutch record (shown in English by `history`).
+                    .map(|why| {
+                        format!(
+                            "regel {}: {} — {}",
+                            l.line_no,
+                            l.source,
+                            why.text(Language::Nl)
+                        )
+                    })
             })
             .collect();
         cases::add_event(
@@ -643,13 +655,15 @@ fn work_case(
             "refused",
             who,
             &format!(
-                "Opdracht-mail geweigerd, niets gewijzigd.\n{}\n\nTekst van de e-mail:\n{}",
+                "{}\n{}\n\nTekst van de e-mail:\n{}",
+                Recorded::Refused.text(Language::Nl),
                 failed.join("\n"),
                 text.trim()
             ),
         )?;
     }
     let updated = if refused == 0 { &plan.case } else { case };
+    let lang = intake.mailer().staff_language();
     let lines = plan
         .lines
         .iter()
@@ -661,7 +675,8 @@ fn work_case(
                 (Err(_), _) => "fout",
             },
             result: match &l.result {
-                Ok(s) | Err(s) => s.clone(),
+                Ok(done) => done.text(lang),
+                Err(why) => why.text(lang),
             },
         })
         .collect();
@@ -852,7 +867,7 @@ fn execute(
 }
 
 /// The case's history as lines for the director and the committee, in their language and
-/// local time.
+/// local time (casework's own stored Dutch lines told in English by `history_detail`).
 fn history(
     tx: &Connection,
     case_id: i64,
@@ -867,7 +882,7 @@ fn history(
                 tz,
                 &e.kind,
                 e.actor.as_deref(),
-                &e.detail,
+                &messages::history_detail(&e.kind, &e.detail, lang),
                 lang,
             )
         })
@@ -888,9 +903,10 @@ fn send_transcript(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mailer = intake.mailer();
-    let mut context = mailer.case_context(case, mailer.staff_language());
+    let lang = mailer.staff_language();
+    let mut context = mailer.case_context(case, lang);
     fill_transcript(&mut context, mail, situation, lines, stored, actor);
-    context.insert("missing", &apply::missing_to_close(case));
+    context.insert("missing", &apply::missing_to_close_in(case, lang));
     let mut recipients = vec![actor.address.clone()];
     if situation == Situation::Applied {
         for handler in intake.handler_or_staff(case) {
@@ -941,7 +957,7 @@ fn without_case(
                 mail,
                 block,
                 actor,
-                "Klacht: schrijf de klacht zelf onder de regel met het adres",
+                Refusal::ComplaintWithoutText,
                 now,
             );
         }
@@ -960,7 +976,10 @@ fn without_case(
                 complainant: crate::store::Complainant::Reachable(&complainant),
                 name: None,
                 subject: if subject.is_empty() {
-                    "(geen onderwerp)"
+                    match intake.settings.organisation.language {
+                        Language::Nl => "(geen onderwerp)",
+                        Language::En => "(no subject)",
+                    }
                 } else {
                     &subject
                 },
@@ -984,16 +1003,14 @@ fn without_case(
             Some(actor.address.as_str()),
             "klacht doorgegeven door een medewerker",
         )?;
+        let lang = intake.settings.organisation.language;
         let lines = block
             .lines
             .iter()
             .map(|l| TranscriptLine {
                 source: l.source.clone(),
                 status: "ok",
-                result: format!(
-                    "klacht geregistreerd als {}; de klager krijgt een ontvangstbevestiging",
-                    case.reference
-                ),
+                result: Done::ComplaintRegistered(case.reference).text(lang),
             })
             .collect();
         let stored = Stored {
@@ -1029,7 +1046,7 @@ fn without_case(
                 mail,
                 block,
                 actor,
-                "een aanbeveling kan alleen de directeur vastleggen",
+                Refusal::DirectorOnly(messages::DirectorTask::Recommend),
                 now,
             );
         }
@@ -1044,7 +1061,7 @@ fn without_case(
             .map(|l| TranscriptLine {
                 source: l.source.clone(),
                 status: "ok",
-                result: "aanbeveling vastgelegd voor de jaaranalyse".into(),
+                result: Done::Recommendation.text(intake.settings.organisation.language),
             })
             .collect();
         send_caseless_transcript(intake, tx, mail, Situation::Applied, lines, actor, now)?;
@@ -1063,15 +1080,7 @@ fn without_case(
             None,
         ));
     }
-    refuse_without_case(
-        intake,
-        tx,
-        mail,
-        block,
-        actor,
-        "geen klacht gevonden bij deze e-mail: beantwoord een bericht over de klacht en laat het kenmerk [KL-…] in het onderwerp staan",
-        now,
-    )
+    refuse_without_case(intake, tx, mail, block, actor, Refusal::NoCase, now)
 }
 
 fn refuse_without_case(
@@ -1080,9 +1089,10 @@ fn refuse_without_case(
     mail: &InboundMail,
     block: &CommandBlock,
     actor: &Actor,
-    why: &str,
+    why: Refusal,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
+    let lang = intake.settings.organisation.language;
     let lines: Vec<TranscriptLine> = block
         .lines
         .iter()
@@ -1090,15 +1100,15 @@ fn refuse_without_case(
             source: l.source.clone(),
             status: "fout",
             result: match &l.result {
-                Err(e) => apply::describe_error(e),
-                Ok(_) => why.to_string(),
+                Err(e) => e.text(lang),
+                Ok(_) => why.text(lang),
             },
         })
         .collect();
     send_caseless_transcript(intake, tx, mail, Situation::Refused, lines, actor, now)?;
     Ok(Settled::new(
         MailOutcome::Ignored,
-        format!("staff commands refused: {why}"),
+        format!("staff commands refused: {}", why.text(Language::En)),
         None,
     ))
 }

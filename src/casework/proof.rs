@@ -178,10 +178,39 @@ impl Decision {
     }
 }
 
+/// Every reason `decide` (and `auth::prove`) gives for not proving a sender.
+const UNPROVEN_REASONS: [&str; 13] = [
+    "no sender",
+    "not a role address",
+    "the mail names more than one sender",
+    "the trusted server saw a login (smtp.auth) by another address than From",
+    "the trusted server's results speak against the From domain; a token does not outweigh them",
+    "reply to a confirmation request",
+    "no token and no proof from the trusted server",
+    "the token also went to an address without a role (leaked)",
+    "the token belongs to another address",
+    "the mail names a case that does not exist",
+    "the token was revoked",
+    "the token was issued for another case",
+    "the token has expired",
+];
+
+/// The English wording of a reason stored in its Dutch wording (`Decision::reason_nl`).
+pub fn english_of_dutch_reason(dutch_reason: &str) -> Option<&'static str> {
+    UNPROVEN_REASONS
+        .into_iter()
+        .find(|r| dutch(r) == dutch_reason)
+        .map(english)
+}
+
 /// The English wording for staff of each reason `decide` gives.
 fn english(reason: &str) -> &'static str {
     match reason {
+        "no sender" => "the e-mail has no sender",
         "not a role address" => "not an address with a role",
+        "the mail names more than one sender" => {
+            "the e-mail names more than one sender (several From lines)"
+        }
         "the trusted server saw a login (smtp.auth) by another address than From" => {
             "our own mail server saw a login by another address than the sender"
         }
@@ -211,6 +240,7 @@ fn english(reason: &str) -> &'static str {
 /// The Dutch wording of each reason `decide` gives.
 fn dutch(reason: &str) -> &'static str {
     match reason {
+        "no sender" => "geen afzender",
         "not a role address" => "geen adres met een rol",
         "the mail names more than one sender" => {
             "de e-mail noemt meer dan één afzender (meerdere From-regels)"
@@ -628,6 +658,31 @@ mod tests {
                 if !t.revoked && (t.owner != from || outsider) {
                     prop_assert!(d.revoke.contains(&t.token));
                 }
+            }
+        }
+    }
+
+    proptest! {
+        /// Whatever leaves a sender unproven is told as such in both languages (never as
+        /// "sender proven"), and its stored Dutch wording reads back to the English one.
+        #[test]
+        fn every_unproven_reason_is_worded_in_both_languages(
+            from in prop_oneof![Just(ANNA), Just("directie@example.org"), Just("x@evil.example")],
+            server in evidence(),
+            tokens in proptest::collection::vec(issued(), 0..4),
+            case in proptest::option::of(1i64..4),
+            missing in any::<bool>(),
+            outsider in any::<bool>(),
+            several in any::<bool>(),
+        ) {
+            let addr: EmailAddress = from.parse().unwrap();
+            let d = decide(&MailFacts { from: &addr, server, tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: several, now: t0() }, &roles(), Duration::days(30));
+            if d.proof == Proof::Unproven {
+                prop_assert!(UNPROVEN_REASONS.contains(&d.reason.as_str()), "{}", d.reason);
+                let en = d.reason_in(crate::settings::Language::En);
+                prop_assert_ne!(d.reason_in(crate::settings::Language::Nl), "afzender bewezen");
+                prop_assert_ne!(en, "sender proven");
+                prop_assert_eq!(english_of_dutch_reason(&d.reason_nl), Some(en));
             }
         }
     }

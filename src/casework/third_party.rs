@@ -4,9 +4,11 @@
 //! new complaint that happens to carry a case tag is not guessed at: the handler registers it
 //! with `Klacht:` if it is one (README, "Who may add to a complaint").
 
+use super::messages::Recorded;
 use crate::inbound::InboundMail;
 use crate::intake::{Intake, new_text_of};
 use crate::outbound::{Letter, Template, templates};
+use crate::settings::Language;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, cases};
 use chrono::{DateTime, Utc};
@@ -21,21 +23,30 @@ pub(crate) fn record(
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let sender = match &mail.from {
+    let mailer = intake.mailer();
+    let lang = mailer.staff_language();
+    let sender_in = |lang| match &mail.from {
         Some(m) => match &m.name {
             Some(n) if !n.trim().is_empty() => format!("{} <{}>", n.trim(), m.address),
             _ => m.address.to_string(),
         },
-        None => "(onbekend)".to_string(),
+        None if lang == Language::Nl => "(onbekend)".to_string(),
+        None => "(unknown)".to_string(),
     };
+    let sender = sender_in(lang);
     let text = new_text_of(mail);
     let names: Vec<&str> = mail
         .attachments
         .iter()
         .map(|a| a.filename.as_str())
         .collect();
+    // The history is a Dutch record (shown in English by `history`).
     let mut detail = format!(
-        "E-mail van een derde (niet de klager). Van: {sender}\nOnderwerp: {}\n",
+        "{}\nOnderwerp: {}\n",
+        Recorded::ThirdParty {
+            sender: sender_in(Language::Nl)
+        }
+        .text(Language::Nl),
         mail.subject
     );
     if !names.is_empty() {
@@ -54,8 +65,6 @@ pub(crate) fn record(
         mail.sender().map(|a| a.as_str()),
         &detail,
     )?;
-    let mailer = intake.mailer();
-    let lang = mailer.staff_language();
     let mut context = mailer.case_context(case, lang);
     context.insert("sender", &sender);
     context.insert("mail_subject", &mail.subject);

@@ -2,6 +2,7 @@
 //! English, case-insensitive; the block ends at the first blank line or the first line that is
 //! not a command, and what follows is the message.
 
+use crate::settings::Language;
 use std::fmt;
 
 /// Every keyword staff can use.
@@ -96,6 +97,14 @@ impl Keyword {
             Keyword::Extend => "Extend",
             Keyword::Recommendation => "Recommendation",
             Keyword::Language => "Language",
+        }
+    }
+
+    /// The keyword as written in `lang` (both are always understood).
+    pub fn name(&self, lang: Language) -> &'static str {
+        match lang {
+            Language::Nl => self.dutch(),
+            Language::En => self.english(),
         }
     }
 
@@ -220,8 +229,108 @@ pub enum CommandError {
     InvalidValue {
         keyword: Keyword,
         value: String,
-        allowed: &'static str,
+        allowed: Allowed,
     },
+}
+
+impl CommandError {
+    /// Why the line could not be read, for the person who typed it, in `lang`.
+    pub fn text(&self, lang: Language) -> String {
+        match (self, lang) {
+            (
+                CommandError::UnknownKeyword {
+                    typed,
+                    suggestion: Some(k),
+                },
+                Language::Nl,
+            ) => format!("onbekend trefwoord '{typed}' — bedoelt u {}?", k.dutch()),
+            (
+                CommandError::UnknownKeyword {
+                    typed,
+                    suggestion: Some(k),
+                },
+                Language::En,
+            ) => format!("unknown keyword '{typed}' — did you mean {}?", k.english()),
+            (CommandError::UnknownKeyword { typed, .. }, Language::Nl) => {
+                format!("onbekend trefwoord '{typed}'")
+            }
+            (CommandError::UnknownKeyword { typed, .. }, Language::En) => {
+                format!("unknown keyword '{typed}'")
+            }
+            (CommandError::MissingValue(k), Language::Nl) => format!(
+                "{} heeft een waarde nodig, bijvoorbeeld '{}: …'",
+                k.dutch(),
+                k.dutch()
+            ),
+            (CommandError::MissingValue(k), Language::En) => format!(
+                "{} needs a value, for example '{}: …'",
+                k.english(),
+                k.english()
+            ),
+            (
+                CommandError::InvalidValue {
+                    keyword,
+                    value,
+                    allowed,
+                },
+                Language::Nl,
+            ) => format!(
+                "'{value}' is geen geldige waarde voor {} (toegestaan: {})",
+                keyword.dutch(),
+                allowed.text(lang)
+            ),
+            (
+                CommandError::InvalidValue {
+                    keyword,
+                    value,
+                    allowed,
+                },
+                Language::En,
+            ) => format!(
+                "'{value}' is not a valid value for {} (allowed: {})",
+                keyword.english(),
+                allowed.text(lang)
+            ),
+        }
+    }
+}
+
+/// What a keyword's value may be, as the refusal says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    YesNo,
+    Language,
+    Verdict,
+    ComplainantAddress,
+    WorkingDays,
+}
+
+impl Allowed {
+    pub fn text(self, lang: Language) -> &'static str {
+        match (self, lang) {
+            (Allowed::YesNo, Language::Nl) => "ja, nee, yes, no",
+            (Allowed::YesNo, Language::En) => "yes or no",
+            (Allowed::Language, Language::Nl) => "nl of en (Nederlands of Engels)",
+            (Allowed::Language, Language::En) => "en or nl (English or Dutch)",
+            (Allowed::Verdict, Language::Nl) => {
+                "gegrond of ongegrond (upheld or rejected), gevolgd door de motivering"
+            }
+            (Allowed::Verdict, Language::En) => {
+                "upheld or rejected, followed by the reasons for the decision"
+            }
+            (Allowed::ComplainantAddress, Language::Nl) => "het e-mailadres van de klager",
+            (Allowed::ComplainantAddress, Language::En) => "the complainant's e-mail address",
+            (Allowed::WorkingDays, Language::Nl) => "een aantal werkdagen van 1 tot en met 60",
+            (Allowed::WorkingDays, Language::En) => "a number of working days from 1 to 60",
+        }
+    }
+}
+
+impl fmt::Display for Allowed {
+    /// English, for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text(Language::En))
+    }
 }
 
 /// One line of the command block, as typed and as understood.
@@ -331,18 +440,14 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
             match normalise(&required(keyword, value)?).trim_end_matches(['.', '!']) {
                 "ja" | "yes" | "j" | "y" => Command::Agreement(true),
                 "nee" | "no" | "n" => Command::Agreement(false),
-                _ => return Err(invalid("ja, nee, yes, no")),
+                _ => return Err(invalid(Allowed::YesNo)),
             }
         }
         Keyword::Language => {
             match normalise(&required(keyword, value)?).trim_end_matches(['.', '!']) {
-                "en" | "engels" | "english" | "eng" => {
-                    Command::Language(crate::settings::Language::En)
-                }
-                "nl" | "nederlands" | "dutch" | "ned" => {
-                    Command::Language(crate::settings::Language::Nl)
-                }
-                _ => return Err(invalid("nl of en (Nederlands of Engels)")),
+                "en" | "engels" | "english" | "eng" => Command::Language(Language::En),
+                "nl" | "nederlands" | "dutch" | "ned" => Command::Language(Language::Nl),
+                _ => return Err(invalid(Allowed::Language)),
             }
         }
         Keyword::Reply => Command::Reply,
@@ -367,9 +472,7 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
                     && !lower[word.len()..].starts_with(|c: char| c.is_alphanumeric())
             })
             .map(|(word, verdict)| (verdict, &v[word.len()..]))
-            .ok_or_else(|| {
-                invalid("gegrond of ongegrond (upheld or rejected), gevolgd door de motivering")
-            })?;
+            .ok_or_else(|| invalid(Allowed::Verdict))?;
             let text =
                 rest.trim_start_matches(|c: char| c.is_whitespace() || ",.;:-–—".contains(c));
             Command::Verdict {
@@ -389,7 +492,7 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
                 .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
                 && !address.contains(char::is_whitespace);
             if !valid {
-                return Err(invalid("het e-mailadres van de klager"));
+                return Err(invalid(Allowed::ComplainantAddress));
             }
             Command::Complaint(address)
         }
@@ -402,7 +505,7 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
                     reason: opt(reason
                         .trim_start_matches(|c: char| c.is_whitespace() || ",;:-".contains(c))),
                 },
-                _ => return Err(invalid("een aantal werkdagen van 1 tot en met 60")),
+                _ => return Err(invalid(Allowed::WorkingDays)),
             }
         }
     })

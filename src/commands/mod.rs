@@ -5,7 +5,7 @@ pub mod grammar;
 pub mod reply;
 
 pub use grammar::{
-    Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block,
+    Allowed, Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block,
 };
 pub use reply::{ReplyText, new_text};
 
