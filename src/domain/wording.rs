@@ -66,6 +66,24 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "mail without commands",
     ),
     ("language", "taal gewijzigd", "language changed"),
+    (
+        "staff_mail_unused",
+        "e-mail zonder bruikbare inhoud",
+        "e-mail with nothing to use",
+    ),
+    (
+        "held_refused",
+        "aangehouden opdrachten niet uitgevoerd",
+        "held commands not carried out",
+    ),
+    (
+        "confirmed",
+        "aangehouden opdrachten bevestigd",
+        "held commands confirmed",
+    ),
+    ("third_party", "e-mail van een derde", "e-mail from a third party"),
+    ("unreachable", "afzender niet per e-mail bereikbaar", "sender cannot be reached by e-mail"),
+    ("repaired", "beschadigd bericht hersteld", "damaged message recovered"),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
