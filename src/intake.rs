@@ -4,17 +4,18 @@
 use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
 use crate::inbound::classify::{Classification, KnownCases, classify};
-use crate::inbound::{Attachment, Disposition, InboundMail, RawMail};
-use crate::outbound::compose::AutoSubmitted;
+use crate::inbound::{Disposition, InboundMail, RawMail};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
+use crate::registry::{
+    NewComplaint, Registry, Settled, attachment_notes, attachments_to_copy, new_text_of,
+};
 use crate::settings::{Language, Settings};
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
-use crate::store::{CaseRecord, Complainant, MailOutcome, NewCase, Store, cases};
-use chrono::{DateTime, Datelike, Utc};
+use crate::store::{CaseRecord, Complainant, MailOutcome, Store, cases};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
-use serde::Serialize;
 use sha2::Digest;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use tera::Context;
@@ -134,56 +135,6 @@ pub(crate) fn loggable(error: &str) -> String {
         .collect()
 }
 
-/// A file of a mail as staff mail names it: attached, or kept on the case only.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct AttachmentNote {
-    /// 1-based number on the case (`klachtd attachment KL-… N`).
-    pub number: usize,
-    pub name: String,
-    pub size: String,
-    pub attached: bool,
-    pub readable: bool,
-}
-
-/// What became of a mail, before it is written to the ledger.
-pub(crate) struct Settled {
-    pub outcome: MailOutcome,
-    pub reason: String,
-    pub case: Option<(i64, CaseRef)>,
-}
-
-impl Settled {
-    pub fn new(
-        outcome: MailOutcome,
-        reason: impl Into<String>,
-        case: Option<(i64, CaseRef)>,
-    ) -> Self {
-        Self {
-            outcome,
-            reason: reason.into(),
-            case,
-        }
-    }
-}
-
-/// A complaint to register: from a mail, or handed in by staff (`Klacht: <address>`).
-pub(crate) struct NewComplaint<'a> {
-    pub complainant: Complainant<'a>,
-    pub name: Option<&'a str>,
-    pub subject: &'a str,
-    pub body: &'a str,
-    pub attachments: &'a [Attachment],
-    pub language: Language,
-    pub received_at: DateTime<Utc>,
-    pub mail_id: i64,
-    pub reason: &'a str,
-    /// The receiving server vouches for the sender (SPF or DMARC pass for the From domain):
-    /// only then does the acknowledgement quote what they wrote.
-    pub sender_verified: bool,
-    /// The mail's MIME structure was broken and its text recovered (staff are told).
-    pub repaired: bool,
-}
-
 /// Everything intake needs besides the database.
 pub struct Intake<'a> {
     pub settings: &'a Settings,
@@ -216,12 +167,28 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Intake<'_> {
+    /// What intake shares with casework: registering, choosing recipients, writing mail.
+    pub(crate) fn registry(&self) -> Registry<'_> {
+        Registry {
+            settings: self.settings,
+            calendar: self.calendar,
+            renderer: self.renderer,
+            tz: self.tz,
+        }
+    }
+
+    /// Writes mail in the intake transaction.
     pub(crate) fn mailer(&self) -> Mailer<'_> {
         Mailer {
             settings: self.settings,
             renderer: self.renderer,
             tz: self.tz,
         }
+    }
+
+    /// Who hears about a case: its handler when that is a known address, otherwise all staff.
+    pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
+        self.registry().handler_or_staff(case)
     }
 
     /// Records `raw` exactly once. Safe to call again for the same mail after a crash: the
@@ -419,7 +386,7 @@ impl Intake<'_> {
                 let left = classification == Classification::NotAComplaint;
                 if !matches!(classification, Classification::Staff { .. }) {
                     // A token in mail from anyone but its owner has leaked (issue 9).
-                    casework::check_tokens(self, tx, mail, now)?;
+                    casework::check_tokens(&self.registry(), tx, mail, now)?;
                 }
                 (
                     self.act(tx, mail, mail_id, &classification, received_at, now)?,
@@ -473,7 +440,7 @@ impl Intake<'_> {
                 } else {
                     &mail.subject
                 };
-                let case = self.register(
+                let case = self.registry().register(
                     tx,
                     &NewComplaint {
                         complainant,
@@ -505,11 +472,18 @@ impl Intake<'_> {
             }
             Classification::ThirdParty { case, .. } => {
                 let record = cases::get(tx, *case)?.expect("classify only links existing cases");
-                casework::third_party::record(self, tx, &record, mail, received_at, now)?;
+                casework::third_party::record(
+                    &self.registry(),
+                    tx,
+                    &record,
+                    mail,
+                    received_at,
+                    now,
+                )?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
             Classification::Staff { case, .. } => {
-                casework::handle_staff_mail(self, tx, mail, mail_id, *case, now)?
+                casework::handle_staff_mail(&self.registry(), tx, mail, mail_id, *case, now)?
             }
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)
@@ -528,166 +502,6 @@ impl Intake<'_> {
                 Settled::new(MailOutcome::Quarantined, reason, None)
             }
         })
-    }
-
-    /// Registers a new case, keeps its attachments, and queues the acknowledgement (at most
-    /// one per sender per day) and the notification to each staff member.
-    pub(crate) fn register(
-        &self,
-        tx: &Connection,
-        complaint: &NewComplaint<'_>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<CaseRecord> {
-        let received_day = complaint.received_at.with_timezone(&self.tz).date_naive();
-        let reaction_due = self
-            .calendar
-            .deadline(received_day, self.settings.deadlines.reaction_working_days);
-        let reference = cases::next_reference(tx, received_day.year())?;
-        let case_id = cases::insert(
-            tx,
-            reference,
-            &NewCase {
-                language: complaint.language.as_str(),
-                complainant: complaint.complainant,
-                complainant_name: complaint.name,
-                subject: complaint.subject,
-                body: complaint.body,
-                received_at: complaint.received_at,
-                reaction_due,
-            },
-        )?;
-        mails::settle(
-            tx,
-            complaint.mail_id,
-            MailOutcome::CaseCreated,
-            Disposition::Processed,
-            complaint.reason,
-            Some(case_id),
-        )?;
-        for attachment in complaint.attachments {
-            cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
-        }
-        cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
-        if complaint.repaired {
-            cases::add_event(
-                tx,
-                case_id,
-                now,
-                "repaired",
-                None,
-                "de opbouw (MIME) van het bericht was beschadigd; de tekst is hersteld, het origineel is bewaard",
-            )?;
-        }
-
-        let case = cases::get(tx, reference)?
-            .ok_or_else(|| anyhow::anyhow!("{reference} vanished inside its transaction"))?;
-        let today = now.with_timezone(&self.tz).date_naive();
-        let mailer = self.mailer();
-        let acknowledged = match complaint.complainant {
-            Complainant::Reachable(address) => {
-                let first_today = cases::claim_acknowledgement(tx, address, today, case_id)?;
-                if first_today {
-                    self.acknowledge(tx, &case, complaint, now)?;
-                } else {
-                    cases::add_event(
-                        tx,
-                        case_id,
-                        now,
-                        "acknowledgement_skipped",
-                        None,
-                        "afzender kreeg vandaag al een ontvangstbevestiging",
-                    )?;
-                }
-                first_today
-            }
-            Complainant::Unreachable(_) => {
-                cases::add_event(
-                    tx,
-                    case_id,
-                    now,
-                    "unreachable",
-                    None,
-                    "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd",
-                )?;
-                false
-            }
-        };
-        let limit = self.settings.outbound.attach_max_bytes;
-        let notes = attachment_notes(tx, case_id, complaint.attachments, limit)?;
-        let attached = attachments_to_copy(complaint.attachments, limit);
-        let mut context = mailer.case_context(&case, mailer.staff_language());
-        context.insert("acknowledged", &acknowledged);
-        context.insert("attachments", &notes);
-        context.insert("unreachable", &case.unreachable_from);
-        context.insert("repaired", &complaint.repaired);
-        mailer.to_roles(
-            tx,
-            Letter {
-                kind: OutboxKind::StaffNotification,
-                template: Template::StaffNotification,
-                case: Some(&case),
-                context,
-                attachments: &attached,
-            },
-            &self.settings.roles.staff,
-            now,
-        )?;
-        tracing::info!(case = %reference, acknowledged, "complaint registered");
-        Ok(case)
-    }
-
-    /// Queues the acknowledgement: within the hourly ceiling, and quoting the complainant's
-    /// words and full subject only when the receiving server vouches for the sender — so a
-    /// forged sender never gets someone else's text relayed to them from info@.
-    fn acknowledge(
-        &self,
-        tx: &Connection,
-        case: &CaseRecord,
-        complaint: &NewComplaint<'_>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let mailer = self.mailer();
-        let mut context = mailer.case_context(case, complaint.language);
-        context.insert("acknowledged", &true);
-        if !complaint.sender_verified {
-            context.insert("quote", "");
-            context.insert("subject", &short_subject(&case.subject));
-        }
-        if context
-            .get("quote")
-            .and_then(|q| q.as_str())
-            .is_some_and(|q| q.trim().is_empty())
-        {
-            context.insert("quote", "");
-        }
-        let send_at = outbox::acknowledgement_slot(
-            tx,
-            now,
-            self.settings.outbound.acknowledgements_per_hour,
-        )?;
-        mailer.to_complainant_at(
-            tx,
-            Letter {
-                kind: OutboxKind::Acknowledgement,
-                template: Template::Acknowledgement,
-                case: Some(case),
-                context,
-                attachments: &[],
-            },
-            AutoSubmitted::AutoReplied,
-            now,
-            send_at,
-        )?;
-        let detail = if send_at > now {
-            format!(
-                "ontvangstbevestiging in de wachtrij (verzonden vanaf {}, vanwege het maximum per uur)",
-                templates::long_datetime(send_at, self.tz, mailer.staff_language())
-            )
-        } else {
-            "ontvangstbevestiging in de wachtrij".to_string()
-        };
-        cases::add_event(tx, case.id, now, "acknowledged", None, &detail)?;
-        Ok(())
     }
 
     fn add_follow_up(
@@ -733,15 +547,6 @@ impl Intake<'_> {
         )?;
         tracing::info!(case = %case.reference, "follow-up recorded");
         Ok(())
-    }
-
-    /// Who hears about a case: its handler when that is a known address, otherwise all staff.
-    pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
-        case.handler
-            .as_deref()
-            .and_then(|h| self.settings.roles.resolve(h))
-            .map(|a| vec![a])
-            .unwrap_or_else(|| self.settings.roles.staff.clone())
     }
 
     /// Tells the director once about a mail that could not be read.
@@ -837,53 +642,6 @@ enum CopyKey {
     New(String),
 }
 
-/// The files staff get attached: readable ones up to the size limit.
-fn attachments_to_copy(all: &[Attachment], limit: usize) -> Vec<Attachment> {
-    all.iter()
-        .filter(|a| a.readable && a.data.len() <= limit)
-        .cloned()
-        .collect()
-}
-
-/// How staff mail names the files of a mail just recorded on case `case_id` (numbered as
-/// `klachtd case` shows them).
-fn attachment_notes(
-    tx: &Connection,
-    case_id: i64,
-    all: &[Attachment],
-    limit: usize,
-) -> anyhow::Result<Vec<AttachmentNote>> {
-    let total = cases::attachment_count(tx, case_id)?;
-    let first = total + 1 - all.len().min(total);
-    Ok(all
-        .iter()
-        .enumerate()
-        .map(|(i, a)| AttachmentNote {
-            number: first + i,
-            name: a.filename.clone(),
-            size: crate::register::human_size(a.data.len()),
-            attached: a.readable && a.data.len() <= limit,
-            readable: a.readable,
-        })
-        .collect())
-}
-
-/// A subject as an unverified sender's acknowledgement repeats it: one line, nothing that
-/// reads as a link or an address (`evil.example/buy`, `www.…`, `x@y`), at most 60 characters —
-/// too little to carry spam.
-pub(crate) fn short_subject(subject: &str) -> String {
-    let words: Vec<&str> = subject
-        .split_whitespace()
-        .filter(|w| !crate::domain::display_name::looks_like_link(w))
-        .collect();
-    let joined = words.join(" ");
-    if joined.chars().count() <= 60 {
-        return joined;
-    }
-    let cut: String = joined.chars().take(59).collect();
-    format!("{}…", cut.trim_end())
-}
-
 /// The receiving server vouches for the From address: the newest Authentication-Results of
 /// `security.trusted_authserv_id` shows `dmarc=pass`, or `spf=pass` for the From domain.
 fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
@@ -894,10 +652,4 @@ fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
         return false;
     };
     crate::casework::auth::sender_domain_passes(mail, id, sender)
-}
-
-/// The new text of a reply: what stands above the quoted original and the signature.
-pub(crate) fn new_text_of(mail: &InboundMail) -> String {
-    let plain = mail.has_plain_text.then_some(mail.text.as_str());
-    crate::commands::new_text(plain, mail.html.as_deref()).text
 }

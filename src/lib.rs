@@ -6,7 +6,10 @@
 //!    hands over raw messages; [`inbound::mail`] decodes them and [`inbound::classify`] says
 //!    what each one is: a new complaint, a follow-up, a staff reply, a machine, spam, or junk.
 //! 2. [`intake`] — turns one classified mail into a registered case (or an entry on one, or an
-//!    ignored or quarantined mail), in one transaction together with the mail it causes.
+//!    ignored or quarantined mail), in one transaction together with the mail it causes; mail
+//!    from staff, director or committee it hands to [`casework`] (sender proof, commands,
+//!    transcripts). Both stand on [`registry`] — registering a complaint, choosing who hears
+//!    of a case, writing mail — and neither imports the other.
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
@@ -41,6 +44,7 @@ pub mod notify;
 pub mod outbound;
 pub mod redact;
 pub mod register;
+pub mod registry;
 pub mod settings;
 pub mod startup;
 pub mod status;

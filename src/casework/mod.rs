@@ -13,9 +13,9 @@ pub mod third_party;
 use crate::commands::{Command, CommandBlock, parse_block};
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
-use crate::intake::{Intake, NewComplaint, Settled, new_text_of};
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::{Letter, Template, templates};
+use crate::registry::{NewComplaint, Registry, Settled, new_text_of};
 use crate::settings::{Language, Role};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
@@ -28,7 +28,7 @@ use serde::Serialize;
 
 /// Takes in a mail from a staff member, the director or the committee.
 pub(crate) fn handle_staff_mail(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     mail_id: i64,
@@ -103,7 +103,7 @@ pub(crate) fn handle_staff_mail(
 /// A command mail whose Message-ID was taken in before, with other content: never applied
 /// twice, but never silent either (issue 10).
 fn duplicate(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     sender: &EmailAddress,
@@ -167,7 +167,7 @@ fn duplicate(
 
 /// For mail from anyone: revokes the tokens it shows to have leaked, and tells each owner once.
 pub(crate) fn check_tokens(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     now: DateTime<Utc>,
@@ -180,7 +180,7 @@ pub(crate) fn check_tokens(
 }
 
 fn revoke_leaked(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     decision: &Decision,
     now: DateTime<Utc>,
@@ -237,7 +237,7 @@ const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 5;
 
 #[allow(clippy::too_many_arguments)]
 fn hold(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     mail_id: i64,
@@ -373,7 +373,7 @@ pub fn confirmation_code(text: &str) -> Option<String> {
 /// A reply to a confirmation request: applies the held mail only on an explicit
 /// `Bevestig <code>`; anything else refuses it. Either way it is recorded and answered.
 fn confirm(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     held_id: i64,
@@ -503,7 +503,7 @@ fn confirm(
     ))
 }
 
-fn base_context(intake: &Intake<'_>) -> tera::Context {
+fn base_context(intake: &Registry<'_>) -> tera::Context {
     let mut c = tera::Context::new();
     c.insert("organisation", &intake.settings.organisation.name);
     c.insert("address", intake.settings.organisation.address.as_str());
@@ -576,7 +576,7 @@ fn fill_transcript(
 /// on the case and its sender gets a transcript.
 #[allow(clippy::too_many_arguments)]
 fn work_case(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     case: &CaseRecord,
@@ -706,7 +706,7 @@ fn work_case(
 
 /// Writes the planned case and carries out its effects.
 fn execute(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     before: &CaseRecord,
     plan: &Plan,
@@ -892,7 +892,7 @@ fn history(
 /// The transcript to the sender, and to the handler when someone else changed the case.
 #[allow(clippy::too_many_arguments)]
 fn send_transcript(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     case: &CaseRecord,
@@ -937,7 +937,7 @@ fn send_transcript(
 /// A proven mail that names no case: a complaint handed in on someone's behalf, a
 /// recommendation of the director's, or something we cannot place.
 fn without_case(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     mail_id: i64,
@@ -1084,7 +1084,7 @@ fn without_case(
 }
 
 fn refuse_without_case(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     block: &CommandBlock,
@@ -1114,7 +1114,7 @@ fn refuse_without_case(
 }
 
 fn send_caseless_transcript(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
     situation: Situation,

@@ -6,8 +6,8 @@
 
 use super::messages::Recorded;
 use crate::inbound::InboundMail;
-use crate::intake::{Intake, new_text_of};
 use crate::outbound::{Letter, Template, templates};
+use crate::registry::{Registry, new_text_of};
 use crate::settings::Language;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, cases};
@@ -16,7 +16,7 @@ use rusqlite::Connection;
 
 /// Records `mail` on `case` as third-party mail and tells the handler (or all staff).
 pub(crate) fn record(
-    intake: &Intake<'_>,
+    intake: &Registry<'_>,
     tx: &Connection,
     case: &CaseRecord,
     mail: &InboundMail,

@@ -81,9 +81,21 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "aangehouden opdrachten bevestigd",
         "held commands confirmed",
     ),
-    ("third_party", "e-mail van een derde", "e-mail from a third party"),
-    ("unreachable", "afzender niet per e-mail bereikbaar", "sender cannot be reached by e-mail"),
-    ("repaired", "beschadigd bericht hersteld", "damaged message recovered"),
+    (
+        "third_party",
+        "e-mail van een derde",
+        "e-mail from a third party",
+    ),
+    (
+        "unreachable",
+        "afzender niet per e-mail bereikbaar",
+        "sender cannot be reached by e-mail",
+    ),
+    (
+        "repaired",
+        "beschadigd bericht hersteld",
+        "damaged message recovered",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
