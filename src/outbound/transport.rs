@@ -76,6 +76,7 @@ impl Transport {
                     );
                 }
                 let params = params.build().context("outbound.smtp: TLS set-up")?;
+                let kept_params = params.clone();
                 let tls = match smtp.tls {
                     TlsMode::Implicit => Tls::Wrapper(params),
                     TlsMode::Starttls => Tls::Required(params),
@@ -87,7 +88,9 @@ impl Transport {
                         .tls(tls)
                         .timeout(Some(Duration::from_secs(smtp.timeout_seconds.max(1))));
                 Ok(Transport::Smtp(crate::auth::SmtpClient::new(
-                    builder, smtp,
+                    builder,
+                    kept_params,
+                    smtp,
                 )?))
             }
         }
