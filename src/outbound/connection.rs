@@ -1,4 +1,4 @@
-//! One SMTP connection kept open between sends (password or no login): connecting, STARTTLS
+//! SMTP connections kept open between sends (password or no login): connecting, STARTTLS
 //! and AUTH once instead of for every message, and TCP_NODELAY on the socket, which lettre
 //! 0.11 never sets — without it the message's final `.` waits for the server's delayed ACK
 //! (~40 ms a message). A kept connection is checked with NOOP before it is used again; one that
@@ -36,7 +36,7 @@ pub struct KeptConnection {
     timeout: Duration,
     params: TlsParameters,
     credentials: Option<Credentials>,
-    idle: tokio::sync::Mutex<Option<AsyncSmtpConnection>>,
+    idle: std::sync::Mutex<Vec<AsyncSmtpConnection>>,
 }
 
 impl KeptConnection {
@@ -52,7 +52,7 @@ impl KeptConnection {
             timeout: Duration::from_secs(smtp.timeout_seconds.max(1)),
             params,
             credentials,
-            idle: tokio::sync::Mutex::new(None),
+            idle: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -94,11 +94,10 @@ impl KeptConnection {
         Ok(conn)
     }
 
-    /// Sends one message over the kept connection (made first if there is none, or if the
-    /// kept one no longer answers NOOP). Sends are one at a time.
+    /// Sends one message over a kept connection (made first if none is free, or if the kept
+    /// one no longer answers NOOP). Concurrent sends each use a connection of their own.
     pub async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<Response, ConnectionError> {
-        let mut idle = self.idle.lock().await;
-        let mut kept = idle.take();
+        let mut kept = self.idle.lock().expect("connection list").pop();
         if let Some(conn) = kept.as_mut() {
             let alive = tokio::time::timeout(self.timeout, conn.test_connected())
                 .await
@@ -117,7 +116,7 @@ impl KeptConnection {
         match tokio::time::timeout(self.timeout * 4, conn.send(envelope, raw)).await {
             Ok(Ok(response)) => {
                 if !conn.has_broken() {
-                    *idle = Some(conn);
+                    self.idle.lock().expect("connection list").push(conn);
                 }
                 Ok(response)
             }

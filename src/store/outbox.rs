@@ -276,24 +276,35 @@ pub fn acknowledgement_slot(
 /// the same case to the same recipient that is still waiting (order is kept per case and
 /// reader, so one recipient's trouble never holds up anyone else's mail).
 pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Option<QueuedMail>> {
-    // The id first, on the narrow index; the body is read for that one row only.
-    let id: Option<i64> = conn
-        .query_row(
-            "SELECT o.id FROM outbox o
-             WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
-               AND NOT EXISTS (
-                   SELECT 1 FROM outbox p
-                   WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
-                     AND p.recipients = o.recipients)
-             ORDER BY o.id LIMIT 1",
-            params![ts(now)],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match id {
-        Some(id) => Ok(select(conn, "WHERE o.id = ?1", params![id])?.pop()),
-        None => Ok(None),
+    Ok(due_heads(conn, now, 1)?.pop())
+}
+
+/// Up to `limit` queued mails due at `now`, oldest first, each the first still waiting of its
+/// case and recipients: no two of the same chain, so they may be sent side by side without
+/// changing the order anyone sees.
+pub fn due_heads(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> anyhow::Result<Vec<QueuedMail>> {
+    // The ids first, on the narrow index; the bodies are read for those rows only.
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.id FROM outbox o
+         WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
+           AND NOT EXISTS (
+               SELECT 1 FROM outbox p
+               WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
+                 AND p.recipients = o.recipients)
+         ORDER BY o.id LIMIT ?2",
+    )?;
+    let ids: Vec<i64> = stmt
+        .query_map(params![ts(now), limit as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(select(conn, "WHERE o.id = ?1", params![id])?);
     }
+    Ok(out)
 }
 
 /// When the next queued mail falls due, if anything is queued.
