@@ -34,6 +34,18 @@ pub struct Cursor {
 pub trait MailSink {
     /// Records one mail durably; returns what to do with it in the mailbox.
     fn take(&mut self, raw: &RawMail) -> anyhow::Result<Disposition>;
+    /// Records several mails durably, in one commit where it can: the dispositions of those
+    /// recorded, in order, and the failure that stopped it early, if one did.
+    fn take_batch(&mut self, raws: &[RawMail]) -> (Vec<Disposition>, Option<anyhow::Error>) {
+        let mut done = Vec::with_capacity(raws.len());
+        for raw in raws {
+            match self.take(raw) {
+                Ok(disposition) => done.push(disposition),
+                Err(e) => return (done, Some(e)),
+            }
+        }
+        (done, None)
+    }
     /// The disposition recorded earlier for a copy, if it was recorded.
     fn recorded(&mut self, source_key: &str) -> anyhow::Result<Option<Disposition>>;
     fn cursor(&mut self, mailbox: &str) -> anyhow::Result<Option<Cursor>>;
@@ -238,23 +250,16 @@ impl ImapSource {
         let has_move = session.capabilities().await?.has_str("MOVE");
         let mut taken = 0;
         for batch in batches {
-            // One FETCH for the batch; each mail is then recorded in its own transaction; the
-            // cursor and the flags/moves follow once for the batch, after all those commits.
-            let raws = self.fetch_set(session, uidvalidity, &batch).await?;
-            let mut done: Vec<(u32, Disposition)> = Vec::with_capacity(raws.len());
-            let mut failure = None;
-            for (uid, raw) in raws {
-                match sink.take(&raw) {
-                    Ok(disposition) => {
-                        crate::failpoint::hit("after-commit");
-                        done.push((uid, disposition));
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
+            // One FETCH for the batch, one commit for its mails (each alone should one fail);
+            // the cursor and the flags/moves follow once for the batch, after that commit.
+            let fetched = self.fetch_set(session, uidvalidity, &batch).await?;
+            let (uids, raws): (Vec<u32>, Vec<RawMail>) = fetched.into_iter().unzip();
+            let (dispositions, failure) = sink.take_batch(&raws);
+            drop(raws);
+            if !dispositions.is_empty() {
+                crate::failpoint::hit("after-commit");
             }
+            let done: Vec<(u32, Disposition)> = uids.into_iter().zip(dispositions).collect();
             // Past the batch (or up to the mail that failed): the mail recorded so far is
             // finished now; a failed one stays unread for the next attempt.
             let last = match &failure {
