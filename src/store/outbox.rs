@@ -287,12 +287,13 @@ pub fn due_heads(
     now: DateTime<Utc>,
     limit: usize,
 ) -> anyhow::Result<Vec<QueuedMail>> {
-    // The ids first, on the narrow index; the bodies are read for those rows only.
+    // The ids first, walking only the queued rows in id order (outbox_queued), each checked
+    // against its own case's rows; the bodies are read for those rows only.
     let mut stmt = conn.prepare_cached(
-        "SELECT o.id FROM outbox o
+        "SELECT o.id FROM outbox o INDEXED BY outbox_queued
          WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
            AND NOT EXISTS (
-               SELECT 1 FROM outbox p
+               SELECT 1 FROM outbox p INDEXED BY outbox_case
                WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
                  AND p.recipients = o.recipients)
          ORDER BY o.id LIMIT ?2",
