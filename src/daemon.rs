@@ -122,6 +122,27 @@ impl Daemon {
         Ok(result)
     }
 
+    /// Records a batch of raw mails with one commit ([`Intake::record_batch`]): the results
+    /// of those recorded, in order, and the environment failure that stopped it, if any.
+    pub fn take_batch(&self, raws: &[RawMail]) -> (Vec<IntakeResult>, Option<anyhow::Error>) {
+        let intake = self.intake();
+        let prepared: Vec<_> = raws.iter().map(|raw| intake.prepare(raw)).collect();
+        let now = self.clock.now();
+        let (results, error) = intake.record_batch(&mut self.store(), &prepared, now);
+        for result in results.iter().filter(|r| !r.already_recorded) {
+            tracing::info!(
+                outcome = result.outcome.as_str(),
+                case = result.case.map(tracing::field::display),
+                "mail taken in: {}",
+                crate::redact::addresses(&result.reason)
+            );
+        }
+        if results.iter().any(|r| !r.already_recorded) {
+            self.outbox_ready.notify_one();
+        }
+        (results, error)
+    }
+
     fn maildir(&self) -> anyhow::Result<Maildir> {
         Maildir::open(&self.settings.inbound.maildir).with_context(|| {
             format!(
@@ -427,6 +448,14 @@ impl MailSink for Sink<'_> {
         let result = self.daemon.take(raw)?;
         self.report.count(&result);
         Ok(result.disposition)
+    }
+
+    fn take_batch(&mut self, raws: &[RawMail]) -> (Vec<Disposition>, Option<anyhow::Error>) {
+        let (results, error) = self.daemon.take_batch(raws);
+        for result in &results {
+            self.report.count(result);
+        }
+        (results.into_iter().map(|r| r.disposition).collect(), error)
     }
 
     fn recorded(&mut self, source_key: &str) -> anyhow::Result<Option<Disposition>> {

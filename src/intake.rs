@@ -246,6 +246,41 @@ impl Intake<'_> {
         }
     }
 
+    /// Records a batch of decoded mails in one transaction (group commit: one commit and one
+    /// fsync for all of them, each index page written once). Should any of them fail in any
+    /// way, nothing of the batch is kept and each mail is recorded on its own with
+    /// [`Intake::record`], so one mail's error still quarantines that mail only. Returns the
+    /// results of the mails recorded, in order, and the failure of the environment that
+    /// stopped it early, if one did (the mails after it are not recorded).
+    pub fn record_batch(
+        &self,
+        store: &mut Store,
+        prepared: &[Prepared<'_>],
+        now: DateTime<Utc>,
+    ) -> (Vec<IntakeResult>, Option<anyhow::Error>) {
+        if prepared.len() > 1 {
+            let attempt = catch_unwind(AssertUnwindSafe(|| {
+                store.transaction(|tx| {
+                    prepared
+                        .iter()
+                        .map(|p| self.process_in(tx, p, now))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            }));
+            if let Ok(Ok(results)) = attempt {
+                return (results, None);
+            }
+        }
+        let mut results = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            match self.record(store, p, now) {
+                Ok(result) => results.push(result),
+                Err(e) => return (results, Some(e)),
+            }
+        }
+        (results, None)
+    }
+
     /// Records a mail as quarantined with `reason` (after its own processing failed).
     fn quarantine(
         &self,

@@ -221,20 +221,21 @@ fn killed_after_sending_before_recording_resends_the_same_message() {
         &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"),
     );
     k.crash_at("after-send");
+    // The ack and the staff notification are heads of different chains and go out side by
+    // side (outbound::worker::PARALLEL_SENDS): one or both were written when the crash came.
     let before = k.outbox();
-    assert_eq!(
-        before.len(),
-        1,
-        "the first mail was written when the crash came"
+    assert!(
+        (1..=2).contains(&before.len()),
+        "a mail was written when the crash came: {before:?}"
     );
     k.run(&["run", "--once"]);
     let after = k.outbox();
     assert_eq!(
         after.len(),
         2,
-        "ack + staff notification, the resent one under the same Message-ID: {after:?}"
+        "ack + staff notification, the resent ones under the same Message-ID: {after:?}"
     );
-    assert!(after.contains(&before[0]));
+    assert!(before.iter().all(|b| after.contains(b)));
 }
 
 #[test]

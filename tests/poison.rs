@@ -1178,3 +1178,68 @@ fn over_imap_poison_mail_never_blocks_the_complaint_behind_it() {
     let inbox = server.wait_for_messages("complainant@example.org", 1, common::klachtd::PATIENCE);
     assert!(String::from_utf8_lossy(&inbox[0]).contains("Ontvangstbevestiging"));
 }
+
+/// Group commit keeps isolation: in any batch of Dutch complaints (whose acknowledgement
+/// template is broken here, so each fails) and English ones (which succeed), each Dutch one
+/// alone is quarantined and each English one gets its case, in order, nothing lost.
+#[test]
+fn a_failing_mail_in_a_batch_quarantines_only_itself() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(templates.path().join("nl")).unwrap();
+    std::fs::write(
+        templates.path().join("nl/acknowledgement.txt.tera"),
+        "{{ no_such_value | upper }}",
+    )
+    .unwrap();
+    let t = templates.path().display().to_string();
+    let mut runner = TestRunner::new(Config {
+        cases: 16,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(any::<bool>(), 1..10), |dutch| {
+            let (_dir, daemon, _maildir, _clock) = world(&[("KLACHTD__TEMPLATES__DIR", &t)]);
+            let raws: Vec<klachtd::inbound::RawMail> = dutch
+                .iter()
+                .enumerate()
+                .map(|(i, nl)| {
+                    let text = if *nl {
+                        "Ik wil een klacht indienen over de cursus: de docent kwam niet opdagen \
+                         en niemand heeft ons daarover geïnformeerd. Dat vind ik onacceptabel."
+                    } else {
+                        "I would like to file a complaint about the course: the teacher did not \
+                         show up and nobody told us anything about it. I find that unacceptable."
+                    };
+                    let bytes = format!(
+                        "From: Iemand <k{i}@example.net>\r\nTo: info@example.org\r\n\
+                         Subject: Klacht {i}\r\nMessage-ID: <b{i}@example.net>\r\n\r\n{text}\r\n"
+                    );
+                    klachtd::inbound::RawMail {
+                        source_key: format!("batch/{i}"),
+                        bytes: bytes.into_bytes(),
+                        arrived_at: None,
+                    }
+                })
+                .collect();
+            let (results, error) = daemon.take_batch(&raws);
+            prop_assert!(error.is_none());
+            prop_assert_eq!(results.len(), dutch.len(), "every mail recorded");
+            for (nl, result) in dutch.iter().zip(&results) {
+                if *nl {
+                    prop_assert_eq!(result.outcome, MailOutcome::Quarantined);
+                    prop_assert!(result.reason.starts_with("error while taking in"));
+                } else {
+                    prop_assert_eq!(result.outcome, MailOutcome::CaseCreated);
+                }
+            }
+            let store = daemon.store();
+            prop_assert_eq!(mails::all(store.conn()).unwrap().len(), dutch.len());
+            prop_assert_eq!(
+                cases::list(store.conn()).unwrap().len(),
+                dutch.iter().filter(|nl| !**nl).count()
+            );
+            Ok(())
+        })
+        .unwrap();
+}

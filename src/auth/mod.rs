@@ -201,6 +201,10 @@ async fn authenticate(
 #[derive(Debug)]
 pub enum SmtpSendError {
     Smtp(SmtpError),
+    /// No TCP connection to the server (or it timed out).
+    Connect(std::io::Error),
+    /// The server stopped answering while this message was being sent.
+    Stalled(String),
     Token(anyhow::Error),
     Refused(String),
 }
@@ -223,8 +227,9 @@ impl std::fmt::Display for SmtpSendError {
         }
         match self {
             SmtpSendError::Smtp(e) => write!(f, "{e}"),
+            SmtpSendError::Connect(e) => write!(f, "cannot reach the SMTP server: {e}"),
             SmtpSendError::Token(e) => write!(f, "no OAuth2 token for SMTP: {e:#}"),
-            SmtpSendError::Refused(why) => f.write_str(why),
+            SmtpSendError::Refused(why) | SmtpSendError::Stalled(why) => f.write_str(why),
         }
     }
 }
@@ -235,7 +240,10 @@ impl SmtpSendError {
     pub fn is_permanent(&self) -> bool {
         match self {
             SmtpSendError::Smtp(e) => e.is_permanent() && !is_auth_failure(e),
-            SmtpSendError::Token(_) | SmtpSendError::Refused(_) => false,
+            SmtpSendError::Token(_)
+            | SmtpSendError::Refused(_)
+            | SmtpSendError::Connect(_)
+            | SmtpSendError::Stalled(_) => false,
         }
     }
 
@@ -244,6 +252,7 @@ impl SmtpSendError {
         match self {
             SmtpSendError::Smtp(e) => is_auth_failure(e),
             SmtpSendError::Refused(_) => true,
+            SmtpSendError::Connect(_) | SmtpSendError::Stalled(_) => false,
             SmtpSendError::Token(e) => e.downcast_ref::<token::GrantRefused>().is_some(),
         }
     }
@@ -271,12 +280,29 @@ struct SmtpParts {
     fixed: Option<AsyncSmtpTransport<Tokio1Executor>>,
     /// For [`SmtpClient::probe_sender`], which speaks SMTP step by step.
     settings: Smtp,
+    /// The connection kept between sends (password or no login).
+    kept: Option<crate::outbound::connection::KeptConnection>,
 }
 
 impl SmtpClient {
     /// `builder` has host, port, TLS and timeout; the credentials part is added here.
-    pub fn new(builder: AsyncSmtpTransportBuilder, smtp: &Smtp) -> anyhow::Result<SmtpClient> {
+    pub fn new(
+        builder: AsyncSmtpTransportBuilder,
+        params: lettre::transport::smtp::client::TlsParameters,
+        smtp: &Smtp,
+    ) -> anyhow::Result<SmtpClient> {
         let login = Login::for_smtp(smtp)?;
+        let kept = match &login {
+            None => Some(None),
+            Some(Login::Password { user, password }) => Some(Some(Credentials::new(
+                user.clone(),
+                password.expose().to_string(),
+            ))),
+            Some(Login::OAuth2 { .. }) => None,
+        }
+        .map(|credentials| {
+            crate::outbound::connection::KeptConnection::new(smtp, params, credentials)
+        });
         let fixed = match &login {
             None => Some(builder.clone().build()),
             Some(Login::Password { user, password }) => Some(
@@ -295,6 +321,7 @@ impl SmtpClient {
             login,
             fixed,
             settings: smtp.clone(),
+            kept,
         })))
     }
 
@@ -316,8 +343,16 @@ impl SmtpClient {
         envelope: &Envelope,
         raw: &[u8],
     ) -> Result<Response, SmtpSendError> {
-        if let Some(transport) = &self.0.fixed {
-            return Ok(transport.send_raw(envelope, raw).await?);
+        if let Some(kept) = &self.0.kept {
+            return kept.send(envelope, raw).await.map_err(|e| match e {
+                crate::outbound::connection::ConnectionError::Smtp(e) => SmtpSendError::Smtp(e),
+                crate::outbound::connection::ConnectionError::Connect(e) => {
+                    SmtpSendError::Connect(e)
+                }
+                crate::outbound::connection::ConnectionError::Stalled(why) => {
+                    SmtpSendError::Stalled(why)
+                }
+            });
         }
         let Some(Login::OAuth2 { user, tokens, .. }) = &self.0.login else {
             unreachable!("a transport is fixed unless the login is OAuth2");

@@ -34,6 +34,18 @@ pub struct Cursor {
 pub trait MailSink {
     /// Records one mail durably; returns what to do with it in the mailbox.
     fn take(&mut self, raw: &RawMail) -> anyhow::Result<Disposition>;
+    /// Records several mails durably, in one commit where it can: the dispositions of those
+    /// recorded, in order, and the failure that stopped it early, if one did.
+    fn take_batch(&mut self, raws: &[RawMail]) -> (Vec<Disposition>, Option<anyhow::Error>) {
+        let mut done = Vec::with_capacity(raws.len());
+        for raw in raws {
+            match self.take(raw) {
+                Ok(disposition) => done.push(disposition),
+                Err(e) => return (done, Some(e)),
+            }
+        }
+        (done, None)
+    }
     /// The disposition recorded earlier for a copy, if it was recorded.
     fn recorded(&mut self, source_key: &str) -> anyhow::Result<Option<Disposition>>;
     fn cursor(&mut self, mailbox: &str) -> anyhow::Result<Option<Cursor>>;
@@ -58,6 +70,57 @@ pub enum Wake {
     NewMail,
     Timeout,
     Shutdown,
+}
+
+/// At most this many mails are fetched, recorded and moved together.
+const BATCH_MAILS: usize = 200;
+/// And at most this many bytes of them (a larger mail is a batch of its own), so memory stays
+/// flat however large the backlog.
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// A UID set in IMAP syntax, runs written as ranges: `[1, 2, 3, 7]` → `1:3,7`. `uids` must be
+/// sorted and without repeats.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if end == start {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Consecutive batches of `(uid, size)` in order, each at most `max_mails` long and at most
+/// `max_bytes` in total, unless a single mail is larger (then it is alone).
+pub fn batch_by_size(sized: &[(u32, u64)], max_mails: usize, max_bytes: u64) -> Vec<Vec<u32>> {
+    let mut batches = Vec::new();
+    let mut batch = Vec::new();
+    let mut bytes = 0u64;
+    for &(uid, size) in sized {
+        if !batch.is_empty() && (batch.len() >= max_mails || bytes + size > max_bytes) {
+            batches.push(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+        batch.push(uid);
+        bytes += size;
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
 }
 
 impl ImapSource {
@@ -183,47 +246,108 @@ impl ImapSource {
             .filter(|uid| *uid > cursor.last_uid)
             .collect();
         uids.sort_unstable();
+        let batches = self.batches(session, &uids).await?;
+        let has_move = session.capabilities().await?.has_str("MOVE");
         let mut taken = 0;
-        for uid in uids {
-            let Some(raw) = self.fetch(session, uidvalidity, uid).await? else {
-                continue; // expunged meanwhile
+        for batch in batches {
+            // One FETCH for the batch, one commit for its mails (each alone should one fail);
+            // the cursor and the flags/moves follow once for the batch, after that commit.
+            let fetched = self.fetch_set(session, uidvalidity, &batch).await?;
+            let (uids, raws): (Vec<u32>, Vec<RawMail>) = fetched.into_iter().unzip();
+            let (dispositions, failure) = sink.take_batch(&raws);
+            drop(raws);
+            if !dispositions.is_empty() {
+                crate::failpoint::hit("after-commit");
+            }
+            let done: Vec<(u32, Disposition)> = uids.into_iter().zip(dispositions).collect();
+            // Past the batch (or up to the mail that failed): the mail recorded so far is
+            // finished now; a failed one stays unread for the next attempt.
+            let last = match &failure {
+                None => batch.last().copied(),
+                Some(_) => done.last().map(|(uid, _)| *uid),
             };
-            let disposition = sink.take(&raw)?;
-            crate::failpoint::hit("after-commit");
-            cursor.last_uid = uid;
-            sink.set_cursor(folder, cursor)?;
-            self.apply(session, uid, disposition).await?;
+            if let Some(last) = last {
+                cursor.last_uid = last;
+                sink.set_cursor(folder, cursor)?;
+            }
+            for disposition in [Disposition::Processed, Disposition::Quarantine] {
+                let set: Vec<u32> = done
+                    .iter()
+                    .filter(|(_, d)| *d == disposition)
+                    .map(|(uid, _)| *uid)
+                    .collect();
+                self.apply_set(session, &set, disposition, has_move).await?;
+            }
             crate::failpoint::hit("after-mark");
-            taken += 1;
+            taken += done.len();
+            if let Some(e) = failure {
+                return Err(e);
+            }
         }
         Ok(taken)
     }
 
-    fn source_key(&self, uidvalidity: u32, uid: u32) -> String {
-        format!("imap:{}/{uidvalidity}/{uid}", self.settings.folder)
-    }
-
-    async fn fetch(
+    /// The new UIDs in batches of at most [`BATCH_MAILS`] mails and [`BATCH_BYTES`] bytes
+    /// (a mail larger than that alone), asking the server for the sizes in one command.
+    async fn batches(
         &self,
         session: &mut ImapSession,
-        uidvalidity: u32,
-        uid: u32,
-    ) -> anyhow::Result<Option<RawMail>> {
+        uids: &[u32],
+    ) -> anyhow::Result<Vec<Vec<u32>>> {
+        if uids.len() <= 1 {
+            return Ok(uids.iter().map(|u| vec![*u]).collect());
+        }
         let fetches: Vec<_> = session
-            .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
+            .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
             .await?
             .try_collect()
             .await?;
-        let Some(fetch) = fetches.into_iter().find(|f| f.uid == Some(uid)) else {
-            return Ok(None);
-        };
-        let bytes = fetch.body().context("FETCH returned no body")?.to_vec();
-        let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
-        Ok(Some(RawMail {
-            source_key: self.source_key(uidvalidity, uid),
-            bytes,
-            arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
-        }))
+        let sizes: std::collections::HashMap<u32, u64> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, u64::from(f.size.unwrap_or(0)))))
+            .collect();
+        let sized: Vec<(u32, u64)> = uids
+            .iter()
+            .filter_map(|uid| sizes.get(uid).map(|size| (*uid, *size)))
+            .collect();
+        Ok(batch_by_size(&sized, BATCH_MAILS, BATCH_BYTES))
+    }
+
+    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing).
+    async fn fetch_set(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> anyhow::Result<Vec<(u32, RawMail)>> {
+        let fetches: Vec<_> = session
+            .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await?;
+        let mut out = Vec::with_capacity(uids.len());
+        for fetch in fetches {
+            let Some(uid) = fetch.uid.filter(|uid| uids.binary_search(uid).is_ok()) else {
+                continue; // an unsolicited FETCH (flags of another message)
+            };
+            let bytes = fetch.body().context("FETCH returned no body")?.to_vec();
+            let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
+            out.push((
+                uid,
+                RawMail {
+                    source_key: self.source_key(uidvalidity, uid),
+                    bytes,
+                    arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
+                },
+            ));
+        }
+        out.sort_by_key(|(uid, _)| *uid);
+        out.dedup_by_key(|(uid, _)| *uid);
+        Ok(out)
+    }
+
+    fn source_key(&self, uidvalidity: u32, uid: u32) -> String {
+        format!("imap:{}/{uidvalidity}/{uid}", self.settings.folder)
     }
 
     /// Mail at or below the cursor still in the folder was recorded but not yet moved or
@@ -259,12 +383,28 @@ impl ImapSource {
         uid: u32,
         disposition: Disposition,
     ) -> anyhow::Result<()> {
+        let has_move = session.capabilities().await?.has_str("MOVE");
+        self.apply_set(session, &[uid], disposition, has_move).await
+    }
+
+    /// Flags and moves a set of recorded mails, all with the same disposition, in one
+    /// command each.
+    async fn apply_set(
+        &self,
+        session: &mut ImapSession,
+        uids: &[u32],
+        disposition: Disposition,
+        has_move: bool,
+    ) -> anyhow::Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
         let target = match disposition {
             Disposition::LeaveUnread => return Ok(()),
             Disposition::Processed => &self.settings.processed_folder,
             Disposition::Quarantine => &self.settings.quarantine_folder,
         };
-        let set = uid.to_string();
+        let set = uid_set(uids);
         if disposition == Disposition::Processed {
             let _: Vec<_> = session
                 .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
@@ -275,8 +415,7 @@ impl ImapSource {
         if target.is_empty() {
             return Ok(());
         }
-        let caps = session.capabilities().await?;
-        if caps.has_str("MOVE") {
+        if has_move {
             session
                 .uid_mv(&set, target)
                 .await
@@ -371,5 +510,60 @@ impl ImapSource {
         };
         let session = idle.done().await.context("ending IDLE")?;
         Ok((session, wake))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads an IMAP UID set back into its UIDs.
+    fn expand(set: &str) -> Vec<u32> {
+        set.split(',')
+            .flat_map(|part| match part.split_once(':') {
+                Some((a, b)) => (a.parse::<u32>().unwrap()..=b.parse().unwrap()).collect(),
+                None => vec![part.parse().unwrap()],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn uid_set_writes_runs_as_ranges() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    proptest! {
+        /// Any sorted set of UIDs comes back exactly, each run as one range.
+        #[test]
+        fn uid_set_names_exactly_the_uids(set in proptest::collection::btree_set(1u32..5000, 1..300)) {
+            let uids: Vec<u32> = set.into_iter().collect();
+            let text = uid_set(&uids);
+            prop_assert_eq!(expand(&text), uids.clone());
+            let runs = 1 + uids.windows(2).filter(|w| w[1] != w[0] + 1).count();
+            prop_assert_eq!(text.split(',').count(), runs);
+        }
+
+        /// Batches keep every UID once and in order, and stay within both limits unless one
+        /// mail alone is larger.
+        #[test]
+        fn batches_keep_order_and_limits(
+            sizes in proptest::collection::vec(0u64..10_000, 0..400),
+            max_mails in 1usize..50,
+            max_bytes in 1u64..50_000,
+        ) {
+            let sized: Vec<(u32, u64)> =
+                sizes.iter().enumerate().map(|(i, s)| (i as u32 + 1, *s)).collect();
+            let batches = batch_by_size(&sized, max_mails, max_bytes);
+            let flat: Vec<u32> = batches.iter().flatten().copied().collect();
+            prop_assert_eq!(flat, sized.iter().map(|(u, _)| *u).collect::<Vec<_>>());
+            for batch in &batches {
+                prop_assert!(!batch.is_empty() && batch.len() <= max_mails);
+                let bytes: u64 = batch.iter().map(|u| sized[*u as usize - 1].1).sum();
+                prop_assert!(bytes <= max_bytes || batch.len() == 1);
+            }
+        }
     }
 }

@@ -44,10 +44,14 @@ impl Jobs<'_> {
         // (a case reopened on a Saturday is reported on Monday), and catch up on the next one.
         let working_morning = calendar.is_working_day(today) && now >= morning(self.intake, today);
         let mut overdue = Vec::new();
-        for case in cases::list(tx)? {
-            if !working_morning {
-                break;
-            }
+        // Only on a working morning, and only the cases with a deadline running: the register
+        // is not read at all on every other pass.
+        let running = if working_morning {
+            cases::with_running_deadline(tx)?
+        } else {
+            Vec::new()
+        };
+        for case in running {
             let Some((deadline, due)) = cases::running_deadline(&case) else {
                 continue;
             };

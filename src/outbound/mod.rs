@@ -1,6 +1,7 @@
 //! Mail out: templates → lettre messages → the outbox → SMTP or files.
 
 pub mod compose;
+pub mod connection;
 pub mod mailer;
 pub mod templates;
 pub mod transport;

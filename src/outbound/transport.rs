@@ -53,7 +53,9 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
 /// per-command `timeout_seconds`, so a command the server never answers (lettre does not
 /// always apply its own timeout to each reply) cannot hold the queue.
 fn send_deadline(timeout_seconds: u64) -> Duration {
-    Duration::from_secs(timeout_seconds.max(1) * 4)
+    // The kept connection bounds connecting (2×) and sending (4×) itself; this is the net
+    // under both, for the paths that do not keep a connection (OAuth2 logins).
+    Duration::from_secs(timeout_seconds.max(1) * 7)
 }
 
 /// The configured way out.
@@ -87,6 +89,7 @@ impl Transport {
                     );
                 }
                 let params = params.build().context("outbound.smtp: TLS set-up")?;
+                let kept_params = params.clone();
                 let tls = match smtp.tls {
                     TlsMode::Implicit => Tls::Wrapper(params),
                     TlsMode::Starttls => Tls::Required(params),
@@ -98,7 +101,7 @@ impl Transport {
                         .tls(tls)
                         .timeout(Some(Duration::from_secs(smtp.timeout_seconds.max(1))));
                 Ok(Transport::Smtp(
-                    crate::auth::SmtpClient::new(builder, smtp)?,
+                    crate::auth::SmtpClient::new(builder, kept_params, smtp)?,
                     send_deadline(smtp.timeout_seconds),
                 ))
             }
@@ -122,6 +125,8 @@ impl Transport {
                     crate::auth::SmtpSendError::Smtp(e) if !crate::auth::is_auth_failure(&e) => {
                         classify(&e)
                     }
+                    // One message's stall backs that message off; three in a row pause all.
+                    crate::auth::SmtpSendError::Stalled(why) => SendError::Transient(why),
                     // A refused login, or no token to log in with: no mail can go now.
                     other => SendError::Unavailable(other.to_string()),
                 })

@@ -45,6 +45,10 @@ pub struct DeliveryReport {
 /// the problem and the queue pauses (as Postfix does with a dead destination).
 const TRANSIENT_STREAK_PAUSES: u32 = 3;
 
+/// How many messages go to the server at once, each over its own connection (never two of
+/// the same case to the same reader).
+pub const PARALLEL_SENDS: usize = 4;
+
 /// Sends every mail due at `now`, until the queue is empty or the server is unusable.
 pub async fn deliver_due(
     store: &Mutex<Store>,
@@ -58,74 +62,97 @@ pub async fn deliver_due(
     }
     let mut streak = 0;
     loop {
-        let Some(mail) = outbox::next_due(store.lock().expect("store lock").conn(), now)? else {
+        let batch = outbox::due_heads(
+            store.lock().expect("store lock").conn(),
+            now,
+            PARALLEL_SENDS,
+        )?;
+        if batch.is_empty() {
             return Ok(report);
-        };
-        crate::failpoint::hit("before-send");
-        let result = transport.send(&mail).await;
-        if result.is_ok() {
-            crate::failpoint::hit("after-send");
         }
+        // Heads of different chains (case and recipients): sent side by side, each over a
+        // connection of its own; the results are then recorded in queue order.
+        let results = futures::future::join_all(batch.iter().map(|mail| async move {
+            crate::failpoint::hit("before-send");
+            let result = transport.send(mail).await;
+            if result.is_ok() {
+                crate::failpoint::hit("after-send");
+            }
+            result
+        }))
+        .await;
         let mut store = store.lock().expect("store lock");
-        let case = mail.case.map(tracing::field::display);
-        let expired = now - mail.created_at >= policy.give_up_after;
-        match result {
-            Ok(()) => {
-                store.transaction(|tx| {
+        let sent: Vec<&crate::store::QueuedMail> = batch
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(m, _)| m)
+            .collect();
+        if !sent.is_empty() {
+            store.transaction(|tx| {
+                for mail in &sent {
                     outbox::mark_sent(tx, mail.id, now)?;
-                    outbox::unpause(tx)
-                })?;
+                }
+                outbox::unpause(tx)
+            })?;
+            for mail in &sent {
+                let case = mail.case.map(tracing::field::display);
                 tracing::info!(case, kind = mail.kind.as_str(), "mail sent");
-                report.sent += 1;
-                streak = 0;
             }
-            Err(SendError::Unavailable(error)) if !expired => {
-                let until = store.transaction(|tx| pause(tx, policy, &mail, &error, now))?;
-                tracing::warn!(case, kind = mail.kind.as_str(), %until, "mail server unavailable, sending paused: {}", crate::redact::addresses(&error));
-                report.deferred += 1;
-                return Ok(report);
-            }
-            Err(SendError::Transient(error)) if !expired => {
-                streak += 1;
-                if streak >= TRANSIENT_STREAK_PAUSES {
-                    let until = store.transaction(|tx| pause(tx, policy, &mail, &error, now))?;
-                    tracing::warn!(case, kind = mail.kind.as_str(), %until, "{streak} recipients in a row refused for now, sending paused: {}", crate::redact::addresses(&error));
+            report.sent += sent.len();
+            streak = 0;
+        }
+        for (mail, result) in batch.iter().zip(results) {
+            let Err(error) = result else { continue };
+            let case = mail.case.map(tracing::field::display);
+            let expired = now - mail.created_at >= policy.give_up_after;
+            match error {
+                SendError::Unavailable(error) if !expired => {
+                    let until = store.transaction(|tx| pause(tx, policy, mail, &error, now))?;
+                    tracing::warn!(case, kind = mail.kind.as_str(), %until, "mail server unavailable, sending paused: {}", crate::redact::addresses(&error));
                     report.deferred += 1;
                     return Ok(report);
                 }
-                let next = now + policy.backoff(mail.attempts);
-                store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
-                tracing::warn!(case, kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred for this message: {}", crate::redact::addresses(&error));
-                report.deferred += 1;
-            }
-            Err(
+                SendError::Transient(error) if !expired => {
+                    streak += 1;
+                    if streak >= TRANSIENT_STREAK_PAUSES {
+                        let until = store.transaction(|tx| pause(tx, policy, mail, &error, now))?;
+                        tracing::warn!(case, kind = mail.kind.as_str(), %until, "{streak} recipients in a row refused for now, sending paused: {}", crate::redact::addresses(&error));
+                        report.deferred += 1;
+                        return Ok(report);
+                    }
+                    let next = now + policy.backoff(mail.attempts);
+                    store.transaction(|tx| outbox::mark_retry(tx, mail.id, next, &error))?;
+                    tracing::warn!(case, kind = mail.kind.as_str(), attempts = mail.attempts + 1, %next, "sending deferred for this message: {}", crate::redact::addresses(&error));
+                    report.deferred += 1;
+                }
                 SendError::Unavailable(error)
                 | SendError::Transient(error)
-                | SendError::Permanent(error),
-            ) => {
-                store.transaction(|tx| {
-                    outbox::mark_failed(tx, mail.id, &error)?;
-                    if let Some(case) = mail.case
-                        && let Some(record) = cases::get(tx, case)?
-                    {
-                        cases::add_event(
-                            tx,
-                            record.id,
-                            now,
-                            "mail_failed",
-                            None,
-                            &format!("{} kon niet worden bezorgd: {error}", mail.kind.as_str()),
-                        )?;
-                    }
-                    Ok(())
-                })?;
-                tracing::error!(
-                    case,
-                    kind = mail.kind.as_str(),
-                    "sending failed permanently: {}",
-                    crate::redact::addresses(&error)
-                );
-                report.failed += 1;
+                | SendError::Permanent(error) => {
+                    store.transaction(|tx| {
+                        outbox::mark_failed(tx, mail.id, &error)?;
+                        if let Some(case) = mail.case
+                            && let Some(record) = cases::get(tx, case)?
+                        {
+                            cases::add_event(
+                                tx,
+                                record.id,
+                                now,
+                                "mail_failed",
+                                None,
+                                &format!("{} kon niet worden bezorgd: {error}", mail.kind.as_str()),
+                            )?;
+                        }
+                        Ok(())
+                    })?;
+                    tracing::error!(
+                        case,
+                        kind = mail.kind.as_str(),
+                        "sending failed permanently: {}",
+                        crate::redact::addresses(&error)
+                    );
+                    report.failed += 1;
+                }
             }
         }
     }

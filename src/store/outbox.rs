@@ -295,24 +295,36 @@ pub fn count_to_since(
 /// the same case to the same recipient that is still waiting (order is kept per case and
 /// reader, so one recipient's trouble never holds up anyone else's mail).
 pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Option<QueuedMail>> {
-    // The id first, on the narrow index; the body is read for that one row only.
-    let id: Option<i64> = conn
-        .query_row(
-            "SELECT o.id FROM outbox o
-             WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
-               AND NOT EXISTS (
-                   SELECT 1 FROM outbox p
-                   WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
-                     AND p.recipients = o.recipients)
-             ORDER BY o.id LIMIT 1",
-            params![ts(now)],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match id {
-        Some(id) => Ok(select(conn, "WHERE o.id = ?1", params![id])?.pop()),
-        None => Ok(None),
+    Ok(due_heads(conn, now, 1)?.pop())
+}
+
+/// Up to `limit` queued mails due at `now`, oldest first, each the first still waiting of its
+/// case and recipients: no two of the same chain, so they may be sent side by side without
+/// changing the order anyone sees.
+pub fn due_heads(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> anyhow::Result<Vec<QueuedMail>> {
+    // The ids first, walking only the queued rows in id order (outbox_queued), each checked
+    // against its own case's rows; the bodies are read for those rows only.
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.id FROM outbox o INDEXED BY outbox_queued
+         WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
+           AND NOT EXISTS (
+               SELECT 1 FROM outbox p INDEXED BY outbox_case
+               WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
+                 AND p.recipients = o.recipients)
+         ORDER BY o.id LIMIT ?2",
+    )?;
+    let ids: Vec<i64> = stmt
+        .query_map(params![ts(now), limit as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(select(conn, "WHERE o.id = ?1", params![id])?);
     }
+    Ok(out)
 }
 
 /// When the next queued mail falls due, if anything is queued.
@@ -434,4 +446,90 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> anyhow::Result<()
         params![id, error],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use proptest::prelude::*;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_000_000 + minute * 60, 0).unwrap()
+    }
+
+    /// A store with cases 1..=3 and the given queue: (case or none, recipient, due minute,
+    /// already sent).
+    fn store_with(queue: &[(Option<i64>, u8, i64, bool)]) -> Store {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .transaction(|tx| {
+                for id in 1..=3i64 {
+                    tx.execute(
+                        "INSERT INTO cases (id, reference, year, seq, status, language, subject,
+                             body, received_at, reaction_due)
+                         VALUES (?1, ?2, 2026, ?1, 'open', 'nl', 's', 'b', ?3, ?3)",
+                        params![id, format!("KL-2026-{id:04}"), ts(at(0))],
+                    )?;
+                }
+                for (i, (case, to, due, sent)) in queue.iter().enumerate() {
+                    let recipients = vec![format!("r{to}@example.org")];
+                    let id = queue_at(
+                        tx,
+                        &Outgoing {
+                            message_id: &format!("<m{i}@example.org>"),
+                            case_id: *case,
+                            kind: OutboxKind::StaffNotification,
+                            envelope_from: "info@example.org",
+                            recipients: &recipients,
+                            raw: b"x",
+                        },
+                        at(0),
+                        at(*due),
+                    )?;
+                    if *sent {
+                        mark_sent(tx, id, at(0))?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        store
+    }
+
+    proptest! {
+        /// Whatever the queue: the heads are due, queued, oldest first, at most `limit`, no
+        /// two of one chain (case and recipients), none behind a waiting mail of its chain —
+        /// and every due chain head is among them when the limit allows.
+        #[test]
+        fn due_heads_are_independent_chain_heads(
+            queue in proptest::collection::vec(
+                (proptest::option::of(1i64..=3), 0u8..3, 0i64..3, any::<bool>()), 0..25),
+            limit in 1usize..8,
+        ) {
+            let store = store_with(&queue);
+            let now = at(1);
+            let heads = due_heads(store.conn(), now, limit).unwrap();
+            prop_assert!(heads.len() <= limit);
+            prop_assert!(heads.windows(2).all(|w| w[0].id < w[1].id));
+            let all = all(store.conn()).unwrap();
+            let chain = |m: &QueuedMail| (m.case, m.recipients.clone());
+            let is_head = |m: &QueuedMail| {
+                m.status == OutboxStatus::Queued
+                    && m.next_attempt_at <= now
+                    && !all.iter().any(|p| {
+                        p.case.is_some()
+                            && chain(p) == chain(m)
+                            && p.status == OutboxStatus::Queued
+                            && p.id < m.id
+                    })
+            };
+            for (i, h) in heads.iter().enumerate() {
+                prop_assert!(is_head(h));
+                prop_assert!(heads[..i].iter().all(|o| o.case.is_none() || chain(o) != chain(h)));
+            }
+            let expected: Vec<i64> = all.iter().filter(|m| is_head(m)).map(|m| m.id).take(limit).collect();
+            prop_assert_eq!(heads.iter().map(|m| m.id).collect::<Vec<_>>(), expected);
+        }
+    }
 }

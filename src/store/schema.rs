@@ -160,4 +160,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE held_commands ADD COLUMN code TEXT NOT NULL DEFAULT '';
     ALTER TABLE held_commands ADD COLUMN outcome TEXT;
     "#,
+    // 6: throughput (issue 12) — the queued mail in id order, so finding what to send next
+    // walks only what is still queued, not every mail ever sent.
+    r#"
+    CREATE INDEX outbox_queued ON outbox (id) WHERE status = 'queued';
+    "#,
 ];

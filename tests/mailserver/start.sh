@@ -9,6 +9,7 @@
 # runs as MAILTEST_RUN_AS (default nobody), who must be able to traverse STATE_DIR's parents.
 # Env: MAILTEST_{IMAP,IMAPS,SMTP,SMTPS,LMTP,SASL}_PORT  (defaults 1143 1993 2525 2465 2424 2426)
 #      MAILTEST_USERS   extra addresses, space-separated, password "secret" like those in ./users
+#      MAILTEST_USERS_FILE  a file of more extra addresses, one a line (for thousands: scripts/bench)
 #      MAILTEST_RUN_AS  unprivileged user for Dovecot (default nobody)
 #      MAILTEST_OWNER_PID  stop the servers when this process dies (see watchdog.sh)
 #      MAILTEST_TRACE=1  trace every step with a timestamp on stderr (also smtp.sh)
@@ -74,6 +75,9 @@ fi
     [[ $u =~ ^[^@:[:space:]]+@[^@:[:space:]]+$ ]] || { echo "MAILTEST_USERS: not an address: $u" >&2; exit 2; }
     echo "$u:{PLAIN}secret::::::"
   done
+  if [ -n "${MAILTEST_USERS_FILE:-}" ]; then
+    grep -v '^[[:space:]]*$' "$MAILTEST_USERS_FILE" | sed 's/$/:{PLAIN}secret::::::/'
+  fi
 } | awk -F: -v OFS=: '{ $1 = tolower($1) } !seen[$1]++' > "$D/users"
 cut -d: -f1 "$D/users" | sed 's/$/ OK/' > "$P/recipients"
 DOMAINS=$(cut -d: -f1 "$D/users" | cut -d@ -f2 | tr 'A-Z' 'a-z' | sort -u | tr '\n' ' ')
