@@ -59,10 +59,12 @@ impl Install {
         std::fs::rename(&tmp, self.path(&format!("mail/new/{name}"))).unwrap();
     }
 
+    /// The mails the file transport delivered (`.eml`); a `.tmp` is a write a kill cut short.
     fn outbox(&self) -> Vec<String> {
         let mut files: Vec<String> = std::fs::read_dir(self.path("var/outbox"))
             .map(|d| {
                 d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.ends_with(".eml"))
                     .collect()
             })
             .unwrap_or_default();
