@@ -194,11 +194,9 @@ pub(crate) fn human_size(bytes: usize) -> String {
     }
 }
 
+/// How many of a case's mails failed for good: a count on the case index, no bodies read.
 fn failed_mail(store: &Store, case_id: i64) -> anyhow::Result<usize> {
-    Ok(outbox::for_case(store.conn(), case_id)?
-        .iter()
-        .filter(|m| m.status == crate::store::OutboxStatus::Failed)
-        .count())
+    outbox::failed_count(store.conn(), case_id)
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -402,6 +402,16 @@ pub fn all(conn: &Connection) -> anyhow::Result<Vec<QueuedMail>> {
     select(conn, "ORDER BY o.id", [])
 }
 
+/// How many of a case's mails failed for good (indexed on `case_id`; no bodies read).
+pub fn failed_count(conn: &Connection, case_id: i64) -> anyhow::Result<usize> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE case_id = ?1 AND status = 'failed'",
+        params![case_id],
+        |r| r.get(0),
+    )?;
+    Ok(n as usize)
+}
+
 /// Mail queued for one case, oldest first.
 pub fn for_case(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<QueuedMail>> {
     select(conn, "WHERE o.case_id = ?1 ORDER BY o.id", params![case_id])
