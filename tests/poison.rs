@@ -775,6 +775,28 @@ fn a_command_mail_that_fails_is_never_silent() {
 }
 
 #[test]
+fn mail_from_our_own_address_under_any_tag_is_never_answered() {
+    let (_dir, daemon, maildir, clock) = world(&[]);
+    for (i, ours) in [
+        "info@example.org",
+        "INFO+kl-2026-0001.0123456789abcdef01234567@example.org",
+        "info+x@EXAMPLE.org",
+    ]
+    .iter()
+    .enumerate()
+    {
+        maildir.deliver(&from(ours, i), clock.now()).unwrap();
+    }
+    one_pass(&daemon);
+    let store = daemon.store();
+    assert!(cases::list(store.conn()).unwrap().is_empty(), "no case");
+    assert!(
+        outbox::all(store.conn()).unwrap().is_empty(),
+        "nothing sent"
+    );
+}
+
+#[test]
 fn an_absurd_message_id_is_never_copied_into_our_headers() {
     let (_dir, daemon, maildir, clock) = world(&[]);
     let raw = format!(

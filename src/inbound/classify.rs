@@ -174,7 +174,13 @@ pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases)
 
 fn automatic(mail: &InboundMail, own: &EmailAddress) -> Option<Automatic> {
     let s = &mail.signals;
-    if s.ours || mail.sender() == Some(own) {
+    // Our own address under any +tag (the reply addresses we hand out) is us as well: mail
+    // "from" it is never answered, so a forger cannot make klachtd write to itself.
+    if s.ours
+        || mail
+            .sender()
+            .is_some_and(|sender| sender.without_tag() == own.without_tag())
+    {
         return Some(Automatic::OwnMail);
     }
     if let Some(v) = s.auto_submitted.as_ref().filter(|v| v.as_str() != "no") {
