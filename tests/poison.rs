@@ -796,6 +796,30 @@ fn mail_from_our_own_address_under_any_tag_is_never_answered() {
     );
 }
 
+/// A stranger writing as a staff member's plus-address (or in other case) with commands and
+/// the case tag changes nothing: only the role address itself, with proof, works a case.
+#[test]
+fn commands_from_a_role_address_under_a_tag_change_nothing() {
+    let (_dir, daemon, maildir, clock) = world(&[]);
+    maildir.deliver(&good(4000), clock.now()).unwrap();
+    one_pass(&daemon);
+    for (i, from) in ["anna+x@example.org", "ANNA+klacht@Example.org"]
+        .iter()
+        .enumerate()
+    {
+        let raw = format!(
+            "From: Anna <{from}>\r\nTo: info@example.org\r\nSubject: Re: [KL-2026-0001] Gewone klacht\r\n\
+             Message-ID: <tag{i}@example.org>\r\n\r\nOorzaak: vervalst\r\nGeen klacht: weg ermee\r\n"
+        );
+        maildir.deliver(raw.as_bytes(), clock.now()).unwrap();
+    }
+    one_pass(&daemon);
+    let store = daemon.store();
+    let case = cases::list(store.conn()).unwrap().remove(0);
+    assert_eq!(case.status.as_str(), "open");
+    assert_eq!(case.cause, None, "no command applied");
+}
+
 #[test]
 fn an_absurd_message_id_is_never_copied_into_our_headers() {
     let (_dir, daemon, maildir, clock) = world(&[]);

@@ -291,13 +291,6 @@ pub fn count_to_since(
     Ok(n as usize)
 }
 
-/// The oldest queued mail that is due at `now`, if any — and not behind an earlier mail of
-/// the same case to the same recipient that is still waiting (order is kept per case and
-/// reader, so one recipient's trouble never holds up anyone else's mail).
-pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<Option<QueuedMail>> {
-    Ok(due_heads(conn, now, 1)?.pop())
-}
-
 /// Up to `limit` queued mails due at `now`, oldest first, each the first still waiting of its
 /// case and recipients: no two of the same chain, so they may be sent side by side without
 /// changing the order anyone sees.
