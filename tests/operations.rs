@@ -641,6 +641,38 @@ fn a_database_from_the_previous_release_is_migrated_and_worked_on() {
     let summary = common::invariants::check(&store);
     assert_eq!((summary.cases, summary.acknowledged), (3, 3));
     assert_eq!(summary.mails, 4, "three complaints and the newsletter");
+    // Bodies written before schema 7 (in the row) and after (packed apart) both read back.
+    let conn = store.conn();
+    for seq in 1..=3 {
+        let reference = format!("KL-2026-{seq:04}").parse().unwrap();
+        let case = klachtd::store::cases::get(conn, reference)
+            .unwrap()
+            .unwrap();
+        assert!(!case.body.trim().is_empty(), "{reference} lost its text");
+    }
+    let new_case = klachtd::store::cases::get(conn, "KL-2026-0003".parse().unwrap());
+    assert!(
+        new_case
+            .unwrap()
+            .unwrap()
+            .body
+            .contains("ontevreden over cursus 3")
+    );
+    for id in 1..=4 {
+        let raw = klachtd::store::mails::raw_of(conn, id).unwrap().unwrap();
+        assert!(raw.starts_with(b"From:") || raw.windows(5).any(|w| w == b"From:"));
+    }
+    let outbox = klachtd::store::outbox::all(conn).unwrap();
+    assert!(outbox.iter().any(|m| m.case.map(|c| c.seq()) == Some(1)));
+    assert!(outbox.iter().any(|m| m.case.map(|c| c.seq()) == Some(3)));
+    for mail in &outbox {
+        let text = String::from_utf8_lossy(&mail.raw);
+        assert!(
+            text.contains(&mail.message_id),
+            "{} lost its body",
+            mail.message_id
+        );
+    }
     assert!(
         k.run(&["status", "--now", "2026-12-02T09:00:00+01:00"])
             .contains("cases         3 open, 2 overdue")

@@ -82,7 +82,14 @@ impl Jobs<'_> {
             }
             let loose = tx.execute(
                 "UPDATE mails SET raw = x'', sender = NULL, message_id = NULL
-                 WHERE case_id IS NULL AND received_at < ?1 AND (length(raw) > 0 OR sender IS NOT NULL)",
+                 WHERE case_id IS NULL AND received_at < ?1
+                   AND (length(raw) > 0 OR sender IS NOT NULL
+                        OR id IN (SELECT mail_id FROM mail_bodies))",
+                params![cutoff],
+            )?;
+            tx.execute(
+                "DELETE FROM mail_bodies WHERE mail_id IN
+                     (SELECT id FROM mails WHERE case_id IS NULL AND received_at < ?1)",
                 params![cutoff],
             )?;
             tx.execute("DELETE FROM held_commands WHERE held_at < ?1", params![cutoff])?;
@@ -134,6 +141,10 @@ fn purge_case(tx: &Connection, case: &CaseRecord, now: DateTime<Utc>) -> anyhow:
         params![case.id, verdict, crate::store::ts(now)],
     )?;
     tx.execute(
+        "DELETE FROM case_texts WHERE case_id = ?1",
+        params![case.id],
+    )?;
+    tx.execute(
         "DELETE FROM attachments WHERE case_id = ?1",
         params![case.id],
     )?;
@@ -143,6 +154,10 @@ fn purge_case(tx: &Connection, case: &CaseRecord, now: DateTime<Utc>) -> anyhow:
     )?;
     tx.execute(
         "UPDATE mails SET raw = x'', sender = NULL, message_id = NULL WHERE case_id = ?1",
+        params![case.id],
+    )?;
+    tx.execute(
+        "DELETE FROM mail_bodies WHERE mail_id IN (SELECT id FROM mails WHERE case_id = ?1)",
         params![case.id],
     )?;
     // Mail for a case that ended years ago, sent or never sendable, goes with it.

@@ -112,7 +112,7 @@ pub fn insert(conn: &Connection, reference: CaseRef, case: &NewCase<'_>) -> anyh
             },
             case.complainant_name,
             case.subject,
-            case.body,
+            "",
             ts(case.received_at),
             case.reaction_due.to_string(),
             match case.complainant {
@@ -122,7 +122,12 @@ pub fn insert(conn: &Connection, reference: CaseRef, case: &NewCase<'_>) -> anyh
         ],
     )
     .context("registering the case")?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO case_texts (case_id, deflated) VALUES (?1, ?2)",
+        params![id, super::packed::pack(case.body.as_bytes())],
+    )?;
+    Ok(id)
 }
 
 /// Appends to a case's history.
@@ -187,7 +192,7 @@ const COLUMNS: &str =
     "id, reference, status, language, complainant_address, complainant_name, subject,
     body, received_at, reaction_due, reacted_at, closing_due, closed_at, handler, category, cause,
     solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at, purged_at,
-    unreachable_from";
+    unreachable_from, (SELECT deflated FROM case_texts WHERE case_id = cases.id)";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
     let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
@@ -213,7 +218,13 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         complainant_address: r.get(4)?,
         complainant_name: r.get(5)?,
         subject: r.get(6)?,
-        body: r.get(7)?,
+        // The text packed apart (schema 7 on), or in the row as written before.
+        body: match r.get::<_, Option<Vec<u8>>>(25)? {
+            Some(packed) => super::packed::unpack(&packed)
+                .and_then(|bytes| Ok(String::from_utf8(bytes)?))
+                .map_err(|e| conv(25, e.into()))?,
+            None => r.get(7)?,
+        },
         received_at: parse_ts(&r.get::<_, String>(8)?)?,
         reaction_due: parse_date(&r.get::<_, String>(9)?)?,
         reacted_at: opt_ts(10)?,

@@ -96,11 +96,18 @@ pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
             entry.disposition.as_str(),
             entry.reason,
             entry.case_id,
-            entry.raw,
+            &[] as &[u8],
             entry.content_sha256,
         ],
     )?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    if !entry.raw.is_empty() {
+        conn.execute(
+            "INSERT INTO mail_bodies (mail_id, deflated) VALUES (?1, ?2)",
+            params![id, super::packed::pack(entry.raw)],
+        )?;
+    }
+    Ok(id)
 }
 
 /// Settles what became of a recorded mail (recorded first so attachments can point at it).
@@ -188,12 +195,18 @@ pub fn original_of(conn: &Connection, fingerprint: &str) -> anyhow::Result<Optio
 
 /// The raw bytes of a recorded mail (empty over the size limit; `None` once purged).
 pub fn raw_of(conn: &Connection, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
-    Ok(conn
-        .query_row("SELECT raw FROM mails WHERE id = ?1", params![id], |r| {
-            r.get::<_, Vec<u8>>(0)
-        })
-        .optional()?
-        .filter(|raw| !raw.is_empty()))
+    let row: Option<(Vec<u8>, bool)> = conn
+        .query_row(
+            "SELECT COALESCE(b.deflated, m.raw), b.deflated IS NOT NULL
+             FROM mails m LEFT JOIN mail_bodies b ON b.mail_id = m.id WHERE m.id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let raw = row
+        .map(|(bytes, packed)| super::packed::stored(bytes, packed))
+        .transpose()?;
+    Ok(raw.filter(|raw| !raw.is_empty()))
 }
 
 /// The whole ledger, in arrival order.

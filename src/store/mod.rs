@@ -7,6 +7,7 @@ pub mod mails;
 pub mod maintenance;
 pub mod notices;
 pub mod outbox;
+pub mod packed;
 mod schema;
 pub mod tokens;
 
@@ -37,6 +38,11 @@ impl Store {
             Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         // WAL with synchronous=FULL: a commit is on disk before we mark or move the mail that
         // caused it, so a crash (even a power cut) can never lose a recorded complaint.
+        // A new register gets 1 KiB pages: a commit writes every page it touches whole, twice
+        // (log, then database), and most of ours touch a few small rows (marking a mail sent)
+        // or one compressed body of 1-4 KiB; 4 KiB pages wrote 25 % more and left a quarter of
+        // each body page empty (scripts/bench, issue 12). No effect on an existing file.
+        conn.pragma_update(None, "page_size", 1024)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         Self::setup(conn)
@@ -142,5 +148,10 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(journal, "wal");
+        let page_size: u32 = store
+            .conn()
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(page_size, 1024);
     }
 }

@@ -198,17 +198,22 @@ pub fn queue_at(
             mail.kind.as_str(),
             mail.envelope_from,
             serde_json::to_string(mail.recipients)?,
-            mail.raw,
+            &[] as &[u8],
             ts(now),
             ts(due.max(now)),
         ],
     )?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO outbox_bodies (outbox_id, deflated) VALUES (?1, ?2)",
+        params![id, super::packed::pack(mail.raw)],
+    )?;
+    Ok(id)
 }
 
-const COLUMNS: &str =
-    "o.id, o.message_id, c.reference, o.kind, o.envelope_from, o.recipients, o.raw, o.status,
-    o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at";
+const COLUMNS: &str = "o.id, o.message_id, c.reference, o.kind, o.envelope_from, o.recipients,
+    COALESCE(b.deflated, o.raw), o.status, o.attempts, o.next_attempt_at, o.last_error,
+    o.created_at, o.sent_at, b.deflated IS NOT NULL";
 
 fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
     Ok(QueuedMail {
@@ -221,7 +226,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
         kind: r.get::<_, String>(3)?.parse()?,
         envelope_from: r.get(4)?,
         recipients: serde_json::from_str(&r.get::<_, String>(5)?)?,
-        raw: r.get(6)?,
+        raw: super::packed::stored(r.get(6)?, r.get(13)?)?,
         status: r.get::<_, String>(7)?.parse()?,
         attempts: r.get(8)?,
         next_attempt_at: parse_ts(&r.get::<_, String>(9)?)?,
@@ -241,7 +246,8 @@ fn select(
     args: impl rusqlite::Params,
 ) -> anyhow::Result<Vec<QueuedMail>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id {filter}"
+        "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
+         LEFT JOIN outbox_bodies b ON b.outbox_id = o.id {filter}"
     ))?;
     let mut rows = stmt.query(args)?;
     let mut out = Vec::new();

@@ -165,4 +165,26 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX outbox_queued ON outbox (id) WHERE status = 'queued';
     "#,
+    // 7: storage (issue 12) — bodies apart from the rows that change, DEFLATE-compressed
+    // (store/packed.rs), so marking a mail sent, settling a mail's outcome or updating a case
+    // rewrites a small row, not its text; the outbox indexes hold only the rows their queries look for.
+    r#"
+    CREATE TABLE mail_bodies (
+        mail_id  INTEGER PRIMARY KEY REFERENCES mails(id) ON DELETE CASCADE,
+        deflated BLOB NOT NULL
+    );
+    CREATE TABLE case_texts (
+        case_id  INTEGER PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
+        deflated BLOB NOT NULL
+    );
+    CREATE TABLE outbox_bodies (
+        outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id) ON DELETE CASCADE,
+        deflated  BLOB NOT NULL
+    );
+    DROP INDEX outbox_due;
+    CREATE INDEX outbox_queued_due ON outbox (next_attempt_at) WHERE status = 'queued';
+    CREATE INDEX outbox_failed ON outbox (case_id) WHERE status = 'failed';
+    CREATE INDEX outbox_last_sent ON outbox (sent_at) WHERE status = 'sent';
+    CREATE INDEX mails_quarantined ON mails (id) WHERE outcome = 'quarantined';
+    "#,
 ];
