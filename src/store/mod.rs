@@ -44,6 +44,10 @@ impl Store {
         // each body page empty (scripts/bench, issue 12). No effect on an existing file.
         conn.pragma_update(None, "page_size", 1024)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Copy the log into the database every 16 MiB rather than every 1 MiB: a page that
+        // many commits touch (an index leaf, the newest table page) is copied once per
+        // checkpoint, so fewer checkpoints write less (5.3x the mail's size instead of 5.7x).
+        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         Self::setup(conn)
     }
