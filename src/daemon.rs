@@ -326,6 +326,7 @@ impl Daemon {
                     );
                 }
             }
+            self.store().release_memory();
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = shutdown.changed() => return Ok(()),
@@ -399,6 +400,7 @@ impl Daemon {
                 let _ = session.logout().await;
                 return Ok(());
             }
+            self.store().release_memory();
             let (next, wake) = source.wait(session, shutdown).await?;
             session = next;
             if wake == crate::inbound::imap::Wake::Shutdown {
@@ -421,7 +423,12 @@ impl Daemon {
             }
             let now = self.clock.now();
             crate::jobs::alerts::outbound_observed(&self.store(), now);
-            let wait = outbox::resume_at(self.store().conn(), now)?
+            let resume = outbox::resume_at(self.store().conn(), now)?;
+            if resume.is_none() {
+                // Nothing queued: the page cache can go until the next mail.
+                self.store().release_memory();
+            }
+            let wait = resume
                 .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(60))
                 .clamp(Duration::from_millis(200), Duration::from_secs(60));

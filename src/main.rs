@@ -215,7 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Check { send_test } => {
             let env: Vec<(String, String)> = std::env::vars().collect();
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let runtime = runtime()?;
             let report = runtime.block_on(klachtd::check::all(
                 cli.config.as_deref(),
                 &env,
@@ -231,7 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let runtime = runtime()?;
     // One daemon per database: held until the process ends.
     let _lock = match cli.command {
         Command::Run { .. } | Command::Restore { .. } => {
@@ -465,6 +465,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One thread runs everything async (mail in, mail out, the scheduler): klachtd waits on the
+/// network far more than it computes, and a second worker thread and its malloc arena only
+/// cost memory (idle RSS). Blocking work (OAuth2 token exchange, file transport) still goes
+/// to tokio's blocking threads, which end after ten idle seconds.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Installs the SIGTERM and SIGINT handlers now; the future completes on either signal.

@@ -73,10 +73,20 @@ pub enum Wake {
 }
 
 /// At most this many mails are fetched, recorded and moved together.
-const BATCH_MAILS: usize = 200;
+pub const BATCH_MAILS: usize = 200;
 /// And at most this many bytes of them (a larger mail is a batch of its own), so memory stays
-/// flat however large the backlog.
-const BATCH_BYTES: u64 = 8 << 20;
+/// flat however large the backlog: the raw mails, their decoded form and the server's response
+/// buffers of one batch are what intake holds at a time.
+pub const BATCH_BYTES: u64 = 4 << 20;
+/// The new UIDs are sized (one `UID FETCH … RFC822.SIZE`) and batched this many at a time, so
+/// what is held for a backlog of any length is one window's sizes, not the whole backlog's.
+pub const WINDOW_UIDS: usize = 1000;
+
+/// Drops the untagged answers async-imap set aside (EXPUNGE, EXISTS, COPYUID …): nothing here
+/// reads them, and each holds the buffer it was read into until dropped.
+fn drain_unsolicited(session: &ImapSession) {
+    while session.unsolicited_responses.try_recv().is_ok() {}
+}
 
 /// A UID set in IMAP syntax, runs written as ranges: `[1, 2, 3, 7]` → `1:3,7`. `uids` must be
 /// sorted and without repeats.
@@ -246,49 +256,73 @@ impl ImapSource {
             .filter(|uid| *uid > cursor.last_uid)
             .collect();
         uids.sort_unstable();
-        let batches = self.batches(session, &uids).await?;
         let has_move = session.capabilities().await?.has_str("MOVE");
         let mut taken = 0;
-        for batch in batches {
-            // One FETCH for the batch, one commit for its mails (each alone should one fail);
-            // the cursor and the flags/moves follow once for the batch, after that commit.
-            let fetched = self.fetch_set(session, uidvalidity, &batch).await?;
-            let (uids, raws): (Vec<u32>, Vec<RawMail>) = fetched.into_iter().unzip();
-            let (dispositions, failure) = sink.take_batch(&raws);
-            drop(raws);
-            if !dispositions.is_empty() {
-                crate::failpoint::hit("after-commit");
-            }
-            let done: Vec<(u32, Disposition)> = uids.into_iter().zip(dispositions).collect();
-            // Past the batch (or up to the mail that failed): the mail recorded so far is
-            // finished now; a failed one stays unread for the next attempt.
-            let last = match &failure {
-                None => batch.last().copied(),
-                Some(_) => done.last().map(|(uid, _)| *uid),
-            };
-            if let Some(last) = last {
-                cursor.last_uid = last;
-                sink.set_cursor(folder, cursor)?;
-            }
-            for disposition in [Disposition::Processed, Disposition::Quarantine] {
-                let set: Vec<u32> = done
-                    .iter()
-                    .filter(|(_, d)| *d == disposition)
-                    .map(|(uid, _)| *uid)
-                    .collect();
-                self.apply_set(session, &set, disposition, has_move).await?;
-            }
-            crate::failpoint::hit("after-mark");
-            taken += done.len();
-            if let Some(e) = failure {
-                return Err(e);
+        for window in uids.chunks(WINDOW_UIDS) {
+            for batch in self.batches(session, window).await? {
+                taken += self
+                    .take_batch(session, sink, uidvalidity, &mut cursor, &batch, has_move)
+                    .await?;
             }
         }
+        drain_unsolicited(session);
         Ok(taken)
     }
 
-    /// The new UIDs in batches of at most [`BATCH_MAILS`] mails and [`BATCH_BYTES`] bytes
-    /// (a mail larger than that alone), asking the server for the sizes in one command.
+    /// Fetches one batch, records it with one commit (each mail alone should one fail), then
+    /// moves the cursor and flags/moves the recorded mail. Returns how many were recorded;
+    /// the failure that stopped the batch, if any, after finishing what was recorded.
+    async fn take_batch(
+        &self,
+        session: &mut ImapSession,
+        sink: &mut dyn MailSink,
+        uidvalidity: u32,
+        cursor: &mut Cursor,
+        batch: &[u32],
+        has_move: bool,
+    ) -> anyhow::Result<usize> {
+        let folder = &self.settings.folder;
+        // One FETCH for the batch, one commit for its mails (each alone should one fail);
+        // the cursor and the flags/moves follow once for the batch, after that commit.
+        let fetched = self.fetch_set(session, uidvalidity, batch).await?;
+        let (uids, raws): (Vec<u32>, Vec<RawMail>) = fetched.into_iter().unzip();
+        let (dispositions, failure) = sink.take_batch(&raws);
+        drop(raws);
+        if !dispositions.is_empty() {
+            crate::failpoint::hit("after-commit");
+        }
+        let done: Vec<(u32, Disposition)> = uids.into_iter().zip(dispositions).collect();
+        // Past the batch (or up to the mail that failed): the mail recorded so far is
+        // finished now; a failed one stays unread for the next attempt.
+        let last = match &failure {
+            None => batch.last().copied(),
+            Some(_) => done.last().map(|(uid, _)| *uid),
+        };
+        if let Some(last) = last {
+            cursor.last_uid = last;
+            sink.set_cursor(folder, *cursor)?;
+        }
+        for disposition in [Disposition::Processed, Disposition::Quarantine] {
+            let set: Vec<u32> = done
+                .iter()
+                .filter(|(_, d)| *d == disposition)
+                .map(|(uid, _)| *uid)
+                .collect();
+            self.apply_set(session, &set, disposition, has_move).await?;
+        }
+        crate::failpoint::hit("after-mark");
+        // The server's untagged answers to the moves (EXPUNGE, COPYUID) are not needed.
+        drain_unsolicited(session);
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done.len()),
+        }
+    }
+
+    /// The UIDs of one window (sorted) in batches of at most [`BATCH_MAILS`] mails and
+    /// [`BATCH_BYTES`] bytes (a mail larger than that alone), asking the server for the sizes
+    /// in one command. Each answer is read and dropped in turn: async-imap keeps a buffer of
+    /// at least 4 KB with every response, so collecting them would hold 4 KB per mail.
     async fn batches(
         &self,
         session: &mut ImapSession,
@@ -297,40 +331,44 @@ impl ImapSource {
         if uids.len() <= 1 {
             return Ok(uids.iter().map(|u| vec![*u]).collect());
         }
-        let fetches: Vec<_> = session
+        let mut sized: Vec<(u32, u64)> = Vec::with_capacity(uids.len());
+        let mut answers = session
             .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
-            .await?
-            .try_collect()
             .await?;
-        let sizes: std::collections::HashMap<u32, u64> = fetches
-            .iter()
-            .filter_map(|f| Some((f.uid?, u64::from(f.size.unwrap_or(0)))))
-            .collect();
-        let sized: Vec<(u32, u64)> = uids
-            .iter()
-            .filter_map(|uid| sizes.get(uid).map(|size| (*uid, *size)))
-            .collect();
+        while let Some(fetch) = answers.try_next().await? {
+            if let Some(uid) = fetch.uid.filter(|uid| uids.binary_search(uid).is_ok()) {
+                sized.push((uid, u64::from(fetch.size.unwrap_or(0))));
+            }
+        }
+        drop(answers);
+        sized.sort_unstable_by_key(|(uid, _)| *uid);
+        sized.dedup_by_key(|(uid, _)| *uid);
         Ok(batch_by_size(&sized, BATCH_MAILS, BATCH_BYTES))
     }
 
-    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing).
+    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing). Each
+    /// answer's body is copied out and the answer (with its buffer) dropped at once.
     async fn fetch_set(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
         uids: &[u32],
     ) -> anyhow::Result<Vec<(u32, RawMail)>> {
-        let fetches: Vec<_> = session
-            .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])")
-            .await?
-            .try_collect()
-            .await?;
         let mut out = Vec::with_capacity(uids.len());
-        for fetch in fetches {
+        let mut no_body = None;
+        let mut answers = session
+            .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])")
+            .await?;
+        while let Some(fetch) = answers.try_next().await? {
             let Some(uid) = fetch.uid.filter(|uid| uids.binary_search(uid).is_ok()) else {
                 continue; // an unsolicited FETCH (flags of another message)
             };
-            let bytes = fetch.body().context("FETCH returned no body")?.to_vec();
+            let Some(body) = fetch.body() else {
+                // Read the rest of the answer first, so the session stays usable.
+                no_body.get_or_insert(uid);
+                continue;
+            };
+            let bytes = body.to_vec();
             let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
             out.push((
                 uid,
@@ -340,6 +378,10 @@ impl ImapSource {
                     arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
                 },
             ));
+        }
+        drop(answers);
+        if let Some(uid) = no_body {
+            anyhow::bail!("FETCH returned no body for UID {uid}");
         }
         out.sort_by_key(|(uid, _)| *uid);
         out.dedup_by_key(|(uid, _)| *uid);

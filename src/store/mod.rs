@@ -82,6 +82,15 @@ impl Store {
         &self.conn
     }
 
+    /// Hands back the memory of SQLite's page cache (up to 2 MB; the pages are read again from
+    /// the file, usually the OS cache, when next needed). Called when the daemon goes idle, so a
+    /// quiet daemon does not keep the pages of its last busy spell.
+    pub fn release_memory(&self) {
+        if let Err(e) = self.conn.release_memory() {
+            tracing::debug!("releasing SQLite's page cache: {e}");
+        }
+    }
+
     /// `PRAGMA integrity_check` reports "ok".
     pub fn integrity_ok(&self) -> anyhow::Result<bool> {
         let result: String = self
