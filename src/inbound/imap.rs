@@ -313,33 +313,56 @@ impl ImapSource {
         Ok(batch_by_size(&sized, BATCH_MAILS, BATCH_BYTES))
     }
 
-    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing).
+    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing). A
+    /// response for one of them without its body (the server telling of a flag change in the
+    /// middle of the answer) is no error: those UIDs are fetched once more, and only a UID
+    /// that still comes without its body fails the batch.
     async fn fetch_set(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
         uids: &[u32],
     ) -> anyhow::Result<Vec<(u32, RawMail)>> {
-        let fetches: Vec<_> = session
-            .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])")
-            .await?
-            .try_collect()
-            .await?;
         let mut out = Vec::with_capacity(uids.len());
-        for fetch in fetches {
-            let Some(uid) = fetch.uid.filter(|uid| uids.binary_search(uid).is_ok()) else {
-                continue; // an unsolicited FETCH (flags of another message)
-            };
-            let bytes = fetch.body().context("FETCH returned no body")?.to_vec();
-            let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
-            out.push((
-                uid,
-                RawMail {
-                    source_key: self.source_key(uidvalidity, uid),
-                    bytes,
-                    arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
-                },
-            ));
+        let mut wanted = uids.to_vec();
+        for attempt in 0..2 {
+            let fetches: Vec<_> = session
+                .uid_fetch(uid_set(&wanted), "(UID INTERNALDATE BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await?;
+            let mut bodiless = Vec::new();
+            for fetch in fetches {
+                let Some(uid) = fetch.uid.filter(|uid| wanted.binary_search(uid).is_ok()) else {
+                    continue; // an unsolicited FETCH (flags of another message)
+                };
+                let Some(body) = fetch.body() else {
+                    bodiless.push(uid);
+                    continue;
+                };
+                let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
+                out.push((
+                    uid,
+                    RawMail {
+                        source_key: self.source_key(uidvalidity, uid),
+                        bytes: body.to_vec(),
+                        arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
+                    },
+                ));
+            }
+            let got: std::collections::HashSet<u32> = out.iter().map(|(uid, _)| *uid).collect();
+            bodiless.retain(|uid| !got.contains(uid));
+            bodiless.sort_unstable();
+            bodiless.dedup();
+            if bodiless.is_empty() {
+                break;
+            }
+            anyhow::ensure!(
+                attempt == 0,
+                "FETCH returned no body for UID {}",
+                bodiless[0]
+            );
+            wanted = bodiless;
         }
         out.sort_by_key(|(uid, _)| *uid);
         out.dedup_by_key(|(uid, _)| *uid);
