@@ -112,16 +112,16 @@ pub fn settle(
     reason: &str,
     case_id: Option<i64>,
 ) -> anyhow::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE mails SET outcome = ?2, disposition = ?3, reason = ?4, case_id = ?5 WHERE id = ?1",
-        params![
-            mail_id,
-            outcome.as_str(),
-            disposition.as_str(),
-            reason,
-            case_id
-        ],
-    )?;
+    )?
+    .execute(params![
+        mail_id,
+        outcome.as_str(),
+        disposition.as_str(),
+        reason,
+        case_id
+    ])?;
     Ok(())
 }
 
@@ -133,11 +133,10 @@ pub fn seen_message_id(
     except: i64,
 ) -> anyhow::Result<bool> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT 1 FROM mails WHERE message_id = ?1 AND sender = ?2 AND id != ?3 LIMIT 1",
-            params![message_id, sender, except],
-            |_| Ok(()),
-        )
+        )?
+        .query_row(params![message_id, sender, except], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -165,11 +164,12 @@ pub fn recorded_copy(
     source_key: &str,
 ) -> anyhow::Result<Option<(MailOutcome, Disposition, Option<String>)>> {
     let row: Option<(String, String, Option<String>)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT outcome, disposition, content_sha256 FROM mails WHERE source_key = ?1",
-            params![source_key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row(params![source_key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     row.map(|(o, d, sha)| Ok((o.parse()?, Disposition::parse(&d)?, sha)))
         .transpose()
@@ -178,11 +178,8 @@ pub fn recorded_copy(
 /// The first mail with this fingerprint that was acted on, if any: a redelivery of it is a duplicate.
 pub fn original_of(conn: &Connection, fingerprint: &str) -> anyhow::Result<Option<String>> {
     Ok(conn
-        .query_row(
-            "SELECT source_key FROM mails WHERE fingerprint = ?1 ORDER BY id LIMIT 1",
-            params![fingerprint],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT source_key FROM mails WHERE fingerprint = ?1 ORDER BY id LIMIT 1")?
+        .query_row(params![fingerprint], |r| r.get(0))
         .optional()?)
 }
 
