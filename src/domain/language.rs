@@ -52,7 +52,11 @@ fn function_words(text: &str) -> (usize, usize) {
 /// the other language.
 fn language_words(text: &str) -> String {
     let mut kept = Vec::new();
+    let mut length = 0;
     for line in text.lines().take(200) {
+        if length >= MAX_SAMPLE {
+            break;
+        }
         // A line starts a sentence too: mail is written in lines.
         let mut sentence_start = true;
         for word in line.split_whitespace() {
@@ -65,6 +69,7 @@ fn language_words(text: &str) -> String {
             let is_address = word.contains('@') || word.contains("://") || word.starts_with("www.");
             if !is_name && !is_address {
                 kept.push(word);
+                length += word.len() + 1;
             }
             sentence_start = word.ends_with(['.', '!', '?', ':']);
         }
@@ -72,15 +77,14 @@ fn language_words(text: &str) -> String {
     kept.join(" ")
 }
 
-/// How many characters of a text's language words are judged.
-const MAX_SAMPLE: usize = 3000;
+/// How many characters of a text's language words are judged: the first 2,000 show the
+/// language as well as the whole text does, and the model's cost grows with the length.
+const MAX_SAMPLE: usize = 2000;
 
 /// The language of `text` when the evidence agrees; `None` when unsure. English needs more
 /// evidence than Dutch: answering a Dutch complainant in English is the costlier mistake.
 pub fn detect(text: &str) -> Option<Language> {
     let cleaned = language_words(text);
-    // The first few thousand characters show the language as well as the whole text does,
-    // and the model's cost grows with the length.
     let cleaned = match cleaned.char_indices().nth(MAX_SAMPLE) {
         Some((at, _)) => &cleaned[..cleaned[..at].rfind(' ').unwrap_or(at)],
         None => cleaned.as_str(),
