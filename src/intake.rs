@@ -3,7 +3,7 @@
 
 use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
-use crate::inbound::classify::{Classification, KnownCases, classify};
+use crate::inbound::classify::{Classification, KnownCases, classify, classify_by_headers};
 use crate::inbound::{Disposition, InboundMail, RawMail};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::registry::{
@@ -41,6 +41,9 @@ pub struct Prepared<'r> {
     raw: &'r RawMail,
     content_sha256: String,
     decoded: Decoded,
+    /// Spam or a machine's mail, known from the headers alone: then `decoded` holds only the
+    /// headers, and the body is never decoded (it is kept, raw, in the ledger all the same).
+    verdict: Option<Classification>,
 }
 
 enum Decoded {
@@ -52,22 +55,47 @@ enum Decoded {
 }
 
 impl<'r> Prepared<'r> {
-    /// Decodes `raw` (unless it is over `max_bytes`). Never panics.
-    pub fn new(raw: &'r RawMail, max_bytes: usize) -> Prepared<'r> {
-        let decoded = if raw.bytes.len() > max_bytes {
-            Decoded::TooLarge
-        } else {
-            match catch_unwind(|| InboundMail::parse(&raw.bytes)) {
-                Ok(Some(mail)) => Decoded::Mail(Box::new(mail)),
-                Ok(None) => Decoded::Unreadable,
-                Err(panic) => Decoded::Failed(panic_message(panic)),
-            }
+    /// Decodes `raw` (unless it is over `inbound.max_message_bytes`): its headers first, and
+    /// its body only when the headers leave open what it is. Never panics.
+    pub fn new(raw: &'r RawMail, settings: &Settings) -> Prepared<'r> {
+        let content_sha256 = sha256_hex(&raw.bytes);
+        if raw.bytes.len() > settings.inbound.max_message_bytes {
+            return Prepared {
+                raw,
+                content_sha256,
+                decoded: Decoded::TooLarge,
+                verdict: None,
+            };
+        }
+        let by_headers = catch_unwind(|| {
+            let mail = InboundMail::parse_headers(&raw.bytes)?;
+            let verdict = classify_by_headers(&mail, settings)?;
+            Some((mail, verdict))
+        });
+        if let Ok(Some((mail, verdict))) = by_headers {
+            return Prepared {
+                raw,
+                content_sha256,
+                decoded: Decoded::Mail(Box::new(mail)),
+                verdict: Some(verdict),
+            };
+        }
+        let decoded = match catch_unwind(|| InboundMail::parse(&raw.bytes)) {
+            Ok(Some(mail)) => Decoded::Mail(Box::new(mail)),
+            Ok(None) => Decoded::Unreadable,
+            Err(panic) => Decoded::Failed(panic_message(panic)),
         };
         Prepared {
             raw,
-            content_sha256: sha256_hex(&raw.bytes),
+            content_sha256,
             decoded,
+            verdict: None,
         }
+    }
+
+    /// Whether the verdict came from the headers alone (the body was never decoded).
+    pub fn decided_by_headers(&self) -> bool {
+        self.verdict.is_some()
     }
 
     fn mail(&self) -> Option<&InboundMail> {
@@ -205,7 +233,7 @@ impl Intake<'_> {
 
     /// Decodes a mail: the part of intake that needs no store (do it before taking the lock).
     pub fn prepare<'r>(&self, raw: &'r RawMail) -> Prepared<'r> {
-        Prepared::new(raw, self.settings.inbound.max_message_bytes)
+        Prepared::new(raw, self.settings)
     }
 
     /// Records a decoded mail exactly once, isolated: whatever goes wrong with this one mail
@@ -377,6 +405,42 @@ impl Intake<'_> {
             .unwrap_or_else(|| prepared.content_sha256.clone());
         let sender = mail.and_then(|m| m.sender()).map(|s| s.to_string());
         let duplicate_of = mails::original_of(tx, &fingerprint)?;
+        let classification = match (mail, &duplicate_of) {
+            (Some(mail), None) => Some(match &prepared.verdict {
+                Some(verdict) => verdict.clone(),
+                None => classify(mail, self.settings, &StoreLookup(tx)),
+            }),
+            _ => None,
+        };
+        let left_for_people = classification == Some(Classification::NotAComplaint);
+        // Known before anything is acted on (a duplicate, spam, a machine's mail, no
+        // complaint): the ledger row is written once, as it ends, and nothing else.
+        let known = match (&duplicate_of, &classification) {
+            (Some(original), _) if mail.is_some() => Some(Settled::new(
+                MailOutcome::Ignored,
+                format!("duplicate of an earlier delivery ({original})"),
+                None,
+            )),
+            (_, Some(c @ (Classification::Automatic(_) | Classification::NotAComplaint))) => {
+                Some(Settled::new(MailOutcome::Ignored, c.reason(), None))
+            }
+            (_, Some(c @ Classification::Spam)) => {
+                Some(Settled::new(MailOutcome::Quarantined, c.reason(), None))
+            }
+            _ => None,
+        };
+        let (outcome, disposition, reason) = match &known {
+            Some(settled) => (
+                settled.outcome,
+                disposition_of(settled.outcome, left_for_people),
+                settled.reason.as_str(),
+            ),
+            None => (
+                MailOutcome::Ignored,
+                Disposition::Processed,
+                "being processed",
+            ),
+        };
         let mail_id = mails::record(
             tx,
             &MailEntry {
@@ -385,17 +449,37 @@ impl Intake<'_> {
                 fingerprint: &fingerprint,
                 sender: sender.as_deref(),
                 received_at,
-                outcome: MailOutcome::Ignored,
-                disposition: Disposition::Processed,
-                reason: "being processed",
+                outcome,
+                disposition,
+                reason,
                 case_id: None,
                 raw: prepared.kept_bytes(),
                 content_sha256: &prepared.content_sha256,
             },
         )?;
+        if let (Some(mail), Some(c)) = (mail, &classification)
+            && !matches!(c, Classification::Staff { .. })
+        {
+            // A token in mail from anyone but its owner has leaked (issue 9).
+            casework::check_tokens(&self.registry(), tx, mail, now)?;
+        }
+        if let Some(settled) = known {
+            crate::failpoint::hit("intake-before-commit");
+            return Ok(IntakeResult {
+                outcome: settled.outcome,
+                reason: settled.reason,
+                case: None,
+                disposition,
+                already_recorded: false,
+                source_key,
+            });
+        }
 
-        let (settled, left_for_people) = match (mail, duplicate_of) {
-            (None, _) => {
+        let settled = match (mail, classification) {
+            (Some(mail), Some(classification)) => {
+                self.act(tx, mail, mail_id, &classification, received_at, now)?
+            }
+            _ => {
                 let reason = match &prepared.decoded {
                     Decoded::TooLarge => format!(
                         "malformed: larger than inbound.max_message_bytes ({} > {})",
@@ -406,34 +490,10 @@ impl Intake<'_> {
                     _ => "malformed: not a readable e-mail message".to_string(),
                 };
                 self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
-                (Settled::new(MailOutcome::Quarantined, reason, None), false)
-            }
-            (Some(_), Some(original)) => (
-                Settled::new(
-                    MailOutcome::Ignored,
-                    format!("duplicate of an earlier delivery ({original})"),
-                    None,
-                ),
-                false,
-            ),
-            (Some(mail), None) => {
-                let classification = classify(mail, self.settings, &StoreLookup(tx));
-                let left = classification == Classification::NotAComplaint;
-                if !matches!(classification, Classification::Staff { .. }) {
-                    // A token in mail from anyone but its owner has leaked (issue 9).
-                    casework::check_tokens(&self.registry(), tx, mail, now)?;
-                }
-                (
-                    self.act(tx, mail, mail_id, &classification, received_at, now)?,
-                    left,
-                )
+                Settled::new(MailOutcome::Quarantined, reason, None)
             }
         };
-        let disposition = match settled.outcome {
-            MailOutcome::Quarantined => Disposition::Quarantine,
-            MailOutcome::Ignored if left_for_people => Disposition::LeaveUnread,
-            _ => Disposition::Processed,
-        };
+        let disposition = disposition_of(settled.outcome, left_for_people);
         mails::settle(
             tx,
             mail_id,
@@ -669,6 +729,15 @@ impl Intake<'_> {
             Some(l) if l.starts_with("nl") => Language::Nl,
             _ => self.settings.organisation.language,
         }
+    }
+}
+
+/// Where the mail source puts a mail with this outcome.
+fn disposition_of(outcome: MailOutcome, left_for_people: bool) -> Disposition {
+    match outcome {
+        MailOutcome::Quarantined => Disposition::Quarantine,
+        MailOutcome::Ignored if left_for_people => Disposition::LeaveUnread,
+        _ => Disposition::Processed,
     }
 }
 

@@ -24,15 +24,20 @@ const ENGLISH: [&str; 40] = [
 fn function_words(text: &str) -> (usize, usize) {
     let mut nl = 0;
     let mut en = 0;
+    // No word of either list is longer than six letters, and lower-casing never shortens a
+    // word: longer ones are skipped before the (allocating) lower-casing.
     for word in text
         .split(|c: char| !c.is_alphabetic() && c != '\'')
-        .map(str::to_lowercase)
-        .filter(|w| !w.is_empty())
+        .filter(|w| !w.is_empty() && w.chars().nth(6).is_none())
     {
-        let (d, e) = (
-            DUTCH.contains(&word.as_str()),
-            ENGLISH.contains(&word.as_str()),
-        );
+        let lower;
+        let word = if word.bytes().all(|b| b.is_ascii_lowercase() || b == b'\'') {
+            word
+        } else {
+            lower = word.to_lowercase();
+            lower.as_str()
+        };
+        let (d, e) = (DUTCH.contains(&word), ENGLISH.contains(&word));
         match (d, e) {
             (true, false) => nl += 1,
             (false, true) => en += 1,
@@ -47,7 +52,11 @@ fn function_words(text: &str) -> (usize, usize) {
 /// the other language.
 fn language_words(text: &str) -> String {
     let mut kept = Vec::new();
+    let mut length = 0;
     for line in text.lines().take(200) {
+        if length >= MAX_SAMPLE {
+            break;
+        }
         // A line starts a sentence too: mail is written in lines.
         let mut sentence_start = true;
         for word in line.split_whitespace() {
@@ -60,6 +69,7 @@ fn language_words(text: &str) -> String {
             let is_address = word.contains('@') || word.contains("://") || word.starts_with("www.");
             if !is_name && !is_address {
                 kept.push(word);
+                length += word.len() + 1;
             }
             sentence_start = word.ends_with(['.', '!', '?', ':']);
         }
@@ -67,12 +77,20 @@ fn language_words(text: &str) -> String {
     kept.join(" ")
 }
 
+/// How many characters of a text's language words are judged: the first 2,000 show the
+/// language as well as the whole text does, and the model's cost grows with the length.
+const MAX_SAMPLE: usize = 2000;
+
 /// The language of `text` when the evidence agrees; `None` when unsure. English needs more
 /// evidence than Dutch: answering a Dutch complainant in English is the costlier mistake.
 pub fn detect(text: &str) -> Option<Language> {
     let cleaned = language_words(text);
-    let (nl, en) = function_words(&cleaned);
-    let info = Detector::with_allowlist(vec![Lang::Nld, Lang::Eng]).detect(&cleaned);
+    let cleaned = match cleaned.char_indices().nth(MAX_SAMPLE) {
+        Some((at, _)) => &cleaned[..cleaned[..at].rfind(' ').unwrap_or(at)],
+        None => cleaned.as_str(),
+    };
+    let (nl, en) = function_words(cleaned);
+    let info = Detector::with_allowlist(vec![Lang::Nld, Lang::Eng]).detect(cleaned);
     let model = info.and_then(|info| match info.lang() {
         Lang::Eng if info.confidence() >= 0.5 => Some((Language::En, info.confidence())),
         Lang::Nld if info.confidence() >= 0.5 => Some((Language::Nl, info.confidence())),

@@ -127,18 +127,17 @@ impl fmt::Display for Classification {
 
 /// Decides what `mail` is. The order matters: a machine's mail is never answered even when it
 /// carries a case tag, and staff are recognised before anything that looks like a follow-up.
+/// Spam and machines are recognised by their headers before the body is judged: a bounce or
+/// newsletter whose text cannot be decoded is still a machine's (ignored, nobody told).
 pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases) -> Classification {
     if mail.sender().is_none() && mail.from_unusable.is_none() {
         return Classification::Malformed("no From address".into());
     }
+    if let Some(verdict) = classify_by_headers(mail, settings) {
+        return verdict;
+    }
     if let Some(defect) = mail.defects.first() {
         return Classification::Malformed(defect.describe().into());
-    }
-    if mail.signals.spam_flag {
-        return Classification::Spam;
-    }
-    if let Some(kind) = automatic(mail, &settings.organisation.address) {
-        return Classification::Automatic(kind);
     }
     let Some(sender) = mail.sender() else {
         // A person whose address klachtd cannot write to: registered all the same, marked
@@ -170,6 +169,21 @@ pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases)
         return Classification::NotAComplaint;
     }
     Classification::NewComplaint
+}
+
+/// The verdict the headers alone make certain — spam, or a machine's mail — or `None` when
+/// the rest of [`classify`] must judge (which may need the body). Needs only what
+/// [`InboundMail::parse_headers`] reads, and says the same as [`classify`] on the fully
+/// decoded mail whenever it says something, so the body of an ignored or quarantined mail
+/// is never decoded (`fast_verdict_equals_the_full_classification`).
+pub fn classify_by_headers(mail: &InboundMail, settings: &Settings) -> Option<Classification> {
+    if mail.sender().is_none() && mail.from_unusable.is_none() {
+        return None;
+    }
+    if mail.signals.spam_flag {
+        return Some(Classification::Spam);
+    }
+    automatic(mail, &settings.organisation.address).map(Classification::Automatic)
 }
 
 fn automatic(mail: &InboundMail, own: &EmailAddress) -> Option<Automatic> {
@@ -328,6 +342,222 @@ mod tests {
                 other => prop_assert!(false, "{other:?}"),
             }
         }
+    }
+
+    /// One header field of a generated mail: its name (any case) and value.
+    fn header_field() -> impl Strategy<Value = (String, String)> {
+        let from = prop_oneof![
+            Just("Jan Jansen <jan@example.net>".to_string()),
+            Just("=?UTF-8?Q?Jos=C3=A9_Bakker?= <jose@example.net>".to_string()),
+            Just("MAILER-DAEMON@mail.example.org (Mail Delivery System)".to_string()),
+            Just("postmaster@example.net".to_string()),
+            Just("Klachten <info+kl-2026-0001.abc@example.org>".to_string()),
+            Just("<a..b@example.net>".to_string()),
+            Just("\"quoted local\"@example.net".to_string()),
+            Just("undisclosed-recipients:;".to_string()),
+            "[a-z]{1,8}@example\\.net",
+        ];
+        let subject = prop_oneof![
+            Just("Klacht over de cursus".to_string()),
+            Just("Automatisch antwoord: Ontvangstbevestiging klacht [KL-2026-0001]".to_string()),
+            Just("=?iso-8859-1?B?TGVzZ2VsZCB0d2VlIGtlZXIgZ2XvbmNhc3NlZXJk?=".to_string()),
+            Just("*****SPAM***** Klacht over uw betaling".to_string()),
+            "[A-Za-z ]{0,30}",
+        ];
+        let field = prop_oneof![
+            from.prop_map(|v| ("From".to_string(), v)),
+            subject.prop_map(|v| ("Subject".to_string(), v)),
+            Just(("To".to_string(), "info@example.org".to_string())),
+            Just(("Message-ID".to_string(), "<m1@example.net>".to_string())),
+            Just(("In-Reply-To".to_string(), "<ack@example.org>".to_string())),
+            prop_oneof![
+                Just("no"),
+                Just("auto-replied"),
+                Just("auto-generated"),
+                Just("No")
+            ]
+            .prop_map(|v| ("Auto-Submitted".to_string(), v.to_string())),
+            prop_oneof![
+                Just("bulk"),
+                Just("junk"),
+                Just("list"),
+                Just("first-class"),
+                Just("Bulk")
+            ]
+            .prop_map(|v| ("Precedence".to_string(), v.to_string())),
+            Just((
+                "List-Id".to_string(),
+                "Nieuws <nieuws.example.net>".to_string()
+            )),
+            Just((
+                "List-Unsubscribe".to_string(),
+                "<https://example.net/af>".to_string()
+            )),
+            Just(("X-Auto-Response-Suppress".to_string(), "All".to_string())),
+            Just(("X-Autoreply".to_string(), "yes".to_string())),
+            Just(("X-Autorespond".to_string(), "yes".to_string())),
+            prop_oneof![Just("<>"), Just("<jan@example.net>"), Just("< >")]
+                .prop_map(|v| ("Return-Path".to_string(), v.to_string())),
+            prop_oneof![Just("YES"), Just("NO"), Just("yes")]
+                .prop_map(|v| ("X-Spam-Flag".to_string(), v.to_string())),
+            prop_oneof![
+                Just("Yes, score=9.1 required=5.0"),
+                Just("No, score=-1.0 required=5.0")
+            ]
+            .prop_map(|v| ("X-Spam-Status".to_string(), v.to_string())),
+            Just(("X-Klachtd-Case".to_string(), "KL-2026-0001".to_string())),
+            prop_oneof![
+                Just("text/plain; charset=utf-8"),
+                Just("multipart/report; report-type=delivery-status; boundary=\"b1\""),
+                Just("multipart/mixed; boundary=\"b1\""),
+                Just("Multipart/Report; boundary=b1"),
+            ]
+            .prop_map(|v| ("Content-Type".to_string(), v.to_string())),
+            Just((
+                "Content-Transfer-Encoding".to_string(),
+                "base64".to_string()
+            )),
+            Just((
+                "Received".to_string(),
+                "from a.example.net by mail.example.org; Mon, 30 Nov 2026 10:00:00 +0100"
+                    .to_string()
+            )),
+            Just((
+                "Date".to_string(),
+                "Mon, 30 Nov 2026 10:00:00 +0100".to_string()
+            )),
+        ];
+        (field, 0..3u8).prop_map(|((name, value), case)| {
+            let name = match case {
+                0 => name,
+                1 => name.to_lowercase(),
+                _ => name.to_uppercase(),
+            };
+            (name, value)
+        })
+    }
+
+    /// A generated raw mail: header fields in any order and case, some folded, with a body
+    /// that may not decode (broken base64, a boundary that never occurs, a NUL).
+    fn generated_mail() -> impl Strategy<Value = Vec<u8>> {
+        let body = prop_oneof![
+            Just("Geachte heer, mevrouw,\r\n\r\nIk heb een klacht.\r\n".to_string()),
+            Just("SGVsbG8g!*~%\r\nbroken=base64=\r\n".to_string()),
+            Just("--b1\r\nContent-Type: text/plain\r\n\r\nTekst\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n--b1--\r\n".to_string()),
+            Just("--other\r\nContent-Type: text/plain\r\n\r\nverkeerde grens\r\n".to_string()),
+            Just(String::new()),
+            "[ -~]{0,80}",
+        ];
+        (
+            proptest::collection::vec((header_field(), any::<bool>()), 0..12),
+            body,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(fields, body, lf_only, blank_line)| {
+                let mut raw = String::new();
+                for ((name, value), fold) in fields {
+                    let value = match value.find(' ') {
+                        Some(at) if fold => format!("{}\r\n\t{}", &value[..at], &value[at + 1..]),
+                        _ => value,
+                    };
+                    raw.push_str(&format!("{name}: {value}\r\n"));
+                }
+                if blank_line {
+                    raw.push_str("\r\n");
+                }
+                raw.push_str(&body);
+                if lf_only {
+                    raw = raw.replace("\r\n", "\n");
+                }
+                raw.into_bytes()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// What the headers alone decide is what the full classification decides: whenever
+        /// `classify_by_headers` gives a verdict on the header-only decoding, `classify` of
+        /// the fully decoded mail gives the same; whenever `classify` makes a mail spam or a
+        /// machine's, the headers alone say so too (no robot's body is ever decoded). And
+        /// everything the header-only decoding reads equals the full decoding's.
+        #[test]
+        fn fast_verdict_equals_the_full_classification(raw in generated_mail()) {
+            let known = OneCase { complainant: "jan@example.net".into(), our_ack: "ack@example.org".into() };
+            let settings = settings();
+            let Some(full) = InboundMail::parse(&raw) else {
+                prop_assert!(InboundMail::parse_headers(&raw).is_none());
+                return Ok(());
+            };
+            let verdict = classify(&full, &settings, &known);
+            let head = InboundMail::parse_headers(&raw);
+            let fast = head.as_ref().and_then(|h| classify_by_headers(h, &settings));
+            if let Some(fast) = &fast {
+                prop_assert_eq!(fast, &verdict);
+            }
+            if matches!(verdict, Classification::Spam | Classification::Automatic(_)) {
+                prop_assert_eq!(fast.as_ref(), Some(&verdict));
+            }
+            if let Some(head) = head {
+                prop_assert_eq!(&head.fingerprint, &full.fingerprint);
+                prop_assert_eq!(&head.signals, &full.signals);
+                prop_assert_eq!(&head.from, &full.from);
+                prop_assert_eq!(&head.from_unusable, &full.from_unusable);
+                prop_assert_eq!(head.several_senders, full.several_senders);
+                prop_assert_eq!(&head.message_id, &full.message_id);
+                prop_assert_eq!(&head.subject, &full.subject);
+                prop_assert_eq!(&head.recipients, &full.recipients);
+                prop_assert_eq!(&head.thread_ids, &full.thread_ids);
+                prop_assert_eq!(&head.received, &full.received);
+                prop_assert_eq!(&head.authentication_results, &full.authentication_results);
+                prop_assert!(head.text.is_empty() && head.attachments.is_empty());
+            }
+        }
+    }
+
+    /// The sample corpus (and its robots in particular): the header-only decoding gives the
+    /// full decoding's fingerprint, and the same verdict wherever it gives one.
+    #[test]
+    fn the_samples_are_judged_the_same_from_their_headers() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let known = OneCase {
+            complainant: "x@example.net".into(),
+            our_ack: "ack@example.org".into(),
+        };
+        let settings = settings();
+        let mut decided = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "eml") {
+                continue;
+            }
+            let raw = std::fs::read(&path).unwrap();
+            let full = InboundMail::parse(&raw).unwrap();
+            let head = InboundMail::parse_headers(&raw).unwrap();
+            assert_eq!(head.fingerprint, full.fingerprint, "{}", path.display());
+            if let Some(fast) = classify_by_headers(&head, &settings) {
+                assert_eq!(
+                    fast,
+                    classify(&full, &settings, &known),
+                    "{}",
+                    path.display()
+                );
+                decided.push(path.file_name().unwrap().to_string_lossy().to_string());
+            }
+        }
+        decided.sort();
+        // The newsletter, the two auto-replies, the bounce and the spam; nothing else.
+        assert_eq!(
+            decided,
+            [
+                "12_nieuwsbrief_bulk_list_id.eml",
+                "13_afwezig_outlook_automatisch_antwoord.eml",
+                "14_vakantie_precedence_junk.eml",
+                "15_dsn_bounce_postfix.eml",
+                "16_spam_gemarkeerd_xspamflag.eml",
+            ]
+        );
     }
 
     #[test]

@@ -347,7 +347,10 @@ impl ImapSource {
     }
 
     /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing). Each
-    /// answer's body is copied out and the answer (with its buffer) dropped at once.
+    /// answer's body is copied out and the answer (with its buffer) dropped at once. A response
+    /// for one of them without its body (the server telling of a flag change in the middle of
+    /// the answer) is no error: those UIDs are fetched once more, and only a UID that still
+    /// comes without its body fails the batch.
     async fn fetch_set(
         &self,
         session: &mut ImapSession,
@@ -355,33 +358,45 @@ impl ImapSource {
         uids: &[u32],
     ) -> anyhow::Result<Vec<(u32, RawMail)>> {
         let mut out = Vec::with_capacity(uids.len());
-        let mut no_body = None;
-        let mut answers = session
-            .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])")
-            .await?;
-        while let Some(fetch) = answers.try_next().await? {
-            let Some(uid) = fetch.uid.filter(|uid| uids.binary_search(uid).is_ok()) else {
-                continue; // an unsolicited FETCH (flags of another message)
-            };
-            let Some(body) = fetch.body() else {
-                // Read the rest of the answer first, so the session stays usable.
-                no_body.get_or_insert(uid);
-                continue;
-            };
-            let bytes = body.to_vec();
-            let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
-            out.push((
-                uid,
-                RawMail {
-                    source_key: self.source_key(uidvalidity, uid),
-                    bytes,
-                    arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
-                },
-            ));
-        }
-        drop(answers);
-        if let Some(uid) = no_body {
-            anyhow::bail!("FETCH returned no body for UID {uid}");
+        let mut wanted = uids.to_vec();
+        for attempt in 0..2 {
+            let mut bodiless = Vec::new();
+            let mut answers = session
+                .uid_fetch(uid_set(&wanted), "(UID INTERNALDATE BODY.PEEK[])")
+                .await?;
+            while let Some(fetch) = answers.try_next().await? {
+                let Some(uid) = fetch.uid.filter(|uid| wanted.binary_search(uid).is_ok()) else {
+                    continue; // an unsolicited FETCH (flags of another message)
+                };
+                let Some(body) = fetch.body() else {
+                    // Read the rest of the answer first, so the session stays usable.
+                    bodiless.push(uid);
+                    continue;
+                };
+                let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
+                out.push((
+                    uid,
+                    RawMail {
+                        source_key: self.source_key(uidvalidity, uid),
+                        bytes: body.to_vec(),
+                        arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
+                    },
+                ));
+            }
+            drop(answers);
+            let got: std::collections::HashSet<u32> = out.iter().map(|(uid, _)| *uid).collect();
+            bodiless.retain(|uid| !got.contains(uid));
+            bodiless.sort_unstable();
+            bodiless.dedup();
+            if bodiless.is_empty() {
+                break;
+            }
+            anyhow::ensure!(
+                attempt == 0,
+                "FETCH returned no body for UID {}",
+                bodiless[0]
+            );
+            wanted = bodiless;
         }
         out.sort_by_key(|(uid, _)| *uid);
         out.dedup_by_key(|(uid, _)| *uid);

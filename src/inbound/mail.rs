@@ -143,53 +143,12 @@ impl InboundMail {
     pub fn parse(raw: &[u8]) -> Option<InboundMail> {
         let cut = container_cut(raw);
         let message = MessageParser::default().parse(&raw[..cut.unwrap_or(raw.len())])?;
-        // RFC 5322 allows one From header; with more, the first counts (as DMARC checks it).
-        let from_headers: Vec<&Address<'_>> = message
-            .header_values(mail_parser::HeaderName::From)
-            .filter_map(|v| v.as_address())
-            .collect();
-        let several_senders = from_headers.iter().map(|a| a.iter().count()).sum::<usize>() > 1;
-        let (from, from_unusable) = sender(from_headers.first().copied());
-        let mut mail = InboundMail {
-            message_id: message
-                .message_id()
-                .map(clean_id)
-                .filter(|id| usable_id(id)),
-            from,
-            from_unusable,
-            several_senders,
-            subject: message.subject().map(one_line).unwrap_or_default(),
-            date: message
-                .date()
-                .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
-            recipients: recipients(&message),
-            thread_ids: thread_ids(&message),
-            text: String::new(),
-            has_plain_text: message
-                .text_bodies()
-                .any(|p| matches!(p.body, PartType::Text(_))),
-            html: None,
-            attachments: Vec::new(),
-            attachments_omitted: 0,
-            content_language: header_text(&message, "Content-Language")
-                .map(|s| s.to_ascii_lowercase()),
-            signals: signals(&message),
-            authentication_results: message
-                .header_values("Authentication-Results")
-                .filter_map(|v| v.as_text().map(str::to_string))
-                .collect(),
-            received: message
-                .header_values("Received")
-                .filter_map(|v| match v {
-                    HeaderValue::Text(t) => Some(t.to_string()),
-                    HeaderValue::Received(r) => Some(received_line(r)),
-                    _ => None,
-                })
-                .collect(),
-            defects: defects(&message),
-            repaired: false,
-            fingerprint: fingerprint(&message, raw),
-        };
+        let body_start = message.root_part().offset_body as usize;
+        let mut mail = Self::from_headers(&message, raw, body_start);
+        mail.has_plain_text = message
+            .text_bodies()
+            .any(|p| matches!(p.body, PartType::Text(_)));
+        mail.defects = defects(&message);
         mail.text = body_text(&message);
         mail.html = message
             .html_bodies()
@@ -234,6 +193,68 @@ impl InboundMail {
         mail.attachments = attachments;
         mail.attachments_omitted = omitted;
         Some(mail)
+    }
+
+    /// Decodes only the header block of a raw message: everything [`InboundMail::parse`]
+    /// reads from the headers (sender, ids, subject, recipients, signals, the fingerprint)
+    /// is the same, the body is not decoded (no text, no attachments, no defects). For mail
+    /// whose headers already decide what it is (spam, a machine), so its body is never read.
+    /// `None` when the message has no headers, or a header block mail-parser would read
+    /// differently in full (then use [`InboundMail::parse`]).
+    pub fn parse_headers(raw: &[u8]) -> Option<InboundMail> {
+        let bounded = &raw[..container_cut(raw).unwrap_or(raw.len())];
+        let message = MessageParser::default().parse_headers(bounded)?;
+        let body_start = body_offset(bounded, &message)?;
+        Some(Self::from_headers(&message, raw, body_start))
+    }
+
+    /// The fields read from the headers; the body's are left empty.
+    fn from_headers(message: &Message<'_>, raw: &[u8], body_start: usize) -> InboundMail {
+        // RFC 5322 allows one From header; with more, the first counts (as DMARC checks it).
+        let from_headers: Vec<&Address<'_>> = message
+            .header_values(mail_parser::HeaderName::From)
+            .filter_map(|v| v.as_address())
+            .collect();
+        let several_senders = from_headers.iter().map(|a| a.iter().count()).sum::<usize>() > 1;
+        let (from, from_unusable) = sender(from_headers.first().copied());
+        InboundMail {
+            message_id: message
+                .message_id()
+                .map(clean_id)
+                .filter(|id| usable_id(id)),
+            from,
+            from_unusable,
+            several_senders,
+            subject: message.subject().map(one_line).unwrap_or_default(),
+            date: message
+                .date()
+                .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
+            recipients: recipients(message),
+            thread_ids: thread_ids(message),
+            text: String::new(),
+            has_plain_text: false,
+            html: None,
+            attachments: Vec::new(),
+            attachments_omitted: 0,
+            content_language: header_text(message, "Content-Language")
+                .map(|s| s.to_ascii_lowercase()),
+            signals: signals(message),
+            authentication_results: message
+                .header_values("Authentication-Results")
+                .filter_map(|v| v.as_text().map(str::to_string))
+                .collect(),
+            received: message
+                .header_values("Received")
+                .filter_map(|v| match v {
+                    HeaderValue::Text(t) => Some(t.to_string()),
+                    HeaderValue::Received(r) => Some(received_line(r)),
+                    _ => None,
+                })
+                .collect(),
+            defects: Vec::new(),
+            repaired: false,
+            fingerprint: fingerprint(message, raw, body_start),
+        }
     }
 
     /// The sender's address, if the mail names one.
@@ -720,12 +741,50 @@ fn attachments(message: &Message<'_>) -> (Vec<Attachment>, usize) {
     (kept, omitted)
 }
 
+/// Where the body starts, for a message parsed with `parse_headers` (which does not say):
+/// found the way mail-parser's full parse finds it, from the end of the last header field —
+/// white space up to a line feed ends the header block, a line that names no field is
+/// skipped. `None` should a further field appear there (it never does: mail-parser would
+/// have read it), so the caller falls back to the full parse.
+fn body_offset(raw: &[u8], message: &Message<'_>) -> Option<usize> {
+    let mut at = message
+        .root_part()
+        .headers
+        .last()
+        .map_or(0, |h| h.offset_end as usize);
+    loop {
+        loop {
+            match raw.get(at) {
+                None => return Some(raw.len()),
+                Some(b'\n') => return Some(at + 1),
+                Some(c) if !c.is_ascii_whitespace() => break,
+                Some(_) => at += 1,
+            }
+        }
+        let mut named = false;
+        loop {
+            match raw.get(at) {
+                None => return Some(raw.len()),
+                Some(b'\n') => {
+                    at += 1;
+                    break;
+                }
+                Some(b':') if named => return None,
+                Some(c) => {
+                    named |= !c.is_ascii_whitespace() && *c != b':';
+                    at += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Headers that servers add or rewrite on the way in; they differ between two deliveries
 /// of the same message and so stay out of the fingerprint.
 const TRACE_HEADERS: [&str; 4] = ["received", "return-path", "delivered-to", "x-original-to"];
 
-/// SHA-256 over the Message-ID, the identifying headers and the raw body.
-fn fingerprint(message: &Message<'_>, raw: &[u8]) -> String {
+/// SHA-256 over the Message-ID, the identifying headers and the raw body (from `body_start`).
+fn fingerprint(message: &Message<'_>, raw: &[u8], body_start: usize) -> String {
     let mut hash = Sha256::new();
     hash.update(b"message-id:");
     hash.update(message.message_id().unwrap_or_default().as_bytes());
@@ -743,7 +802,6 @@ fn fingerprint(message: &Message<'_>, raw: &[u8]) -> String {
         hash.update(value.trim().as_bytes());
         hash.update(b"\n");
     }
-    let body_start = message.root_part().offset_body as usize;
     hash.update(raw.get(body_start..).unwrap_or_default());
     hex(&hash.finalize())
 }

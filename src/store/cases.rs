@@ -81,52 +81,48 @@ pub struct Event {
 
 /// Hands out the next reference for `year`, inside the caller's transaction.
 pub fn next_reference(conn: &Connection, year: i32) -> anyhow::Result<CaseRef> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO case_sequences (year, last) VALUES (?1, 1)
          ON CONFLICT (year) DO UPDATE SET last = last + 1",
-        params![year],
-    )?;
-    let last: u32 = conn.query_row(
-        "SELECT last FROM case_sequences WHERE year = ?1",
-        params![year],
-        |r| r.get(0),
-    )?;
+    )?
+    .execute(params![year])?;
+    let last: u32 = conn
+        .prepare_cached("SELECT last FROM case_sequences WHERE year = ?1")?
+        .query_row(params![year], |r| r.get(0))?;
     Ok(CaseRef::new(year, last))
 }
 
 /// Registers a case; returns its row id.
 pub fn insert(conn: &Connection, reference: CaseRef, case: &NewCase<'_>) -> anyhow::Result<i64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO cases (reference, year, seq, status, language, complainant_address,
              complainant_name, subject, body, received_at, reaction_due, unreachable_from)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            reference.to_string(),
-            reference.year(),
-            reference.seq(),
-            CaseStatus::Open.as_str(),
-            case.language,
-            match case.complainant {
-                Complainant::Reachable(a) => Some(a.as_str()),
-                Complainant::Unreachable(_) => None,
-            },
-            case.complainant_name,
-            case.subject,
-            "",
-            ts(case.received_at),
-            case.reaction_due.to_string(),
-            match case.complainant {
-                Complainant::Reachable(_) => None,
-                Complainant::Unreachable(raw) => Some(raw),
-            },
-        ],
-    )
+    )?
+    .execute(params![
+        reference.to_string(),
+        reference.year(),
+        reference.seq(),
+        CaseStatus::Open.as_str(),
+        case.language,
+        match case.complainant {
+            Complainant::Reachable(a) => Some(a.as_str()),
+            Complainant::Unreachable(_) => None,
+        },
+        case.complainant_name,
+        case.subject,
+        "",
+        ts(case.received_at),
+        case.reaction_due.to_string(),
+        match case.complainant {
+            Complainant::Reachable(_) => None,
+            Complainant::Unreachable(raw) => Some(raw),
+        },
+    ])
     .context("registering the case")?;
     let id = conn.last_insert_rowid();
-    conn.execute(
-        "INSERT INTO case_texts (case_id, deflated) VALUES (?1, ?2)",
-        params![id, super::packed::pack(case.body.as_bytes())],
-    )?;
+    conn.prepare_cached("INSERT INTO case_texts (case_id, deflated) VALUES (?1, ?2)")?
+        .execute(params![id, super::packed::pack(case.body.as_bytes())])?;
     Ok(id)
 }
 
@@ -139,10 +135,10 @@ pub fn add_event(
     actor: Option<&str>,
     detail: &str,
 ) -> anyhow::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO events (case_id, at, kind, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![case_id, ts(at), kind, actor, detail],
-    )?;
+    )?
+    .execute(params![case_id, ts(at), kind, actor, detail])?;
     Ok(())
 }
 
@@ -162,11 +158,9 @@ pub fn add_attachment(
 
 /// How many files are kept on a case.
 pub fn attachment_count(conn: &Connection, case_id: i64) -> anyhow::Result<usize> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM attachments WHERE case_id = ?1",
-        params![case_id],
-        |r| r.get::<_, i64>(0),
-    )? as usize)
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM attachments WHERE case_id = ?1")?
+        .query_row(params![case_id], |r| r.get::<_, i64>(0))? as usize)
 }
 
 /// The files kept on a case, in arrival order.
@@ -283,19 +277,16 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
 /// A case by row id.
 pub fn by_id(conn: &Connection, id: i64) -> anyhow::Result<Option<CaseRecord>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM cases WHERE id = ?1"),
-            params![id],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM cases WHERE id = ?1"))?
+        .query_row(params![id], from_row)
         .optional()?)
 }
 
 /// The Message-ID of the mail that opened the case, for threading our answers to it.
 pub fn origin_message_id(conn: &Connection, case_id: i64) -> anyhow::Result<Option<String>> {
     Ok(conn
+        .prepare_cached("SELECT message_id FROM mails WHERE case_id = ?1 AND outcome = 'case_created' ORDER BY id LIMIT 1")?
         .query_row(
-            "SELECT message_id FROM mails WHERE case_id = ?1 AND outcome = 'case_created' ORDER BY id LIMIT 1",
             params![case_id],
             |r| r.get(0),
         )
@@ -306,11 +297,8 @@ pub fn origin_message_id(conn: &Connection, case_id: i64) -> anyhow::Result<Opti
 /// One case by reference.
 pub fn get(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<CaseRecord>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM cases WHERE reference = ?1"),
-            params![reference.to_string()],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM cases WHERE reference = ?1"))?
+        .query_row(params![reference.to_string()], from_row)
         .optional()?)
 }
 
@@ -401,8 +389,8 @@ pub fn case_of_complainant_message(
     message_id: &str,
 ) -> anyhow::Result<Option<CaseRef>> {
     let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT o.kind, c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1")?
         .query_row(
-            "SELECT o.kind, c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1",
             params![message_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -415,15 +403,14 @@ pub fn case_of_complainant_message(
 
 /// Whether a case with this reference exists.
 pub fn exists(conn: &Connection, reference: CaseRef) -> bool {
-    conn.query_row(
-        "SELECT 1 FROM cases WHERE reference = ?1",
-        params![reference.to_string()],
-        |_| Ok(()),
-    )
-    .optional()
-    .ok()
-    .flatten()
-    .is_some()
+    conn.prepare_cached("SELECT 1 FROM cases WHERE reference = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![reference.to_string()], |_| Ok(()))
+                .optional()
+        })
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 /// Claims the one acknowledgement `address` may receive on `day`; false if it was used. The
@@ -434,10 +421,11 @@ pub fn claim_acknowledgement(
     day: NaiveDate,
     case_id: i64,
 ) -> anyhow::Result<bool> {
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO acknowledgements (address, day, case_id) VALUES (?1, ?2, ?3)",
-        params![address.without_tag(), day.to_string(), case_id],
-    )?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO acknowledgements (address, day, case_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![address.without_tag(), day.to_string(), case_id])?;
     Ok(inserted == 1)
 }
 

@@ -83,10 +83,11 @@ pub struct MailEntry<'a> {
 
 /// Records a mail; returns its row id.
 pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO mails (source_key, message_id, fingerprint, sender, received_at, outcome, disposition, reason, case_id, raw, content_sha256)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
+    )?
+    .execute(params![
             entry.source_key,
             entry.message_id,
             entry.fingerprint,
@@ -98,14 +99,11 @@ pub fn record(conn: &Connection, entry: &MailEntry<'_>) -> anyhow::Result<i64> {
             entry.case_id,
             &[] as &[u8],
             entry.content_sha256,
-        ],
-    )?;
+    ])?;
     let id = conn.last_insert_rowid();
     if !entry.raw.is_empty() {
-        conn.execute(
-            "INSERT INTO mail_bodies (mail_id, deflated) VALUES (?1, ?2)",
-            params![id, super::packed::pack(entry.raw)],
-        )?;
+        conn.prepare_cached("INSERT INTO mail_bodies (mail_id, deflated) VALUES (?1, ?2)")?
+            .execute(params![id, super::packed::pack(entry.raw)])?;
     }
     Ok(id)
 }
@@ -119,16 +117,16 @@ pub fn settle(
     reason: &str,
     case_id: Option<i64>,
 ) -> anyhow::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE mails SET outcome = ?2, disposition = ?3, reason = ?4, case_id = ?5 WHERE id = ?1",
-        params![
-            mail_id,
-            outcome.as_str(),
-            disposition.as_str(),
-            reason,
-            case_id
-        ],
-    )?;
+    )?
+    .execute(params![
+        mail_id,
+        outcome.as_str(),
+        disposition.as_str(),
+        reason,
+        case_id
+    ])?;
     Ok(())
 }
 
@@ -140,11 +138,10 @@ pub fn seen_message_id(
     except: i64,
 ) -> anyhow::Result<bool> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT 1 FROM mails WHERE message_id = ?1 AND sender = ?2 AND id != ?3 LIMIT 1",
-            params![message_id, sender, except],
-            |_| Ok(()),
-        )
+        )?
+        .query_row(params![message_id, sender, except], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -172,11 +169,12 @@ pub fn recorded_copy(
     source_key: &str,
 ) -> anyhow::Result<Option<(MailOutcome, Disposition, Option<String>)>> {
     let row: Option<(String, String, Option<String>)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT outcome, disposition, content_sha256 FROM mails WHERE source_key = ?1",
-            params![source_key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row(params![source_key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     row.map(|(o, d, sha)| Ok((o.parse()?, Disposition::parse(&d)?, sha)))
         .transpose()
@@ -185,11 +183,8 @@ pub fn recorded_copy(
 /// The first mail with this fingerprint that was acted on, if any: a redelivery of it is a duplicate.
 pub fn original_of(conn: &Connection, fingerprint: &str) -> anyhow::Result<Option<String>> {
     Ok(conn
-        .query_row(
-            "SELECT source_key FROM mails WHERE fingerprint = ?1 ORDER BY id LIMIT 1",
-            params![fingerprint],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT source_key FROM mails WHERE fingerprint = ?1 ORDER BY id LIMIT 1")?
+        .query_row(params![fingerprint], |r| r.get(0))
         .optional()?)
 }
 

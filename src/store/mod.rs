@@ -62,6 +62,8 @@ impl Store {
         // Deleted personal data is overwritten, not left in free pages (retention).
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // The statements of intake and sending, prepared once each instead of for every mail.
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
         Ok(Store { conn })
     }

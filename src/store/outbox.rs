@@ -245,7 +245,7 @@ fn select(
     filter: &str,
     args: impl rusqlite::Params,
 ) -> anyhow::Result<Vec<QueuedMail>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
          LEFT JOIN outbox_bodies b ON b.outbox_id = o.id {filter}"
     ))?;
@@ -265,12 +265,11 @@ pub fn acknowledgement_slot(
     per_hour: u32,
 ) -> anyhow::Result<DateTime<Utc>> {
     let nth_latest: Option<String> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement'
              ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1",
-            params![per_hour.saturating_sub(1)],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(params![per_hour.saturating_sub(1)], |r| r.get(0))
         .optional()?;
     let Some(at) = nth_latest.as_deref().map(parse_ts).transpose()? else {
         return Ok(now);
@@ -419,8 +418,8 @@ pub fn for_case(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<QueuedMai
 /// The case a Message-ID we sent belongs to.
 pub fn case_of_message(conn: &Connection, message_id: &str) -> anyhow::Result<Option<CaseRef>> {
     let s: Option<String> = conn
+        .prepare_cached("SELECT c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1")?
         .query_row(
-            "SELECT c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1",
             params![message_id],
             |r| r.get(0),
         )
@@ -429,8 +428,8 @@ pub fn case_of_message(conn: &Connection, message_id: &str) -> anyhow::Result<Op
 }
 
 pub fn mark_sent(conn: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    conn.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+    conn.prepare_cached("UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")?
+        .execute(
         params![id, ts(now)],
     )?;
     Ok(())
