@@ -4,11 +4,13 @@
 //! morning. Idempotent and catching up.
 
 use super::{Jobs, morning};
+use crate::domain::CaseRef;
 use crate::outbound::{Letter, Template, templates};
 use crate::store::cases::{self, Deadline};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, notices};
-use chrono::{DateTime, Utc};
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -29,6 +31,30 @@ struct OverdueLine {
     working_days_late: u32,
 }
 
+/// How many cases the scheduler takes from the index at a time (memory stays flat).
+const WATCH_BATCH: usize = 500;
+
+/// The days on which a deadline on `due` owes something: each reminder point, and the
+/// overdue alert on the working day after it.
+pub fn watch_points(intake: &crate::intake::Intake<'_>, due: NaiveDate) -> Vec<NaiveDate> {
+    let calendar = intake.calendar;
+    let mut points: Vec<NaiveDate> = intake
+        .settings
+        .reminders
+        .before_working_days
+        .iter()
+        .map(|&before| calendar.working_days_before(due, before))
+        .collect();
+    points.push(calendar.next_working_day(due));
+    points
+}
+
+/// The first of `points` after `today` (None: nothing more is owed). On a working morning
+/// everything up to today has been done, so this is when the scheduler must look again.
+pub fn next_watch(points: &[NaiveDate], today: NaiveDate) -> Option<NaiveDate> {
+    points.iter().copied().filter(|&p| p > today).min()
+}
+
 impl Jobs<'_> {
     /// Sends every reminder and overdue alert that is due at `now` and was not sent before.
     pub fn watch_deadlines(
@@ -44,63 +70,19 @@ impl Jobs<'_> {
         // (a case reopened on a Saturday is reported on Monday), and catch up on the next one.
         let working_morning = calendar.is_working_day(today) && now >= morning(self.intake, today);
         let mut overdue = Vec::new();
-        // Only on a working morning, and only the cases with a deadline running: the register
-        // is not read at all on every other pass.
-        let running = if working_morning {
-            cases::with_running_deadline(tx)?
-        } else {
-            Vec::new()
-        };
-        for case in running {
-            let Some((deadline, due)) = cases::running_deadline(&case) else {
-                continue;
-            };
-            // Reminders: every point whose morning has come; several missed ones make one mail.
-            let mut reminder_due = false;
-            for &before in &settings.reminders.before_working_days {
-                let day = calendar.working_days_before(due, before);
-                let key = format!(
-                    "reminder:{}:{}:{due}:{before}",
-                    case.reference,
-                    deadline.as_str()
-                );
-                if now >= morning(self.intake, day) && notices::claim(tx, &key, now)? {
-                    reminder_due = true;
-                }
+        // Only on a working morning, and only the cases whose `watch_on` day has come: the
+        // register is not read on every other pass, nor the cases with nothing due.
+        while working_morning {
+            let batch = cases::due_for_watch(tx, today, WATCH_BATCH)?;
+            if batch.is_empty() {
+                break;
             }
-            if reminder_due {
-                self.send_reminder(tx, &case, deadline, due, today, now)?;
-                report.reminders += 1;
-            }
-            // Overdue: the working morning after the deadline day.
-            let alert_day = calendar.next_working_day(due);
-            let key = format!("overdue:{}:{}:{due}", case.reference, deadline.as_str());
-            if today > due
-                && now >= morning(self.intake, alert_day)
-                && notices::claim(tx, &key, now)?
-            {
-                cases::add_event(
-                    tx,
-                    case.id,
-                    now,
-                    "overdue",
-                    None,
-                    &format!(
-                        "{} uiterlijk {}",
-                        deadline.dutch(),
-                        due.format("%-d-%-m-%Y")
-                    ),
-                )?;
-                overdue.push(OverdueLine {
-                    reference: case.reference.to_string(),
-                    subject: case.subject.clone(),
-                    deadline: deadline.label(self.intake.settings.organisation.language),
-                    due: templates::long_date(due, self.intake.settings.organisation.language),
-                    handler: case.handler.clone().unwrap_or_else(|| "-".into()),
-                    working_days_late: calendar.working_days_between(due, today),
-                });
+            for watched in batch {
+                self.watch_case(tx, &watched, now, &mut report, &mut overdue)?;
             }
         }
+        overdue.sort_by(|a, b| a.0.cmp(&b.0));
+        let overdue: Vec<OverdueLine> = overdue.into_iter().map(|(_, line)| line).collect();
         if !overdue.is_empty() {
             report.overdue = overdue.len();
             let mailer = self.intake.mailer();
@@ -130,6 +112,78 @@ impl Jobs<'_> {
             tracing::warn!(cases = overdue.len(), "overdue alert to the director");
         }
         Ok(report)
+    }
+
+    /// Sends what one case is owed at `now` (reminders, its overdue alert line) and records
+    /// the next day it may be owed something, which is always after today.
+    fn watch_case(
+        &self,
+        tx: &Connection,
+        watched: &cases::Watched,
+        now: DateTime<Utc>,
+        report: &mut DeadlineReport,
+        overdue: &mut Vec<(CaseRef, OverdueLine)>,
+    ) -> anyhow::Result<()> {
+        let today = now.with_timezone(&self.intake.tz).date_naive();
+        let calendar = self.intake.calendar;
+        let Some((deadline, due)) =
+            cases::deadline_of(watched.status, watched.reaction_due, watched.closing_due)
+        else {
+            return cases::set_watch_on(tx, watched.id, None);
+        };
+        let reference = watched.reference;
+        let points = watch_points(self.intake, due);
+        let mut case: Option<CaseRecord> = None;
+        let mut load = |tx: &Connection| -> anyhow::Result<CaseRecord> {
+            if case.is_none() {
+                case = cases::by_id(tx, watched.id)?;
+            }
+            case.clone().context("a watched case vanished")
+        };
+        // Reminders: every point whose morning has come; several missed ones make one mail.
+        let mut reminder_due = false;
+        for &before in &self.intake.settings.reminders.before_working_days {
+            let day = calendar.working_days_before(due, before);
+            let key = format!("reminder:{reference}:{}:{due}:{before}", deadline.as_str());
+            if now >= morning(self.intake, day) && notices::claim(tx, &key, now)? {
+                reminder_due = true;
+            }
+        }
+        if reminder_due {
+            let case = load(tx)?;
+            self.send_reminder(tx, &case, deadline, due, today, now)?;
+            report.reminders += 1;
+        }
+        // Overdue: the working morning after the deadline day.
+        let alert_day = calendar.next_working_day(due);
+        let key = format!("overdue:{reference}:{}:{due}", deadline.as_str());
+        if today > due && now >= morning(self.intake, alert_day) && notices::claim(tx, &key, now)? {
+            let case = load(tx)?;
+            cases::add_event(
+                tx,
+                case.id,
+                now,
+                "overdue",
+                None,
+                &format!(
+                    "{} uiterlijk {}",
+                    deadline.dutch(),
+                    due.format("%-d-%-m-%Y")
+                ),
+            )?;
+            overdue.push((
+                reference,
+                OverdueLine {
+                    reference: reference.to_string(),
+                    subject: case.subject.clone(),
+                    deadline: deadline.label(self.intake.settings.organisation.language),
+                    due: templates::long_date(due, self.intake.settings.organisation.language),
+                    handler: case.handler.clone().unwrap_or_else(|| "-".into()),
+                    working_days_late: calendar.working_days_between(due, today),
+                },
+            ));
+        }
+        cases::set_watch_on(tx, watched.id, next_watch(&points, today))
     }
 
     fn send_reminder(

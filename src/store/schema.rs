@@ -165,4 +165,24 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX outbox_queued ON outbox (id) WHERE status = 'queued';
     "#,
+    // 7 (perf-r, issue 12: a register of 100,000 cases costs nothing extra) — nothing that runs
+    // per pass or per command reads every case with its body. `watch_on` is the first local
+    // day on which the scheduler may owe a case a reminder or an alert ('' = not looked at
+    // yet; the scheduler fills it in); the other indexes cover the register, the digest's
+    // counts and lists, the yearly analysis and the retention purge, so none of them walks
+    // the rows (whose text lies in overflow pages before the columns they need).
+    r#"
+    ALTER TABLE cases ADD COLUMN watch_on TEXT NOT NULL DEFAULT '';
+    CREATE INDEX cases_watch ON cases (watch_on, status);
+    CREATE INDEX cases_register ON cases (year, seq, reference, status, received_at,
+        reaction_due, closing_due, complainant_address, unreachable_from, subject);
+    CREATE INDEX cases_status_due ON cases (status, reaction_due, closing_due, year, seq);
+    CREATE INDEX cases_received ON cases (received_at, year, seq);
+    CREATE INDEX cases_closed ON cases (closed_at) WHERE closed_at IS NOT NULL;
+    CREATE INDEX cases_verdict ON cases (verdict_at) WHERE verdict_at IS NOT NULL;
+    CREATE INDEX cases_escalated ON cases (escalated_at) WHERE escalated_at IS NOT NULL;
+    CREATE INDEX cases_appealed ON cases (appealed_at) WHERE appealed_at IS NOT NULL;
+    CREATE INDEX cases_reacted ON cases (reacted_at, received_at) WHERE reacted_at IS NOT NULL;
+    CREATE INDEX cases_ended ON cases (status, purged_at, closed_at, verdict_at, received_at);
+    "#,
 ];
