@@ -244,11 +244,7 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
     conn.execute(
         "UPDATE cases SET status = ?2, reaction_due = ?3, reacted_at = ?4, closing_due = ?5, closed_at = ?6,
              handler = ?7, category = ?8, cause = ?9, solution = ?10, measure = ?11, agreement = ?12,
-             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16, language = ?17,
-             -- A new deadline (or status) is looked at afresh by the scheduler; SET reads the
-             -- row as it was, so this compares the old values with the new.
-             watch_on = CASE WHEN status = ?2 AND reaction_due = ?3 AND closing_due IS ?5
-                 THEN watch_on ELSE '' END
+             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16, language = ?17
          WHERE id = ?1",
         params![
             case.id,
@@ -337,17 +333,18 @@ pub struct Watched {
     pub closing_due: Option<NaiveDate>,
 }
 
-/// At most `limit` cases with a deadline running whose `watch_on` day has come by `today`
-/// (or that were never looked at), in index order, from the `cases_watch` index. The scheduler
-/// moves each one's `watch_on` past today, so asking again gives the next ones.
+/// At most `limit` cases whose `case_watch` day has come by `today` (or that are new, or
+/// whose deadline or status changed), from the `case_watch_due` index. The scheduler moves
+/// each one's day past today, so asking again gives the next ones.
 pub fn due_for_watch(
     conn: &Connection,
     today: NaiveDate,
     limit: usize,
 ) -> anyhow::Result<Vec<Watched>> {
     let mut stmt = conn.prepare(
-        "SELECT id, reference, status, reaction_due, closing_due FROM cases
-         WHERE watch_on <= ?1 AND status IN ('open', 'reacted')
+        "SELECT c.id, c.reference, c.status, c.reaction_due, c.closing_due
+         FROM case_watch w JOIN cases c ON c.id = w.case_id
+         WHERE w.watch_on <= ?1
          LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![today.to_string(), limit as i64], |r| {
@@ -380,7 +377,7 @@ pub fn due_for_watch(
 pub fn set_watch_on(conn: &Connection, id: i64, day: Option<NaiveDate>) -> anyhow::Result<()> {
     let day = day.map_or_else(|| WATCH_NEVER.to_string(), |d| d.to_string());
     conn.execute(
-        "UPDATE cases SET watch_on = ?2 WHERE id = ?1",
+        "INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (?1, ?2)",
         params![id, day],
     )?;
     Ok(())

@@ -166,14 +166,30 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_queued ON outbox (id) WHERE status = 'queued';
     "#,
     // 7 (perf-r, issue 12: a register of 100,000 cases costs nothing extra) — nothing that runs
-    // per pass or per command reads every case with its body. `watch_on` is the first local
-    // day on which the scheduler may owe a case a reminder or an alert ('' = not looked at
-    // yet; the scheduler fills it in); the other indexes cover the register, the digest's
-    // counts and lists, the yearly analysis and the retention purge, so none of them walks
-    // the rows (whose text lies in overflow pages before the columns they need).
+    // per pass or per command reads every case with its body (the text lies in overflow pages
+    // before most columns, so any scan of `cases` reads it). `case_watch` holds, per case, the
+    // first local day on which the scheduler may owe it a reminder or an alert ('' = look at
+    // it now): triggers put every new case and every changed deadline or status there, and
+    // the scheduler moves the day on (a small row of its own, so the big one is never
+    // rewritten). The indexes cover the register, the digest's counts and lists, the yearly
+    // analysis, the retention purge and the time of the last mail sent.
     r#"
-    ALTER TABLE cases ADD COLUMN watch_on TEXT NOT NULL DEFAULT '';
-    CREATE INDEX cases_watch ON cases (watch_on, status);
+    CREATE TABLE case_watch (
+        case_id  INTEGER PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
+        watch_on TEXT NOT NULL
+    );
+    CREATE INDEX case_watch_due ON case_watch (watch_on);
+    INSERT INTO case_watch (case_id, watch_on)
+        SELECT id, '' FROM cases WHERE status IN ('open', 'reacted');
+    CREATE TRIGGER case_watch_new AFTER INSERT ON cases BEGIN
+        INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (new.id, '');
+    END;
+    CREATE TRIGGER case_watch_changed AFTER UPDATE OF status, reaction_due, closing_due ON cases
+    WHEN old.status IS NOT new.status OR old.reaction_due IS NOT new.reaction_due
+        OR old.closing_due IS NOT new.closing_due
+    BEGIN
+        INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (new.id, '');
+    END;
     CREATE INDEX cases_register ON cases (year, seq, reference, status, received_at,
         reaction_due, closing_due, complainant_address, unreachable_from, subject);
     CREATE INDEX cases_status_due ON cases (status, reaction_due, closing_due, year, seq);
@@ -184,5 +200,6 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX cases_appealed ON cases (appealed_at) WHERE appealed_at IS NOT NULL;
     CREATE INDEX cases_reacted ON cases (reacted_at, received_at) WHERE reacted_at IS NOT NULL;
     CREATE INDEX cases_ended ON cases (status, purged_at, closed_at, verdict_at, received_at);
+    CREATE INDEX outbox_sent ON outbox (status, sent_at);
     "#,
 ];
