@@ -124,7 +124,8 @@ pub fn median(values: &mut [u32]) -> Option<f64> {
 }
 
 impl Jobs<'_> {
-    fn line(&self, case: &CaseRecord, today: NaiveDate, lang: Language) -> DigestLine {
+    /// How the digest shows one case.
+    pub fn digest_line(&self, case: &CaseRecord, today: NaiveDate, lang: Language) -> DigestLine {
         let (deadline, due) = match cases::running_deadline(case) {
             Some((d, due)) => (d, Some(due)),
             None => (Deadline::Reaction, None),
@@ -176,7 +177,10 @@ impl Jobs<'_> {
         let start = at_local(self.intake, first_day, NaiveTime::MIN);
         let end = at_local(self.intake, today, NaiveTime::MIN);
         let lines = |found: Vec<CaseRecord>| -> Vec<DigestLine> {
-            found.iter().map(|c| self.line(c, today, lang)).collect()
+            found
+                .iter()
+                .map(|c| self.digest_line(c, today, lang))
+                .collect()
         };
         let list = |stamp: Stamp| -> anyhow::Result<(usize, Vec<DigestLine>)> {
             let (count, found) = cases::stamped_between(tx, stamp, start, end, LIST_CAP)?;
