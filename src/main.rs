@@ -256,7 +256,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
         klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);
         // The checks that need no network; a failing one stops start-up with its line.
-        klachtd::check::preflight(&settings)?;
+        let integrity = match cli.command {
+            Command::Run { once: true, .. } => klachtd::check::Integrity::Header,
+            _ => klachtd::check::Integrity::WholeFile,
+        };
+        klachtd::check::preflight(&settings, integrity)?;
     }
     match cli.command {
         Command::Run { once: true, now } => {

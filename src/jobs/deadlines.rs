@@ -72,16 +72,19 @@ impl Jobs<'_> {
         let mut overdue = Vec::new();
         // Only on a working morning, and only the cases whose `watch_on` day has come: the
         // register is not read on every other pass, nor the cases with nothing due.
-        while working_morning {
-            let batch = cases::due_for_watch(tx, today, WATCH_BATCH)?;
-            if batch.is_empty() {
-                break;
-            }
-            for watched in batch {
-                self.watch_case(tx, &watched, now, &mut report, &mut overdue)?;
+        // Each case looked at gets a day after today, so every batch is new and this ends.
+        if working_morning {
+            loop {
+                let batch = cases::due_for_watch(tx, today, WATCH_BATCH)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for watched in batch {
+                    self.watch_case(tx, &watched, now, &mut report, &mut overdue)?;
+                }
             }
         }
-        overdue.sort_by(|a, b| a.0.cmp(&b.0));
+        overdue.sort_by_key(|(reference, _)| *reference);
         let overdue: Vec<OverdueLine> = overdue.into_iter().map(|(_, line)| line).collect();
         if !overdue.is_empty() {
             report.overdue = overdue.len();
