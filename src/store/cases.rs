@@ -341,12 +341,7 @@ pub fn due_for_watch(
     today: NaiveDate,
     limit: usize,
 ) -> anyhow::Result<Vec<Watched>> {
-    let mut stmt = conn.prepare(
-        "SELECT c.id, c.reference, c.status, c.reaction_due, c.closing_due
-         FROM case_watch w JOIN cases c ON c.id = w.case_id
-         WHERE w.watch_on <= ?1
-         LIMIT ?2",
-    )?;
+    let mut stmt = conn.prepare(WATCH_SQL)?;
     let rows = stmt.query_map(params![today.to_string(), limit as i64], |r| {
         let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
             rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
@@ -469,36 +464,64 @@ pub(crate) const REGISTER_QUERY: &str = "SELECT c.reference, c.status, c.complai
          ON f.case_id = c.id
      ORDER BY c.year, c.seq";
 
-/// The running deadline in SQL, as [`deadline_of`] gives it (NULL when none runs).
-const DUE_SQL: &str =
-    "CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN closing_due END";
+// The queries that run per scheduler pass or per command, each answered from an index (see
+// `every_pass_and_command_query_uses_an_index` below).
+const WATCH_SQL: &str = "SELECT c.id, c.reference, c.status, c.reaction_due, c.closing_due
+     FROM case_watch w JOIN cases c ON c.id = w.case_id
+     WHERE w.watch_on <= ?1
+     LIMIT ?2";
+const COUNT_ACTIVE_SQL: &str = "SELECT
+     (SELECT COUNT(*) FROM cases WHERE status IN ('open', 'reacted', 'appealed')),
+     (SELECT COUNT(*) FROM cases WHERE status = 'open' AND reaction_due < ?1)
+     + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due < ?1)";
+const COUNT_RUNNING_SQL: &str = "SELECT
+     (SELECT COUNT(*) FROM cases WHERE status = 'open')
+     + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due IS NOT NULL),
+     (SELECT COUNT(*) FROM cases WHERE status = 'open' AND reaction_due < ?1)
+     + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due < ?1)";
+/// The most urgent first: overdue (by deadline), then no running deadline, then by deadline;
+/// the running deadline is `CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN
+/// closing_due END`, as [`deadline_of`] gives it.
+const URGENT_IDS_SQL: &str = "SELECT id FROM cases WHERE status IN ('open', 'reacted', 'appealed')
+     ORDER BY
+         CASE WHEN (CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN closing_due END) < ?1
+             THEN 0
+             WHEN (CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN closing_due END) IS NULL
+             THEN 1 ELSE 2 END,
+         CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN closing_due END, year, seq
+     LIMIT ?2";
+const REACTED_SQL: &str =
+    "SELECT received_at, reacted_at FROM cases WHERE reacted_at >= ?1 AND reacted_at < ?2";
+const ENDED_IDS_SQL: &str = "SELECT id FROM cases WHERE purged_at IS NULL AND (
+     (status = 'closed' AND closed_at < ?1)
+     OR (status = 'final' AND COALESCE(verdict_at, closed_at) < ?1)
+     OR (status = 'withdrawn' AND received_at < ?1))";
+const FACTS_SQL: &str =
+    "SELECT reference, status, received_at, reaction_due, reacted_at, closing_due, closed_at,
+             handler, category, cause, measure, agreement, escalated_at IS NOT NULL,
+             appealed_at IS NOT NULL, verdict,
+             EXISTS (SELECT 1 FROM events e WHERE e.case_id = cases.id AND e.kind = 'extended')
+         FROM cases INDEXED BY cases_register
+         WHERE received_at >= ?1 AND received_at < ?2
+         ORDER BY year, seq";
 
 /// Counts of the active cases (open, reacted, appealed) and of those overdue on `today`,
 /// from the `cases_status_due` index.
 pub fn count_active(conn: &Connection, today: NaiveDate) -> anyhow::Result<(usize, usize)> {
-    let (active, overdue): (i64, i64) = conn.query_row(
-        "SELECT
-             (SELECT COUNT(*) FROM cases WHERE status IN ('open', 'reacted', 'appealed')),
-             (SELECT COUNT(*) FROM cases WHERE status = 'open' AND reaction_due < ?1)
-             + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due < ?1)",
-        params![today.to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (active, overdue): (i64, i64) =
+        conn.query_row(COUNT_ACTIVE_SQL, params![today.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     Ok((active as usize, overdue as usize))
 }
 
 /// Counts of the cases with a deadline running (those [`running_deadline`] gives a date
 /// for) and of those overdue on `today`, from the `cases_status_due` index.
 pub fn count_running(conn: &Connection, today: NaiveDate) -> anyhow::Result<(usize, usize)> {
-    let (running, overdue): (i64, i64) = conn.query_row(
-        "SELECT
-             (SELECT COUNT(*) FROM cases WHERE status = 'open')
-             + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due IS NOT NULL),
-             (SELECT COUNT(*) FROM cases WHERE status = 'open' AND reaction_due < ?1)
-             + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due < ?1)",
-        params![today.to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (running, overdue): (i64, i64) =
+        conn.query_row(COUNT_RUNNING_SQL, params![today.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     Ok((running as usize, overdue as usize))
 }
 
@@ -506,14 +529,7 @@ pub fn count_running(conn: &Connection, today: NaiveDate) -> anyhow::Result<(usi
 /// `cutoff` (closing, the verdict, or for a withdrawn case its receipt), oldest first,
 /// decided on the `cases_ended` index.
 pub fn ended_before(conn: &Connection, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<CaseRecord>> {
-    by_ids(
-        conn,
-        "SELECT id FROM cases WHERE purged_at IS NULL AND (
-             (status = 'closed' AND closed_at < ?1)
-             OR (status = 'final' AND COALESCE(verdict_at, closed_at) < ?1)
-             OR (status = 'withdrawn' AND received_at < ?1))",
-        params![ts(cutoff)],
-    )
+    by_ids(conn, ENDED_IDS_SQL, params![ts(cutoff)])
 }
 
 /// The `limit` most urgent active cases on `today`: overdue first (earliest deadline first),
@@ -526,12 +542,7 @@ pub fn most_urgent(
 ) -> anyhow::Result<Vec<CaseRecord>> {
     let mut found = by_ids(
         conn,
-        &format!(
-            "SELECT id FROM cases WHERE status IN ('open', 'reacted', 'appealed')
-             ORDER BY CASE WHEN {DUE_SQL} < ?1 THEN 0 WHEN {DUE_SQL} IS NULL THEN 1 ELSE 2 END,
-                 {DUE_SQL}, year, seq
-             LIMIT ?2"
-        ),
+        URGENT_IDS_SQL,
         params![today.to_string(), limit as i64],
     )?;
     found.sort_by_key(|c| urgency(c, today));
@@ -622,9 +633,7 @@ pub fn for_each_reacted(
     to: DateTime<Utc>,
     mut f: impl FnMut(DateTime<Utc>, DateTime<Utc>),
 ) -> anyhow::Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT received_at, reacted_at FROM cases WHERE reacted_at >= ?1 AND reacted_at < ?2",
-    )?;
+    let mut stmt = conn.prepare(REACTED_SQL)?;
     let mut rows = stmt.query(params![ts(from), ts(to)])?;
     while let Some(r) = rows.next()? {
         f(
@@ -665,15 +674,7 @@ pub fn for_each_received(
     to: DateTime<Utc>,
     mut f: impl FnMut(FactsRow) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT reference, status, received_at, reaction_due, reacted_at, closing_due, closed_at,
-             handler, category, cause, measure, agreement, escalated_at IS NOT NULL,
-             appealed_at IS NOT NULL, verdict,
-             EXISTS (SELECT 1 FROM events e WHERE e.case_id = cases.id AND e.kind = 'extended')
-         FROM cases INDEXED BY cases_register
-         WHERE received_at >= ?1 AND received_at < ?2
-         ORDER BY year, seq",
-    )?;
+    let mut stmt = conn.prepare(FACTS_SQL)?;
     let mut rows = stmt.query(params![ts(from), ts(to)])?;
     while let Some(r) = rows.next()? {
         let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
@@ -870,6 +871,105 @@ mod tests {
             let mut narrowed = narrow.clone();
             narrowed.retain(|id| !read_but_skipped.contains(id));
             prop_assert_eq!(narrowed, wide);
+        }
+    }
+
+    /// The query plan of `sql`: one line per step.
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let mut rows = stmt.raw_query();
+        let mut steps = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            steps.push(r.get::<_, String>(3).unwrap());
+        }
+        steps
+    }
+
+    /// No query that runs per scheduler pass or per command walks `cases` or `outbox` row by
+    /// row (the rows hold the complaint's text and the mail's bytes): each one searches an
+    /// index, or reads one in order. Only the register and the yearly analysis walk the
+    /// register's whole index.
+    #[test]
+    fn every_pass_and_command_query_uses_an_index() {
+        let store = Store::open_in_memory().unwrap();
+        let conn = store.conn();
+        let by_ids = |ids: &str| {
+            format!("SELECT {COLUMNS} FROM cases WHERE id IN ({ids}) ORDER BY year, seq")
+        };
+        let stamps = [
+            Stamp::Received,
+            Stamp::Closed,
+            Stamp::Escalated,
+            Stamp::Appealed,
+            Stamp::Verdict,
+            Stamp::Ended,
+        ];
+        let mut queries: Vec<(String, String)> = vec![
+            ("watch".into(), WATCH_SQL.into()),
+            ("count active".into(), COUNT_ACTIVE_SQL.into()),
+            ("count running".into(), COUNT_RUNNING_SQL.into()),
+            ("most urgent".into(), by_ids(URGENT_IDS_SQL)),
+            ("reacted".into(), REACTED_SQL.into()),
+            ("ended".into(), by_ids(ENDED_IDS_SQL)),
+            ("facts".into(), FACTS_SQL.into()),
+            ("register".into(), REGISTER_QUERY.into()),
+            // As `notices::installed_at` asks on every pass, for the first case.
+            (
+                "first case".into(),
+                "SELECT MIN(received_at) FROM cases".into(),
+            ),
+            // As `health::quarantined` counts for `klachtd status`.
+            (
+                "quarantined".into(),
+                "SELECT COUNT(*) FROM mails WHERE outcome = 'quarantined'".into(),
+            ),
+            // As the nightly purge sweeps old tokens.
+            (
+                "old tokens".into(),
+                "DELETE FROM tokens WHERE issued_at < ?1".into(),
+            ),
+            // As `health::outbox` asks for the last mail sent.
+            (
+                "last sent".into(),
+                "SELECT MAX(sent_at) FROM outbox WHERE status = 'sent'".into(),
+            ),
+        ];
+        for stamp in stamps {
+            let c = stamp.condition();
+            queries.push((
+                format!("{stamp:?} count"),
+                format!("SELECT COUNT(*) FROM cases WHERE {c}"),
+            ));
+            queries.push((
+                format!("{stamp:?} list"),
+                by_ids(&format!(
+                    "SELECT id FROM cases WHERE {c} ORDER BY year, seq LIMIT ?3"
+                )),
+            ));
+        }
+        for (name, sql) in &queries {
+            let steps = plan(conn, sql);
+            for step in &steps {
+                let walks = (step.starts_with("SCAN cases")
+                    || step.starts_with("SCAN c")
+                    || step.starts_with("SCAN outbox")
+                    || step.starts_with("SCAN w")
+                    || step.starts_with("SCAN mails")
+                    || step.starts_with("SCAN tokens"))
+                    && !step.contains(" INDEX ");
+                assert!(!walks, "{name} walks a table: {steps:?}");
+            }
+            // The register, and the yearly analysis (every case of a year, in reference
+            // order), read the register's index from end to end; nothing else does.
+            if name != "register" && name != "facts" {
+                assert!(
+                    !steps
+                        .iter()
+                        .any(|s| s.starts_with("SCAN")
+                            && s.contains("COVERING INDEX cases_register")),
+                    "{name} walks the whole register index: {steps:?}"
+                );
+            }
         }
     }
 

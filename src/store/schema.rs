@@ -172,7 +172,8 @@ pub const MIGRATIONS: &[&str] = &[
     // it now): triggers put every new case and every changed deadline or status there, and
     // the scheduler moves the day on (a small row of its own, so the big one is never
     // rewritten). The indexes cover the register, the digest's counts and lists, the yearly
-    // analysis, the retention purge and the time of the last mail sent.
+    // analysis, the retention purge (and its nightly token sweep), the time of the last mail
+    // sent and the count of quarantined mail.
     r#"
     CREATE TABLE case_watch (
         case_id  INTEGER PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
@@ -201,5 +202,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX cases_reacted ON cases (reacted_at, received_at) WHERE reacted_at IS NOT NULL;
     CREATE INDEX cases_ended ON cases (status, purged_at, closed_at, verdict_at, received_at);
     CREATE INDEX outbox_sent ON outbox (status, sent_at);
+    CREATE INDEX mails_outcome ON mails (outcome);
+    CREATE INDEX tokens_issued ON tokens (issued_at);
     "#,
 ];
