@@ -341,7 +341,26 @@ impl Jobs<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{Histogram, median};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Counting values gives the median and every rank that sorting them all gives.
+        #[test]
+        fn a_histogram_ranks_as_the_sorted_values(values in proptest::collection::vec(0u32..30, 0..200)) {
+            let mut h = Histogram::default();
+            for &v in &values {
+                h.add(v);
+            }
+            let mut sorted = values.clone();
+            prop_assert_eq!(h.median(), median(&mut sorted));
+            prop_assert_eq!(h.len(), values.len());
+            for (rank, &v) in sorted.iter().enumerate() {
+                prop_assert_eq!(h.nth(rank), Some(v));
+            }
+            prop_assert_eq!(h.nth(values.len()), None);
+        }
+    }
 
     #[test]
     fn medians() {

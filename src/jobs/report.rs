@@ -652,6 +652,18 @@ mod tests {
     }
     use super::*;
 
+    proptest! {
+        /// The counted 90th percentile is the sorted one.
+        #[test]
+        fn counted_p90_is_the_sorted_p90(values in proptest::collection::vec(0u32..40, 0..200)) {
+            let mut h = Histogram::default();
+            for &v in &values {
+                h.add(v);
+            }
+            prop_assert_eq!(h.p90(), p90(&mut values.clone()));
+        }
+    }
+
     #[test]
     fn percentile_by_nearest_rank() {
         assert_eq!(p90(&mut []), None);
