@@ -492,7 +492,8 @@ const URGENT_IDS_SQL: &str = "SELECT id FROM cases WHERE status IN ('open', 'rea
      LIMIT ?2";
 const REACTED_SQL: &str =
     "SELECT received_at, reacted_at FROM cases WHERE reacted_at >= ?1 AND reacted_at < ?2";
-const ENDED_IDS_SQL: &str = "SELECT id FROM cases WHERE purged_at IS NULL AND (
+const ENDED_IDS_SQL: &str = "SELECT id FROM cases
+     WHERE status IN ('closed', 'final', 'withdrawn') AND purged_at IS NULL AND (
      (status = 'closed' AND closed_at < ?1)
      OR (status = 'final' AND COALESCE(verdict_at, closed_at) < ?1)
      OR (status = 'withdrawn' AND received_at < ?1))";
