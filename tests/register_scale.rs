@@ -766,3 +766,63 @@ fn a_digest_at_the_cap_says_nothing_about_others() {
     assert_eq!(content.open_more, 0);
     assert!(!text.contains("en nog"), "{text}");
 }
+
+/// A flood gone overdue on one day: every case is recorded as overdue, and the director gets
+/// one alert naming the 25 oldest and counting the rest, in Dutch and in English.
+#[test]
+fn an_overdue_alert_over_many_cases_names_25_and_counts_the_rest() {
+    for (lang, more) in [
+        ("nl", "… en nog 5 andere; zie `klachtd cases`"),
+        ("en", "… and 5 more; see `klachtd cases`"),
+    ] {
+        let world = World::new(settings(lang));
+        let intake = world.intake();
+        let jobs = Jobs { intake: &intake };
+        let mut store = Store::open_in_memory().unwrap();
+        let specs: Vec<Spec> = (0..30)
+            .map(|i| Spec {
+                status: 0,
+                received: 0,
+                reaction_due: 7 + i % 3,
+                closing_due: None,
+                reacted: None,
+                closed: None,
+                escalated: None,
+                appealed: None,
+                verdict: None,
+                handler: None,
+                unreachable: false,
+                failed_mail: 0,
+            })
+            .collect();
+        seed(&mut store, &specs);
+        // Monday 16 November: every deadline (9–11 November) has passed.
+        let report = store
+            .transaction(|tx| jobs.watch_deadlines(tx, nine(day(14))))
+            .unwrap();
+        assert_eq!(report.overdue, 30);
+        let alerts: Vec<String> = outbox::all(store.conn())
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == outbox::OutboxKind::OverdueAlert)
+            .map(|m| klachtd::inbound::InboundMail::parse(&m.raw).unwrap().text)
+            .collect();
+        assert_eq!(alerts.len(), 1, "one roll-up mail");
+        let text = &alerts[0];
+        assert_eq!(text.matches("KL-2026-").count(), LIST_CAP, "{text}");
+        assert!(text.contains("KL-2026-0001") && text.contains("KL-2026-0025"));
+        assert!(!text.contains("KL-2026-0026"), "the oldest 25 are named");
+        assert!(text.contains(more), "{lang}: {text}");
+        assert!(text.contains("30"), "the total is given: {text}");
+        // Every case has its overdue event, named or not.
+        let events: i64 = store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE kind = 'overdue'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(events, 30);
+    }
+}

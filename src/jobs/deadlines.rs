@@ -3,6 +3,7 @@
 //! next working morning, rolled up into one mail a day. Nothing goes out outside a working
 //! morning. Idempotent and catching up.
 
+use super::digest::LIST_CAP;
 use super::{Jobs, morning};
 use crate::domain::CaseRef;
 use crate::outbound::{Letter, Template, templates};
@@ -29,6 +30,24 @@ struct OverdueLine {
     due: String,
     handler: String,
     working_days_late: u32,
+}
+
+/// The day's overdue cases: the alert names the first [`LIST_CAP`] (oldest reference first)
+/// and counts the rest, so a flood gone overdue is still a mail the director can read.
+#[derive(Default)]
+struct Overdue {
+    first: std::collections::BTreeMap<CaseRef, OverdueLine>,
+    count: usize,
+}
+
+impl Overdue {
+    fn add(&mut self, reference: CaseRef, line: OverdueLine) {
+        self.count += 1;
+        self.first.insert(reference, line);
+        if self.first.len() > LIST_CAP {
+            self.first.pop_last();
+        }
+    }
 }
 
 /// How many cases the scheduler takes from the index at a time (memory stays flat).
@@ -69,7 +88,8 @@ impl Jobs<'_> {
         // Reminders and alerts go out on a working morning, never at a weekend or on a holiday
         // (a case reopened on a Saturday is reported on Monday), and catch up on the next one.
         let working_morning = calendar.is_working_day(today) && now >= morning(self.intake, today);
-        let mut overdue = Vec::new();
+        // The first LIST_CAP overdue cases by reference (the oldest), and how many there are.
+        let mut overdue = Overdue::default();
         // Only on a working morning, and only the cases whose `watch_on` day has come: the
         // register is not read on every other pass, nor the cases with nothing due.
         // Each case looked at gets a day after today, so every batch is new and this ends.
@@ -84,10 +104,8 @@ impl Jobs<'_> {
                 }
             }
         }
-        overdue.sort_by_key(|(reference, _)| *reference);
-        let overdue: Vec<OverdueLine> = overdue.into_iter().map(|(_, line)| line).collect();
-        if !overdue.is_empty() {
-            report.overdue = overdue.len();
+        if overdue.count > 0 {
+            report.overdue = overdue.count;
             let mailer = self.intake.mailer();
             let mut context = tera::Context::new();
             context.insert("organisation", &settings.organisation.name);
@@ -96,7 +114,10 @@ impl Jobs<'_> {
                 "today",
                 &templates::long_date(today, mailer.staff_language()),
             );
-            context.insert("cases", &overdue);
+            context.insert("count", &overdue.count);
+            context.insert("more", &(overdue.count - overdue.first.len()));
+            let lines: Vec<&OverdueLine> = overdue.first.values().collect();
+            context.insert("cases", &lines);
             context.insert(
                 "recipient_name",
                 &settings.roles.name_of(&settings.roles.director),
@@ -112,7 +133,7 @@ impl Jobs<'_> {
                 },
                 now,
             )?;
-            tracing::warn!(cases = overdue.len(), "overdue alert to the director");
+            tracing::warn!(cases = overdue.count, "overdue alert to the director");
         }
         Ok(report)
     }
@@ -125,7 +146,7 @@ impl Jobs<'_> {
         watched: &cases::Watched,
         now: DateTime<Utc>,
         report: &mut DeadlineReport,
-        overdue: &mut Vec<(CaseRef, OverdueLine)>,
+        overdue: &mut Overdue,
     ) -> anyhow::Result<()> {
         let today = now.with_timezone(&self.intake.tz).date_naive();
         let calendar = self.intake.calendar;
@@ -174,7 +195,7 @@ impl Jobs<'_> {
                     due.format("%-d-%-m-%Y")
                 ),
             )?;
-            overdue.push((
+            overdue.add(
                 reference,
                 OverdueLine {
                     reference: reference.to_string(),
@@ -184,7 +205,7 @@ impl Jobs<'_> {
                     handler: case.handler.clone().unwrap_or_else(|| "-".into()),
                     working_days_late: calendar.working_days_between(due, today),
                 },
-            ));
+            );
         }
         cases::set_watch_on(tx, watched.id, next_watch(&points, today))
     }
