@@ -256,7 +256,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
         klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);
         // The checks that need no network; a failing one stops start-up with its line.
-        klachtd::check::preflight(&settings)?;
+        let integrity = match cli.command {
+            Command::Run { once: true, .. } => klachtd::check::Integrity::Header,
+            _ => klachtd::check::Integrity::WholeFile,
+        };
+        klachtd::check::preflight(&settings, integrity)?;
     }
     match cli.command {
         Command::Run { once: true, now } => {
@@ -288,8 +292,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cases { json, now } => {
             let store = klachtd::lock::open_existing(&settings.store.path)?;
             let now = clock_at(now).now();
-            let out = klachtd::register::cases(&store, &settings, now, json)?;
-            print!("{out}");
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            klachtd::register::write_cases(&store, &settings, now, json, &mut out)?;
+            std::io::Write::flush(&mut out)?;
         }
         Command::Digest {
             print: _,
@@ -325,21 +331,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let daemon = klachtd::daemon::Daemon::new(settings.clone(), clock_at(now))?;
             let at = daemon.now();
             let today = at.with_timezone(&settings.timezone()).date_naive();
+            if format == "csv" {
+                // The anonymous case data, one line per case: streamed, never whole in memory.
+                daemon.with_jobs(|jobs, store| {
+                    if send {
+                        store.transaction(|tx| jobs.send_report(tx, year, today, at))?;
+                    }
+                    match &out {
+                        Some(dir) => {
+                            std::fs::create_dir_all(dir)
+                                .with_context(|| format!("cannot create {}", dir.display()))?;
+                            let path = dir.join(format!("klachten-{year}.csv"));
+                            klachtd::fsutil::write_private_atomic_with(&path, |w| {
+                                jobs.write_report_csv(store.conn(), year, w)
+                            })
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                            println!("{}", path.display());
+                        }
+                        None => {
+                            let stdout = std::io::stdout();
+                            let mut w = std::io::BufWriter::new(stdout.lock());
+                            jobs.write_report_csv(store.conn(), year, &mut w)?;
+                            std::io::Write::flush(&mut w)?;
+                        }
+                    }
+                    Ok(())
+                })?;
+                if send {
+                    let delivery = runtime.block_on(daemon.deliver())?;
+                    eprintln!(
+                        "analysis {year} queued to the director; mail sent: {}",
+                        delivery.sent
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let files = daemon.with_jobs(|jobs, store| {
                 let report = jobs.year_report(store.conn(), year, today)?;
                 if send {
                     store.transaction(|tx| jobs.send_report(tx, year, today, at))?;
                 }
-                let main = match format.as_str() {
-                    "csv" => (format!("klachten-{year}.csv"), jobs.report_csv(&report)),
-                    kind => {
-                        let rendered = daemon.render_report(jobs, &report)?;
-                        if kind == "md" {
-                            (format!("klachtanalyse-{year}.md"), rendered.text)
-                        } else {
-                            (format!("klachtanalyse-{year}.html"), rendered.html)
-                        }
-                    }
+                let rendered = daemon.render_report(jobs, &report)?;
+                let main = if format == "md" {
+                    (format!("klachtanalyse-{year}.md"), rendered.text)
+                } else {
+                    (format!("klachtanalyse-{year}.html"), rendered.html)
                 };
                 let mut files = vec![main];
                 if format == "html" {

@@ -7,15 +7,31 @@ use crate::settings::Settings;
 use crate::store::{Store, cases, outbox};
 use std::fmt::Write;
 
-/// The register: one line per case.
+/// The register: one line per case (`klachtd cases`), as one string. For small registers
+/// and tests; the command itself streams with [`write_cases`].
 pub fn cases(
     store: &Store,
     settings: &Settings,
     now: chrono::DateTime<chrono::Utc>,
     json: bool,
 ) -> anyhow::Result<String> {
-    let all = cases::list(store.conn())?;
-    let today = now.with_timezone(&settings.timezone()).date_naive();
+    let mut out = Vec::new();
+    write_cases(store, settings, now, json, &mut out)?;
+    Ok(String::from_utf8(out).expect("written as UTF-8"))
+}
+
+/// Writes the register to `out` one case at a time: however many cases there are, only one
+/// line is in memory (read from an index, without the complaint's text).
+pub fn write_cases(
+    store: &Store,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+    json: bool,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    let tz = settings.timezone();
+    let today = now.with_timezone(&tz).date_naive();
+    let mut first = true;
     if json {
         #[derive(serde::Serialize)]
         struct Row<'a> {
@@ -31,67 +47,80 @@ pub fn cases(
             overdue: bool,
             failed_mail: usize,
         }
-        let rows = all
-            .iter()
-            .map(|c| {
-                Ok(Row {
-                    reference: c.reference.to_string(),
-                    status: c.status.as_str(),
-                    complainant: c.complainant_address.as_deref(),
-                    unreachable_from: c.unreachable_from.as_deref(),
-                    subject: &c.subject,
-                    received_at: rfc3339(c.received_at),
-                    reaction_due: c.reaction_due.to_string(),
-                    closing_due: c.closing_due.map(|d| d.to_string()),
-                    overdue: cases::is_overdue(c, today),
-                    failed_mail: failed_mail(store, c.id)?,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        return Ok(printable(&serde_json::to_string_pretty(&rows)?) + "\n");
+        out.write_all(b"[")?;
+        cases::for_each_in_register(store.conn(), |c| {
+            let row = Row {
+                reference: c.reference.to_string(),
+                status: c.status.as_str(),
+                complainant: c.complainant_address.as_deref(),
+                unreachable_from: c.unreachable_from.as_deref(),
+                subject: &c.subject,
+                received_at: rfc3339(c.received_at),
+                reaction_due: c.reaction_due.to_string(),
+                closing_due: c.closing_due.map(|d| d.to_string()),
+                overdue: c.is_overdue(today),
+                failed_mail: c.failed_mail,
+            };
+            // The same text as pretty-printing the whole array: each element indented by two.
+            let mut element = String::from(if first { "\n" } else { ",\n" });
+            first = false;
+            for (i, line) in serde_json::to_string_pretty(&row)?.lines().enumerate() {
+                if i > 0 {
+                    element.push('\n');
+                }
+                element.push_str("  ");
+                element.push_str(line);
+            }
+            out.write_all(printable(&element).as_bytes())?;
+            Ok(())
+        })?;
+        out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+        return Ok(());
     }
-    if all.is_empty() {
-        return Ok("No cases registered yet.\n".into());
-    }
-    let tz = settings.timezone();
-    let mut out = String::new();
-    writeln!(
-        out,
-        "{:<13} {:<10} {:<32} {:<16} {:<10} {:<10}",
-        "REFERENCE", "STATUS", "COMPLAINANT", "RECEIVED", "REACT BY", "CLOSE BY"
-    )?;
-    for c in &all {
-        let failed = failed_mail(store, c.id)?;
+    cases::for_each_in_register(store.conn(), |c| {
+        let mut line = String::new();
+        if first {
+            first = false;
+            writeln!(
+                line,
+                "{:<13} {:<10} {:<32} {:<16} {:<10} {:<10}",
+                "REFERENCE", "STATUS", "COMPLAINANT", "RECEIVED", "REACT BY", "CLOSE BY"
+            )?;
+        }
         writeln!(
-            out,
+            line,
             "{:<13} {:<10} {:<32} {:<16} {:<10} {:<10}{}{}",
             c.reference.to_string(),
             c.status.as_str(),
-            truncate(&complainant_cell(c), 32),
+            truncate(
+                &complainant_cell(c.complainant_address.as_ref(), c.unreachable_from.as_ref()),
+                32
+            ),
             c.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
             c.reaction_due,
             c.closing_due
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "-".into()),
-            if cases::is_overdue(c, today) {
-                "  OVERDUE"
-            } else {
-                ""
-            },
-            if failed > 0 {
-                format!("  ({failed} mail failed)")
+            if c.is_overdue(today) { "  OVERDUE" } else { "" },
+            if c.failed_mail > 0 {
+                format!("  ({} mail failed)", c.failed_mail)
             } else {
                 String::new()
             }
         )?;
+        out.write_all(printable(&line).as_bytes())?;
+        Ok(())
+    })?;
+    if first {
+        out.write_all(b"No cases registered yet.\n")?;
     }
-    Ok(printable(&out))
+    Ok(())
 }
 
 /// The register's complainant column: the address, or what the From said with a mark when
 /// nobody can write to it.
-fn complainant_cell(c: &cases::CaseRecord) -> String {
-    match (&c.complainant_address, &c.unreachable_from) {
+fn complainant_cell(address: Option<&String>, unreachable_from: Option<&String>) -> String {
+    match (address, unreachable_from) {
         (Some(a), _) => a.clone(),
         (None, Some(raw)) => format!("UNREACHABLE {raw}"),
         (None, None) => "-".into(),
@@ -192,11 +221,6 @@ pub(crate) fn human_size(bytes: usize) -> String {
         b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
         b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
-}
-
-/// How many of a case's mails failed for good: a count on the case index, no bodies read.
-fn failed_mail(store: &Store, case_id: i64) -> anyhow::Result<usize> {
-    outbox::failed_count(store.conn(), case_id)
 }
 
 fn truncate(s: &str, max: usize) -> String {

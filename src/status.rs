@@ -88,12 +88,7 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
     writeln!(out, "failed mail   {}", outbox.failed)?;
     writeln!(out, "quarantined   {}", health::quarantined(conn)?)?;
     let today = now.with_timezone(&tz).date_naive();
-    let all = cases::list(conn)?;
-    let open = all
-        .iter()
-        .filter(|c| cases::running_deadline(c).is_some())
-        .count();
-    let overdue = all.iter().filter(|c| cases::is_overdue(c, today)).count();
+    let (open, overdue) = cases::count_running(conn, today)?;
     writeln!(out, "cases         {open} open, {overdue} overdue")?;
     for component in Component::ALL {
         if let Some((since, _)) = health::open_alert(conn, component.as_str())? {

@@ -330,7 +330,7 @@ fn the_yearly_analysis_matches_hand_computed_figures() {
     assert_eq!((r.appeals, r.upheld, r.rejected), (8, 4, 4));
     assert_eq!(r.causes.len(), 5);
     assert_eq!(r.measures.len(), 4);
-    let csv = jobs.report_csv(&r);
+    let csv = jobs.report_csv(store.conn(), 2026).unwrap();
     assert_eq!(csv.lines().count(), 201, "a header and a line per case");
     assert!(!csv.contains("klager0@"), "the CSV is anonymous");
     let html = jobs.report_context(&r);

@@ -3,12 +3,15 @@
 //! next working morning, rolled up into one mail a day. Nothing goes out outside a working
 //! morning. Idempotent and catching up.
 
+use super::digest::LIST_CAP;
 use super::{Jobs, morning};
+use crate::domain::CaseRef;
 use crate::outbound::{Letter, Template, templates};
 use crate::store::cases::{self, Deadline};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, notices};
-use chrono::{DateTime, Utc};
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -29,6 +32,48 @@ struct OverdueLine {
     working_days_late: u32,
 }
 
+/// The day's overdue cases: the alert names the first [`LIST_CAP`] (oldest reference first)
+/// and counts the rest, so a flood gone overdue is still a mail the director can read.
+#[derive(Default)]
+struct Overdue {
+    first: std::collections::BTreeMap<CaseRef, OverdueLine>,
+    count: usize,
+}
+
+impl Overdue {
+    fn add(&mut self, reference: CaseRef, line: OverdueLine) {
+        self.count += 1;
+        self.first.insert(reference, line);
+        if self.first.len() > LIST_CAP {
+            self.first.pop_last();
+        }
+    }
+}
+
+/// How many cases the scheduler takes from the index at a time (memory stays flat).
+const WATCH_BATCH: usize = 500;
+
+/// The days on which a deadline on `due` owes something: each reminder point, and the
+/// overdue alert on the working day after it.
+pub fn watch_points(intake: &crate::intake::Intake<'_>, due: NaiveDate) -> Vec<NaiveDate> {
+    let calendar = intake.calendar;
+    let mut points: Vec<NaiveDate> = intake
+        .settings
+        .reminders
+        .before_working_days
+        .iter()
+        .map(|&before| calendar.working_days_before(due, before))
+        .collect();
+    points.push(calendar.next_working_day(due));
+    points
+}
+
+/// The first of `points` after `today` (None: nothing more is owed). On a working morning
+/// everything up to today has been done, so this is when the scheduler must look again.
+pub fn next_watch(points: &[NaiveDate], today: NaiveDate) -> Option<NaiveDate> {
+    points.iter().copied().filter(|&p| p > today).min()
+}
+
 impl Jobs<'_> {
     /// Sends every reminder and overdue alert that is due at `now` and was not sent before.
     pub fn watch_deadlines(
@@ -43,66 +88,24 @@ impl Jobs<'_> {
         // Reminders and alerts go out on a working morning, never at a weekend or on a holiday
         // (a case reopened on a Saturday is reported on Monday), and catch up on the next one.
         let working_morning = calendar.is_working_day(today) && now >= morning(self.intake, today);
-        let mut overdue = Vec::new();
-        // Only on a working morning, and only the cases with a deadline running: the register
-        // is not read at all on every other pass.
-        let running = if working_morning {
-            cases::with_running_deadline(tx)?
-        } else {
-            Vec::new()
-        };
-        for case in running {
-            let Some((deadline, due)) = cases::running_deadline(&case) else {
-                continue;
-            };
-            // Reminders: every point whose morning has come; several missed ones make one mail.
-            let mut reminder_due = false;
-            for &before in &settings.reminders.before_working_days {
-                let day = calendar.working_days_before(due, before);
-                let key = format!(
-                    "reminder:{}:{}:{due}:{before}",
-                    case.reference,
-                    deadline.as_str()
-                );
-                if now >= morning(self.intake, day) && notices::claim(tx, &key, now)? {
-                    reminder_due = true;
+        // The first LIST_CAP overdue cases by reference (the oldest), and how many there are.
+        let mut overdue = Overdue::default();
+        // Only on a working morning, and only the cases whose `watch_on` day has come: the
+        // register is not read on every other pass, nor the cases with nothing due.
+        // Each case looked at gets a day after today, so every batch is new and this ends.
+        if working_morning {
+            loop {
+                let batch = cases::due_for_watch(tx, today, WATCH_BATCH)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for watched in batch {
+                    self.watch_case(tx, &watched, now, &mut report, &mut overdue)?;
                 }
             }
-            if reminder_due {
-                self.send_reminder(tx, &case, deadline, due, today, now)?;
-                report.reminders += 1;
-            }
-            // Overdue: the working morning after the deadline day.
-            let alert_day = calendar.next_working_day(due);
-            let key = format!("overdue:{}:{}:{due}", case.reference, deadline.as_str());
-            if today > due
-                && now >= morning(self.intake, alert_day)
-                && notices::claim(tx, &key, now)?
-            {
-                cases::add_event(
-                    tx,
-                    case.id,
-                    now,
-                    "overdue",
-                    None,
-                    &format!(
-                        "{} uiterlijk {}",
-                        deadline.dutch(),
-                        due.format("%-d-%-m-%Y")
-                    ),
-                )?;
-                overdue.push(OverdueLine {
-                    reference: case.reference.to_string(),
-                    subject: case.subject.clone(),
-                    deadline: deadline.label(self.intake.settings.organisation.language),
-                    due: templates::long_date(due, self.intake.settings.organisation.language),
-                    handler: case.handler.clone().unwrap_or_else(|| "-".into()),
-                    working_days_late: calendar.working_days_between(due, today),
-                });
-            }
         }
-        if !overdue.is_empty() {
-            report.overdue = overdue.len();
+        if overdue.count > 0 {
+            report.overdue = overdue.count;
             let mailer = self.intake.mailer();
             let mut context = tera::Context::new();
             context.insert("organisation", &settings.organisation.name);
@@ -111,7 +114,10 @@ impl Jobs<'_> {
                 "today",
                 &templates::long_date(today, mailer.staff_language()),
             );
-            context.insert("cases", &overdue);
+            context.insert("count", &overdue.count);
+            context.insert("more", &(overdue.count - overdue.first.len()));
+            let lines: Vec<&OverdueLine> = overdue.first.values().collect();
+            context.insert("cases", &lines);
             context.insert(
                 "recipient_name",
                 &settings.roles.name_of(&settings.roles.director),
@@ -127,9 +133,81 @@ impl Jobs<'_> {
                 },
                 now,
             )?;
-            tracing::warn!(cases = overdue.len(), "overdue alert to the director");
+            tracing::warn!(cases = overdue.count, "overdue alert to the director");
         }
         Ok(report)
+    }
+
+    /// Sends what one case is owed at `now` (reminders, its overdue alert line) and records
+    /// the next day it may be owed something, which is always after today.
+    fn watch_case(
+        &self,
+        tx: &Connection,
+        watched: &cases::Watched,
+        now: DateTime<Utc>,
+        report: &mut DeadlineReport,
+        overdue: &mut Overdue,
+    ) -> anyhow::Result<()> {
+        let today = now.with_timezone(&self.intake.tz).date_naive();
+        let calendar = self.intake.calendar;
+        let Some((deadline, due)) =
+            cases::deadline_of(watched.status, watched.reaction_due, watched.closing_due)
+        else {
+            return cases::set_watch_on(tx, watched.id, None);
+        };
+        let reference = watched.reference;
+        let points = watch_points(self.intake, due);
+        let mut case: Option<CaseRecord> = None;
+        let mut load = |tx: &Connection| -> anyhow::Result<CaseRecord> {
+            if case.is_none() {
+                case = cases::by_id(tx, watched.id)?;
+            }
+            case.clone().context("a watched case vanished")
+        };
+        // Reminders: every point whose morning has come; several missed ones make one mail.
+        let mut reminder_due = false;
+        for &before in &self.intake.settings.reminders.before_working_days {
+            let day = calendar.working_days_before(due, before);
+            let key = format!("reminder:{reference}:{}:{due}:{before}", deadline.as_str());
+            if now >= morning(self.intake, day) && notices::claim(tx, &key, now)? {
+                reminder_due = true;
+            }
+        }
+        if reminder_due {
+            let case = load(tx)?;
+            self.send_reminder(tx, &case, deadline, due, today, now)?;
+            report.reminders += 1;
+        }
+        // Overdue: the working morning after the deadline day.
+        let alert_day = calendar.next_working_day(due);
+        let key = format!("overdue:{reference}:{}:{due}", deadline.as_str());
+        if today > due && now >= morning(self.intake, alert_day) && notices::claim(tx, &key, now)? {
+            let case = load(tx)?;
+            cases::add_event(
+                tx,
+                case.id,
+                now,
+                "overdue",
+                None,
+                &format!(
+                    "{} uiterlijk {}",
+                    deadline.dutch(),
+                    due.format("%-d-%-m-%Y")
+                ),
+            )?;
+            overdue.add(
+                reference,
+                OverdueLine {
+                    reference: reference.to_string(),
+                    subject: case.subject.clone(),
+                    deadline: deadline.label(self.intake.settings.organisation.language),
+                    due: templates::long_date(due, self.intake.settings.organisation.language),
+                    handler: case.handler.clone().unwrap_or_else(|| "-".into()),
+                    working_days_late: calendar.working_days_between(due, today),
+                },
+            );
+        }
+        cases::set_watch_on(tx, watched.id, next_watch(&points, today))
     }
 
     fn send_reminder(

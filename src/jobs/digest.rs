@@ -5,7 +5,7 @@
 use super::{Jobs, at_local};
 use crate::outbound::{Letter, Template, templates};
 use crate::settings::Language;
-use crate::store::cases::{self, Deadline};
+use crate::store::cases::{self, Deadline, Stamp};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, notices};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
@@ -42,8 +42,71 @@ pub struct DigestContent {
     pub verdicts: Vec<DigestLine>,
     pub open_count: usize,
     pub overdue_count: usize,
+    /// How many cases each list has in all (the lists stop at [`LIST_CAP`]) ...
+    pub new_count: usize,
+    pub closed_count: usize,
+    /// ... and how many of them the list leaves out ("en nog N andere").
+    pub open_more: usize,
+    pub new_more: usize,
+    pub closed_more: usize,
+    pub escalated_more: usize,
+    pub appealed_more: usize,
+    pub verdicts_more: usize,
     /// Median working days from receipt to reaction over the cases reacted to this year.
     pub median_reaction_days: Option<f64>,
+}
+
+/// The most cases a digest lists under one heading; the rest are counted
+/// ("en nog N andere; zie `klachtd cases`").
+pub const LIST_CAP: usize = 25;
+
+/// Counts of small numbers (working days): the median and percentiles of any number of cases
+/// in constant memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histogram {
+    counts: std::collections::BTreeMap<u32, usize>,
+    total: usize,
+}
+
+impl Histogram {
+    pub fn add(&mut self, value: u32) {
+        *self.counts.entry(value).or_insert(0) += 1;
+        self.total += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The value at 0-based `rank` in sorted order.
+    pub fn nth(&self, rank: usize) -> Option<u32> {
+        let mut seen = 0;
+        for (&value, &n) in &self.counts {
+            seen += n;
+            if rank < seen {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    /// As [`median`] of all values added.
+    pub fn median(&self) -> Option<f64> {
+        let n = self.total;
+        if n == 0 {
+            return None;
+        }
+        let at = |i| f64::from(self.nth(i).expect("in range"));
+        Some(if n % 2 == 1 {
+            at(n / 2)
+        } else {
+            (at(n / 2 - 1) + at(n / 2)) / 2.0
+        })
+    }
 }
 
 /// Median of a list of numbers (None when empty).
@@ -61,7 +124,8 @@ pub fn median(values: &mut [u32]) -> Option<f64> {
 }
 
 impl Jobs<'_> {
-    fn line(&self, case: &CaseRecord, today: NaiveDate, lang: Language) -> DigestLine {
+    /// How the digest shows one case.
+    pub fn digest_line(&self, case: &CaseRecord, today: NaiveDate, lang: Language) -> DigestLine {
         let (deadline, due) = match cases::running_deadline(case) {
             Some((d, due)) => (d, Some(due)),
             None => (Deadline::Reaction, None),
@@ -97,7 +161,9 @@ impl Jobs<'_> {
     }
 
     /// The digest for the 7 whole days before the day of `end` (sent on a Monday: Monday to
-    /// Sunday of the week before).
+    /// Sunday of the week before). Totals come from SQL; each list holds at most
+    /// [`LIST_CAP`] cases (the most urgent open ones first), so a digest over 100,000 open
+    /// cases is still a mail a director can read.
     pub fn digest_content(
         &self,
         tx: &Connection,
@@ -110,55 +176,69 @@ impl Jobs<'_> {
         let last_day = today - Duration::days(1);
         let start = at_local(self.intake, first_day, NaiveTime::MIN);
         let end = at_local(self.intake, today, NaiveTime::MIN);
-        let all = cases::list(tx)?;
-        let in_week = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t >= start && t < end);
-        let pick = |f: &dyn Fn(&CaseRecord) -> bool| -> Vec<DigestLine> {
-            all.iter()
-                .filter(|c| f(c))
-                .map(|c| self.line(c, today, lang))
+        let lines = |found: Vec<CaseRecord>| -> Vec<DigestLine> {
+            found
+                .iter()
+                .map(|c| self.digest_line(c, today, lang))
                 .collect()
         };
-        let mut open: Vec<&CaseRecord> = all.iter().filter(|c| c.status.is_active()).collect();
-        open.sort_by_key(|c| {
-            (
-                !cases::is_overdue(c, today),
-                cases::running_deadline(c).map(|(_, d)| d),
-                c.reference,
-            )
-        });
+        let list = |stamp: Stamp| -> anyhow::Result<(usize, Vec<DigestLine>)> {
+            let (count, found) = cases::stamped_between(tx, stamp, start, end, LIST_CAP)?;
+            Ok((count, lines(found)))
+        };
+        let (open_count, overdue_count) = cases::count_active(tx, today)?;
+        let open_cases = lines(cases::most_urgent(tx, today, LIST_CAP)?);
         let calendar = self.intake.calendar;
-        let mut reaction_days: Vec<u32> = all
-            .iter()
-            .filter(|c| {
-                c.reacted_at
-                    .is_some_and(|r| r.with_timezone(&tz).year() == today.year())
-            })
-            .map(|c| {
-                let received = c.received_at.with_timezone(&tz).date_naive();
-                let reacted = c
-                    .reacted_at
-                    .expect("filtered")
-                    .with_timezone(&tz)
-                    .date_naive();
-                calendar.working_days_between(calendar.working_day_on_or_after(received), reacted)
-            })
-            .collect();
+        let year_start = |year: i32| {
+            at_local(
+                self.intake,
+                NaiveDate::from_ymd_opt(year, 1, 1).expect("valid"),
+                NaiveTime::MIN,
+            )
+        };
+        let mut reaction_days = Histogram::default();
+        cases::for_each_reacted(
+            tx,
+            year_start(today.year()),
+            year_start(today.year() + 1),
+            |received, reacted| {
+                let received = received.with_timezone(&tz).date_naive();
+                let reacted = reacted.with_timezone(&tz).date_naive();
+                reaction_days.add(
+                    calendar
+                        .working_days_between(calendar.working_day_on_or_after(received), reacted),
+                );
+            },
+        )?;
+        let (new_count, new_cases) = list(Stamp::Received)?;
+        // A final, binding verdict ends a case as much as closing it does.
+        let (closed_count, closed) = list(Stamp::Ended)?;
+        let (escalated_count, escalated) = list(Stamp::Escalated)?;
+        let (appealed_count, appealed) = list(Stamp::Appealed)?;
+        let (verdicts_count, verdicts) = list(Stamp::Verdict)?;
         // Named after the week it covers.
         let iso = first_day.iso_week();
         Ok(DigestContent {
             week: format!("{}-W{:02}", iso.year(), iso.week()),
             from: templates::long_date(first_day, lang),
             to: templates::long_date(last_day, lang),
-            new_cases: pick(&|c| c.received_at >= start && c.received_at < end),
-            open_count: open.len(),
-            overdue_count: open.iter().filter(|c| cases::is_overdue(c, today)).count(),
-            open_cases: open.iter().map(|c| self.line(c, today, lang)).collect(),
-            // A final, binding verdict ends a case as much as closing it does.
-            closed: pick(&|c| in_week(c.closed_at) || in_week(c.verdict_at)),
-            escalated: pick(&|c| in_week(c.escalated_at)),
-            appealed: pick(&|c| in_week(c.appealed_at)),
-            verdicts: pick(&|c| in_week(c.verdict_at)),
-            median_reaction_days: median(&mut reaction_days),
+            open_more: open_count - open_cases.len(),
+            new_more: new_count - new_cases.len(),
+            closed_more: closed_count - closed.len(),
+            escalated_more: escalated_count - escalated.len(),
+            appealed_more: appealed_count - appealed.len(),
+            verdicts_more: verdicts_count - verdicts.len(),
+            new_cases,
+            new_count,
+            open_cases,
+            open_count,
+            overdue_count,
+            closed,
+            closed_count,
+            escalated,
+            appealed,
+            verdicts,
+            median_reaction_days: reaction_days.median(),
         })
     }
 
@@ -261,7 +341,26 @@ impl Jobs<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{Histogram, median};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Counting values gives the median and every rank that sorting them all gives.
+        #[test]
+        fn a_histogram_ranks_as_the_sorted_values(values in proptest::collection::vec(0u32..30, 0..200)) {
+            let mut h = Histogram::default();
+            for &v in &values {
+                h.add(v);
+            }
+            let mut sorted = values.clone();
+            prop_assert_eq!(h.median(), median(&mut sorted));
+            prop_assert_eq!(h.len(), values.len());
+            for (rank, &v) in sorted.iter().enumerate() {
+                prop_assert_eq!(h.nth(rank), Some(v));
+            }
+            prop_assert_eq!(h.nth(values.len()), None);
+        }
+    }
 
     #[test]
     fn medians() {

@@ -4,13 +4,13 @@
 //! anonymous case data. Sent by itself in the first working week of January.
 
 use super::Jobs;
-use super::digest::median;
+use super::digest::Histogram;
 use crate::domain::CaseStatus;
 use crate::inbound::Attachment;
 use crate::outbound::{Letter, Template};
 use crate::settings::Language;
 use crate::store::outbox::OutboxKind;
-use crate::store::{CaseRecord, cases, notices};
+use crate::store::{cases, notices};
 use base64::Engine;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::{Connection, params};
@@ -87,10 +87,25 @@ pub struct YearReport {
     pub upheld: usize,
     pub rejected: usize,
     pub extensions: usize,
+    /// The first [`FINDINGS_CAP`] causes and measures recorded ...
     pub causes: Vec<Finding>,
     pub measures: Vec<Finding>,
+    /// ... and how many more there are.
+    pub causes_more: usize,
+    pub measures_more: usize,
     pub recommendations: Vec<String>,
-    pub facts: Vec<CaseFacts>,
+}
+
+/// 90th percentile, nearest rank, of counted values.
+trait P90 {
+    fn p90(&self) -> Option<u32>;
+}
+
+impl P90 for Histogram {
+    fn p90(&self) -> Option<u32> {
+        let rank = (self.len() as f64 * 0.9).ceil() as usize;
+        self.nth(rank.saturating_sub(1).min(self.len().saturating_sub(1)))
+    }
 }
 
 /// 90th percentile, nearest rank.
@@ -116,84 +131,125 @@ fn counts(map: BTreeMap<String, usize>) -> Vec<Count> {
     v
 }
 
+/// The most causes and measures the analysis lists by name; the rest are counted.
+pub const FINDINGS_CAP: usize = 50;
+
 impl Jobs<'_> {
-    /// Computes the analysis of `year` as of `today`.
-    pub fn year_report(
-        &self,
-        tx: &Connection,
-        year: i32,
-        today: NaiveDate,
-    ) -> anyhow::Result<YearReport> {
+    /// The instants the local `year` begins and ends.
+    fn year_bounds(&self, year: i32) -> (DateTime<Utc>, DateTime<Utc>) {
+        let jan1 = |y| NaiveDate::from_ymd_opt(y, 1, 1).expect("valid");
+        (
+            super::at_local(self.intake, jan1(year), chrono::NaiveTime::MIN),
+            super::at_local(self.intake, jan1(year + 1), chrono::NaiveTime::MIN),
+        )
+    }
+
+    /// The anonymous facts of one case as of `today`.
+    fn facts(&self, c: &cases::FactsRow) -> CaseFacts {
         let tz = self.intake.tz;
         let cal = self.intake.calendar;
-        let deadlines = &self.intake.settings.deadlines;
         let english = self.intake.settings.organisation.language == Language::En;
         let local = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
-        let all: Vec<CaseRecord> = cases::list(tx)?
-            .into_iter()
-            .filter(|c| local(c.received_at).year() == year)
-            .collect();
-        let extended: Vec<i64> = {
-            let mut stmt =
-                tx.prepare("SELECT DISTINCT case_id FROM events WHERE kind = 'extended'")?;
-            stmt.query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        let withdrawn = all
-            .iter()
-            .filter(|c| c.status == CaseStatus::Withdrawn)
-            .count();
-        let complaints: Vec<&CaseRecord> = all
-            .iter()
-            .filter(|c| c.status != CaseStatus::Withdrawn)
-            .collect();
-        let mut per_month = [0usize; 12];
-        let mut per_category = BTreeMap::new();
-        let mut per_handler = BTreeMap::new();
-        let (mut reaction_days, mut closing_days) = (Vec::new(), Vec::new());
-        let (mut reaction_within, mut reaction_late_open) = (0, 0);
-        let (mut closing_within, mut closing_late_open) = (0, 0);
-        let mut facts = Vec::new();
-        for c in &complaints {
-            let received = local(c.received_at);
-            per_month[received.month0() as usize] += 1;
-            let category = c.category.clone().unwrap_or_else(|| {
+        let received = local(c.received_at);
+        let day0 = cal.working_day_on_or_after(received);
+        CaseFacts {
+            reference: c.reference.to_string(),
+            received,
+            category: c.category.clone().unwrap_or_else(|| {
                 if english {
                     "(no category)"
                 } else {
                     "(geen categorie)"
                 }
                 .into()
-            });
-            *per_category.entry(category.clone()).or_insert(0) += 1;
-            let handler = c.handler.clone().unwrap_or_else(|| {
+            }),
+            status: c.status.as_str().into(),
+            handler: c.handler.clone().unwrap_or_else(|| {
                 if english {
                     "(no handler)"
                 } else {
                     "(geen behandelaar)"
                 }
                 .into()
-            });
-            *per_handler.entry(handler.clone()).or_insert(0) += 1;
-            let day0 = cal.working_day_on_or_after(received);
-            let r_days = c
+            }),
+            reaction_days: c
                 .reacted_at
-                .map(|r| cal.working_days_between(day0, local(r)));
-            match r_days {
+                .map(|r| cal.working_days_between(day0, local(r))),
+            closing_days: match (c.reacted_at, c.closed_at) {
+                (Some(r), Some(cl)) => Some(cal.working_days_between(local(r), local(cl))),
+                _ => None,
+            },
+            agreement: c.agreement,
+            escalated: c.escalated,
+            appealed: c.appealed,
+            verdict: c
+                .verdict
+                .as_deref()
+                .map(|v| v.split(':').next().unwrap_or(v).to_string()),
+            extended: c.extended,
+        }
+    }
+
+    /// Hands the facts of every complaint (withdrawn ones left out) received in the local
+    /// `year` to `f`, one at a time, oldest reference first.
+    fn for_each_complaint(
+        &self,
+        tx: &Connection,
+        year: i32,
+        mut f: impl FnMut(&cases::FactsRow, CaseFacts) -> anyhow::Result<()>,
+    ) -> anyhow::Result<usize> {
+        let (from, to) = self.year_bounds(year);
+        let mut withdrawn = 0;
+        cases::for_each_received(tx, from, to, |row| {
+            if row.status == CaseStatus::Withdrawn {
+                withdrawn += 1;
+                return Ok(());
+            }
+            let facts = self.facts(&row);
+            f(&row, facts)
+        })?;
+        Ok(withdrawn)
+    }
+
+    /// Computes the analysis of `year` as of `today`: aggregated one case at a time, so its
+    /// memory does not grow with the register; causes and measures are listed up to
+    /// [`FINDINGS_CAP`] each and counted.
+    pub fn year_report(
+        &self,
+        tx: &Connection,
+        year: i32,
+        today: NaiveDate,
+    ) -> anyhow::Result<YearReport> {
+        let deadlines = &self.intake.settings.deadlines;
+        let english = self.intake.settings.organisation.language == Language::En;
+        let mut total = 0;
+        let mut per_month = [0usize; 12];
+        let mut per_category = BTreeMap::new();
+        let mut per_handler = BTreeMap::new();
+        let (mut reaction_days, mut closing_days) = (Histogram::default(), Histogram::default());
+        let (mut reaction_within, mut reaction_late_open) = (0, 0);
+        let (mut closing_within, mut closing_late_open) = (0, 0);
+        let (mut agreement_yes, mut agreement_no) = (0, 0);
+        let (mut escalations, mut appeals, mut upheld, mut rejected, mut extensions) =
+            (0, 0, 0, 0, 0);
+        let (mut causes, mut measures) = (Vec::new(), Vec::new());
+        let (mut causes_count, mut measures_count) = (0, 0);
+        let withdrawn = self.for_each_complaint(tx, year, |c, f| {
+            total += 1;
+            per_month[f.received.month0() as usize] += 1;
+            *per_category.entry(f.category).or_insert(0) += 1;
+            *per_handler.entry(f.handler).or_insert(0) += 1;
+            match f.reaction_days {
                 Some(d) => {
-                    reaction_days.push(d);
+                    reaction_days.add(d);
                     reaction_within += usize::from(d <= deadlines.reaction_working_days);
                 }
                 None if today > c.reaction_due => reaction_late_open += 1,
                 None => {}
             }
-            let c_days = match (c.reacted_at, c.closed_at) {
-                (Some(r), Some(cl)) => Some(cal.working_days_between(local(r), local(cl))),
-                _ => None,
-            };
-            match c_days {
+            match f.closing_days {
                 Some(d) => {
-                    closing_days.push(d);
+                    closing_days.add(d);
                     closing_within += usize::from(d <= deadlines.closing_working_days);
                 }
                 None if c.closing_due.is_some_and(|due| today > due) && c.closed_at.is_none() => {
@@ -201,45 +257,37 @@ impl Jobs<'_> {
                 }
                 None => {}
             }
-            facts.push(CaseFacts {
-                reference: c.reference.to_string(),
-                received,
-                category,
-                status: c.status.as_str().into(),
-                handler,
-                reaction_days: r_days,
-                closing_days: c_days,
-                agreement: c.agreement,
-                escalated: c.escalated_at.is_some(),
-                appealed: c.appealed_at.is_some(),
-                verdict: c
-                    .verdict
-                    .as_deref()
-                    .map(|v| v.split(':').next().unwrap_or(v).to_string()),
-                extended: extended.contains(&c.id),
-            });
-        }
-        let compliance = |days: &mut Vec<u32>, within: usize, late_open: usize| Compliance {
+            agreement_yes += usize::from(c.agreement == Some(true));
+            agreement_no += usize::from(c.agreement == Some(false));
+            escalations += usize::from(c.escalated);
+            appeals += usize::from(c.appealed);
+            let verdict = c.verdict.as_deref().unwrap_or_default();
+            upheld += usize::from(verdict.starts_with("gegrond"));
+            rejected += usize::from(verdict.starts_with("ongegrond"));
+            extensions += usize::from(c.extended);
+            for (text, list, count) in [
+                (&c.cause, &mut causes, &mut causes_count),
+                (&c.measure, &mut measures, &mut measures_count),
+            ] {
+                if let Some(text) = text {
+                    *count += 1;
+                    if list.len() < FINDINGS_CAP {
+                        list.push(Finding {
+                            reference: c.reference.to_string(),
+                            category: c.category.clone().unwrap_or_else(|| "-".into()),
+                            text: text.clone(),
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        let compliance = |days: &Histogram, within: usize, late_open: usize| Compliance {
             measured: days.len() + late_open,
             within,
             share: share(within, days.len() + late_open),
-            median: median(&mut days.clone()),
-            p90: p90(days),
-        };
-        let agreement_yes = complaints
-            .iter()
-            .filter(|c| c.agreement == Some(true))
-            .count();
-        let agreement_no = complaints
-            .iter()
-            .filter(|c| c.agreement == Some(false))
-            .count();
-        let finding = |c: &&CaseRecord, text: &Option<String>| {
-            text.as_ref().map(|t| Finding {
-                reference: c.reference.to_string(),
-                category: c.category.clone().unwrap_or_else(|| "-".into()),
-                text: t.clone(),
-            })
+            median: days.median(),
+            p90: days.p90(),
         };
         let recommendations = {
             let mut stmt = tx.prepare("SELECT at, text FROM recommendations ORDER BY at")?;
@@ -253,7 +301,7 @@ impl Jobs<'_> {
         };
         Ok(YearReport {
             year,
-            total: complaints.len(),
+            total,
             withdrawn,
             per_month: per_month
                 .iter()
@@ -265,51 +313,32 @@ impl Jobs<'_> {
                 .collect(),
             per_category: counts(per_category),
             per_handler: counts(per_handler),
-            reaction: compliance(&mut reaction_days, reaction_within, reaction_late_open),
-            closing: compliance(&mut closing_days, closing_within, closing_late_open),
+            reaction: compliance(&reaction_days, reaction_within, reaction_late_open),
+            closing: compliance(&closing_days, closing_within, closing_late_open),
             agreement_yes,
             agreement_no,
             agreement_rate: share(agreement_yes, agreement_yes + agreement_no),
-            escalations: complaints
-                .iter()
-                .filter(|c| c.escalated_at.is_some())
-                .count(),
-            appeals: complaints
-                .iter()
-                .filter(|c| c.appealed_at.is_some())
-                .count(),
-            upheld: complaints
-                .iter()
-                .filter(|c| {
-                    c.verdict
-                        .as_deref()
-                        .is_some_and(|v| v.starts_with("gegrond"))
-                })
-                .count(),
-            rejected: complaints
-                .iter()
-                .filter(|c| {
-                    c.verdict
-                        .as_deref()
-                        .is_some_and(|v| v.starts_with("ongegrond"))
-                })
-                .count(),
-            extensions: facts.iter().filter(|f| f.extended).count(),
-            causes: complaints
-                .iter()
-                .filter_map(|c| finding(c, &c.cause))
-                .collect(),
-            measures: complaints
-                .iter()
-                .filter_map(|c| finding(c, &c.measure))
-                .collect(),
+            escalations,
+            appeals,
+            upheld,
+            rejected,
+            extensions,
+            causes_more: causes_count - causes.len(),
+            measures_more: measures_count - measures.len(),
+            causes,
+            measures,
             recommendations,
-            facts,
         })
     }
 
-    /// The anonymous case data as CSV (RFC 4180, comma-separated, UTF-8).
-    pub fn report_csv(&self, report: &YearReport) -> String {
+    /// The anonymous case data of `year` as CSV (RFC 4180, comma-separated, UTF-8), written
+    /// to `out` one case at a time.
+    pub fn write_report_csv(
+        &self,
+        tx: &Connection,
+        year: i32,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<()> {
         let opt = |v: Option<u32>| v.map(|d| d.to_string()).unwrap_or_default();
         let english = self.intake.settings.organisation.language == Language::En;
         let yes_no = |b: bool| match (b, english) {
@@ -318,13 +347,13 @@ impl Jobs<'_> {
             (true, true) => "yes",
             (false, true) => "no",
         };
-        let mut out = String::from(if english {
-            "reference,received,month,category,status,handler,working_days_to_reply,working_days_to_close,agreement,escalated,appeal,verdict,extended\r\n"
+        out.write_all(if english {
+            b"reference,received,month,category,status,handler,working_days_to_reply,working_days_to_close,agreement,escalated,appeal,verdict,extended\r\n"
         } else {
-            "kenmerk,ontvangen,maand,categorie,status,behandelaar,werkdagen_tot_reactie,werkdagen_tot_afhandeling,akkoord,geescaleerd,beroep,uitspraak,verlengd\r\n"
-        });
-        for f in &report.facts {
-            let _ = write!(
+            b"kenmerk,ontvangen,maand,categorie,status,behandelaar,werkdagen_tot_reactie,werkdagen_tot_afhandeling,akkoord,geescaleerd,beroep,uitspraak,verlengd\r\n"
+        })?;
+        self.for_each_complaint(tx, year, |_, f| {
+            write!(
                 out,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
                 csv_field(&f.reference),
@@ -340,9 +369,17 @@ impl Jobs<'_> {
                 yes_no(f.appealed),
                 csv_field(f.verdict.as_deref().unwrap_or("")),
                 yes_no(f.extended),
-            );
-        }
-        out
+            )?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// [`Self::write_report_csv`] as one string (the attachment of the yearly mail).
+    pub fn report_csv(&self, tx: &Connection, year: i32) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        self.write_report_csv(tx, year, &mut out)?;
+        Ok(String::from_utf8(out).expect("written as UTF-8"))
     }
 
     /// The two charts as SVG: cases per month, and deadline compliance (no bar where nothing
@@ -470,6 +507,7 @@ impl Jobs<'_> {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let report = self.year_report(tx, year, today)?;
+        let csv = self.report_csv(tx, year)?;
         let context = self.report_context(&report);
         let html = self
             .intake
@@ -493,7 +531,7 @@ impl Jobs<'_> {
         attachments.push(Attachment::new(
             format!("klachten-{year}.csv"),
             "text/csv",
-            self.report_csv(&report).into_bytes(),
+            csv.into_bytes(),
         ));
         self.intake.mailer().to_role(
             tx,
@@ -613,6 +651,18 @@ mod tests {
         assert_eq!(csv_field("Anna"), "Anna");
     }
     use super::*;
+
+    proptest! {
+        /// The counted 90th percentile is the sorted one.
+        #[test]
+        fn counted_p90_is_the_sorted_p90(values in proptest::collection::vec(0u32..40, 0..200)) {
+            let mut h = Histogram::default();
+            for &v in &values {
+                h.add(v);
+            }
+            prop_assert_eq!(h.p90(), p90(&mut values.clone()));
+        }
+    }
 
     #[test]
     fn percentile_by_nearest_rank() {

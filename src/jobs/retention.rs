@@ -44,7 +44,8 @@ impl Jobs<'_> {
     ) -> anyhow::Result<Vec<Purgeable>> {
         let cutoff = self.cutoff(now);
         let mut out = Vec::new();
-        for case in cases::list(conn)? {
+        // Only the cases that are due are read (an index decides), not the register.
+        for case in cases::ended_before(conn, cutoff)? {
             let Some(end) = ended(&case).filter(|e| *e < cutoff) else {
                 continue;
             };

@@ -309,23 +309,403 @@ pub fn list(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The cases with a deadline running (open or reacted), oldest first: those
-/// [`running_deadline`] gives a date for.
-pub fn with_running_deadline(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM cases WHERE status IN ('open', 'reacted') ORDER BY year, seq"
-    ))?;
-    let rows = stmt.query_map([], from_row)?;
+/// `watch_on` of a case the scheduler owes nothing more until its deadline or status changes.
+pub const WATCH_NEVER: &str = "9999-12-31";
+
+/// A case the scheduler must look at: just what it needs to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    pub id: i64,
+    pub reference: CaseRef,
+    pub status: CaseStatus,
+    pub reaction_due: NaiveDate,
+    pub closing_due: Option<NaiveDate>,
+}
+
+/// At most `limit` cases whose `case_watch` day has come by `today` (or that are new, or
+/// whose deadline or status changed), from the `case_watch_due` index. The scheduler moves
+/// each one's day past today, so asking again gives the next ones.
+pub fn due_for_watch(
+    conn: &Connection,
+    today: NaiveDate,
+    limit: usize,
+) -> anyhow::Result<Vec<Watched>> {
+    let mut stmt = conn.prepare(WATCH_SQL)?;
+    let rows = stmt.query_map(params![today.to_string(), limit as i64], |r| {
+        let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+        };
+        Ok(Watched {
+            id: r.get(0)?,
+            reference: r
+                .get::<_, String>(1)?
+                .parse()
+                .map_err(|e| conv(1, Box::new(e)))?,
+            status: r
+                .get::<_, String>(2)?
+                .parse()
+                .map_err(|e| conv(2, Box::new(e)))?,
+            reaction_due: parse_date(&r.get::<_, String>(3)?)?,
+            closing_due: r
+                .get::<_, Option<String>>(4)?
+                .as_deref()
+                .map(parse_date)
+                .transpose()?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The next day the scheduler must look at a case (None: not before its deadline or status
+/// changes).
+pub fn set_watch_on(conn: &Connection, id: i64, day: Option<NaiveDate>) -> anyhow::Result<()> {
+    let day = day.map_or_else(|| WATCH_NEVER.to_string(), |d| d.to_string());
+    conn.execute(
+        "INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (?1, ?2)",
+        params![id, day],
+    )?;
+    Ok(())
 }
 
 /// The date by which the case must next move, and which deadline that is.
 pub fn running_deadline(case: &CaseRecord) -> Option<(Deadline, NaiveDate)> {
-    match case.status {
-        CaseStatus::Open => Some((Deadline::Reaction, case.reaction_due)),
-        CaseStatus::Reacted => case.closing_due.map(|d| (Deadline::Closing, d)),
+    deadline_of(case.status, case.reaction_due, case.closing_due)
+}
+
+/// [`running_deadline`] from the three columns it depends on.
+pub fn deadline_of(
+    status: CaseStatus,
+    reaction_due: NaiveDate,
+    closing_due: Option<NaiveDate>,
+) -> Option<(Deadline, NaiveDate)> {
+    match status {
+        CaseStatus::Open => Some((Deadline::Reaction, reaction_due)),
+        CaseStatus::Reacted => closing_due.map(|d| (Deadline::Closing, d)),
         _ => None,
     }
+}
+
+/// One line of the register, as `klachtd cases` shows it: no text, no history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterRow {
+    pub reference: CaseRef,
+    pub status: CaseStatus,
+    pub complainant_address: Option<String>,
+    pub unreachable_from: Option<String>,
+    pub subject: String,
+    pub received_at: DateTime<Utc>,
+    pub reaction_due: NaiveDate,
+    pub closing_due: Option<NaiveDate>,
+    /// Mail for this case that failed for good.
+    pub failed_mail: usize,
+}
+
+impl RegisterRow {
+    /// Whether the running deadline has passed on `today`, as [`is_overdue`].
+    pub fn is_overdue(&self, today: NaiveDate) -> bool {
+        deadline_of(self.status, self.reaction_due, self.closing_due)
+            .is_some_and(|(_, due)| today > due)
+    }
+}
+
+/// The register row by row, oldest first, handed to `f` one at a time: read from the
+/// `cases_register` index (never the rows and their text), failed mail counted in one pass
+/// over the failed outbox rows. Memory does not grow with the register.
+pub fn for_each_in_register(
+    conn: &Connection,
+    mut f: impl FnMut(RegisterRow) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare(REGISTER_QUERY)?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+        };
+        f(RegisterRow {
+            reference: r
+                .get::<_, String>(0)?
+                .parse()
+                .map_err(|e| conv(0, Box::new(e)))?,
+            status: r
+                .get::<_, String>(1)?
+                .parse()
+                .map_err(|e| conv(1, Box::new(e)))?,
+            complainant_address: r.get(2)?,
+            unreachable_from: r.get(3)?,
+            subject: r.get(4)?,
+            received_at: parse_ts(&r.get::<_, String>(5)?)?,
+            reaction_due: parse_date(&r.get::<_, String>(6)?)?,
+            closing_due: r
+                .get::<_, Option<String>>(7)?
+                .as_deref()
+                .map(parse_date)
+                .transpose()?,
+            failed_mail: r.get::<_, i64>(8)? as usize,
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) const REGISTER_QUERY: &str = "SELECT c.reference, c.status, c.complainant_address, c.unreachable_from, c.subject,
+        c.received_at, c.reaction_due, c.closing_due, COALESCE(f.n, 0)
+     FROM cases c INDEXED BY cases_register
+     LEFT JOIN (SELECT case_id, COUNT(*) AS n FROM outbox WHERE status = 'failed' GROUP BY case_id) f
+         ON f.case_id = c.id
+     ORDER BY c.year, c.seq";
+
+// The queries that run per scheduler pass or per command, each answered from an index (see
+// `every_pass_and_command_query_uses_an_index` below).
+const WATCH_SQL: &str = "SELECT c.id, c.reference, c.status, c.reaction_due, c.closing_due
+     FROM case_watch w JOIN cases c ON c.id = w.case_id
+     WHERE w.watch_on <= ?1
+     LIMIT ?2";
+const COUNT_ACTIVE_SQL: &str = "SELECT
+     (SELECT COUNT(*) FROM cases WHERE status IN ('open', 'reacted', 'appealed')),
+     (SELECT COUNT(*) FROM cases WHERE status = 'open' AND reaction_due < ?1)
+     + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due < ?1)";
+const COUNT_RUNNING_SQL: &str = "SELECT
+     (SELECT COUNT(*) FROM cases WHERE status = 'open')
+     + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due IS NOT NULL),
+     (SELECT COUNT(*) FROM cases WHERE status = 'open' AND reaction_due < ?1)
+     + (SELECT COUNT(*) FROM cases WHERE status = 'reacted' AND closing_due < ?1)";
+/// The most urgent first: overdue (by deadline), then no running deadline, then by deadline;
+/// the running deadline is `CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN
+/// closing_due END`, as [`deadline_of`] gives it.
+const URGENT_IDS_SQL: &str = "SELECT id FROM cases WHERE status IN ('open', 'reacted', 'appealed')
+     ORDER BY
+         CASE WHEN (CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN closing_due END) < ?1
+             THEN 0
+             WHEN (CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN closing_due END) IS NULL
+             THEN 1 ELSE 2 END,
+         CASE status WHEN 'open' THEN reaction_due WHEN 'reacted' THEN closing_due END, year, seq
+     LIMIT ?2";
+const REACTED_SQL: &str =
+    "SELECT received_at, reacted_at FROM cases WHERE reacted_at >= ?1 AND reacted_at < ?2";
+const ENDED_IDS_SQL: &str = "SELECT id FROM cases
+     WHERE status IN ('closed', 'final', 'withdrawn') AND purged_at IS NULL AND (
+     (status = 'closed' AND closed_at < ?1)
+     OR (status = 'final' AND COALESCE(verdict_at, closed_at) < ?1)
+     OR (status = 'withdrawn' AND received_at < ?1))";
+const FACTS_SQL: &str =
+    "SELECT reference, status, received_at, reaction_due, reacted_at, closing_due, closed_at,
+             handler, category, cause, measure, agreement, escalated_at IS NOT NULL,
+             appealed_at IS NOT NULL, verdict,
+             EXISTS (SELECT 1 FROM events e WHERE e.case_id = cases.id AND e.kind = 'extended')
+         FROM cases INDEXED BY cases_register
+         WHERE received_at >= ?1 AND received_at < ?2
+         ORDER BY year, seq";
+
+/// Counts of the active cases (open, reacted, appealed) and of those overdue on `today`,
+/// from the `cases_status_due` index.
+pub fn count_active(conn: &Connection, today: NaiveDate) -> anyhow::Result<(usize, usize)> {
+    let (active, overdue): (i64, i64) =
+        conn.query_row(COUNT_ACTIVE_SQL, params![today.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok((active as usize, overdue as usize))
+}
+
+/// Counts of the cases with a deadline running (those [`running_deadline`] gives a date
+/// for) and of those overdue on `today`, from the `cases_status_due` index.
+pub fn count_running(conn: &Connection, today: NaiveDate) -> anyhow::Result<(usize, usize)> {
+    let (running, overdue): (i64, i64) =
+        conn.query_row(COUNT_RUNNING_SQL, params![today.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok((running as usize, overdue as usize))
+}
+
+/// The ended cases not yet purged whose retention period began before
+/// `cutoff` (closing, the verdict, or for a withdrawn case its receipt), oldest first,
+/// decided on the `cases_ended` index.
+pub fn ended_before(conn: &Connection, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<CaseRecord>> {
+    by_ids(conn, ENDED_IDS_SQL, params![ts(cutoff)])
+}
+
+/// The `limit` most urgent active cases on `today`: overdue first (earliest deadline first),
+/// then those without a running deadline, then by deadline; ties by reference. Ranked on the
+/// index, only the cases shown are read.
+pub fn most_urgent(
+    conn: &Connection,
+    today: NaiveDate,
+    limit: usize,
+) -> anyhow::Result<Vec<CaseRecord>> {
+    let mut found = by_ids(
+        conn,
+        URGENT_IDS_SQL,
+        params![today.to_string(), limit as i64],
+    )?;
+    found.sort_by_key(|c| urgency(c, today));
+    Ok(found)
+}
+
+/// The order of [`most_urgent`], for one case.
+pub fn urgency(case: &CaseRecord, today: NaiveDate) -> (bool, Option<NaiveDate>, CaseRef) {
+    (
+        !is_overdue(case, today),
+        running_deadline(case).map(|(_, d)| d),
+        case.reference,
+    )
+}
+
+/// The cases selected by `ids_sql` (a query of row ids), read in full, oldest first.
+fn by_ids(
+    conn: &Connection,
+    ids_sql: &str,
+    params: impl rusqlite::Params,
+) -> anyhow::Result<Vec<CaseRecord>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM cases WHERE id IN ({ids_sql}) ORDER BY year, seq"
+    ))?;
+    let rows = stmt.query_map(params, from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An instant column of `cases` a digest counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    Received,
+    Closed,
+    Escalated,
+    Appealed,
+    Verdict,
+    /// A case ended: closed, or the committee's final verdict came in.
+    Ended,
+}
+
+impl Stamp {
+    fn condition(self) -> &'static str {
+        match self {
+            Stamp::Received => "received_at >= ?1 AND received_at < ?2",
+            Stamp::Closed => "closed_at >= ?1 AND closed_at < ?2",
+            Stamp::Escalated => "escalated_at >= ?1 AND escalated_at < ?2",
+            Stamp::Appealed => "appealed_at >= ?1 AND appealed_at < ?2",
+            Stamp::Verdict => "verdict_at >= ?1 AND verdict_at < ?2",
+            Stamp::Ended => {
+                "id IN (SELECT id FROM cases WHERE closed_at >= ?1 AND closed_at < ?2
+                        UNION SELECT id FROM cases WHERE verdict_at >= ?1 AND verdict_at < ?2)"
+            }
+        }
+    }
+}
+
+/// How many cases have `stamp` in [`from`, `to`), and the first `limit` of them (oldest
+/// reference first), each found on that column's index.
+pub fn stamped_between(
+    conn: &Connection,
+    stamp: Stamp,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: usize,
+) -> anyhow::Result<(usize, Vec<CaseRecord>)> {
+    let (from, to) = (ts(from), ts(to));
+    let count: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM cases WHERE {}", stamp.condition()),
+        params![from, to],
+        |r| r.get(0),
+    )?;
+    let first = by_ids(
+        conn,
+        &format!(
+            "SELECT id FROM cases WHERE {} ORDER BY year, seq LIMIT ?3",
+            stamp.condition()
+        ),
+        params![from, to, limit as i64],
+    )?;
+    Ok((count as usize, first))
+}
+
+/// Every case reacted to in [`from`, `to`): its receipt and reaction, one at a time, from the
+/// `cases_reacted` index.
+pub fn for_each_reacted(
+    conn: &Connection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    mut f: impl FnMut(DateTime<Utc>, DateTime<Utc>),
+) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare(REACTED_SQL)?;
+    let mut rows = stmt.query(params![ts(from), ts(to)])?;
+    while let Some(r) = rows.next()? {
+        f(
+            parse_ts(&r.get::<_, String>(0)?)?,
+            parse_ts(&r.get::<_, String>(1)?)?,
+        );
+    }
+    Ok(())
+}
+
+/// What the yearly analysis needs of one case: its facts, never its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactsRow {
+    pub reference: CaseRef,
+    pub status: CaseStatus,
+    pub received_at: DateTime<Utc>,
+    pub reaction_due: NaiveDate,
+    pub reacted_at: Option<DateTime<Utc>>,
+    pub closing_due: Option<NaiveDate>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub handler: Option<String>,
+    pub category: Option<String>,
+    pub cause: Option<String>,
+    pub measure: Option<String>,
+    pub agreement: Option<bool>,
+    pub escalated: bool,
+    pub appealed: bool,
+    pub verdict: Option<String>,
+    /// The director extended its deadline (an `extended` event).
+    pub extended: bool,
+}
+
+/// Every case received in [`from`, `to`), oldest reference first, handed to `f` one at a
+/// time (found in reference order on the `cases_register` index, which holds the receipt).
+pub fn for_each_received(
+    conn: &Connection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    mut f: impl FnMut(FactsRow) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare(FACTS_SQL)?;
+    let mut rows = stmt.query(params![ts(from), ts(to)])?;
+    while let Some(r) = rows.next()? {
+        let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+        };
+        let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+            r.get::<_, Option<String>>(i)?
+                .as_deref()
+                .map(parse_ts)
+                .transpose()
+        };
+        f(FactsRow {
+            reference: r
+                .get::<_, String>(0)?
+                .parse()
+                .map_err(|e| conv(0, Box::new(e)))?,
+            status: r
+                .get::<_, String>(1)?
+                .parse()
+                .map_err(|e| conv(1, Box::new(e)))?,
+            received_at: parse_ts(&r.get::<_, String>(2)?)?,
+            reaction_due: parse_date(&r.get::<_, String>(3)?)?,
+            reacted_at: opt_ts(4)?,
+            closing_due: r
+                .get::<_, Option<String>>(5)?
+                .as_deref()
+                .map(parse_date)
+                .transpose()?,
+            closed_at: opt_ts(6)?,
+            handler: r.get(7)?,
+            category: r.get(8)?,
+            cause: r.get(9)?,
+            measure: r.get(10)?,
+            agreement: r.get(11)?,
+            escalated: r.get(12)?,
+            appealed: r.get(13)?,
+            verdict: r.get(14)?,
+            extended: r.get(15)?,
+        })?;
+    }
+    Ok(())
 }
 
 /// The procedure's two deadlines.
@@ -433,54 +813,109 @@ pub fn claim_acknowledgement(
 mod tests {
     use super::*;
     use crate::store::Store;
-    use proptest::prelude::*;
 
-    proptest! {
-        /// The scheduler's narrow query finds exactly the cases the whole register would give
-        /// a running deadline, in the same order, whatever their statuses.
-        #[test]
-        fn running_deadline_query_matches_the_register(
-            cases in proptest::collection::vec((0usize..6, any::<bool>()), 0..30),
-        ) {
-            let mut store = Store::open_in_memory().unwrap();
-            store
-                .transaction(|tx| {
-                    for (i, (status, closing)) in cases.iter().enumerate() {
-                        tx.execute(
-                            "INSERT INTO cases (reference, year, seq, status, language, subject,
-                                 body, received_at, reaction_due, closing_due)
-                             VALUES (?1, 2026, ?2, ?3, 'nl', 's', 'b', '2026-11-24T09:00:00Z',
-                                 '2026-12-01', ?4)",
-                            params![
-                                format!("KL-2026-{:04}", i + 1),
-                                i as i64 + 1,
-                                crate::domain::CaseStatus::ALL[*status].as_str(),
-                                closing.then_some("2026-12-15"),
-                            ],
-                        )?;
-                    }
-                    Ok(())
-                })
-                .unwrap();
-            let narrow: Vec<i64> =
-                with_running_deadline(store.conn()).unwrap().iter().map(|c| c.id).collect();
-            let wide: Vec<i64> = list(store.conn())
-                .unwrap()
-                .iter()
-                .filter(|c| running_deadline(c).is_some())
-                .map(|c| c.id)
-                .collect();
-            // A reacted case without a closing date has no running deadline but is read: the
-            // loop skips it, as before.
-            let read_but_skipped: Vec<i64> = with_running_deadline(store.conn())
-                .unwrap()
-                .iter()
-                .filter(|c| running_deadline(c).is_none())
-                .map(|c| c.id)
-                .collect();
-            let mut narrowed = narrow.clone();
-            narrowed.retain(|id| !read_but_skipped.contains(id));
-            prop_assert_eq!(narrowed, wide);
+    /// The query plan of `sql`: one line per step.
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let mut rows = stmt.raw_query();
+        let mut steps = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            steps.push(r.get::<_, String>(3).unwrap());
+        }
+        steps
+    }
+
+    /// No query that runs per scheduler pass or per command walks `cases` or `outbox` row by
+    /// row (the rows hold the complaint's text and the mail's bytes): each one searches an
+    /// index, or reads one in order. Only the register and the yearly analysis walk the
+    /// register's whole index.
+    #[test]
+    fn every_pass_and_command_query_uses_an_index() {
+        let store = Store::open_in_memory().unwrap();
+        let conn = store.conn();
+        let by_ids = |ids: &str| {
+            format!("SELECT {COLUMNS} FROM cases WHERE id IN ({ids}) ORDER BY year, seq")
+        };
+        let stamps = [
+            Stamp::Received,
+            Stamp::Closed,
+            Stamp::Escalated,
+            Stamp::Appealed,
+            Stamp::Verdict,
+            Stamp::Ended,
+        ];
+        let mut queries: Vec<(String, String)> = vec![
+            ("watch".into(), WATCH_SQL.into()),
+            ("count active".into(), COUNT_ACTIVE_SQL.into()),
+            ("count running".into(), COUNT_RUNNING_SQL.into()),
+            ("most urgent".into(), by_ids(URGENT_IDS_SQL)),
+            ("reacted".into(), REACTED_SQL.into()),
+            ("ended".into(), by_ids(ENDED_IDS_SQL)),
+            ("facts".into(), FACTS_SQL.into()),
+            ("register".into(), REGISTER_QUERY.into()),
+            // As `notices::installed_at` asks on every pass, for the first case.
+            (
+                "first case".into(),
+                "SELECT MIN(received_at) FROM cases".into(),
+            ),
+            // As `health::quarantined` counts for `klachtd status`.
+            (
+                "quarantined".into(),
+                "SELECT COUNT(*) FROM mails WHERE outcome = 'quarantined'".into(),
+            ),
+            // As the nightly purge sweeps old tokens.
+            (
+                "old tokens".into(),
+                "DELETE FROM tokens WHERE issued_at < ?1".into(),
+            ),
+            // As `health::outbox` asks for the last mail sent.
+            (
+                "last sent".into(),
+                super::super::health::LAST_SENT_SQL.into(),
+            ),
+        ];
+        for stamp in stamps {
+            let c = stamp.condition();
+            queries.push((
+                format!("{stamp:?} count"),
+                format!("SELECT COUNT(*) FROM cases WHERE {c}"),
+            ));
+            queries.push((
+                format!("{stamp:?} list"),
+                by_ids(&format!(
+                    "SELECT id FROM cases WHERE {c} ORDER BY year, seq LIMIT ?3"
+                )),
+            ));
+        }
+        for (name, sql) in &queries {
+            let steps = plan(conn, sql);
+            for step in &steps {
+                let walks = (step.starts_with("SCAN cases")
+                    || step.starts_with("SCAN c")
+                    || step.starts_with("SCAN outbox")
+                    || step.starts_with("SCAN w")
+                    || step.starts_with("SCAN mails")
+                    || step.starts_with("SCAN tokens"))
+                    && !step.contains(" INDEX ");
+                assert!(!walks, "{name} walks a table: {steps:?}");
+            }
+            if name == "last sent" {
+                assert!(
+                    steps.len() == 1 && steps[0].contains("INDEX outbox_sent"),
+                    "{name}: {steps:?}"
+                );
+            }
+            // The register, and the yearly analysis (every case of a year, in reference
+            // order), read the register's index from end to end; nothing else does.
+            if name != "register" && name != "facts" {
+                assert!(
+                    !steps
+                        .iter()
+                        .any(|s| s.starts_with("SCAN")
+                            && s.contains("COVERING INDEX cases_register")),
+                    "{name} walks the whole register index: {steps:?}"
+                );
+            }
         }
     }
 

@@ -167,7 +167,8 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 7: storage (issue 12) — bodies apart from the rows that change, DEFLATE-compressed
     // (store/packed.rs), so marking a mail sent, settling a mail's outcome or updating a case
-    // rewrites a small row, not its text; the outbox indexes hold only the rows their queries look for.
+    // rewrites a small row, not its text; the outbox indexes hold only the rows their queries
+    // look for.
     r#"
     CREATE TABLE mail_bodies (
         mail_id  INTEGER PRIMARY KEY REFERENCES mails(id) ON DELETE CASCADE,
@@ -184,7 +185,46 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX outbox_due;
     CREATE INDEX outbox_queued_due ON outbox (next_attempt_at) WHERE status = 'queued';
     CREATE INDEX outbox_failed ON outbox (case_id) WHERE status = 'failed';
-    CREATE INDEX outbox_last_sent ON outbox (sent_at) WHERE status = 'sent';
+    CREATE INDEX outbox_sent ON outbox (sent_at) WHERE status = 'sent';
     CREATE INDEX mails_quarantined ON mails (id) WHERE outcome = 'quarantined';
+    "#,
+    // 8: a register of 100,000 cases costs nothing extra (issue 12) — nothing that runs
+    // per pass or per command reads every case with its body (in rows written before schema 7
+    // the text lies in overflow pages before most columns, so any scan of `cases` reads it). `case_watch` holds, per case, the
+    // first local day on which the scheduler may owe it a reminder or an alert ('' = look at
+    // it now): triggers put every new case and every changed deadline or status there, and
+    // the scheduler moves the day on (a small row of its own, so the big one is never
+    // rewritten). The indexes (partial where only a few rows matter, so that taking in a
+    // complaint writes as few of them as it can) cover the register, the digest's counts and
+    // lists, the yearly analysis, and the retention purge (and its nightly token sweep).
+    r#"
+    CREATE TABLE case_watch (
+        case_id  INTEGER PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
+        watch_on TEXT NOT NULL
+    );
+    CREATE INDEX case_watch_due ON case_watch (watch_on);
+    INSERT INTO case_watch (case_id, watch_on)
+        SELECT id, '' FROM cases WHERE status IN ('open', 'reacted');
+    CREATE TRIGGER case_watch_new AFTER INSERT ON cases BEGIN
+        INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (new.id, '');
+    END;
+    CREATE TRIGGER case_watch_changed AFTER UPDATE OF status, reaction_due, closing_due ON cases
+    WHEN old.status IS NOT new.status OR old.reaction_due IS NOT new.reaction_due
+        OR old.closing_due IS NOT new.closing_due
+    BEGIN
+        INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (new.id, '');
+    END;
+    CREATE INDEX cases_register ON cases (year, seq, reference, status, received_at,
+        reaction_due, closing_due, complainant_address, unreachable_from, subject);
+    CREATE INDEX cases_status_due ON cases (status, reaction_due, closing_due, year, seq);
+    CREATE INDEX cases_received ON cases (received_at, year, seq);
+    CREATE INDEX cases_closed ON cases (closed_at) WHERE closed_at IS NOT NULL;
+    CREATE INDEX cases_verdict ON cases (verdict_at) WHERE verdict_at IS NOT NULL;
+    CREATE INDEX cases_escalated ON cases (escalated_at) WHERE escalated_at IS NOT NULL;
+    CREATE INDEX cases_appealed ON cases (appealed_at) WHERE appealed_at IS NOT NULL;
+    CREATE INDEX cases_reacted ON cases (reacted_at, received_at) WHERE reacted_at IS NOT NULL;
+    CREATE INDEX cases_ended ON cases (status, purged_at, closed_at, verdict_at, received_at)
+        WHERE status IN ('closed', 'final', 'withdrawn');
+    CREATE INDEX tokens_issued ON tokens (issued_at);
     "#,
 ];
