@@ -264,12 +264,22 @@ pub fn acknowledgement_slot(
     now: DateTime<Utc>,
     per_hour: u32,
 ) -> anyhow::Result<DateTime<Utc>> {
+    // Only the acknowledgements of the last hour (and any scheduled later) can delay this
+    // one: an older `per_hour`-th latest gives `now` all the same. Bounding the walk keeps its
+    // cost independent of the register's size, whatever `per_hour` is.
     let nth_latest: Option<String> = conn
         .prepare_cached(
             "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement'
+                 AND next_attempt_at > ?2
              ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1",
         )?
-        .query_row(params![per_hour.saturating_sub(1)], |r| r.get(0))
+        .query_row(
+            params![
+                per_hour.saturating_sub(1),
+                ts(now - chrono::Duration::hours(1))
+            ],
+            |r| r.get(0),
+        )
         .optional()?;
     let Some(at) = nth_latest.as_deref().map(parse_ts).transpose()? else {
         return Ok(now);
@@ -506,6 +516,37 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever acknowledgements are scheduled, the slot is the one the whole schedule
+        /// gives: an hour after the `per_hour`-th latest, or now.
+        #[test]
+        fn acknowledgement_slot_equals_the_whole_schedule(
+            minutes in proptest::collection::vec(-200i64..200, 0..30),
+            per_hour in 1u32..6,
+        ) {
+            let mut store = Store::open_in_memory().unwrap();
+            let now = at(300);
+            store.transaction(|tx| {
+                for (i, m) in minutes.iter().enumerate() {
+                    let recipients = vec![format!("c{i}@example.org")];
+                    queue_at(tx, &Outgoing {
+                        message_id: &format!("<a{i}@example.org>"),
+                        case_id: None,
+                        kind: OutboxKind::Acknowledgement,
+                        envelope_from: "info@example.org",
+                        recipients: &recipients,
+                        raw: b"x",
+                    }, at(0), at(300 + m))?;
+                }
+                Ok(())
+            }).unwrap();
+            let mut all: Vec<DateTime<Utc>> = minutes.iter().map(|m| at(300 + m).max(at(0))).collect();
+            all.sort_unstable_by(|a, b| b.cmp(a));
+            let expected = all
+                .get(per_hour as usize - 1)
+                .map_or(now, |nth| (*nth + chrono::Duration::hours(1)).max(now));
+            prop_assert_eq!(acknowledgement_slot(store.conn(), now, per_hour).unwrap(), expected);
+        }
+
         /// Whatever the queue: the heads are due, queued, oldest first, at most `limit`, no
         /// two of one chain (case and recipients), none behind a waiting mail of its chain —
         /// and every due chain head is among them when the limit allows.

@@ -196,7 +196,8 @@ pub const MIGRATIONS: &[&str] = &[
     // the scheduler moves the day on (a small row of its own, so the big one is never
     // rewritten). The indexes (partial where only a few rows matter, so that taking in a
     // complaint writes as few of them as it can) cover the register, the digest's counts and
-    // lists, the yearly analysis, and the retention purge (and its nightly token sweep).
+    // lists, the yearly analysis, the retention purge (and its nightly token sweep), and the
+    // check that a staff member's command mail applies once (by Message-ID).
     r#"
     CREATE TABLE case_watch (
         case_id  INTEGER PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
@@ -226,5 +227,6 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX cases_ended ON cases (status, purged_at, closed_at, verdict_at, received_at)
         WHERE status IN ('closed', 'final', 'withdrawn');
     CREATE INDEX tokens_issued ON tokens (issued_at);
+    CREATE INDEX mails_message_id ON mails (message_id);
     "#,
 ];
