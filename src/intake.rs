@@ -413,12 +413,26 @@ impl Intake<'_> {
             _ => None,
         };
         let left_for_people = classification == Some(Classification::NotAComplaint);
+        // The very same bytes again (the same message under a new UID, a folder rescanned
+        // after a UIDVALIDITY change): recorded by reference to the first copy — its key in
+        // the reason, its content hash in this row — instead of a second copy of the bytes.
+        let same_bytes = duplicate_of
+            .as_ref()
+            .is_some_and(|(_, sha)| sha.as_deref() == Some(prepared.content_sha256.as_str()))
+            && mail.is_some();
         // Known before anything is acted on (a duplicate, spam, a machine's mail, no
         // complaint): the ledger row is written once, as it ends, and nothing else.
         let known = match (&duplicate_of, &classification) {
-            (Some(original), _) if mail.is_some() => Some(Settled::new(
+            (Some((original, _)), _) if mail.is_some() && !same_bytes => Some(Settled::new(
                 MailOutcome::Ignored,
                 format!("duplicate of an earlier delivery ({original})"),
+                None,
+            )),
+            (Some((original, _)), _) if mail.is_some() => Some(Settled::new(
+                MailOutcome::Ignored,
+                format!(
+                    "duplicate of an earlier delivery ({original}; the same bytes, kept there)"
+                ),
                 None,
             )),
             (_, Some(c @ (Classification::Automatic(_) | Classification::NotAComplaint))) => {
@@ -453,7 +467,11 @@ impl Intake<'_> {
                 disposition,
                 reason,
                 case_id: None,
-                raw: prepared.kept_bytes(),
+                raw: if same_bytes {
+                    &[]
+                } else {
+                    prepared.kept_bytes()
+                },
                 content_sha256: &prepared.content_sha256,
             },
         )?;

@@ -1,6 +1,7 @@
 //! The flood (issue 12): out-of-office replies, bounces, newsletters, duplicates and spam in
 //! any mix and order are each recorded once with what became of them, make no case and no
-//! mail, and — robots and spam — are judged from their headers without decoding the body.
+//! mail, and — robots and spam — are judged from their headers without decoding the body; a
+//! copy of the very same bytes is recorded by reference to the first instead of again.
 
 mod common;
 
@@ -171,6 +172,10 @@ proptest! {
             .find(|m| m.kind == outbox::OutboxKind::Acknowledgement)
             .unwrap()
             .message_id;
+        let first_sha: String = store
+            .conn()
+            .query_row("SELECT content_sha256 FROM mails WHERE source_key = 'first'", [], |r| r.get(0))
+            .unwrap();
         let cases_before = cases::list(store.conn()).unwrap().len();
         let queued_before = outbox::all(store.conn()).unwrap().len();
         let ledger_before = mails::all(store.conn()).unwrap().len();
@@ -217,6 +222,23 @@ proptest! {
             prop_assert_eq!(rows[0].outcome, kind.expected().0);
             prop_assert!(rows[0].reason.starts_with(kind.expected().1), "{}", &rows[0].reason);
             prop_assert_eq!(rows[0].case_id, None);
+            // Each mail's bytes are kept once: a copy of the very same bytes by reference to
+            // the first (its content hash), anything else whole.
+            let (raw, sha): (Vec<u8>, String) = store
+                .conn()
+                .query_row(
+                    "SELECT raw, content_sha256 FROM mails WHERE source_key = ?1",
+                    [&key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            if *kind == Kind::ExactDuplicate {
+                prop_assert!(raw.is_empty());
+                prop_assert_eq!(&sha, &first_sha);
+                prop_assert!(rows[0].reason.contains("(first; the same bytes, kept there)"), "{}", &rows[0].reason);
+            } else {
+                prop_assert_eq!(&raw, &raws[i].bytes);
+            }
         }
     }
 }

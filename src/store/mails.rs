@@ -180,11 +180,18 @@ pub fn recorded_copy(
         .transpose()
 }
 
-/// The first mail with this fingerprint that was acted on, if any: a redelivery of it is a duplicate.
-pub fn original_of(conn: &Connection, fingerprint: &str) -> anyhow::Result<Option<String>> {
+/// The first mail with this fingerprint that was acted on, if any: a redelivery of it is a
+/// duplicate. Its source key, and the SHA-256 of its bytes (`None` for rows recorded before
+/// klachtd kept it).
+pub fn original_of(
+    conn: &Connection,
+    fingerprint: &str,
+) -> anyhow::Result<Option<(String, Option<String>)>> {
     Ok(conn
-        .prepare_cached("SELECT source_key FROM mails WHERE fingerprint = ?1 ORDER BY id LIMIT 1")?
-        .query_row(params![fingerprint], |r| r.get(0))
+        .prepare_cached(
+            "SELECT source_key, content_sha256 FROM mails WHERE fingerprint = ?1 ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![fingerprint], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 
