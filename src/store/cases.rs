@@ -189,25 +189,10 @@ const COLUMNS: &str =
     unreachable_from, (SELECT deflated FROM case_texts WHERE case_id = cases.id)";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
-    let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
-    };
-    let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
-        r.get::<_, Option<String>>(i)?
-            .as_deref()
-            .map(parse_ts)
-            .transpose()
-    };
     Ok(CaseRecord {
         id: r.get(0)?,
-        reference: r
-            .get::<_, String>(1)?
-            .parse()
-            .map_err(|e| conv(1, Box::new(e)))?,
-        status: r
-            .get::<_, String>(2)?
-            .parse()
-            .map_err(|e| conv(2, Box::new(e)))?,
+        reference: parsed(r, 1)?,
+        status: parsed(r, 2)?,
         language: r.get(3)?,
         complainant_address: r.get(4)?,
         complainant_name: r.get(5)?,
@@ -216,31 +201,59 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         body: match r.get::<_, Option<Vec<u8>>>(25)? {
             Some(packed) => super::packed::unpack(&packed)
                 .and_then(|bytes| Ok(String::from_utf8(bytes)?))
-                .map_err(|e| conv(25, e.into()))?,
+                .map_err(|e| conversion(25, e.into()))?,
             None => r.get(7)?,
         },
         received_at: parse_ts(&r.get::<_, String>(8)?)?,
         reaction_due: parse_date(&r.get::<_, String>(9)?)?,
-        reacted_at: opt_ts(10)?,
-        closing_due: r
-            .get::<_, Option<String>>(11)?
-            .as_deref()
-            .map(parse_date)
-            .transpose()?,
-        closed_at: opt_ts(12)?,
+        reacted_at: opt_instant(r, 10)?,
+        closing_due: opt_day(r, 11)?,
+        closed_at: opt_instant(r, 12)?,
         handler: r.get(13)?,
         category: r.get(14)?,
         cause: r.get(15)?,
         solution: r.get(16)?,
         measure: r.get(17)?,
         agreement: r.get(18)?,
-        escalated_at: opt_ts(19)?,
-        appealed_at: opt_ts(20)?,
+        escalated_at: opt_instant(r, 19)?,
+        appealed_at: opt_instant(r, 20)?,
         verdict: r.get(21)?,
-        verdict_at: opt_ts(22)?,
-        purged_at: opt_ts(23)?,
+        verdict_at: opt_instant(r, 22)?,
+        purged_at: opt_instant(r, 23)?,
         unreachable_from: r.get(24)?,
     })
+}
+
+/// A column that did not convert, as rusqlite reports it.
+fn conversion(i: usize, e: Box<dyn std::error::Error + Send + Sync>) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+}
+
+/// Column `i` read as text and parsed (a reference, a status).
+fn parsed<T>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    r.get::<_, String>(i)?
+        .parse()
+        .map_err(|e| conversion(i, Box::new(e)))
+}
+
+/// Column `i`: an instant, if set.
+fn opt_instant(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    r.get::<_, Option<String>>(i)?
+        .as_deref()
+        .map(parse_ts)
+        .transpose()
+}
+
+/// Column `i`: a day, if set.
+fn opt_day(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<NaiveDate>> {
+    r.get::<_, Option<String>>(i)?
+        .as_deref()
+        .map(parse_date)
+        .transpose()
 }
 
 /// Writes back everything about a case that casework can change.
@@ -332,25 +345,12 @@ pub fn due_for_watch(
 ) -> anyhow::Result<Vec<Watched>> {
     let mut stmt = conn.prepare(WATCH_SQL)?;
     let rows = stmt.query_map(params![today.to_string(), limit as i64], |r| {
-        let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
-        };
         Ok(Watched {
             id: r.get(0)?,
-            reference: r
-                .get::<_, String>(1)?
-                .parse()
-                .map_err(|e| conv(1, Box::new(e)))?,
-            status: r
-                .get::<_, String>(2)?
-                .parse()
-                .map_err(|e| conv(2, Box::new(e)))?,
+            reference: parsed(r, 1)?,
+            status: parsed(r, 2)?,
             reaction_due: parse_date(&r.get::<_, String>(3)?)?,
-            closing_due: r
-                .get::<_, Option<String>>(4)?
-                .as_deref()
-                .map(parse_date)
-                .transpose()?,
+            closing_due: opt_day(r, 4)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -418,28 +418,15 @@ pub fn for_each_in_register(
     let mut stmt = conn.prepare(REGISTER_QUERY)?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
-        };
         f(RegisterRow {
-            reference: r
-                .get::<_, String>(0)?
-                .parse()
-                .map_err(|e| conv(0, Box::new(e)))?,
-            status: r
-                .get::<_, String>(1)?
-                .parse()
-                .map_err(|e| conv(1, Box::new(e)))?,
+            reference: parsed(r, 0)?,
+            status: parsed(r, 1)?,
             complainant_address: r.get(2)?,
             unreachable_from: r.get(3)?,
             subject: r.get(4)?,
             received_at: parse_ts(&r.get::<_, String>(5)?)?,
             reaction_due: parse_date(&r.get::<_, String>(6)?)?,
-            closing_due: r
-                .get::<_, Option<String>>(7)?
-                .as_deref()
-                .map(parse_date)
-                .transpose()?,
+            closing_due: opt_day(r, 7)?,
             failed_mail: r.get::<_, i64>(8)? as usize,
         })?;
     }
@@ -667,33 +654,14 @@ pub fn for_each_received(
     let mut stmt = conn.prepare(FACTS_SQL)?;
     let mut rows = stmt.query(params![ts(from), ts(to)])?;
     while let Some(r) = rows.next()? {
-        let conv = |i: usize, e: Box<dyn std::error::Error + Send + Sync>| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
-        };
-        let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
-            r.get::<_, Option<String>>(i)?
-                .as_deref()
-                .map(parse_ts)
-                .transpose()
-        };
         f(FactsRow {
-            reference: r
-                .get::<_, String>(0)?
-                .parse()
-                .map_err(|e| conv(0, Box::new(e)))?,
-            status: r
-                .get::<_, String>(1)?
-                .parse()
-                .map_err(|e| conv(1, Box::new(e)))?,
+            reference: parsed(r, 0)?,
+            status: parsed(r, 1)?,
             received_at: parse_ts(&r.get::<_, String>(2)?)?,
             reaction_due: parse_date(&r.get::<_, String>(3)?)?,
-            reacted_at: opt_ts(4)?,
-            closing_due: r
-                .get::<_, Option<String>>(5)?
-                .as_deref()
-                .map(parse_date)
-                .transpose()?,
-            closed_at: opt_ts(6)?,
+            reacted_at: opt_instant(r, 4)?,
+            closing_due: opt_day(r, 5)?,
+            closed_at: opt_instant(r, 6)?,
             handler: r.get(7)?,
             category: r.get(8)?,
             cause: r.get(9)?,
