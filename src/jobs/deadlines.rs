@@ -183,18 +183,7 @@ impl Jobs<'_> {
         let key = format!("overdue:{reference}:{}:{due}", deadline.as_str());
         if today > due && now >= morning(self.intake, alert_day) && notices::claim(tx, &key, now)? {
             let case = load(tx)?;
-            cases::add_event(
-                tx,
-                case.id,
-                now,
-                "overdue",
-                None,
-                &format!(
-                    "{} uiterlijk {}",
-                    deadline.dutch(),
-                    due.format("%-d-%-m-%Y")
-                ),
-            )?;
+            deadline_event(tx, case.id, now, "overdue", deadline, due)?;
             overdue.add(
                 reference,
                 OverdueLine {
@@ -244,19 +233,25 @@ impl Jobs<'_> {
             &self.intake.handler_or_staff(case),
             now,
         )?;
-        cases::add_event(
-            tx,
-            case.id,
-            now,
-            "reminder",
-            None,
-            &format!(
-                "{} uiterlijk {}",
-                deadline.dutch(),
-                due.format("%-d-%-m-%Y")
-            ),
-        )?;
+        deadline_event(tx, case.id, now, "reminder", deadline, due)?;
         tracing::info!(case = %case.reference, deadline = deadline.as_str(), "reminder sent");
         Ok(())
     }
+}
+
+/// Records in a case's history that a deadline's reminder or alert went out (`kind`).
+fn deadline_event(
+    tx: &Connection,
+    case_id: i64,
+    now: DateTime<Utc>,
+    kind: &str,
+    deadline: Deadline,
+    due: chrono::NaiveDate,
+) -> anyhow::Result<()> {
+    let detail = format!(
+        "{} uiterlijk {}",
+        deadline.dutch(),
+        due.format("%-d-%-m-%Y")
+    );
+    cases::add_event(tx, case_id, now, kind, None, &detail)
 }
