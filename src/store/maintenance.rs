@@ -1,6 +1,6 @@
-//! The database seen from outside the daemon: inspecting a file without changing it (for
-//! `klachtd check` and `status`), and consistent copies with SQLite's online backup API (for
-//! `klachtd backup` and `restore`), which work while the daemon writes.
+//! The database seen from outside the daemon: inspecting a file without changing its content
+//! (for `klachtd check` and `status`), and consistent copies with SQLite's online backup API
+//! (for `klachtd backup` and `restore`), which work while the daemon writes.
 
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
@@ -22,10 +22,10 @@ pub struct Inspection {
     pub intact: bool,
 }
 
-/// Opens `path` read-only (never creating it) and inspects it; `whole_file` runs
-/// `PRAGMA quick_check`, which reads every page.
+/// Opens `path` (never creating it) and inspects it; `whole_file` runs `PRAGMA quick_check`,
+/// which reads every page.
 pub fn inspect(path: &Path, whole_file: bool) -> anyhow::Result<Inspection> {
-    let conn = open_read_only(path)?;
+    let conn = open_existing(path)?;
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let intact = if whole_file {
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
@@ -38,6 +38,24 @@ pub fn inspect(path: &Path, whole_file: bool) -> anyhow::Result<Inspection> {
         true
     };
     Ok(Inspection { version, intact })
+}
+
+/// Opens an existing database for reading. Read-write when the file may be written: a commit
+/// cut off by a crash (a database in rollback-journal mode — one from before WAL, a backup
+/// copy — left with a hot journal) is then rolled back on the first read, as any opener does,
+/// instead of making every later start fail with "attempt to write a readonly database".
+/// Read-only when it may not be written.
+fn open_existing(path: &Path) -> anyhow::Result<Connection> {
+    match Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) {
+        Ok(conn) => {
+            conn.busy_timeout(Duration::from_secs(10))?;
+            Ok(conn)
+        }
+        Err(_) => open_read_only(path),
+    }
 }
 
 fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
@@ -63,7 +81,7 @@ pub fn backup(from: &Path, to: &Path) -> anyhow::Result<Inspection> {
         "{} already exists: give a new file name",
         to.display()
     );
-    let src = open_read_only(from)?;
+    let src = open_existing(from)?;
     let tmp = to.with_extension("partial");
     let _ = std::fs::remove_file(&tmp);
     crate::fsutil::touch_private(&tmp)
@@ -123,4 +141,66 @@ pub fn restore(from: &Path, to: &Path) -> anyhow::Result<Inspection> {
         crate::fsutil::create_private_dir(dir)?;
     }
     backup(from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database in rollback-journal mode copied, with its journal, in the middle of a
+    /// commit: what a crash leaves behind.
+    fn with_hot_journal(dir: &Path) -> std::path::PathBuf {
+        let live = dir.join("live.sqlite");
+        let conn = Connection::open(&live).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = DELETE; PRAGMA cache_size = 1;
+             CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('before'); PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        conn.execute_batch("BEGIN; UPDATE t SET x = 'during';")
+            .unwrap();
+        // Enough changed pages that the cache spills them into the file before the commit.
+        for _ in 0..200 {
+            conn.execute("INSERT INTO t VALUES (?1)", [&"y".repeat(2000)])
+                .unwrap();
+        }
+        let crashed = dir.join("crashed.sqlite");
+        std::fs::copy(&live, &crashed).unwrap();
+        std::fs::copy(
+            dir.join("live.sqlite-journal"),
+            dir.join("crashed.sqlite-journal"),
+        )
+        .unwrap();
+        crashed
+    }
+
+    #[test]
+    fn a_commit_cut_off_by_a_crash_is_rolled_back_not_reported_as_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let crashed = with_hot_journal(dir.path());
+        let seen = inspect(&crashed, true).unwrap();
+        assert_eq!(
+            seen,
+            Inspection {
+                version: 3,
+                intact: true
+            }
+        );
+        let conn = Connection::open(&crashed).unwrap();
+        let rows: Vec<String> = conn
+            .prepare("SELECT x FROM t")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            ["before"],
+            "the cut-off commit is gone, the one before kept"
+        );
+        // A backup of it works too.
+        let copy = dir.path().join("copy.sqlite");
+        assert_eq!(backup(&crashed, &copy).unwrap().version, 3);
+    }
 }
