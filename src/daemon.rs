@@ -209,29 +209,40 @@ impl Daemon {
         f(&jobs, &mut self.store())
     }
 
-    /// Removes purged cases' mail from the Maildir (the IMAP processed folder is cleaned by
-    /// Message-ID, see `ImapSource::expunge`).
-    pub async fn remove_purged_mail(
-        &self,
-        mail: &[(String, Option<String>)],
-    ) -> anyhow::Result<usize> {
-        let keys: Vec<&str> = mail.iter().map(|(k, _)| k.as_str()).collect();
-        match self.settings.inbound.kind {
-            InboundKind::Maildir => {
-                let maildir = self.maildir()?;
-                Ok(maildir.remove_keys(&keys)?)
+    /// Removes the mailbox copies of purged mail that are still there (queued by the purge in
+    /// `mailbox_removals`), and forgets them once gone; what fails stays queued for the next
+    /// pass. The Maildir by file name, IMAP's processed and quarantine folders by Message-ID
+    /// (`ImapSource::expunge_message_ids`). Returns how many copies were removed.
+    pub async fn remove_purged_mail(&self) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        loop {
+            let pending = {
+                let store = self.store();
+                mails::pending_removals(store.conn(), 500)?
+            };
+            if pending.is_empty() {
+                return Ok(removed);
             }
-            InboundKind::Imap => {
-                let ids: Vec<&str> = mail.iter().filter_map(|(_, id)| id.as_deref()).collect();
-                if ids.is_empty() {
-                    return Ok(0);
+            crate::failpoint::hit("before_mailbox_removal");
+            let keys: Vec<&str> = pending.iter().map(|(k, _)| k.as_str()).collect();
+            removed += match self.settings.inbound.kind {
+                InboundKind::Maildir => self.maildir()?.remove_keys(&keys)?,
+                InboundKind::Imap => {
+                    let ids: Vec<&str> =
+                        pending.iter().filter_map(|(_, id)| id.as_deref()).collect();
+                    if ids.is_empty() {
+                        0
+                    } else {
+                        let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
+                        let mut session = source.connect().await?;
+                        let n = source.expunge_message_ids(&mut session, &ids).await?;
+                        let _ = session.logout().await;
+                        n
+                    }
                 }
-                let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
-                let mut session = source.connect().await?;
-                let n = source.expunge_message_ids(&mut session, &ids).await?;
-                let _ = session.logout().await;
-                Ok(n)
-            }
+            };
+            let done: Vec<String> = pending.into_iter().map(|(k, _)| k).collect();
+            self.store().transaction(|tx| mails::removed(tx, &done))?;
         }
     }
 
@@ -258,8 +269,12 @@ impl Daemon {
         }
         crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
         report.jobs = self.run_jobs()?;
-        if !report.jobs.purged_mail.is_empty() {
-            self.remove_purged_mail(&report.jobs.purged_mail).await?;
+        if let Err(e) = self.remove_purged_mail().await {
+            // Kept queued: tried again on the next pass.
+            tracing::error!(
+                "retention: removing purged mail from the mailbox: {}",
+                crate::redact::addresses(&format!("{e:#}"))
+            );
         }
         report.delivery = self.deliver().await?;
         crate::jobs::alerts::outbound_observed(&self.store(), self.clock.now());
@@ -288,15 +303,14 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         loop {
             match self.run_jobs() {
-                Ok(report) if !report.purged_mail.is_empty() => {
-                    if let Err(e) = self.remove_purged_mail(&report.purged_mail).await {
+                Ok(_) => {
+                    if let Err(e) = self.remove_purged_mail().await {
                         tracing::error!(
                             "retention: removing purged mail from the mailbox: {}",
                             crate::redact::addresses(&format!("{e:#}"))
                         );
                     }
                 }
-                Ok(_) => {}
                 Err(e) => tracing::error!(
                     "scheduled jobs: {}",
                     crate::redact::addresses(&format!("{e:#}"))

@@ -421,9 +421,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{} case(s) would be purged", due.len());
             } else {
                 let (due, loose) = daemon.with_jobs(|jobs, store| jobs.purge(store, at))?;
-                let mail: Vec<(String, Option<String>)> =
-                    due.iter().flat_map(|p| p.mail.clone()).collect();
-                let removed = runtime.block_on(daemon.remove_purged_mail(&mail))?;
+                let removed = runtime.block_on(daemon.remove_purged_mail())?;
                 for p in &due {
                     println!("{} purged", p.reference);
                 }
@@ -464,9 +462,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            // A complainant's file: readable by its owner only, like the database.
             std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&out)
                 .and_then(|mut f| f.write_all(&data))
                 .with_context(|| format!("cannot write {}", out.display()))?;

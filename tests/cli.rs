@@ -120,6 +120,9 @@ fn case_lists_attachments_and_attachment_writes_one_out() {
     ));
     assert!(written.contains("written to"), "{written}");
     let bytes = std::fs::read(&out).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a complainant's file is for its owner only");
     assert!(bytes.starts_with(b"%PDF-"));
     assert_eq!(bytes.len() as u64, attachments[0]["size"].as_u64().unwrap());
     // Never overwrites, and a missing number is a clear error.

@@ -79,9 +79,14 @@ impl Install {
 
     /// Starts `run --once` with a failpoint and kills it (SIGKILL) once it is reached.
     fn crash_at(&self, failpoint: &str) {
+        self.crash_at_with(failpoint, &["run", "--once"]);
+    }
+
+    /// Starts klachtd with `args` and a failpoint, and kills it (SIGKILL) once it is reached.
+    fn crash_at_with(&self, failpoint: &str, args: &[&str]) {
         let mut child: Child = self
             .command()
-            .args(["run", "--once"])
+            .args(args)
             .env("KLACHTD_FAILPOINT", failpoint)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -287,4 +292,79 @@ fn the_demo_shows_the_path_end_to_end() {
             "demo output lacks {expected:?}:\n{text}"
         );
     }
+}
+
+/// Outside review: after the retention purge, no copy of a purged mail stays in the mailbox —
+/// not when klachtd is killed between the purge's commit and the removal (it is queued and
+/// retried), not a duplicate delivery that never became part of the case, not a robot's or a
+/// spam mail that belonged to no case; and mail sent to no case (a notice to the director)
+/// goes after the same period.
+#[test]
+fn a_purge_leaves_no_copy_in_the_mailbox_even_after_a_crash() {
+    let k = Install::new();
+    let complaint = b"From: Jan Geheim <jan.geheim@example.net>\r\nTo: info@example.org\r\n\
+        Subject: Klacht over de cursus\r\nMessage-ID: <purge-1@example.net>\r\n\
+        Date: Mon, 30 Nov 2026 09:00:00 +0100\r\n\r\nIk ben ontevreden over de cursus.\r\n";
+    k.deliver("1.host", complaint);
+    k.deliver("2.host", complaint); // the same bytes delivered twice
+    k.deliver(
+        "3.host",
+        b"From: Jan Geheim <jan.geheim@example.net>\r\nTo: info@example.org\r\n\
+          Subject: Automatisch antwoord: afwezig\r\nAuto-Submitted: auto-replied\r\n\
+          Message-ID: <purge-3@example.net>\r\n\r\nIk ben afwezig.\r\n",
+    );
+    k.deliver(
+        "4.host",
+        b"From: Jan Geheim <jan.geheim@example.net>\r\nTo: info@example.org\r\n\
+          Subject: Klacht Jan Geheim BSN 123456782\r\nX-Spam-Flag: YES\r\n\
+          Message-ID: <purge-4@example.net>\r\n\r\nKoop nu.\r\n",
+    );
+    k.run(&["run", "--once", "--now", "2026-11-30T10:00:00+01:00"]);
+    let mailbox = |k: &Install| -> Vec<String> {
+        ["mail/cur", "mail/.Quarantaine/cur"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(k.path(d)).into_iter().flatten())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(mailbox(&k).len(), 4, "{:?}", mailbox(&k));
+    let db = rusqlite::Connection::open(k.path("var/klachtd.sqlite")).unwrap();
+    db.execute(
+        "UPDATE cases SET status = 'withdrawn', closed_at = received_at",
+        [],
+    )
+    .unwrap();
+    let no_case_mail: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE case_id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(no_case_mail > 0, "the director was told of the spam");
+    // Two years on, the purge commits and klachtd dies before it touches the mailbox.
+    let later = "2029-01-01T03:00:00+01:00";
+    k.crash_at_with("before_mailbox_removal", &["run", "--once", "--now", later]);
+    assert_eq!(mailbox(&k).len(), 4, "killed before the removal");
+    let purged: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM cases WHERE purged_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(purged, 1, "the purge itself was committed");
+    // The next pass (any pass: the nightly purge is already done) removes what is queued.
+    k.run(&["run", "--once", "--now", "2029-01-01T03:05:00+01:00"]);
+    assert_eq!(mailbox(&k), Vec::<String>::new());
+    let (pending, no_case_mail): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM mailbox_removals),
+                    (SELECT COUNT(*) FROM outbox WHERE case_id IS NULL
+                         AND created_at < '2027-01-01')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((pending, no_case_mail), (0, 0));
 }

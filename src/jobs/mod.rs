@@ -19,7 +19,7 @@ pub struct Jobs<'a> {
 }
 
 /// What one pass of the scheduler did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Default, Clone, PartialEq, Eq)]
 pub struct JobReport {
     pub reminders: usize,
     pub overdue: usize,
@@ -28,8 +28,25 @@ pub struct JobReport {
     pub purged: usize,
     /// Administrator alerts and all-clears queued.
     pub alerts: usize,
-    /// Mailbox copies of purged cases' mail (source key, Message-ID), to remove there too.
+    /// Mailbox copies of purged cases' mail (source key, Message-ID); queued for removal from
+    /// the mailbox in the same transaction (`mailbox_removals`).
     pub purged_mail: Vec<(String, Option<String>)>,
+}
+
+/// Counts only: a purged mail's key or Message-ID may hold an address, which never goes to
+/// the log.
+impl std::fmt::Debug for JobReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobReport")
+            .field("reminders", &self.reminders)
+            .field("overdue", &self.overdue)
+            .field("digests", &self.digests)
+            .field("reports", &self.reports)
+            .field("purged", &self.purged)
+            .field("alerts", &self.alerts)
+            .field("purged_mail", &self.purged_mail.len())
+            .finish()
+    }
 }
 
 impl Jobs<'_> {

@@ -6,7 +6,7 @@
 
 use super::{Jobs, at_local};
 use crate::domain::{CaseRef, CaseStatus};
-use crate::store::{CaseRecord, Store, cases, notices};
+use crate::store::{CaseRecord, Store, cases, mails, notices};
 use chrono::{DateTime, Months, Utc};
 use rusqlite::{Connection, params};
 
@@ -78,9 +78,28 @@ impl Jobs<'_> {
             let due = self.purgeable(tx, now)?;
             for p in &due {
                 let case = cases::get(tx, p.reference)?.expect("listed");
+                for (key, message_id) in &p.mail {
+                    mails::queue_removal(tx, key, message_id.as_deref(), now)?;
+                }
                 purge_case(tx, &case, now)?;
                 tracing::info!(case = %p.reference, mails = p.mail.len(), "personal data purged (retention)");
             }
+            // Mail that belonged to no case (robots, duplicates, spam, quarantined mail):
+            // its mailbox copies go too.
+            tx.execute(
+                "INSERT OR IGNORE INTO mailbox_removals (source_key, message_id, since)
+                 SELECT source_key, message_id, ?2 FROM mails
+                 WHERE case_id IS NULL AND received_at < ?1
+                   AND (length(raw) > 0 OR sender IS NOT NULL
+                        OR id IN (SELECT mail_id FROM mail_bodies))",
+                params![cutoff, crate::store::ts(now)],
+            )?;
+            // Mail sent to no case (digests, notices to the director, alerts) may name a
+            // complainant or quote a subject: it goes after the same period.
+            tx.execute(
+                "DELETE FROM outbox WHERE case_id IS NULL AND created_at < ?1",
+                params![cutoff],
+            )?;
             let loose = tx.execute(
                 "UPDATE mails SET raw = x'', sender = NULL, message_id = NULL
                  WHERE case_id IS NULL AND received_at < ?1

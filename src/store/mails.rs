@@ -211,6 +211,42 @@ pub fn raw_of(conn: &Connection, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(raw.filter(|raw| !raw.is_empty()))
 }
 
+/// Mailbox copies to remove (purged mail): queued in the purge's transaction, removed from the
+/// mailbox by the daemon, forgotten only once they are gone.
+pub fn queue_removal(
+    conn: &Connection,
+    source_key: &str,
+    message_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO mailbox_removals (source_key, message_id, since) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![source_key, message_id, ts(now)])?;
+    Ok(())
+}
+
+/// Up to `limit` mailbox copies still to remove: (source key, Message-ID).
+pub fn pending_removals(
+    conn: &Connection,
+    limit: usize,
+) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT source_key, message_id FROM mailbox_removals ORDER BY source_key LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// These copies are gone from the mailbox.
+pub fn removed(conn: &Connection, source_keys: &[String]) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare_cached("DELETE FROM mailbox_removals WHERE source_key = ?1")?;
+    for key in source_keys {
+        stmt.execute(params![key])?;
+    }
+    Ok(())
+}
+
 /// The whole ledger, in arrival order.
 pub fn all(conn: &Connection) -> anyhow::Result<Vec<RecordedMail>> {
     let mut stmt =

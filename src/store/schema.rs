@@ -229,4 +229,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX tokens_issued ON tokens (issued_at);
     CREATE INDEX mails_message_id ON mails (message_id);
     "#,
+    // 9: retention — the mailbox copies of purged mail wait here until they are gone: removal is
+    // tried on every pass, so a crash or a refused delete after the purge's commit never leaves
+    // a complaint in the mailbox for good.
+    r#"
+    CREATE TABLE mailbox_removals (
+        source_key TEXT PRIMARY KEY,
+        message_id TEXT,
+        since      TEXT NOT NULL
+    );
+    "#,
 ];
