@@ -515,6 +515,56 @@ mod tests {
         store
     }
 
+    /// Mail queued by a klachtd before schema 7 (its body in the row) and mail queued after
+    /// (packed apart) are both sent byte for byte as they were stored — odd bytes included.
+    #[test]
+    fn mail_queued_before_the_bodies_moved_is_sent_as_stored() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &crate::store::schema::MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        let old_raw: Vec<u8> = b"Subject: oud\r\n\r\n\x00\xff\xfe caf\xc3\xa9\r\n".to_vec();
+        conn.execute(
+            "INSERT INTO outbox (message_id, kind, envelope_from, recipients, raw, status,
+                 next_attempt_at, created_at)
+             VALUES ('<old@example.org>', 'digest', 'info@example.org', '[\"d@example.org\"]',
+                 ?1, 'queued', ?2, ?2)",
+            params![old_raw, ts(at(0))],
+        )
+        .unwrap();
+        let mut store = Store::setup(conn).unwrap();
+        let new_raw: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        store
+            .transaction(|tx| {
+                queue(
+                    tx,
+                    &Outgoing {
+                        message_id: "<new@example.org>",
+                        case_id: None,
+                        kind: OutboxKind::Digest,
+                        envelope_from: "info@example.org",
+                        recipients: &["d@example.org".to_string()],
+                        raw: &new_raw,
+                    },
+                    at(0),
+                )
+            })
+            .unwrap();
+        let heads = due_heads(store.conn(), at(1), 4).unwrap();
+        let bodies: Vec<(&str, &[u8])> = heads
+            .iter()
+            .map(|m| (m.message_id.as_str(), m.raw.as_slice()))
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                ("<old@example.org>", old_raw.as_slice()),
+                ("<new@example.org>", new_raw.as_slice())
+            ]
+        );
+    }
+
     proptest! {
         /// Whatever acknowledgements are scheduled, the slot is the one the whole schedule
         /// gives: an hour after the `per_hour`-th latest, or now.
