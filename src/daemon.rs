@@ -212,36 +212,44 @@ impl Daemon {
     /// Removes the mailbox copies of purged mail that are still there (queued by the purge in
     /// `mailbox_removals`), and forgets them once gone; what fails stays queued for the next
     /// pass. The Maildir by file name, IMAP's processed and quarantine folders by Message-ID
-    /// (`ImapSource::expunge_message_ids`). Returns how many copies were removed.
+    /// (`ImapSource::expunge_message_ids`) — never a Message-ID that a mail still kept carries
+    /// too (that removal waits until it is purged as well). Returns how many copies were removed.
     pub async fn remove_purged_mail(&self) -> anyhow::Result<usize> {
         let mut removed = 0;
+        let mut after = String::new();
         loop {
             let pending = {
                 let store = self.store();
-                mails::pending_removals(store.conn(), 500)?
+                mails::pending_removals(store.conn(), &after, 500)?
             };
-            if pending.is_empty() {
+            let Some(last) = pending.last() else {
                 return Ok(removed);
-            }
+            };
+            after = last.source_key.clone();
             crate::failpoint::hit("before_mailbox_removal");
-            let keys: Vec<&str> = pending.iter().map(|(k, _)| k.as_str()).collect();
-            removed += match self.settings.inbound.kind {
-                InboundKind::Maildir => self.maildir()?.remove_keys(&keys)?,
+            let done: Vec<String> = match self.settings.inbound.kind {
+                InboundKind::Maildir => {
+                    let keys: Vec<&str> = pending.iter().map(|p| p.source_key.as_str()).collect();
+                    removed += self.maildir()?.remove_keys(&keys)?;
+                    pending.into_iter().map(|p| p.source_key).collect()
+                }
                 InboundKind::Imap => {
-                    let ids: Vec<&str> =
-                        pending.iter().filter_map(|(_, id)| id.as_deref()).collect();
-                    if ids.is_empty() {
-                        0
-                    } else {
+                    // By Message-ID: never one that a mail still kept carries as well.
+                    let ready: Vec<mails::PendingRemoval> =
+                        pending.into_iter().filter(|p| !p.id_still_kept).collect();
+                    let ids: Vec<&str> = ready
+                        .iter()
+                        .filter_map(|p| p.message_id.as_deref())
+                        .collect();
+                    if !ids.is_empty() {
                         let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
                         let mut session = source.connect().await?;
-                        let n = source.expunge_message_ids(&mut session, &ids).await?;
+                        removed += source.expunge_message_ids(&mut session, &ids).await?;
                         let _ = session.logout().await;
-                        n
                     }
+                    ready.into_iter().map(|p| p.source_key).collect()
                 }
             };
-            let done: Vec<String> = pending.into_iter().map(|(k, _)| k).collect();
             self.store().transaction(|tx| mails::removed(tx, &done))?;
         }
     }

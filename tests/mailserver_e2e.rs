@@ -388,3 +388,49 @@ fn a_robot_mailbox_answering_everything_ping_pongs_for_a_simulated_day() {
     );
     common::invariants::check(&store);
 }
+
+/// Attack on the retention clean-up over IMAP, where mailbox copies are removed by
+/// Message-ID: a redelivery (or a stranger's mail copying the Message-ID) falls due two years
+/// after it arrived, while the complaint it copies is kept longer. Removing it must never take
+/// the kept complaint's copy with it; once the complaint is purged too, both go.
+#[test]
+fn purging_a_redelivery_never_removes_the_complaint_it_copies() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    let mail = from_local(
+        "02_klacht_factuur_gmail_alternative_qp.eml",
+        "complainant@example.org",
+    );
+    server.deliver(&mail, "complainant@example.org", &["info@example.org"]);
+    server.deliver(&mail, "complainant@example.org", &["info@example.org"]);
+    server.wait_for_messages("info@example.org", 2, PATIENCE);
+    let summary = k.run_once();
+    assert!(summary.contains("ignored: 1"), "{summary}");
+    assert_eq!(server.count_folder("info@example.org", "Verwerkt"), 2);
+    // The case ends in mid-2028: it is kept until mid-2030.
+    let db = rusqlite::Connection::open(k.db()).unwrap();
+    db.execute(
+        "UPDATE cases SET status = 'closed', reacted_at = '2026-12-01T10:00:00Z',
+             closed_at = '2028-06-01T10:00:00Z'",
+        [],
+    )
+    .unwrap();
+    // 2029: the redelivery's two years are over, the complaint's are not.
+    k.run(&["run", "--once", "--now", "2029-01-01T03:00:00+01:00"]);
+    assert_eq!(
+        server.count_folder("info@example.org", "Verwerkt"),
+        2,
+        "the kept complaint's copy (and its twin, which cannot be told apart by Message-ID) stay"
+    );
+    let waiting: i64 = db
+        .query_row("SELECT COUNT(*) FROM mailbox_removals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(waiting, 1, "the redelivery's removal waits");
+    // 2031: the complaint is purged as well; both copies go.
+    k.run(&["run", "--once", "--now", "2031-01-01T03:00:00+01:00"]);
+    assert_eq!(server.count_folder("info@example.org", "Verwerkt"), 0);
+    let waiting: i64 = db
+        .query_row("SELECT COUNT(*) FROM mailbox_removals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(waiting, 0);
+}

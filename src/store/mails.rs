@@ -226,15 +226,36 @@ pub fn queue_removal(
     Ok(())
 }
 
-/// Up to `limit` mailbox copies still to remove: (source key, Message-ID).
+/// A mailbox copy still to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRemoval {
+    pub source_key: String,
+    pub message_id: Option<String>,
+    /// Another mail the register still keeps carries the same Message-ID (a redelivery, or a
+    /// stranger's mail copying it). Removal by Message-ID (IMAP) would take that mail's copy
+    /// too, so it waits until that one is purged as well.
+    pub id_still_kept: bool,
+}
+
+/// Up to `limit` mailbox copies still to remove, in source-key order after `after`.
 pub fn pending_removals(
     conn: &Connection,
+    after: &str,
     limit: usize,
-) -> anyhow::Result<Vec<(String, Option<String>)>> {
+) -> anyhow::Result<Vec<PendingRemoval>> {
+    // A purged mail's row has lost its Message-ID, so any row still holding it is kept.
     let mut stmt = conn.prepare_cached(
-        "SELECT source_key, message_id FROM mailbox_removals ORDER BY source_key LIMIT ?1",
+        "SELECT r.source_key, r.message_id,
+             r.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM mails m WHERE m.message_id = r.message_id)
+         FROM mailbox_removals r WHERE r.source_key > ?1 ORDER BY r.source_key LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(params![after, limit as i64], |r| {
+        Ok(PendingRemoval {
+            source_key: r.get(0)?,
+            message_id: r.get(1)?,
+            id_still_kept: r.get(2)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
