@@ -24,6 +24,15 @@ struct Recorder {
     cursor: Option<Cursor>,
 }
 
+/// What becomes of a mail: every fifth goes to quarantine, the rest is processed.
+fn disposition(uid: u32) -> Disposition {
+    if uid % 5 == 0 {
+        Disposition::Quarantine
+    } else {
+        Disposition::Processed
+    }
+}
+
 fn uid_of(raw: &RawMail) -> u32 {
     raw.source_key.rsplit('/').next().unwrap().parse().unwrap()
 }
@@ -32,14 +41,14 @@ impl MailSink for Recorder {
     fn take(&mut self, raw: &RawMail) -> anyhow::Result<Disposition> {
         self.batches.push(vec![uid_of(raw)]);
         self.taken.push((uid_of(raw), raw.bytes.clone()));
-        Ok(Disposition::Processed)
+        Ok(disposition(uid_of(raw)))
     }
 
     fn take_batch(&mut self, raws: &[RawMail]) -> (Vec<Disposition>, Option<anyhow::Error>) {
         self.batches.push(raws.iter().map(uid_of).collect());
         self.taken
             .extend(raws.iter().map(|r| (uid_of(r), r.bytes.clone())));
-        (vec![Disposition::Processed; raws.len()], None)
+        (raws.iter().map(|r| disposition(uid_of(r))).collect(), None)
     }
 
     fn recorded(&mut self, _source_key: &str) -> anyhow::Result<Option<Disposition>> {
@@ -131,6 +140,7 @@ fn take_in(server: &MailServer, folder: &str) -> Recorder {
         .unwrap();
     runtime.block_on(async {
         let mut session = source.connect().await.unwrap();
+        let before = folder_sizes(&mut session, folder).await;
         let mut sink = Recorder::default();
         let taken = source
             .process_folder(&mut session, &mut sink, true)
@@ -147,9 +157,39 @@ fn take_in(server: &MailServer, folder: &str) -> Recorder {
             .await
             .unwrap();
         assert!(again.taken.is_empty(), "mail handed over twice");
+        // And every mail was moved where its disposition says (over two connections when the
+        // backlog spans more than one window), the folder left empty.
+        let quarantined = sink
+            .taken
+            .iter()
+            .filter(|(uid, _)| disposition(*uid) == Disposition::Quarantine)
+            .count() as u32;
+        let processed = sink.taken.len() as u32 - quarantined;
+        let after = folder_sizes(&mut session, folder).await;
+        assert_eq!(after.0, 0, "mail left in {folder}");
+        assert_eq!(
+            (after.1 - before.1, after.2 - before.2),
+            (processed, quarantined),
+            "(processed, quarantined) moved"
+        );
         let _ = session.logout().await;
         sink
     })
+}
+
+/// How many mails are in the folder, in Verwerkt and in Quarantaine.
+async fn folder_sizes(
+    session: &mut klachtd::inbound::imap::ImapSession,
+    folder: &str,
+) -> (u32, u32, u32) {
+    let mut sizes = [0; 3];
+    for (i, name) in [folder, "Verwerkt", "Quarantaine"].iter().enumerate() {
+        sizes[i] = match session.examine(name).await {
+            Ok(mailbox) => mailbox.exists,
+            Err(_) => 0, // not created yet
+        };
+    }
+    (sizes[0], sizes[1], sizes[2])
 }
 
 fn check(mails: &[Vec<u8>], seen: &Recorder) -> Result<(), TestCaseError> {

@@ -6,9 +6,10 @@ use super::Disposition;
 use super::RawMail;
 use crate::settings::{Imap, TlsMode};
 use anyhow::Context;
+use async_imap::types::Fetch;
 use async_imap::{Client, Session};
-use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use chrono::Utc;
+use futures::{Stream, TryStreamExt};
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,30 @@ pub const BATCH_MAILS: usize = 200;
 pub const BATCH_BYTES: u64 = 4 << 20;
 /// The new UIDs are sized (one `UID FETCH … RFC822.SIZE`) and batched this many at a time, so
 /// what is held for a backlog of any length is one window's sizes, not the whole backlog's.
-pub const WINDOW_UIDS: usize = 1000;
+pub const WINDOW_UIDS: usize = 5000;
+/// What a mail is fetched with: its body, without setting \Seen (that follows its record).
+const FETCH_BODIES: &str = "(UID INTERNALDATE BODY.PEEK[])";
+
+/// Recorded mail not yet flagged or moved, by what is to become of it.
+#[derive(Debug, Default)]
+struct Recorded {
+    processed: Vec<u32>,
+    quarantine: Vec<u32>,
+}
+
+impl Recorded {
+    fn add(&mut self, uid: u32, disposition: Disposition) {
+        match disposition {
+            Disposition::Processed => self.processed.push(uid),
+            Disposition::Quarantine => self.quarantine.push(uid),
+            Disposition::LeaveUnread => {}
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.processed.is_empty() && self.quarantine.is_empty()
+    }
+}
 
 /// Drops the untagged answers async-imap set aside (EXPUNGE, EXISTS, COPYUID …): nothing here
 /// reads them, and each holds the buffer it was read into until dropped.
@@ -257,34 +281,185 @@ impl ImapSource {
             .collect();
         uids.sort_unstable();
         let has_move = session.capabilities().await?.has_str("MOVE");
+        // Each window's mail is recorded batch by batch, each batch committed before the next
+        // is fetched; it is flagged and moved once for the whole window, after the last of
+        // those commits: a move makes the server rescan the folder, so one move per window
+        // instead of one per batch is what keeps a flood cheap on its side. When the backlog
+        // spans more windows, a second connection moves one window while this one takes in
+        // the next.
+        let mut mover: Option<ImapSession> = None;
+        let mut unmoved = Recorded::default();
         let mut taken = 0;
         for window in uids.chunks(WINDOW_UIDS) {
-            for batch in self.batches(session, window).await? {
-                taken += self
-                    .take_batch(session, sink, uidvalidity, &mut cursor, &batch, has_move)
-                    .await?;
+            let mut recorded = Recorded::default();
+            let (moved, outcome) = if unmoved.is_empty() {
+                let outcome = self
+                    .take_window(
+                        session,
+                        sink,
+                        uidvalidity,
+                        &mut cursor,
+                        window,
+                        &mut recorded,
+                    )
+                    .await;
+                (Ok(()), outcome)
+            } else {
+                if mover.is_none() {
+                    mover = self.open_mover(uidvalidity).await;
+                }
+                match mover.as_mut() {
+                    Some(mover) => {
+                        tokio::join!(
+                            self.finish_recorded(mover, &unmoved, has_move),
+                            self.take_window(
+                                session,
+                                sink,
+                                uidvalidity,
+                                &mut cursor,
+                                window,
+                                &mut recorded
+                            )
+                        )
+                    }
+                    None => {
+                        let moved = self.finish_recorded(session, &unmoved, has_move).await;
+                        let outcome = self
+                            .take_window(
+                                session,
+                                sink,
+                                uidvalidity,
+                                &mut cursor,
+                                window,
+                                &mut recorded,
+                            )
+                            .await;
+                        (moved, outcome)
+                    }
+                }
+            };
+            unmoved = recorded;
+            if let Err(e) = moved.and(outcome.map(|n| taken += n)) {
+                // What was recorded is finished first (should that fail too, the next start
+                // finishes it: `finish_leftovers`).
+                self.finish_recorded(session, &unmoved, has_move).await?;
+                return Err(e);
             }
+        }
+        self.finish_recorded(session, &unmoved, has_move).await?;
+        if let Some(mut mover) = mover {
+            let _ = mover.logout().await;
         }
         drain_unsolicited(session);
         Ok(taken)
     }
 
-    /// Fetches one batch, records it with one commit (each mail alone should one fail), then
-    /// moves the cursor and flags/moves the recorded mail. Returns how many were recorded;
-    /// the failure that stopped the batch, if any, after finishing what was recorded.
-    async fn take_batch(
+    /// The second connection that moves one window's mail while the next is taken in, on
+    /// the same folder with the same UIDVALIDITY; none (the moves then wait their turn on the
+    /// first connection) when it cannot be opened.
+    async fn open_mover(&self, uidvalidity: u32) -> Option<ImapSession> {
+        let opened = async {
+            let mut mover = self.connect().await?;
+            let mailbox = mover.select(&self.settings.folder).await?;
+            anyhow::ensure!(
+                mailbox.uid_validity == Some(uidvalidity),
+                "UIDVALIDITY changed during intake"
+            );
+            Ok::<_, anyhow::Error>(mover)
+        };
+        match opened.await {
+            Ok(mover) => Some(mover),
+            Err(e) => {
+                tracing::warn!(
+                    "no second IMAP connection for moving processed mail ({}); moving on this one",
+                    crate::redact::addresses(&format!("{e:#}"))
+                );
+                None
+            }
+        }
+    }
+
+    /// Flags and moves the mail recorded so far, one command per disposition, then drops the
+    /// server's untagged answers to those commands (EXPUNGE, COPYUID), which nothing reads.
+    async fn finish_recorded(
+        &self,
+        session: &mut ImapSession,
+        recorded: &Recorded,
+        has_move: bool,
+    ) -> anyhow::Result<()> {
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        self.apply_set(
+            session,
+            &recorded.processed,
+            Disposition::Processed,
+            has_move,
+        )
+        .await?;
+        self.apply_set(
+            session,
+            &recorded.quarantine,
+            Disposition::Quarantine,
+            has_move,
+        )
+        .await?;
+        crate::failpoint::hit("after-mark");
+        drain_unsolicited(session);
+        Ok(())
+    }
+
+    /// Takes in one window of UIDs, batch by batch. The next batch's FETCH is sent before
+    /// this batch is recorded, so the server reads those mails while klachtd records these
+    /// (its answer waits in the socket); it is read in any case, so the session stays usable
+    /// for the moves. Returns how many mails were recorded, or what stopped the window after
+    /// the cursor and `recorded` took in what was recorded before it.
+    async fn take_window(
         &self,
         session: &mut ImapSession,
         sink: &mut dyn MailSink,
         uidvalidity: u32,
         cursor: &mut Cursor,
-        batch: &[u32],
-        has_move: bool,
+        window: &[u32],
+        recorded: &mut Recorded,
     ) -> anyhow::Result<usize> {
-        let folder = &self.settings.folder;
-        // One FETCH for the batch, one commit for its mails (each alone should one fail);
-        // the cursor and the flags/moves follow once for the batch, after that commit.
-        let fetched = self.fetch_set(session, uidvalidity, batch).await?;
+        let batches = self.batches(session, window).await?;
+        let Some(first) = batches.first() else {
+            return Ok(0);
+        };
+        let mut fetched = self.fetch_set(session, uidvalidity, first).await?;
+        let mut taken = 0;
+        for (i, batch) in batches.iter().enumerate() {
+            let this = std::mem::take(&mut fetched);
+            let Some(next) = batches.get(i + 1) else {
+                taken += self.record_batch(sink, cursor, batch, this, recorded)?;
+                break;
+            };
+            let answers = session.uid_fetch(uid_set(next), FETCH_BODIES).await?;
+            let outcome = self.record_batch(sink, cursor, batch, this, recorded);
+            let read = self
+                .read_bodies(answers, uidvalidity, next, Vec::new())
+                .await;
+            taken += outcome?;
+            let (got, bodiless) = read?;
+            fetched = self
+                .fetch_missing(session, uidvalidity, got, bodiless)
+                .await?;
+        }
+        Ok(taken)
+    }
+
+    /// Records one fetched batch with one commit (each mail alone should one fail), then moves
+    /// the cursor past it and adds the recorded mail to `recorded`, to be flagged and moved by
+    /// the caller. Returns how many were recorded, or the failure that stopped the batch.
+    fn record_batch(
+        &self,
+        sink: &mut dyn MailSink,
+        cursor: &mut Cursor,
+        batch: &[u32],
+        fetched: Vec<(u32, RawMail)>,
+        recorded: &mut Recorded,
+    ) -> anyhow::Result<usize> {
         let (uids, raws): (Vec<u32>, Vec<RawMail>) = fetched.into_iter().unzip();
         let (dispositions, failure) = sink.take_batch(&raws);
         drop(raws);
@@ -300,19 +475,11 @@ impl ImapSource {
         };
         if let Some(last) = last {
             cursor.last_uid = last;
-            sink.set_cursor(folder, *cursor)?;
+            sink.set_cursor(&self.settings.folder, *cursor)?;
         }
-        for disposition in [Disposition::Processed, Disposition::Quarantine] {
-            let set: Vec<u32> = done
-                .iter()
-                .filter(|(_, d)| *d == disposition)
-                .map(|(uid, _)| *uid)
-                .collect();
-            self.apply_set(session, &set, disposition, has_move).await?;
+        for (uid, disposition) in &done {
+            recorded.add(*uid, *disposition);
         }
-        crate::failpoint::hit("after-mark");
-        // The server's untagged answers to the moves (EXPUNGE, COPYUID) are not needed.
-        drain_unsolicited(session);
         match failure {
             Some(e) => Err(e),
             None => Ok(done.len()),
@@ -346,61 +513,85 @@ impl ImapSource {
         Ok(batch_by_size(&sized, BATCH_MAILS, BATCH_BYTES))
     }
 
-    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing). Each
-    /// answer's body is copied out and the answer (with its buffer) dropped at once. A response
-    /// for one of them without its body (the server telling of a flag change in the middle of
-    /// the answer) is no error: those UIDs are fetched once more, and only a UID that still
-    /// comes without its body fails the batch.
+    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing).
     async fn fetch_set(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
         uids: &[u32],
     ) -> anyhow::Result<Vec<(u32, RawMail)>> {
-        let mut out = Vec::with_capacity(uids.len());
-        let mut wanted = uids.to_vec();
-        for attempt in 0..2 {
-            let mut bodiless = Vec::new();
-            let mut answers = session
-                .uid_fetch(uid_set(&wanted), "(UID INTERNALDATE BODY.PEEK[])")
+        let answers = session.uid_fetch(uid_set(uids), FETCH_BODIES).await?;
+        let (got, bodiless) = self
+            .read_bodies(answers, uidvalidity, uids, Vec::new())
+            .await?;
+        self.fetch_missing(session, uidvalidity, got, bodiless)
+            .await
+    }
+
+    /// A response without its body (the server telling of a flag change in the middle of the
+    /// answer) is no error: those UIDs are fetched once more, and only a UID that still comes
+    /// without its body fails. Returns the whole set in UID order.
+    async fn fetch_missing(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        got: Vec<(u32, RawMail)>,
+        bodiless: Vec<u32>,
+    ) -> anyhow::Result<Vec<(u32, RawMail)>> {
+        let mut out = got;
+        if !bodiless.is_empty() {
+            let answers = session.uid_fetch(uid_set(&bodiless), FETCH_BODIES).await?;
+            let (all, still) = self
+                .read_bodies(answers, uidvalidity, &bodiless, out)
                 .await?;
-            while let Some(fetch) = answers.try_next().await? {
-                let Some(uid) = fetch.uid.filter(|uid| wanted.binary_search(uid).is_ok()) else {
-                    continue; // an unsolicited FETCH (flags of another message)
-                };
-                let Some(body) = fetch.body() else {
-                    // Read the rest of the answer first, so the session stays usable.
-                    bodiless.push(uid);
-                    continue;
-                };
-                let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
-                out.push((
-                    uid,
-                    RawMail {
-                        source_key: self.source_key(uidvalidity, uid),
-                        bytes: body.to_vec(),
-                        arrived_at: arrived_at.map(|d: DateTime<Utc>| d),
-                    },
-                ));
-            }
-            drop(answers);
-            let got: std::collections::HashSet<u32> = out.iter().map(|(uid, _)| *uid).collect();
-            bodiless.retain(|uid| !got.contains(uid));
-            bodiless.sort_unstable();
-            bodiless.dedup();
-            if bodiless.is_empty() {
-                break;
-            }
             anyhow::ensure!(
-                attempt == 0,
+                still.is_empty(),
                 "FETCH returned no body for UID {}",
-                bodiless[0]
+                still[0]
             );
-            wanted = bodiless;
+            out = all;
         }
         out.sort_by_key(|(uid, _)| *uid);
         out.dedup_by_key(|(uid, _)| *uid);
         Ok(out)
+    }
+
+    /// Reads a FETCH answer to its end, adding each wanted mail to `out`: each answer's body is
+    /// copied out and the answer (with its buffer) dropped at once. Returns `out` and the
+    /// wanted UIDs that came without a body (and are not in `out` already).
+    async fn read_bodies(
+        &self,
+        mut answers: impl Stream<Item = async_imap::error::Result<Fetch>> + Unpin,
+        uidvalidity: u32,
+        wanted: &[u32],
+        mut out: Vec<(u32, RawMail)>,
+    ) -> anyhow::Result<(Vec<(u32, RawMail)>, Vec<u32>)> {
+        let mut bodiless = Vec::new();
+        while let Some(fetch) = answers.try_next().await? {
+            let Some(uid) = fetch.uid.filter(|uid| wanted.binary_search(uid).is_ok()) else {
+                continue; // an unsolicited FETCH (flags of another message)
+            };
+            let Some(body) = fetch.body() else {
+                // Read the rest of the answer first, so the session stays usable.
+                bodiless.push(uid);
+                continue;
+            };
+            let arrived_at = fetch.internal_date().map(|d| d.with_timezone(&Utc));
+            out.push((
+                uid,
+                RawMail {
+                    source_key: self.source_key(uidvalidity, uid),
+                    bytes: body.to_vec(),
+                    arrived_at,
+                },
+            ));
+        }
+        drop(answers);
+        let got: std::collections::HashSet<u32> = out.iter().map(|(uid, _)| *uid).collect();
+        bodiless.retain(|uid| !got.contains(uid));
+        bodiless.sort_unstable();
+        bodiless.dedup();
+        Ok((out, bodiless))
     }
 
     fn source_key(&self, uidvalidity: u32, uid: u32) -> String {
@@ -422,26 +613,22 @@ impl ImapSource {
         };
         let mut uids: Vec<u32> = session.uid_search(query).await?.into_iter().collect();
         uids.sort_unstable();
+        // Up to a window of mail can be left (recorded, not yet moved): finished together.
+        let mut recorded = Recorded::default();
         for uid in uids.into_iter().filter(|u| *u <= cursor.last_uid) {
-            match sink.recorded(&self.source_key(cursor.uidvalidity, uid))? {
-                Some(Disposition::LeaveUnread) | None => {}
-                Some(disposition) => {
-                    tracing::info!(uid, "finishing mail recorded before a restart");
-                    self.apply(session, uid, disposition).await?;
-                }
+            if let Some(disposition) = sink.recorded(&self.source_key(cursor.uidvalidity, uid))? {
+                recorded.add(uid, disposition);
             }
         }
+        if !recorded.is_empty() {
+            tracing::info!(
+                mails = recorded.processed.len() + recorded.quarantine.len(),
+                "finishing mail recorded before a restart"
+            );
+            let has_move = session.capabilities().await?.has_str("MOVE");
+            self.finish_recorded(session, &recorded, has_move).await?;
+        }
         Ok(())
-    }
-
-    async fn apply(
-        &self,
-        session: &mut ImapSession,
-        uid: u32,
-        disposition: Disposition,
-    ) -> anyhow::Result<()> {
-        let has_move = session.capabilities().await?.has_str("MOVE");
-        self.apply_set(session, &[uid], disposition, has_move).await
     }
 
     /// Flags and moves a set of recorded mails, all with the same disposition, in one
