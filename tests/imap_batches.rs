@@ -26,7 +26,7 @@ struct Recorder {
 
 /// What becomes of a mail: every fifth goes to quarantine, the rest is processed.
 fn disposition(uid: u32) -> Disposition {
-    if uid % 5 == 0 {
+    if uid.is_multiple_of(5) {
         Disposition::Quarantine
     } else {
         Disposition::Processed
