@@ -543,7 +543,9 @@ impl Settings {
         if self.organisation.timezone.parse::<Tz>().is_err() {
             return fail(
                 "organisation.timezone",
-                "not an IANA time zone (e.g. Europe/Amsterdam)",
+                "not a time zone klachtd knows: one of Europe's (e.g. Europe/Amsterdam), \
+                 the Dutch Caribbean's (America/Kralendijk, America/Curacao, America/Aruba, \
+                 America/Lower_Princes) or UTC",
             );
         }
         if self.organisation.name.trim().is_empty() {
@@ -933,6 +935,22 @@ mod tests {
         assert!(
             error_of(&[("KLACHTD__ORGANISATION__TIMEZONE", "Mars/Olympus")])
                 .contains("organisation.timezone")
+        );
+        // The zones built in (.cargo/config.toml): Europe's, the Dutch Caribbean's and UTC.
+        for zone in [
+            "Europe/Amsterdam",
+            "Europe/Brussels",
+            "America/Kralendijk",
+            "UTC",
+        ] {
+            let s =
+                Settings::load_with_env(None, env(&[("KLACHTD__ORGANISATION__TIMEZONE", zone)]))
+                    .unwrap();
+            assert_eq!(s.timezone().name(), zone);
+        }
+        assert!(
+            error_of(&[("KLACHTD__ORGANISATION__TIMEZONE", "Asia/Tokyo")])
+                .contains("Europe/Amsterdam")
         );
         assert!(error_of(&[("KLACHTD__INBOUND__KIND", "pop3")]).contains("inbound.kind"));
         assert!(

@@ -3,7 +3,7 @@
 
 use crate::settings::Language;
 use anyhow::Context as _;
-use chrono::{DateTime, Locale, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 use std::path::Path;
 use tera::{Context, Tera};
@@ -232,30 +232,87 @@ fn normalise_text(text: &str) -> String {
     out.trim().to_string() + "\n"
 }
 
-fn locale(lang: Language) -> Locale {
+/// Day and month names, Monday first. Written out here rather than taken from chrono's
+/// locale tables (`unstable-locales`): those hold every language's names, some 128 KB that a
+/// running klachtd would keep in memory for the two it writes. A test holds these to chrono's.
+fn names(lang: Language) -> (&'static [&'static str; 7], &'static [&'static str; 12]) {
+    const DAYS_NL: [&str; 7] = [
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
+    ];
+    const MONTHS_NL: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    const DAYS_EN: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    const MONTHS_EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
     match lang {
-        Language::Nl => Locale::nl_NL,
-        Language::En => Locale::en_GB,
+        Language::Nl => (&DAYS_NL, &MONTHS_NL),
+        Language::En => (&DAYS_EN, &MONTHS_EN),
     }
 }
 
 /// "dinsdag 1 december 2026" / "Tuesday 1 December 2026".
 pub fn long_date(date: NaiveDate, lang: Language) -> String {
-    date.format_localized("%A %-d %B %Y", locale(lang))
-        .to_string()
+    let (days, months) = names(lang);
+    format!(
+        "{} {} {} {}",
+        days[date.weekday().num_days_from_monday() as usize],
+        date.day(),
+        months[date.month0() as usize],
+        date.year()
+    )
 }
 
 /// "dinsdag 24 november 2026 om 10:12" in the organisation's time zone.
 pub fn long_datetime(at: DateTime<Utc>, tz: Tz, lang: Language) -> String {
     let local = at.with_timezone(&tz);
-    match lang {
-        Language::Nl => local
-            .format_localized("%A %-d %B %Y om %H:%M", locale(lang))
-            .to_string(),
-        Language::En => local
-            .format_localized("%A %-d %B %Y at %H:%M", locale(lang))
-            .to_string(),
-    }
+    let at_word = match lang {
+        Language::Nl => "om",
+        Language::En => "at",
+    };
+    format!(
+        "{} {at_word} {:02}:{:02}",
+        long_date(local.date_naive(), lang),
+        local.hour(),
+        local.minute()
+    )
 }
 
 /// The first part of a text, cut at a word boundary near `max_chars`, with "…" when cut.
@@ -288,6 +345,34 @@ mod tests {
             long_datetime(at, chrono_tz::Europe::Amsterdam, Language::Nl),
             "dinsdag 24 november 2026 om 10:12"
         );
+    }
+
+    proptest::proptest! {
+        /// The names written out here are chrono's own (its locale tables, in tests only),
+        /// for any day and time.
+        #[test]
+        fn dates_read_as_chrono_writes_them(day in 0i64..80_000, minute in 0i64..1440) {
+            let date = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap() + chrono::Days::new(day as u64);
+            proptest::prop_assert_eq!(
+                long_date(date, Language::Nl),
+                date.format_localized("%A %-d %B %Y", chrono::Locale::nl_NL).to_string()
+            );
+            proptest::prop_assert_eq!(
+                long_date(date, Language::En),
+                date.format_localized("%A %-d %B %Y", chrono::Locale::en_GB).to_string()
+            );
+            let at = date.and_hms_opt(0, 0, 0).unwrap().and_utc() + chrono::Duration::minutes(minute);
+            let tz = chrono_tz::Europe::Amsterdam;
+            let local = at.with_timezone(&tz);
+            proptest::prop_assert_eq!(
+                long_datetime(at, tz, Language::Nl),
+                local.format_localized("%A %-d %B %Y om %H:%M", chrono::Locale::nl_NL).to_string()
+            );
+            proptest::prop_assert_eq!(
+                long_datetime(at, tz, Language::En),
+                local.format_localized("%A %-d %B %Y at %H:%M", chrono::Locale::en_GB).to_string()
+            );
+        }
     }
 
     #[test]
