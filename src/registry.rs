@@ -11,6 +11,7 @@ use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::settings::{Language, Settings};
 use crate::store::mails;
 use crate::store::outbox::{self, OutboxKind};
+use crate::store::packed::Basis;
 use crate::store::{CaseRecord, Complainant, MailOutcome, NewCase, cases};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
@@ -97,6 +98,12 @@ impl Registry<'_> {
             .calendar
             .deadline(received_day, self.settings.deadlines.reaction_working_days);
         let reference = cases::next_reference(tx, received_day.year())?;
+        // The complaint's raw mail (kept unless over the size limit): its text, and the mail
+        // queued for the case, are packed on it.
+        let basis = mails::raw_of(tx, complaint.mail_id)?.map(|raw| Basis {
+            mail_id: complaint.mail_id,
+            raw: raw.into(),
+        });
         let case_id = cases::insert(
             tx,
             reference,
@@ -108,6 +115,7 @@ impl Registry<'_> {
                 body: complaint.body,
                 received_at: complaint.received_at,
                 reaction_due,
+                basis: basis.as_ref(),
             },
         )?;
         mails::settle(

@@ -130,6 +130,7 @@ fn seed_baseline(store: &mut Store) {
                         body: "(baseline)",
                         received_at: at("2026-11-10T09:12:00Z"),
                         reaction_due: NaiveDate::from_ymd_opt(2026, 11, 17).unwrap(),
+                        basis: None,
                     },
                 )?;
                 for tag in sent {
@@ -143,6 +144,7 @@ fn seed_baseline(store: &mut Store) {
                             envelope_from: "info@example.org",
                             recipients: &[who.to_string()],
                             raw: b"(baseline)",
+                            basis: None,
                         },
                         at("2026-11-10T09:12:00Z"),
                     )?;

@@ -254,6 +254,7 @@ fn seed_year(world: &World, store: &mut Store) {
                         body: "tekst",
                         received_at: received,
                         reaction_due: cal.deadline(day0, 5),
+                        basis: None,
                     },
                 )?;
                 let at = |d: NaiveDate| {
@@ -446,16 +447,29 @@ fn the_retention_purge_leaves_no_personal_data_and_the_analysis_unchanged() {
         "recent kept"
     );
     // Bodies are stored compressed, so the byte search below cannot see them: unpack every
-    // body left and look there.
-    for table in ["mail_bodies", "case_texts", "outbox_bodies"] {
-        let mut stmt = store
-            .conn()
-            .prepare(&format!("SELECT deflated FROM {table}"))
-            .unwrap();
+    // body left (on the complaint it is packed on, if any) and look there.
+    use klachtd::store::packed::{unpack, unpack_on};
+    for (table, query) in [
+        ("mail_bodies", "SELECT deflated, NULL FROM mail_bodies"),
+        (
+            "case_texts",
+            "SELECT t.deflated, b.deflated FROM case_texts t LEFT JOIN mail_bodies b ON b.mail_id = t.basis",
+        ),
+        (
+            "outbox_bodies",
+            "SELECT t.deflated, b.deflated FROM outbox_bodies t LEFT JOIN mail_bodies b ON b.mail_id = t.basis",
+        ),
+    ] {
+        let mut stmt = store.conn().prepare(query).unwrap();
         let bodies: Vec<Vec<u8>> = stmt
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+            })
             .unwrap()
-            .map(|b| klachtd::store::packed::unpack(&b.unwrap()).unwrap())
+            .map(|row| match row.unwrap() {
+                (body, Some(basis)) => unpack_on(&body, &unpack(&basis).unwrap()).unwrap(),
+                (body, None) => unpack(&body).unwrap(),
+            })
             .collect();
         assert!(
             !bodies.is_empty() || table == "case_texts",

@@ -390,6 +390,7 @@ mod tests {
             verdict_at: None,
             purged_at: None,
             unreachable_from: None,
+            basis: None,
         }
     }
 

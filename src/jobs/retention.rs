@@ -176,12 +176,13 @@ fn purge_case(tx: &Connection, case: &CaseRecord, now: DateTime<Utc>) -> anyhow:
         "UPDATE mails SET raw = x'', sender = NULL, message_id = NULL WHERE case_id = ?1",
         params![case.id],
     )?;
+    // Mail for a case that ended years ago, sent or never sendable, goes with it: before the
+    // complaint it is packed on (case text and outbox bodies name it: store/packed.rs).
+    tx.execute("DELETE FROM outbox WHERE case_id = ?1", params![case.id])?;
     tx.execute(
         "DELETE FROM mail_bodies WHERE mail_id IN (SELECT id FROM mails WHERE case_id = ?1)",
         params![case.id],
     )?;
-    // Mail for a case that ended years ago, sent or never sendable, goes with it.
-    tx.execute("DELETE FROM outbox WHERE case_id = ?1", params![case.id])?;
     tx.execute(
         "DELETE FROM acknowledgements WHERE case_id = ?1",
         params![case.id],

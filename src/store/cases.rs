@@ -1,6 +1,7 @@
 //! The `cases`, `events` and `attachments` tables: registering a case, its history, reading
 //! the register.
 
+use super::packed::Basis;
 use super::{parse_date, parse_ts, ts};
 use crate::domain::{CaseRef, CaseStatus, EmailAddress};
 use anyhow::Context;
@@ -18,6 +19,8 @@ pub struct NewCase<'a> {
     pub body: &'a str,
     pub received_at: DateTime<Utc>,
     pub reaction_due: NaiveDate,
+    /// The complaint's raw mail, when kept: the text is packed on it.
+    pub basis: Option<&'a Basis>,
 }
 
 /// Where a new case's complainant can be reached.
@@ -64,6 +67,10 @@ pub struct CaseRecord {
     /// The sender as the From header gave it, when klachtd cannot write to it (then
     /// `complainant_address` is empty and the case cannot be answered by mail).
     pub unreachable_from: Option<String>,
+    /// The complaint's raw mail the text is packed on (cases from schema 10 on); mail queued
+    /// for the case is packed on it too.
+    #[serde(skip)]
+    pub basis: Option<Basis>,
 }
 
 fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -121,8 +128,15 @@ pub fn insert(conn: &Connection, reference: CaseRef, case: &NewCase<'_>) -> anyh
     ])
     .context("registering the case")?;
     let id = conn.last_insert_rowid();
-    conn.prepare_cached("INSERT INTO case_texts (case_id, deflated) VALUES (?1, ?2)")?
-        .execute(params![id, super::packed::pack(case.body.as_bytes())])?;
+    let (packed, basis) = match case.basis {
+        Some(basis) => (
+            super::packed::pack_on(case.body.as_bytes(), &basis.raw),
+            Some(basis.mail_id),
+        ),
+        None => (super::packed::pack(case.body.as_bytes()), None),
+    };
+    conn.prepare_cached("INSERT INTO case_texts (case_id, deflated, basis) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, packed, basis])?;
     Ok(id)
 }
 
@@ -186,9 +200,30 @@ const COLUMNS: &str =
     "id, reference, status, language, complainant_address, complainant_name, subject,
     body, received_at, reaction_due, reacted_at, closing_due, closed_at, handler, category, cause,
     solution, measure, agreement, escalated_at, appealed_at, verdict, verdict_at, purged_at,
-    unreachable_from, (SELECT deflated FROM case_texts WHERE case_id = cases.id)";
+    unreachable_from, (SELECT deflated FROM case_texts WHERE case_id = cases.id),
+    (SELECT t.basis FROM case_texts t WHERE t.case_id = cases.id),
+    (SELECT b.deflated FROM case_texts t JOIN mail_bodies b ON b.mail_id = t.basis
+     WHERE t.case_id = cases.id)";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
+    let basis = match (
+        r.get::<_, Option<i64>>(26)?,
+        r.get::<_, Option<Vec<u8>>>(27)?,
+    ) {
+        (Some(mail_id), Some(packed)) => Some(Basis {
+            mail_id,
+            raw: super::packed::unpack(&packed)
+                .map_err(|e| conversion(27, e.into()))?
+                .into(),
+        }),
+        (Some(_), None) => {
+            return Err(conversion(
+                26,
+                "the complaint this case's text is packed on is gone".into(),
+            ));
+        }
+        (None, _) => None,
+    };
     Ok(CaseRecord {
         id: r.get(0)?,
         reference: parsed(r, 1)?,
@@ -197,13 +232,18 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         complainant_address: r.get(4)?,
         complainant_name: r.get(5)?,
         subject: r.get(6)?,
-        // The text packed apart (schema 7 on), or in the row as written before.
-        body: match r.get::<_, Option<Vec<u8>>>(25)? {
-            Some(packed) => super::packed::unpack(&packed)
+        // The text packed apart (schema 7 on; on its complaint from 10), or in the row as
+        // written before.
+        body: match (r.get::<_, Option<Vec<u8>>>(25)?, &basis) {
+            (Some(packed), Some(basis)) => super::packed::unpack_on(&packed, &basis.raw)
                 .and_then(|bytes| Ok(String::from_utf8(bytes)?))
                 .map_err(|e| conversion(25, e.into()))?,
-            None => r.get(7)?,
+            (Some(packed), None) => super::packed::unpack(&packed)
+                .and_then(|bytes| Ok(String::from_utf8(bytes)?))
+                .map_err(|e| conversion(25, e.into()))?,
+            (None, _) => r.get(7)?,
         },
+        basis,
         received_at: parse_ts(&r.get::<_, String>(8)?)?,
         reaction_due: parse_date(&r.get::<_, String>(9)?)?,
         reacted_at: opt_instant(r, 10)?,

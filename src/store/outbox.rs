@@ -1,6 +1,7 @@
 //! The `outbox` table: mail waiting to be sent, queued in the same transaction as the change
 //! that caused it, with its Message-ID fixed at queue time, then marked by the sender.
 
+use super::packed::Basis;
 use super::{parse_ts, ts};
 use crate::domain::CaseRef;
 use chrono::{DateTime, Utc};
@@ -175,6 +176,8 @@ pub struct Outgoing<'a> {
     pub envelope_from: &'a str,
     pub recipients: &'a [String],
     pub raw: &'a [u8],
+    /// The case's complaint, when the mail is for a case with one kept: packed on it.
+    pub basis: Option<&'a Basis>,
 }
 
 /// Queues a mail, due at once.
@@ -204,16 +207,23 @@ pub fn queue_at(
         ],
     )?;
     let id = conn.last_insert_rowid();
-    conn.execute(
-        "INSERT INTO outbox_bodies (outbox_id, deflated) VALUES (?1, ?2)",
-        params![id, super::packed::pack(mail.raw)],
-    )?;
+    let (packed, basis) = match mail.basis {
+        Some(basis) => (
+            super::packed::pack_on(mail.raw, &basis.raw),
+            Some(basis.mail_id),
+        ),
+        None => (super::packed::pack(mail.raw), None),
+    };
+    conn.prepare_cached(
+        "INSERT INTO outbox_bodies (outbox_id, deflated, basis) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![id, packed, basis])?;
     Ok(id)
 }
 
 const COLUMNS: &str = "o.id, o.message_id, c.reference, o.kind, o.envelope_from, o.recipients,
     COALESCE(b.deflated, o.raw), o.status, o.attempts, o.next_attempt_at, o.last_error,
-    o.created_at, o.sent_at, b.deflated IS NOT NULL";
+    o.created_at, o.sent_at, b.deflated IS NOT NULL, b.basis, mb.deflated";
 
 fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
     Ok(QueuedMail {
@@ -226,7 +236,20 @@ fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
         kind: r.get::<_, String>(3)?.parse()?,
         envelope_from: r.get(4)?,
         recipients: serde_json::from_str(&r.get::<_, String>(5)?)?,
-        raw: super::packed::stored(r.get(6)?, r.get(13)?)?,
+        // Packed on its case's complaint (schema 10 on), packed alone (7 on), or as written
+        // before.
+        raw: match (
+            r.get::<_, Option<i64>>(14)?,
+            r.get::<_, Option<Vec<u8>>>(15)?,
+        ) {
+            (Some(_), Some(basis)) => {
+                super::packed::unpack_on(&r.get::<_, Vec<u8>>(6)?, &super::packed::unpack(&basis)?)?
+            }
+            (Some(_), None) => {
+                anyhow::bail!("the complaint this queued mail is packed on is gone")
+            }
+            (None, _) => super::packed::stored(r.get(6)?, r.get(13)?)?,
+        },
         status: r.get::<_, String>(7)?.parse()?,
         attempts: r.get(8)?,
         next_attempt_at: parse_ts(&r.get::<_, String>(9)?)?,
@@ -247,7 +270,8 @@ fn select(
 ) -> anyhow::Result<Vec<QueuedMail>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
-         LEFT JOIN outbox_bodies b ON b.outbox_id = o.id {filter}"
+         LEFT JOIN outbox_bodies b ON b.outbox_id = o.id
+         LEFT JOIN mail_bodies mb ON mb.mail_id = b.basis {filter}"
     ))?;
     let mut rows = stmt.query(args)?;
     let mut out = Vec::new();
@@ -501,6 +525,7 @@ mod tests {
                             envelope_from: "info@example.org",
                             recipients: &recipients,
                             raw: b"x",
+                            basis: None,
                         },
                         at(0),
                         at(*due),
@@ -515,8 +540,9 @@ mod tests {
         store
     }
 
-    /// Mail queued by a klachtd before schema 7 (its body in the row) and mail queued after
-    /// (packed apart) are both sent byte for byte as they were stored — odd bytes included.
+    /// Mail queued by a klachtd before schema 7 (its body in the row), mail queued after
+    /// (packed apart) and mail packed on a complaint (schema 10) are all sent byte for byte
+    /// as they were stored — odd bytes included.
     #[test]
     fn mail_queued_before_the_bodies_moved_is_sent_as_stored() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
@@ -546,6 +572,48 @@ mod tests {
                         envelope_from: "info@example.org",
                         recipients: &["d@example.org".to_string()],
                         raw: &new_raw,
+                        basis: None,
+                    },
+                    at(0),
+                )
+            })
+            .unwrap();
+        // And mail packed on a complaint (schema 10), that complaint's body kept while it does.
+        let complaint: Vec<u8> = b"From: k@example.org\r\n\r\n\x00\xff ik klaag\r\n".repeat(50);
+        store
+            .conn()
+            .execute(
+                "INSERT INTO mails (id, source_key, fingerprint, received_at, outcome, disposition,
+                     reason, raw)
+                 VALUES (7, 'k', 'f', '2026-01-01T00:00:00Z', 'case_created', 'processed', '', x'')",
+                [],
+            )
+            .unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO mail_bodies (mail_id, deflated) VALUES (7, ?1)",
+                params![crate::store::packed::pack(&complaint)],
+            )
+            .unwrap();
+        let basis = Basis {
+            mail_id: 7,
+            raw: complaint.clone().into(),
+        };
+        let mut on_raw = complaint.clone();
+        on_raw.extend_from_slice(&new_raw);
+        store
+            .transaction(|tx| {
+                queue(
+                    tx,
+                    &Outgoing {
+                        message_id: "<on@example.org>",
+                        case_id: None,
+                        kind: OutboxKind::Digest,
+                        envelope_from: "info@example.org",
+                        recipients: &["e@example.org".to_string()],
+                        raw: &on_raw,
+                        basis: Some(&basis),
                     },
                     at(0),
                 )
@@ -560,8 +628,16 @@ mod tests {
             bodies,
             [
                 ("<old@example.org>", old_raw.as_slice()),
-                ("<new@example.org>", new_raw.as_slice())
+                ("<new@example.org>", new_raw.as_slice()),
+                ("<on@example.org>", on_raw.as_slice())
             ]
+        );
+        assert!(
+            store
+                .conn()
+                .execute("DELETE FROM mail_bodies WHERE mail_id = 7", [])
+                .is_err(),
+            "the complaint a queued mail is packed on cannot go before it"
         );
     }
 
@@ -585,6 +661,7 @@ mod tests {
                         envelope_from: "info@example.org",
                         recipients: &recipients,
                         raw: b"x",
+                        basis: None,
                     }, at(0), at(300 + m))?;
                 }
                 Ok(())

@@ -239,4 +239,13 @@ pub const MIGRATIONS: &[&str] = &[
         since      TEXT NOT NULL
     );
     "#,
+    // 10: storage (issue 12) — a case's text and the mail queued for a case are packed on the
+    // case's complaint (store/packed.rs): `basis` names the complaint whose raw mail is their
+    // dictionary, and its foreign key keeps that mail's body as long as they need it.
+    r#"
+    ALTER TABLE case_texts ADD COLUMN basis INTEGER REFERENCES mail_bodies(mail_id);
+    ALTER TABLE outbox_bodies ADD COLUMN basis INTEGER REFERENCES mail_bodies(mail_id);
+    CREATE INDEX case_texts_basis ON case_texts (basis);
+    CREATE INDEX outbox_bodies_basis ON outbox_bodies (basis);
+    "#,
 ];
