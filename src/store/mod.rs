@@ -88,6 +88,7 @@ impl Store {
     /// the file, usually the OS cache, when next needed). Called when the daemon goes idle, so a
     /// quiet daemon does not keep the pages of its last busy spell.
     pub fn release_memory(&self) {
+        packed::release();
         if let Err(e) = self.conn.release_memory() {
             tracing::debug!("releasing SQLite's page cache: {e}");
         }
