@@ -360,10 +360,8 @@ pub fn due_for_watch(
 /// changes).
 pub fn set_watch_on(conn: &Connection, id: i64, day: Option<NaiveDate>) -> anyhow::Result<()> {
     let day = day.map_or_else(|| WATCH_NEVER.to_string(), |d| d.to_string());
-    conn.execute(
-        "INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (?1, ?2)",
-        params![id, day],
-    )?;
+    conn.prepare_cached("INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (?1, ?2)")?
+        .execute(params![id, day])?;
     Ok(())
 }
 

@@ -189,10 +189,11 @@ pub fn queue_at(
     now: DateTime<Utc>,
     due: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO outbox (message_id, case_id, kind, envelope_from, recipients, raw, status, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?8, ?7)",
-        params![
+    )?
+    .execute(params![
             mail.message_id,
             mail.case_id,
             mail.kind.as_str(),
@@ -201,13 +202,10 @@ pub fn queue_at(
             &[] as &[u8],
             ts(now),
             ts(due.max(now)),
-        ],
-    )?;
+    ])?;
     let id = conn.last_insert_rowid();
-    conn.execute(
-        "INSERT INTO outbox_bodies (outbox_id, deflated) VALUES (?1, ?2)",
-        params![id, super::packed::pack(mail.raw)],
-    )?;
+    conn.prepare_cached("INSERT INTO outbox_bodies (outbox_id, deflated) VALUES (?1, ?2)")?
+        .execute(params![id, super::packed::pack(mail.raw)])?;
     Ok(id)
 }
 
@@ -393,7 +391,8 @@ pub fn pause(
 
 /// The server works again.
 pub fn unpause(conn: &Connection) -> anyhow::Result<()> {
-    conn.execute("DELETE FROM outbox_pause", [])?;
+    conn.prepare_cached("DELETE FROM outbox_pause")?
+        .execute([])?;
     Ok(())
 }
 
