@@ -264,7 +264,38 @@ async fn finish_pipelined(
             go_on.code()
         )));
     }
-    Ok(conn.message(raw).await?)
+    match std::str::from_utf8(raw) {
+        // The message and its final `.` in one write (lettre writes them apart).
+        Ok(text) => Ok(conn.command(DataBlock(&dot_stuffed(text))).await?),
+        Err(_) => Ok(conn.message(raw).await?),
+    }
+}
+
+/// The message as the DATA block carries it: a `.` that begins a line (after CRLF, or at the
+/// very start) doubled, as lettre's codec does byte by byte, then `CRLF . CRLF`.
+fn dot_stuffed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 64 + 8);
+    let mut start = 0;
+    if text.starts_with('.') {
+        out.push('.');
+    }
+    for at in memchr::memmem::find_iter(text.as_bytes(), b"\r\n.") {
+        out.push_str(&text[start..at + 2]);
+        out.push('.');
+        start = at + 2;
+    }
+    out.push_str(&text[start..]);
+    out.push_str("\r\n.\r\n");
+    out
+}
+
+/// A finished DATA block, written as it is.
+struct DataBlock<'a>(&'a str);
+
+impl std::fmt::Display for DataBlock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
 }
 
 /// An error that says the server no longer holds the session: no reply at all (closed, reset,
@@ -520,6 +551,41 @@ mod tests {
                 prop_assert_eq!(grouped, 0);
                 prop_assert_eq!(single, readers.len());
             }
+        }
+    }
+
+    /// lettre's transparency codec (`ClientCodec::encode`), byte by byte, and its terminator.
+    fn lettre_stuffing(raw: &[u8]) -> Vec<u8> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum At {
+            LineStart,
+            AfterCr,
+            Middle,
+        }
+        let (mut out, mut at) = (Vec::new(), At::LineStart);
+        for &b in raw {
+            out.push(b);
+            at = match (b, at) {
+                (b'\r', _) => At::AfterCr,
+                (b'\n', At::AfterCr) => At::LineStart,
+                (b'.', At::LineStart) => {
+                    out.push(b'.');
+                    At::Middle
+                }
+                (_, At::AfterCr | At::LineStart) => At::Middle,
+                (_, At::Middle) => At::Middle,
+            };
+        }
+        out.extend_from_slice(b"\r\n.\r\n");
+        out
+    }
+
+    proptest! {
+        /// The DATA block is byte for byte what lettre's codec makes of any text of dots,
+        /// CRs, LFs and other characters.
+        #[test]
+        fn dot_stuffing_equals_lettres_codec(text in "(\\.|\r|\n|\r\n\\.|[a-z ]|é){0,300}") {
+            prop_assert_eq!(dot_stuffed(&text).into_bytes(), lettre_stuffing(text.as_bytes()));
         }
     }
 
