@@ -312,23 +312,27 @@ pub fn due_heads(
     now: DateTime<Utc>,
     limit: usize,
 ) -> anyhow::Result<Vec<QueuedMail>> {
-    // The ids first, walking only the queued rows in id order (outbox_queued), each checked
-    // against its own case's rows; the bodies are read for those rows only.
-    let mut stmt = conn.prepare_cached(
-        "SELECT o.id FROM outbox o INDEXED BY outbox_queued
-         WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
-           AND NOT EXISTS (
-               SELECT 1 FROM outbox p INDEXED BY outbox_case
-               WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
-                 AND p.recipients = o.recipients)
-         ORDER BY o.id LIMIT ?2",
-    )?;
-    let ids: Vec<i64> = stmt
-        .query_map(params![ts(now), limit as i64], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(select(conn, "WHERE o.id = ?1", params![id])?);
+    // The heads' ids first (the subquery), walking only the queued rows in id order
+    // (outbox_queued), each checked against its own case's rows; then the whole rows and
+    // bodies of those ids only. One statement, so one read transaction (and one pair of lock
+    // calls) for the batch instead of one per mail.
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
+         LEFT JOIN outbox_bodies b ON b.outbox_id = o.id
+         WHERE o.id IN (
+             SELECT q.id FROM outbox q INDEXED BY outbox_queued
+             WHERE q.status = 'queued' AND q.next_attempt_at <= ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox p INDEXED BY outbox_case
+                   WHERE p.case_id = q.case_id AND p.status = 'queued' AND p.id < q.id
+                     AND p.recipients = q.recipients)
+             ORDER BY q.id LIMIT ?2)
+         ORDER BY o.id"
+    ))?;
+    let mut rows = stmt.query(params![ts(now), limit as i64])?;
+    let mut out = Vec::with_capacity(limit);
+    while let Some(row) = rows.next()? {
+        out.push(from_row(row)?);
     }
     Ok(out)
 }
