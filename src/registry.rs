@@ -97,7 +97,7 @@ impl Registry<'_> {
             .calendar
             .deadline(received_day, self.settings.deadlines.reaction_working_days);
         let reference = cases::next_reference(tx, received_day.year())?;
-        let case_id = cases::insert(
+        let case = cases::insert_record(
             tx,
             reference,
             &NewCase {
@@ -110,6 +110,7 @@ impl Registry<'_> {
                 reaction_due,
             },
         )?;
+        let case_id = case.id;
         mails::settle(
             tx,
             complaint.mail_id,
@@ -133,8 +134,6 @@ impl Registry<'_> {
             )?;
         }
 
-        let case = cases::get(tx, reference)?
-            .ok_or_else(|| anyhow::anyhow!("{reference} vanished inside its transaction"))?;
         let today = now.with_timezone(&self.tz).date_naive();
         let mailer = self.mailer();
         let acknowledged = match complaint.complainant {
