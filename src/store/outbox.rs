@@ -255,6 +255,10 @@ fn select(
     Ok(out)
 }
 
+const ACKNOWLEDGEMENT_SLOT_SQL: &str =
+    "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement' AND next_attempt_at > ?2
+     ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1";
+
 /// When a new acknowledgement may go out so that no hour holds more than `per_hour` of
 /// them: `now`, or an hour after the `per_hour`-th latest one scheduled.
 pub fn acknowledgement_slot(
@@ -266,11 +270,7 @@ pub fn acknowledgement_slot(
     // one: an older `per_hour`-th latest gives `now` all the same. Bounding the walk keeps its
     // cost independent of the register's size, whatever `per_hour` is.
     let nth_latest: Option<String> = conn
-        .prepare_cached(
-            "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement'
-                 AND next_attempt_at > ?2
-             ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1",
-        )?
+        .prepare_cached(ACKNOWLEDGEMENT_SLOT_SQL)?
         .query_row(
             params![
                 per_hour.saturating_sub(1),
@@ -304,19 +304,12 @@ pub fn count_to_since(
     Ok(n as usize)
 }
 
-/// Up to `limit` queued mails due at `now`, oldest first, each the first still waiting of its
-/// case and recipients: no two of the same chain, so they may be sent side by side without
-/// changing the order anyone sees.
-pub fn due_heads(
-    conn: &Connection,
-    now: DateTime<Utc>,
-    limit: usize,
-) -> anyhow::Result<Vec<QueuedMail>> {
-    // The heads' ids first (the subquery), walking only the queued rows in id order
-    // (outbox_queued), each checked against its own case's rows; then the whole rows and
-    // bodies of those ids only. One statement, so one read transaction (and one pair of lock
-    // calls) for the batch instead of one per mail.
-    let mut stmt = conn.prepare_cached(&format!(
+/// The heads' ids first (the subquery), walking only the queued rows in id order
+/// (outbox_queued), each checked against its own case's rows; then the whole rows and bodies
+/// of those ids only. One statement, so one read transaction (and one pair of lock calls) for
+/// the batch instead of one per mail.
+static DUE_HEADS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
          LEFT JOIN outbox_bodies b ON b.outbox_id = o.id
          WHERE o.id IN (
@@ -328,7 +321,18 @@ pub fn due_heads(
                      AND p.recipients = q.recipients)
              ORDER BY q.id LIMIT ?2)
          ORDER BY o.id"
-    ))?;
+    )
+});
+
+/// Up to `limit` queued mails due at `now`, oldest first, each the first still waiting of its
+/// case and recipients: no two of the same chain, so they may be sent side by side without
+/// changing the order anyone sees.
+pub fn due_heads(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> anyhow::Result<Vec<QueuedMail>> {
+    let mut stmt = conn.prepare_cached(&DUE_HEADS_SQL)?;
     let mut rows = stmt.query(params![ts(now), limit as i64])?;
     let mut out = Vec::with_capacity(limit);
     while let Some(row) = rows.next()? {
@@ -566,6 +570,45 @@ mod tests {
                 ("<new@example.org>", new_raw.as_slice())
             ]
         );
+    }
+
+    /// The statements run for every batch and every complaint are compiled once: calling
+    /// them again with other values (another `now`, another limit) never recompiles them.
+    #[test]
+    fn hot_statements_are_not_compiled_again_for_new_values() {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .transaction(|tx| {
+                for i in 0..6 {
+                    queue_at(
+                        tx,
+                        &Outgoing {
+                            message_id: &format!("<m{i}@example.org>"),
+                            case_id: None,
+                            kind: OutboxKind::Acknowledgement,
+                            envelope_from: "info@example.org",
+                            recipients: &[format!("c{i}@example.org")],
+                            raw: b"x",
+                        },
+                        at(0),
+                        at(i),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let conn = store.conn();
+        for (round, minute) in [1, 3, 5, 2, 6].into_iter().enumerate() {
+            let heads = due_heads(conn, at(minute), 2 + round % 3).unwrap();
+            assert_eq!(heads.len(), (minute as usize + 1).min(2 + round % 3));
+            acknowledgement_slot(conn, at(minute), 1 + round as u32).unwrap();
+        }
+        let mut recompiled = 0;
+        for sql in [DUE_HEADS_SQL.as_str(), ACKNOWLEDGEMENT_SLOT_SQL] {
+            let stmt = conn.prepare_cached(sql).unwrap();
+            recompiled += stmt.get_status(rusqlite::StatementStatus::RePrepare);
+        }
+        assert_eq!(recompiled, 0);
     }
 
     proptest! {
