@@ -104,7 +104,7 @@ impl Registry<'_> {
             mail_id: complaint.mail_id,
             raw: raw.into(),
         });
-        let case_id = cases::insert(
+        let case = cases::insert_record(
             tx,
             reference,
             &NewCase {
@@ -118,6 +118,7 @@ impl Registry<'_> {
                 basis: basis.as_ref(),
             },
         )?;
+        let case_id = case.id;
         mails::settle(
             tx,
             complaint.mail_id,
@@ -141,8 +142,6 @@ impl Registry<'_> {
             )?;
         }
 
-        let case = cases::get(tx, reference)?
-            .ok_or_else(|| anyhow::anyhow!("{reference} vanished inside its transaction"))?;
         let today = now.with_timezone(&self.tz).date_naive();
         let mailer = self.mailer();
         let acknowledged = match complaint.complainant {

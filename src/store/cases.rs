@@ -140,6 +140,51 @@ pub fn insert(conn: &Connection, reference: CaseRef, case: &NewCase<'_>) -> anyh
     Ok(id)
 }
 
+/// Registers a case and returns it as [`get`] would read it back (seconds precision, no
+/// deadlines or fields beyond what a new case has), without reading and unpacking its text
+/// again.
+pub fn insert_record(
+    conn: &Connection,
+    reference: CaseRef,
+    case: &NewCase<'_>,
+) -> anyhow::Result<CaseRecord> {
+    let id = insert(conn, reference, case)?;
+    Ok(CaseRecord {
+        id,
+        reference,
+        status: CaseStatus::Open,
+        language: case.language.to_string(),
+        complainant_address: match case.complainant {
+            Complainant::Reachable(a) => Some(a.as_str().to_string()),
+            Complainant::Unreachable(_) => None,
+        },
+        complainant_name: case.complainant_name.map(str::to_string),
+        subject: case.subject.to_string(),
+        body: case.body.to_string(),
+        received_at: parse_ts(&ts(case.received_at))?,
+        reaction_due: case.reaction_due,
+        reacted_at: None,
+        closing_due: None,
+        closed_at: None,
+        handler: None,
+        category: None,
+        cause: None,
+        solution: None,
+        measure: None,
+        agreement: None,
+        escalated_at: None,
+        appealed_at: None,
+        verdict: None,
+        verdict_at: None,
+        purged_at: None,
+        unreachable_from: match case.complainant {
+            Complainant::Reachable(_) => None,
+            Complainant::Unreachable(raw) => Some(raw.to_string()),
+        },
+        basis: case.basis.cloned(),
+    })
+}
+
 /// Appends to a case's history.
 pub fn add_event(
     conn: &Connection,
@@ -400,10 +445,8 @@ pub fn due_for_watch(
 /// changes).
 pub fn set_watch_on(conn: &Connection, id: i64, day: Option<NaiveDate>) -> anyhow::Result<()> {
     let day = day.map_or_else(|| WATCH_NEVER.to_string(), |d| d.to_string());
-    conn.execute(
-        "INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (?1, ?2)",
-        params![id, day],
-    )?;
+    conn.prepare_cached("INSERT OR REPLACE INTO case_watch (case_id, watch_on) VALUES (?1, ?2)")?
+        .execute(params![id, day])?;
     Ok(())
 }
 
@@ -821,6 +864,50 @@ pub fn claim_acknowledgement(
 mod tests {
     use super::*;
     use crate::store::Store;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The record registering hands on is exactly the one reading the case back gives,
+        /// whatever the complainant, name, subject, text and moment of arrival.
+        #[test]
+        fn a_registered_case_is_what_reading_it_back_gives(
+            language in prop_oneof![Just("nl"), Just("en")],
+            address in proptest::option::of("[a-z]{1,12}(\\.[a-z]{1,5})?@[a-z]{1,10}\\.(nl|org|example)"),
+            unreachable in "\\PC{0,40}",
+            name in proptest::option::of("\\PC{0,40}"),
+            subject in "\\PC{0,120}",
+            body in "(\\PC|\r|\n){0,3000}",
+            seconds in 0i64..4_000_000_000,
+            nanos in 0u32..1_000_000_000,
+            due_days in 0i64..40_000,
+            year in 2000i32..2100,
+        ) {
+            let mut store = Store::open_in_memory().unwrap();
+            let address: Option<EmailAddress> = address.map(|a| a.parse().unwrap());
+            let complainant = match &address {
+                Some(a) => Complainant::Reachable(a),
+                None => Complainant::Unreachable(&unreachable),
+            };
+            let new = NewCase {
+                language,
+                complainant,
+                complainant_name: name.as_deref(),
+                subject: &subject,
+                body: &body,
+                received_at: DateTime::from_timestamp(seconds, nanos).unwrap(),
+                reaction_due: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+                    + chrono::Duration::days(due_days),
+                basis: None,
+            };
+            let (made, read) = store.transaction(|tx| {
+                let reference = next_reference(tx, year)?;
+                let made = insert_record(tx, reference, &new)?;
+                let read = by_id(tx, made.id)?.expect("the case just registered");
+                Ok((made, read))
+            }).unwrap();
+            prop_assert_eq!(format!("{made:?}"), format!("{read:?}"));
+        }
+    }
 
     /// The query plan of `sql`: one line per step.
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {

@@ -192,10 +192,11 @@ pub fn queue_at(
     now: DateTime<Utc>,
     due: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO outbox (message_id, case_id, kind, envelope_from, recipients, raw, status, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?8, ?7)",
-        params![
+    )?
+    .execute(params![
             mail.message_id,
             mail.case_id,
             mail.kind.as_str(),
@@ -204,8 +205,7 @@ pub fn queue_at(
             &[] as &[u8],
             ts(now),
             ts(due.max(now)),
-        ],
-    )?;
+    ])?;
     let id = conn.last_insert_rowid();
     let (packed, basis) = match mail.basis {
         Some(basis) => (
@@ -225,7 +225,11 @@ const COLUMNS: &str = "o.id, o.message_id, c.reference, o.kind, o.envelope_from,
     COALESCE(b.deflated, o.raw), o.status, o.attempts, o.next_attempt_at, o.last_error,
     o.created_at, o.sent_at, b.deflated IS NOT NULL, b.basis, mb.deflated";
 
-fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
+/// The complaint last unpacked while reading queued mail: the mails of one case (its
+/// acknowledgement, its staff notices) are packed on the same one and usually read together.
+type LastBasis = Option<(i64, Vec<u8>)>;
+
+fn from_row(r: &rusqlite::Row<'_>, last: &mut LastBasis) -> anyhow::Result<QueuedMail> {
     Ok(QueuedMail {
         id: r.get(0)?,
         message_id: r.get(1)?,
@@ -240,10 +244,17 @@ fn from_row(r: &rusqlite::Row<'_>) -> anyhow::Result<QueuedMail> {
         // before.
         raw: match (
             r.get::<_, Option<i64>>(14)?,
-            r.get::<_, Option<Vec<u8>>>(15)?,
+            r.get_ref(15)?.as_blob_or_null()?,
         ) {
-            (Some(_), Some(basis)) => {
-                super::packed::unpack_on(&r.get::<_, Vec<u8>>(6)?, &super::packed::unpack(&basis)?)?
+            (Some(mail_id), Some(basis)) => {
+                if last.as_ref().is_none_or(|(id, _)| *id != mail_id) {
+                    *last = Some((mail_id, super::packed::unpack(basis)?));
+                }
+                let basis = last
+                    .as_ref()
+                    .map(|(_, raw)| raw.as_slice())
+                    .unwrap_or_default();
+                super::packed::unpack_on(&r.get::<_, Vec<u8>>(6)?, basis)?
             }
             (Some(_), None) => {
                 anyhow::bail!("the complaint this queued mail is packed on is gone")
@@ -275,11 +286,16 @@ fn select(
     ))?;
     let mut rows = stmt.query(args)?;
     let mut out = Vec::new();
+    let mut last = None;
     while let Some(row) = rows.next()? {
-        out.push(from_row(row)?);
+        out.push(from_row(row, &mut last)?);
     }
     Ok(out)
 }
+
+const ACKNOWLEDGEMENT_SLOT_SQL: &str =
+    "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement' AND next_attempt_at > ?2
+     ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1";
 
 /// When a new acknowledgement may go out so that no hour holds more than `per_hour` of
 /// them: `now`, or an hour after the `per_hour`-th latest one scheduled.
@@ -292,11 +308,7 @@ pub fn acknowledgement_slot(
     // one: an older `per_hour`-th latest gives `now` all the same. Bounding the walk keeps its
     // cost independent of the register's size, whatever `per_hour` is.
     let nth_latest: Option<String> = conn
-        .prepare_cached(
-            "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement'
-                 AND next_attempt_at > ?2
-             ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1",
-        )?
+        .prepare_cached(ACKNOWLEDGEMENT_SLOT_SQL)?
         .query_row(
             params![
                 per_hour.saturating_sub(1),
@@ -330,6 +342,27 @@ pub fn count_to_since(
     Ok(n as usize)
 }
 
+/// The heads' ids first (the subquery), walking only the queued rows in id order
+/// (outbox_queued), each checked against its own case's rows; then the whole rows and bodies
+/// of those ids only. One statement, so one read transaction (and one pair of lock calls) for
+/// the batch instead of one per mail.
+static DUE_HEADS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS} FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
+         LEFT JOIN outbox_bodies b ON b.outbox_id = o.id
+         LEFT JOIN mail_bodies mb ON mb.mail_id = b.basis
+         WHERE o.id IN (
+             SELECT q.id FROM outbox q INDEXED BY outbox_queued
+             WHERE q.status = 'queued' AND q.next_attempt_at <= ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox p INDEXED BY outbox_case
+                   WHERE p.case_id = q.case_id AND p.status = 'queued' AND p.id < q.id
+                     AND p.recipients = q.recipients)
+             ORDER BY q.id LIMIT ?2)
+         ORDER BY o.id"
+    )
+});
+
 /// Up to `limit` queued mails due at `now`, oldest first, each the first still waiting of its
 /// case and recipients: no two of the same chain, so they may be sent side by side without
 /// changing the order anyone sees.
@@ -338,23 +371,12 @@ pub fn due_heads(
     now: DateTime<Utc>,
     limit: usize,
 ) -> anyhow::Result<Vec<QueuedMail>> {
-    // The ids first, walking only the queued rows in id order (outbox_queued), each checked
-    // against its own case's rows; the bodies are read for those rows only.
-    let mut stmt = conn.prepare_cached(
-        "SELECT o.id FROM outbox o INDEXED BY outbox_queued
-         WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
-           AND NOT EXISTS (
-               SELECT 1 FROM outbox p INDEXED BY outbox_case
-               WHERE p.case_id = o.case_id AND p.status = 'queued' AND p.id < o.id
-                 AND p.recipients = o.recipients)
-         ORDER BY o.id LIMIT ?2",
-    )?;
-    let ids: Vec<i64> = stmt
-        .query_map(params![ts(now), limit as i64], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(select(conn, "WHERE o.id = ?1", params![id])?);
+    let mut stmt = conn.prepare_cached(&DUE_HEADS_SQL)?;
+    let mut rows = stmt.query(params![ts(now), limit as i64])?;
+    let mut out = Vec::with_capacity(limit);
+    let mut last = None;
+    while let Some(row) = rows.next()? {
+        out.push(from_row(row, &mut last)?);
     }
     Ok(out)
 }
@@ -417,7 +439,8 @@ pub fn pause(
 
 /// The server works again.
 pub fn unpause(conn: &Connection) -> anyhow::Result<()> {
-    conn.execute("DELETE FROM outbox_pause", [])?;
+    conn.prepare_cached("DELETE FROM outbox_pause")?
+        .execute([])?;
     Ok(())
 }
 
@@ -639,6 +662,46 @@ mod tests {
                 .is_err(),
             "the complaint a queued mail is packed on cannot go before it"
         );
+    }
+
+    /// The statements run for every batch and every complaint are compiled once: calling
+    /// them again with other values (another `now`, another limit) never recompiles them.
+    #[test]
+    fn hot_statements_are_not_compiled_again_for_new_values() {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .transaction(|tx| {
+                for i in 0..6 {
+                    queue_at(
+                        tx,
+                        &Outgoing {
+                            message_id: &format!("<m{i}@example.org>"),
+                            case_id: None,
+                            kind: OutboxKind::Acknowledgement,
+                            envelope_from: "info@example.org",
+                            recipients: &[format!("c{i}@example.org")],
+                            raw: b"x",
+                            basis: None,
+                        },
+                        at(0),
+                        at(i),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let conn = store.conn();
+        for (round, minute) in [1, 3, 5, 2, 6].into_iter().enumerate() {
+            let heads = due_heads(conn, at(minute), 2 + round % 3).unwrap();
+            assert_eq!(heads.len(), (minute as usize + 1).min(2 + round % 3));
+            acknowledgement_slot(conn, at(minute), 1 + round as u32).unwrap();
+        }
+        let mut recompiled = 0;
+        for sql in [DUE_HEADS_SQL.as_str(), ACKNOWLEDGEMENT_SLOT_SQL] {
+            let stmt = conn.prepare_cached(sql).unwrap();
+            recompiled += stmt.get_status(rusqlite::StatementStatus::RePrepare);
+        }
+        assert_eq!(recompiled, 0);
     }
 
     proptest! {

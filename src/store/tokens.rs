@@ -23,10 +23,10 @@ pub fn issue(
     held_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO tokens (token, case_id, address, held_id, issued_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![token, case_id, address.as_str(), held_id, ts(now)],
-    )?;
+    )?
+    .execute(params![token, case_id, address.as_str(), held_id, ts(now)])?;
     Ok(())
 }
 
