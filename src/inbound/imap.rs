@@ -85,6 +85,42 @@ pub const WINDOW_UIDS: usize = 5000;
 /// What a mail is fetched with: its body, without setting \Seen (that follows its record).
 const FETCH_BODIES: &str = "(UID INTERNALDATE BODY.PEEK[])";
 
+/// How far a pass over the folder got: the cursor, and the first mail the server would not hand
+/// over in this pass — the cursor stays below it, so it is tried again next pass, while the
+/// mail after it goes on.
+#[derive(Debug)]
+struct Progress {
+    cursor: Cursor,
+    held_back: Option<u32>,
+}
+
+/// One batch as fetched: the mails the server handed over (in UID order), and the UIDs it
+/// would not hand over.
+#[derive(Debug, Default)]
+struct Fetched {
+    mails: Vec<(u32, RawMail)>,
+    refused: Vec<u32>,
+}
+
+impl Fetched {
+    fn refused(uid: u32) -> Fetched {
+        Fetched {
+            mails: Vec::new(),
+            refused: vec![uid],
+        }
+    }
+}
+
+/// Whether an error is the server refusing a command (`NO`): about the mail asked for, not
+/// the connection, which stays usable. (async-imap reports a NO for a FETCH as the answer's
+/// end, not as an error: such UIDs come back missing and are asked again.)
+fn refused(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<async_imap::error::Error>(),
+        Some(async_imap::error::Error::No(_))
+    )
+}
+
 /// Recorded mail not yet flagged or moved, by what is to become of it.
 #[derive(Debug, Default)]
 struct Recorded {
@@ -252,7 +288,7 @@ impl ImapSource {
             .await
             .with_context(|| format!("selecting {folder}"))?;
         let uidvalidity = mailbox.uid_validity.context("server gave no UIDVALIDITY")?;
-        let mut cursor = match sink.cursor(folder)? {
+        let cursor = match sink.cursor(folder)? {
             Some(c) if c.uidvalidity == uidvalidity => c,
             Some(old) => {
                 tracing::warn!(
@@ -289,8 +325,17 @@ impl ImapSource {
         // the next.
         let mut mover: Option<ImapSession> = None;
         let mut unmoved = Recorded::default();
+        let mut progress = Progress {
+            cursor,
+            held_back: None,
+        };
         let mut taken = 0;
-        for window in uids.chunks(WINDOW_UIDS) {
+        // A server without MOVE copies, flags and expunges: killed between the copy and the
+        // expunge, the restart copies again, so there the window is one batch — at most one
+        // batch's mail can then be found twice in the target folder (never lost, never taken
+        // in twice; docs/RELIABILITY.md).
+        let window_size = if has_move { WINDOW_UIDS } else { BATCH_MAILS };
+        for window in uids.chunks(window_size) {
             let mut recorded = Recorded::default();
             let (moved, outcome) = if unmoved.is_empty() {
                 let outcome = self
@@ -298,7 +343,7 @@ impl ImapSource {
                         session,
                         sink,
                         uidvalidity,
-                        &mut cursor,
+                        &mut progress,
                         window,
                         &mut recorded,
                     )
@@ -316,7 +361,7 @@ impl ImapSource {
                                 session,
                                 sink,
                                 uidvalidity,
-                                &mut cursor,
+                                &mut progress,
                                 window,
                                 &mut recorded
                             )
@@ -329,7 +374,7 @@ impl ImapSource {
                                 session,
                                 sink,
                                 uidvalidity,
-                                &mut cursor,
+                                &mut progress,
                                 window,
                                 &mut recorded,
                             )
@@ -358,16 +403,7 @@ impl ImapSource {
     /// the same folder with the same UIDVALIDITY; none (the moves then wait their turn on the
     /// first connection) when it cannot be opened.
     async fn open_mover(&self, uidvalidity: u32) -> Option<ImapSession> {
-        let opened = async {
-            let mut mover = self.connect().await?;
-            let mailbox = mover.select(&self.settings.folder).await?;
-            anyhow::ensure!(
-                mailbox.uid_validity == Some(uidvalidity),
-                "UIDVALIDITY changed during intake"
-            );
-            Ok::<_, anyhow::Error>(mover)
-        };
-        match opened.await {
+        match self.reopen(uidvalidity).await {
             Ok(mover) => Some(mover),
             Err(e) => {
                 tracing::warn!(
@@ -419,7 +455,7 @@ impl ImapSource {
         session: &mut ImapSession,
         sink: &mut dyn MailSink,
         uidvalidity: u32,
-        cursor: &mut Cursor,
+        progress: &mut Progress,
         window: &[u32],
         recorded: &mut Recorded,
     ) -> anyhow::Result<usize> {
@@ -432,19 +468,34 @@ impl ImapSource {
         for (i, batch) in batches.iter().enumerate() {
             let this = std::mem::take(&mut fetched);
             let Some(next) = batches.get(i + 1) else {
-                taken += self.record_batch(sink, cursor, batch, this, recorded)?;
+                taken += self.record_batch(sink, progress, batch, this, recorded)?;
                 break;
             };
             let answers = session.uid_fetch(uid_set(next), FETCH_BODIES).await?;
-            let outcome = self.record_batch(sink, cursor, batch, this, recorded);
+            let outcome = self.record_batch(sink, progress, batch, this, recorded);
             let read = self
                 .read_bodies(answers, uidvalidity, next, Vec::new())
                 .await;
             taken += outcome?;
-            let (got, bodiless) = read?;
-            fetched = self
-                .fetch_missing(session, uidvalidity, got, bodiless)
-                .await?;
+            let complete = match read {
+                Ok((got, bodiless)) => {
+                    self.fetch_missing(session, uidvalidity, got, bodiless)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            fetched = match complete {
+                Ok(fetched) => fetched,
+                // The server refused the batch or dropped the connection over it: mail by
+                // mail, so that one mail it cannot hand over does not hold up the rest.
+                Err(e) => {
+                    tracing::warn!(
+                        "fetching a batch failed ({}); fetching its mails one by one",
+                        crate::redact::addresses(&format!("{e:#}"))
+                    );
+                    self.fetch_one_by_one(session, uidvalidity, next).await?
+                }
+            };
         }
         Ok(taken)
     }
@@ -455,12 +506,23 @@ impl ImapSource {
     fn record_batch(
         &self,
         sink: &mut dyn MailSink,
-        cursor: &mut Cursor,
+        progress: &mut Progress,
         batch: &[u32],
-        fetched: Vec<(u32, RawMail)>,
+        fetched: Fetched,
         recorded: &mut Recorded,
     ) -> anyhow::Result<usize> {
-        let (uids, raws): (Vec<u32>, Vec<RawMail>) = fetched.into_iter().unzip();
+        let Progress { cursor, held_back } = progress;
+        for uid in &fetched.refused {
+            tracing::warn!(
+                uid,
+                folder = %self.settings.folder,
+                "the IMAP server would not hand over this mail; it stays in the mailbox and is tried again next pass"
+            );
+        }
+        if let Some(first) = fetched.refused.first() {
+            *held_back = Some(held_back.map_or(*first, |h| h.min(*first)));
+        }
+        let (uids, raws): (Vec<u32>, Vec<RawMail>) = fetched.mails.into_iter().unzip();
         let (dispositions, failure) = sink.take_batch(&raws);
         drop(raws);
         if !dispositions.is_empty() {
@@ -473,7 +535,12 @@ impl ImapSource {
             None => batch.last().copied(),
             Some(_) => done.last().map(|(uid, _)| *uid),
         };
-        if let Some(last) = last {
+        // Never past a mail the server would not hand over (nor back).
+        let last = match *held_back {
+            Some(held) => last.map(|last| last.min(held - 1).max(cursor.last_uid)),
+            None => last,
+        };
+        if let Some(last) = last.filter(|last| *last != cursor.last_uid) {
             cursor.last_uid = last;
             sink.set_cursor(&self.settings.folder, *cursor)?;
         }
@@ -502,24 +569,71 @@ impl ImapSource {
         let mut answers = session
             .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
             .await?;
-        while let Some(fetch) = answers.try_next().await? {
-            if let Some(uid) = fetch.uid.filter(|uid| uids.binary_search(uid).is_ok()) {
-                sized.push((uid, u64::from(fetch.size.unwrap_or(0))));
+        loop {
+            match answers.try_next().await {
+                Ok(Some(fetch)) => {
+                    if let Some(uid) = fetch.uid.filter(|uid| uids.binary_search(uid).is_ok()) {
+                        sized.push((uid, u64::from(fetch.size.unwrap_or(0))));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Refused, or the connection dropped (a server that cannot read one mail
+                    // may hang up): the fetches below find out which, mail by mail if need be.
+                    tracing::warn!(
+                        "sizing new mail failed ({}); the rest is taken in smaller batches",
+                        crate::redact::addresses(&format!("{e:#}"))
+                    );
+                    break;
+                }
             }
         }
         drop(answers);
         sized.sort_unstable_by_key(|(uid, _)| *uid);
         sized.dedup_by_key(|(uid, _)| *uid);
+        // A UID the answer did not size (it ended early) is not left out: it counts as an
+        // eighth of a batch's bytes. (One expunged meanwhile is simply missing from its FETCH.)
+        if sized.len() < uids.len() {
+            let known: std::collections::HashSet<u32> = sized.iter().map(|(uid, _)| *uid).collect();
+            sized.extend(
+                uids.iter()
+                    .filter(|uid| !known.contains(uid))
+                    .map(|uid| (*uid, BATCH_BYTES / 8)),
+            );
+            sized.sort_unstable_by_key(|(uid, _)| *uid);
+        }
         Ok(batch_by_size(&sized, BATCH_MAILS, BATCH_BYTES))
     }
 
-    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing).
+    /// Fetches a set of UIDs in one command, in UID order (expunged ones are missing). When
+    /// the server refuses the command or drops the connection over it (one mail it cannot
+    /// read fails the FETCH of all), the set is fetched mail by mail, so only that mail is
+    /// left out.
     async fn fetch_set(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
         uids: &[u32],
-    ) -> anyhow::Result<Vec<(u32, RawMail)>> {
+    ) -> anyhow::Result<Fetched> {
+        match self.fetch_once(session, uidvalidity, uids).await {
+            Ok(fetched) => Ok(fetched),
+            Err(e) => {
+                tracing::warn!(
+                    "fetching a batch failed ({}); fetching its mails one by one",
+                    crate::redact::addresses(&format!("{e:#}"))
+                );
+                self.fetch_one_by_one(session, uidvalidity, uids).await
+            }
+        }
+    }
+
+    /// One `UID FETCH` of the set, with the bodiless ones asked again.
+    async fn fetch_once(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> anyhow::Result<Fetched> {
         let answers = session.uid_fetch(uid_set(uids), FETCH_BODIES).await?;
         let (got, bodiless) = self
             .read_bodies(answers, uidvalidity, uids, Vec::new())
@@ -528,37 +642,98 @@ impl ImapSource {
             .await
     }
 
+    /// Fetches each UID in its own command. A UID the server refuses, hands over without a
+    /// body, or drops the connection over twice (each time on a new connection, which then
+    /// replaces `session`) is returned as refused; failing to connect again is an error.
+    async fn fetch_one_by_one(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> anyhow::Result<Fetched> {
+        let mut all = Fetched::default();
+        for uid in uids {
+            let mut attempt = 0;
+            let one = loop {
+                match self.fetch_once(session, uidvalidity, &[*uid]).await {
+                    Ok(one) => break one,
+                    Err(e) if refused(&e) => break Fetched::refused(*uid),
+                    Err(_) => {
+                        // The connection is gone (or unusable): a new one, then this mail once
+                        // more, since the failure may have been another mail's.
+                        *session = self.reopen(uidvalidity).await?;
+                        attempt += 1;
+                        if attempt == 2 {
+                            break Fetched::refused(*uid);
+                        }
+                    }
+                }
+            };
+            all.mails.extend(one.mails);
+            all.refused.extend(one.refused);
+        }
+        Ok(all)
+    }
+
+    /// A new connection with the folder selected, as long as its UIDVALIDITY is unchanged.
+    async fn reopen(&self, uidvalidity: u32) -> anyhow::Result<ImapSession> {
+        let mut session = self.connect().await?;
+        let mailbox = session.select(&self.settings.folder).await?;
+        anyhow::ensure!(
+            mailbox.uid_validity == Some(uidvalidity),
+            "UIDVALIDITY changed during intake"
+        );
+        Ok(session)
+    }
+
     /// A response without its body (the server telling of a flag change in the middle of the
-    /// answer) is no error: those UIDs are fetched once more, and only a UID that still comes
-    /// without its body fails. Returns the whole set in UID order.
+    /// answer) is no error: those UIDs are fetched once more, and a UID that still comes
+    /// without its body is refused. Returns the whole set in UID order.
     async fn fetch_missing(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
         got: Vec<(u32, RawMail)>,
         bodiless: Vec<u32>,
-    ) -> anyhow::Result<Vec<(u32, RawMail)>> {
+    ) -> anyhow::Result<Fetched> {
         let mut out = got;
+        let mut refused = Vec::new();
         if !bodiless.is_empty() {
             let answers = session.uid_fetch(uid_set(&bodiless), FETCH_BODIES).await?;
             let (all, still) = self
                 .read_bodies(answers, uidvalidity, &bodiless, out)
                 .await?;
-            anyhow::ensure!(
-                still.is_empty(),
-                "FETCH returned no body for UID {}",
-                still[0]
-            );
             out = all;
+            if !still.is_empty() {
+                // Missing twice: expunged meanwhile (then gone from a search too), or a mail
+                // the server will not hand over.
+                refused = session
+                    .uid_search(format!("UID {}", uid_set(&still)))
+                    .await?
+                    .into_iter()
+                    .filter(|uid| still.binary_search(uid).is_ok())
+                    .collect();
+                refused.sort_unstable();
+                // An answer cut short by a dropped connection reads as "nothing" (async-imap's
+                // answer streams just end, and a tagged NO ends them too): only a connection
+                // that still answers a NOOP with OK makes these "expunged".
+                session
+                    .run_command_and_check_ok("NOOP")
+                    .await
+                    .context("the IMAP connection ended in the middle of an answer")?;
+            }
         }
         out.sort_by_key(|(uid, _)| *uid);
         out.dedup_by_key(|(uid, _)| *uid);
-        Ok(out)
+        Ok(Fetched {
+            mails: out,
+            refused,
+        })
     }
 
     /// Reads a FETCH answer to its end, adding each wanted mail to `out`: each answer's body is
     /// copied out and the answer (with its buffer) dropped at once. Returns `out` and the
-    /// wanted UIDs that came without a body (and are not in `out` already).
+    /// wanted UIDs that did not come with a body (and are not in `out` already).
     async fn read_bodies(
         &self,
         mut answers: impl Stream<Item = async_imap::error::Result<Fetch>> + Unpin,
@@ -587,8 +762,11 @@ impl ImapSource {
             ));
         }
         drop(answers);
+        // Every wanted UID not handed over with its body: an answer that ends early (a server
+        // that drops the connection without a word after a mail it cannot read) must not
+        // pass for mail expunged meanwhile.
         let got: std::collections::HashSet<u32> = out.iter().map(|(uid, _)| *uid).collect();
-        bodiless.retain(|uid| !got.contains(uid));
+        bodiless.extend(wanted.iter().filter(|uid| !got.contains(uid)));
         bodiless.sort_unstable();
         bodiless.dedup();
         Ok((out, bodiless))
