@@ -771,6 +771,7 @@ mod tests {
                         envelope_from: "info@example.org",
                         recipients: &["d@example.org".to_string()],
                         raw: b"x",
+                        basis: None,
                     }, at(300))?;
                 }
                 Ok(())
