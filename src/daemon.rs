@@ -412,7 +412,7 @@ impl Daemon {
                 daemon: self,
                 report: &mut report,
             };
-            source
+            let taken = source
                 .process_folder(&mut session, &mut sink, startup)
                 .await?;
             crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
@@ -421,6 +421,12 @@ impl Daemon {
             if *shutdown.borrow() {
                 let _ = session.logout().await;
                 return Ok(());
+            }
+            // Mail that arrived while this pass ran was announced during it (and those
+            // announcements are not kept), so IDLE would not tell of it again: after a pass
+            // that took mail in, look once more before waiting.
+            if taken > 0 {
+                continue;
             }
             self.store().release_memory();
             let (next, wake) = source.wait(session, shutdown).await?;

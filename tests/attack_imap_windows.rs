@@ -644,3 +644,90 @@ fn redeliveries_in_the_same_batch_make_one_case_and_one_acknowledgement() {
     assert_eq!(summary.cases, complaints, "one case per distinct complaint");
     assert_eq!(summary.acknowledged, complaints, "one acknowledgement each");
 }
+
+/// The daemon (IDLE, as configured by default) takes in a two-window backlog; 20 new mails
+/// arrive while it does. They must be taken in as soon as the backlog is done — not only when
+/// IDLE is renewed (`idle_renew_seconds`, 540 s by default): the server told of them during the
+/// pass, and IDLE does not tell again. (The 120 s below is a safety net far under 540 s.)
+#[test]
+fn new_mail_arriving_during_a_backlog_is_taken_in_without_waiting_for_the_idle_renewal() {
+    let n = 5_300;
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    let outbox = tempfile::tempdir().unwrap();
+    fill_inbox(&server, 0..n);
+    let mut child = command(&k, outbox.path())
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the pass has started (some mail recorded), new mail arrives.
+    let start = std::time::Instant::now();
+    let recorded = || {
+        klachtd::store::Store::open(&k.db())
+            .ok()
+            .and_then(|s| klachtd::store::mails::all(s.conn()).ok())
+            .map_or(0, |m| m.len())
+    };
+    while recorded() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no intake");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for i in n..n + 20 {
+        server.append("info@example.org", "INBOX", &mail(i));
+    }
+    let start = std::time::Instant::now();
+    while recorded() < n + 20 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let got = recorded();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    assert_eq!(
+        got,
+        n + 20,
+        "mail that arrived during the backlog still waits for the IDLE renewal"
+    );
+    check_end_state(&server, &k, n + 20);
+}
+
+/// klachtd SIGKILLed while the second connection's UID MOVE of window 1 runs on the server
+/// (window 2 half taken in): after the restart every promise holds.
+#[test]
+fn klachtd_killed_during_the_second_connections_move() {
+    let n = 5_300;
+    let server = MailServer::start();
+    reconfigure_dovecot(&server, "\nverbose_proctitle = yes\n");
+    let k = Klachtd::new(&server);
+    let outbox = tempfile::tempdir().unwrap();
+    fill_inbox(&server, 0..n);
+    let prefix = imap_title(&server);
+    let mut child = command(&k, outbox.path())
+        .args(["run", "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut killed = false;
+    'watch: while child.try_wait().unwrap().is_none() {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let title = String::from_utf8_lossy(&cmdline);
+            if title.starts_with(&prefix) && title.contains("MOVE") {
+                child.kill().unwrap();
+                killed = true;
+                break 'watch;
+            }
+        }
+    }
+    child.wait().unwrap();
+    assert!(killed, "klachtd was killed during a MOVE");
+    std::thread::sleep(Duration::from_secs(1));
+    finish(&k, outbox.path());
+    check_end_state(&server, &k, n);
+}
