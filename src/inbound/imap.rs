@@ -337,51 +337,27 @@ impl ImapSource {
         let window_size = if has_move { WINDOW_UIDS } else { BATCH_MAILS };
         for window in uids.chunks(window_size) {
             let mut recorded = Recorded::default();
-            let (moved, outcome) = if unmoved.is_empty() {
-                let outcome = self
-                    .take_window(
-                        session,
-                        sink,
-                        uidvalidity,
-                        &mut progress,
-                        window,
-                        &mut recorded,
-                    )
-                    .await;
-                (Ok(()), outcome)
-            } else {
-                if mover.is_none() {
-                    mover = self.open_mover(uidvalidity).await;
-                }
-                match mover.as_mut() {
-                    Some(mover) => {
-                        tokio::join!(
-                            self.finish_recorded(mover, &unmoved, has_move),
-                            self.take_window(
-                                session,
-                                sink,
-                                uidvalidity,
-                                &mut progress,
-                                window,
-                                &mut recorded
-                            )
-                        )
-                    }
-                    None => {
-                        let moved = self.finish_recorded(session, &unmoved, has_move).await;
-                        let outcome = self
-                            .take_window(
-                                session,
-                                sink,
-                                uidvalidity,
-                                &mut progress,
-                                window,
-                                &mut recorded,
-                            )
-                            .await;
-                        (moved, outcome)
-                    }
-                }
+            // The previous window's moves go over the second connection, side by side with
+            // this window's intake; first, over this one, when there is no second connection.
+            if !unmoved.is_empty() && mover.is_none() {
+                mover = self.open_mover(uidvalidity).await;
+            }
+            let beside = mover.as_mut().filter(|_| !unmoved.is_empty());
+            let moved_first = match beside {
+                None => self.finish_recorded(session, &unmoved, has_move).await,
+                Some(_) => Ok(()),
+            };
+            let take = self.take_window(
+                session,
+                sink,
+                uidvalidity,
+                &mut progress,
+                window,
+                &mut recorded,
+            );
+            let (moved, outcome) = match beside {
+                Some(mover) => tokio::join!(self.finish_recorded(mover, &unmoved, has_move), take),
+                None => (moved_first, take.await),
             };
             unmoved = recorded;
             if let Err(e) = moved.and(outcome.map(|n| taken += n)) {
