@@ -513,7 +513,7 @@ impl ImapSource {
         };
         // Never past a mail the server would not hand over (nor back).
         let last = match *held_back {
-            Some(held) => last.map(|last| last.min(held - 1).max(cursor.last_uid)),
+            Some(held) => last.map(|last| last.min(held.saturating_sub(1)).max(cursor.last_uid)),
             None => last,
         };
         if let Some(last) = last.filter(|last| *last != cursor.last_uid) {
