@@ -188,9 +188,13 @@ impl Renderer {
                 }
             }
         }
-        new_tera()
-            .add_raw_templates(templates.iter().map(|(n, b)| (n.as_str(), b.as_str())))
-            .map_err(|e| anyhow::anyhow!("template error: {}", tera_chain(&e)))?;
+        // One at a time, each dropped at once: the check never holds more than one parsed
+        // template (parsing all together would leave their memory in the heap for good).
+        for (name, body) in &templates {
+            new_tera()
+                .add_raw_template(name, body)
+                .map_err(|e| anyhow::anyhow!("template error: {}", tera_chain(&e)))?;
+        }
         Ok(Renderer {
             sources: templates.into_iter().collect(),
             parsed: Mutex::new(new_tera()),
