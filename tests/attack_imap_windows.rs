@@ -239,30 +239,7 @@ fn one_mail_the_server_cannot_hand_over_does_not_block_the_backlog() {
     let k = Klachtd::new(&server);
     let outbox = tempfile::tempdir().unwrap();
     let paths = fill_inbox(&server, 0..600);
-    // Dovecot indexes the folder first (the file is known to it), then the file turns unreadable.
-    assert_eq!(server.count("info@example.org"), 600);
-    let broken = &paths[250];
-    std::fs::set_permissions(broken, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
-    // Maildir moves the file to cur/ on first SELECT by another client; make the one it has now
-    // unreadable wherever it lives.
-    let root = server.maildir("info@example.org");
-    for sub in ["new", "cur"] {
-        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            if path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .contains("M000250P1")
-            {
-                std::fs::set_permissions(
-                    &path,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o000),
-                )
-                .unwrap();
-            }
-        }
-    }
+    make_unreadable(&server, &paths, 250);
     for _ in 0..3 {
         let out = command(&k, outbox.path())
             .args(["run", "--once"])
@@ -281,6 +258,70 @@ fn one_mail_the_server_cannot_hand_over_does_not_block_the_backlog() {
         recorded >= 599 && left <= 1,
         "one unreadable mail blocked the others: {recorded} of 600 recorded, {left} left in INBOX"
     );
+}
+
+/// Makes mail `n` of the INBOX unreadable to Dovecot after it has indexed the folder (the file
+/// is known to it), wherever Maildir has put it by now.
+fn make_unreadable(server: &MailServer, paths: &[std::path::PathBuf], n: usize) {
+    assert_eq!(server.count("info@example.org"), paths.len());
+    let mode = || <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o000);
+    std::fs::set_permissions(&paths[n], mode()).unwrap();
+    let root = server.maildir("info@example.org");
+    let marker = format!("M{n:06}P1");
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains(&marker)
+            {
+                std::fs::set_permissions(&path, mode()).unwrap();
+            }
+        }
+    }
+}
+
+/// With no processed folder (mail stays in the INBOX, flagged \Seen), a mail the server cannot
+/// read holds the cursor back, so every later pass fetches the mail after it again: each must
+/// be recognised as already recorded — never a second entry, case or acknowledgement.
+#[test]
+fn mail_fetched_again_behind_a_held_back_mail_is_recorded_once() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    let outbox = tempfile::tempdir().unwrap();
+    let n = 600;
+    let paths = fill_inbox(&server, 0..n);
+    make_unreadable(&server, &paths, 250);
+    for _ in 0..3 {
+        let out = command(&k, outbox.path())
+            .env("KLACHTD__INBOUND__IMAP__PROCESSED_FOLDER", "")
+            .args(["run", "--once"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "run --once: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let store = klachtd::store::Store::open(&k.db()).unwrap();
+    let summary = common::invariants::check(&store);
+    assert_eq!(
+        summary.mails,
+        n - 1,
+        "every readable mail recorded exactly once"
+    );
+    let complaints = (0..n).filter(|i| *i != 250 && !is_spam(*i)).count();
+    assert_eq!(summary.cases, complaints, "one case per complaint");
+    assert_eq!(
+        summary.acknowledged, complaints,
+        "one acknowledgement per complaint"
+    );
+    // Nothing moved: the readable complaints stay in the INBOX, and so does the unreadable one.
+    let spam = (0..n).filter(|i| *i != 250 && is_spam(*i)).count();
+    assert_eq!(server.count("info@example.org"), n - spam);
 }
 
 /// Adds settings to the test Dovecot's configuration and restarts it (same ports, same mail).

@@ -460,18 +460,9 @@ impl ImapSource {
                 }
                 Err(e) => Err(e),
             };
-            fetched = match complete {
-                Ok(fetched) => fetched,
-                // The server refused the batch or dropped the connection over it: mail by
-                // mail, so that one mail it cannot hand over does not hold up the rest.
-                Err(e) => {
-                    tracing::warn!(
-                        "fetching a batch failed ({}); fetching its mails one by one",
-                        crate::redact::addresses(&format!("{e:#}"))
-                    );
-                    self.fetch_one_by_one(session, uidvalidity, next).await?
-                }
-            };
+            fetched = self
+                .or_one_by_one(session, uidvalidity, next, complete)
+                .await?;
         }
         Ok(taken)
     }
@@ -591,7 +582,22 @@ impl ImapSource {
         uidvalidity: u32,
         uids: &[u32],
     ) -> anyhow::Result<Fetched> {
-        match self.fetch_once(session, uidvalidity, uids).await {
+        let attempt = self.fetch_once(session, uidvalidity, uids).await;
+        self.or_one_by_one(session, uidvalidity, uids, attempt)
+            .await
+    }
+
+    /// The batch as fetched in one command, or — the server refused the command or dropped the
+    /// connection over it — fetched mail by mail, so that one mail it cannot hand over does
+    /// not hold up the rest.
+    async fn or_one_by_one(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uids: &[u32],
+        attempt: anyhow::Result<Fetched>,
+    ) -> anyhow::Result<Fetched> {
+        match attempt {
             Ok(fetched) => Ok(fetched),
             Err(e) => {
                 tracing::warn!(

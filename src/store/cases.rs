@@ -279,14 +279,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         subject: r.get(6)?,
         // The text packed apart (schema 7 on; on its complaint from 10), or in the row as
         // written before.
-        body: match (r.get::<_, Option<Vec<u8>>>(25)?, &basis) {
-            (Some(packed), Some(basis)) => super::packed::unpack_on(&packed, &basis.raw)
-                .and_then(|bytes| Ok(String::from_utf8(bytes)?))
-                .map_err(|e| conversion(25, e.into()))?,
-            (Some(packed), None) => super::packed::unpack(&packed)
-                .and_then(|bytes| Ok(String::from_utf8(bytes)?))
-                .map_err(|e| conversion(25, e.into()))?,
-            (None, _) => r.get(7)?,
+        body: match r.get::<_, Option<Vec<u8>>>(25)? {
+            Some(packed) => match &basis {
+                Some(basis) => super::packed::unpack_on(&packed, &basis.raw),
+                None => super::packed::unpack(&packed),
+            }
+            .and_then(|bytes| Ok(String::from_utf8(bytes)?))
+            .map_err(|e| conversion(25, e.into()))?,
+            None => r.get(7)?,
         },
         basis,
         received_at: parse_ts(&r.get::<_, String>(8)?)?,
