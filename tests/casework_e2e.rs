@@ -82,14 +82,23 @@ fn text(raw: &[u8]) -> String {
     klachtd::inbound::InboundMail::parse(raw).unwrap().text
 }
 
-/// The newest message in `user`'s INBOX whose subject starts with `prefix`.
+/// The newest message in `user`'s INBOX whose subject starts with `prefix`, once there are at
+/// least `count` messages. Mail to a role arrives in any order (a staff notification may
+/// already make up the count), so it waits for that message itself, up to PATIENCE.
 fn newest(server: &MailServer, user: &str, count: usize, prefix: &str) -> Vec<u8> {
-    server
-        .wait_for_messages(user, count, PATIENCE)
-        .into_iter()
-        .rev()
-        .find(|m| subject(m).starts_with(prefix))
-        .unwrap_or_else(|| panic!("no mail '{prefix}…' for {user}"))
+    let start = std::time::Instant::now();
+    loop {
+        let found = server
+            .wait_for_messages(user, count, PATIENCE)
+            .into_iter()
+            .rev()
+            .find(|m| subject(m).starts_with(prefix));
+        match found {
+            Some(m) => return m,
+            None if start.elapsed() >= PATIENCE => panic!("no mail '{prefix}…' for {user}"),
+            None => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
 }
 
 /// Sends a staff reply to where the original pointed, and lets klachtd take it in.
