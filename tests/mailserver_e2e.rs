@@ -283,11 +283,11 @@ fn the_director_receives_the_overdue_alert_and_the_digest_in_her_mailbox() {
             "{now}: {summary}"
         );
     }
-    let alert = server
-        .wait_for_messages("director@example.org", 1, PATIENCE)
-        .into_iter()
-        .find(|m| subject_of(m).starts_with("Termijn verstreken: 1 klacht"))
-        .expect("the overdue alert");
+    let alert = server.wait_for_subject(
+        "director@example.org",
+        "Termijn verstreken: 1 klacht",
+        PATIENCE,
+    );
     let text = klachtd::inbound::InboundMail::parse(&alert).unwrap().text;
     assert!(text.contains("KL-2026-0001"), "{text}");
     let register: serde_json::Value = serde_json::from_slice(

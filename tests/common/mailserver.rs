@@ -330,6 +330,30 @@ impl MailServer {
             .unwrap_or_else(|| panic!("no MESSAGES in the STATUS reply: {:?}", response.lines))
     }
 
+    /// The newest message in `user`'s INBOX whose subject starts with `prefix`, waiting up to
+    /// `timeout` for it. Waiting for a count alone races: mail from klachtd to one address
+    /// (a notification, a confirmation request, a transcript) arrives in any order.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn wait_for_subject(&self, user: &str, prefix: &str, timeout: Duration) -> Vec<u8> {
+        let start = Instant::now();
+        loop {
+            if let Some(m) = self
+                .fetch_all(user)
+                .into_iter()
+                .rev()
+                .find(|m| subject(m).starts_with(prefix))
+            {
+                return m;
+            }
+            if start.elapsed() >= timeout {
+                let subjects: Vec<String> =
+                    self.fetch_all(user).iter().map(|m| subject(m)).collect();
+                panic!("no mail '{prefix}…' for {user} after {timeout:?}; subjects: {subjects:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until `user`'s INBOX holds at least `count` messages and returns them all (raw, in
     /// UID order). The timeout is a safety net against a hang, not a measurement: on expiry it
     /// panics with what it saw and the end of the Postfix log.
