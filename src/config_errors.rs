@@ -18,6 +18,7 @@ const ENUMS: &[(&str, &[&str])] = &[
         &["client_credentials", "refresh_token", "token_command"],
     ),
     ("SaslMechanism", &["xoauth2", "oauthbearer"]),
+    ("Platform", &["own-server", "microsoft365", "google"]),
 ];
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
@@ -141,6 +142,7 @@ mod tests {
         ("outbound.smtp.auth", "AuthKind"),
         ("oauth2.source", "TokenSourceKind"),
         ("oauth2.mechanism", "SaslMechanism"),
+        ("security.platform", "Platform"),
     ];
 
     #[test]

@@ -764,14 +764,7 @@ enum CopyKey {
     New(String),
 }
 
-/// The receiving server vouches for the From address: the newest Authentication-Results of
-/// `security.trusted_authserv_id` shows `dmarc=pass`, or `spf=pass` for the From domain.
+/// The receiving platform vouches for the From address (`casework::auth::sender_vouched`).
 fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
-    let (Some(id), Some(sender)) = (
-        settings.security.trusted_authserv_id.as_deref(),
-        mail.sender(),
-    ) else {
-        return false;
-    };
-    crate::casework::auth::sender_domain_passes(mail, id, sender)
+    crate::casework::auth::sender_vouched(mail, settings)
 }

@@ -76,10 +76,39 @@ pub struct Retention {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Security {
+    /// The platform that receives our mail and whose results klachtd reads
+    /// (docs/sender-proof.md).
+    pub platform: Platform,
     pub trusted_authserv_id: Option<String>,
     pub token_days: u32,
     /// Days a held command mail waits for its sender's confirmation.
     pub hold_days: u32,
+}
+
+/// The receiving platform (`security.platform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Platform {
+    #[serde(rename = "own-server")]
+    OwnServer,
+    #[serde(rename = "microsoft365")]
+    Microsoft365,
+    #[serde(rename = "google")]
+    Google,
+}
+
+impl Security {
+    /// The receiver whose results count as evidence for a sender.
+    pub fn receiver(&self) -> crate::inbound::provenance::Receiver {
+        use crate::inbound::provenance::Receiver;
+        match (self.platform, &self.trusted_authserv_id) {
+            (Platform::Microsoft365, _) => Receiver::Microsoft365,
+            (Platform::Google, _) => Receiver::Google,
+            (Platform::OwnServer, Some(id)) => Receiver::OwnServer {
+                authserv_id: id.trim().to_string(),
+            },
+            (Platform::OwnServer, None) => Receiver::Untrusted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -638,6 +667,14 @@ impl Settings {
             return fail(
                 "security.trusted_authserv_id",
                 "must not be empty (leave it out to switch it off)",
+            );
+        }
+        if self.security.platform != Platform::OwnServer
+            && self.security.trusted_authserv_id.is_some()
+        {
+            return fail(
+                "security.trusted_authserv_id",
+                "is only for security.platform = \"own-server\"; Microsoft 365 and Google Workspace are read by what they write (docs/sender-proof.md)",
             );
         }
         if self.causes.categories.is_empty() {

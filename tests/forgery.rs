@@ -164,8 +164,8 @@ fn rand_suffix(s: &str) -> String {
 /// A mail with this From and nothing that proves it.
 fn forged(from: &str, subject: &str, id: &str, body: &str) -> String {
     format!(
-        "Received: from relay.evil.example (relay.evil.example [203.0.113.9]) by mail.example.org; Tue, 24 Nov 2026 10:00:00 +0100\r\n\
-         Authentication-Results: mail.example.org; spf=none smtp.mailfrom=relay.evil.example\r\n\
+        "Authentication-Results: mail.example.org; spf=none smtp.mailfrom=relay.evil.example\r\n\
+         Received: from relay.evil.example (relay.evil.example [203.0.113.9]) by mail.example.org; Tue, 24 Nov 2026 10:00:00 +0100\r\n\
          From: <{from}>\r\nTo: info@example.org\r\nSubject: {subject}\r\nMessage-ID: <{id}@evil.example>\r\n\r\n{body}\r\n"
     )
 }

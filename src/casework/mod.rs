@@ -261,11 +261,7 @@ fn hold(
     let block = parse_block(new_text);
     let mailer = intake.mailer();
     let lang = mailer.staff_language();
-    let origin = auth::origin_line(
-        mail,
-        intake.settings.security.trusted_authserv_id.as_deref(),
-        lang,
-    );
+    let origin = auth::origin_line(mail, intake.settings, lang);
     let mut context = match case {
         Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),

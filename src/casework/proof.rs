@@ -4,7 +4,7 @@
 //! Every path that takes mail in calls [`decide`]; its truth table is tested below.
 
 use crate::domain::EmailAddress;
-use crate::inbound::authres::ServerEvidence;
+use crate::inbound::provenance::ServerEvidence;
 use crate::settings::{Role, Roles};
 use crate::store::tokens::Issued;
 use chrono::{DateTime, Duration, Utc};
@@ -34,6 +34,8 @@ pub struct MailFacts<'a> {
 pub enum Method {
     Token,
     SmtpAuth,
+    /// Exchange Online: the sender logged in to the organisation (`AuthAs: Internal`).
+    OrganisationLogin,
     Dmarc,
     Dkim,
 }
@@ -112,6 +114,7 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
                 "the trusted server's results speak against the From domain; a token does not outweigh them",
             );
         }
+        ServerEvidence::OrganisationLogin => Some(Method::OrganisationLogin),
         ServerEvidence::Aligned { method: "dmarc" } => Some(Method::Dmarc),
         ServerEvidence::Aligned { .. } => Some(Method::Dkim),
         ServerEvidence::Absent | ServerEvidence::Unreadable | ServerEvidence::Neutral => None,
@@ -136,6 +139,9 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
             Proof::Proven { role, by },
             match by {
                 Method::SmtpAuth => "proven: logged in at the trusted server as the From address",
+                Method::OrganisationLogin => {
+                    "proven: Microsoft 365 saw the sender log in to the organisation"
+                }
                 Method::Dmarc => "proven: dmarc=pass at the trusted server",
                 _ => "proven: DKIM aligned with the From domain at the trusted server",
             },
@@ -588,6 +594,7 @@ mod tests {
             Just(ServerEvidence::Contrary { why: "x".into() }),
             Just(ServerEvidence::Aligned { method: "dkim" }),
             Just(ServerEvidence::Aligned { method: "dmarc" }),
+            Just(ServerEvidence::OrganisationLogin),
             prop_oneof![
                 Just(ANNA),
                 Just("pieter@example.org"),
