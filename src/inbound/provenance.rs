@@ -361,8 +361,7 @@ fn entry_limit(trace: &[TraceHeader], receiver: &Receiver) -> Option<usize> {
 fn handed_in_by(trace: &[TraceHeader], receiver: &Receiver) -> Option<String> {
     let received = || trace.iter().filter(|h| h.kind == TraceKind::Received);
     received()
-        .filter(|h| h.by.as_deref().is_some_and(|b| receiver.wrote(b)))
-        .last()
+        .rfind(|h| h.by.as_deref().is_some_and(|b| receiver.wrote(b)))
         .or_else(|| received().next())
         .and_then(|h| h.from.clone())
 }
