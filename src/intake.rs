@@ -348,7 +348,24 @@ impl Intake<'_> {
             },
         )?;
         if notify {
-            self.notify_quarantine(tx, sender.as_deref(), &subject, reason, received_at, now)?;
+            // Proof first here too: the first transaction was rolled back, so the sender is
+            // decided again (and taken as unproven if even that fails).
+            let check = prepared
+                .mail()
+                .filter(|m| {
+                    m.sender()
+                        .is_some_and(|s| self.settings.roles.role_of(s).is_some())
+                })
+                .map(|m| casework::check_sender_or_unproven(&self.registry(), tx, m, now));
+            self.notify_quarantine(
+                tx,
+                sender.as_deref(),
+                check.as_ref(),
+                &subject,
+                reason,
+                received_at,
+                now,
+            )?;
         }
         Ok(IntakeResult {
             outcome: MailOutcome::Quarantined,
@@ -475,11 +492,29 @@ impl Intake<'_> {
                 content_sha256: &prepared.content_sha256,
             },
         )?;
-        if let (Some(mail), Some(c)) = (mail, &classification)
-            && !matches!(c, Classification::Staff { .. })
-        {
-            // A token in mail from anyone but its owner has leaked (issue 9).
-            casework::check_tokens(&self.registry(), tx, mail, now)?;
+        // Proof first: for mail whose From is a role address, who sent it is decided before
+        // anything else it can cause, once; everything after takes this decision.
+        let mut sender_check = None;
+        if let (Some(mail), Some(c)) = (mail, &classification) {
+            if mail
+                .sender()
+                .is_some_and(|s| self.settings.roles.role_of(s).is_some())
+            {
+                let linked = match c {
+                    Classification::Staff { case, .. } => *case,
+                    _ => None,
+                };
+                sender_check = Some(casework::check_sender(
+                    &self.registry(),
+                    tx,
+                    mail,
+                    linked,
+                    now,
+                )?);
+            } else {
+                // A token in mail from anyone but its owner has leaked (issue 9).
+                casework::check_tokens(&self.registry(), tx, mail, now)?;
+            }
         }
         if let Some(settled) = known {
             crate::failpoint::hit("intake-before-commit");
@@ -494,9 +529,15 @@ impl Intake<'_> {
         }
 
         let settled = match (mail, classification) {
-            (Some(mail), Some(classification)) => {
-                self.act(tx, mail, mail_id, &classification, received_at, now)?
-            }
+            (Some(mail), Some(classification)) => self.act(
+                tx,
+                mail,
+                mail_id,
+                &classification,
+                sender_check,
+                received_at,
+                now,
+            )?,
             _ => {
                 let reason = match &prepared.decoded {
                     Decoded::TooLarge => format!(
@@ -507,7 +548,7 @@ impl Intake<'_> {
                     Decoded::Failed(why) => format!("malformed: the decoder failed ({why})"),
                     _ => "malformed: not a readable e-mail message".to_string(),
                 };
-                self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
+                self.notify_quarantine(tx, None, None, "", &reason, received_at, now)?;
                 Settled::new(MailOutcome::Quarantined, reason, None)
             }
         };
@@ -531,12 +572,14 @@ impl Intake<'_> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn act(
         &self,
         tx: &Connection,
         mail: &InboundMail,
         mail_id: i64,
         classification: &Classification,
+        sender_check: Option<casework::SenderCheck>,
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Settled> {
@@ -595,8 +638,10 @@ impl Intake<'_> {
                 )?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
-            Classification::Staff { case, .. } => {
-                casework::handle_staff_mail(&self.registry(), tx, mail, mail_id, *case, now)?
+            Classification::Staff { .. } => {
+                let check = sender_check
+                    .ok_or_else(|| anyhow::anyhow!("a role sender's mail without a decision"))?;
+                casework::handle_staff_mail(&self.registry(), tx, mail, mail_id, check, now)?
             }
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)
@@ -607,6 +652,7 @@ impl Intake<'_> {
                 self.notify_quarantine(
                     tx,
                     sender.as_deref(),
+                    sender_check.as_ref(),
                     &mail.subject,
                     why,
                     received_at,
@@ -662,11 +708,14 @@ impl Intake<'_> {
         Ok(())
     }
 
-    /// Tells the director once about a mail that could not be read.
+    /// Tells the director once about a mail that could not be read; and the role address
+    /// whose mail it was — saying whether it was proven to come from them.
+    #[allow(clippy::too_many_arguments)]
     fn notify_quarantine(
         &self,
         tx: &Connection,
         sender: Option<&str>,
+        sender_check: Option<&casework::SenderCheck>,
         subject: &str,
         reason: &str,
         received_at: DateTime<Utc>,
@@ -699,12 +748,11 @@ impl Intake<'_> {
         );
         // A staff member, the director or the committee whose own mail this was hears it
         // too: a command mail that cannot be used is never silent.
-        let role_sender = sender
-            .and_then(|s| s.parse::<EmailAddress>().ok())
-            .filter(|s| self.settings.roles.role_of(s).is_some());
-        if let Some(staff) = &role_sender {
+        if let Some(check) = sender_check {
+            let staff = &check.address;
             let mut to_sender = context.clone();
             to_sender.insert("to_sender", &true);
+            to_sender.insert("unproven", &!check.proven());
             to_sender.insert("recipient_name", &self.settings.roles.name_of(staff));
             mailer.to_role(
                 tx,

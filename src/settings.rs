@@ -445,22 +445,44 @@ impl Roles {
     pub fn name_of(&self, address: &EmailAddress) -> Option<&str> {
         self.names
             .iter()
-            .find(|(_, a)| *a == address)
+            .find(|(_, a)| a.same_mailbox(address))
             .map(|(name, _)| name.as_str())
     }
 
-    /// The role of `address`, if it has one. The director and committee are also staff
-    /// when they are listed there; the most specific role wins.
+    /// The role of `address`, if it has one: compared as mail systems deliver (case, `+tag`,
+    /// Unicode compatibility forms, IDNA — [`EmailAddress::mailbox`]), so every spelling of a
+    /// role address is that role address. The director and committee are also staff when
+    /// they are listed there; the most specific role wins.
     pub fn role_of(&self, address: &EmailAddress) -> Option<Role> {
-        if *address == self.committee {
-            Some(Role::Committee)
-        } else if *address == self.director {
-            Some(Role::Director)
-        } else if self.staff.contains(address) {
-            Some(Role::Staff)
+        self.role_address(address).map(|(role, _)| role)
+    }
+
+    /// The role of `address` and the role address as configured: what klachtd writes to and
+    /// records, never the spelling a mail used.
+    pub fn role_address(&self, address: &EmailAddress) -> Option<(Role, &EmailAddress)> {
+        if self.committee.same_mailbox(address) {
+            Some((Role::Committee, &self.committee))
+        } else if self.director.same_mailbox(address) {
+            Some((Role::Director, &self.director))
         } else {
-            None
+            self.staff
+                .iter()
+                .find(|s| s.same_mailbox(address))
+                .map(|s| (Role::Staff, s))
         }
+    }
+
+    /// The role address `address` imitates — looks like to a reader but does not deliver to
+    /// (`аnna@…` with a Cyrillic `а`) — if any. Nothing klachtd sends goes to such an address.
+    pub fn imitated_by(&self, address: &EmailAddress) -> Option<&EmailAddress> {
+        if self.role_of(address).is_some() {
+            return None;
+        }
+        let looks = address.appearance();
+        [&self.committee, &self.director]
+            .into_iter()
+            .chain(self.staff.iter())
+            .find(|r| r.appearance() == looks)
     }
 }
 
