@@ -528,6 +528,13 @@ impl Intake<'_> {
             });
         }
 
+        // Another sender's Message-ID: registered as usual, shown as a possible forgery.
+        let reused = match mail.and_then(|m| m.message_id.as_deref()) {
+            Some(id) => {
+                mails::reused_by_another_sender(tx, id, mail.and_then(|m| m.sender()), mail_id)?
+            }
+            None => None,
+        };
         let settled = match (mail, classification) {
             (Some(mail), Some(classification)) => self.act(
                 tx,
@@ -535,6 +542,7 @@ impl Intake<'_> {
                 mail_id,
                 &classification,
                 sender_check,
+                reused.as_ref().map(|c| c.as_deref()),
                 received_at,
                 now,
             )?,
@@ -552,6 +560,19 @@ impl Intake<'_> {
                 Settled::new(MailOutcome::Quarantined, reason, None)
             }
         };
+        if let (Some(earlier), Some((case_id, _))) = (&reused, settled.case) {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "message_id_reused",
+                None,
+                &format!(
+                    "Message-ID eerder gebruikt door {} van een andere afzender; mogelijk vervalst",
+                    crate::domain::wording::earlier_mail(earlier.as_deref(), Language::Nl)
+                ),
+            )?;
+        }
         let disposition = disposition_of(settled.outcome, left_for_people);
         mails::settle(
             tx,
@@ -580,6 +601,7 @@ impl Intake<'_> {
         mail_id: i64,
         classification: &Classification,
         sender_check: Option<casework::SenderCheck>,
+        message_id_reused: Option<Option<&str>>,
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Settled> {
@@ -610,6 +632,7 @@ impl Intake<'_> {
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
                         repaired: mail.repaired,
+                        message_id_reused,
                     },
                     now,
                 )?;
@@ -748,7 +771,13 @@ impl Intake<'_> {
         );
         // A staff member, the director or the committee whose own mail this was hears it
         // too: a command mail that cannot be used is never silent.
-        if let Some(check) = sender_check {
+        let to_sender = match sender_check {
+            Some(check) if check.proven() => Some(check),
+            // Mail in a role address's name that proves nothing: told within the daily limit.
+            Some(check) if casework::may_answer_unproven(tx, &check.address, now)? => Some(check),
+            _ => None,
+        };
+        if let Some(check) = to_sender {
             let staff = &check.address;
             let mut to_sender = context.clone();
             to_sender.insert("to_sender", &true);
@@ -757,7 +786,11 @@ impl Intake<'_> {
             mailer.to_role(
                 tx,
                 Letter {
-                    kind: OutboxKind::Transcript,
+                    kind: if check.proven() {
+                        OutboxKind::Transcript
+                    } else {
+                        OutboxKind::UnprovenNotice
+                    },
                     template: Template::QuarantineNotice,
                     case: None,
                     context: to_sender,

@@ -108,6 +108,10 @@ pub fn prove(
             names_missing_case,
             copied_to_outsider: copied_to_outsider(mail, org, &settings.roles),
             several_senders: mail.several_senders,
+            configured_spelling: settings
+                .roles
+                .role_address(from)
+                .is_some_and(|(_, configured)| configured == from),
             now,
         },
         &settings.roles,

@@ -280,6 +280,11 @@ fn revoke_leaked(
         }
         told.push(t.owner.clone());
         let owner: EmailAddress = t.owner.parse()?;
+        // Told within the daily limit for mail caused by mail that proves nothing: a forger
+        // holding many leaked tokens cannot flood their owner through info@.
+        if !may_answer_unproven(tx, &owner, now)? {
+            continue;
+        }
         let mailer = intake.mailer();
         let mut context = match &case {
             Some(c) => mailer.case_context(c, mailer.staff_language()),
@@ -289,7 +294,7 @@ fn revoke_leaked(
         mailer.to_role(
             tx,
             Letter {
-                kind: OutboxKind::Transcript,
+                kind: OutboxKind::UnprovenNotice,
                 template: Template::TokenRevoked,
                 case: case.as_ref(),
                 context,
@@ -303,12 +308,28 @@ fn revoke_leaked(
     Ok(())
 }
 
-/// Holds the commands of an unproven mail, records that on the case, and asks the real
-/// address to confirm them with a code.
 /// At most this many confirmation requests go to one role address in 24 hours; more unproven
 /// mail in its name is recorded on the case, but asks nothing of the real person.
 const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 5;
 
+/// Whether klachtd may still write to `address` today about mail in its name that proves
+/// nothing: fewer than [`MAX_CONFIRMATION_REQUESTS_PER_DAY`] confirmation requests and
+/// unproven-mail notices to it in the last 24 hours (what proven mail causes never counts).
+pub(crate) fn may_answer_unproven(
+    tx: &Connection,
+    address: &EmailAddress,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let since = now - Duration::hours(24);
+    let sent = [OutboxKind::ConfirmationRequest, OutboxKind::UnprovenNotice]
+        .into_iter()
+        .map(|kind| crate::store::outbox::count_to_since(tx, kind, address.as_str(), since))
+        .sum::<anyhow::Result<usize>>()?;
+    Ok(sent < MAX_CONFIRMATION_REQUESTS_PER_DAY)
+}
+
+/// Holds the commands of an unproven mail, records that on the case, and asks the real
+/// address to confirm them with a code.
 #[allow(clippy::too_many_arguments)]
 fn hold(
     intake: &Registry<'_>,
@@ -363,14 +384,8 @@ fn hold(
         "expires",
         &templates::long_datetime(expires, intake.tz, lang),
     );
-    // A forger cannot mail-bomb a role address through info@: at most a few requests a day.
-    let asked_today = crate::store::outbox::count_to_since(
-        tx,
-        OutboxKind::ConfirmationRequest,
-        sender.as_str(),
-        now - Duration::hours(24),
-    )?;
-    let asked = asked_today < MAX_CONFIRMATION_REQUESTS_PER_DAY;
+    // A forger cannot mail-bomb a role address through info@: at most a few mails a day.
+    let asked = may_answer_unproven(tx, sender, now)?;
     if asked {
         mailer.to_role(
             tx,
@@ -1062,6 +1077,7 @@ fn without_case(
                 // A staff member vouches for it: the acknowledgement may quote the text.
                 sender_verified: true,
                 repaired: false,
+                message_id_reused: None,
             },
             now,
         )?;

@@ -149,7 +149,8 @@ pub enum ServerEvidence {
 
 /// Reads a mail's trace for `from`, trusting `receiver`.
 pub fn read(trace: &[TraceHeader], receiver: &Receiver, from: &EmailAddress) -> Reading {
-    let domain = from.domain();
+    let ascii = from.ascii_domain();
+    let domain = ascii.as_str();
     let trusted = trusted_results(trace, receiver);
     let mut reading = Reading {
         handed_in_by: handed_in_by(trace, receiver),
