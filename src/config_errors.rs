@@ -19,6 +19,7 @@ const ENUMS: &[(&str, &[&str])] = &[
     ),
     ("SaslMechanism", &["xoauth2", "oauthbearer"]),
     ("Platform", &["own-server", "microsoft365", "google"]),
+    ("OwnServer", &["milters", "rspamd"]),
 ];
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
@@ -143,6 +144,7 @@ mod tests {
         ("oauth2.source", "TokenSourceKind"),
         ("oauth2.mechanism", "SaslMechanism"),
         ("security.platform", "Platform"),
+        ("security.own_server", "OwnServer"),
     ];
 
     #[test]

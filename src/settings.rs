@@ -80,6 +80,8 @@ pub struct Security {
     /// (docs/sender-proof.md).
     pub platform: Platform,
     pub trusted_authserv_id: Option<String>,
+    /// With `platform = "own-server"`: how that server writes its results.
+    pub own_server: OwnServer,
     pub token_days: u32,
     /// Days a held command mail waits for its sender's confirmation.
     pub hold_days: u32,
@@ -96,6 +98,14 @@ pub enum Platform {
     Google,
 }
 
+/// How a server of our own writes its results (`security.own_server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnServer {
+    Milters,
+    Rspamd,
+}
+
 impl Security {
     /// The receiver whose results count as evidence for a sender.
     pub fn receiver(&self) -> crate::inbound::provenance::Receiver {
@@ -105,6 +115,10 @@ impl Security {
             (Platform::Google, _) => Receiver::Google,
             (Platform::OwnServer, Some(id)) => Receiver::OwnServer {
                 authserv_id: id.trim().to_string(),
+                layout: match self.own_server {
+                    OwnServer::Milters => crate::inbound::provenance::Layout::Milters,
+                    OwnServer::Rspamd => crate::inbound::provenance::Layout::Rspamd,
+                },
             },
             (Platform::OwnServer, None) => Receiver::Untrusted,
         }

@@ -21,14 +21,27 @@ use crate::domain::EmailAddress;
 pub enum Receiver {
     /// Nothing is trusted: only evidence against a sender counts.
     Untrusted,
-    /// A server of our own (Postfix with milters, rspamd, …) that writes RFC 8601 headers
-    /// with this authserv-id and removes headers with that id arriving from outside.
-    OwnServer { authserv_id: String },
+    /// A server of our own that writes RFC 8601 headers with this authserv-id, laid out as
+    /// its software writes them (docs/authstack.md has what each really writes).
+    OwnServer { authserv_id: String, layout: Layout },
     /// Exchange Online: results without an authserv-id; the `X-MS-Exchange-Organization-*`
     /// headers, which Exchange's header firewall removes from mail arriving from outside.
     Microsoft365,
     /// Google Workspace: results by `mx.google.com`.
     Google,
+}
+
+/// Where a server of our own puts its results, relative to the `Received` line it writes
+/// when a mail reaches it (its entry line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Postfix with milters and a policy service (OpenDKIM, OpenDMARC, policyd-spf): one
+    /// header per checker, all above the entry line. A header with our id below it came with
+    /// the mail (OpenDMARC removes none) and never counts.
+    Milters,
+    /// rspamd: one combined header right below the entry line; rspamd removes every results
+    /// header that arrived with the mail, so the first one below the entry line is its own.
+    Rspamd,
 }
 
 const GOOGLE_ID: &str = "mx.google.com";
@@ -38,7 +51,7 @@ impl Receiver {
     pub fn name(&self) -> String {
         match self {
             Receiver::Untrusted => "—".into(),
-            Receiver::OwnServer { authserv_id } => authserv_id.clone(),
+            Receiver::OwnServer { authserv_id, .. } => authserv_id.clone(),
             Receiver::Microsoft365 => "Microsoft 365".into(),
             Receiver::Google => "Google Workspace".into(),
         }
@@ -48,7 +61,7 @@ impl Receiver {
     fn wrote(&self, by: &str) -> bool {
         match self {
             Receiver::Untrusted => false,
-            Receiver::OwnServer { authserv_id } => by.eq_ignore_ascii_case(authserv_id),
+            Receiver::OwnServer { authserv_id, .. } => by.eq_ignore_ascii_case(authserv_id),
             Receiver::Microsoft365 => [".outlook.com", ".office365.com", ".outlook.office.com"]
                 .iter()
                 .any(|s| by.ends_with(s)),
@@ -154,6 +167,7 @@ pub fn read(trace: &[TraceHeader], receiver: &Receiver, from: &EmailAddress) -> 
     let trusted = trusted_results(trace, receiver);
     let mut reading = Reading {
         handed_in_by: handed_in_by(trace, receiver),
+        login: entry_login(trace, receiver),
         exchange_internal: *receiver == Receiver::Microsoft365
             && trace.iter().any(|h| {
                 h.kind == TraceKind::ExchangeAuthAs
@@ -311,12 +325,10 @@ impl Reading {
 
 /// The indices (into `trace`) of the results headers the receiver wrote itself.
 ///
-/// - Own server: the headers with its authserv-id above its own lowest `Received` line (the
-///   line it wrote when the mail reached it: Postfix's milters — OpenDKIM, OpenDMARC, the SPF
-///   policy service, rspamd — insert their headers above it). When no `Received` line names
-///   it as `by`, where the mail entered cannot be told, and only its topmost header counts
-///   (its removal of incoming headers with its id is then what keeps forgeries out;
-///   docs/sender-proof.md says how to check).
+/// - Own server with milters: the headers with its authserv-id above its entry line (the
+///   `Received` line it wrote when the mail reached it). With rspamd: the first header with
+///   its id right below the entry line (rspamd removes all that arrived with the mail). When
+///   no entry line can be found, only its topmost header counts.
 /// - Google: the topmost `mx.google.com` header (Google writes one per delivery, on top of
 ///   whatever the mail carried).
 /// - Microsoft 365: the topmost `Authentication-Results` (Exchange Online writes one, on
@@ -330,11 +342,32 @@ fn trusted_results(trace: &[TraceHeader], receiver: &Receiver) -> Vec<usize> {
     };
     match receiver {
         Receiver::Untrusted => Vec::new(),
-        Receiver::OwnServer { authserv_id } => {
-            let own = results().filter(|(_, h)| authserv_id_is(&h.value, authserv_id));
-            match entry_limit(trace, receiver) {
-                Some(limit) => own.filter(|(i, _)| *i < limit).map(|(i, _)| i).collect(),
-                None => own.map(|(i, _)| i).take(1).collect(),
+        Receiver::OwnServer {
+            authserv_id,
+            layout,
+        } => {
+            let ours = |(_, h): &(usize, &TraceHeader)| authserv_id_is(&h.value, authserv_id);
+            match (entry_line(trace, receiver), layout) {
+                (Some(entry), Layout::Milters) => results()
+                    .filter(ours)
+                    .take_while(|(i, _)| *i < entry)
+                    .map(|(i, _)| i)
+                    .collect(),
+                (Some(entry), Layout::Rspamd) => {
+                    let next_received = trace
+                        .iter()
+                        .enumerate()
+                        .skip(entry + 1)
+                        .find(|(_, h)| h.kind == TraceKind::Received)
+                        .map_or(trace.len(), |(i, _)| i);
+                    results()
+                        .filter(|(i, _)| *i > entry && *i < next_received)
+                        .filter(ours)
+                        .map(|(i, _)| i)
+                        .take(1)
+                        .collect()
+                }
+                (None, _) => results().filter(ours).map(|(i, _)| i).take(1).collect(),
             }
         }
         Receiver::Google => results()
@@ -349,22 +382,41 @@ fn trusted_results(trace: &[TraceHeader], receiver: &Receiver) -> Vec<usize> {
     }
 }
 
-/// The index of the receiver's lowest `Received` line: the line it wrote when the mail
-/// reached it. Every header below it was in the mail before the receiver had it.
-fn entry_limit(trace: &[TraceHeader], receiver: &Receiver) -> Option<usize> {
-    trace.iter().rposition(|h| {
-        h.kind == TraceKind::Received && h.by.as_deref().is_some_and(|b| receiver.wrote(b))
+/// The index of the receiver's entry line: the topmost `Received` line it wrote for a hop
+/// from another host (its own internal hops — Dovecot's LMTP delivery, a content filter
+/// handing back on `localhost` — come above it). Every header below it was in the mail
+/// before the receiver had it; a forger can add lines that look like it only down there.
+fn entry_line(trace: &[TraceHeader], receiver: &Receiver) -> Option<usize> {
+    trace.iter().position(|h| {
+        h.kind == TraceKind::Received
+            && h.by.as_deref().is_some_and(|b| receiver.wrote(b))
+            && !h
+                .from_host()
+                .is_some_and(|f| receiver.wrote(&f) || f == "localhost")
     })
 }
 
-/// The relay that handed the mail in: `from` of the receiver's lowest `Received` line; when
-/// its lines cannot be recognised, of the topmost `Received` line.
+/// The relay that handed the mail in: `from` of the receiver's entry line; when its lines
+/// cannot be recognised, of the topmost `Received` line.
 fn handed_in_by(trace: &[TraceHeader], receiver: &Receiver) -> Option<String> {
-    let received = || trace.iter().filter(|h| h.kind == TraceKind::Received);
-    received()
-        .rfind(|h| h.by.as_deref().is_some_and(|b| receiver.wrote(b)))
-        .or_else(|| received().next())
+    entry_line(trace, receiver)
+        .map(|i| &trace[i])
+        .or_else(|| trace.iter().find(|h| h.kind == TraceKind::Received))
         .and_then(|h| h.from.clone())
+}
+
+/// The login the receiver's entry line reports (Postfix with `smtpd_sasl_authenticated_header
+/// = yes`: `(Authenticated sender: anna@example.org)`); only a server of our own.
+fn entry_login(trace: &[TraceHeader], receiver: &Receiver) -> Option<String> {
+    if !matches!(receiver, Receiver::OwnServer { .. }) {
+        return None;
+    }
+    let line = &trace[entry_line(trace, receiver)?].value;
+    let lower = line.to_ascii_lowercase();
+    let at = lower.find("(authenticated sender:")? + "(authenticated sender:".len();
+    let rest = &line[at..];
+    let user = rest[..rest.find(')')?].trim();
+    (!user.is_empty()).then(|| user.to_string())
 }
 
 fn authserv_id_is(value: &str, id: &str) -> bool {

@@ -76,6 +76,13 @@ pub struct TraceHeader {
 }
 
 impl TraceHeader {
+    /// For `Received`: the host name it came from (the first word of `from`), lower case.
+    pub fn from_host(&self) -> Option<String> {
+        let from = self.from.as_deref()?;
+        let host = from.split_whitespace().next()?;
+        Some(host.trim_end_matches('.').to_ascii_lowercase())
+    }
+
     /// A header of `kind` with its raw value; `Received` lines are read for `from` and `by`.
     pub fn new(kind: TraceKind, raw_value: &str) -> TraceHeader {
         let value = unfold(raw_value);
