@@ -45,7 +45,7 @@ stop_stack() {
   stop_pidfile "$A/opendkim.pid" "$A/opendkim.conf"
   stop_pidfile "$A/opendmarc.pid" "$A/opendmarc.conf"
   stop_pidfile "$O/opendkim.pid" "$O/opendkim.conf"
-  stop_pidfile "$A/rspamd/run/rspamd.pid" "$A/rspamd/rspamd.conf"
+  stop_pidfile "$A/rspamd/run/rspamd.pid" "AUTHSTACK_DIR=$A"
   stop_pidfile "$A/dnsmasq.pid" "$A/dnsmasq.conf"
 }
 
@@ -98,13 +98,21 @@ fail() {   # fail STATUS MESSAGE LOG... -- stops what was started, prints the lo
   exit "$status"
 }
 
-# --- DNS: 127.53.X.Y, derived from the state dir; taken (exit 3) if something listens there.
-h=$(printf '%s' "$S" | md5sum)
-DNS_ADDR=127.53.$(( 0x${h:0:2} )).$(( 0x${h:2:2} % 254 + 1 ))
-dns_hex=$(printf '%02X%02X%02X%02X:0035' "${DNS_ADDR##*.}" "$(cut -d. -f3 <<< "$DNS_ADDR")" 53 127)
-if awk -v a="$dns_hex" '$2 == a' /proc/net/udp /proc/net/tcp | grep -q .; then
-  echo "the DNS address $DNS_ADDR:53 is taken" >&2; exit 3
-fi
+# --- DNS: 127.53.X.Y:53, derived from the state dir; the next candidate if something is bound
+# there (a UDP socket or a TCP listener).
+dns_free() {
+  local a=$1 hex
+  hex=$(printf '%02X%02X%02X%02X:0035' "${a##*.}" "$(cut -d. -f3 <<< "$a")" 53 127)
+  ! awk -v a="$hex" '$2 == a && ($4 == "07" || $4 == "0A") { found = 1 } END { exit !found }' \
+    /proc/net/udp /proc/net/tcp
+}
+DNS_ADDR=
+for i in $(seq 0 31); do
+  h=$(printf '%s:%s' "$S" "$i" | md5sum)
+  cand=127.53.$(( 0x${h:0:2} )).$(( 0x${h:2:2} % 254 + 1 ))
+  if dns_free "$cand"; then DNS_ADDR=$cand; break; fi
+done
+[ -n "$DNS_ADDR" ] || { echo "no free DNS address in 127.53.0.0/16 for $S" >&2; exit 3; }
 
 # --- keys: the organisation's (DKIM "mail", ARC "arc"), the bulk mailer's and the list's.
 for d in example.org bulkmailer.example.net lists.example.com; do
@@ -142,7 +150,7 @@ txt_key() {   # the DKIM key record of a private key, as dnsmasq character-strin
   echo "txt-record=list._domainkey.lists.example.com,$(txt_key "$K/lists.example.com.key")"
   # forger.example.net (the forger's own envelope domain) has no records at all.
 } > "$A/dnsmasq.conf"
-dnsmasq -C "$A/dnsmasq.conf" 2>"$A/dnsmasq.out" || {
+AUTHSTACK_DIR=$A dnsmasq -C "$A/dnsmasq.conf" 2>"$A/dnsmasq.out" || {
   grep -qi "in use" "$A/dnsmasq.out" && { cat "$A/dnsmasq.out" >&2; exit 3; }
   fail 1 "dnsmasq did not start" "$A/dnsmasq.out"
 }
@@ -179,9 +187,9 @@ if [ "$KIND" = a ]; then
   echo "org example.org:mail:$K/example.org.key" > "$A/keytable"
   echo "*@example.org org" > "$A/signingtable"
   chown -R nobody:nogroup "$K"; chmod 600 "$K"/*.key
-  opendkim -x "$A/opendkim.conf" </dev/null >"$A/opendkim.out" 2>&1 \
+  AUTHSTACK_DIR=$A opendkim -x "$A/opendkim.conf" </dev/null >"$A/opendkim.out" 2>&1 \
     || fail 1 "opendkim did not start" "$A/opendkim.out"
-  opendmarc -c "$A/opendmarc.conf" </dev/null >"$A/opendmarc.out" 2>&1 \
+  AUTHSTACK_DIR=$A opendmarc -c "$A/opendmarc.conf" </dev/null >"$A/opendmarc.out" 2>&1 \
     || fail 1 "opendmarc did not start" "$A/opendmarc.out"
   waits=("$A/opendkim.sock" "$A/opendmarc.sock")
   MAIN_EXTRA=$T/receiver-main-a.cf
@@ -193,7 +201,7 @@ else
   [ -n "${MAILTEST_AUTHSTACK_DEBIAN_DEFAULTS:-}" ] && rm "$R/local.d/milter_headers.conf"
   printf '%s\n' com net org > "$R/tld.dat"
   chown -R nobody:nogroup "$R" "$K"; chmod 600 "$K"/*.key
-  rspamd -c "$R/rspamd.conf" -u nobody -g nogroup --var "CONFDIR=/etc/rspamd" \
+  AUTHSTACK_DIR=$A rspamd -c "$R/rspamd.conf" -u nobody -g nogroup --var "CONFDIR=/etc/rspamd" \
     --var "LOCAL_CONFDIR=$R" --var "DBDIR=$R/db" --var "RUNDIR=$R/run" --var "LOGDIR=$R/log" \
     </dev/null >"$A/rspamd.out" 2>&1 || fail 1 "rspamd did not start" "$A/rspamd.out" "$R/log/rspamd.log"
   waits=("$R/run/milter.sock")
@@ -206,7 +214,7 @@ chown -R nobody:nogroup "$O/keys"; chmod 600 "$O/keys"/*.key
 render "$T/opendkim-outside.conf.in" "$O/opendkim.conf"
 echo "bulk bulkmailer.example.net:s1:$O/keys/bulkmailer.example.net.key" > "$O/keytable"
 echo "* bulk" > "$O/signingtable"
-opendkim -x "$O/opendkim.conf" </dev/null >"$O/opendkim.out" 2>&1 \
+AUTHSTACK_DIR=$A opendkim -x "$O/opendkim.conf" </dev/null >"$O/opendkim.out" 2>&1 \
   || fail 1 "the outside opendkim did not start" "$O/opendkim.out"
 waits+=("$O/opendkim.sock")
 echo "info@example.org" > "$O/members"
