@@ -31,22 +31,50 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 usage() { echo "usage: $0 start a|b STATE_DIR | stop STATE_DIR" >&2; exit 2; }
 
 # stop_pidfile PIDFILE NEEDLE -- stops the daemon whose PID PIDFILE records (checked against
-# NEEDLE, see master_pid in lib.sh) with its process group, and removes the file.
+# NEEDLE, see master_pid in lib.sh) with its process group, and removes the file. OpenDKIM
+# lingers about 4 s after SIGTERM and rspamd waits for its workers: nothing here needs a
+# graceful stop.
 stop_pidfile() {
   local pid
-  if pid=$(master_pid "$1" "$2"); then stop_master "$pid" 5 || true; fi
+  if pid=$(master_pid "$1" "$2"); then stop_quick "$pid"; fi
+  rm -f "$1"
+}
+
+# stop_quick PID -- SIGTERM to PID's process group (or PID), SIGKILL 0.3 s later if it still
+# runs; returns once PID is gone (a zombie counts as gone, see running in lib.sh).
+stop_quick() {
+  local pid=$1 i
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+  for (( i = 0; i < 30; i++ )); do running "$pid" || return 0; sleep 0.01; done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+  for (( i = 0; i < 500; i++ )); do running "$pid" || return 0; sleep 0.01; done
+}
+
+# stop_rspamd PIDFILE DIR -- rspamd rewrites its command line and environment ("rspamd: main
+# process"), so master_pid's check cannot work; it is ours if it is rspamd and holds a file
+# under DIR open (its log).
+stop_rspamd() {
+  local pid
+  [ -s "$1" ] || return 0
+  pid=$(tr -dc 0-9 < "$1")
+  if [ -n "$pid" ] && running "$pid" && [ "$(readlink "/proc/$pid/exe")" = /usr/bin/rspamd ] &&
+     find "/proc/$pid/fd" -maxdepth 1 -lname "$2/*" 2>/dev/null | grep -q .; then
+    stop_quick "$pid"
+  fi
   rm -f "$1"
 }
 
 stop_stack() {
   local S=$1 A=$1/authstack O=$1/outside
   [ -d "$A" ] || return 0
-  if pid=$(master_pid "$O/queue/pid/master.pid" "MAIL_CONFIG=$O/conf"); then stop_master "$pid" 5 || true; fi
-  stop_pidfile "$A/opendkim.pid" "$A/opendkim.conf"
-  stop_pidfile "$A/opendmarc.pid" "$A/opendmarc.conf"
-  stop_pidfile "$O/opendkim.pid" "$O/opendkim.conf"
-  stop_pidfile "$A/rspamd/run/rspamd.pid" "AUTHSTACK_DIR=$A"
-  stop_pidfile "$A/dnsmasq.pid" "$A/dnsmasq.conf"
+  # All at once: each takes a moment, no need to add them up.
+  { if pid=$(master_pid "$O/queue/pid/master.pid" "MAIL_CONFIG=$O/conf"); then stop_master "$pid" 5 || true; fi; } &
+  stop_pidfile "$A/opendkim.pid" "$A/opendkim.conf" &
+  stop_pidfile "$A/opendmarc.pid" "$A/opendmarc.conf" &
+  stop_pidfile "$O/opendkim.pid" "$O/opendkim.conf" &
+  stop_rspamd "$A/rspamd/run/rspamd.pid" "$A" &
+  stop_pidfile "$A/dnsmasq.pid" "$A/dnsmasq.conf" &
+  wait
 }
 
 case ${1:-} in
@@ -172,8 +200,8 @@ render() {   # render TEMPLATE OUTPUT
       -e "s#@HERE@#$HERE#g" -e "s#@DNS_ADDR@#$DNS_ADDR#g" -e "s#@NAME@#$NAME#g" \
       -e "s#@SMTP_PORT@#$SMTP_PORT#g" -e "s#@SUBMISSION_PORT@#$SUBMISSION_PORT#g" \
       -e "s#@RELAY_PORT@#$RELAY_PORT#g" -e "s#@LIST_PORT@#$LIST_PORT#g" \
-      -e "s#@AUTHSERV_ID_SETTING@#$ID_SETTING#g" -e "s#@SPF_HEADER_SETTING@#$spf#g" \
-      -e "s#@DMARC_SETTING@#$DMARC_SETTING#g" "$1" > "$2"
+      -e "s|@AUTHSERV_ID_SETTING@|$ID_SETTING|g" -e "s|@SPF_HEADER_SETTING@|$spf|g" \
+      -e "s|@DMARC_SETTING@|$DMARC_SETTING|g" "$1" > "$2"
 }
 T=$HERE/authstack
 
