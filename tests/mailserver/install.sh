@@ -1,6 +1,7 @@
 #!/bin/bash
 # install.sh -- installs the Debian packages the integration tests need (Dovecot with IMAP and
-# LMTP, Postfix, OpenSSL; python3 for a sample generator), if any is missing, without letting
+# LMTP, Postfix, OpenSSL; python3 for a sample generator; the sender-authentication stacks'
+# dnsmasq, OpenDKIM, OpenDMARC, policyd-spf, rspamd, python3-authheaders), if any is missing, without letting
 # the packages start the system's own Dovecot or Postfix (they would hold ports 25/143/993 and
 # are not the tests' servers: start.sh runs private instances). Idempotent: exits at once when
 # everything is there. Installing needs root (or passwordless sudo).
