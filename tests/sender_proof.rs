@@ -34,9 +34,11 @@ fn message_id(m: &QueuedMail) -> String {
         .to_string()
 }
 
-/// A complaint taken through to appeal by Pieter, logged in at the trusted server.
+/// A complaint taken through to appeal by Pieter, replying to klachtd's notice (his token:
+/// works on every platform).
 fn appealed(r: &mut Run) -> klachtd::domain::CaseRef {
     let case = r.complaint(KLAGER);
+    let notification = r.newest(OutboxKind::StaffNotification, PIETER);
     for (i, body) in [
         "Behandelaar: pieter.bakker@example.org\nOorzaak: x\nOplossing: y\nAkkoord: nee\nAfgehandeld",
         "Beroep: klager gaat in beroep",
@@ -45,10 +47,9 @@ fn appealed(r: &mut Run) -> klachtd::domain::CaseRef {
     .enumerate()
     {
         r.take(format!(
-            "Authentication-Results: mail.example.org; auth=pass (plain) smtp.auth={PIETER}\r\n\
-             Received: from laptop (unknown [192.0.2.4]) by mail.example.org (Postfix) with ESMTPSA id A{i}; Mon, 7 Dec 2026 08:00:00 +0100\r\n\
-             From: <{PIETER}>\r\nTo: info@example.org\r\nSubject: RE: {}\r\nMessage-ID: <p{i}@example.org>\r\n\r\n{body}\r\n",
-            case.tag()
+            "From: <{PIETER}>\r\nTo: info@example.org\r\nSubject: RE: {}\r\nMessage-ID: <p{i}@example.org>\r\nIn-Reply-To: <{}>\r\n\r\n{body}\r\n",
+            case.tag(),
+            message_id(&notification)
         ));
     }
     assert_eq!(r.status(case), "appealed");
@@ -233,6 +234,127 @@ fn nothing_is_sent_to_a_look_alike_of_a_role_address() {
     let case = result.case.unwrap();
     let unreachable = r.events(case, "unreachable");
     assert!(unreachable[0].1.contains("lijkt op"), "{unreachable:?}");
+}
+
+// ---- Microsoft 365 and Google Workspace, from their documented header layouts ----
+
+fn platform_run(platform: &str) -> Run {
+    Run::in_world(common::world::World::with_env(&[
+        (
+            "KLACHTD__ROLES__STAFF",
+            "anna.devries@example.org,pieter.bakker@example.org",
+        ),
+        ("KLACHTD__ROLES__DIRECTOR", DIRECTOR),
+        ("KLACHTD__ROLES__COMMITTEE", COMMITTEE),
+        ("KLACHTD__SECURITY__PLATFORM", platform),
+    ]))
+}
+
+/// A fixture of tests/fixtures/platforms with the case tag and a token's Message-ID filled in.
+fn platform_mail(path: &str, case: klachtd::domain::CaseRef, token_of: &QueuedMail) -> String {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/platforms")
+        .join(path);
+    std::fs::read_to_string(file)
+        .unwrap()
+        .replace("{TAG}", &case.tag())
+        .replace("{TOKEN_ID}", &message_id(token_of))
+        .replace('\n', "\r\n")
+}
+
+#[test]
+fn microsoft_365_mail_from_inside_the_tenant_proves_itself_and_forgeries_do_not() {
+    let mut r = platform_run("microsoft365");
+    let case = appealed(&mut r);
+    let notice = r.newest(OutboxKind::StaffNotification, ANNA);
+    // A reply and a new mail from inside the tenant: X-MS-Exchange-Organization-AuthAs.
+    r.take(platform_mail(
+        "microsoft365/internal-staff-new.eml",
+        case,
+        &notice,
+    ));
+    assert_eq!(
+        r.events(case, "note").len(),
+        1,
+        "the new mail's note is applied"
+    );
+    // A forged verdict through a bulk mailer, with the committee's real token: compauth=fail.
+    let appeal = r.newest(OutboxKind::Appeal, COMMITTEE);
+    r.take(platform_mail(
+        "microsoft365/outside-forgery-via-bulk-mailer.eml",
+        case,
+        &appeal,
+    ));
+    assert_eq!(r.status(case), "appealed");
+    assert_eq!(r.count(OutboxKind::VerdictLetter, KLAGER), 0);
+    // A forgery from outside with a planted "pass" below Microsoft's own header.
+    r.take(platform_mail(
+        "microsoft365/outside-forgery-planted-internal.eml",
+        case,
+        &notice,
+    ));
+    assert_eq!(r.status(case), "appealed");
+    assert_eq!(r.events(case, "held").len(), 2);
+    let held = &r.events(case, "held")[0].1;
+    assert!(
+        held.contains("relay.bulkmailer.example.net") && held.contains("dmarc=fail"),
+        "{held}"
+    );
+}
+
+#[test]
+fn microsoft_365_internal_reply_sets_the_fields() {
+    let mut r = platform_run("microsoft365");
+    let case = r.complaint(KLAGER);
+    let notice = r.newest(OutboxKind::StaffNotification, ANNA);
+    r.take(platform_mail(
+        "microsoft365/internal-staff-reply.eml",
+        case,
+        &notice,
+    ));
+    let c = cases::get(r.store.conn(), case).unwrap().unwrap();
+    assert_eq!(
+        c.cause.as_deref(),
+        Some("de annulering ging alleen per sms")
+    );
+    assert_eq!(c.solution.as_deref(), Some("cursusgeld terug"));
+}
+
+#[test]
+fn google_workspace_staff_mail_proves_itself_and_a_planted_pass_does_not() {
+    let mut r = platform_run("google");
+    let case = appealed(&mut r);
+    let notice = r.newest(OutboxKind::StaffNotification, ANNA);
+    r.take(platform_mail(
+        "google/workspace-staff-new.eml",
+        case,
+        &notice,
+    ));
+    assert_eq!(
+        r.events(case, "note").len(),
+        1,
+        "dmarc=pass by mx.google.com"
+    );
+    let appeal = r.newest(OutboxKind::Appeal, COMMITTEE);
+    r.take(platform_mail(
+        "google/forgery-planted-pass.eml",
+        case,
+        &appeal,
+    ));
+    assert_eq!(r.status(case), "appealed");
+    assert_eq!(r.count(OutboxKind::VerdictLetter, KLAGER), 0);
+    assert_eq!(r.events(case, "held").len(), 1);
+    // The same Google mail read as an own server proves nothing (no id configured).
+    let mut own = platform_run("own-server");
+    let case = own.complaint(KLAGER);
+    let notice = own.newest(OutboxKind::StaffNotification, ANNA);
+    own.take(platform_mail(
+        "google/workspace-staff-new.eml",
+        case,
+        &notice,
+    ));
+    assert!(own.events(case, "note").is_empty());
+    assert_eq!(own.events(case, "held").len(), 1);
 }
 
 // ---- the generative property: proof first, over any unproven mail from a role address ----

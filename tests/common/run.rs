@@ -47,8 +47,13 @@ impl Run {
     }
 
     pub fn in_language(language: &str) -> Run {
+        Run::in_world(world_in(language))
+    }
+
+    /// A run in a world of its own (other roles, another platform).
+    pub fn in_world(world: World) -> Run {
         Run {
-            world: world_in(language),
+            world,
             store: Store::open_in_memory().unwrap(),
             n: 0,
         }

@@ -694,3 +694,137 @@ proptest! {
         let _ = r.results_for_people();
     }
 }
+
+// ---- what the real stacks delivered (tests/fixtures/authstack, made by the test harness) ----
+
+/// Every mail the harness's real stacks delivered, read as the matching `own_server` setting
+/// says: nothing a forger sent proves its sender; the staff member's own mail carries nothing
+/// for or against (its token or login proves it); with Debian's OpenDMARC default the staff
+/// member's own mail says dmarc=fail (docs/sender-proof.md: IgnoreAuthenticatedClients true).
+#[test]
+fn what_the_real_stacks_delivered() {
+    fn fixture(path: &str) -> Vec<TraceHeader> {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/authstack")
+            .join(path);
+        let raw = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        crate::inbound::InboundMail::parse(&raw).unwrap().trace
+    }
+    #[derive(Debug, PartialEq)]
+    enum Expect {
+        Nothing,
+        Against,
+    }
+    use Expect::*;
+    let cases = [
+        (
+            "a/a-staff-submission.eml",
+            Layout::Milters,
+            "staff@example.org",
+            Nothing,
+        ),
+        (
+            "a/b-outside-relay.eml",
+            Layout::Milters,
+            "committee@example.org",
+            Against,
+        ),
+        (
+            "a/c-forged.eml",
+            Layout::Milters,
+            "staff@example.org",
+            Against,
+        ),
+        (
+            "a/d-forged-authres.eml",
+            Layout::Milters,
+            "staff@example.org",
+            Against,
+        ),
+        (
+            "a/e-mailing-list-arc.eml",
+            Layout::Milters,
+            "staff@example.org",
+            Against,
+        ),
+        (
+            "a-debian-defaults/a-staff-submission.eml",
+            Layout::Milters,
+            "staff@example.org",
+            Against,
+        ),
+        (
+            "a-debian-defaults/b-outside-relay.eml",
+            Layout::Milters,
+            "committee@example.org",
+            Against,
+        ),
+        (
+            "b/a-staff-submission.eml",
+            Layout::Rspamd,
+            "staff@example.org",
+            Nothing,
+        ),
+        (
+            "b/b-outside-relay.eml",
+            Layout::Rspamd,
+            "committee@example.org",
+            Against,
+        ),
+        (
+            "b/c-forged-org-envelope.eml",
+            Layout::Rspamd,
+            "staff@example.org",
+            Against,
+        ),
+        (
+            "b/c-forged.eml",
+            Layout::Rspamd,
+            "staff@example.org",
+            Against,
+        ),
+        (
+            "b/d-forged-authres.eml",
+            Layout::Rspamd,
+            "staff@example.org",
+            Against,
+        ),
+        (
+            "b/e-mailing-list-arc.eml",
+            Layout::Rspamd,
+            "staff@example.org",
+            Against,
+        ),
+    ];
+    for (path, layout, sender, expect) in cases {
+        let receiver = Receiver::OwnServer {
+            authserv_id: "mx.example.org".into(),
+            layout,
+        };
+        let t = fixture(path);
+        let sender = from(sender);
+        let r = read(&t, &receiver, &sender);
+        let e = r.evidence(&sender);
+        assert!(!proves(&e), "{path}: {e:?}");
+        assert!(r.passes.is_empty(), "{path}: {r:?}");
+        match expect {
+            Nothing => assert!(
+                matches!(e, ServerEvidence::Absent | ServerEvidence::Neutral),
+                "{path}: {e:?}"
+            ),
+            Against => assert!(
+                matches!(e, ServerEvidence::Contrary { .. }),
+                "{path}: {e:?}"
+            ),
+        }
+        // The relay shown to people is the one that handed the mail to the server.
+        let relay = r.handed_in_by.unwrap_or_default();
+        let expected_relay = match path.split('/').nth(1).unwrap().chars().next() {
+            Some('a') => "laptop.example.org",
+            Some('b') => "out.bulkmailer.example.net",
+            Some('c') | Some('d') => "forger.example.net",
+            _ => "lists.example.com",
+        };
+        assert!(relay.contains(expected_relay), "{path}: {relay}");
+    }
+}
