@@ -1,8 +1,8 @@
 //! Issue 19 against the real thing: klachtd's sender decision on mail exactly as the real
-//! sender-authentication stacks of the test harness delivered it — stack A (Postfix + OpenDKIM
-//! + OpenDMARC + policyd-spf, `own_server = "milters"`) and stack B (Postfix + rspamd,
-//! `own_server = "rspamd"`), with a local DNS server — asserting the case state and the mail
-//! klachtd queues. The headers themselves are pinned by tests/authstack_headers.rs.
+//! sender-authentication stacks of the test harness delivered it — stack A (Postfix with
+//! OpenDKIM, OpenDMARC and policyd-spf, `own_server = "milters"`) and stack B (Postfix with
+//! rspamd, `own_server = "rspamd"`), with a local DNS server — asserting the case state and the
+//! mail klachtd queues. The headers themselves are pinned by tests/authstack_headers.rs.
 
 mod common;
 
