@@ -141,6 +141,7 @@ fn local_checks(settings: &Settings, report: &mut Report, integrity: Integrity) 
     store_with(&settings.store.path, report, integrity);
     templates(settings, report);
     roles(settings, report);
+    sender_proof(settings, report);
     secrets(settings, report);
     if settings.inbound.kind == InboundKind::Maildir {
         writable_dir("inbound Maildir", &settings.inbound.maildir, report);
@@ -528,6 +529,27 @@ fn roles(settings: &Settings, report: &mut Report) {
     );
 }
 
+/// Which sender-proof rules are active (`security.platform`; docs/sender-proof.md).
+fn sender_proof(settings: &Settings, report: &mut Report) {
+    use crate::inbound::provenance::Receiver;
+    let always = "evidence against a sender (dmarc=fail, or SPF/DKIM failing for its domain) counts from every header";
+    let detail = match settings.security.receiver() {
+        Receiver::Untrusted => format!(
+            "tokens only (security.platform = \"own-server\", no trusted_authserv_id): a reply to klachtd's mail proves itself by its reply address; staff mail written new is held until its sender confirms; {always}"
+        ),
+        Receiver::OwnServer { authserv_id, .. } => format!(
+            "tokens, and {authserv_id}'s own Authentication-Results (auth=pass as the sender decides; dmarc=pass or DKIM pass aligned with the sender's domain), read above its own Received line; {always}. Check that {authserv_id} removes incoming Authentication-Results with its id (docs/sender-proof.md)"
+        ),
+        Receiver::Microsoft365 => format!(
+            "tokens, Exchange Online's Authentication-Results (dmarc=pass or DKIM pass aligned with the sender's domain; compauth=fail counts against) and X-MS-Exchange-Organization-AuthAs: Internal; {always}"
+        ),
+        Receiver::Google => format!(
+            "tokens and mx.google.com's Authentication-Results (dmarc=pass or DKIM pass aligned with the sender's domain); {always}"
+        ),
+    };
+    report.pass("sender proof", detail);
+}
+
 /// DNS, then TCP: returns false (after a ✘ line) when the server cannot be reached.
 async fn reach(what: &str, key: &str, host: &str, port: u16, report: &mut Report) -> bool {
     let addrs: Vec<SocketAddr> =
@@ -910,6 +932,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("✔ templates: the built-in set"), "{text}");
+        assert!(text.contains("✔ sender proof: tokens only"), "{text}");
+    }
+
+    #[test]
+    fn the_sender_proof_line_names_the_rules_of_each_platform() {
+        for (platform, id, expected) in [
+            (
+                "own-server",
+                Some("mx.example.org"),
+                "mx.example.org's own Authentication-Results",
+            ),
+            (
+                "microsoft365",
+                None,
+                "X-MS-Exchange-Organization-AuthAs: Internal",
+            ),
+            ("google", None, "mx.google.com's Authentication-Results"),
+        ] {
+            let mut pairs = vec![("KLACHTD__SECURITY__PLATFORM", platform)];
+            if let Some(id) = id {
+                pairs.push(("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", id));
+            }
+            let settings = Settings::load_with_env(None, env(&pairs)).unwrap();
+            let mut report = Report::default();
+            sender_proof(&settings, &mut report);
+            let text = report.to_string();
+            assert!(text.contains(expected), "{platform}: {text}");
+        }
+        let refused = Settings::load_with_env(
+            None,
+            env(&[
+                ("KLACHTD__SECURITY__PLATFORM", "google"),
+                ("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mx.example.org"),
+            ]),
+        );
+        assert!(format!("{:#}", refused.unwrap_err()).contains("only for security.platform"));
     }
 
     #[test]

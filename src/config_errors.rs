@@ -18,6 +18,8 @@ const ENUMS: &[(&str, &[&str])] = &[
         &["client_credentials", "refresh_token", "token_command"],
     ),
     ("SaslMechanism", &["xoauth2", "oauthbearer"]),
+    ("Platform", &["own-server", "microsoft365", "google"]),
+    ("OwnServer", &["milters", "rspamd"]),
 ];
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
@@ -141,6 +143,8 @@ mod tests {
         ("outbound.smtp.auth", "AuthKind"),
         ("oauth2.source", "TokenSourceKind"),
         ("oauth2.mechanism", "SaslMechanism"),
+        ("security.platform", "Platform"),
+        ("security.own_server", "OwnServer"),
     ];
 
     #[test]

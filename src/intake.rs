@@ -348,7 +348,24 @@ impl Intake<'_> {
             },
         )?;
         if notify {
-            self.notify_quarantine(tx, sender.as_deref(), &subject, reason, received_at, now)?;
+            // Proof first here too: the first transaction was rolled back, so the sender is
+            // decided again (and taken as unproven if even that fails).
+            let check = prepared
+                .mail()
+                .filter(|m| {
+                    m.sender()
+                        .is_some_and(|s| self.settings.roles.role_of(s).is_some())
+                })
+                .map(|m| casework::check_sender_or_unproven(&self.registry(), tx, m, now));
+            self.notify_quarantine(
+                tx,
+                sender.as_deref(),
+                check.as_ref(),
+                &subject,
+                reason,
+                received_at,
+                now,
+            )?;
         }
         Ok(IntakeResult {
             outcome: MailOutcome::Quarantined,
@@ -475,11 +492,29 @@ impl Intake<'_> {
                 content_sha256: &prepared.content_sha256,
             },
         )?;
-        if let (Some(mail), Some(c)) = (mail, &classification)
-            && !matches!(c, Classification::Staff { .. })
-        {
-            // A token in mail from anyone but its owner has leaked (issue 9).
-            casework::check_tokens(&self.registry(), tx, mail, now)?;
+        // Proof first: for mail whose From is a role address, who sent it is decided before
+        // anything else it can cause, once; everything after takes this decision.
+        let mut sender_check = None;
+        if let (Some(mail), Some(c)) = (mail, &classification) {
+            if mail
+                .sender()
+                .is_some_and(|s| self.settings.roles.role_of(s).is_some())
+            {
+                let linked = match c {
+                    Classification::Staff { case, .. } => *case,
+                    _ => None,
+                };
+                sender_check = Some(casework::check_sender(
+                    &self.registry(),
+                    tx,
+                    mail,
+                    linked,
+                    now,
+                )?);
+            } else {
+                // A token in mail from anyone but its owner has leaked (issue 9).
+                casework::check_tokens(&self.registry(), tx, mail, now)?;
+            }
         }
         if let Some(settled) = known {
             crate::failpoint::hit("intake-before-commit");
@@ -493,10 +528,24 @@ impl Intake<'_> {
             });
         }
 
-        let settled = match (mail, classification) {
-            (Some(mail), Some(classification)) => {
-                self.act(tx, mail, mail_id, &classification, received_at, now)?
+        // Another sender's Message-ID: registered as usual, shown as a possible forgery.
+        let reused = match mail.and_then(|m| m.message_id.as_deref()) {
+            Some(id) => {
+                mails::reused_by_another_sender(tx, id, mail.and_then(|m| m.sender()), mail_id)?
             }
+            None => None,
+        };
+        let settled = match (mail, classification) {
+            (Some(mail), Some(classification)) => self.act(
+                tx,
+                mail,
+                mail_id,
+                &classification,
+                sender_check,
+                reused.as_ref().map(|c| c.as_deref()),
+                received_at,
+                now,
+            )?,
             _ => {
                 let reason = match &prepared.decoded {
                     Decoded::TooLarge => format!(
@@ -507,10 +556,23 @@ impl Intake<'_> {
                     Decoded::Failed(why) => format!("malformed: the decoder failed ({why})"),
                     _ => "malformed: not a readable e-mail message".to_string(),
                 };
-                self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
+                self.notify_quarantine(tx, None, None, "", &reason, received_at, now)?;
                 Settled::new(MailOutcome::Quarantined, reason, None)
             }
         };
+        if let (Some(earlier), Some((case_id, _))) = (&reused, settled.case) {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "message_id_reused",
+                None,
+                &format!(
+                    "Message-ID eerder gebruikt door {} van een andere afzender; mogelijk vervalst",
+                    crate::domain::wording::earlier_mail(earlier.as_deref(), Language::Nl)
+                ),
+            )?;
+        }
         let disposition = disposition_of(settled.outcome, left_for_people);
         mails::settle(
             tx,
@@ -531,12 +593,15 @@ impl Intake<'_> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn act(
         &self,
         tx: &Connection,
         mail: &InboundMail,
         mail_id: i64,
         classification: &Classification,
+        sender_check: Option<casework::SenderCheck>,
+        message_id_reused: Option<Option<&str>>,
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Settled> {
@@ -567,6 +632,7 @@ impl Intake<'_> {
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
                         repaired: mail.repaired,
+                        message_id_reused,
                     },
                     now,
                 )?;
@@ -595,8 +661,10 @@ impl Intake<'_> {
                 )?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
-            Classification::Staff { case, .. } => {
-                casework::handle_staff_mail(&self.registry(), tx, mail, mail_id, *case, now)?
+            Classification::Staff { .. } => {
+                let check = sender_check
+                    .ok_or_else(|| anyhow::anyhow!("a role sender's mail without a decision"))?;
+                casework::handle_staff_mail(&self.registry(), tx, mail, mail_id, check, now)?
             }
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)
@@ -607,6 +675,7 @@ impl Intake<'_> {
                 self.notify_quarantine(
                     tx,
                     sender.as_deref(),
+                    sender_check.as_ref(),
                     &mail.subject,
                     why,
                     received_at,
@@ -662,11 +731,14 @@ impl Intake<'_> {
         Ok(())
     }
 
-    /// Tells the director once about a mail that could not be read.
+    /// Tells the director once about a mail that could not be read; and the role address
+    /// whose mail it was — saying whether it was proven to come from them.
+    #[allow(clippy::too_many_arguments)]
     fn notify_quarantine(
         &self,
         tx: &Connection,
         sender: Option<&str>,
+        sender_check: Option<&casework::SenderCheck>,
         subject: &str,
         reason: &str,
         received_at: DateTime<Utc>,
@@ -699,17 +771,26 @@ impl Intake<'_> {
         );
         // A staff member, the director or the committee whose own mail this was hears it
         // too: a command mail that cannot be used is never silent.
-        let role_sender = sender
-            .and_then(|s| s.parse::<EmailAddress>().ok())
-            .filter(|s| self.settings.roles.role_of(s).is_some());
-        if let Some(staff) = &role_sender {
+        let to_sender = match sender_check {
+            Some(check) if check.proven() => Some(check),
+            // Mail in a role address's name that proves nothing: told within the daily limit.
+            Some(check) if casework::may_answer_unproven(tx, &check.address, now)? => Some(check),
+            _ => None,
+        };
+        if let Some(check) = to_sender {
+            let staff = &check.address;
             let mut to_sender = context.clone();
             to_sender.insert("to_sender", &true);
+            to_sender.insert("unproven", &!check.proven());
             to_sender.insert("recipient_name", &self.settings.roles.name_of(staff));
             mailer.to_role(
                 tx,
                 Letter {
-                    kind: OutboxKind::Transcript,
+                    kind: if check.proven() {
+                        OutboxKind::Transcript
+                    } else {
+                        OutboxKind::UnprovenNotice
+                    },
                     template: Template::QuarantineNotice,
                     case: None,
                     context: to_sender,
@@ -764,14 +845,7 @@ enum CopyKey {
     New(String),
 }
 
-/// The receiving server vouches for the From address: the newest Authentication-Results of
-/// `security.trusted_authserv_id` shows `dmarc=pass`, or `spf=pass` for the From domain.
+/// The receiving platform vouches for the From address (`casework::auth::sender_vouched`).
 fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
-    let (Some(id), Some(sender)) = (
-        settings.security.trusted_authserv_id.as_deref(),
-        mail.sender(),
-    ) else {
-        return false;
-    };
-    crate::casework::auth::sender_domain_passes(mail, id, sender)
+    crate::casework::auth::sender_vouched(mail, settings)
 }

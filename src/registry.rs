@@ -63,6 +63,9 @@ pub(crate) struct NewComplaint<'a> {
     pub sender_verified: bool,
     /// The mail's MIME structure was broken and its text recovered (staff are told).
     pub repaired: bool,
+    /// Its Message-ID was used before by another sender: the case of that mail, or `None`
+    /// when it belonged to no case (staff are told: it can point to a forgery).
+    pub message_id_reused: Option<Option<&'a str>>,
 }
 
 /// A file of a mail as staff mail names it: attached, or kept on the case only.
@@ -93,6 +96,20 @@ impl Registry<'_> {
         complaint: &NewComplaint<'_>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<CaseRecord> {
+        // Nothing klachtd sends goes to a look-alike of a role address (`аnna@…` with a
+        // Cyrillic `а`): such a complainant is registered as one mail cannot answer.
+        let imitation = match complaint.complainant {
+            Complainant::Reachable(address) => self
+                .settings
+                .roles
+                .imitated_by(address)
+                .map(|role| format!("{address} (lijkt op {role})")),
+            Complainant::Unreachable(_) => None,
+        };
+        let complainant = match &imitation {
+            Some(text) => Complainant::Unreachable(text),
+            None => complaint.complainant,
+        };
         let received_day = complaint.received_at.with_timezone(&self.tz).date_naive();
         let reaction_due = self
             .calendar
@@ -109,7 +126,7 @@ impl Registry<'_> {
             reference,
             &NewCase {
                 language: complaint.language.as_str(),
-                complainant: complaint.complainant,
+                complainant,
                 complainant_name: complaint.name,
                 subject: complaint.subject,
                 body: complaint.body,
@@ -144,7 +161,7 @@ impl Registry<'_> {
 
         let today = now.with_timezone(&self.tz).date_naive();
         let mailer = self.mailer();
-        let acknowledged = match complaint.complainant {
+        let acknowledged = match complainant {
             Complainant::Reachable(address) => {
                 let first_today = cases::claim_acknowledgement(tx, address, today, case_id)?;
                 if first_today {
@@ -168,7 +185,11 @@ impl Registry<'_> {
                     now,
                     "unreachable",
                     None,
-                    "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd",
+                    if imitation.is_some() {
+                        "het afzenderadres lijkt op het adres van een medewerker, de directie of de examencommissie, maar is een ander adres; er wordt niets naar verstuurd"
+                    } else {
+                        "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd"
+                    },
                 )?;
                 false
             }
@@ -181,6 +202,12 @@ impl Registry<'_> {
         context.insert("attachments", &notes);
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
+        if let Some(earlier) = complaint.message_id_reused {
+            context.insert(
+                "message_id_reused",
+                &crate::domain::wording::earlier_mail(earlier, mailer.staff_language()),
+            );
+        }
         mailer.to_roles(
             tx,
             Letter {

@@ -76,10 +76,53 @@ pub struct Retention {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Security {
+    /// The platform that receives our mail and whose results klachtd reads
+    /// (docs/sender-proof.md).
+    pub platform: Platform,
     pub trusted_authserv_id: Option<String>,
+    /// With `platform = "own-server"`: how that server writes its results.
+    pub own_server: OwnServer,
     pub token_days: u32,
     /// Days a held command mail waits for its sender's confirmation.
     pub hold_days: u32,
+}
+
+/// The receiving platform (`security.platform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Platform {
+    #[serde(rename = "own-server")]
+    OwnServer,
+    #[serde(rename = "microsoft365")]
+    Microsoft365,
+    #[serde(rename = "google")]
+    Google,
+}
+
+/// How a server of our own writes its results (`security.own_server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnServer {
+    Milters,
+    Rspamd,
+}
+
+impl Security {
+    /// The receiver whose results count as evidence for a sender.
+    pub fn receiver(&self) -> crate::inbound::provenance::Receiver {
+        use crate::inbound::provenance::Receiver;
+        match (self.platform, &self.trusted_authserv_id) {
+            (Platform::Microsoft365, _) => Receiver::Microsoft365,
+            (Platform::Google, _) => Receiver::Google,
+            (Platform::OwnServer, Some(id)) => Receiver::OwnServer {
+                authserv_id: id.trim().to_string(),
+                layout: match self.own_server {
+                    OwnServer::Milters => crate::inbound::provenance::Layout::Milters,
+                    OwnServer::Rspamd => crate::inbound::provenance::Layout::Rspamd,
+                },
+            },
+            (Platform::OwnServer, None) => Receiver::Untrusted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -416,22 +459,44 @@ impl Roles {
     pub fn name_of(&self, address: &EmailAddress) -> Option<&str> {
         self.names
             .iter()
-            .find(|(_, a)| *a == address)
+            .find(|(_, a)| a.same_mailbox(address))
             .map(|(name, _)| name.as_str())
     }
 
-    /// The role of `address`, if it has one. The director and committee are also staff
-    /// when they are listed there; the most specific role wins.
+    /// The role of `address`, if it has one: compared as mail systems deliver (case, `+tag`,
+    /// Unicode compatibility forms, IDNA — [`EmailAddress::mailbox`]), so every spelling of a
+    /// role address is that role address. The director and committee are also staff when
+    /// they are listed there; the most specific role wins.
     pub fn role_of(&self, address: &EmailAddress) -> Option<Role> {
-        if *address == self.committee {
-            Some(Role::Committee)
-        } else if *address == self.director {
-            Some(Role::Director)
-        } else if self.staff.contains(address) {
-            Some(Role::Staff)
+        self.role_address(address).map(|(role, _)| role)
+    }
+
+    /// The role of `address` and the role address as configured: what klachtd writes to and
+    /// records, never the spelling a mail used.
+    pub fn role_address(&self, address: &EmailAddress) -> Option<(Role, &EmailAddress)> {
+        if self.committee.same_mailbox(address) {
+            Some((Role::Committee, &self.committee))
+        } else if self.director.same_mailbox(address) {
+            Some((Role::Director, &self.director))
         } else {
-            None
+            self.staff
+                .iter()
+                .find(|s| s.same_mailbox(address))
+                .map(|s| (Role::Staff, s))
         }
+    }
+
+    /// The role address `address` imitates — looks like to a reader but does not deliver to
+    /// (`аnna@…` with a Cyrillic `а`) — if any. Nothing klachtd sends goes to such an address.
+    pub fn imitated_by(&self, address: &EmailAddress) -> Option<&EmailAddress> {
+        if self.role_of(address).is_some() {
+            return None;
+        }
+        let looks = address.appearance();
+        [&self.committee, &self.director]
+            .into_iter()
+            .chain(self.staff.iter())
+            .find(|r| r.appearance() == looks)
     }
 }
 
@@ -638,6 +703,14 @@ impl Settings {
             return fail(
                 "security.trusted_authserv_id",
                 "must not be empty (leave it out to switch it off)",
+            );
+        }
+        if self.security.platform != Platform::OwnServer
+            && self.security.trusted_authserv_id.is_some()
+        {
+            return fail(
+                "security.trusted_authserv_id",
+                "is only for security.platform = \"own-server\"; Microsoft 365 and Google Workspace are read by what they write (docs/sender-proof.md)",
             );
         }
         if self.causes.categories.is_empty() {

@@ -766,12 +766,20 @@ fn a_command_mail_that_fails_is_never_silent() {
     let to_anna: Vec<_> = outbox::all(store.conn())
         .unwrap()
         .into_iter()
-        .filter(|m| m.recipients == ["anna@example.org"] && m.kind == OutboxKind::Transcript)
+        .filter(|m| m.recipients == ["anna@example.org"] && m.kind == OutboxKind::UnprovenNotice)
         .collect();
-    assert_eq!(to_anna.len(), 1, "the sender is told");
+    assert_eq!(
+        to_anna.len(),
+        1,
+        "the sender is told (within the daily limit: it proves nothing)"
+    );
     let text = String::from_utf8_lossy(&to_anna[0].raw).replace("=\r\n", "");
     assert!(text.contains("Niet verwerkt"), "{text}");
     assert!(text.contains("Er is niets gewijzigd"), "{text}");
+    assert!(
+        text.contains("Niets toont aan dat u hem zelf stuurde"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -26,26 +26,44 @@ use proof::{Decision, Proof};
 use rusqlite::Connection;
 use serde::Serialize;
 
-/// Takes in a mail from a staff member, the director or the committee.
-pub(crate) fn handle_staff_mail(
+/// The sender decision on a mail from a role address, taken once, before anything else the
+/// mail can cause (duplicate handling, events on a case, transcripts, notices, revoking
+/// tokens): every one of those takes this, none decides again.
+pub(crate) struct SenderCheck {
+    pub decision: Decision,
+    /// The existing case the mail is about (its tag, thread or reply address).
+    pub case: Option<CaseRecord>,
+    /// The role address as configured: the sender as klachtd records and answers it, never
+    /// the spelling the mail used.
+    pub address: EmailAddress,
+}
+
+impl SenderCheck {
+    /// Whether the sender is proven (or this is a confirmation reply from its address).
+    pub fn proven(&self) -> bool {
+        !matches!(self.decision.proof, Proof::Unproven)
+    }
+}
+
+/// Decides who sent `mail`, a mail whose From is a role address ([`proof::decide`]), and
+/// revokes the tokens it shows to have leaked (their owners told once).
+pub(crate) fn check_sender(
     intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
-    mail_id: i64,
     linked: Option<CaseRef>,
     now: DateTime<Utc>,
-) -> anyhow::Result<Settled> {
+) -> anyhow::Result<SenderCheck> {
     let settings = intake.settings;
     let org = &settings.organisation.address;
-    let sender = mail
+    let from = mail
         .sender()
-        .expect("classify refuses mail without a sender")
-        .clone();
-    if let Some(id) = &mail.message_id
-        && mails::seen_message_id(tx, id, sender.as_str(), mail_id)?
-    {
-        return duplicate(intake, tx, mail, &sender, linked, now);
-    }
+        .ok_or_else(|| anyhow::anyhow!("a role sender without an address"))?;
+    let address = settings
+        .roles
+        .role_address(from)
+        .map(|(_, a)| a.clone())
+        .ok_or_else(|| anyhow::anyhow!("check_sender on mail from no role address"))?;
     // Every case the mail names must exist, or no token counts (rule 5 of `proof::decide`).
     let named = auth::case_of_reply_address(mail, org);
     let tagged = CaseRef::find_in_subject(&mail.subject);
@@ -57,7 +75,6 @@ pub(crate) fn handle_staff_mail(
         Some(r) => cases::get(tx, r)?,
         None => None,
     };
-    let new_text = new_text_of(mail);
     let decision = auth::prove(
         tx,
         mail,
@@ -67,30 +84,89 @@ pub(crate) fn handle_staff_mail(
         now,
     )?;
     revoke_leaked(intake, tx, &decision, now)?;
+    Ok(SenderCheck {
+        decision,
+        case,
+        address,
+    })
+}
+
+/// [`check_sender`] for a mail whose own processing failed: when even deciding fails, the
+/// sender counts as unproven.
+pub(crate) fn check_sender_or_unproven(
+    intake: &Registry<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    now: DateTime<Utc>,
+) -> SenderCheck {
+    check_sender(intake, tx, mail, None, now).unwrap_or_else(|_| {
+        let address = mail
+            .sender()
+            .and_then(|s| intake.settings.roles.role_address(s))
+            .map(|(_, a)| a.clone())
+            .unwrap_or_else(|| intake.settings.roles.director.clone());
+        SenderCheck {
+            decision: Decision {
+                proof: Proof::Unproven,
+                reason: "no token and no proof from the trusted server".into(),
+                reason_nl:
+                    "geen antwoord op een bericht van ons en niet via de eigen mailserver verstuurd"
+                        .into(),
+                revoke: Vec::new(),
+            },
+            case: None,
+            address,
+        }
+    })
+}
+
+/// Takes in a mail from a staff member, the director or the committee, whose sender was
+/// decided first ([`check_sender`]). Unproven mail is held, whatever else it is — a reused
+/// Message-ID included; only proven mail is checked for having been taken in before.
+pub(crate) fn handle_staff_mail(
+    intake: &Registry<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    mail_id: i64,
+    check: SenderCheck,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let SenderCheck {
+        decision,
+        case,
+        address: sender,
+    } = check;
+    let new_text = new_text_of(mail);
+    let role = match decision.proof {
+        Proof::Unproven => {
+            return hold(
+                intake,
+                tx,
+                mail,
+                mail_id,
+                &sender,
+                case.as_ref(),
+                &new_text,
+                &decision,
+                now,
+            );
+        }
+        Proof::Confirmation { role, .. } | Proof::Proven { role, .. } => role,
+    };
+    if let Some(id) = &mail.message_id
+        && mails::seen_message_id(tx, id, sender.as_str(), mail_id)?
+    {
+        return duplicate(intake, tx, mail, &sender, role, case.as_ref(), now);
+    }
+    let actor = Actor {
+        address: sender,
+        role,
+    };
     match decision.proof {
-        Proof::Unproven => hold(
-            intake,
-            tx,
-            mail,
-            mail_id,
-            &sender,
-            case.as_ref(),
-            &new_text,
-            &decision,
-            now,
-        ),
-        Proof::Confirmation { role, held_id } => {
-            let actor = Actor {
-                address: sender,
-                role,
-            };
+        Proof::Confirmation { held_id, .. } => {
             confirm(intake, tx, mail, held_id, &actor, &new_text, now)
         }
-        Proof::Proven { role, .. } => {
-            let actor = Actor {
-                address: sender,
-                role,
-            };
+        _ => {
             let block = parse_block(&new_text);
             match case {
                 Some(case) => work_case(intake, tx, mail, &case, &block, &new_text, &actor, now),
@@ -107,18 +183,15 @@ fn duplicate(
     tx: &Connection,
     mail: &InboundMail,
     sender: &EmailAddress,
-    linked: Option<CaseRef>,
+    role: Role,
+    case: Option<&CaseRecord>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
-    let case = match linked {
-        Some(r) => cases::get(tx, r)?,
-        None => None,
-    };
     let actor = Actor {
         address: sender.clone(),
-        role: intake.settings.roles.role_of(sender).unwrap_or(Role::Staff),
+        role,
     };
-    match &case {
+    match case {
         Some(c) => {
             cases::add_event(
                 tx,
@@ -165,7 +238,8 @@ fn duplicate(
     ))
 }
 
-/// For mail from anyone: revokes the tokens it shows to have leaked, and tells each owner once.
+/// For mail from anyone without a role (role mail has [`check_sender`]): revokes the tokens
+/// it shows to have leaked, and tells each owner once.
 pub(crate) fn check_tokens(
     intake: &Registry<'_>,
     tx: &Connection,
@@ -206,6 +280,11 @@ fn revoke_leaked(
         }
         told.push(t.owner.clone());
         let owner: EmailAddress = t.owner.parse()?;
+        // Told within the daily limit for mail caused by mail that proves nothing: a forger
+        // holding many leaked tokens cannot flood their owner through info@.
+        if !may_answer_unproven(tx, &owner, now)? {
+            continue;
+        }
         let mailer = intake.mailer();
         let mut context = match &case {
             Some(c) => mailer.case_context(c, mailer.staff_language()),
@@ -215,7 +294,7 @@ fn revoke_leaked(
         mailer.to_role(
             tx,
             Letter {
-                kind: OutboxKind::Transcript,
+                kind: OutboxKind::UnprovenNotice,
                 template: Template::TokenRevoked,
                 case: case.as_ref(),
                 context,
@@ -229,12 +308,28 @@ fn revoke_leaked(
     Ok(())
 }
 
-/// Holds the commands of an unproven mail, records that on the case, and asks the real
-/// address to confirm them with a code.
 /// At most this many confirmation requests go to one role address in 24 hours; more unproven
 /// mail in its name is recorded on the case, but asks nothing of the real person.
 const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 5;
 
+/// Whether klachtd may still write to `address` today about mail in its name that proves
+/// nothing: fewer than [`MAX_CONFIRMATION_REQUESTS_PER_DAY`] confirmation requests and
+/// unproven-mail notices to it in the last 24 hours (what proven mail causes never counts).
+pub(crate) fn may_answer_unproven(
+    tx: &Connection,
+    address: &EmailAddress,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let since = now - Duration::hours(24);
+    let sent = [OutboxKind::ConfirmationRequest, OutboxKind::UnprovenNotice]
+        .into_iter()
+        .map(|kind| crate::store::outbox::count_to_since(tx, kind, address.as_str(), since))
+        .sum::<anyhow::Result<usize>>()?;
+    Ok(sent < MAX_CONFIRMATION_REQUESTS_PER_DAY)
+}
+
+/// Holds the commands of an unproven mail, records that on the case, and asks the real
+/// address to confirm them with a code.
 #[allow(clippy::too_many_arguments)]
 fn hold(
     intake: &Registry<'_>,
@@ -261,11 +356,7 @@ fn hold(
     let block = parse_block(new_text);
     let mailer = intake.mailer();
     let lang = mailer.staff_language();
-    let origin = auth::origin_line(
-        mail,
-        intake.settings.security.trusted_authserv_id.as_deref(),
-        lang,
-    );
+    let origin = auth::origin_line(mail, intake.settings, lang);
     let mut context = match case {
         Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),
@@ -293,14 +384,8 @@ fn hold(
         "expires",
         &templates::long_datetime(expires, intake.tz, lang),
     );
-    // A forger cannot mail-bomb a role address through info@: at most a few requests a day.
-    let asked_today = crate::store::outbox::count_to_since(
-        tx,
-        OutboxKind::ConfirmationRequest,
-        sender.as_str(),
-        now - Duration::hours(24),
-    )?;
-    let asked = asked_today < MAX_CONFIRMATION_REQUESTS_PER_DAY;
+    // A forger cannot mail-bomb a role address through info@: at most a few mails a day.
+    let asked = may_answer_unproven(tx, sender, now)?;
     if asked {
         mailer.to_role(
             tx,
@@ -992,6 +1077,7 @@ fn without_case(
                 // A staff member vouches for it: the acknowledgement may quote the text.
                 sender_verified: true,
                 repaired: false,
+                message_id_reused: None,
             },
             now,
         )?;

@@ -4,7 +4,7 @@
 //! Every path that takes mail in calls [`decide`]; its truth table is tested below.
 
 use crate::domain::EmailAddress;
-use crate::inbound::authres::ServerEvidence;
+use crate::inbound::provenance::ServerEvidence;
 use crate::settings::{Role, Roles};
 use crate::store::tokens::Issued;
 use chrono::{DateTime, Duration, Utc};
@@ -26,6 +26,11 @@ pub struct MailFacts<'a> {
     /// The mail names more than one sender (several From headers, or several addresses in
     /// one): which one a server checked is anyone's guess, so nothing about it is proven.
     pub several_senders: bool,
+    /// The From is written exactly as the role address is configured (up to ASCII case).
+    /// Another spelling of it (`+tag`, full-width letters, another Unicode form) is that role
+    /// address, but one a receiving server's DMARC check may not recognise as our domain: it
+    /// never proves itself, and is answered at the configured address.
+    pub configured_spelling: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -34,6 +39,8 @@ pub struct MailFacts<'a> {
 pub enum Method {
     Token,
     SmtpAuth,
+    /// Exchange Online: the sender logged in to the organisation (`AuthAs: Internal`).
+    OrganisationLogin,
     Dmarc,
     Dkim,
 }
@@ -73,8 +80,12 @@ pub struct Decision {
 ///    mail a confirmation reply for that held mail only.
 /// 6. Otherwise DMARC pass, or DKIM pass aligned with the From domain, proves the address.
 pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) -> Decision {
-    let from = facts.from.as_str();
-    let owned = |t: &Issued| t.owner.eq_ignore_ascii_case(from);
+    // The owner's mailbox, however the From spells it (case, `+tag`, compatibility forms).
+    let owned = |t: &Issued| {
+        t.owner
+            .parse::<EmailAddress>()
+            .is_ok_and(|owner| owner.same_mailbox(facts.from))
+    };
     let revoke: Vec<String> = facts
         .tokens
         .iter()
@@ -92,6 +103,12 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
     };
     if facts.several_senders {
         return decision(Proof::Unproven, "the mail names more than one sender");
+    }
+    if !facts.configured_spelling {
+        return decision(
+            Proof::Unproven,
+            "the sender address is written differently from the role address",
+        );
     }
     let server = match &facts.server {
         ServerEvidence::SmtpAuth {
@@ -112,6 +129,7 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
                 "the trusted server's results speak against the From domain; a token does not outweigh them",
             );
         }
+        ServerEvidence::OrganisationLogin => Some(Method::OrganisationLogin),
         ServerEvidence::Aligned { method: "dmarc" } => Some(Method::Dmarc),
         ServerEvidence::Aligned { .. } => Some(Method::Dkim),
         ServerEvidence::Absent | ServerEvidence::Unreadable | ServerEvidence::Neutral => None,
@@ -136,6 +154,9 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
             Proof::Proven { role, by },
             match by {
                 Method::SmtpAuth => "proven: logged in at the trusted server as the From address",
+                Method::OrganisationLogin => {
+                    "proven: Microsoft 365 saw the sender log in to the organisation"
+                }
                 Method::Dmarc => "proven: dmarc=pass at the trusted server",
                 _ => "proven: DKIM aligned with the From domain at the trusted server",
             },
@@ -179,10 +200,11 @@ impl Decision {
 }
 
 /// Every reason `decide` (and `auth::prove`) gives for not proving a sender.
-const UNPROVEN_REASONS: [&str; 13] = [
+const UNPROVEN_REASONS: [&str; 14] = [
     "no sender",
     "not a role address",
     "the mail names more than one sender",
+    "the sender address is written differently from the role address",
     "the trusted server saw a login (smtp.auth) by another address than From",
     "the trusted server's results speak against the From domain; a token does not outweigh them",
     "reply to a confirmation request",
@@ -210,6 +232,9 @@ fn english(reason: &str) -> &'static str {
         "not a role address" => "not an address with a role",
         "the mail names more than one sender" => {
             "the e-mail names more than one sender (several From lines)"
+        }
+        "the sender address is written differently from the role address" => {
+            "the sender's address is written differently from the address klachtd knows (other characters or a +tag)"
         }
         "the trusted server saw a login (smtp.auth) by another address than From" => {
             "our own mail server saw a login by another address than the sender"
@@ -244,6 +269,9 @@ fn dutch(reason: &str) -> &'static str {
         "not a role address" => "geen adres met een rol",
         "the mail names more than one sender" => {
             "de e-mail noemt meer dan één afzender (meerdere From-regels)"
+        }
+        "the sender address is written differently from the role address" => {
+            "het afzenderadres is anders geschreven dan het adres dat klachtd kent (andere tekens of een +toevoeging)"
         }
         "the trusted server saw a login (smtp.auth) by another address than From" => {
             "de eigen mailserver zag een aanmelding met een ander adres dan de afzender"
@@ -317,6 +345,7 @@ mod tests {
                 names_missing_case: false,
                 copied_to_outsider: false,
                 several_senders: false,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -533,6 +562,7 @@ mod tests {
                 names_missing_case: false,
                 copied_to_outsider: true,
                 several_senders: false,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -549,6 +579,7 @@ mod tests {
                 from: &from,
                 server: ServerEvidence::Absent,
                 several_senders: false,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -568,6 +599,7 @@ mod tests {
                 from: &from,
                 server: ServerEvidence::Aligned { method: "dmarc" },
                 several_senders: true,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -588,6 +620,7 @@ mod tests {
             Just(ServerEvidence::Contrary { why: "x".into() }),
             Just(ServerEvidence::Aligned { method: "dkim" }),
             Just(ServerEvidence::Aligned { method: "dmarc" }),
+            Just(ServerEvidence::OrganisationLogin),
             prop_oneof![
                 Just(ANNA),
                 Just("pieter@example.org"),
@@ -639,7 +672,7 @@ mod tests {
                 }
                 other => other,
             };
-            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: false, now: t0() }, &roles(), Duration::days(30));
+            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: false, configured_spelling: true, now: t0() }, &roles(), Duration::days(30));
             let by_token = matches!(d.proof, Proof::Confirmation { .. } | Proof::Proven { by: Method::Token, .. });
             if from == "x@evil.example" {
                 prop_assert_eq!(&d.proof, &Proof::Unproven);
@@ -674,9 +707,14 @@ mod tests {
             missing in any::<bool>(),
             outsider in any::<bool>(),
             several in any::<bool>(),
+            spelled in any::<bool>(),
         ) {
             let addr: EmailAddress = from.parse().unwrap();
-            let d = decide(&MailFacts { from: &addr, server, tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: several, now: t0() }, &roles(), Duration::days(30));
+            let d = decide(&MailFacts { from: &addr, server, tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: several, configured_spelling: spelled, now: t0() }, &roles(), Duration::days(30));
+            // Another spelling of a role address never proves itself.
+            if !spelled {
+                prop_assert_eq!(&d.proof, &Proof::Unproven);
+            }
             if d.proof == Proof::Unproven {
                 prop_assert!(UNPROVEN_REASONS.contains(&d.reason.as_str()), "{}", d.reason);
                 let en = d.reason_in(crate::settings::Language::En);

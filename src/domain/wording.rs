@@ -96,10 +96,25 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "beschadigd bericht hersteld",
         "damaged message recovered",
     ),
+    (
+        "message_id_reused",
+        "Message-ID eerder gebruikt door een andere afzender",
+        "Message-ID used before by another sender",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
 const DETAIL_HIDDEN: [&str; 3] = ["registered", "acknowledged", "mail_failed"];
+
+/// The earlier mail whose Message-ID another sender reused: its case (`KL-2026-0001`), or a
+/// mail that belonged to no case.
+pub fn earlier_mail(case: Option<&str>, lang: Language) -> String {
+    match (case, lang) {
+        (Some(c), _) => c.to_string(),
+        (None, Language::Nl) => "een eerder bericht (bij geen klacht)".into(),
+        (None, Language::En) => "an earlier message (with no case)".into(),
+    }
+}
 
 /// The label of an event kind; an unknown kind reads as a neutral "gebeurtenis"/"event".
 pub fn event_label(kind: &str, lang: Language) -> &'static str {

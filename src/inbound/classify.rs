@@ -509,8 +509,7 @@ mod tests {
                 prop_assert_eq!(&head.subject, &full.subject);
                 prop_assert_eq!(&head.recipients, &full.recipients);
                 prop_assert_eq!(&head.thread_ids, &full.thread_ids);
-                prop_assert_eq!(&head.received, &full.received);
-                prop_assert_eq!(&head.authentication_results, &full.authentication_results);
+                prop_assert_eq!(&head.trace, &full.trace);
                 prop_assert!(head.text.is_empty() && head.attachments.is_empty());
             }
         }

@@ -1,6 +1,7 @@
 //! `InboundMail`: a received message converted into klachtd's own type. This is the only
 //! module that touches `mail_parser`; everything after it works on plain Rust values.
 
+use super::trace::{TraceHeader, TraceKind};
 use crate::domain::EmailAddress;
 use chrono::{DateTime, Utc};
 use mail_parser::{
@@ -125,10 +126,9 @@ pub struct InboundMail {
     pub attachments_omitted: usize,
     pub content_language: Option<String>,
     pub signals: Signals,
-    /// Raw `Authentication-Results` values, topmost (newest) first.
-    pub authentication_results: Vec<String>,
-    /// Raw `Received` values, topmost (newest) first.
-    pub received: Vec<String>,
+    /// The trace headers (`Received`, `Authentication-Results` and their kin), topmost
+    /// (newest) first, in the order the mail has them: see [`super::trace`].
+    pub trace: Vec<TraceHeader>,
     pub defects: Vec<Defect>,
     /// The MIME structure was broken (a boundary missing or never used) and the text was
     /// recovered from the body; staff are told, the original is kept.
@@ -239,18 +239,7 @@ impl InboundMail {
             content_language: header_text(message, "Content-Language")
                 .map(|s| s.to_ascii_lowercase()),
             signals: signals(message),
-            authentication_results: message
-                .header_values("Authentication-Results")
-                .filter_map(|v| v.as_text().map(str::to_string))
-                .collect(),
-            received: message
-                .header_values("Received")
-                .filter_map(|v| match v {
-                    HeaderValue::Text(t) => Some(t.to_string()),
-                    HeaderValue::Received(r) => Some(received_line(r)),
-                    _ => None,
-                })
-                .collect(),
+            trace: trace_headers(message, raw),
             defects: Vec::new(),
             repaired: false,
             fingerprint: fingerprint(message, raw, body_start),
@@ -296,19 +285,18 @@ fn container_cut(raw: &[u8]) -> Option<usize> {
     None
 }
 
-/// A parsed Received header as one plain line: `from HOST [IP] by HOST`.
-fn received_line(r: &mail_parser::Received<'_>) -> String {
-    let mut out = String::new();
-    if let Some(h) = &r.from {
-        out.push_str(&format!("from {h}"));
-    }
-    if let Some(ip) = r.from_ip {
-        out.push_str(&format!(" [{ip}]"));
-    }
-    if let Some(h) = &r.by {
-        out.push_str(&format!(" by {h}"));
-    }
-    out.trim().to_string()
+/// The trace headers of the top-level message, in order, from their raw bytes (so what a
+/// server wrote is read as written, not as a parser's idea of a `Received` line).
+fn trace_headers(message: &Message<'_>, raw: &[u8]) -> Vec<TraceHeader> {
+    message
+        .headers()
+        .iter()
+        .filter_map(|h| {
+            let kind = TraceKind::of(h.name.as_str())?;
+            let value = raw.get(h.offset_start as usize..h.offset_end as usize)?;
+            Some(TraceHeader::new(kind, &String::from_utf8_lossy(value)))
+        })
+        .collect()
 }
 
 /// Strips angle brackets and white space from a message id.

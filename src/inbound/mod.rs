@@ -6,6 +6,8 @@ pub mod classify;
 pub mod imap;
 pub mod mail;
 pub mod maildir;
+pub mod provenance;
+pub mod trace;
 
 use chrono::{DateTime, Utc};
 

@@ -24,6 +24,9 @@ pub enum OutboxKind {
     Escalation,
     Appeal,
     ConfirmationRequest,
+    /// A notice to a role address about mail in its name that proves nothing (a "Niet
+    /// verwerkt" notice): limited per day together with confirmation requests.
+    UnprovenNotice,
     Reminder,
     OverdueAlert,
     Digest,
@@ -31,7 +34,7 @@ pub enum OutboxKind {
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 16] = [
+    pub const ALL: [OutboxKind; 17] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -44,6 +47,7 @@ impl OutboxKind {
         Self::Escalation,
         Self::Appeal,
         Self::ConfirmationRequest,
+        Self::UnprovenNotice,
         Self::Reminder,
         Self::OverdueAlert,
         Self::Digest,
@@ -64,6 +68,7 @@ impl OutboxKind {
             Self::Escalation => "escalation",
             Self::Appeal => "appeal",
             Self::ConfirmationRequest => "confirmation_request",
+            Self::UnprovenNotice => "unproven_notice",
             Self::Reminder => "reminder",
             Self::OverdueAlert => "overdue_alert",
             Self::Digest => "digest",
@@ -86,6 +91,7 @@ impl OutboxKind {
             Self::Escalation => "escalation",
             Self::Appeal => "appeal",
             Self::ConfirmationRequest => "confirm",
+            Self::UnprovenNotice => "unproven",
             Self::Reminder => "reminder",
             Self::OverdueAlert => "overdue",
             Self::Digest => "digest",
