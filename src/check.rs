@@ -813,7 +813,8 @@ async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Repor
                     ),
                     _ if oauth2 => {
                         let user = s.username.clone().unwrap_or_default();
-                        let f = judge(Protocol::Smtp, &e.to_string(), &user, settings, setup);
+                        let words = crate::auth::smtp_words(&e.to_string());
+                        let f = judge(Protocol::Smtp, &words, &user, settings, setup);
                         report.fail("SMTP login", f.detail, f.fix);
                     }
                     _ => report.fail(

@@ -585,7 +585,7 @@ fn a_permission_just_granted_is_not_yet_active_and_later_named_as_missing() {
     assert!(!ok);
     let imap = line(&text, "✘ IMAP login");
     assert!(
-        imap.contains("refused a fresh token for info@example.org without saying why")
+        imap.contains("refused a fresh token for info@example.org and names no cause")
             && imap.contains("New-ServicePrincipal -AppId <client id> -ObjectId <enterprise application object ID>")
             && imap.contains("-AccessRights FullAccess")
             && imap.contains("ImapEnabled"),

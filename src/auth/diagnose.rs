@@ -640,7 +640,7 @@ pub fn claims(
             Cause::WrongClient,
             format!(
                 "the token was issued to app {app}, not to oauth2.client_id {} — a refresh \
-                 token only works with the app (and tenant) that obtained it",
+                 token only works with the app that obtained it",
                 o.client_id
             ),
             "obtain the token with klachtd's own app registration: `klachtd oauth2 login`",
@@ -807,8 +807,8 @@ pub fn unexplained(
         return finding(
             Cause::NotYetActive,
             format!(
-                "{server} refused a fresh token ({}); the set-up changed {minutes} minute(s) \
-                 ago, and {}",
+                "{server} refused a fresh token for {mailbox} ({}); the set-up changed \
+                 {minutes} minute(s) ago, and {}",
                 answer.trim(),
                 if google {
                     "Google can take hours to apply a change in the Admin console"
@@ -843,7 +843,7 @@ pub fn unexplained(
     finding(
         Cause::Unexplained,
         format!(
-            "{server} refused a fresh token for {mailbox} without saying why ({}); Exchange \
+            "{server} refused a fresh token for {mailbox} and names no cause ({}); Exchange \
              Online gives this one answer for several causes",
             answer.trim()
         ),

@@ -163,7 +163,7 @@ impl Login {
                 Err((async_imap::error::Error::No(why), _)) => Err(LoginRefused(format!(
                     "the IMAP server refused the login as {user} ({}): check the password \
                      (inbound.imap.password…)",
-                    why.trim()
+                    server_words(&why)
                 ))
                 .into()),
                 Err((e, _)) => Err(anyhow::anyhow!("IMAP login as {user} failed: {e}")),
@@ -347,9 +347,18 @@ pub fn refused_token(
             chrono::Duration::zero(),
         )
     });
-    format!(
-        "the {server} server refused a fresh OAuth2 token for {user}: {finding} (docs/oauth2.md)"
-    )
+    // The finding of a refusal without a named cause already says which server refused what.
+    if finding
+        .detail
+        .starts_with(&format!("the {server} server refused"))
+    {
+        format!("{finding} (docs/oauth2.md)")
+    } else {
+        format!(
+            "the {server} server refused a fresh OAuth2 token for {user}: {finding} \
+             (docs/oauth2.md)"
+        )
+    }
 }
 
 /// Exchange Online's answer to the first command after a token login it accepted but whose
@@ -357,6 +366,40 @@ pub fn refused_token(
 /// refused login in all but name.
 pub fn mailbox_refused(error: &anyhow::Error) -> bool {
     format!("{error:#}").contains("authenticated but not connected")
+}
+
+/// The server's own words in async-imap's `NO` error (`code: Some(X), info: Some("text")`):
+/// `[X] text`, or the text as it came when it has another shape.
+pub fn server_words(why: &str) -> String {
+    let why = why.trim();
+    let Some(rest) = why.strip_prefix("code: ") else {
+        return why.to_string();
+    };
+    let Some((code, info)) = rest.split_once(", info: ") else {
+        return why.to_string();
+    };
+    let text = info
+        .strip_prefix("Some(\"")
+        .and_then(|t| t.strip_suffix("\")"))
+        .map(|t| t.replace("\\\"", "\"").replace("\\\\", "\\"))
+        .unwrap_or_default();
+    match code.strip_prefix("Some(").and_then(|c| c.strip_suffix(')')) {
+        Some(c) if !text.contains('[') => format!("[{c}] {text}").trim().to_string(),
+        _ => text,
+    }
+}
+
+/// lettre's words for an SMTP login refused by an error challenge (a 334 before the 535): it
+/// keeps neither the challenge nor the final answer.
+pub fn smtp_words(error: &str) -> String {
+    if error.contains("does not expect a challenge") {
+        error.replace(
+            "internal client error: This mechanism does not expect a challenge",
+            "the server answered the token with an error challenge (334), a refusal",
+        )
+    } else {
+        error.to_string()
+    }
 }
 
 /// `NO [UNAVAILABLE]` (RFC 5530): the server could not check the login (its password or token
@@ -386,7 +429,10 @@ async fn authenticate(
         )),
         Err((async_imap::error::Error::No(why), client)) => {
             let detail = auth.error.map(|e| format!(" {e}")).unwrap_or_default();
-            Err(Refusal::Refused(client, format!("{}{detail}", why.trim())))
+            Err(Refusal::Refused(
+                client,
+                format!("{}{detail}", server_words(&why)),
+            ))
         }
         Err((e, _)) => Err(Refusal::Failed(anyhow::anyhow!(
             "IMAP AUTHENTICATE {} as {user} failed: {e}",
@@ -573,7 +619,7 @@ impl SmtpClient {
             Err(e) if is_auth_failure(&e) => Err(SmtpSendError::Refused(refused_token(
                 diagnose::Protocol::Smtp,
                 user,
-                &e.to_string(),
+                &smtp_words(&e.to_string()),
                 tokens.settings(),
             ))),
             other => Ok(other?),
@@ -646,5 +692,30 @@ impl SmtpClient {
         tokens.invalidate().await;
         let token = tokens.access_token().await.map_err(SmtpSendError::Token)?;
         Ok(self.with_token(user, &token).test_connection().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn async_imaps_debug_shape_becomes_the_servers_words() {
+        assert_eq!(
+            server_words(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(
+                r#"code: Some(Alert), info: Some("Your account is not enabled for IMAP use.")"#
+            ),
+            "[Alert] Your account is not enabled for IMAP use."
+        );
+        assert_eq!(
+            server_words(" AUTHENTICATE failed. "),
+            "AUTHENTICATE failed."
+        );
     }
 }

@@ -77,9 +77,10 @@ pub enum Action {
     },
 }
 
-/// The rule, apart from the database: alert once a failure has lasted `after` — a refused login
-/// as soon as `refused_from` has come (the end of the grace after the login settings changed)
-/// — and no alert is open; all-clear once it is over and an alert is open.
+/// The rule, apart from the database: a refused login is alerted from `refused_from` on (at
+/// once, unless the login settings changed within the grace before), any other failure once it
+/// has lasted `after`; never while an alert is open. All-clear once it is over and an alert is
+/// open.
 pub fn decide(
     problem: Option<Problem>,
     open_alert: Option<DateTime<Utc>>,
@@ -88,11 +89,10 @@ pub fn decide(
     refused_from: DateTime<Utc>,
 ) -> Action {
     match (problem, open_alert) {
-        (Some(p), None) if now - p.since >= after => Action::Alert(p),
-        (Some(p), None) if p.login_refused && now >= refused_from => Action::Alert(p),
-        (Some(p), None) if p.login_refused => Action::Wait {
-            until: refused_from.min(p.since + after),
+        (Some(p), None) if p.login_refused && now < refused_from => Action::Wait {
+            until: refused_from,
         },
+        (Some(p), None) if p.login_refused || now - p.since >= after => Action::Alert(p),
         (None, Some(since)) => Action::AllClear { since },
         _ => Action::Nothing,
     }
@@ -322,10 +322,10 @@ mod tests {
 
     proptest! {
         /// Over any sequence of up/down observations a minute apart: alerts and all-clears
-        /// alternate, starting with an alert; an alert comes only for a failure that has lasted
-        /// the threshold, or a refused login once the grace after a change of the login
-        /// settings is over; an all-clear only once the failure is over; and after a failure
-        /// that lasted the threshold, an alert was sent before it ended.
+        /// alternate, starting with an alert; a refused login is alerted once the grace after a
+        /// change of the login settings is over (at once without one), any other failure once it
+        /// has lasted the threshold, and never before; an all-clear comes only once the failure
+        /// is over.
         #[test]
         fn alerts_and_all_clears_alternate_and_respect_the_threshold(
             steps in proptest::collection::vec((any::<bool>(), any::<bool>()), 1..200),
@@ -343,22 +343,21 @@ mod tests {
                     let s = *since.get_or_insert(now);
                     Some(Problem { since: s, reason: "x".into(), login_refused: *refused })
                 } else {
-                    // A failure that lasted the threshold was alerted before it ended.
-                    if let Some(s) = since && now - s > after {
-                        prop_assert!(open.is_some(), "a long failure went unreported");
-                    }
                     since = None;
                     None
+                };
+                let due = |p: &Problem| {
+                    if p.login_refused { now >= refused_from } else { now - p.since >= after }
                 };
                 match decide(problem.clone(), open, now, after, refused_from) {
                     Action::Nothing => {}
                     Action::Wait { until } => {
                         let p = problem.clone().unwrap();
-                        prop_assert!(p.login_refused && now < refused_from && now - p.since < after);
-                        prop_assert!(until > now && until <= p.since + after);
+                        prop_assert!(p.login_refused && now < refused_from && open.is_none());
+                        prop_assert_eq!(until, refused_from);
                     }
                     Action::Alert(p) => {
-                        prop_assert!((p.login_refused && now >= refused_from) || now - p.since >= after);
+                        prop_assert!(due(&p));
                         prop_assert!(open.is_none());
                         open = Some(p.since);
                         sent.push(true);
@@ -369,6 +368,10 @@ mod tests {
                         open = None;
                         sent.push(false);
                     }
+                }
+                // Whatever is due has been alerted.
+                if let Some(p) = &problem && due(p) {
+                    prop_assert!(open.is_some(), "a due failure went unreported");
                 }
             }
             for (i, alert) in sent.iter().enumerate() {
