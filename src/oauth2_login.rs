@@ -94,10 +94,24 @@ pub fn run(
         .refresh_token_file
         .clone()
         .context("oauth2.refresh_token_file: where to store the refresh token")?;
+    // Where the token goes must take it, before anyone signs in.
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{} (the directory of oauth2.refresh_token_file) does not exist: create it for \
+             klachtd's user first, e.g. install -d -o klachtd -m 700 {}",
+            dir.display(),
+            dir.display()
+        );
+    }
     let mailbox = settings.oauth2_mailbox().unwrap_or_default();
-    let answer = match flow(o)? {
-        Flow::DeviceCode { url } => device_code(o, &url, &mailbox, out)?,
-        Flow::Browser { url } => browser(o, &url, &mailbox, options, input, out)?,
+    let flow = flow(o)?;
+    let answer = match &flow {
+        Flow::DeviceCode { url } => device_code(o, url, &mailbox, out)?,
+        Flow::Browser { url } => browser(o, url, &mailbox, options, input, out)?,
     };
     let refresh = answer.refresh_token.clone().with_context(|| {
         format!(
@@ -128,6 +142,16 @@ pub fn run(
         );
     }
     let account = signed_in_as(&answer);
+    if let (Some(account), Flow::Browser { .. }) = (&account, &flow)
+        && !account.eq_ignore_ascii_case(&mailbox)
+    {
+        // Gmail opens only the signed-in account's own mailbox over IMAP.
+        anyhow::bail!(
+            "you signed in as {account}, not as {mailbox}: a token opens only its own \
+             account's mailbox; nothing was stored. Run `klachtd oauth2 login` again and choose \
+             {mailbox} in the browser's account chooser (or sign out of {account} there first)"
+        );
+    }
     if let Some(account) = &account
         && !account.eq_ignore_ascii_case(&mailbox)
     {
@@ -146,7 +170,12 @@ pub fn run(
         answer
             .scope
             .as_deref()
-            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(", "))
+            .map(|s| s
+                .split_whitespace()
+                // The sign-in's own scopes (which account signed in) are not klachtd's.
+                .filter(|s| !["openid", "email", "profile"].contains(s) && !s.contains("userinfo"))
+                .collect::<Vec<_>>()
+                .join(", "))
             .unwrap_or_else(|| o.scopes.join(", "))
     )?;
     writeln!(
@@ -282,7 +311,15 @@ fn browser(
         verifier.as_bytes(),
     ));
     let state = jwt::random_id(16);
-    let scope = o.scopes.join(" ");
+    // `openid email` besides the mail scope: the answer then names the account signed in with,
+    // so signing in with another account than the mailbox is caught before anything is stored.
+    let mut scopes = o.scopes.clone();
+    for extra in ["openid", "email"] {
+        if !scopes.iter().any(|s| s == extra) {
+            scopes.push(extra.to_string());
+        }
+    }
+    let scope = scopes.join(" ");
     let query = form_encode(&[
         ("client_id", o.client_id.trim()),
         ("redirect_uri", &redirect_uri),

@@ -429,14 +429,36 @@ fn googles_browser_login_takes_the_loopback_redirect_or_a_pasted_address() {
     let (ok, stdout, stderr) = finish(child, rx);
     assert!(ok, "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("Granted: https://mail.google.com/."),
+        stdout.contains("Signed in as info@example.org. Granted: https://mail.google.com/."),
         "{stdout}"
     );
-    assert_ne!(
-        std::fs::read_to_string(&file).unwrap(),
-        first,
-        "the new token replaced it"
+    let second = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(second, first, "the new token replaced it");
+
+    // Signed in with another Google account than the mailbox: refused, nothing stored.
+    let (child, rx) = login(configured());
+    let address = wait_for_line(&rx, "/authorize?").trim().to_string();
+    let other = address.replace(
+        "login_hint=info%40example.org",
+        "login_hint=anna%40example.org",
     );
+    let redirect = tokens.follow(&other);
+    let port: u16 = redirect
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    common::token_server::raw_http(port, "GET", &redirect[redirect.find("/?").unwrap()..]);
+    let (ok, _, stderr) = finish(child, rx);
+    assert!(!ok);
+    assert!(
+        stderr.contains("you signed in as anna@example.org, not as info@example.org")
+            && stderr.contains("nothing was stored"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), second);
 
     deliver_complaint(&server, 1);
     processes_a_complaint_with_tokens(&server, &k, configured());

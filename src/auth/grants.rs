@@ -152,10 +152,25 @@ fn refresh(o: &OAuth2) -> anyhow::Result<TokenAnswer> {
     Ok(answer)
 }
 
-/// Writes a refresh token, owner-only, replacing the file atomically.
+/// Writes a refresh token, owner-only, replacing the file atomically. Run as root (a `klachtd
+/// check` or `oauth2 login` without `sudo -u klachtd`), the file keeps the owner it had — or
+/// gets its directory's — so the daemon's user can still read and rotate it.
 pub fn store_refresh_token(file: &Path, token: &Secret) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let keep = std::fs::metadata(file)
+        .or_else(|_| std::fs::metadata(file.parent().unwrap_or(Path::new("."))))
+        .ok()
+        .map(|m| (m.uid(), m.gid()));
     crate::fsutil::write_private_atomic(file, format!("{}\n", token.expose()).as_bytes())
-        .with_context(|| format!("cannot write {}", file.display()))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    if let Some((uid, gid)) = keep
+        && uid != 0
+        && rustix::process::geteuid().is_root()
+    {
+        std::os::unix::fs::chown(file, Some(uid), Some(gid))
+            .with_context(|| format!("cannot give {} back to uid {uid}", file.display()))?;
+    }
+    Ok(())
 }
 
 fn read_refresh_token(file: &PathBuf) -> anyhow::Result<String> {
@@ -388,6 +403,30 @@ pub fn authorization_code(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `klachtd oauth2 login` or `check` run as root leaves the refresh token to the user the
+    /// file (or its directory) belongs to, so the daemon can still read and rotate it.
+    #[test]
+    fn a_refresh_token_written_as_root_keeps_its_owner() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let root = rustix::process::geteuid().is_root();
+        if root {
+            std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        }
+        let file = dir.path().join("oauth2-refresh-token");
+        store_refresh_token(&file, &Secret::new("rt-1")).unwrap();
+        let me = rustix::process::geteuid().as_raw();
+        let owner = |f: &Path| std::fs::metadata(f).unwrap().uid();
+        assert_eq!(owner(&file), if root { 65534 } else { me });
+        store_refresh_token(&file, &Secret::new("rt-2")).unwrap();
+        assert_eq!(owner(&file), if root { 65534 } else { me });
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "rt-2\n");
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
 
     #[test]
     fn the_token_command_prints_the_token() {

@@ -450,9 +450,17 @@ class Handler(BaseHTTPRequestHandler):
         if b64url(hashlib.sha256(verifier.encode()).digest()) != c["challenge"]:
             return g_error(400, "invalid_grant", "Invalid code verifier.")
         scopes = granted(c["scope"])
-        return 200, {"access_token": new_access_token(c["user"]), "token_type": "Bearer",
-                     "expires_in": ARGS.expires_in, "scope": " ".join(scopes),
-                     "refresh_token": new_refresh_token(c["user"])}
+        body = {"access_token": new_access_token(c["user"]), "token_type": "Bearer",
+                "expires_in": ARGS.expires_in, "scope": " ".join(scopes),
+                "refresh_token": new_refresh_token(c["user"])}
+        if "openid" in c["scope"].split():
+            # An OpenID id_token naming the account (unsigned: klachtd only reads its email).
+            claims = {"iss": "https://accounts.google.com", "aud": ARGS.client_id,
+                      "email": c["user"], "email_verified": True, "iat": int(time.time()),
+                      "exp": int(time.time()) + 3600}
+            body["id_token"] = (b64url(json.dumps({"alg": "none"}).encode()) + "." +
+                                b64url(json.dumps(claims).encode()) + ".")
+        return 200, body
 
 
 def main():
