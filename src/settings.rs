@@ -979,6 +979,68 @@ fn known_time_zone(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Issue 24: the new sources' required keys, and OAUTHBEARER refused for Exchange Online.
+    #[test]
+    fn the_oauth2_sources_name_what_they_miss() {
+        let load = |pairs: &[(&str, &str)]| {
+            let mut env: Vec<(String, String)> = [
+                ("KLACHTD__INBOUND__KIND", "imap"),
+                ("KLACHTD__INBOUND__IMAP__AUTH", "oauth2"),
+                ("KLACHTD__INBOUND__IMAP__USERNAME", "info@example.org"),
+                (
+                    "KLACHTD__OAUTH2__SCOPES",
+                    "https://outlook.office365.com/.default",
+                ),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            Settings::load_with_env(None, env).map_err(|e| format!("{e:#}"))
+        };
+        let ms = [
+            ("KLACHTD__OAUTH2__SOURCE", "client_certificate"),
+            (
+                "KLACHTD__OAUTH2__TOKEN_URL",
+                "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            ),
+            ("KLACHTD__OAUTH2__CLIENT_ID", "c"),
+        ];
+        let err = load(&ms).unwrap_err();
+        assert!(err.contains("oauth2.private_key_file: required"), "{err}");
+        let mut full = ms.to_vec();
+        full.push(("KLACHTD__OAUTH2__PRIVATE_KEY_FILE", "/k.pem"));
+        full.push(("KLACHTD__OAUTH2__CERTIFICATE_FILE", "/c.pem"));
+        assert!(load(&full).is_ok());
+        full.push(("KLACHTD__OAUTH2__CLIENT_SECRET", "s"));
+        assert!(
+            load(&full)
+                .unwrap_err()
+                .contains("the certificate replaces the secret")
+        );
+
+        let err = load(&[("KLACHTD__OAUTH2__SOURCE", "service_account")]).unwrap_err();
+        assert!(
+            err.contains("oauth2.service_account_key_file: required"),
+            "{err}"
+        );
+        let s = load(&[
+            ("KLACHTD__OAUTH2__SOURCE", "service_account"),
+            ("KLACHTD__OAUTH2__SERVICE_ACCOUNT_KEY_FILE", "/sa.json"),
+        ])
+        .unwrap();
+        assert_eq!(s.oauth2.impersonate.as_deref(), Some("info@example.org"));
+
+        let mut exchange = full[..full.len() - 1].to_vec();
+        exchange.push(("KLACHTD__INBOUND__IMAP__HOST", "outlook.office365.com"));
+        exchange.push(("KLACHTD__OAUTH2__MECHANISM", "oauthbearer"));
+        assert!(
+            load(&exchange)
+                .unwrap_err()
+                .contains("Exchange Online takes only \"xoauth2\" for IMAP")
+        );
+    }
+
     #[test]
     fn clear_text_is_refused_for_a_remote_host() {
         for (host, ok) in [
