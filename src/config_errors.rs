@@ -15,7 +15,13 @@ const ENUMS: &[(&str, &[&str])] = &[
     ("AuthKind", &["password", "oauth2"]),
     (
         "TokenSourceKind",
-        &["client_credentials", "refresh_token", "token_command"],
+        &[
+            "client_credentials",
+            "refresh_token",
+            "token_command",
+            "client_certificate",
+            "service_account",
+        ],
     ),
     ("SaslMechanism", &["xoauth2", "oauthbearer"]),
     ("Platform", &["own-server", "microsoft365", "google"]),

@@ -21,8 +21,8 @@
 //! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
 //! working-day calendar, display names, the complaint's language, the words for events),
 //! [`commands`] the staff reply parser, [`settings`] the layered configuration, [`clock`] the
-//! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2),
-//! and [`daemon`] wires it all.
+//! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2;
+//! [`oauth2_login`] signs in once for delegated access), and [`daemon`] wires it all.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -41,6 +41,7 @@ pub mod intake;
 pub mod jobs;
 pub mod lock;
 pub mod notify;
+pub mod oauth2_login;
 pub mod outbound;
 pub mod redact;
 pub mod register;

@@ -138,6 +138,24 @@ enum Command {
         /// The backup file written by `klachtd backup`.
         file: PathBuf,
     },
+    /// OAuth2 for Microsoft 365 and Google Workspace (docs/oauth2.md).
+    Oauth2 {
+        #[command(subcommand)]
+        action: Oauth2Action,
+    },
+}
+
+#[derive(Subcommand)]
+enum Oauth2Action {
+    /// Sign in once as the mailbox (delegated access, oauth2.source = "refresh_token") and
+    /// store the refresh token in oauth2.refresh_token_file: Microsoft by a device code,
+    /// Google in a browser.
+    Login {
+        /// Google: the 127.0.0.1 port the browser's answer comes to (default: any free one;
+        /// give one to forward it over ssh -L).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 fn clock_at(now: Option<DateTime<Utc>>) -> SharedClock {
@@ -211,6 +229,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Settings::load(cli.config.as_deref())?.organisation.language,
             };
             print!("{}", klachtd::commands::help(lang));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Oauth2 {
+            action: Oauth2Action::Login { port },
+        } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            klachtd::oauth2_login::run(
+                &settings,
+                &klachtd::oauth2_login::Options { port: *port },
+                Box::new(std::io::BufReader::new(std::io::stdin())),
+                &mut std::io::stdout(),
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Check { send_test } => {
@@ -497,7 +527,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings.store.path.display()
             );
         }
-        Command::Demo | Command::HelpCommands { .. } | Command::Check { .. } => {
+        Command::Demo
+        | Command::HelpCommands { .. }
+        | Command::Check { .. }
+        | Command::Oauth2 { .. } => {
             unreachable!("handled above")
         }
     }

@@ -90,13 +90,27 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
     let today = now.with_timezone(&tz).date_naive();
     let (open, overdue) = cases::count_running(conn, today)?;
     writeln!(out, "cases         {open} open, {overdue} overdue")?;
+    let after = chrono::Duration::minutes(i64::from(settings.alerts.after_minutes));
+    let grace = chrono::Duration::minutes(i64::from(settings.alerts.login_grace_minutes));
+    let refused_from = crate::jobs::alerts::refused_alert_from(conn, grace)?;
     for component in Component::ALL {
-        if let Some((since, _)) = health::open_alert(conn, component.as_str())? {
+        let open = health::open_alert(conn, component.as_str())?;
+        if let Some((since, _)) = open {
             writeln!(
                 out,
                 "alert         {} failing since {}: the director was told",
                 component.as_str(),
                 at(since)
+            )?;
+        } else if let crate::jobs::alerts::Action::Wait { until } =
+            crate::jobs::alerts::decide(problem(conn, component)?, None, now, after, refused_from)
+        {
+            writeln!(
+                out,
+                "alert         {} login refused: the login settings changed recently, so the \
+                 director is told at {} if it still fails then",
+                component.as_str(),
+                at(until)
             )?;
         }
     }
