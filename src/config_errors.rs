@@ -18,6 +18,7 @@ const ENUMS: &[(&str, &[&str])] = &[
         &["client_credentials", "refresh_token", "token_command"],
     ),
     ("SaslMechanism", &["xoauth2", "oauthbearer"]),
+    ("NewComplaintsTo", &["staff", "group", "director"]),
 ];
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
