@@ -1,5 +1,6 @@
 //! Helpers shared by the integration-test binaries.
 
+pub mod avg;
 pub mod invariants;
 pub mod klachtd;
 pub mod mailserver;
