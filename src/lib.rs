@@ -34,6 +34,8 @@ pub(crate) mod config_errors;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
+pub mod dossier;
+pub mod erase;
 pub mod failpoint;
 pub mod fsutil;
 pub mod inbound;

@@ -165,3 +165,107 @@ pub fn recipients_of(store: &Store, kind: OutboxKind) -> Vec<String> {
         .flat_map(|(_, r, _)| r)
         .collect()
 }
+
+/// A klachtd installation in a temporary directory (issue 25's dossier and erasure tests):
+/// a Maildir in, `.eml` files out, the database on disk, a clock the test moves.
+pub struct Office {
+    pub dir: tempfile::TempDir,
+    pub settings: Settings,
+    pub clock: klachtd::clock::FixedClock,
+}
+
+impl Office {
+    pub fn new(extra: &str) -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let settings = settings_with(
+            &format!(
+                "[store]\npath = \"{root}/klachtd.sqlite\"\n[inbound]\nmaildir = \"{root}/mail\"\n\
+                 [outbound]\ndir = \"{root}/outbox\"\n{extra}"
+            ),
+            &[],
+        );
+        // Maildir receipt times are the files' times: the clock starts at the real one.
+        let clock = klachtd::clock::FixedClock::at(klachtd::clock::Clock::now(
+            &klachtd::clock::SystemClock,
+        ));
+        Office {
+            dir,
+            settings,
+            clock,
+        }
+    }
+
+    pub fn daemon(&self) -> klachtd::daemon::Daemon {
+        klachtd::daemon::Daemon::new(
+            self.settings.clone(),
+            std::sync::Arc::new(self.clock.clone()),
+        )
+        .unwrap()
+    }
+
+    /// Drops `raw` into the Maildir's `new/`.
+    pub fn deliver(&self, raw: &str) {
+        let md = klachtd::inbound::maildir::Maildir::open(&self.settings.inbound.maildir).unwrap();
+        md.deliver(raw.as_bytes(), klachtd::clock::Clock::now(&self.clock))
+            .unwrap();
+    }
+
+    /// `klachtd run --once`: takes in what waits, runs the jobs, sends (writes the files).
+    pub fn run_once(&self) -> klachtd::daemon::RunReport {
+        let daemon = self.daemon();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(daemon.run_once())
+            .unwrap()
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(&self.settings.store.path).unwrap()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        klachtd::clock::Clock::now(&self.clock)
+    }
+
+    /// Every file of the installation, with its bytes.
+    pub fn files(&self) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut todo = vec![self.dir.path().to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                let p = e.path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else if p.extension().is_none_or(|x| x != "toml") {
+                    out.push((p.clone(), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where `needle` occurs in `files`, in any case, also across a quoted-printable soft line
+/// break (a `.eml` file may wrap a long line anywhere).
+pub fn found_in(files: &[(std::path::PathBuf, Vec<u8>)], needle: &[u8]) -> Vec<String> {
+    let needle = needle.to_ascii_lowercase();
+    files
+        .iter()
+        .filter(|(_, bytes)| {
+            let lower = bytes.to_ascii_lowercase();
+            if memchr::memmem::find(&lower, &needle).is_some() {
+                return true;
+            }
+            let unwrapped: Vec<u8> = String::from_utf8_lossy(&lower)
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .into_bytes();
+            memchr::memmem::find(&unwrapped, &needle).is_some()
+        })
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
