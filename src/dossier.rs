@@ -93,8 +93,8 @@ struct HistoryEntry {
 }
 
 #[derive(Serialize)]
-struct CaseEntry<'a> {
-    case: &'a CaseRecord,
+struct CaseEntry {
+    case: CaseRecord,
     history: Vec<HistoryEntry>,
     attachments: Vec<String>,
 }
@@ -233,6 +233,7 @@ pub fn write(
             attached.push(rel);
             attachment_count += 1;
         }
+        let others = |text: &str| foreign_addresses_out(text, who, settings, lang);
         let history: Vec<HistoryEntry> = cases::events(conn, c.id)?
             .into_iter()
             .map(|e| {
@@ -250,16 +251,28 @@ pub fn write(
                             Language::Nl => "(e-mail van iemand anders over uw klacht; niet opgenomen, omdat het gegevens van die ander bevat)".into(),
                             Language::En => "(e-mail from someone else about your complaint; not included, as it holds that person's data)".into(),
                         }
-                    } else {
+                    } else if e.kind == "follow_up" {
+                        // Their own words, as they wrote them.
                         e.detail
+                    } else {
+                        others(&e.detail)
                     },
                     at: e.at,
                     kind: e.kind,
                 }
             })
             .collect();
+        let mut shown = c.clone();
+        for field in [
+            &mut shown.cause,
+            &mut shown.solution,
+            &mut shown.measure,
+            &mut shown.verdict,
+        ] {
+            *field = field.as_deref().map(others);
+        }
         entries.push(CaseEntry {
-            case: c,
+            case: shown,
             history,
             attachments: attached,
         });
@@ -373,6 +386,28 @@ pub fn write(
     })
 }
 
+/// `text` (staff's words) with the address of anyone but the person, the organisation and
+/// its roles replaced: someone else's data is not theirs to receive (AVG art. 15(4)).
+fn foreign_addresses_out(
+    text: &str,
+    who: &EmailAddress,
+    settings: &Settings,
+    lang: Language,
+) -> String {
+    let roles = &settings.roles;
+    crate::redact::addresses_with(text, |found| {
+        let ours = found.parse::<EmailAddress>().is_ok_and(|a| {
+            person::is(a.as_str(), who)
+                || roles.role_of(&a).is_some()
+                || a.without_tag() == settings.organisation.address.without_tag()
+        });
+        (!ours).then(|| match lang {
+            Language::Nl => "(adres van een ander)".to_string(),
+            Language::En => "(someone else's address)".to_string(),
+        })
+    })
+}
+
 /// How a history line names who did it: the complainant is "u", staff by name or role.
 fn actor_name(actor: &str, settings: &Settings, lang: Language) -> String {
     if actor == "klager" {
@@ -418,7 +453,7 @@ fn sent_label(kind: crate::store::OutboxKind, lang: Language) -> &'static str {
 
 fn overview_text(
     who: &EmailAddress,
-    entries: &[CaseEntry<'_>],
+    entries: &[CaseEntry],
     mails_in: &[MailEntry],
     mails_out: &[SentEntry],
     settings: &Settings,
@@ -486,7 +521,7 @@ fn overview_text(
     ];
     let label = |i: usize| if nl { labels[i].0 } else { labels[i].1 };
     for e in entries {
-        let c = e.case;
+        let c = &e.case;
         let _ = writeln!(out, "{}\n{}", c.reference, "=".repeat(12));
         let rows: Vec<(usize, String)> = vec![
             (0, c.subject.clone()),

@@ -74,7 +74,7 @@ pub enum Refused {
     #[error("--reason must say why (it is kept in the register, without the address)")]
     NoReason,
     #[error(
-        "--reason must not contain the address: the reason is kept in the register after the erasure"
+        "--reason must not contain the address or the person's name: the reason is kept in the register after the erasure"
     )]
     ReasonNamesThePerson,
     #[error(
@@ -169,6 +169,18 @@ pub fn run(
     }
     let today = now.with_timezone(&settings.timezone()).date_naive();
     let plan = plan(store.conn(), who, include_open, today)?;
+    // Nor their name as their cases give it.
+    let named = plan
+        .erase
+        .iter()
+        .chain(person::cases_of(store.conn(), who)?.iter())
+        .filter_map(|c| c.complainant_name.as_deref())
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| n.chars().count() >= 3)
+        .any(|n| lower.contains(&n));
+    if named {
+        return Err(Refused::ReasonNamesThePerson.into());
+    }
     let first_seen = first_seen(store.conn(), who)?;
     let mut report = Report {
         plan,

@@ -22,7 +22,8 @@
 //! working-day calendar, display names, the complaint's language, the words for events),
 //! [`commands`] the staff reply parser, [`settings`] the layered configuration, [`clock`] the
 //! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2),
-//! and [`daemon`] wires it all.
+//! and [`daemon`] wires it all. [`dossier`] and [`erase`] answer a person's rights under the
+//! AVG (access and erasure); who hears of a case (need to know) is decided in [`registry`].
 #![forbid(unsafe_code)]
 
 pub mod auth;

@@ -180,8 +180,10 @@ impl Registry<'_> {
         };
         // Need to know (issue 25): a staff member the complaint names never hears of it.
         let html = complaint.html.map(crate::commands::reply::html_to_lines);
+        let attached = readable_attachments(complaint.attachments);
         let mut texts = vec![complaint.subject, complaint.body];
         texts.extend(html.as_deref());
+        texts.extend(attached.iter().map(String::as_str));
         self.note_named(tx, &mut case, &texts, complaint.registered_by, now)?;
         let limit = self.settings.outbound.attach_max_bytes;
         let notes = attachment_notes(tx, case_id, complaint.attachments, limit)?;
@@ -441,6 +443,35 @@ impl Registry<'_> {
     }
 
     // --- end issue 25 --------------------------------------------------------------------
+}
+
+/// The text of the files of a complaint that are text (a letter as `.txt`, a forwarded
+/// mail), to find staff names in too (issue 25); a PDF or Word file is not read.
+fn readable_attachments(all: &[Attachment]) -> Vec<String> {
+    all.iter()
+        .filter(|a| a.readable && a.data.len() <= 2_000_000)
+        .filter_map(|a| {
+            let t = a.content_type.to_ascii_lowercase();
+            if t.starts_with("message/rfc822") {
+                InboundMail::parse(&a.data).map(|m| {
+                    let html = m
+                        .html
+                        .as_deref()
+                        .map(crate::commands::reply::html_to_lines)
+                        .unwrap_or_default();
+                    format!("{}\n{}\n{html}", m.subject, m.text)
+                })
+            } else if t.starts_with("text/html") {
+                Some(crate::commands::reply::html_to_lines(
+                    &String::from_utf8_lossy(&a.data),
+                ))
+            } else if t.starts_with("text/") {
+                Some(String::from_utf8_lossy(&a.data).into_owned())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// The files staff get attached: readable ones up to the size limit.

@@ -42,11 +42,18 @@ impl StaffNames {
             phrases.push((words, address.clone()));
             // The surname: everything after the first name ("Anna de Vries" → "de Vries").
             let mut parts = name.split_whitespace();
-            parts.next();
+            let first = parts.next().unwrap_or_default();
             let rest: Vec<&str> = parts.collect();
             let surname = words_of(&rest.join(" "), true);
             if surname.is_empty() {
                 continue;
+            }
+            // The initial and the surname ("A. de Vries", "mevr. A. de Vries"): as sure as
+            // the whole name.
+            if let Some(initial) = words_of(first, true).first().and_then(|w| w.chars().next()) {
+                let mut words = vec![initial.to_string()];
+                words.extend(surname.iter().cloned());
+                phrases.push((words, address.clone()));
             }
             match surnames.iter_mut().find(|(s, _)| *s == surname) {
                 Some((_, owners)) => {
@@ -156,8 +163,41 @@ fn words_of(text: &str, joined: bool) -> Vec<String> {
 }
 
 /// A letter without its accent (the Latin letters Dutch, German, French and Scandinavian
-/// names use), so "Vriës" and "Vries", "Müller" and "Muller" are the same word.
+/// names use), so "Vriës" and "Vries", "Müller" and "Muller" are the same word; a full-width
+/// letter, or a Cyrillic or Greek one that looks like a Latin letter, as that letter (a name
+/// written to slip past: "Аnna" with a Cyrillic А).
 fn fold(c: char) -> char {
+    if ('\u{FF21}'..='\u{FF3A}').contains(&c) || ('\u{FF41}'..='\u{FF5A}').contains(&c) {
+        return char::from_u32(c as u32 - 0xFEE0)
+            .map(|c| c.to_ascii_lowercase())
+            .unwrap_or(c);
+    }
+    match c {
+        'а' => 'a',
+        'в' => 'b',
+        'с' | 'ϲ' => 'c',
+        'ԁ' => 'd',
+        'е' | 'ё' | 'ε' => 'e',
+        'һ' => 'h',
+        'і' | 'ї' | 'ι' => 'i',
+        'ј' => 'j',
+        'к' | 'κ' => 'k',
+        'м' => 'm',
+        'н' | 'η' => 'n',
+        'о' | 'ο' => 'o',
+        'р' | 'ρ' => 'p',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'υ' => 'u',
+        'ν' => 'v',
+        'ԝ' | 'ω' => 'w',
+        'х' | 'χ' => 'x',
+        'у' => 'y',
+        _ => fold_accent(c),
+    }
+}
+
+fn fold_accent(c: char) -> char {
     match c {
         'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
         'ç' | 'ć' | 'č' => 'c',
@@ -228,6 +268,16 @@ mod tests {
             ),
             ("Anna de\u{200b}Vries", vec!["anna.devries@example.org"]),
             ("Marjolein Dijkstra", vec!["directie@example.org"]),
+            ("A. de Vries", vec!["anna.devries@example.org"]),
+            ("mevr. A de Vries", vec!["anna.devries@example.org"]),
+            (
+                "\u{0410}nna de Vri\u{0435}s",
+                vec!["anna.devries@example.org"],
+            ),
+            (
+                "\u{FF21}\u{FF4E}\u{FF4E}\u{FF41} de Vries",
+                vec!["anna.devries@example.org"],
+            ),
         ] {
             assert_eq!(named(text), who, "{text}");
         }
