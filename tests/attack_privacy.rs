@@ -546,3 +546,29 @@ fn attack_a_dossier_with_a_hostile_file_name_and_a_note_about_someone_else() {
         "{overview}"
     );
 }
+
+/// Pointed at an installation that has no database yet, neither command creates one (nor the
+/// dossier's directory): they say where they looked.
+#[test]
+fn attack_dossier_and_erase_on_a_missing_database_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["dossier", "jan@example.net", "--out", "d"][..],
+        &["erase", "jan@example.net", "--reason", "verzoek"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_klachtd"))
+            .current_dir(dir.path())
+            .env("KLACHTD_LOG", "warn")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("no database at"), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}

@@ -26,7 +26,7 @@ impl Jobs<'_> {
         }
         let (mut reminders, mut overdue) = (0, 0);
         for id in crate::store::privacy::open_requests(tx)? {
-            let Some(case) = cases::by_id(tx, id)? else {
+            let Some(case) = cases::by_id(tx, id)?.filter(|c| c.purged_at.is_none()) else {
                 continue;
             };
             let Some(request) = case.privacy.request.clone() else {
