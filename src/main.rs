@@ -509,7 +509,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { file } => {
             let copy = klachtd::store::maintenance::backup(&settings.store.path, &file)?;
             // Remembered, so `erase` can name the copies it cannot reach (issue 25).
-            klachtd::erase::note_backup(&settings, &file, clock_at(None).now())?;
+            if let Err(e) = klachtd::erase::note_backup(&settings, &file, clock_at(None).now()) {
+                eprintln!("klachtd: note: the backup is not recorded for `erase` ({e:#})");
+            }
             println!(
                 "{} written (schema {}, intact)",
                 file.display(),
