@@ -26,6 +26,7 @@ const ENUMS: &[(&str, &[&str])] = &[
     ("SaslMechanism", &["xoauth2", "oauthbearer"]),
     ("Platform", &["own-server", "microsoft365", "google"]),
     ("OwnServer", &["milters", "rspamd"]),
+    ("NewComplaintsTo", &["staff", "group", "director"]),
 ];
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.

@@ -633,6 +633,8 @@ impl Intake<'_> {
                         sender_verified: sender_verified(mail, self.settings),
                         repaired: mail.repaired,
                         message_id_reused,
+                        html: mail.html.as_deref(),
+                        registered_by: None,
                     },
                     now,
                 )?;
@@ -700,12 +702,29 @@ impl Intake<'_> {
         for attachment in &mail.attachments {
             cases::add_attachment(tx, case.id, mail_id, attachment)?;
         }
+        // A colleague named in later mail never gets it either (issue 25); the handler, in
+        // correspondence with the complainant, is not marked by being named.
+        let mut case = case.clone();
+        let case = &mut case;
+        let registry = self.registry();
+        let handler = case
+            .handler
+            .as_deref()
+            .and_then(|h| self.settings.roles.resolve(h));
+        registry.note_named(
+            tx,
+            case,
+            &[mail.subject.as_str(), new_text.as_str()],
+            handler.as_ref(),
+            now,
+        )?;
         let mailer = self.mailer();
         let lang = mailer.staff_language();
         let limit = self.settings.outbound.attach_max_bytes;
         let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
         let attached = attachments_to_copy(&mail.attachments, limit);
         let mut context = mailer.case_context(case, lang);
+        context.insert("confidential", &registry.confidential_note(case, lang));
         context.insert(
             "body",
             &crate::outbound::mailer::bounded_body(&new_text, lang),

@@ -23,6 +23,8 @@
 //! [`commands`] the staff reply parser, [`settings`] the layered configuration, [`clock`] the
 //! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2;
 //! [`oauth2_login`] signs in once for delegated access), and [`daemon`] wires it all.
+//! [`dossier`] and [`erase`] answer a person's rights under the AVG (access and erasure); who
+//! hears of a case (need to know) is decided in [`registry`].
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -34,6 +36,8 @@ pub(crate) mod config_errors;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
+pub mod dossier;
+pub mod erase;
 pub mod failpoint;
 pub mod fsutil;
 pub mod inbound;

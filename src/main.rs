@@ -138,6 +138,33 @@ enum Command {
         /// The backup file written by `klachtd backup`.
         file: PathBuf,
     },
+    /// AVG art. 15: write everything held on one person (cases, their mail as received, the
+    /// mail sent to them, attachments) with a covering letter, into a private directory.
+    Dossier {
+        /// The person's e-mail address.
+        address: String,
+        /// The directory to write (new or empty; default dossier-<name>-<date>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The covering letter's language.
+        #[arg(long, value_parser = ["nl", "en"])]
+        lang: Option<String>,
+    },
+    /// AVG art. 17: erase one person's personal data as the retention purge does (the
+    /// anonymous facts stay); a record that it happened stays, without the address.
+    Erase {
+        /// The person's e-mail address.
+        address: String,
+        /// Why (kept in the register; must not contain the address).
+        #[arg(long)]
+        reason: String,
+        /// Only say what would be erased.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also erase cases still running (they are closed as of now).
+        #[arg(long)]
+        include_open: bool,
+    },
     /// OAuth2 for Microsoft 365 and Google Workspace (docs/oauth2.md).
     Oauth2 {
         #[command(subcommand)]
@@ -511,6 +538,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backup { file } => {
             let copy = klachtd::store::maintenance::backup(&settings.store.path, &file)?;
+            // Remembered, so `erase` can name the copies it cannot reach (issue 25).
+            if let Err(e) = klachtd::erase::note_backup(&settings, &file, clock_at(None).now()) {
+                eprintln!("klachtd: note: the backup is not recorded for `erase` ({e:#})");
+            }
             println!(
                 "{} written (schema {}, intact)",
                 file.display(),
@@ -526,6 +557,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 restored.version,
                 settings.store.path.display()
             );
+        }
+        Command::Dossier { address, out, lang } => {
+            let now = clock_at(None).now();
+            print!(
+                "{}",
+                klachtd::dossier::command(&settings, &address, out, lang.as_deref(), now)?
+            );
+        }
+        Command::Erase {
+            address,
+            reason,
+            dry_run,
+            include_open,
+        } => {
+            let (text, code) = klachtd::erase::command(
+                settings,
+                &address,
+                &reason,
+                dry_run,
+                include_open,
+                Arc::new(SystemClock),
+            )?;
+            print!("{text}");
+            return Ok(ExitCode::from(code));
         }
         Command::Demo
         | Command::HelpCommands { .. }

@@ -66,6 +66,11 @@ pub(crate) struct NewComplaint<'a> {
     /// Its Message-ID was used before by another sender: the case of that mail, or `None`
     /// when it belonged to no case (staff are told: it can point to a forgery).
     pub message_id_reused: Option<Option<&'a str>>,
+    /// The mail's HTML, read for staff names too (issue 25).
+    pub html: Option<&'a str>,
+    /// Who registered it on the complainant's behalf (`Klacht:`): their own name in it is
+    /// their signature, not a complaint about them.
+    pub registered_by: Option<&'a EmailAddress>,
 }
 
 /// A file of a mail as staff mail names it: attached, or kept on the case only.
@@ -121,7 +126,7 @@ impl Registry<'_> {
             mail_id: complaint.mail_id,
             raw: raw.into(),
         });
-        let case = cases::insert_record(
+        let mut case = cases::insert_record(
             tx,
             reference,
             &NewCase {
@@ -194,10 +199,21 @@ impl Registry<'_> {
                 false
             }
         };
+        // Need to know (issue 25): a staff member the complaint names never hears of it.
+        let html = complaint.html.map(crate::commands::reply::html_to_lines);
+        let attached = readable_attachments(complaint.attachments);
+        let mut texts = vec![complaint.subject, complaint.body];
+        texts.extend(html.as_deref());
+        texts.extend(attached.iter().map(String::as_str));
+        self.note_named(tx, &mut case, &texts, complaint.registered_by, now)?;
         let limit = self.settings.outbound.attach_max_bytes;
         let notes = attachment_notes(tx, case_id, complaint.attachments, limit)?;
         let attached = attachments_to_copy(complaint.attachments, limit);
         let mut context = mailer.case_context(&case, mailer.staff_language());
+        context.insert(
+            "confidential",
+            &self.confidential_note(&case, mailer.staff_language()),
+        );
         context.insert("acknowledged", &acknowledged);
         context.insert("attachments", &notes);
         context.insert("unreachable", &case.unreachable_from);
@@ -217,7 +233,7 @@ impl Registry<'_> {
                 context,
                 attachments: &attached,
             },
-            &self.settings.roles.staff,
+            &self.readers(&case),
             now,
         )?;
         tracing::info!(case = %reference, acknowledged, "complaint registered");
@@ -278,14 +294,211 @@ impl Registry<'_> {
         Ok(())
     }
 
-    /// Who hears about a case: its handler when that is a known address, otherwise all staff.
+    /// Who hears about a case: [`Registry::readers`] (the name is older than need to know).
     pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
-        case.handler
-            .as_deref()
-            .and_then(|h| self.settings.roles.resolve(h))
-            .map(|a| vec![a])
-            .unwrap_or_else(|| self.settings.roles.staff.clone())
+        self.readers(case)
     }
+
+    // --- issue 25: need to know ---------------------------------------------------------
+
+    /// Who hears about a case (need to know): its handler when that is a known address,
+    /// otherwise whoever receives new complaints (`privacy.new_complaints_to`); never a staff
+    /// member the complaint concerns — then the director hears of it instead. The director
+    /// also once the case is escalated; the committee too when the complaint names the
+    /// director (`privacy.director_named_to_committee`).
+    pub(crate) fn readers(&self, case: &CaseRecord) -> Vec<EmailAddress> {
+        let roles = &self.settings.roles;
+        let excluded = |a: &EmailAddress| {
+            case.privacy.concerns(a.as_str()) && *a != roles.director && *a != roles.committee
+        };
+        let names_staff = case
+            .privacy
+            .concerns
+            .iter()
+            .filter_map(|a| a.parse::<EmailAddress>().ok())
+            .any(|a| excluded(&a));
+        let names_director = case.privacy.concerns(roles.director.as_str());
+        let handler = case
+            .handler
+            .as_deref()
+            .and_then(|h| roles.resolve(h))
+            .filter(|h| !excluded(h));
+        let mut to = match handler {
+            Some(h) => vec![h],
+            None => self.settings.intake_recipients(),
+        };
+        to.retain(|a| !excluded(a));
+        if names_staff || case.escalated_at.is_some() || to.is_empty() {
+            to.push(roles.director.clone());
+        }
+        if names_director && self.settings.privacy.director_named_to_committee {
+            to.push(roles.committee.clone());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        to.retain(|a| seen.insert(a.clone()));
+        to
+    }
+
+    /// The staff names and addresses a text may name.
+    pub(crate) fn staff_names(&self) -> crate::domain::mentions::StaffNames {
+        let roles = &self.settings.roles;
+        crate::domain::mentions::StaffNames::new(
+            roles.names.iter().map(|(n, a)| (n.as_str(), a.as_str())),
+            roles
+                .staff
+                .iter()
+                .chain([&roles.director, &roles.committee])
+                .map(EmailAddress::as_str),
+        )
+    }
+
+    /// Marks on `case` the role addresses `texts` name (not `except`, and nobody once the
+    /// director decided with `Betreft:`), with a line in its history and the handler's
+    /// tokens for it revoked should the handler be among them. Returns whether anyone new
+    /// was marked.
+    pub(crate) fn note_named(
+        &self,
+        tx: &Connection,
+        case: &mut CaseRecord,
+        texts: &[&str],
+        except: Option<&EmailAddress>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        if case.privacy.concerns_fixed {
+            return Ok(false);
+        }
+        let roles = &self.settings.roles;
+        let new: Vec<String> = self
+            .staff_names()
+            .named_in(texts)
+            .into_iter()
+            .filter(|a| except.is_none_or(|e| e.as_str() != a))
+            .filter(|a| !case.privacy.concerns(a))
+            // Only role addresses are anyone to keep it from; the committee judges appeals.
+            .filter(|a| {
+                a.parse::<EmailAddress>()
+                    .ok()
+                    .and_then(|a| roles.role_of(&a))
+                    .is_some_and(|r| r != crate::settings::Role::Committee)
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(false);
+        }
+        case.privacy.concerns.extend(new.iter().cloned());
+        case.privacy.concerns.sort();
+        crate::store::privacy::save(tx, case.id, &case.privacy)?;
+        // What they were sent about it before (a notice to all staff) proves nothing now.
+        for address in &new {
+            crate::store::tokens::revoke_for_case(tx, address, case.id, now)?;
+        }
+        cases::add_event(
+            tx,
+            case.id,
+            now,
+            "concerns",
+            None,
+            &format!("de klacht noemt {}", self.people(&new, Language::Nl)),
+        )?;
+        tracing::info!(case = %case.reference, named = new.len(), "complaint names staff: kept from them");
+        Ok(true)
+    }
+
+    /// "Anna de Vries (anna@…) en Piet (piet@…)".
+    pub(crate) fn people(&self, addresses: &[String], lang: Language) -> String {
+        let names: Vec<String> = addresses
+            .iter()
+            .map(|a| {
+                match a
+                    .parse::<EmailAddress>()
+                    .ok()
+                    .and_then(|e| self.settings.roles.name_of(&e).map(str::to_string))
+                {
+                    Some(name) => format!("{name} ({a})"),
+                    None => a.clone(),
+                }
+            })
+            .collect();
+        let and = match lang {
+            Language::Nl => " en ",
+            Language::En => " and ",
+        };
+        match names.split_last() {
+            None => String::new(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{}{and}{last}", rest.join(", ")),
+        }
+    }
+
+    /// The line that tells the readers of a case about a colleague it concerns, or why the
+    /// committee reads it ("" when it concerns nobody).
+    pub(crate) fn confidential_note(&self, case: &CaseRecord, lang: Language) -> String {
+        let roles = &self.settings.roles;
+        let staff: Vec<String> = case
+            .privacy
+            .concerns
+            .iter()
+            .filter(|a| **a != roles.director.as_str() && **a != roles.committee.as_str())
+            .cloned()
+            .collect();
+        let mut lines = Vec::new();
+        if !staff.is_empty() {
+            let who = self.people(&staff, lang);
+            lines.push(match lang {
+                Language::Nl => format!(
+                    "Vertrouwelijk: deze klacht gaat over {who}. Die krijgt geen berichten over deze klacht en kan haar niet behandelen; daarom ontvangt de directeur haar."
+                ),
+                Language::En => format!(
+                    "Confidential: this complaint concerns {who}, who receives no messages about it and cannot handle it; the director receives it for that reason."
+                ),
+            });
+        }
+        if case.privacy.concerns(roles.director.as_str())
+            && self.settings.privacy.director_named_to_committee
+        {
+            let who = self.people(&[roles.director.to_string()], lang);
+            lines.push(match lang {
+                Language::Nl => format!(
+                    "Deze klacht noemt de directeur, {who}; daarom ontvangt ook de examencommissie haar."
+                ),
+                Language::En => format!(
+                    "This complaint names the director, {who}; the exam committee receives it as well for that reason."
+                ),
+            });
+        }
+        lines.join("\n")
+    }
+
+    // --- end issue 25 --------------------------------------------------------------------
+}
+
+/// The text of the files of a complaint that are text (a letter as `.txt`, a forwarded
+/// mail), to find staff names in too (issue 25); a PDF or Word file is not read.
+fn readable_attachments(all: &[Attachment]) -> Vec<String> {
+    all.iter()
+        .filter(|a| a.readable && a.data.len() <= 2_000_000)
+        .filter_map(|a| {
+            let t = a.content_type.to_ascii_lowercase();
+            if t.starts_with("message/rfc822") {
+                InboundMail::parse(&a.data).map(|m| {
+                    let html = m
+                        .html
+                        .as_deref()
+                        .map(crate::commands::reply::html_to_lines)
+                        .unwrap_or_default();
+                    format!("{}\n{}\n{html}", m.subject, m.text)
+                })
+            } else if t.starts_with("text/html") {
+                Some(crate::commands::reply::html_to_lines(
+                    &String::from_utf8_lossy(&a.data),
+                ))
+            } else if t.starts_with("text/") {
+                Some(String::from_utf8_lossy(&a.data).into_owned())
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// The files staff get attached: readable ones up to the size limit.

@@ -34,7 +34,44 @@ pub struct Settings {
     pub retention: Retention,
     pub oauth2: OAuth2,
     pub alerts: Alerts,
+    pub privacy: Privacy,
 }
+
+// --- issue 25: confidentiality (need to know) -------------------------------------------
+
+/// Who hears of a complaint (need to know), and what a complaint about the director does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    pub new_complaints_to: NewComplaintsTo,
+    pub intake_group: Vec<EmailAddress>,
+    pub director_named_to_committee: bool,
+}
+
+/// Who receives a new complaint (and every mail about a case without a handler).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NewComplaintsTo {
+    /// Everyone in `roles.staff`.
+    Staff,
+    /// Only `privacy.intake_group`.
+    Group,
+    /// The director alone, who names a handler.
+    Director,
+}
+
+impl Settings {
+    /// Who receives a new complaint when it names nobody: by `privacy.new_complaints_to`.
+    pub fn intake_recipients(&self) -> Vec<EmailAddress> {
+        match self.privacy.new_complaints_to {
+            NewComplaintsTo::Staff => self.roles.staff.clone(),
+            NewComplaintsTo::Group => self.privacy.intake_group.clone(),
+            NewComplaintsTo::Director => vec![self.roles.director.clone()],
+        }
+    }
+}
+
+// --- end issue 25 -------------------------------------------------------------------------
 
 /// When the administrator (the director) is told that klachtd cannot work.
 #[derive(Debug, Clone, Deserialize)]
@@ -595,6 +632,7 @@ impl Settings {
                 .with_list_parse_key("reminders.before_working_days")
                 .with_list_parse_key("digest.extra_recipients")
                 .with_list_parse_key("oauth2.scopes")
+                .with_list_parse_key("privacy.intake_group")
                 .try_parsing(true)
                 .source(Some(env)),
         );
@@ -749,6 +787,27 @@ impl Settings {
         }
         if self.roles.staff.is_empty() {
             return fail("roles.staff", "needs at least one staff address to notify");
+        }
+        if self.privacy.new_complaints_to == NewComplaintsTo::Group {
+            if self.privacy.intake_group.is_empty() {
+                return fail(
+                    "privacy.intake_group",
+                    "needs at least one address when privacy.new_complaints_to = \"group\"",
+                );
+            }
+            if let Some(a) = self
+                .privacy
+                .intake_group
+                .iter()
+                .find(|a| self.roles.role_of(a).is_none())
+            {
+                return fail(
+                    "privacy.intake_group",
+                    &format!(
+                        "{a} is not in roles.staff (nor the director or committee): only they can work a case by reply"
+                    ),
+                );
+            }
         }
         if self.inbound.kind == InboundKind::Imap {
             let imap = &self.inbound.imap;

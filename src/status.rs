@@ -90,6 +90,24 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
     let today = now.with_timezone(&tz).date_naive();
     let (open, overdue) = cases::count_running(conn, today)?;
     writeln!(out, "cases         {open} open, {overdue} overdue")?;
+    // issue 25: privacy requests and legal holds.
+    let requests = crate::store::privacy::open_requests(conn)?;
+    let late = requests
+        .iter()
+        .filter_map(|id| cases::by_id(conn, *id).ok().flatten())
+        .filter(|c| {
+            c.privacy
+                .request
+                .as_ref()
+                .is_some_and(|r| r.overdue_on(today))
+        })
+        .count();
+    let holds = crate::store::privacy::held(conn, today)?.len();
+    writeln!(
+        out,
+        "privacy       {} open request(s), {late} overdue; {holds} case(s) under a legal hold",
+        requests.len()
+    )?;
     let after = chrono::Duration::minutes(i64::from(settings.alerts.after_minutes));
     let grace = chrono::Duration::minutes(i64::from(settings.alerts.login_grace_minutes));
     let refused_from = crate::jobs::alerts::refused_alert_from(conn, grace)?;

@@ -246,6 +246,36 @@ fn run(lang: &Lang) -> (Vec<(OutboxKind, InboundMail)>, Vec<DateTime<Utc>>) {
         ),
         at(9, 9, 29),
     );
+    // issue 25: a privacy request on the first case, extended once (the letter to the
+    // requester), and one on the second case that runs late (its reminders and notice).
+    let (request, erasure) = if lang.code == "nl" {
+        (
+            "Verzoek: inzage 20-10-2026\nVerzoek: verlengen 1 drukte",
+            "Verzoek: verwijdering 19-10-2026",
+        )
+    } else {
+        (
+            "Request: access 20-10-2026\nRequest: extend 1 busy",
+            "Request: erasure 19-10-2026",
+        )
+    };
+    take(
+        &world,
+        &mut store,
+        "v1",
+        staff(anna, &tag, "v1", request, true),
+        at(9, 10, 31),
+    );
+    let tag2 = klachtd::store::cases::list(store.conn()).unwrap()[1]
+        .reference
+        .tag();
+    take(
+        &world,
+        &mut store,
+        "v2",
+        staff(anna, &tag2, "v2", erasure, true),
+        at(9, 11, 33),
+    );
     let mut now = utc(9, 12, 0);
     while now < utc(20, 0, 0) {
         jobs.run_due(&mut store, now).unwrap();
@@ -383,6 +413,23 @@ fn html_text(html: &str) -> String {
 fn every_template_in_both_languages_speaks_one_language_in_local_time() {
     for (lang, foreign) in [(&NL, ENGLISH_WORDS), (&EN, DUTCH_WORDS)] {
         let (mails, instants) = run(lang);
+        // issue 25's mails are among them: the requester's letter and the reminders.
+        let privacy = |kind: OutboxKind, word: &str| {
+            mails
+                .iter()
+                .any(|(k, m)| *k == kind && m.subject.contains(word))
+        };
+        let (more_time, avg) = if lang.code == "nl" {
+            ("Meer tijd voor uw verzoek", "(AVG)")
+        } else {
+            ("More time for your", "(GDPR)")
+        };
+        assert!(
+            privacy(OutboxKind::ExtensionNotice, more_time),
+            "{}",
+            lang.code
+        );
+        assert!(privacy(OutboxKind::Reminder, avg), "{}", lang.code);
         let kinds: BTreeSet<&str> = mails.iter().map(|(k, _)| k.as_str()).collect();
         for expected in [
             OutboxKind::Acknowledgement,

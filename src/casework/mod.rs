@@ -137,6 +137,15 @@ pub(crate) fn handle_staff_mail(
         address: sender,
     } = check;
     let new_text = new_text_of(mail);
+    // issue 25: a staff member the complaint concerns changes nothing and gets nothing of it
+    // back (not even a confirmation request, which would show the case); the director sees
+    // their mail on the case.
+    if let Some(c) = &case
+        && c.privacy.concerns(sender.as_str())
+        && intake.settings.roles.role_of(&sender) != Some(Role::Director)
+    {
+        return not_involved(intake, tx, mail, c, &sender, &new_text, &decision, now);
+    }
     let role = match decision.proof {
         Proof::Unproven => {
             return hold(
@@ -174,6 +183,109 @@ pub(crate) fn handle_staff_mail(
             }
         }
     }
+}
+
+/// Mail on a case from a staff member it concerns (issue 25): recorded on the case for the
+/// director, nothing applied. A proven sender gets a transcript that names the case's
+/// reference only (they typed it) and nothing of its content; an unproven one gets nothing,
+/// since the real owner of the address would learn from it that such a case exists.
+#[allow(clippy::too_many_arguments)]
+fn not_involved(
+    intake: &Registry<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    case: &CaseRecord,
+    sender: &EmailAddress,
+    new_text: &str,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let proven = matches!(
+        decision.proof,
+        Proof::Proven { .. } | Proof::Confirmation { .. }
+    );
+    let answer = if proven {
+        "de afzender kreeg een verslag zonder inhoud van de klacht".to_string()
+    } else {
+        format!(
+            "de afzender is niet bewezen ({}) en kreeg geen antwoord. Herkomst: {}",
+            decision.reason_nl,
+            auth::origin_line(mail, intake.settings, Language::Nl)
+        )
+    };
+    cases::add_event(
+        tx,
+        case.id,
+        now,
+        "not_involved",
+        Some(sender.as_str()),
+        &format!(
+            "e-mail van een medewerker over wie de klacht gaat; niets uitgevoerd, {answer}\n\n{}",
+            new_text.trim()
+        ),
+    )?;
+    if proven {
+        let lang = intake.settings.organisation.language;
+        let block = parse_block(new_text);
+        let why = Refusal::NotInvolved.text(lang);
+        let mut lines: Vec<TranscriptLine> = block
+            .lines
+            .iter()
+            .map(|l| TranscriptLine {
+                source: l.source.clone(),
+                status: "fout",
+                result: why.clone(),
+            })
+            .collect();
+        if lines.is_empty() {
+            lines.push(TranscriptLine {
+                source: match lang {
+                    Language::Nl => "(deze e-mail)".into(),
+                    Language::En => "(this e-mail)".into(),
+                },
+                status: "fout",
+                result: why,
+            });
+        }
+        let actor = Actor {
+            address: sender.clone(),
+            role: intake.settings.roles.role_of(sender).unwrap_or(Role::Staff),
+        };
+        let mut context = base_context(intake);
+        fill_transcript(
+            &mut context,
+            mail,
+            Situation::Refused,
+            lines,
+            &Stored {
+                recorded: true,
+                noted: false,
+            },
+            &actor,
+        );
+        // The reference they typed, nothing else of the case; no token for it either.
+        context.insert("reference", &case.reference.to_string());
+        context.insert("caseless", &true);
+        intake.mailer().to_role(
+            tx,
+            Letter {
+                kind: OutboxKind::Transcript,
+                template: Template::Transcript,
+                case: None,
+                context,
+                attachments: &[],
+            },
+            sender,
+            None,
+            now,
+        )?;
+    }
+    tracing::warn!(case = %case.reference, proven, "mail from a staff member the complaint concerns: nothing applied");
+    Ok(Settled::new(
+        MailOutcome::AddedToCase,
+        "mail from a staff member the complaint concerns: nothing applied, nothing of the case sent back",
+        Some((case.id, case.reference)),
+    ))
 }
 
 /// A command mail whose Message-ID was taken in before, with other content: never applied
@@ -943,6 +1055,56 @@ fn execute(
                 tokens::add_recommendation(tx, &actor.address, Some(case.id), text, now)?;
                 cases::add_event(tx, case.id, now, "recommendation", who, text)?;
             }
+            Effect::Concerned(address) => {
+                // What they were given for this case proves nothing any more.
+                tokens::revoke_for_case(tx, address, case.id, now)?;
+                cases::add_event(
+                    tx,
+                    case.id,
+                    now,
+                    "concerns",
+                    who,
+                    &format!(
+                        "de klacht gaat over {} (besluit van de directeur)",
+                        intake.people(std::slice::from_ref(address), Language::Nl)
+                    ),
+                )?;
+            }
+            Effect::RequestExtended { months, reason } => {
+                let Some(request) = &case.privacy.request else {
+                    continue;
+                };
+                let lang = complainant_lang;
+                to_complainant(
+                    OutboxKind::ExtensionNotice,
+                    Template::PrivacyExtension,
+                    &[
+                        (
+                            "request_kind",
+                            request.kind.label(lang == Language::Nl).to_string(),
+                        ),
+                        (
+                            "request_received",
+                            templates::long_date(request.received, lang),
+                        ),
+                        ("first_due", templates::long_date(request.first_due(), lang)),
+                        ("new_date", templates::long_date(request.due, lang)),
+                        ("months", months.to_string()),
+                        ("extension_reason", reason.clone()),
+                    ],
+                )?;
+                cases::add_event(
+                    tx,
+                    case.id,
+                    now,
+                    "privacy_extended",
+                    who,
+                    &format!(
+                        "termijn van het verzoek verlengd met {months} maand(en) tot en met {}: {reason}",
+                        request.due
+                    ),
+                )?;
+            }
         }
     }
     if before.status != case.status {
@@ -1078,6 +1240,8 @@ fn without_case(
                 sender_verified: true,
                 repaired: false,
                 message_id_reused: None,
+                html: None,
+                registered_by: Some(&actor.address),
             },
             now,
         )?;

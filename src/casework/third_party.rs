@@ -65,7 +65,22 @@ pub(crate) fn record(
         mail.sender().map(|a| a.as_str()),
         &detail,
     )?;
+    // A colleague named in it never gets it (issue 25); the handler is not marked by it.
+    let mut case = case.clone();
+    let case = &mut case;
+    let handler = case
+        .handler
+        .as_deref()
+        .and_then(|h| intake.settings.roles.resolve(h));
+    intake.note_named(
+        tx,
+        case,
+        &[mail.subject.as_str(), text.as_str()],
+        handler.as_ref(),
+        now,
+    )?;
     let mut context = mailer.case_context(case, lang);
+    context.insert("confidential", &intake.confidential_note(case, lang));
     context.insert("sender", &sender);
     context.insert("mail_subject", &mail.subject);
     context.insert("body", &text);

@@ -5,7 +5,8 @@ pub mod grammar;
 pub mod reply;
 
 pub use grammar::{
-    Allowed, Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block,
+    Allowed, Command, CommandBlock, CommandError, CommandLine, Keyword, RequestAction, Verdict,
+    parse_block,
 };
 pub use reply::{ReplyText, new_text};
 

@@ -101,6 +101,63 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "Message-ID eerder gebruikt door een andere afzender",
         "Message-ID used before by another sender",
     ),
+    // issue 25: confidentiality and the AVG
+    (
+        "concerns",
+        "klacht gaat over een medewerker",
+        "complaint concerns a staff member",
+    ),
+    (
+        "concerns_lifted",
+        "klacht gaat over geen medewerker",
+        "complaint concerns no staff member",
+    ),
+    (
+        "not_involved",
+        "e-mail van een medewerker over wie de klacht gaat",
+        "e-mail from a staff member the complaint concerns",
+    ),
+    ("hold", "langer bewaren", "kept longer (legal hold)"),
+    (
+        "hold_lifted",
+        "langer bewaren opgeheven",
+        "legal hold lifted",
+    ),
+    (
+        "privacy_request",
+        "privacyverzoek (AVG)",
+        "privacy request (GDPR)",
+    ),
+    (
+        "privacy_extended",
+        "termijn privacyverzoek verlengd",
+        "privacy request period extended",
+    ),
+    (
+        "privacy_request_done",
+        "privacyverzoek afgehandeld",
+        "privacy request answered",
+    ),
+    (
+        "privacy_reminder",
+        "herinnering privacyverzoek",
+        "privacy request reminder",
+    ),
+    (
+        "privacy_overdue",
+        "termijn privacyverzoek verstreken",
+        "privacy request deadline passed",
+    ),
+    (
+        "dossier",
+        "inzageoverzicht gemaakt (AVG)",
+        "access copy made (GDPR)",
+    ),
+    (
+        "erased",
+        "persoonsgegevens verwijderd (AVG)",
+        "personal data erased (GDPR)",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
@@ -161,12 +218,23 @@ pub fn history_line(
 }
 
 /// Event kinds whose detail klachtd itself wrote, in Dutch.
-const DUTCH_DETAIL: [&str; 5] = [
+const DUTCH_DETAIL: &[&str] = &[
     "acknowledgement_skipped",
     "closed",
     "overdue",
     "reminder",
     "registered_by",
+    "concerns",
+    "concerns_lifted",
+    "not_involved",
+    "hold_lifted",
+    "privacy_request",
+    "privacy_extended",
+    "privacy_request_done",
+    "privacy_reminder",
+    "privacy_overdue",
+    "dossier",
+    "erased",
 ];
 
 /// The detail of an event for an English reader: what staff typed stays, klachtd's own Dutch
@@ -176,6 +244,13 @@ fn english_detail(kind: &str, detail: &str) -> String {
         return String::new();
     }
     match kind {
+        "hold" => match detail
+            .strip_prefix("bewaren tot en met ")
+            .and_then(|d| d.split_once(": "))
+        {
+            Some((until, reason)) => format!("until {until} inclusive: {reason}"),
+            None => String::new(),
+        },
         "extended" => match detail.split_once(" werkdagen: ") {
             Some((n, "-")) => format!("{n} working days"),
             Some((n, reason)) => format!("{n} working days: {reason}"),
@@ -327,6 +402,18 @@ mod tests {
             "reminder",
             "registered_by",
             "mail_failed",
+            "concerns",
+            "concerns_lifted",
+            "not_involved",
+            "hold",
+            "hold_lifted",
+            "privacy_request",
+            "privacy_extended",
+            "privacy_request_done",
+            "privacy_reminder",
+            "privacy_overdue",
+            "dossier",
+            "erased",
         ] {
             assert_ne!(event_label(kind, Language::Nl), "gebeurtenis", "{kind}");
             assert_ne!(event_label(kind, Language::En), "event", "{kind}");

@@ -221,6 +221,10 @@ impl Jobs<'_> {
             .map(|m| crate::domain::wording::missing_field(m, lang))
             .collect();
         context.insert("missing", &missing);
+        context.insert(
+            "confidential",
+            &self.intake.registry().confidential_note(case, lang),
+        );
         mailer.to_roles(
             tx,
             Letter {

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod deadlines;
 pub mod digest;
+pub mod privacy;
 pub mod report;
 pub mod retention;
 
@@ -53,14 +54,17 @@ impl Jobs<'_> {
     /// Runs everything due at `now`, each job in its own transaction.
     pub fn run_due(&self, store: &mut Store, now: DateTime<Utc>) -> anyhow::Result<JobReport> {
         let deadlines = store.transaction(|tx| self.watch_deadlines(tx, now))?;
+        // issue 25: privacy requests' legal deadlines, watched like the procedure's.
+        let (privacy_reminders, privacy_overdue) =
+            store.transaction(|tx| self.watch_privacy_requests(tx, now))?;
         let digests = store.transaction(|tx| self.digest_if_due(tx, now))?;
         let reports = store.transaction(|tx| self.report_if_due(tx, now))?;
         let purged = self.purge_if_due(store, now)?;
         let alerts = store.transaction(|tx| self.watch_health(tx, now))?;
         Ok(JobReport {
             alerts,
-            reminders: deadlines.reminders,
-            overdue: deadlines.overdue,
+            reminders: deadlines.reminders + privacy_reminders,
+            overdue: deadlines.overdue + privacy_overdue,
             digests: usize::from(digests),
             reports: usize::from(reports),
             purged: purged.len(),

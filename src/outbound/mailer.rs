@@ -110,6 +110,8 @@ impl Mailer<'_> {
                 .unwrap_or_default(),
         );
         c.insert("attachments", &Vec::<String>::new());
+        // Why a reader gets a case that concerns a colleague (issue 25); set by the sender.
+        c.insert("confidential", "");
         c
     }
 

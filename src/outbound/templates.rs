@@ -34,10 +34,14 @@ pub enum Template {
     AdminAlert,
     AdminAllClear,
     TestMail,
+    // issue 25: the AVG
+    PrivacyExtension,
+    PrivacyReminder,
+    DossierCover,
 }
 
 impl Template {
-    pub const ALL: [Template; 21] = [
+    pub const ALL: [Template; 24] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -59,6 +63,9 @@ impl Template {
         Self::AdminAlert,
         Self::AdminAllClear,
         Self::TestMail,
+        Self::PrivacyExtension,
+        Self::PrivacyReminder,
+        Self::DossierCover,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +91,9 @@ impl Template {
             Self::AdminAlert => "admin_alert",
             Self::AdminAllClear => "admin_all_clear",
             Self::TestMail => "test_mail",
+            Self::PrivacyExtension => "privacy_extension",
+            Self::PrivacyReminder => "privacy_reminder",
+            Self::DossierCover => "dossier_cover",
         }
     }
 }
@@ -141,6 +151,12 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "admin_all_clear",
     "nl" / "test_mail",
     "en" / "test_mail",
+    "nl" / "privacy_extension",
+    "en" / "privacy_extension",
+    "nl" / "privacy_reminder",
+    "en" / "privacy_reminder",
+    "nl" / "dossier_cover",
+    "en" / "dossier_cover",
 ];
 
 /// A rendered mail body.

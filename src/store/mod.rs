@@ -8,6 +8,8 @@ pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 pub mod packed;
+pub mod person;
+pub mod privacy;
 mod schema;
 pub mod tokens;
 

@@ -248,4 +248,39 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX case_texts_basis ON case_texts (basis);
     CREATE INDEX outbox_bodies_basis ON outbox_bodies (basis);
     "#,
+    // issue 25: confidentiality and the AVG — per case, whom the complaint concerns (they
+    // never hear of it), a legal hold and a privacy request with its deadline, in a small row
+    // of its own; the record that an erasure happened (without the address); the backups
+    // `klachtd backup` made, so `erase` can name the copies it cannot reach.
+    r#"
+    CREATE TABLE case_privacy (
+        case_id                  INTEGER PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
+        concerns                 TEXT NOT NULL DEFAULT '',
+        concerns_fixed           INTEGER NOT NULL DEFAULT 0,
+        hold_until               TEXT,
+        hold_reason              TEXT,
+        request_kind             TEXT,
+        request_received         TEXT,
+        request_due              TEXT,
+        request_extended_months  INTEGER,
+        request_extension_reason TEXT,
+        request_done_at          TEXT
+    );
+    CREATE INDEX case_privacy_open_requests ON case_privacy (request_due, case_id)
+        WHERE request_kind IS NOT NULL AND request_done_at IS NULL;
+    CREATE INDEX case_privacy_holds ON case_privacy (hold_until, case_id)
+        WHERE hold_until IS NOT NULL;
+    CREATE TABLE erasures (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        cases   INTEGER NOT NULL,
+        mails   INTEGER NOT NULL,
+        refs    TEXT NOT NULL
+    );
+    CREATE TABLE backups_made (
+        path    TEXT PRIMARY KEY,
+        made_at TEXT NOT NULL
+    );
+    "#,
 ];

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration-test binaries.
 
 pub mod authstack;
+pub mod avg;
 pub mod invariants;
 pub mod klachtd;
 pub mod mailserver;
