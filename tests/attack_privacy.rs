@@ -345,7 +345,7 @@ fn attack_erase_with_other_spellings_of_the_address_and_a_message_id_that_is_the
 fn attack_erase_a_complaint_handed_in_by_phone() {
     let o = Office::new("");
     o.deliver(&format!(
-        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nFrom: <{ANNA}>\r\nTo: info@example.org\r\n\
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\nFrom: <{ANNA}>\r\nTo: info@example.org\r\n\
          Subject: Telefonische klacht telsubject\r\nMessage-ID: <tel@example.org>\r\n\r\nKlacht: beller@example.net\r\n\r\nDe beller klaagt over teltekst.\r\n"
     ));
     o.run_once();
@@ -503,7 +503,7 @@ fn attack_a_dossier_with_a_hostile_file_name_and_a_note_about_someone_else() {
         .unwrap()[0]
         .reference;
     o.deliver(&format!(
-        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nFrom: <{ANNA}>\r\nTo: info@example.org\r\n\
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\nFrom: <{ANNA}>\r\nTo: info@example.org\r\n\
          Subject: RE: {}\r\nMessage-ID: <n@example.org>\r\n\r\nNotitie: ook piet@example.net klaagde hierover\r\n",
         r.tag()
     ));

@@ -133,6 +133,8 @@ fn unmarked_events_by(r: &Run, case: CaseRef, who: &str) -> Vec<(String, String)
         .into_iter()
         .filter(|e| e.actor.as_deref() == Some(who))
         .filter(|e| e.kind != "held")
+        // Recorded as not proven, with its origin (a colleague the case concerns: issue 25).
+        .filter(|e| !(e.detail.contains("niet bewezen") && e.detail.contains("Herkomst")))
         .map(|e| (e.kind, e.detail))
         .collect()
 }
@@ -216,7 +218,6 @@ fn assert_unchanged(r: &Run, case: CaseRef, before: &str, who: &str) {
 /// Outcome: BROKEN — a `)` in the envelope sender ends policyd-spf's comment; the injected
 /// `dmarc=pass` in the trusted header proves the forged From (no DMARC record).
 #[test]
-#[ignore = "BREAKS: a `)` in the envelope sender ends policyd-spf's comment; the injected `dmarc=pass` in the trusted header proves the forged From (no DMARC record)"]
 fn policyd_spf_comment_injection_of_dmarc_pass_via_the_envelope_sender() {
     let mut r = milters();
     let case = r.complaint(KLAGER);
@@ -244,7 +245,6 @@ fn policyd_spf_comment_injection_of_dmarc_pass_via_the_envelope_sender() {
 /// Outcome: BROKEN — a `)` in the envelope sender ends policyd-spf's comment; the injected aligned
 /// `dkim=pass` in the trusted header proves the forged From.
 #[test]
-#[ignore = "BREAKS: a `)` in the envelope sender ends policyd-spf's comment; the injected aligned `dkim=pass` in the trusted header proves the forged From"]
 fn policyd_spf_comment_injection_of_aligned_dkim_pass_via_the_envelope_sender() {
     let mut r = milters();
     let case = r.complaint(KLAGER);
@@ -270,7 +270,6 @@ fn policyd_spf_comment_injection_of_aligned_dkim_pass_via_the_envelope_sender() 
 /// rule 3 says "alone decides". Outcome: BROKEN — a `)` in the envelope sender ends policyd-spf's
 /// comment; the injected `auth=pass smtp.auth=anna` is taken as her login.
 #[test]
-#[ignore = "BREAKS: a `)` in the envelope sender ends policyd-spf's comment; the injected `auth=pass smtp.auth=anna` is taken as her login"]
 fn policyd_spf_comment_injection_of_a_login_via_the_envelope_sender() {
     let mut r = milters();
     let case = r.complaint(KLAGER);
@@ -326,7 +325,6 @@ fn policyd_spf_comment_injection_is_outweighed_by_dmarc_fail_when_dmarc_is_publi
 /// planted Received with `(Authenticated sender: anna)` and a planted dmarc=pass below it then
 /// count.
 #[test]
-#[ignore = "BREAKS: `HELO localhost` makes the real entry line look like a local hand-back; a planted Received with `(Authenticated sender: anna)` and a planted dmarc=pass below it then count"]
 fn helo_localhost_makes_a_planted_entry_line_and_planted_results_count() {
     let mut r = milters();
     let case = r.complaint(KLAGER);
@@ -385,7 +383,6 @@ fn helo_address_literal_127_0_0_1_makes_a_planted_entry_line_count() {
 /// Outcome: BROKEN — `(Authenticated sender: anna)` inside the quoted recipient of the entry line's
 /// `for <…>` clause is read as a login.
 #[test]
-#[ignore = "BREAKS: `(Authenticated sender: anna)` inside the quoted recipient of the entry line's `for <…>` clause is read as a login"]
 fn authenticated_sender_text_in_the_for_clause_of_the_entry_line_is_no_login() {
     let mut r = milters();
     let case = r.complaint(KLAGER);
@@ -504,7 +501,6 @@ fn stack_b(envelope_quoted: &str, dmarc: &str) -> String {
 /// envelope sender ends rspamd's SPF comment; the injected `dmarc=pass` in rspamd's header proves
 /// the forged From (no DMARC record).
 #[test]
-#[ignore = "BREAKS: a `)` in the envelope sender ends rspamd's SPF comment; the injected `dmarc=pass` in rspamd's header proves the forged From (no DMARC record)"]
 fn rspamd_spf_comment_injection_of_dmarc_pass_via_the_envelope_sender() {
     let mut r = rspamd();
     let case = r.complaint(KLAGER);
@@ -605,7 +601,6 @@ fn microsoft_365_cross_tenant_authas_internal_from_outside_proves_nothing() {
 /// before colon) is read as Exchange's login although Exchange's own header in the mail says
 /// Anonymous.
 #[test]
-#[ignore = "BREAKS: `X-MS-Exchange-Organization-AuthAs : Internal` (space before colon) is read as Exchange's login although Exchange's own header in the mail says Anonymous"]
 fn microsoft_365_organization_authas_with_a_space_before_the_colon_proves_nothing() {
     let (r, case, before) = m365_forged_verdict("X-MS-Exchange-Organization-AuthAs : Internal\r\n");
     assert_unchanged(&r, case, &before, COMMITTEE);
@@ -617,7 +612,6 @@ fn microsoft_365_organization_authas_with_a_space_before_the_colon_proves_nothin
 /// Outcome: BROKEN — a second `X-MS-Exchange-Organization-AuthAs: Internal` outweighs Exchange's
 /// own `Anonymous` in the same mail (defence in depth: only if the firewall misses a copy).
 #[test]
-#[ignore = "BREAKS: a second `X-MS-Exchange-Organization-AuthAs: Internal` outweighs Exchange's own `Anonymous` in the same mail (defence in depth: only if the firewall misses a copy)"]
 fn microsoft_365_a_second_organization_authas_internal_below_exchanges_anonymous_proves_nothing() {
     let (r, case, before) = m365_forged_verdict("x-ms-exchange-organization-authas: Internal\r\n");
     assert_unchanged(&r, case, &before, COMMITTEE);
@@ -738,7 +732,6 @@ fn google_dkim_identity_under_the_forgers_domain_that_starts_with_ours_is_not_al
 /// in the envelope sender ends the SPF comment of mx.google.com's header; the injected `dmarc=pass`
 /// proves the forged From (no DMARC record).
 #[test]
-#[ignore = "BREAKS: a `)` in the envelope sender ends the SPF comment of mx.google.com's header; the injected `dmarc=pass` proves the forged From (no DMARC record)"]
 fn google_spf_comment_injection_of_dmarc_pass_via_the_envelope_sender() {
     let mut r = platform("google");
     let case = r.complaint(KLAGER);
@@ -853,7 +846,6 @@ fn a_second_case_tag_planted_in_the_complainants_subject_never_redirects_staff_c
 /// someone else's mail". Outcome: BROKEN — a colleague Cc'd on the committee's reply keeps its live
 /// token and records a binding verdict as the committee.
 #[test]
-#[ignore = "BREAKS: a colleague Cc'd on the committee's reply keeps its live token and records a binding verdict as the committee"]
 fn a_colleague_in_cc_of_the_committees_reply_cannot_record_a_verdict_with_its_token() {
     let mut r = milters();
     let case = appealed(&mut r);
@@ -868,6 +860,7 @@ fn a_colleague_in_cc_of_the_committees_reply_cannot_record_a_verdict_with_its_to
     assert_eq!(r.status(case), "appealed");
     assert_eq!(r.events(case, "note").len(), 1, "the committee's note");
     let before = snapshot(&r, case);
+    let genuine = unmarked_events_by(&r, case, COMMITTEE);
     // Pieter's forgery, through his own submission port.
     let token_address = reply_to(&appeal);
     let id = message_id(&appeal);
@@ -883,7 +876,16 @@ fn a_colleague_in_cc_of_the_committees_reply_cannot_record_a_verdict_with_its_to
         ),
         t0() + Duration::hours(2),
     );
-    assert_unchanged(&r, case, &before, COMMITTEE);
+    assert_eq!(
+        snapshot(&r, case),
+        before,
+        "the case changed or a letter went out"
+    );
+    assert_eq!(
+        unmarked_events_by(&r, case, COMMITTEE),
+        genuine,
+        "stored in the committee's name"
+    );
 }
 
 /// Attack (colleague): Anna replies to her notice with Pieter in Cc; Pieter later uses Anna's
@@ -891,7 +893,6 @@ fn a_colleague_in_cc_of_the_committees_reply_cannot_record_a_verdict_with_its_to
 /// Outcome: BROKEN — a colleague Cc'd on Anna's reply keeps her live token and closes the case and
 /// writes notes in her name.
 #[test]
-#[ignore = "BREAKS: a colleague Cc'd on Anna's reply keeps her live token and closes the case and writes notes in her name"]
 fn a_colleague_in_cc_of_a_staff_reply_cannot_write_in_her_name_with_her_token() {
     let mut r = milters();
     let case = r.complaint(KLAGER);
@@ -1167,7 +1168,6 @@ fn the_ceiling_counts_every_spelling_and_every_kind_of_unproven_mail_together() 
 /// role address. Outcome: BROKEN — `"anna.devries"@example.org` (Anna's mailbox) is registered as a
 /// new complaint each time, notifying every staff member without limit.
 #[test]
-#[ignore = "BREAKS: `\"anna.devries\"@example.org` (Anna's mailbox) is registered as a new complaint each time, notifying every staff member without limit"]
 fn a_quoted_local_part_of_a_role_address_is_that_role_and_floods_nobody() {
     let mut r = milters();
     let case = r.complaint(KLAGER);

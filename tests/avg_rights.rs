@@ -39,7 +39,9 @@ fn with_attachment(from: &str, subject: &str, body: &str, id: &str, file: &[u8])
 
 fn reply_raw(from: &str, case: CaseRef, body: &str, id: &str, proven: bool) -> String {
     let auth = if proven {
-        format!("Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\n")
+        format!(
+            "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
+        )
     } else {
         String::new()
     };

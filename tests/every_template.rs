@@ -104,7 +104,9 @@ fn take(world: &World, store: &mut Store, key: &str, bytes: String, at: DateTime
 
 fn staff(from: &str, tag: &str, key: &str, body: &str, proven: bool) -> String {
     let auth = if proven {
-        format!("Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\n")
+        format!(
+            "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
+        )
     } else {
         String::new()
     };

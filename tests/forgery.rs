@@ -363,7 +363,9 @@ fn authentication_results_are_read_as_rfc_8601_says() {
     let case = r.complaint(KLAGER);
     // Put the case in appeal, properly (Pieter, logged in).
     let auth = |user: &str| {
-        format!("Authentication-Results: mail.example.org; auth=pass (plain) smtp.auth={user}\r\n")
+        format!(
+            "Authentication-Results: mail.example.org; auth=pass (plain) smtp.auth={user}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
+        )
     };
     let by = |r: &mut Run, from: &str, header: String, body: &str, id: &str| {
         r.take(format!(
@@ -392,7 +394,7 @@ fn authentication_results_are_read_as_rfc_8601_says() {
         &mut r,
         "examencommissie@example.org",
         format!(
-            "Authentication-Results: mail.example.org; auth=pass smtp.auth={PIETER}; dkim=pass header.d=example.org; dmarc=pass header.from=example.org\r\n"
+            "Authentication-Results: mail.example.org; auth=pass smtp.auth={PIETER}; dkim=pass header.d=example.org; dmarc=pass header.from=example.org\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
         ),
         "Uitspraak: gegrond",
         "v1",
@@ -442,8 +444,9 @@ fn authentication_results_are_read_as_rfc_8601_says() {
 fn a_staff_mail_that_applies_nothing_is_never_silent() {
     let mut r = Run::new();
     let case = r.complaint(KLAGER);
-    let header =
-        format!("Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\n");
+    let header = format!(
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
+    );
     // Only a quote: nothing of her own.
     r.take(format!(
         "{header}From: <{ANNA}>\r\nTo: info@example.org\r\nSubject: RE: {}\r\nMessage-ID: <e1@example.org>\r\n\r\n> Afgehandeld\r\n",
@@ -491,7 +494,7 @@ fn every_new_letter_reads_in_english_for_an_english_organisation() {
         case.tag()
     ));
     r.take(format!(
-        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nFrom: <{ANNA}>\r\nTo: info@example.org\r\nSubject: RE: {}\r\nMessage-ID: <e@example.org>\r\n\r\nCause: x\r\nSolutoin: y\r\n",
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={ANNA}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\nFrom: <{ANNA}>\r\nTo: info@example.org\r\nSubject: RE: {}\r\nMessage-ID: <e@example.org>\r\n\r\nCause: x\r\nSolutoin: y\r\n",
         case.tag()
     ));
     let subjects: Vec<String> = r.outbox().iter().map(subject).collect();

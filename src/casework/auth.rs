@@ -79,6 +79,19 @@ pub fn copied_to_outsider(mail: &InboundMail, org: &EmailAddress, roles: &Roles)
     })
 }
 
+/// Whether the mail also went to another role address than its sender's (a reply-all with a
+/// colleague in Cc hands them the sender's token: it proves this mail, then is revoked).
+pub fn copied_to_colleague(mail: &InboundMail, roles: &Roles) -> bool {
+    let Some(from) = mail.sender() else {
+        return false;
+    };
+    mail.recipients.iter().any(|r| {
+        r.parse::<EmailAddress>()
+            .ok()
+            .is_some_and(|a| roles.role_of(&a).is_some() && !a.same_mailbox(from))
+    })
+}
+
 /// Gathers what `mail` shows about its sender and decides ([`proof::decide`]).
 pub fn prove(
     conn: &Connection,
@@ -95,6 +108,7 @@ pub fn prove(
             reason: "no sender".into(),
             reason_nl: "geen afzender".into(),
             revoke: Vec::new(),
+            revoke_quietly: Vec::new(),
         });
     };
     let tokens = issued_tokens(conn, mail, org)?;
@@ -107,6 +121,7 @@ pub fn prove(
             case,
             names_missing_case,
             copied_to_outsider: copied_to_outsider(mail, org, &settings.roles),
+            copied_to_colleague: copied_to_colleague(mail, &settings.roles),
             several_senders: mail.several_senders,
             configured_spelling: settings
                 .roles

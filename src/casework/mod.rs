@@ -113,6 +113,7 @@ pub(crate) fn check_sender_or_unproven(
                     "geen antwoord op een bericht van ons en niet via de eigen mailserver verstuurd"
                         .into(),
                 revoke: Vec::new(),
+                revoke_quietly: Vec::new(),
             },
             case: None,
             address,
@@ -371,6 +372,9 @@ fn revoke_leaked(
     decision: &Decision,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    for token in &decision.revoke_quietly {
+        tokens::revoke(tx, token, now)?;
+    }
     let mut told: Vec<String> = Vec::new();
     for token in &decision.revoke {
         if !tokens::revoke(tx, token, now)? {

@@ -23,6 +23,10 @@ pub struct MailFacts<'a> {
     pub names_missing_case: bool,
     /// The mail also went to an address that has no role and is not ours.
     pub copied_to_outsider: bool,
+    /// The mail also went to another role address: the sender's tokens in it are now known
+    /// to a colleague. They prove this mail, then are revoked (quietly: the sender gets fresh
+    /// ones with every mail klachtd sends them).
+    pub copied_to_colleague: bool,
     /// The mail names more than one sender (several From headers, or several addresses in
     /// one): which one a server checked is anyone's guess, so nothing about it is proven.
     pub several_senders: bool,
@@ -66,6 +70,8 @@ pub struct Decision {
     /// Dutch, for the people who read the confirmation request and the case history.
     pub reason_nl: String,
     pub revoke: Vec<String>,
+    /// Tokens revoked without telling their owner (shown to a colleague in Cc).
+    pub revoke_quietly: Vec<String>,
 }
 
 /// Decides whether `facts` prove their sender. The rules, in order:
@@ -92,11 +98,18 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
         .filter(|t| !t.revoked && (!owned(t) || facts.copied_to_outsider))
         .map(|t| t.token.clone())
         .collect();
+    let revoke_quietly: Vec<String> = facts
+        .tokens
+        .iter()
+        .filter(|t| !t.revoked && facts.copied_to_colleague && !revoke.contains(&t.token))
+        .map(|t| t.token.clone())
+        .collect();
     let decision = |proof, reason: &str| Decision {
         proof,
         reason: reason.to_string(),
         reason_nl: dutch(reason).to_string(),
         revoke: revoke.clone(),
+        revoke_quietly: revoke_quietly.clone(),
     };
     let Some(role) = roles.role_of(facts.from) else {
         return decision(Proof::Unproven, "not a role address");
@@ -344,6 +357,7 @@ mod tests {
                 case,
                 names_missing_case: false,
                 copied_to_outsider: false,
+                copied_to_colleague: false,
                 several_senders: false,
                 configured_spelling: true,
                 now: t0(),
@@ -561,6 +575,7 @@ mod tests {
                 case: Some(1),
                 names_missing_case: false,
                 copied_to_outsider: true,
+                copied_to_colleague: false,
                 several_senders: false,
                 configured_spelling: true,
                 now: t0(),
@@ -573,6 +588,7 @@ mod tests {
         let d = decide(
             &MailFacts {
                 copied_to_outsider: false,
+                copied_to_colleague: false,
                 names_missing_case: true,
                 case: None,
                 tokens: &[token(ANNA, None, None, 1)],
@@ -593,6 +609,7 @@ mod tests {
         let d = decide(
             &MailFacts {
                 copied_to_outsider: false,
+                copied_to_colleague: false,
                 names_missing_case: false,
                 case: None,
                 tokens: &[token(ANNA, None, None, 1)],
@@ -672,7 +689,7 @@ mod tests {
                 }
                 other => other,
             };
-            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: false, configured_spelling: true, now: t0() }, &roles(), Duration::days(30));
+            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, copied_to_colleague: false, several_senders: false, configured_spelling: true, now: t0() }, &roles(), Duration::days(30));
             let by_token = matches!(d.proof, Proof::Confirmation { .. } | Proof::Proven { by: Method::Token, .. });
             if from == "x@evil.example" {
                 prop_assert_eq!(&d.proof, &Proof::Unproven);
@@ -710,7 +727,7 @@ mod tests {
             spelled in any::<bool>(),
         ) {
             let addr: EmailAddress = from.parse().unwrap();
-            let d = decide(&MailFacts { from: &addr, server, tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: several, configured_spelling: spelled, now: t0() }, &roles(), Duration::days(30));
+            let d = decide(&MailFacts { from: &addr, server, tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, copied_to_colleague: false, several_senders: several, configured_spelling: spelled, now: t0() }, &roles(), Duration::days(30));
             // Another spelling of a role address never proves itself.
             if !spelled {
                 prop_assert_eq!(&d.proof, &Proof::Unproven);

@@ -5,6 +5,7 @@
 //! with `Klacht:` if it is one (README, "Who may add to a complaint").
 
 use super::messages::Recorded;
+use crate::domain::EmailAddress;
 use crate::inbound::InboundMail;
 use crate::outbound::{Letter, Template, templates};
 use crate::registry::{Registry, new_text_of};
@@ -65,20 +66,24 @@ pub(crate) fn record(
         mail.sender().map(|a| a.as_str()),
         &detail,
     )?;
-    // A colleague named in it never gets it (issue 25); the handler is not marked by it.
-    let mut case = case.clone();
-    let case = &mut case;
+    // A colleague named in it never gets it (issue 25). A stranger's mail does not decide who
+    // may work a case, so it marks nobody: naming every colleague would otherwise lock them
+    // all out of it. The handler still reads it.
     let handler = case
         .handler
         .as_deref()
         .and_then(|h| intake.settings.roles.resolve(h));
-    intake.note_named(
-        tx,
-        case,
-        &[mail.subject.as_str(), text.as_str()],
-        handler.as_ref(),
-        now,
-    )?;
+    let named = intake
+        .staff_names()
+        .named_in(&[mail.subject.as_str(), text.as_str()]);
+    let mut readers: Vec<EmailAddress> = intake
+        .handler_or_staff(case)
+        .into_iter()
+        .filter(|a| Some(a) == handler.as_ref() || !named.contains(a.as_str()))
+        .collect();
+    if readers.is_empty() {
+        readers.push(intake.settings.roles.director.clone());
+    }
     let mut context = mailer.case_context(case, lang);
     context.insert("confidential", &intake.confidential_note(case, lang));
     context.insert("sender", &sender);
@@ -98,7 +103,7 @@ pub(crate) fn record(
             context,
             attachments: &mail.attachments,
         },
-        &intake.handler_or_staff(case),
+        &readers,
         now,
     )?;
     tracing::info!(case = %case.reference, "third-party mail recorded");

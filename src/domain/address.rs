@@ -104,7 +104,8 @@ impl FromStr for EmailAddress {
             .and_then(|t| t.strip_suffix('>'))
             .unwrap_or(trimmed);
         let invalid = || InvalidAddress(s.to_string());
-        let lowered = trimmed.to_lowercase();
+        let unquoted = unquote_local_part(trimmed);
+        let lowered = unquoted.as_deref().unwrap_or(trimmed).to_lowercase();
         let (local, domain) = lowered.rsplit_once('@').ok_or_else(invalid)?;
         let bad_char = |c: char| {
             c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c) || is_invisible(c)
@@ -123,6 +124,21 @@ impl FromStr for EmailAddress {
         }
         Ok(Self(lowered))
     }
+}
+
+/// `"anna.devries"@example.org` is `anna.devries@example.org` (RFC 5321 §4.1.2: a quoted
+/// local part that needs no quoting names the same mailbox): the dot-atom, when the quoted
+/// text is one. A local part that needs its quotes stays refused.
+fn unquote_local_part(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let inner = local.strip_prefix('"')?.strip_suffix('"')?;
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = !inner.is_empty()
+        && !inner.starts_with('.')
+        && !inner.ends_with('.')
+        && !inner.contains("..")
+        && inner.chars().all(|c| c == '.' || atext(c));
+    dot_atom.then(|| format!("{inner}@{domain}"))
 }
 
 /// Invisible characters that change how text reads without being seen: Unicode's format
@@ -171,6 +187,20 @@ mod mailbox_tests {
 
     #[test]
     fn one_mailbox_however_it_is_written() {
+        assert_eq!(
+            a("\"anna.devries\"@example.org").as_str(),
+            "anna.devries@example.org"
+        );
+        assert!(
+            "\"anna devries\"@example.org"
+                .parse::<EmailAddress>()
+                .is_err()
+        );
+        assert!(
+            "\"x);dmarc=pass\"@example.org"
+                .parse::<EmailAddress>()
+                .is_err()
+        );
         for variant in [
             "Anna@Example.org",
             "anna+klacht@example.org",

@@ -294,7 +294,14 @@ fn trace_headers(message: &Message<'_>, raw: &[u8]) -> Vec<TraceHeader> {
         .filter_map(|h| {
             let kind = TraceKind::of(h.name.as_str())?;
             let value = raw.get(h.offset_start as usize..h.offset_end as usize)?;
-            Some(TraceHeader::new(kind, &String::from_utf8_lossy(value)))
+            let mut header = TraceHeader::new(kind, &String::from_utf8_lossy(value));
+            // `Name :` (white space before the colon) is the obsolete syntax a server matching
+            // field names exactly may not recognise as the header it removes.
+            header.odd_name = raw
+                .get(h.offset_field as usize..h.offset_start as usize)
+                .and_then(|name| name.iter().rposition(|b| *b == b':').map(|c| &name[..c]))
+                .is_some_and(|name| name.last().is_some_and(|b| b.is_ascii_whitespace()));
+            Some(header)
         })
         .collect()
 }

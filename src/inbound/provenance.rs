@@ -138,6 +138,11 @@ pub struct Reading {
     /// The relay that handed the mail to the receiver (`from` of the receiver's first
     /// `Received`), when the receiver's lines can be told apart.
     pub handed_in_by: Option<String>,
+    /// Why the receiver's own headers cannot be believed for this mail, when they cannot:
+    /// text the sender controls (its envelope sender, the name its server gave) could have
+    /// ended a comment in them and written a result of its own, or they contradict
+    /// themselves. Then nothing in them proves the sender; what speaks against still counts.
+    pub poisoned: Option<&'static str>,
 }
 
 /// What the platform's headers say about a mail's From address.
@@ -165,14 +170,13 @@ pub fn read(trace: &[TraceHeader], receiver: &Receiver, from: &EmailAddress) -> 
     let ascii = from.ascii_domain();
     let domain = ascii.as_str();
     let trusted = trusted_results(trace, receiver);
+    let entry = entry_line(trace, receiver);
+    let authenticated_hop = entry.is_some_and(|i| trace[i].authenticated_hop());
     let mut reading = Reading {
         handed_in_by: handed_in_by(trace, receiver),
         login: entry_login(trace, receiver),
-        exchange_internal: *receiver == Receiver::Microsoft365
-            && trace.iter().any(|h| {
-                h.kind == TraceKind::ExchangeAuthAs
-                    && h.value.trim().eq_ignore_ascii_case("internal")
-            }),
+        exchange_internal: *receiver == Receiver::Microsoft365 && exchange_internal(trace),
+        poisoned: poisoned(trace, entry),
         ..Reading::default()
     };
     let mut all: Vec<(AuthResults, bool)> = Vec::new();
@@ -209,11 +213,22 @@ pub fn read(trace: &[TraceHeader], receiver: &Receiver, from: &EmailAddress) -> 
     // Evidence for, from the receiver's own headers only.
     for (ar, trusted) in all.iter().filter(|(_, t)| *t) {
         for r in &ar.results {
+            // A login the server reports, only for a session it recorded as authenticated
+            // (its entry line's protocol ESMTPA, ESMTPSA, …: RFC 3848).
             if is(r, "auth", &["pass"])
                 && let Some(user) = r.prop("smtp.auth")
-                && reading.login.is_none()
             {
-                reading.login = Some(user.to_string());
+                match &reading.login {
+                    _ if !authenticated_hop => {
+                        reading.poisoned =
+                            Some("a login reported for a session that was not authenticated");
+                    }
+                    Some(seen) if !seen.eq_ignore_ascii_case(user) => {
+                        reading.poisoned =
+                            Some("the server's own headers name two different logins");
+                    }
+                    _ => reading.login = Some(user.to_string()),
+                }
             }
             let pass = (is(r, "dmarc", &["pass"])
                 && r.prop("header.from")
@@ -230,7 +245,33 @@ pub fn read(trace: &[TraceHeader], receiver: &Receiver, from: &EmailAddress) -> 
             }
         }
     }
-    let aligned_pass = !reading.passes.is_empty();
+    // A value in the server's own results that holds a character ending a comment or a
+    // result: sender-controlled text (an envelope sender, echoed) that may have written more.
+    if all
+        .iter()
+        .filter(|(_, t)| *t)
+        .flat_map(|(ar, _)| ar.results.iter())
+        .flat_map(|r| r.props.iter())
+        .any(|(_, v)| v.contains(['(', ')', ';', '"']))
+    {
+        reading.poisoned =
+            Some("a value in the server's own header holds text that can end a comment");
+    }
+    // One DMARC verdict per mail: two different ones for the From domain in the server's own
+    // headers mean one of them is not the server's.
+    let mut dmarc_verdicts: Vec<&str> = all
+        .iter()
+        .filter(|(_, t)| *t)
+        .flat_map(|(ar, _)| ar.results.iter())
+        .filter(|r| r.method == "dmarc" && about_from(r, &["header.from"]))
+        .map(|r| r.result.as_str())
+        .collect();
+    dmarc_verdicts.sort_unstable();
+    dmarc_verdicts.dedup();
+    if dmarc_verdicts.len() > 1 {
+        reading.poisoned = Some("the server's own headers give two different DMARC verdicts");
+    }
+    let aligned_pass = !reading.passes.is_empty() && reading.poisoned.is_none();
     // Evidence against, from every header.
     for (ar, trusted) in &all {
         for r in &ar.results {
@@ -267,6 +308,9 @@ impl Reading {
         }
         if let Some(f) = self.failures.first() {
             return ServerEvidence::Contrary { why: f.line() };
+        }
+        if self.poisoned.is_some() {
+            return ServerEvidence::Unreadable;
         }
         if let Some(user) = &self.login {
             return ServerEvidence::SmtpAuth {
@@ -317,6 +361,9 @@ impl Reading {
         }
         if self.exchange_internal {
             lines.push("X-MS-Exchange-Organization-AuthAs: Internal".into());
+        }
+        if let Some(why) = self.poisoned {
+            lines.insert(0, format!("not believed: {why}"));
         }
         lines.dedup();
         lines
@@ -383,16 +430,15 @@ fn trusted_results(trace: &[TraceHeader], receiver: &Receiver) -> Vec<usize> {
 }
 
 /// The index of the receiver's entry line: the topmost `Received` line it wrote for a hop
-/// from another host (its own internal hops — Dovecot's LMTP delivery, a content filter
-/// handing back on `localhost` — come above it). Every header below it was in the mail
-/// before the receiver had it; a forger can add lines that look like it only down there.
+/// over SMTP (its own later hops — Dovecot's LMTP delivery, Exchange's internal HTTPS and
+/// MAPI hops — come above it and are skipped by their protocol, never by the name a client
+/// gave, which the client chooses). Every header below it was in the mail before the
+/// receiver had it; a forger can add lines that look like it only down there.
 fn entry_line(trace: &[TraceHeader], receiver: &Receiver) -> Option<usize> {
     trace.iter().position(|h| {
         h.kind == TraceKind::Received
             && h.by.as_deref().is_some_and(|b| receiver.wrote(b))
-            && !h
-                .from_host()
-                .is_some_and(|f| receiver.wrote(&f) || f == "localhost")
+            && !h.internal_hop()
     })
 }
 
@@ -406,17 +452,60 @@ fn handed_in_by(trace: &[TraceHeader], receiver: &Receiver) -> Option<String> {
 }
 
 /// The login the receiver's entry line reports (Postfix with `smtpd_sasl_authenticated_header
-/// = yes`: `(Authenticated sender: anna@example.org)`); only a server of our own.
+/// = yes`: `(Authenticated sender: anna@example.org)` in its `from` clause of an ESMTPA or
+/// ESMTPSA hop); only a server of our own.
 fn entry_login(trace: &[TraceHeader], receiver: &Receiver) -> Option<String> {
     if !matches!(receiver, Receiver::OwnServer { .. }) {
         return None;
     }
-    let line = &trace[entry_line(trace, receiver)?].value;
-    let lower = line.to_ascii_lowercase();
-    let at = lower.find("(authenticated sender:")? + "(authenticated sender:".len();
-    let rest = &line[at..];
-    let user = rest[..rest.find(')')?].trim();
-    (!user.is_empty()).then(|| user.to_string())
+    let line = &trace[entry_line(trace, receiver)?];
+    if !line.authenticated_hop() {
+        return None;
+    }
+    line.from_comments.iter().find_map(|c| {
+        let (label, user) = c.split_once(':')?;
+        let user = user.trim();
+        (label.trim().eq_ignore_ascii_case("authenticated sender") && !user.is_empty())
+            .then(|| user.to_string())
+    })
+}
+
+/// Exchange's word that the sender logged in to the organisation: every `AuthAs` header in
+/// the mail says `Internal`, and none is written in a way Exchange's header firewall might
+/// not have recognised.
+fn exchange_internal(trace: &[TraceHeader]) -> bool {
+    let auth_as: Vec<&TraceHeader> = trace
+        .iter()
+        .filter(|h| h.kind == TraceKind::ExchangeAuthAs)
+        .collect();
+    !auth_as.is_empty()
+        && auth_as
+            .iter()
+            .all(|h| !h.odd_name && h.value.trim().eq_ignore_ascii_case("internal"))
+}
+
+/// Whether text the sender controls could have written into the receiver's own headers:
+/// the envelope sender (the topmost `Return-Path`) holding a character that ends a comment
+/// or starts a result (`(`, `)`, `;`, `"`, `\`), or the name the sending host gave in the
+/// entry line holding anything a host name cannot (Postfix shows such characters as `?`).
+/// Servers write both into comments of their results (policyd-spf, rspamd, Gmail).
+fn poisoned(trace: &[TraceHeader], entry: Option<usize>) -> Option<&'static str> {
+    let unsafe_char = |c: char| "();\"\\".contains(c);
+    let envelope = trace.iter().find(|h| h.kind == TraceKind::ReturnPath);
+    if envelope.is_some_and(|h| h.value.chars().any(unsafe_char)) {
+        return Some(
+            "the envelope sender holds characters that can end a comment in the server's own header",
+        );
+    }
+    let host_char = |c: char| c.is_ascii_alphanumeric() || ".-_:[]".contains(c);
+    if let Some(i) = entry
+        && trace[i]
+            .from_host()
+            .is_some_and(|h| !h.chars().all(host_char))
+    {
+        return Some("the sending host gave a name no host can have");
+    }
+    None
 }
 
 fn authserv_id_is(value: &str, id: &str) -> bool {

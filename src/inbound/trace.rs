@@ -23,13 +23,16 @@ pub enum TraceKind {
     ExchangeAuthSource,
     /// `X-MS-Exchange-Organization-AuthMechanism`: how (`04` a login, …).
     ExchangeAuthMechanism,
+    /// `Return-Path`: the envelope sender, as the delivering server wrote it (the topmost).
+    ReturnPath,
 }
 
 impl TraceKind {
     /// The kind of a header by its name (any case), if it is a trace header.
     pub fn of(name: &str) -> Option<TraceKind> {
-        const NAMES: [(&str, TraceKind); 7] = [
+        const NAMES: [(&str, TraceKind); 8] = [
             ("received", TraceKind::Received),
+            ("return-path", TraceKind::ReturnPath),
             ("authentication-results", TraceKind::AuthResults),
             ("arc-authentication-results", TraceKind::ArcAuthResults),
             (
@@ -73,9 +76,51 @@ pub struct TraceHeader {
     pub by: Option<String>,
     /// For `Received`: the host (and address) it came from, as one short line.
     pub from: Option<String>,
+    /// For `Received`: the protocol (`with`), upper case: `ESMTPSA`, `LMTP`, `HTTPS`, ….
+    pub with: Option<String>,
+    /// For `Received`: the comments of its `from` clause, in order (`unknown [192.0.2.1]`,
+    /// `Authenticated sender: anna@example.org`); never text of another clause.
+    pub from_comments: Vec<String>,
+    /// The field name was written oddly (white space before the colon): a header a server
+    /// matching names exactly may not have recognised as the one it removes.
+    pub odd_name: bool,
 }
 
 impl TraceHeader {
+    /// A header of `kind` with its raw value; `Received` lines are read for their clauses.
+    pub fn new(kind: TraceKind, raw_value: &str) -> TraceHeader {
+        let value = unfold(raw_value);
+        let mut header = TraceHeader {
+            kind,
+            value,
+            by: None,
+            from: None,
+            with: None,
+            from_comments: Vec::new(),
+            odd_name: false,
+        };
+        if kind == TraceKind::Received {
+            header.read_clauses();
+        }
+        header
+    }
+
+    /// For `Received`: a hop inside the receiving system, not a hand-over over SMTP: a
+    /// delivery (`LMTP`, `LOCAL`) or an internal protocol (Exchange's `HTTPS`, `MAPI`).
+    pub fn internal_hop(&self) -> bool {
+        self.with
+            .as_deref()
+            .is_some_and(|w| ["LMTP", "LOCAL", "HTTP", "HTTPS", "MAPI"].contains(&w))
+    }
+
+    /// For `Received`: an SMTP session in which the client logged in (RFC 3848: `ESMTPA`,
+    /// `ESMTPSA`, `UTF8SMTPA`, `UTF8SMTPSA`, …).
+    pub fn authenticated_hop(&self) -> bool {
+        self.with
+            .as_deref()
+            .is_some_and(|w| w.contains("SMTP") && w.ends_with('A'))
+    }
+
     /// For `Received`: the host name it came from (the first word of `from`), lower case.
     pub fn from_host(&self) -> Option<String> {
         let from = self.from.as_deref()?;
@@ -83,20 +128,135 @@ impl TraceHeader {
         Some(host.trim_end_matches('.').to_ascii_lowercase())
     }
 
-    /// A header of `kind` with its raw value; `Received` lines are read for `from` and `by`.
-    pub fn new(kind: TraceKind, raw_value: &str) -> TraceHeader {
-        let value = unfold(raw_value);
-        let (from, by) = match kind {
-            TraceKind::Received => received_parts(&value),
-            _ => (None, None),
-        };
-        TraceHeader {
-            kind,
-            value,
-            by,
-            from,
+    /// The clauses of a `Received` line (RFC 5321 §4.4): `from HOST (COMMENT)…`, `by HOST`,
+    /// `with PROTOCOL`, … before the `;` and its date. Comments may nest and hold anything;
+    /// quoted strings and `<…>` (a recipient in the `for` clause) are taken whole, so no text
+    /// inside them is read as a clause or a comment.
+    fn read_clauses(&mut self) {
+        let tokens = received_tokens(&self.value);
+        let mut clause: Option<String> = None;
+        let mut from_words: Vec<String> = Vec::new();
+        for token in tokens {
+            match token {
+                Token::Date => break,
+                Token::Word(w) => {
+                    let keyword = w.to_ascii_lowercase();
+                    let is_keyword =
+                        ["from", "by", "via", "with", "id", "for"].contains(&keyword.as_str());
+                    match clause.as_deref() {
+                        _ if is_keyword && clause.as_deref() != Some(keyword.as_str()) => {
+                            clause = Some(keyword);
+                        }
+                        Some("from") if from_words.is_empty() => from_words.push(w),
+                        Some("by") if self.by.is_none() => {
+                            self.by = Some(w.trim_end_matches('.').to_ascii_lowercase());
+                        }
+                        Some("with") if self.with.is_none() => {
+                            self.with = Some(w.to_ascii_uppercase());
+                        }
+                        _ => {}
+                    }
+                }
+                Token::Comment(c) => {
+                    if clause.as_deref() == Some("from") {
+                        self.from_comments.push(c);
+                    }
+                }
+            }
+        }
+        if let Some(host) = from_words.first() {
+            let mut line = host.clone();
+            if let Some(c) = self.from_comments.first() {
+                line.push_str(&format!(" ({c})"));
+            }
+            self.from = Some(line.chars().take(200).collect());
         }
     }
+}
+
+enum Token {
+    Word(String),
+    Comment(String),
+    /// The `;` before the date: nothing after it is a clause.
+    Date,
+}
+
+/// The words and comments of a `Received` value, quoted strings and `<…>` kept inside words.
+fn received_tokens(s: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut chars = s.chars().peekable();
+    let flush = |word: &mut String, out: &mut Vec<Token>| {
+        if !word.is_empty() {
+            out.push(Token::Word(std::mem::take(word)));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '(' => {
+                flush(&mut word, &mut out);
+                let mut depth = 1usize;
+                let mut comment = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                comment.push(n);
+                            }
+                        }
+                        '(' => {
+                            depth += 1;
+                            comment.push(c);
+                        }
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            comment.push(c);
+                        }
+                        _ => comment.push(c),
+                    }
+                }
+                out.push(Token::Comment(comment.trim().to_string()));
+            }
+            '"' => {
+                word.push(c);
+                while let Some(c) = chars.next() {
+                    word.push(c);
+                    match c {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                word.push(n);
+                            }
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '<' => {
+                word.push(c);
+                let mut quoted = false;
+                for c in chars.by_ref() {
+                    word.push(c);
+                    match c {
+                        '"' => quoted = !quoted,
+                        '>' if !quoted => break,
+                        _ => {}
+                    }
+                }
+            }
+            ';' => {
+                flush(&mut word, &mut out);
+                out.push(Token::Date);
+            }
+            c if c.is_whitespace() => flush(&mut word, &mut out),
+            c => word.push(c),
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// Folding undone, control characters dropped, runs of white space collapsed.
@@ -113,97 +273,6 @@ fn unfold(raw: &str) -> String {
             space = false;
         }
         out.push(c);
-    }
-    out
-}
-
-/// `from` and `by` of a `Received` line (RFC 5321 §4.4): the clauses before the `;` and its
-/// date. `from HOST (COMMENT)`, `by HOST (COMMENT)`; comments may nest and hold anything.
-fn received_parts(value: &str) -> (Option<String>, Option<String>) {
-    let clauses = value.rsplit_once(';').map_or(value, |(c, _)| c);
-    let tokens = tokens_outside_comments(clauses);
-    let mut from = None;
-    let mut by = None;
-    let mut i = 0;
-    while i < tokens.len() {
-        let (word, _) = &tokens[i];
-        let next = tokens.get(i + 1);
-        if word.eq_ignore_ascii_case("from")
-            && let Some((host, comment)) = next
-        {
-            let mut line = host.clone();
-            if let Some(c) = comment {
-                line.push_str(&format!(" ({c})"));
-            }
-            from = Some(line.chars().take(200).collect());
-            i += 2;
-            continue;
-        }
-        if word.eq_ignore_ascii_case("by")
-            && let Some((host, _)) = next
-        {
-            by = Some(host.trim_end_matches('.').to_ascii_lowercase());
-            i += 2;
-            continue;
-        }
-        i += 1;
-    }
-    (from, by)
-}
-
-/// The words of `s` outside comments, each with the comment that follows it (if any).
-fn tokens_outside_comments(s: &str) -> Vec<(String, Option<String>)> {
-    let mut out: Vec<(String, Option<String>)> = Vec::new();
-    let mut word = String::new();
-    let mut comment = String::new();
-    let mut depth = 0usize;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if depth > 0 {
-            match c {
-                '\\' => {
-                    if let Some(n) = chars.next() {
-                        comment.push(n);
-                    }
-                }
-                '(' => {
-                    depth += 1;
-                    comment.push(c);
-                }
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        let text = std::mem::take(&mut comment).trim().to_string();
-                        if let Some(last) = out.last_mut()
-                            && last.1.is_none()
-                        {
-                            last.1 = Some(text);
-                        }
-                    } else {
-                        comment.push(c);
-                    }
-                }
-                _ => comment.push(c),
-            }
-            continue;
-        }
-        match c {
-            '(' => {
-                if !word.is_empty() {
-                    out.push((std::mem::take(&mut word), None));
-                }
-                depth = 1;
-            }
-            c if c.is_whitespace() => {
-                if !word.is_empty() {
-                    out.push((std::mem::take(&mut word), None));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    if !word.is_empty() {
-        out.push((word, None));
     }
     out
 }
@@ -237,6 +306,31 @@ mod tests {
             microsoft.by.as_deref(),
             Some("am9pr02mb5678.eurprd02.prod.outlook.com")
         );
+        assert_eq!(postfix.with.as_deref(), Some("ESMTP"));
+        assert_eq!(
+            postfix.from_comments,
+            ["relay.bulk.example [127.0.0.5]".to_string()]
+        );
+        // Postfix with smtpd_sasl_authenticated_header = yes, and a recipient that carries the
+        // same words in its quoted local part: only the from clause's comments are its own.
+        let login = TraceHeader::new(
+            TraceKind::Received,
+            "from laptop.example.org (unknown [192.0.2.10]) (Authenticated sender: anna@example.org) by mx.example.org (Postfix) with ESMTPSA id C2C for <\"info+(Authenticated sender: pieter@example.org)\"@example.org>; Mon, 7 Dec 2026 10:31:30 +0000 (UTC)",
+        );
+        assert_eq!(login.with.as_deref(), Some("ESMTPSA"));
+        assert_eq!(
+            login.from_comments,
+            [
+                "unknown [192.0.2.10]".to_string(),
+                "Authenticated sender: anna@example.org".to_string()
+            ]
+        );
+        let planted = TraceHeader::new(
+            TraceKind::Received,
+            "from x.example (x [192.0.2.1]) by mx.example.org (Postfix) with ESMTP id 1 for <\"info+(Authenticated sender: anna@example.org)\"@example.org>; Mon, 7 Dec 2026",
+        );
+        assert_eq!(planted.from_comments, ["x [192.0.2.1]".to_string()]);
+        assert_eq!(planted.by.as_deref(), Some("mx.example.org"));
         // A comment can say anything, "by" included; it never counts.
         let sneaky = TraceHeader::new(
             TraceKind::Received,

@@ -113,7 +113,9 @@ pub fn staff_reply(
 ) -> IntakeResult {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let auth = if proven {
-        format!("Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\n")
+        format!(
+            "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
+        )
     } else {
         String::new()
     };

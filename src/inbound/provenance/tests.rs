@@ -157,10 +157,16 @@ fn spf_pass_alone_proves_nothing_and_a_login_decides() {
     let r = read(&t, &own(), &from(ANNA));
     assert_eq!(r.evidence(&from(ANNA)), ServerEvidence::Neutral);
     assert!(!r.vouches(&from(ANNA)));
-    let t = trace(&[(
-        "Authentication-Results",
-        "mx.example.org; auth=pass smtp.auth=pieter@example.org; dmarc=pass header.from=example.org",
-    )]);
+    let t = trace(&[
+        (
+            "Authentication-Results",
+            "mx.example.org; auth=pass smtp.auth=pieter@example.org; dmarc=pass header.from=example.org",
+        ),
+        (
+            "Received",
+            "from laptop.example.org (unknown [192.0.2.10]) by mx.example.org (Postfix) with ESMTPSA id 1; Mon, 7 Dec 2026",
+        ),
+    ]);
     assert_eq!(
         read(&t, &own(), &from(COMMITTEE)).evidence(&from(COMMITTEE)),
         ServerEvidence::SmtpAuth {
@@ -826,5 +832,186 @@ fn what_the_real_stacks_delivered() {
             _ => "lists.example.com",
         };
         assert!(relay.contains(expected_relay), "{path}: {relay}");
+    }
+}
+
+/// Text the sender controls, echoed by the server into a comment of its own header (the
+/// envelope sender in policyd-spf's, rspamd's and Gmail's SPF comments), never writes a
+/// result: the envelope sender or a value holding a comment-ending character makes the
+/// server's headers unbelievable for that mail; what speaks against still counts.
+#[test]
+fn sender_text_echoed_into_the_servers_comment_never_proves() {
+    let injected = "\"x);dmarc=pass header.from=example.org (x\"@forger.example.net";
+    let t = trace(&[
+        ("Return-Path", &format!("<{injected}>")),
+        (
+            "Authentication-Results",
+            "mx.example.org; dmarc=none (p=none dis=none) header.from=example.org",
+        ),
+        (
+            "Authentication-Results",
+            &format!(
+                "mx.example.org; spf=pass (sender SPF authorized) smtp.mailfrom=forger.example.net (client-ip=203.0.113.66; envelope-from={injected}; receiver=example.org)"
+            ),
+        ),
+        (
+            "Received",
+            "from forger.example.net (unknown [203.0.113.66]) by mx.example.org (Postfix) with ESMTP id 9D2; Mon, 7 Dec 2026",
+        ),
+    ]);
+    let r = read(&t, &own(), &from(ANNA));
+    assert!(r.poisoned.is_some());
+    assert_eq!(r.evidence(&from(ANNA)), ServerEvidence::Unreadable);
+    // Without the Return-Path: the quoted envelope in a value gives it away (rspamd, Gmail).
+    let t = trace(&[
+        (
+            "Received",
+            "from forger.example.net (unknown [203.0.113.66]) by mx.example.org (Postfix) with ESMTP id 9D2; Mon, 7 Dec 2026",
+        ),
+        (
+            "Authentication-Results",
+            &format!(
+                "mx.example.org; dkim=none; dmarc=none header.from=example.org; spf=pass (mx.example.org: domain of {injected} designates 203.0.113.66 as permitted sender) smtp.mailfrom={injected}"
+            ),
+        ),
+    ]);
+    assert_eq!(
+        read(&t, &rspamd(), &from(ANNA)).evidence(&from(ANNA)),
+        ServerEvidence::Unreadable
+    );
+    // Two DMARC verdicts in the server's own headers: one is not the server's.
+    let t = trace(&[
+        (
+            "Authentication-Results",
+            "mx.example.org; dmarc=none header.from=example.org",
+        ),
+        (
+            "Authentication-Results",
+            "mx.example.org; spf=pass smtp.mailfrom=forger.example.net; dmarc=pass header.from=example.org",
+        ),
+        (
+            "Received",
+            "from forger.example.net (unknown [203.0.113.66]) by mx.example.org (Postfix) with ESMTP id 9D2; Mon, 7 Dec 2026",
+        ),
+    ]);
+    assert_eq!(
+        read(&t, &own(), &from(ANNA)).evidence(&from(ANNA)),
+        ServerEvidence::Unreadable
+    );
+    // A login reported for a session that was not authenticated.
+    let t = trace(&[
+        (
+            "Authentication-Results",
+            "mx.example.org; auth=pass smtp.auth=anna@example.org",
+        ),
+        (
+            "Received",
+            "from forger.example.net (unknown [203.0.113.66]) by mx.example.org (Postfix) with ESMTP id 9D2; Mon, 7 Dec 2026",
+        ),
+    ]);
+    assert_eq!(
+        read(&t, &own(), &from(ANNA)).evidence(&from(ANNA)),
+        ServerEvidence::Unreadable
+    );
+    // A sending host whose given name no host can have (Postfix shows the rest as '?').
+    let t = trace(&[
+        (
+            "Authentication-Results",
+            "mx.example.org; dmarc=pass header.from=example.org",
+        ),
+        (
+            "Received",
+            "from x??dmarc=pass (unknown [203.0.113.66]) by mx.example.org (Postfix) with ESMTP id 9D2; Mon, 7 Dec 2026",
+        ),
+    ]);
+    assert_eq!(
+        read(&t, &own(), &from(ANNA)).evidence(&from(ANNA)),
+        ServerEvidence::Unreadable
+    );
+}
+
+/// The entry line is found by its protocol, never by the name the client gave: `HELO
+/// localhost` does not make a hop from outside look like the server's own.
+#[test]
+fn a_client_calling_itself_localhost_is_still_the_entry_line() {
+    let t = trace(&[
+        (
+            "Received",
+            "from mx.example.org ([127.0.0.1]) by vm with LMTP id x; Mon, 7 Dec 2026",
+        ),
+        (
+            "Authentication-Results",
+            "mx.example.org; dmarc=none header.from=example.org",
+        ),
+        (
+            "Received",
+            "from localhost (unknown [203.0.113.66]) by mx.example.org (Postfix) with ESMTP id 9D2; Mon, 7 Dec 2026",
+        ),
+        (
+            "Authentication-Results",
+            "mx.example.org; dmarc=pass header.from=example.org",
+        ),
+        (
+            "Received",
+            "from laptop.example.org (unknown [198.51.100.10]) (Authenticated sender: anna@example.org) by mx.example.org (Postfix) with ESMTPSA id 1; Mon, 7 Dec 2026",
+        ),
+    ]);
+    let r = read(&t, &own(), &from(ANNA));
+    assert_eq!(r.login, None);
+    assert_eq!(r.evidence(&from(ANNA)), ServerEvidence::Neutral);
+    assert!(r.handed_in_by.unwrap().starts_with("localhost"));
+}
+
+/// Exchange's word counts only when every `AuthAs` says Internal and each is written so
+/// the header firewall would have recognised it.
+#[test]
+fn one_exchange_auth_as_saying_anonymous_outweighs_any_saying_internal() {
+    let mut odd = TraceHeader::new(TraceKind::ExchangeAuthAs, "Internal");
+    odd.odd_name = true;
+    let base = trace(&[(
+        "Authentication-Results",
+        "spf=none smtp.mailfrom=forger.example.net; dmarc=none action=none header.from=example.org",
+    )]);
+    let mut with_odd = base.clone();
+    with_odd.push(odd);
+    assert_eq!(
+        read(&with_odd, &Receiver::Microsoft365, &from(ANNA)).evidence(&from(ANNA)),
+        ServerEvidence::Neutral
+    );
+    let mut mixed = base.clone();
+    mixed.push(TraceHeader::new(TraceKind::ExchangeAuthAs, "Anonymous"));
+    mixed.push(TraceHeader::new(TraceKind::ExchangeAuthAs, "Internal"));
+    assert_eq!(
+        read(&mixed, &Receiver::Microsoft365, &from(ANNA)).evidence(&from(ANNA)),
+        ServerEvidence::Neutral
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    /// Whatever envelope sender a forger chooses, echoed by the server into a comment of its
+    /// own results header (and written as the Return-Path), the server's headers never prove
+    /// a sender they did not prove before.
+    #[test]
+    fn no_envelope_sender_writes_a_result_into_the_servers_header(
+        local in "[a-z();=\\. \"@-]{1,40}",
+        receiver in prop_oneof![Just(own()), Just(rspamd()), Just(Receiver::Google)],
+    ) {
+        let id = id_of(&receiver);
+        let envelope = format!("\"{local}\"@forger.example.net");
+        let entry = format!("from forger.example.net (unknown [203.0.113.66]) by {} with ESMTP id 1; Mon, 7 Dec 2026", by_of(&receiver));
+        let spf = format!("{id}; spf=pass (sender SPF authorized) smtp.mailfrom={envelope} (client-ip=203.0.113.66; envelope-from={envelope}); dmarc=none header.from=example.org");
+        let mut t = vec![TraceHeader::new(TraceKind::ReturnPath, &format!("<{envelope}>"))];
+        if receiver == rspamd() {
+            t.push(TraceHeader::new(TraceKind::Received, &entry));
+            t.push(TraceHeader::new(TraceKind::AuthResults, &spf));
+        } else {
+            t.push(TraceHeader::new(TraceKind::AuthResults, &spf));
+            t.push(TraceHeader::new(TraceKind::Received, &entry));
+        }
+        let r = read(&t, &receiver, &from(ANNA));
+        prop_assert!(!proves(&r.evidence(&from(ANNA))), "{:?}", r);
+        prop_assert!(r.login.is_none());
     }
 }
