@@ -3,7 +3,9 @@
 
 use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
-use crate::inbound::classify::{Classification, KnownCases, classify, classify_by_headers};
+use crate::inbound::classify::{
+    Automatic, Classification, KnownCases, case_named, classify, classify_by_headers,
+};
 use crate::inbound::{Disposition, InboundMail, RawMail};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::registry::{
@@ -480,6 +482,25 @@ impl Intake<'_> {
         {
             // A token in mail from anyone but its owner has leaked (issue 9).
             casework::check_tokens(&self.registry(), tx, mail, now)?;
+        }
+        if let (Some(mail), Some(Classification::Automatic(Automatic::Convention(c)))) =
+            (mail, &classification)
+        {
+            // Never answered, but not unseen: a machine's mail that names a case is noted on it
+            // (an out-of-office of the complainant, a bounce of our acknowledgement), nobody
+            // mailed.
+            if let Some((case, _)) = case_named(mail, &StoreLookup(tx))
+                && let Some(record) = cases::get(tx, case)?
+            {
+                cases::add_event(
+                    tx,
+                    record.id,
+                    now,
+                    "automatic_mail",
+                    None,
+                    &c.history_note(),
+                )?;
+            }
         }
         if let Some(settled) = known {
             crate::failpoint::hit("intake-before-commit");

@@ -96,6 +96,11 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "beschadigd bericht hersteld",
         "damaged message recovered",
     ),
+    (
+        "automatic_mail",
+        "automatisch bericht ontvangen (niet beantwoord)",
+        "automatic mail received (not answered)",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
@@ -146,8 +151,9 @@ pub fn history_line(
 }
 
 /// Event kinds whose detail klachtd itself wrote, in Dutch.
-const DUTCH_DETAIL: [&str; 5] = [
+const DUTCH_DETAIL: [&str; 6] = [
     "acknowledgement_skipped",
+    "automatic_mail",
     "closed",
     "overdue",
     "reminder",

@@ -1,6 +1,7 @@
 //! Classification: what an [`InboundMail`] is (a new complaint, a follow-up, a staff reply, a
 //! machine, spam, unreadable, or not for us) and why. Pure: lookups come in through a trait.
 
+use super::conventions::{self, Convention, View};
 use super::mail::InboundMail;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::settings::{IntakeMode, Role, Settings};
@@ -27,15 +28,10 @@ pub enum Link {
     Thread,
 }
 
-/// The kinds of machine-made mail that are never answered.
+/// Machine-made mail, never answered: by a convention of [`super::conventions`], or our own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Automatic {
-    AutoSubmitted(String),
-    Precedence(String),
-    MailingList,
-    AutoResponseSuppress,
-    AutoReplyHeader,
-    Bounce,
+    Convention(&'static Convention),
     OwnMail,
 }
 
@@ -102,18 +98,7 @@ impl fmt::Display for Classification {
                 }
             }
             Classification::Automatic(kind) => match kind {
-                Automatic::AutoSubmitted(v) => write!(f, "automatic: Auto-Submitted: {v}"),
-                Automatic::Precedence(v) => write!(f, "automatic: Precedence: {v}"),
-                Automatic::MailingList => {
-                    f.write_str("automatic: mailing list (List-Id/List-Unsubscribe)")
-                }
-                Automatic::AutoResponseSuppress => {
-                    f.write_str("automatic: X-Auto-Response-Suppress")
-                }
-                Automatic::AutoReplyHeader => f.write_str("automatic: X-Autoreply"),
-                Automatic::Bounce => {
-                    f.write_str("automatic: delivery status notification (bounce)")
-                }
+                Automatic::Convention(c) => f.write_str(&c.reason()),
                 Automatic::OwnMail => f.write_str("automatic: our own mail"),
             },
             Classification::Spam => f.write_str("spam flagged by the server (X-Spam-Flag)"),
@@ -197,37 +182,26 @@ fn automatic(mail: &InboundMail, own: &EmailAddress) -> Option<Automatic> {
     {
         return Some(Automatic::OwnMail);
     }
-    if let Some(v) = s.auto_submitted.as_ref().filter(|v| v.as_str() != "no") {
-        return Some(Automatic::AutoSubmitted(v.clone()));
-    }
-    if s.null_return_path || s.report {
-        return Some(Automatic::Bounce);
-    }
     let local = match (mail.sender(), &mail.from_unusable) {
         (Some(sender), _) => sender.local_part(),
         (None, Some(raw)) => raw.rsplit_once('@').map_or(raw.as_str(), |(l, _)| l),
         (None, None) => "",
     };
-    if local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster") {
-        return Some(Automatic::Bounce);
-    }
-    if let Some(v) = s
-        .precedence
-        .as_ref()
-        .filter(|v| matches!(v.as_str(), "bulk" | "junk" | "list"))
-    {
-        return Some(Automatic::Precedence(v.clone()));
-    }
-    if s.list_id || s.list_unsubscribe {
-        return Some(Automatic::MailingList);
-    }
-    if s.x_auto_response_suppress {
-        return Some(Automatic::AutoResponseSuppress);
-    }
-    if s.x_autoreply {
-        return Some(Automatic::AutoReplyHeader);
-    }
-    None
+    let view = View {
+        fields: &s.fields,
+        subject: &mail.subject,
+        sender_local: local,
+        content_type: &s.content_type,
+        content_params: &s.content_params,
+        parts: mail.parts.as_deref(),
+    };
+    conventions::recognise(&view).map(Automatic::Convention)
+}
+
+/// The case a mail names: `[KL-…]` in its subject (an existing case), or In-Reply-To or
+/// References naming a mail klachtd sent on one. Headers only.
+pub fn case_named(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, Link)> {
+    linked_case(mail, known)
 }
 
 fn linked_case(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, Link)> {
@@ -496,7 +470,12 @@ mod tests {
             if let Some(fast) = &fast {
                 prop_assert_eq!(fast, &verdict);
             }
-            if matches!(verdict, Classification::Spam | Classification::Automatic(_)) {
+            // Only a convention that needs the MIME structure waits for the body.
+            let by_structure = matches!(
+                &verdict,
+                Classification::Automatic(Automatic::Convention(c)) if c.needs_body()
+            );
+            if matches!(verdict, Classification::Spam | Classification::Automatic(_)) && !by_structure {
                 prop_assert_eq!(fast.as_ref(), Some(&verdict));
             }
             if let Some(head) = head {

@@ -1,11 +1,10 @@
 //! `InboundMail`: a received message converted into klachtd's own type. This is the only
 //! module that touches `mail_parser`; everything after it works on plain Rust values.
 
+use super::conventions::{self, MimePart};
 use crate::domain::EmailAddress;
 use chrono::{DateTime, Utc};
-use mail_parser::{
-    Addr, Address, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType,
-};
+use mail_parser::{Addr, Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 /// A sender or recipient with the display name they gave.
@@ -78,22 +77,30 @@ impl Defect {
     }
 }
 
-/// The header signals that tell a person from a machine (RFC 3834 and common practice).
+/// The header signals that tell a person from a machine ([`super::conventions`]), spam, and
+/// our own mail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Signals {
-    pub auto_submitted: Option<String>,
-    pub precedence: Option<String>,
-    pub list_id: bool,
-    pub list_unsubscribe: bool,
-    pub x_auto_response_suppress: bool,
-    pub x_autoreply: bool,
-    /// `Return-Path: <>`: a bounce or other delivery notification.
-    pub null_return_path: bool,
-    /// `multipart/report` (DSN, MDN).
-    pub report: bool,
+    /// The header fields the convention table reads, in order: lower-case name and value
+    /// (unfolded, trimmed, lower case).
+    pub fields: Vec<(String, String)>,
+    /// The mail's own `type/subtype`, lower case (empty without a Content-Type).
+    pub content_type: String,
+    /// Its parameters: lower-case names, values as given.
+    pub content_params: Vec<(String, String)>,
     pub spam_flag: bool,
     /// Our own `X-Klachtd-Case` header: a mail klachtd itself sent.
     pub ours: bool,
+}
+
+impl Signals {
+    /// The first value of a header field the convention table reads (`name` in lower case).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A received message, decoded.
@@ -125,6 +132,9 @@ pub struct InboundMail {
     pub attachments_omitted: usize,
     pub content_language: Option<String>,
     pub signals: Signals,
+    /// The mail's own MIME parts (not those inside a forwarded message); `None` when only
+    /// the headers were decoded.
+    pub parts: Option<Vec<MimePart>>,
     /// Raw `Authentication-Results` values, topmost (newest) first.
     pub authentication_results: Vec<String>,
     /// Raw `Received` values, topmost (newest) first.
@@ -149,6 +159,7 @@ impl InboundMail {
             .text_bodies()
             .any(|p| matches!(p.body, PartType::Text(_)));
         mail.defects = defects(&message);
+        mail.parts = Some(own_parts(&message));
         mail.text = body_text(&message);
         mail.html = message
             .html_bodies()
@@ -239,6 +250,7 @@ impl InboundMail {
             content_language: header_text(message, "Content-Language")
                 .map(|s| s.to_ascii_lowercase()),
             signals: signals(message),
+            parts: None,
             authentication_results: message
                 .header_values("Authentication-Results")
                 .filter_map(|v| v.as_text().map(str::to_string))
@@ -428,38 +440,67 @@ fn thread_ids(message: &Message<'_>) -> Vec<String> {
 }
 
 fn signals(message: &Message<'_>) -> Signals {
-    let has = |name: &str| message.header(name).is_some() || message.header_raw(name).is_some();
     let lower = |name: &str| header_text(message, name).map(|s| s.trim().to_ascii_lowercase());
-    let return_path_null = message.headers().iter().any(|h| {
-        matches!(h.name, HeaderName::ReturnPath)
-            && match &h.value {
-                HeaderValue::Text(t) => clean_id(t).is_empty(),
-                HeaderValue::Empty => true,
-                _ => false,
-            }
-    });
-    let report = message
+    let names = conventions::header_names();
+    let fields = message
+        .headers_raw()
+        .filter_map(|(name, value)| {
+            let name = names.iter().find(|n| n.eq_ignore_ascii_case(name))?;
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            Some((name.to_string(), value.to_lowercase()))
+        })
+        .collect();
+    let (content_type, content_params) = message
         .content_type()
         .map(|ct| {
-            ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct
-                    .subtype()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            let mime = match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            };
+            let params = ct
+                .attributes()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| (a.name.to_ascii_lowercase(), a.value.trim().to_string()))
+                .collect();
+            (mime.to_ascii_lowercase(), params)
         })
-        .unwrap_or(false);
+        .unwrap_or_default();
     Signals {
-        auto_submitted: lower("Auto-Submitted"),
-        precedence: lower("Precedence"),
-        list_id: has("List-Id"),
-        list_unsubscribe: has("List-Unsubscribe"),
-        x_auto_response_suppress: has("X-Auto-Response-Suppress"),
-        x_autoreply: has("X-Autoreply") || has("X-Autorespond"),
-        null_return_path: return_path_null,
-        report,
+        fields,
+        content_type,
+        content_params,
         spam_flag: lower("X-Spam-Flag").is_some_and(|v| v.starts_with("yes"))
             || lower("X-Spam-Status").is_some_and(|v| v.starts_with("yes")),
-        ours: has(crate::outbound::CASE_HEADER),
+        ours: message.header(crate::outbound::CASE_HEADER).is_some()
+            || message.header_raw(crate::outbound::CASE_HEADER).is_some(),
     }
+}
+
+/// The parts of the mail's own MIME tree, as the convention table reads them: a part inside a
+/// forwarded message (`message/rfc822`) belongs to that message, not to this one.
+fn own_parts(message: &Message<'_>) -> Vec<MimePart> {
+    message
+        .parts
+        .iter()
+        .skip(1)
+        .filter_map(|part| {
+            let ct = part.content_type()?;
+            let mime = match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            };
+            Some(MimePart {
+                content_type: mime.to_ascii_lowercase(),
+                params: ct
+                    .attributes()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| a.name.to_ascii_lowercase())
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 /// What keeps the text from being read. Linear in the number of parts: a multipart whose

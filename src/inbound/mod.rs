@@ -3,6 +3,7 @@
 
 pub mod authres;
 pub mod classify;
+pub mod conventions;
 pub mod imap;
 pub mod mail;
 pub mod maildir;
