@@ -340,7 +340,7 @@ pub static CONVENTIONS: &[Convention] = &[
         kind: Kind::AutoReply,
         system: "Zimbra",
         signal: "Auto-Submitted: auto-replied (zimbra; vacation)",
-        test: Test::HeaderContains("auto-submitted", &["zimbra", "vacation"]),
+        test: Test::HeaderContains("auto-submitted", &["zimbra"]),
         source: "Zimbra mailbox Notification (Auto-Submitted: auto-replied (zimbra; vacation)); Zammad out_of_office_check.rb",
     },
     Convention {
