@@ -574,13 +574,21 @@ impl Intake<'_> {
                 } else {
                     &mail.subject
                 };
+                // An encrypted complaint is registered all the same: what it holds stays in
+                // the kept original; the case says why its text is missing.
+                let body = match mail.encrypted {
+                    Some(_) if mail.text.trim().is_empty() => {
+                        crate::registry::encrypted_text(self.mailer().staff_language())
+                    }
+                    _ => &mail.text,
+                };
                 let case = self.registry().register(
                     tx,
                     &NewComplaint {
                         complainant,
                         name: mail.from.as_ref().and_then(|f| f.name.as_deref()),
                         subject,
-                        body: &mail.text,
+                        body,
                         attachments: &mail.attachments,
                         language: self.language_of(mail),
                         received_at,
@@ -588,6 +596,7 @@ impl Intake<'_> {
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
                         repaired: mail.repaired,
+                        encrypted: mail.encrypted,
                     },
                     now,
                 )?;
@@ -647,7 +656,12 @@ impl Intake<'_> {
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let new_text = new_text_of(mail);
+        let new_text = match mail.encrypted {
+            Some(_) if mail.text.trim().is_empty() => {
+                crate::registry::encrypted_text(self.mailer().staff_language()).to_string()
+            }
+            _ => new_text_of(mail),
+        };
         cases::add_event(tx, case.id, now, "follow_up", Some("klager"), &new_text)?;
         for attachment in &mail.attachments {
             cases::add_attachment(tx, case.id, mail_id, attachment)?;

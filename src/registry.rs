@@ -5,7 +5,7 @@
 
 use crate::domain::CaseRef;
 use crate::domain::{EmailAddress, WorkingCalendar};
-use crate::inbound::{Attachment, Disposition, InboundMail};
+use crate::inbound::{Attachment, Disposition, Encryption, InboundMail};
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::settings::{Language, Settings};
@@ -63,6 +63,19 @@ pub(crate) struct NewComplaint<'a> {
     pub sender_verified: bool,
     /// The mail's MIME structure was broken and its text recovered (staff are told).
     pub repaired: bool,
+    /// The mail was encrypted: the case, staff and the acknowledgement say so.
+    pub encrypted: Option<Encryption>,
+}
+
+/// What a case and its staff notice say of an encrypted mail (issue 23).
+pub(crate) const ENCRYPTED: &str = "versleuteld — niet leesbaar voor klachtd";
+
+/// The text an encrypted mail leaves on its case, in the staff's language.
+pub(crate) fn encrypted_text(lang: Language) -> &'static str {
+    match lang {
+        Language::Nl => "(versleuteld — niet leesbaar voor klachtd)",
+        Language::En => "(encrypted — klachtd cannot read it)",
+    }
 }
 
 /// A file of a mail as staff mail names it: attached, or kept on the case only.
@@ -131,6 +144,19 @@ impl Registry<'_> {
             cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
         }
         cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
+        if let Some(encryption) = complaint.encrypted {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "encrypted",
+                None,
+                &format!(
+                    "{ENCRYPTED} ({}); het origineel is bewaard en de afzender is gevraagd het zonder versleuteling te sturen of te bellen",
+                    encryption.name()
+                ),
+            )?;
+        }
         if complaint.repaired {
             cases::add_event(
                 tx,
@@ -181,6 +207,7 @@ impl Registry<'_> {
         context.insert("attachments", &notes);
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
+        context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
         mailer.to_roles(
             tx,
             Letter {
@@ -210,6 +237,8 @@ impl Registry<'_> {
         let mailer = self.mailer();
         let mut context = mailer.case_context(case, complaint.language);
         context.insert("acknowledged", &true);
+        context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
+        context.insert("phone", &self.settings.organisation.phone);
         if !complaint.sender_verified {
             context.insert("quote", "");
             context.insert("subject", &short_subject(&case.subject));

@@ -992,6 +992,7 @@ fn without_case(
                 // A staff member vouches for it: the acknowledgement may quote the text.
                 sender_verified: true,
                 repaired: false,
+                encrypted: None,
             },
             now,
         )?;

@@ -96,6 +96,7 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "beschadigd bericht hersteld",
         "damaged message recovered",
     ),
+    ("encrypted", "versleuteld bericht", "encrypted message"),
     (
         "automatic_mail",
         "automatisch bericht ontvangen (niet beantwoord)",
@@ -151,8 +152,9 @@ pub fn history_line(
 }
 
 /// Event kinds whose detail klachtd itself wrote, in Dutch.
-const DUTCH_DETAIL: [&str; 6] = [
+const DUTCH_DETAIL: [&str; 7] = [
     "acknowledgement_skipped",
+    "encrypted",
     "automatic_mail",
     "closed",
     "overdue",

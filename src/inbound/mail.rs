@@ -1,6 +1,7 @@
 //! `InboundMail`: a received message converted into klachtd's own type. This is the only
 //! module that touches `mail_parser`; everything after it works on plain Rust values.
 
+use super::cms;
 use super::conventions::{self, MimePart};
 use crate::domain::EmailAddress;
 use chrono::{DateTime, Utc};
@@ -103,6 +104,27 @@ impl Signals {
     }
 }
 
+/// How a sender encrypted a mail klachtd cannot read (it holds no key, and wants none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// RFC 3156 §4 `multipart/encrypted`.
+    PgpMime,
+    /// An armored `-----BEGIN PGP MESSAGE-----` in the text (RFC 4880 §6.2).
+    PgpInline,
+    /// RFC 8551 `application/pkcs7-mime` with enveloped (or auth-enveloped) data.
+    Smime,
+}
+
+impl Encryption {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encryption::PgpMime => "PGP/MIME",
+            Encryption::PgpInline => "PGP",
+            Encryption::Smime => "S/MIME",
+        }
+    }
+}
+
 /// A received message, decoded.
 #[derive(Debug, Clone)]
 pub struct InboundMail {
@@ -145,6 +167,8 @@ pub struct InboundMail {
     pub repaired: bool,
     /// Identity for duplicate detection: Message-ID plus content, trace headers excluded.
     pub fingerprint: String,
+    /// The content is encrypted: the case says so, the original is kept.
+    pub encrypted: Option<Encryption>,
 }
 
 impl InboundMail {
@@ -203,6 +227,7 @@ impl InboundMail {
         }
         mail.attachments = attachments;
         mail.attachments_omitted = omitted;
+        unwrap_protection(&mut mail);
         Some(mail)
     }
 
@@ -266,6 +291,7 @@ impl InboundMail {
             defects: Vec::new(),
             repaired: false,
             fingerprint: fingerprint(message, raw, body_start),
+            encrypted: None,
         }
     }
 
@@ -273,6 +299,112 @@ impl InboundMail {
     pub fn sender(&self) -> Option<&EmailAddress> {
         self.from.as_ref().map(|m| &m.address)
     }
+}
+
+/// Signed mail reads as its text, encrypted mail says so (nothing is verified or decrypted).
+/// `multipart/signed` (S/MIME and PGP/MIME) needs nothing here: its first part is the text and
+/// the signature an attachment. Here: opaque S/MIME signed data (the signed entity is taken
+/// out of the CMS structure; the `.p7m` is kept), S/MIME enveloped data and PGP/MIME
+/// encryption (marked), and inline PGP (the cleartext-signed text without its armor, the
+/// signature kept as a file; an armored message marked and kept as a file).
+fn unwrap_protection(mail: &mut InboundMail) {
+    let own = mail.parts.as_deref().unwrap_or_default();
+    if mail.signals.content_type == "multipart/encrypted"
+        || own.iter().any(|p| p.content_type == "multipart/encrypted")
+    {
+        mail.encrypted = Some(Encryption::PgpMime);
+    }
+    let pkcs7 = mail.attachments.iter().position(|a| {
+        a.readable
+            && (matches!(
+                a.content_type.as_str(),
+                "application/pkcs7-mime" | "application/x-pkcs7-mime"
+            ) || a.filename.to_ascii_lowercase().ends_with(".p7m"))
+    });
+    if let Some(at) = pkcs7 {
+        match cms::read(&mail.attachments[at].data) {
+            Some(cms::Content::Enveloped) => mail.encrypted = Some(Encryption::Smime),
+            Some(cms::Content::Signed(entity)) if mail.text.trim().is_empty() => {
+                if let Some(inner) = MessageParser::default().parse(&entity) {
+                    mail.text = body_text(&inner);
+                    mail.has_plain_text = inner
+                        .text_bodies()
+                        .any(|p| matches!(p.body, PartType::Text(_)));
+                    mail.html = inner
+                        .html_bodies()
+                        .find(|p| p.is_text_html())
+                        .and_then(|p| p.text_contents())
+                        .map(|h| h.replace('\0', ""));
+                    let room = MAX_ATTACHMENTS.saturating_sub(mail.attachments.len());
+                    let (files, omitted) = attachments(&inner);
+                    mail.attachments_omitted += omitted + files.len().saturating_sub(room);
+                    mail.attachments.extend(files.into_iter().take(room));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((text, signature)) = cleartext_signed(&mail.text) {
+        mail.text = text;
+        mail.attachments.push(Attachment::new(
+            "pgp-handtekening.asc",
+            "application/pgp-signature",
+            signature.into_bytes(),
+        ));
+    }
+    if let Some((text, message)) = armored(&mail.text, "MESSAGE") {
+        mail.text = text;
+        mail.encrypted = mail.encrypted.or(Some(Encryption::PgpInline));
+        mail.attachments.push(Attachment::new(
+            "versleuteld.asc",
+            "application/pgp-encrypted",
+            message.into_bytes(),
+        ));
+    }
+}
+
+/// A cleartext-signed text (RFC 4880 §7): the signed text, dash-escaping undone, and the
+/// signature block; `None` when the text is not one.
+fn cleartext_signed(text: &str) -> Option<(String, String)> {
+    let begin = line_at(text, "-----BEGIN PGP SIGNED MESSAGE-----")?;
+    let (signed_and_sig, after) = {
+        let rest = &text[begin..];
+        let sig = rest.find("\n-----BEGIN PGP SIGNATURE-----")? + 1;
+        let end_marker = "-----END PGP SIGNATURE-----";
+        let end = rest[sig..].find(end_marker)? + sig + end_marker.len();
+        (&rest[..end], &rest[end..])
+    };
+    let sig_at = signed_and_sig.find("\n-----BEGIN PGP SIGNATURE-----")? + 1;
+    let (armored, signature) = signed_and_sig.split_at(sig_at);
+    // Armor headers ("Hash: SHA256") up to the first empty line, then the text.
+    let body = armored.split_once("\n\n").map_or("", |(_, b)| b);
+    let unescaped: Vec<&str> = body
+        .lines()
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect();
+    let text = format!("{}{}{}", &text[..begin], unescaped.join("\n"), after);
+    Some((text.trim_matches('\n').to_string(), signature.to_string()))
+}
+
+/// An armored block of `kind` (`MESSAGE`) taken out of the text: the text without it, and it.
+fn armored(text: &str, kind: &str) -> Option<(String, String)> {
+    let begin = line_at(text, &format!("-----BEGIN PGP {kind}-----"))?;
+    let end_marker = format!("-----END PGP {kind}-----");
+    let end = text[begin..]
+        .find(&end_marker)
+        .map_or(text.len(), |e| begin + e + end_marker.len());
+    let rest = format!("{}{}", &text[..begin], &text[end..]);
+    Some((
+        rest.trim_matches('\n').to_string(),
+        text[begin..end].to_string(),
+    ))
+}
+
+/// Where `marker` stands at the start of a line of `text`.
+fn line_at(text: &str, marker: &str) -> Option<usize> {
+    text.match_indices(marker)
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n')
 }
 
 /// Where parsing must stop: the start of the header line that opens the

@@ -3,6 +3,7 @@
 
 pub mod authres;
 pub mod classify;
+pub mod cms;
 pub mod conventions;
 pub mod imap;
 pub mod mail;
@@ -11,7 +12,7 @@ pub mod maildir;
 use chrono::{DateTime, Utc};
 
 pub use classify::{Classification, classify};
-pub use mail::{Attachment, InboundMail, hex, one_line};
+pub use mail::{Attachment, Encryption, InboundMail, hex, one_line};
 
 /// A message as it sits in the mailbox, before anything is decoded.
 #[derive(Debug, Clone)]
