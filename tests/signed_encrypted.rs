@@ -1,6 +1,7 @@
-//! Signed mail reads as its text, encrypted mail is a case that says so (issue 23). The
-//! fixtures in `tests/fixtures/formats/` were made with the real tools — `openssl smime`
-//! (OpenSSL 3.0) and GnuPG 2.2 — and put in the shapes their RFCs give: each test names its
+//! Signed mail reads as its text, encrypted mail is a case that says so, Outlook's winmail.dat
+//! gives up its files (issue 23). The signed and encrypted fixtures in `tests/fixtures/formats/`
+//! were made with the real tools — `openssl smime` (OpenSSL 3.0) and GnuPG 2.2 — the TNEF ones
+//! written per [MS-OXTNEF], all in the shapes their specifications give: each test names its
 //! convention. klachtd verifies no signature and decrypts nothing.
 
 mod common;
@@ -246,4 +247,66 @@ fn encrypted_acknowledgement_without_a_number_and_in_english() {
         "{text}"
     );
     assert!(text.contains("You are also welcome to call us."), "{text}");
+}
+
+/// [MS-OXTNEF] (Outlook sending rich text to an outside address: `text/plain` and
+/// `application/ms-tnef` named `winmail.dat`): the files inside become files of the case, by
+/// their long names; `winmail.dat` itself is kept.
+#[test]
+fn outlook_winmail_dat_gives_up_its_files() {
+    let world = World::with_env(&[]);
+    let t = take(&world, "outlook_winmail_dat.eml");
+    assert!(t.body.contains("twee keer is afgeschreven"), "{}", t.body);
+    let names: Vec<&str> = t.files.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "winmail.dat",
+            "factuur oktober 2026.pdf",
+            "bankafschrift.png"
+        ]
+    );
+    assert_eq!(t.files[1].1, "application/pdf");
+    let staff = &t
+        .sent
+        .iter()
+        .find(|(k, _)| *k == OutboxKind::StaffNotification)
+        .unwrap()
+        .1;
+    assert!(
+        staff
+            .attachments
+            .iter()
+            .any(|a| a.filename == "factuur oktober 2026.pdf" && a.data.starts_with(b"%PDF")),
+        "staff get the file itself"
+    );
+}
+
+/// [MS-OXTNEF] §2.1.3.5 `PR_BODY`: when a gateway dropped the text part, the text is read from
+/// the TNEF stream's message properties.
+#[test]
+fn a_body_only_in_winmail_dat_is_read() {
+    let world = World::with_env(&[]);
+    let t = take(&world, "outlook_winmail_only.eml");
+    assert_eq!(
+        t.body,
+        "Ik wil een klacht indienen: de docent kwam niet opdagen."
+    );
+}
+
+/// A `winmail.dat` that cannot be read is kept and named; the complaint is registered as any.
+#[test]
+fn a_damaged_winmail_dat_is_kept_and_named() {
+    let world = World::with_env(&[]);
+    let t = take(&world, "outlook_winmail_damaged.eml");
+    assert!(t.body.contains("twee keer is afgeschreven"));
+    assert_eq!(t.files.len(), 1);
+    assert_eq!(t.files[0].0, "winmail.dat");
+    let staff = &t
+        .sent
+        .iter()
+        .find(|(k, _)| *k == OutboxKind::StaffNotification)
+        .unwrap()
+        .1;
+    assert!(staff.text.contains("winmail.dat"), "{}", staff.text);
 }

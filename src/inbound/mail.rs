@@ -344,6 +344,7 @@ fn unwrap_protection(mail: &mut InboundMail) {
             _ => {}
         }
     }
+    unpack_tnef(mail);
     if let Some((text, signature)) = cleartext_signed(&mail.text) {
         mail.text = text;
         mail.attachments.push(Attachment::new(
@@ -360,6 +361,64 @@ fn unwrap_protection(mail: &mut InboundMail) {
             "application/pgp-encrypted",
             message.into_bytes(),
         ));
+    }
+}
+
+/// Outlook's `winmail.dat` ([MS-OXTNEF]): the files inside become files of the mail, and its
+/// body the text when the mail has none; `winmail.dat` itself is always kept.
+fn unpack_tnef(mail: &mut InboundMail) {
+    let Some(at) = mail.attachments.iter().position(|a| {
+        a.readable
+            && (matches!(
+                a.content_type.as_str(),
+                "application/ms-tnef" | "application/vnd.ms-tnef"
+            ) || a.filename.eq_ignore_ascii_case("winmail.dat"))
+    }) else {
+        return;
+    };
+    let Some(tnef) = super::tnef::read(&mail.attachments[at].data) else {
+        return;
+    };
+    if mail.text.trim().is_empty() {
+        if let Some(text) = tnef.text.filter(|t| !t.trim().is_empty()) {
+            mail.text = clean_text(&text);
+            mail.has_plain_text = true;
+        } else if let Some(html) = tnef.html {
+            mail.text = clean_text(&mail_parser::decoders::html::html_to_text(&html));
+        }
+    }
+    for (name, data) in tnef.files {
+        if mail.attachments.len() == MAX_ATTACHMENTS {
+            mail.attachments_omitted += 1;
+            continue;
+        }
+        let name: String = one_line(&name)
+            .replace(['/', '\\'], "_")
+            .chars()
+            .take(200)
+            .collect();
+        let content_type = type_of_name(&name);
+        mail.attachments
+            .push(Attachment::new(name, content_type, data));
+    }
+}
+
+/// A file's type from its name, for files that came without one (out of TNEF).
+fn type_of_name(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("txt") => "text/plain",
+        Some("htm" | "html") => "text/html",
+        Some("eml") => "message/rfc822",
+        Some("doc") => "application/msword",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xls") => "application/vnd.ms-excel",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/octet-stream",
     }
 }
 

@@ -8,6 +8,7 @@ pub mod conventions;
 pub mod imap;
 pub mod mail;
 pub mod maildir;
+pub mod tnef;
 
 use chrono::{DateTime, Utc};
 
