@@ -521,6 +521,15 @@ fn samples(tag: &str, ack: &str) -> Vec<Sample> {
             false,
         ),
         s(
+            "noreply-sender",
+            "a bank's notice from a no-reply address, no machine header (FreeScout issue #3670)",
+            eml(
+                "From: Bank <noreply@bank.example>\nTo: info@example.org\nSubject: Uw betaling is ontvangen\nMessage-ID: <nr-1@bank.example>\nContent-Type: text/plain",
+                "Uw betaling is verwerkt. Dit bericht kunt u niet beantwoorden.\n",
+            ),
+            false,
+        ),
+        s(
             "rfc3834-auto-generated",
             "a system notice (RFC 3834 §5: Auto-Submitted: auto-generated)",
             eml(
@@ -772,6 +781,12 @@ fn meet(test: &'static Test) -> BoxedStrategy<Shape> {
         Test::Sender(locals) => proptest::sample::select(locals)
             .prop_map(|l| Shape {
                 sender_local: Some(l.to_uppercase()),
+                ..Shape::default()
+            })
+            .boxed(),
+        Test::SenderStarts(starts) => (proptest::sample::select(starts), "[a-z0-9-]{0,8}")
+            .prop_map(|(s, tail)| Shape {
+                sender_local: Some(format!("{}{tail}", s.to_uppercase())),
                 ..Shape::default()
             })
             .boxed(),

@@ -78,6 +78,8 @@ pub enum Test {
     SubjectContains(&'static [&'static str]),
     /// The sender's local part is one of these (case-insensitive).
     Sender(&'static [&'static str]),
+    /// The sender's local part starts with one of these (case-insensitive).
+    SenderStarts(&'static [&'static str]),
     /// The sender's local part starts with this and continues with exactly `n` hex digits.
     SenderHex(&'static str, usize),
     /// The mail's own Content-Type is this (`type/subtype`), with the parameter, if given,
@@ -217,6 +219,9 @@ impl View<'_> {
             Test::Sender(locals) => locals
                 .iter()
                 .any(|l| l.eq_ignore_ascii_case(self.sender_local)),
+            Test::SenderStarts(starts) => starts
+                .iter()
+                .any(|s| starts_with_ignore_case(self.sender_local, s)),
             Test::SenderHex(prefix, n) => {
                 starts_with_ignore_case(self.sender_local, prefix)
                     && self.sender_local.len() == prefix.len() + n
@@ -744,6 +749,21 @@ pub static CONVENTIONS: &[Convention] = &[
         signal: "multipart/report",
         test: Test::ContentType("multipart/report", None),
         source: "RFC 6522 (https://www.rfc-editor.org/rfc/rfc6522)",
+    },
+    Convention {
+        id: "noreply-sender",
+        kind: Kind::Notification,
+        system: "web shops, banks, portals and other senders that take no replies",
+        signal: "sent from a no-reply address (noreply@, no-reply@, donotreply@, …)",
+        test: Test::SenderStarts(&[
+            "noreply",
+            "no-reply",
+            "no_reply",
+            "donotreply",
+            "do-not-reply",
+            "do_not_reply",
+        ]),
+        source: "FreeScout issue #3670 (an autoreply loop with a no-reply sender); helpdesks' no-reply sender filters (FreeScout, Zammad); an acknowledgement to such an address is never read",
     },
     // --- Anything else a machine marks as its own ------------------------------------------------
     Convention {
