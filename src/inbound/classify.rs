@@ -325,6 +325,8 @@ mod tests {
             Just("=?UTF-8?Q?Jos=C3=A9_Bakker?= <jose@example.net>".to_string()),
             Just("MAILER-DAEMON@mail.example.org (Mail Delivery System)".to_string()),
             Just("postmaster@example.net".to_string()),
+            Just("Bank <noreply@bank.example>".to_string()),
+            Just("Microsoft Exchange <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>".to_string()),
             Just("Klachten <info+kl-2026-0001.abc@example.org>".to_string()),
             Just("<a..b@example.net>".to_string()),
             Just("\"quoted local\"@example.net".to_string()),
@@ -336,6 +338,11 @@ mod tests {
             Just("Automatisch antwoord: Ontvangstbevestiging klacht [KL-2026-0001]".to_string()),
             Just("=?iso-8859-1?B?TGVzZ2VsZCB0d2VlIGtlZXIgZ2XvbmNhc3NlZXJk?=".to_string()),
             Just("*****SPAM***** Klacht over uw betaling".to_string()),
+            Just("Automatic reply: Klacht".to_string()),
+            Just("Auto: Ontvangstbevestiging".to_string()),
+            Just("Ticket Received - Klacht [#117904]".to_string()),
+            Just("Report Domain: example.org Submitter: google.com Report-ID: 1".to_string()),
+            Just("Undeliverable: Ontvangstbevestiging".to_string()),
             "[A-Za-z ]{0,30}",
         ];
         let field = prop_oneof![
@@ -368,6 +375,40 @@ mod tests {
                 "<https://example.net/af>".to_string()
             )),
             Just(("X-Auto-Response-Suppress".to_string(), "All".to_string())),
+            // Vendor conventions (issue 23): each alone, or with its companions.
+            Just((
+                "X-MS-Exchange-Inbox-Rules-Loop".to_string(),
+                "lotte@contoso.example".to_string()
+            )),
+            Just((
+                "Content-Class".to_string(),
+                "urn:content-classes:calendarmessage".to_string()
+            )),
+            Just((
+                "X-Zendesk-From-Account-Id".to_string(),
+                "4ca1477".to_string()
+            )),
+            Just((
+                "X-JIRA-FingerPrint".to_string(),
+                "34ed612e0c4ee035f333de85b64c81ec".to_string()
+            )),
+            Just(("X-Loop".to_string(), "yes".to_string())),
+            Just((
+                "X-Failed-Recipients".to_string(),
+                "a@example.net".to_string()
+            )),
+            Just(("X-Mailman-Version".to_string(), "3.3.9".to_string())),
+            Just(("TLS-Report-Domain".to_string(), "example.org".to_string())),
+            Just((
+                "Sender".to_string(),
+                "Google Calendar <calendar-notification@google.com>".to_string()
+            )),
+            prop_oneof![
+                Just("auto-replied (zimbra; vacation)"),
+                Just("auto-replied; owner-email=\"a@b.example\""),
+                Just("auto-notified"),
+            ]
+            .prop_map(|v| ("Auto-Submitted".to_string(), v.to_string())),
             Just(("X-Autoreply".to_string(), "yes".to_string())),
             Just(("X-Autorespond".to_string(), "yes".to_string())),
             prop_oneof![Just("<>"), Just("<jan@example.net>"), Just("< >")]
@@ -385,6 +426,11 @@ mod tests {
                 Just("multipart/report; report-type=delivery-status; boundary=\"b1\""),
                 Just("multipart/mixed; boundary=\"b1\""),
                 Just("Multipart/Report; boundary=b1"),
+                Just("multipart/report; report-type=disposition-notification; boundary=\"b1\""),
+                Just("text/calendar; method=REPLY"),
+                Just(
+                    "multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\""
+                ),
             ]
             .prop_map(|v| ("Content-Type".to_string(), v.to_string())),
             Just((
@@ -419,6 +465,7 @@ mod tests {
             Just("SGVsbG8g!*~%\r\nbroken=base64=\r\n".to_string()),
             Just("--b1\r\nContent-Type: text/plain\r\n\r\nTekst\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n--b1--\r\n".to_string()),
             Just("--other\r\nContent-Type: text/plain\r\n\r\nverkeerde grens\r\n".to_string()),
+            Just("--b1\r\nContent-Type: text/plain\r\n\r\nUitnodiging\r\n--b1\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n--b1--\r\n".to_string()),
             Just(String::new()),
             "[ -~]{0,80}",
         ];
