@@ -490,16 +490,9 @@ impl Intake<'_> {
             // (an out-of-office of the complainant, a bounce of our acknowledgement), nobody
             // mailed.
             if let Some((case, _)) = case_named(mail, &StoreLookup(tx))
-                && let Some(record) = cases::get(tx, case)?
+                && let Some(case_id) = cases::id_of(tx, case)?
             {
-                cases::add_event(
-                    tx,
-                    record.id,
-                    now,
-                    "automatic_mail",
-                    None,
-                    &c.history_note(),
-                )?;
+                cases::add_event(tx, case_id, now, "automatic_mail", None, &c.history_note())?;
             }
         }
         if let Some(settled) = known {
