@@ -4,7 +4,7 @@
 use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
 use crate::inbound::classify::{
-    Automatic, Classification, KnownCases, case_named, classify, classify_by_headers,
+    Automatic, Classification, KnownCases, classify, classify_by_headers,
 };
 use crate::inbound::{Disposition, InboundMail, RawMail};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
@@ -489,9 +489,7 @@ impl Intake<'_> {
             // Never answered, but not unseen: a machine's mail that names a case is noted on it
             // (an out-of-office of the complainant, a bounce of our acknowledgement), nobody
             // mailed.
-            if let Some((case, _)) = case_named(mail, &StoreLookup(tx))
-                && let Some(case_id) = cases::id_of(tx, case)?
-            {
+            if let Some(case_id) = case_id_named(tx, mail)? {
                 cases::add_event(tx, case_id, now, "automatic_mail", None, &c.history_note())?;
             }
         }
@@ -776,6 +774,22 @@ impl Intake<'_> {
             _ => self.settings.organisation.language,
         }
     }
+}
+
+/// The id of the case a mail names — its `[KL-…]` tag, or In-Reply-To/References naming a
+/// mail klachtd sent on it (as `classify` links a follow-up) — found by index alone.
+fn case_id_named(tx: &Connection, mail: &InboundMail) -> anyhow::Result<Option<i64>> {
+    if let Some(case) = CaseRef::find_in_subject(&mail.subject)
+        && let Some(id) = cases::id_of(tx, case)?
+    {
+        return Ok(Some(id));
+    }
+    for id in &mail.thread_ids {
+        if let Some(case_id) = outbox::case_id_of_message(tx, id)? {
+            return Ok(Some(case_id));
+        }
+    }
+    Ok(None)
 }
 
 /// Where the mail source puts a mail with this outcome.

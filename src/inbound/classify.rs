@@ -198,12 +198,6 @@ fn automatic(mail: &InboundMail, own: &EmailAddress) -> Option<Automatic> {
     conventions::recognise(&view).map(Automatic::Convention)
 }
 
-/// The case a mail names: `[KL-…]` in its subject (an existing case), or In-Reply-To or
-/// References naming a mail klachtd sent on one. Headers only.
-pub fn case_named(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, Link)> {
-    linked_case(mail, known)
-}
-
 fn linked_case(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, Link)> {
     if let Some(case) = CaseRef::find_in_subject(&mail.subject).filter(|c| known.case_exists(*c)) {
         return Some((case, Link::SubjectTag));
