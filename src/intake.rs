@@ -3,7 +3,9 @@
 
 use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
-use crate::inbound::classify::{Classification, KnownCases, classify, classify_by_headers};
+use crate::inbound::classify::{
+    Automatic, Classification, KnownCases, classify, classify_by_headers,
+};
 use crate::inbound::{Disposition, InboundMail, RawMail};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::registry::{
@@ -516,6 +518,16 @@ impl Intake<'_> {
                 casework::check_tokens(&self.registry(), tx, mail, now)?;
             }
         }
+        if let (Some(mail), Some(Classification::Automatic(Automatic::Convention(c)))) =
+            (mail, &classification)
+        {
+            // Never answered, but not unseen: a machine's mail that names a case is noted on it
+            // (an out-of-office of the complainant, a bounce of our acknowledgement), nobody
+            // mailed.
+            if let Some(case_id) = case_id_named(tx, mail)? {
+                cases::add_event(tx, case_id, now, "automatic_mail", None, &c.history_note())?;
+            }
+        }
         if let Some(settled) = known {
             crate::failpoint::hit("intake-before-commit");
             return Ok(IntakeResult {
@@ -618,13 +630,21 @@ impl Intake<'_> {
                 } else {
                     &mail.subject
                 };
+                // An encrypted complaint is registered all the same: what it holds stays in
+                // the kept original; the case says why its text is missing.
+                let body = match mail.encrypted {
+                    Some(_) if mail.text.trim().is_empty() => {
+                        crate::registry::encrypted_text(self.mailer().staff_language())
+                    }
+                    _ => &mail.text,
+                };
                 let case = self.registry().register(
                     tx,
                     &NewComplaint {
                         complainant,
                         name: mail.from.as_ref().and_then(|f| f.name.as_deref()),
                         subject,
-                        body: &mail.text,
+                        body,
                         attachments: &mail.attachments,
                         language: self.language_of(mail),
                         received_at,
@@ -635,6 +655,7 @@ impl Intake<'_> {
                         message_id_reused,
                         html: mail.html.as_deref(),
                         registered_by: None,
+                        encrypted: mail.encrypted,
                     },
                     now,
                 )?;
@@ -697,7 +718,12 @@ impl Intake<'_> {
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let new_text = new_text_of(mail);
+        let new_text = match mail.encrypted {
+            Some(_) if mail.text.trim().is_empty() => {
+                crate::registry::encrypted_text(self.mailer().staff_language()).to_string()
+            }
+            _ => new_text_of(mail),
+        };
         cases::add_event(tx, case.id, now, "follow_up", Some("klager"), &new_text)?;
         for attachment in &mail.attachments {
             cases::add_attachment(tx, case.id, mail_id, attachment)?;
@@ -848,6 +874,22 @@ impl Intake<'_> {
             _ => self.settings.organisation.language,
         }
     }
+}
+
+/// The id of the case a mail names — its `[KL-…]` tag, or In-Reply-To/References naming a
+/// mail klachtd sent on it (as `classify` links a follow-up) — found by index alone.
+fn case_id_named(tx: &Connection, mail: &InboundMail) -> anyhow::Result<Option<i64>> {
+    if let Some(case) = CaseRef::find_in_subject(&mail.subject)
+        && let Some(id) = cases::id_of(tx, case)?
+    {
+        return Ok(Some(id));
+    }
+    for id in &mail.thread_ids {
+        if let Some(case_id) = outbox::case_id_of_message(tx, id)? {
+            return Ok(Some(case_id));
+        }
+    }
+    Ok(None)
 }
 
 /// Where the mail source puts a mail with this outcome.

@@ -5,7 +5,7 @@
 
 use crate::domain::CaseRef;
 use crate::domain::{EmailAddress, WorkingCalendar};
-use crate::inbound::{Attachment, Disposition, InboundMail};
+use crate::inbound::{Attachment, Disposition, Encryption, InboundMail};
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::settings::{Language, Settings};
@@ -71,6 +71,19 @@ pub(crate) struct NewComplaint<'a> {
     /// Who registered it on the complainant's behalf (`Klacht:`): their own name in it is
     /// their signature, not a complaint about them.
     pub registered_by: Option<&'a EmailAddress>,
+    /// The mail was encrypted: the case, staff and the acknowledgement say so.
+    pub encrypted: Option<Encryption>,
+}
+
+/// What a case and its staff notice say of an encrypted mail (issue 23).
+pub(crate) const ENCRYPTED: &str = "versleuteld — niet leesbaar voor klachtd";
+
+/// The text an encrypted mail leaves on its case, in the staff's language.
+pub(crate) fn encrypted_text(lang: Language) -> &'static str {
+    match lang {
+        Language::Nl => "(versleuteld — niet leesbaar voor klachtd)",
+        Language::En => "(encrypted — klachtd cannot read it)",
+    }
 }
 
 /// A file of a mail as staff mail names it: attached, or kept on the case only.
@@ -153,6 +166,19 @@ impl Registry<'_> {
             cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
         }
         cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
+        if let Some(encryption) = complaint.encrypted {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "encrypted",
+                None,
+                &format!(
+                    "{ENCRYPTED} ({}); het origineel is bewaard en de afzender is gevraagd het zonder versleuteling te sturen of te bellen",
+                    encryption.name()
+                ),
+            )?;
+        }
         if complaint.repaired {
             cases::add_event(
                 tx,
@@ -224,6 +250,7 @@ impl Registry<'_> {
                 &crate::domain::wording::earlier_mail(earlier, mailer.staff_language()),
             );
         }
+        context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
         mailer.to_roles(
             tx,
             Letter {
@@ -253,6 +280,8 @@ impl Registry<'_> {
         let mailer = self.mailer();
         let mut context = mailer.case_context(case, complaint.language);
         context.insert("acknowledged", &true);
+        context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
+        context.insert("phone", &self.settings.organisation.phone);
         if !complaint.sender_verified {
             context.insert("quote", "");
             context.insert("subject", &short_subject(&case.subject));

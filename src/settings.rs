@@ -179,6 +179,10 @@ pub struct Organisation {
     pub sender_name: String,
     pub timezone: String,
     pub language: Language,
+    /// Telephone number complainants may call (issue 23: an encrypted complaint's
+    /// acknowledgement offers it); empty: none is named.
+    #[serde(default)]
+    pub phone: String,
 }
 
 /// The languages klachtd writes mail in.

@@ -159,6 +159,18 @@ fn run(lang: &Lang) -> (Vec<(OutboxKind, InboundMail)>, Vec<DateTime<Utc>>) {
         "To: info@example.org\r\nSubject: Cursus\r\nMessage-ID: <q1@example.net>\r\n\r\nzonder afzender\r\n".into(),
         at(2, 11, 31),
     );
+    // An encrypted complaint (issue 23): the acknowledgement asks to send it again.
+    take(
+        &world,
+        &mut store,
+        "e1",
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/formats/pgp_mime_encrypted.eml"),
+        )
+        .unwrap(),
+        at(2, 12, 37),
+    );
     let k = lang.keywords;
     let anna = "anna.devries@example.org";
     let steps = [

@@ -1246,6 +1246,7 @@ fn without_case(
                 message_id_reused: None,
                 html: None,
                 registered_by: Some(&actor.address),
+                encrypted: None,
             },
             now,
         )?;

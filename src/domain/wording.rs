@@ -158,6 +158,12 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "persoonsgegevens verwijderd (AVG)",
         "personal data erased (GDPR)",
     ),
+    ("encrypted", "versleuteld bericht", "encrypted message"),
+    (
+        "automatic_mail",
+        "automatisch bericht ontvangen (niet beantwoord)",
+        "automatic mail received (not answered)",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
@@ -220,6 +226,8 @@ pub fn history_line(
 /// Event kinds whose detail klachtd itself wrote, in Dutch.
 const DUTCH_DETAIL: &[&str] = &[
     "acknowledgement_skipped",
+    "encrypted",
+    "automatic_mail",
     "closed",
     "overdue",
     "reminder",

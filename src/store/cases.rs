@@ -414,6 +414,14 @@ pub fn get(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<CaseR
         .optional()?)
 }
 
+/// A case's row id, without reading (or unpacking) the case.
+pub fn id_of(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM cases WHERE reference = ?1")?
+        .query_row(params![reference.to_string()], |r| r.get(0))
+        .optional()?)
+}
+
 /// The whole register, oldest first.
 pub fn list(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
     let mut stmt = conn.prepare(&format!(

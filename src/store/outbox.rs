@@ -496,6 +496,15 @@ pub fn for_case(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<QueuedMai
 }
 
 /// The case a Message-ID we sent belongs to.
+/// The row id of the case a Message-ID we sent belongs to (no join, no case read).
+pub fn case_id_of_message(conn: &Connection, message_id: &str) -> anyhow::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT case_id FROM outbox WHERE message_id = ?1")?
+        .query_row(params![message_id], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .flatten())
+}
+
 pub fn case_of_message(conn: &Connection, message_id: &str) -> anyhow::Result<Option<CaseRef>> {
     let s: Option<String> = conn
         .prepare_cached("SELECT c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1")?
