@@ -5,10 +5,10 @@ use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
 use crate::inbound::classify::{Classification, KnownCases, classify, classify_by_headers};
 use crate::inbound::{Disposition, InboundMail, RawMail};
+use crate::outbound::budget::Cause;
+use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
-use crate::registry::{
-    NewComplaint, Registry, Settled, attachment_notes, attachments_to_copy, new_text_of,
-};
+use crate::registry::{NewComplaint, Registry, Settled, first_attachment_number, new_text_of};
 use crate::settings::{Language, Settings};
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
@@ -566,6 +566,8 @@ impl Intake<'_> {
                         mail_id,
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
+                        vouched: sender_vouched(mail, self.settings),
+                        cause: Cause::Unproven,
                         repaired: mail.repaired,
                     },
                     now,
@@ -633,15 +635,11 @@ impl Intake<'_> {
         }
         let mailer = self.mailer();
         let lang = mailer.staff_language();
-        let limit = self.settings.outbound.attach_max_bytes;
-        let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
-        let attached = attachments_to_copy(&mail.attachments, limit);
         let mut context = mailer.case_context(case, lang);
         context.insert(
             "body",
             &crate::outbound::mailer::bounded_body(&new_text, lang),
         );
-        context.insert("attachments", &notes);
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
@@ -653,7 +651,12 @@ impl Intake<'_> {
                 template: Template::FollowUpNotification,
                 case: Some(case),
                 context,
-                attachments: &attached,
+                attachments: &mail.attachments,
+                files: Files::Case {
+                    first: first_attachment_number(tx, case.id, mail.attachments.len())?,
+                },
+                // A complainant's address proves nothing (issue 22: their mail is budgeted).
+                cause: Cause::Unproven,
             },
             &self.handler_or_staff(case),
             now,
@@ -706,6 +709,7 @@ impl Intake<'_> {
             let mut to_sender = context.clone();
             to_sender.insert("to_sender", &true);
             to_sender.insert("recipient_name", &self.settings.roles.name_of(staff));
+            // Its sender is not proven (the mail could not even be read): budgeted.
             mailer.to_role(
                 tx,
                 Letter {
@@ -714,6 +718,8 @@ impl Intake<'_> {
                     case: None,
                     context: to_sender,
                     attachments: &[],
+                    files: Files::None,
+                    cause: Cause::Unproven,
                 },
                 staff,
                 None,
@@ -728,6 +734,8 @@ impl Intake<'_> {
                 case: None,
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: Cause::Unproven,
             },
             now,
         )?;
@@ -762,6 +770,29 @@ fn disposition_of(outcome: MailOutcome, left_for_people: bool) -> Disposition {
 enum CopyKey {
     Recorded(IntakeResult),
     New(String),
+}
+
+/// The trusted receiving server vouches for the sender by DMARC pass or aligned DKIM pass (or a
+/// login as that very address): such a sender is not backscatter, so the hourly ceiling on
+/// acknowledgements never holds theirs back (issue 22). The one call into sender
+/// authentication for the outbound budget: point it at authres's reworked API (issue 19).
+fn sender_vouched(mail: &InboundMail, settings: &Settings) -> bool {
+    use crate::inbound::authres::{self, ServerEvidence};
+    let Some(sender) = mail.sender() else {
+        return false;
+    };
+    matches!(
+        authres::evidence(
+            &mail.authentication_results,
+            settings.security.trusted_authserv_id.as_deref(),
+            sender
+        ),
+        ServerEvidence::Aligned { .. }
+            | ServerEvidence::SmtpAuth {
+                matches_from: true,
+                ..
+            }
+    )
 }
 
 /// The receiving server vouches for the From address: the newest Authentication-Results of

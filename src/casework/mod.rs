@@ -13,7 +13,9 @@ pub mod third_party;
 use crate::commands::{Command, CommandBlock, parse_block};
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
+use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
+use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
 use crate::registry::{NewComplaint, Registry, Settled, new_text_of};
 use crate::settings::{Language, Role};
@@ -220,6 +222,9 @@ fn revoke_leaked(
                 case: case.as_ref(),
                 context,
                 attachments: &[],
+                files: Files::None,
+                // Caused by whoever showed the token: not proven.
+                cause: Cause::Unproven,
             },
             &owner,
             None,
@@ -230,11 +235,8 @@ fn revoke_leaked(
 }
 
 /// Holds the commands of an unproven mail, records that on the case, and asks the real
-/// address to confirm them with a code.
-/// At most this many confirmation requests go to one role address in 24 hours; more unproven
-/// mail in its name is recorded on the case, but asks nothing of the real person.
-const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 5;
-
+/// address to confirm them with a code — within the outbound budget: past it, further
+/// unproven mail in that name is recorded on the case, but asks nothing of the real person.
 #[allow(clippy::too_many_arguments)]
 fn hold(
     intake: &Registry<'_>,
@@ -293,16 +295,10 @@ fn hold(
         "expires",
         &templates::long_datetime(expires, intake.tz, lang),
     );
-    // A forger cannot mail-bomb a role address through info@: at most a few requests a day.
-    let asked_today = crate::store::outbox::count_to_since(
-        tx,
-        OutboxKind::ConfirmationRequest,
-        sender.as_str(),
-        now - Duration::hours(24),
-    )?;
-    let asked = asked_today < MAX_CONFIRMATION_REQUESTS_PER_DAY;
-    if asked {
-        mailer.to_role(
+    // A forger cannot mail-bomb a role address through info@: the outbound budget admits a
+    // few mails a day that unproven mail causes to one address (issue 22).
+    let asked = mailer
+        .to_role(
             tx,
             Letter {
                 kind: OutboxKind::ConfirmationRequest,
@@ -310,12 +306,14 @@ fn hold(
                 case,
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: Cause::Unproven,
             },
             sender,
             Some(held_id),
             now,
-        )?;
-    }
+        )?
+        .is_queued();
     if let Some(c) = case {
         cases::add_event(
             tx,
@@ -487,6 +485,9 @@ fn confirm(
             case: case.as_ref(),
             context,
             attachments: &[],
+            files: Files::None,
+            // A reply that carries its confirmation request's token: proven.
+            cause: Cause::Proven,
         },
         &actor.address,
         None,
@@ -531,6 +532,18 @@ enum Situation {
     ConfirmExpired,
     /// A reply to a confirmation request already confirmed or refused.
     ConfirmSettled,
+}
+
+impl Situation {
+    /// What caused a transcript: the duplicate is answered before its sender is proven (the
+    /// proof comes second there, issue 19), so the budget counts it; every other situation
+    /// follows a proven mail.
+    fn cause(self) -> Cause {
+        match self {
+            Situation::Duplicate => Cause::Unproven,
+            _ => Cause::Proven,
+        }
+    }
 }
 
 /// A transcript line: `ok` (done), `fout` (refused), `zou` (valid, but the mail was refused
@@ -734,8 +747,12 @@ fn execute(
             case: Some(case),
             context,
             attachments: &[],
+            files: Files::None,
+            cause: Cause::Proven,
         };
-        mailer.to_complainant(tx, letter, AutoSubmitted::Personal, now)
+        mailer
+            .to_complainant(tx, letter, AutoSubmitted::Personal, now)
+            .map(|_| ())
     };
     // The whole case, with its history and attachments, to the director or the committee.
     let to_role = |kind,
@@ -759,8 +776,10 @@ fn execute(
             case: Some(case),
             context,
             attachments: &attachments,
+            files: Files::Case { first: 1 },
+            cause: Cause::Proven,
         };
-        mailer.to_role(tx, letter, recipient, None, now)
+        mailer.to_role(tx, letter, recipient, None, now).map(|_| ())
     };
     for effect in &plan.effects {
         match effect {
@@ -882,11 +901,29 @@ fn history(
                 tz,
                 &e.kind,
                 e.actor.as_deref(),
-                &messages::history_detail(&e.kind, &e.detail, lang),
+                &from_outside_inert(&e.kind, messages::history_detail(&e.kind, &e.detail, lang)),
                 lang,
             )
         })
         .collect())
+}
+
+/// An event's detail as the director and the committee read it: the words of a sender who is
+/// not proven (third-party mail, a complainant's follow-up, held or unused role mail) made
+/// inert; what proven staff recorded as it is.
+fn from_outside_inert(kind: &str, detail: String) -> String {
+    const FROM_OUTSIDE: [&str; 5] = [
+        "third_party",
+        "follow_up",
+        "held",
+        "held_refused",
+        "staff_mail_unused",
+    ];
+    if FROM_OUTSIDE.contains(&kind) {
+        crate::outbound::inert::inert(&detail)
+    } else {
+        detail
+    }
 }
 
 /// The transcript to the sender, and to the handler when someone else changed the case.
@@ -928,10 +965,13 @@ fn send_transcript(
             case: Some(case),
             context,
             attachments: &[],
+            files: Files::None,
+            cause: situation.cause(),
         },
         &recipients,
         now,
-    )
+    )?;
+    Ok(())
 }
 
 /// A proven mail that names no case: a complaint handed in on someone's behalf, a
@@ -989,8 +1029,11 @@ fn without_case(
                 received_at: now,
                 mail_id,
                 reason,
-                // A staff member vouches for it: the acknowledgement may quote the text.
+                // A staff member vouches for it: the acknowledgement may quote the text, and
+                // neither it nor the notice to staff counts against the unproven budget.
                 sender_verified: true,
+                vouched: true,
+                cause: Cause::Proven,
                 repaired: false,
             },
             now,
@@ -1138,9 +1181,12 @@ fn send_caseless_transcript(
             case: None,
             context,
             attachments: &[],
+            files: Files::None,
+            cause: situation.cause(),
         },
         &actor.address,
         None,
         now,
-    )
+    )?;
+    Ok(())
 }

@@ -130,6 +130,8 @@ impl Jobs<'_> {
                     case: None,
                     context,
                     attachments: &[],
+                    files: crate::outbound::mailer::Files::None,
+                    cause: crate::outbound::budget::Cause::Proven,
                 },
                 now,
             )?;
@@ -229,6 +231,8 @@ impl Jobs<'_> {
                 case: Some(case),
                 context,
                 attachments: &[],
+                files: crate::outbound::mailer::Files::None,
+                cause: crate::outbound::budget::Cause::Proven,
             },
             &self.intake.handler_or_staff(case),
             now,

@@ -34,10 +34,14 @@ pub enum Template {
     AdminAlert,
     AdminAllClear,
     TestMail,
+    /// The summary of mail the outbound budget held back (issue 22).
+    Summary,
+    /// To the director: acknowledgements wait for the hourly maximum (issue 22).
+    AcknowledgementFlood,
 }
 
 impl Template {
-    pub const ALL: [Template; 21] = [
+    pub const ALL: [Template; 23] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -59,6 +63,8 @@ impl Template {
         Self::AdminAlert,
         Self::AdminAllClear,
         Self::TestMail,
+        Self::Summary,
+        Self::AcknowledgementFlood,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +90,8 @@ impl Template {
             Self::AdminAlert => "admin_alert",
             Self::AdminAllClear => "admin_all_clear",
             Self::TestMail => "test_mail",
+            Self::Summary => "summary",
+            Self::AcknowledgementFlood => "acknowledgement_flood",
         }
     }
 }
@@ -141,6 +149,10 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "admin_all_clear",
     "nl" / "test_mail",
     "en" / "test_mail",
+    "nl" / "summary",
+    "en" / "summary",
+    "nl" / "acknowledgement_flood",
+    "en" / "acknowledgement_flood",
 ];
 
 /// A rendered mail body.
@@ -342,6 +354,15 @@ pub fn long_datetime(at: DateTime<Utc>, tz: Tz, lang: Language) -> String {
         local.hour(),
         local.minute()
     )
+}
+
+/// "820 B", "14 KB", "4.2 MB": a file's size as mail names it.
+pub fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
 }
 
 /// The first part of a text, cut at a word boundary near `max_chars`, with "…" when cut.
