@@ -679,19 +679,10 @@ impl Intake<'_> {
         let lang = mailer.staff_language();
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
-        let (unknown, no_subject) = match lang {
-            Language::Nl => ("(onbekend)", "(geen onderwerp)"),
-            Language::En => ("(unknown)", "(no subject)"),
-        };
-        context.insert("sender", sender.unwrap_or(unknown));
-        context.insert(
-            "subject",
-            if subject.is_empty() {
-                no_subject
-            } else {
-                subject
-            },
-        );
+        // The sender's own words, made inert by the mailer; the template says when there are
+        // none.
+        context.insert("sender", sender.unwrap_or_default());
+        context.insert("subject", subject);
         context.insert(
             "reason",
             &crate::domain::wording::quarantine_reason(reason, lang),

@@ -606,7 +606,12 @@ fn work_case(
     };
     let who = Some(actor.address.as_str());
     let linked = Some((case.id, case.reference));
-    if block.is_empty() && block.message.trim().is_empty() {
+    // No commands and no text of its own (a closing or signature alone is none).
+    if block.is_empty()
+        && crate::commands::reply::without_closing(block.message.trim())
+            .trim()
+            .is_empty()
+    {
         cases::add_event(
             tx,
             case.id,
