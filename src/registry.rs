@@ -156,7 +156,7 @@ impl Registry<'_> {
         context.insert("acknowledged", &acknowledged);
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
-        let told = mailer.to_roles(
+        mailer.to_roles(
             tx,
             Letter {
                 kind: OutboxKind::StaffNotification,
@@ -172,20 +172,7 @@ impl Registry<'_> {
             &self.settings.roles.staff,
             now,
         )?;
-        let held_back = told.iter().filter(|q| **q == Queued::HeldBack).count();
-        if held_back > 0 {
-            cases::add_event(
-                tx,
-                case_id,
-                now,
-                "not_sent",
-                None,
-                &format!(
-                    "melding aan {held_back} van de {} medewerkers niet afzonderlijk verstuurd (maximum voor niet-bewezen afzenders per 24 uur); opgenomen in hun samenvatting",
-                    told.len()
-                ),
-            )?;
-        }
+
         tracing::info!(case = %reference, acknowledged, "complaint registered");
         Ok(case)
     }

@@ -674,7 +674,7 @@ fn item3_third_party_mail_with_20_mb_and_3_mb_of_text_stays_small() {
             "no file, text cut: {} bytes",
             m.raw.len()
         );
-        assert!(text.contains("scan.pdf (20.0 MB)"), "{text}");
+        assert!(text.contains("scan[.]pdf (20.0 MB)"), "{text}");
         assert!(
             text.contains("klachtd case"),
             "the cut says where the rest is"
@@ -1074,4 +1074,114 @@ fn attack_a_flood_of_complaints_gives_no_flood_of_reminders() {
             .count();
         assert!(reminders <= 10, "{who}: {reminders} reminders");
     }
+}
+
+/// Outside review: files that fill `attach_max_bytes` as sent, and beside them a text made of
+/// what HTML must escape and base64 must spread (`&` and four-byte characters): the total still
+/// stays within `attach_max_bytes` + 1 MB — the texts are cut shorter, the files stay.
+#[test]
+fn attack_files_and_a_text_of_escapes_together_stay_within_the_cap() {
+    use base64::Engine;
+    let world = world(&[("KLACHTD__OUTBOUND__ATTACH_MAX_BYTES", "1000000")]);
+    let mut store = Store::open_in_memory().unwrap();
+    let text = "&\u{1F600}<>\"'/".repeat(14_000);
+    let mut body = format!("--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n");
+    for n in 1..=3 {
+        let data: Vec<u8> = (0..240_000).map(|i| ((i * n) % 253) as u8).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        body.push_str(&format!(
+            "--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"s{n}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            lines.join("\r\n")
+        ));
+    }
+    body.push_str("--b--");
+    take(
+        &world,
+        &mut store,
+        "c",
+        mail(
+            "Piet <piet@example.net>",
+            "Klacht",
+            "Content-Type: multipart/mixed; boundary=\"b\"\r\n",
+            &body,
+            "c@example.net",
+        ),
+        start(),
+    );
+    let cap = 1_000_000 + 1024 * 1024;
+    let all = sent(&store);
+    for (m, _) in &all {
+        assert!(
+            m.raw.len() <= cap,
+            "{}: {} bytes",
+            m.kind.as_str(),
+            m.raw.len()
+        );
+    }
+    let (notice, text) = all
+        .iter()
+        .find(|(m, _)| m.kind == OutboxKind::StaffNotification)
+        .unwrap();
+    assert_eq!(
+        InboundMail::parse(&notice.raw).unwrap().attachments.len(),
+        3
+    );
+    assert!(
+        text.contains("klachtd case"),
+        "the cut says where the rest is"
+    );
+}
+
+/// Mail caused by proven people is never starved by the budget: with anna's budget for unproven
+/// mail spent by forgeries, her own proven command still gets its transcript at once, and the
+/// reaction it orders reaches the complainant.
+#[test]
+fn proven_mail_is_never_starved_by_a_flood() {
+    let world = world(&[]);
+    let mut store = Store::open_in_memory().unwrap();
+    let t = start();
+    take(
+        &world,
+        &mut store,
+        "c",
+        complaint_from("Piet <piet@example.net>", "", "c@example.net"),
+        t,
+    );
+    for i in 0..10 {
+        take(
+            &world,
+            &mut store,
+            &format!("f{i}"),
+            mail(
+                STAFF[0],
+                "RE: [KL-2026-0001]",
+                "Content-Type: text/plain\r\n",
+                "Notitie: vervalst",
+                &format!("f{i}@attacker.example"),
+            ),
+            t + Duration::minutes(1 + i),
+        );
+    }
+    assert!(held_back(&store, STAFF[0]) > 0, "the budget is spent");
+    let proven = format!(
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={a}\r\nFrom: <{a}>\r\nTo: info@example.org\r\nSubject: RE: [KL-2026-0001]\r\nMessage-ID: <p1@example.org>\r\n\r\nReactie\r\n\r\nBeste Piet,\r\nWij bellen u morgen.\r\n",
+        a = STAFF[0]
+    );
+    let at = t + Duration::minutes(30);
+    take(&world, &mut store, "p1", proven.into_bytes(), at);
+    let all = sent(&store);
+    assert!(all.iter().any(|(m, _)| m.kind == OutboxKind::Reaction
+        && to(m) == "piet@example.net"
+        && m.next_attempt_at == at));
+    assert!(
+        all.iter().any(|(m, _)| m.kind == OutboxKind::Transcript
+            && to(m) == STAFF[0]
+            && m.created_at == at),
+        "her own transcript"
+    );
 }

@@ -450,11 +450,12 @@ fn confirm(
             ),
         )?;
     }
+    // The held mail's lines are its (unproven) sender's words: inert (issue 22).
     let lines = held_block
         .lines
         .iter()
         .map(|l| TranscriptLine {
-            source: l.source.clone(),
+            source: crate::outbound::inert::inert(&l.source),
             status: "niet",
             result: String::new(),
         })

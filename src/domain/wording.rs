@@ -96,6 +96,12 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "beschadigd bericht hersteld",
         "damaged message recovered",
     ),
+    // Issue 22: mail the outbound budget held back for the summary.
+    (
+        "not_sent",
+        "bericht niet afzonderlijk verstuurd",
+        "message not sent separately",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
@@ -146,8 +152,9 @@ pub fn history_line(
 }
 
 /// Event kinds whose detail klachtd itself wrote, in Dutch.
-const DUTCH_DETAIL: [&str; 5] = [
+const DUTCH_DETAIL: [&str; 6] = [
     "acknowledgement_skipped",
+    "not_sent",
     "closed",
     "overdue",
     "reminder",
@@ -312,6 +319,7 @@ mod tests {
             "reminder",
             "registered_by",
             "mail_failed",
+            "not_sent",
         ] {
             assert_ne!(event_label(kind, Language::Nl), "gebeurtenis", "{kind}");
             assert_ne!(event_label(kind, Language::En), "event", "{kind}");

@@ -87,9 +87,16 @@ pub fn senders_words(text: &str) -> String {
 pub const MARKED_KEYS: [&str; 4] = ["subject", "name", "mail_subject", "sender"];
 
 /// Context keys holding other text from outside that is not the complaint itself (a held
-/// command mail): shown [`inert`], readable. (A case's history is made inert line by line
-/// where it is written, so the staff addresses in it stay as they are.)
-pub const INERT_KEYS: [&str; 3] = ["held_text", "held_message", "held_lines"];
+/// command mail, the Received hop its sender's server named, a stranger's file names): shown
+/// [`inert`], readable. (A case's history is made inert line by line where it is written, so
+/// the staff addresses in it stay as they are.)
+pub const INERT_KEYS: [&str; 5] = [
+    "held_text",
+    "held_message",
+    "held_lines",
+    "origin",
+    "attachment_names",
+];
 
 /// Makes every value under [`MARKED_KEYS`] and `inert_keys`, at any depth of `value` (the
 /// digest's lists of cases hold subjects too), inert.

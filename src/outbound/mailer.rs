@@ -325,6 +325,22 @@ impl Mailer<'_> {
         let (at, capped) = match self.budget().admit(tx, &request)? {
             Admission::Queue { at, capped } => (at, capped),
             Admission::HeldBack => {
+                // Never dropped from the register: the case's history says so too.
+                if let Some(case) = letter.case {
+                    cases::add_event(
+                        tx,
+                        case.id,
+                        now,
+                        "not_sent",
+                        None,
+                        &format!(
+                            "{} aan {} niet afzonderlijk verstuurd: het maximum van {} berichten per 24 uur voor niet-bewezen afzenders was bereikt; opgenomen in de samenvatting",
+                            letter.kind.as_str(),
+                            to.recipient,
+                            self.settings.outbound.unproven_per_day
+                        ),
+                    )?;
+                }
                 tracing::info!(
                     case = letter.case.map(|c| tracing::field::display(c.reference)),
                     kind = letter.kind.as_str(),
