@@ -91,7 +91,7 @@ impl Budget<'_> {
         }
         if req.cause != Cause::Proven {
             let limit = outbound.unproven_per_day;
-            if counts::unproven_since(tx, &mailbox, req.now - WINDOW, limit)? >= limit {
+            if counts::unproven_reached(tx, &mailbox, req.now - WINDOW, limit)? {
                 let to_report = self.settings.roles.role_of(req.recipient).is_some();
                 counts::roll_up(
                     tx,

@@ -368,20 +368,11 @@ impl Mailer<'_> {
                 .context
                 .insert("late", &(leaves >= case.reaction_due));
         }
-        let (attached, notes) = self.fit(&letter, lang);
-        if !notes.is_empty() {
-            letter.context.insert("attachments", &notes);
-        }
-        letter.context.insert(
-            "omitted",
-            &notes
-                .iter()
-                .filter(|n| !n.attached)
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
+        let (attached, mut notes) = self.fit(&letter, lang);
+        name_files(&mut letter.context, &notes);
         if to.role {
-            let mut value = letter.context.clone().into_json();
+            // Taken, not cloned: the context holds the complaint's text (twice).
+            let mut value = std::mem::replace(&mut letter.context, Context::new()).into_json();
             let extra: &[&str] = if letter.template == Template::ThirdPartyNotification {
                 &["body"]
             } else {
@@ -442,7 +433,7 @@ impl Mailer<'_> {
                 to: vec![compose::mailbox(to.recipient, to.name)?],
                 reply_to: reply_to.clone(),
                 case: case_ref,
-                rendered: &scrubbed,
+                rendered: scrubbed.as_ref().unwrap_or(&rendered),
                 in_reply_to: origin.as_deref(),
                 references: &references,
                 attachments: &files,
@@ -460,10 +451,13 @@ impl Mailer<'_> {
                     "a mail stays over its size limit ({} > {cap} bytes) with every text cut",
                     bytes.len()
                 );
+                // The files go too, and the mail says so.
                 files.clear();
-                continue;
+                notes.iter_mut().for_each(|n| n.attached = false);
+                name_files(&mut letter.context, &notes);
+            } else {
+                limit /= 4;
             }
-            limit /= 4;
             rendered = self.render_bounded(&letter, lang, limit)?;
         };
         let id = outbox::queue_at(
@@ -665,6 +659,18 @@ impl Mailer<'_> {
     }
 }
 
+/// Tells the templates which files a mail names: all of them (`attachments`, when there are
+/// any), and those not enclosed (`omitted`).
+fn name_files(context: &mut Context, notes: &[AttachmentNote]) {
+    if !notes.is_empty() {
+        context.insert("attachments", notes);
+    }
+    context.insert(
+        "omitted",
+        &notes.iter().filter(|n| !n.attached).collect::<Vec<_>>(),
+    );
+}
+
 /// Bytes a file takes in a mail as sent: base64 in lines of 76 characters and CRLF, and the
 /// headers of its part.
 pub fn sent_size(a: &Attachment) -> usize {
@@ -741,14 +747,14 @@ fn hex_runs(bytes: &[u8]) -> Vec<&str> {
 }
 
 /// The rendered mail with every address or Message-ID that carries a token of someone else
-/// replaced by a note; the tokens found are added to `foreign`.
+/// replaced by a note, when it has any (the tokens found are added to `foreign`).
 fn scrub_rendered(
     tx: &Connection,
     rendered: &Rendered,
     recipient: &EmailAddress,
     lang: Language,
     foreign: &mut Vec<String>,
-) -> anyhow::Result<Rendered> {
+) -> anyhow::Result<Option<Rendered>> {
     let mut found = Vec::new();
     for part in [&rendered.subject, &rendered.text, &rendered.html] {
         for t in foreign_tokens(tx, part, recipient)? {
@@ -758,7 +764,7 @@ fn scrub_rendered(
         }
     }
     if found.is_empty() {
-        return Ok(rendered.clone());
+        return Ok(None);
     }
     let note = match lang {
         Language::Nl => "[antwoordadres van klachtd verwijderd]",
@@ -770,11 +776,11 @@ fn scrub_rendered(
             foreign.push(t.clone());
         }
     }
-    Ok(Rendered {
+    Ok(Some(Rendered {
         subject: scrub(&rendered.subject),
         text: scrub(&rendered.text),
         html: scrub(&rendered.html),
-    })
+    }))
 }
 
 /// `text` with each address-like run (letters, digits and `.+-_=%@`) that holds one of

@@ -270,7 +270,6 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_budget_capped ON outbox_budget (due_at) WHERE capped = 1;
     CREATE INDEX outbox_budget_summaries ON outbox_budget (mailbox, queued_at)
         WHERE kind = 'summary';
-    CREATE INDEX outbox_budget_queued ON outbox_budget (queued_at);
     CREATE TABLE outbox_rollup (
         id        INTEGER PRIMARY KEY,
         mailbox   TEXT NOT NULL,
