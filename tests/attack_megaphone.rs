@@ -1212,3 +1212,44 @@ fn proven_mail_is_never_starved_by_a_flood() {
         "her own transcript"
     );
 }
+
+/// Outside review: Gmail delivers every dotted spelling of a username (and googlemail.com) to one
+/// inbox; 40 complaints "from" such spellings of a victim's address gave her 40
+/// acknowledgements. They are one mailbox: one acknowledgement a day.
+#[test]
+fn attack_gmail_spellings_of_a_victim_are_one_mailbox() {
+    let world = world(&[]);
+    let mut store = Store::open_in_memory().unwrap();
+    let t = start();
+    let local = "slachtofferjansen";
+    for i in 0..40usize {
+        let mut spelled = String::new();
+        for (k, c) in local.chars().enumerate() {
+            spelled.push(c);
+            if k + 1 < local.len() && (i >> (k % 12)) & 1 == 1 {
+                spelled.push('.');
+            }
+        }
+        let domain = if i % 5 == 0 {
+            "googlemail.com"
+        } else {
+            "gmail.com"
+        };
+        take(
+            &world,
+            &mut store,
+            &format!("g{i}"),
+            complaint_from(
+                &format!("<{spelled}@{domain}>"),
+                "",
+                &format!("g{i}@attacker.example"),
+            ),
+            t + Duration::minutes(i as i64),
+        );
+    }
+    let acks = sent(&store)
+        .iter()
+        .filter(|(m, _)| m.kind == OutboxKind::Acknowledgement)
+        .count();
+    assert_eq!(acks, 1, "one inbox, one acknowledgement a day");
+}

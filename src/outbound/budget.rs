@@ -76,7 +76,7 @@ impl Budget<'_> {
     /// Decides whether `req` may be queued, and when; records what it holds back. For an
     /// acknowledgement it also claims the day's one acknowledgement of its mailbox.
     pub fn admit(&self, tx: &Connection, req: &Request<'_>) -> anyhow::Result<Admission> {
-        let mailbox = req.recipient.without_tag();
+        let mailbox = req.recipient.delivery_key();
         let outbound = &self.settings.outbound;
         if req.kind == OutboxKind::Summary {
             return Ok(
@@ -143,7 +143,7 @@ impl Budget<'_> {
             tx,
             &Counted {
                 outbox_id,
-                mailbox: &req.recipient.without_tag(),
+                mailbox: &req.recipient.delivery_key(),
                 kind: req.kind.as_str(),
                 unproven: req.cause != Cause::Proven,
                 capped,

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// One queued mail as the budget counts it.
 pub struct Counted<'a> {
     pub outbox_id: i64,
-    /// The recipient without `+tag`, lower case (`EmailAddress::without_tag`).
+    /// The recipient's mailbox (`EmailAddress::delivery_key`: no `+tag`, lower case, …).
     pub mailbox: &'a str,
     /// `OutboxKind::as_str`.
     pub kind: &'a str,
