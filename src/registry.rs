@@ -268,7 +268,12 @@ pub(crate) fn first_attachment_number(
 pub(crate) fn short_subject(subject: &str) -> String {
     let words: Vec<&str> = subject
         .split_whitespace()
-        .filter(|w| !crate::domain::display_name::looks_like_link(w))
+        // Nothing a mail client could make a link of: also not with the dots IDNA reads as
+        // dots (`evil。example`), which `looks_like_link` does not see (issue 22).
+        .filter(|w| {
+            !crate::domain::display_name::looks_like_link(w)
+                && crate::outbound::inert::inert(w) == *w
+        })
         .collect();
     let joined = words.join(" ");
     if joined.chars().count() <= 60 {

@@ -1253,3 +1253,35 @@ fn attack_gmail_spellings_of_a_victim_are_one_mailbox() {
         .count();
     assert_eq!(acks, 1, "one inbox, one acknowledgement a day");
 }
+
+/// Outside review: a link written with the dots IDNA reads as dots (`evil。example`,
+/// `evil．example`) slipped past the acknowledgement's link filter to the forged sender — info@
+/// relaying a link to a victim. The acknowledgement repeats no such word; staff see it inert.
+#[test]
+fn attack_a_link_with_ideographic_dots_reaches_nobody() {
+    let world = world(&[]);
+    let mut store = Store::open_in_memory().unwrap();
+    take(
+        &world,
+        &mut store,
+        "d",
+        mail(
+            "<ander@example.net>",
+            "=?utf-8?q?Bezoek_evil=E3=80=82example_of_evil=EF=BC=8Eexample_nu?=",
+            "Content-Type: text/plain; charset=utf-8\r\n",
+            "Ik ben niet tevreden.",
+            "d@attacker.example",
+        ),
+        start(),
+    );
+    for (m, text) in sent(&store) {
+        for form in ["evil.example", "evil\u{3002}example", "evil\u{ff0e}example"] {
+            assert!(
+                !text.contains(form),
+                "{} to {}: {text}",
+                m.kind.as_str(),
+                to(&m)
+            );
+        }
+    }
+}
