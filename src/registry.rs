@@ -149,11 +149,20 @@ impl Registry<'_> {
                     None,
                     "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd",
                 )?;
-                false
+                Queued::NotSent
             }
         };
         let mut context = mailer.case_context(&case, mailer.staff_language());
-        context.insert("acknowledged", &acknowledged);
+        context.insert("acknowledged", &acknowledged.is_queued());
+        // Spread by the hourly maximum: staff are told it leaves later, not that it went.
+        if let Queued::At(at) = acknowledged
+            && at > now
+        {
+            context.insert(
+                "acknowledged_later",
+                &templates::long_datetime(at, self.tz, mailer.staff_language()),
+            );
+        }
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
         mailer.to_roles(
@@ -173,21 +182,21 @@ impl Registry<'_> {
             now,
         )?;
 
-        tracing::info!(case = %reference, acknowledged, "complaint registered");
+        tracing::info!(case = %reference, acknowledged = acknowledged.is_queued(), "complaint registered");
         Ok(case)
     }
 
     /// Queues the acknowledgement (the budget decides: one a day per mailbox, the hourly
     /// ceiling for senders nobody vouches for), quoting the complainant's words and full
     /// subject only when the receiving server vouches for the sender — so a forged sender
-    /// never gets someone else's text relayed to them from info@. Whether it was queued.
+    /// never gets someone else's text relayed to them from info@. What became of it.
     fn acknowledge(
         &self,
         tx: &Connection,
         case: &CaseRecord,
         complaint: &NewComplaint<'_>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Queued> {
         let mailer = self.mailer();
         let mut context = mailer.case_context(case, complaint.language);
         context.insert("acknowledged", &true);
@@ -239,7 +248,7 @@ impl Registry<'_> {
             ),
         };
         cases::add_event(tx, case.id, now, kind, None, &detail)?;
-        Ok(queued.is_queued())
+        Ok(queued)
     }
 
     /// Who hears about a case: its handler when that is a known address, otherwise all staff.

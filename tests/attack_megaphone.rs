@@ -1285,3 +1285,37 @@ fn attack_a_link_with_ideographic_dots_reaches_nobody() {
         }
     }
 }
+
+/// Staff are told the truth about a spread acknowledgement: when it will leave, not that the
+/// complainant has it.
+#[test]
+fn staff_hear_when_a_spread_acknowledgement_leaves() {
+    let world = world(&[("KLACHTD__OUTBOUND__ACKNOWLEDGEMENTS_PER_HOUR", "1")]);
+    let mut store = Store::open_in_memory().unwrap();
+    for i in 0..2 {
+        take(
+            &world,
+            &mut store,
+            &format!("c{i}"),
+            complaint_from(
+                &format!("<k{i}@example.net>"),
+                "",
+                &format!("c{i}@example.net"),
+            ),
+            start(),
+        );
+    }
+    let notices: Vec<String> = sent(&store)
+        .into_iter()
+        .filter(|(m, _)| m.kind == OutboxKind::StaffNotification && to(m) == STAFF[0])
+        .map(|(_, text)| text)
+        .collect();
+    assert!(notices[0].contains("De afzender heeft een ontvangstbevestiging gekregen"));
+    assert!(
+        notices[1].contains(
+            "De afzender krijgt een ontvangstbevestiging vanaf dinsdag 24 november 2026 om 10:03"
+        ),
+        "{}",
+        notices[1]
+    );
+}
