@@ -173,13 +173,13 @@ pub const ATTRIBUTIONS: &[&[&str]] = &[
     // Thunderbird Android sl
     &["", "sporoča:"],
     // Thunderbird Android tr, Thunderbird tr
-    &["", "tarihinde", "yazdı:"],
+    &["", "tarihinde", "yazdi:"],
     // Thunderbird tr
-    &["", "tarihinde yazdı:"],
+    &["", "tarihinde yazdi:"],
     // Outlook 2019 (tr) (email-forward-parser)
-    &["", "tarihinde şunu yazdı:"],
+    &["", "tarihinde şunu yazdi:"],
     // Roundcube az_AZ
-    &["", "tarixdə,", "yazıb:"],
+    &["", "tarixdə,", "yazib:"],
     // Thunderbird bs
     &["", "u", "je napisao/la:"],
     // Thunderbird hr
@@ -193,9 +193,9 @@ pub const ATTRIBUTIONS: &[&[&str]] = &[
     // Thunderbird cak
     &["", "xutz'ib'aj:"],
     // Thunderbird Android tr, Thunderbird tr
-    &["", "yazdı:"],
+    &["", "yazdi:"],
     // Roundcube tr_TR
-    &["", "yazmış:"],
+    &["", "yazmiş:"],
     // Thunderbird uz
     &["", "yozdi:"],
     // Roundcube uz
@@ -631,6 +631,10 @@ pub const SEPARATORS: &[&str] = &[
     "esialgne kiri",
     // Gmail (all locales), Missive (en), HubSpot (en) (email-forward-parser), Thunderbird en-CA, Thunderbird en-GB, Thunderbird ja, Thunderbird ja-JP-mac
     "forwarded message",
+    // Apple Mail (tr) (email-forward-parser)
+    "ileti başlangici",
+    // Thunderbird tr
+    "iletilen ileti",
     // Apple Mail (es) (email-forward-parser)
     "inicio del mensaje reenviado",
     // Apple Mail (it) (email-forward-parser)
@@ -649,10 +653,6 @@ pub const SEPARATORS: &[&str] = &[
     "izvorna poruka",
     // Roundcube sl_SI
     "izvorno sporočilo",
-    // Apple Mail (tr) (email-forward-parser)
-    "i̇leti başlangıcı",
-    // Thunderbird tr
-    "i̇letilen i̇leti",
     // Roundcube eu_ES, Thunderbird Android eu, Thunderbird eu
     "jatorrizko mezua",
     // Roundcube br, Thunderbird Android br
@@ -855,10 +855,8 @@ pub const SEPARATORS: &[&str] = &[
     "áframsendur póstur",
     // Apple Mail (ro) (email-forward-parser)
     "începe mesajul redirecționat",
-    // Roundcube tr_TR
+    // Roundcube tr_TR, Thunderbird Android tr, Thunderbird tr
     "özgün ileti",
-    // Thunderbird Android tr, Thunderbird tr
-    "özgün i̇leti",
     // Roundcube el_GR, Thunderbird el
     "αρχικό μήνυμα",
     // Thunderbird el

@@ -314,7 +314,11 @@ fn normalised(line: &str) -> String {
         .trim_start_matches(['>', ' ', '*'])
         .replace(['\u{a0}', '\u{202f}'], " ")
         .replace(crate::domain::address::is_invisible, "")
-        .to_lowercase();
+        .to_lowercase()
+        // Turkish dotted and dotless i as the table holds them (scripts/quote-forms).
+        .replace("i\u{307}", "i")
+        .replace('\u{131}', "i")
+        .replace('\u{307}', "");
     lower
         .split_whitespace()
         .collect::<Vec<_>>()
