@@ -17,6 +17,8 @@ fn fixture(name: &str) -> Vec<u8> {
 /// A private klachtd installation in a temporary directory.
 struct Install {
     dir: tempfile::TempDir,
+    /// Settings of this installation beyond the defaults, as environment variables.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Install {
@@ -25,7 +27,10 @@ impl Install {
         for sub in ["mail/new", "mail/cur", "mail/tmp"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        Install { dir }
+        Install {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -39,6 +44,7 @@ impl Install {
             .env("KLACHTD__ROLES__STAFF", "staff@example.org")
             .env("KLACHTD__INBOUND__MAILDIR", "mail")
             .env("KLACHTD_LOG", "info");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -375,4 +381,64 @@ fn a_purge_leaves_no_copy_in_the_mailbox_even_after_a_crash() {
         )
         .unwrap();
     assert_eq!((pending, no_case_mail), (0, 0));
+}
+
+/// A backlog over several intake batches (issue 26: the Maildir is taken in as IMAP is, at
+/// most `BATCH_MAILS` mails a commit), killed after the first mail of a batch is moved out of
+/// `new/` and again right after the next batch's commit: every mail is recorded once, every
+/// complaint gets one case and one acknowledgement, and nothing stays in `new/`.
+#[test]
+fn a_backlog_over_several_batches_survives_kills_between_commit_and_moves() {
+    use klachtd::inbound::imap::BATCH_MAILS;
+    let mut k = Install::new();
+    // Every complaint here is real: no hourly ceiling on their acknowledgements.
+    k.env.push((
+        "KLACHTD__OUTBOUND__ACKNOWLEDGEMENTS_PER_HOUR",
+        "100000".into(),
+    ));
+    let n = 2 * BATCH_MAILS + 50;
+    for i in 0..n {
+        let mail = format!(
+            "From: Klager {i} <klager{i}@example.net>\r\nTo: info@example.org\r\n\
+             Subject: Klacht {i}\r\nMessage-ID: <batch-{i}@example.net>\r\n\
+             Date: Tue, 24 Nov 2026 09:00:00 +0100\r\n\r\nDe cursus van les {i} begon te laat.\r\n"
+        );
+        k.deliver(&format!("{i:05}.host"), mail.as_bytes());
+    }
+    let count = |sub: &str| std::fs::read_dir(k.path(sub)).unwrap().count();
+    let recorded = || -> i64 {
+        rusqlite::Connection::open(k.path("var/klachtd.sqlite"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM mails", [], |r| r.get(0))
+            .unwrap()
+    };
+    let now = "2026-11-24T10:00:00+01:00";
+    // The first batch is committed whole before its first mail is moved.
+    k.crash_at_with("after-mark", &["run", "--once", "--now", now]);
+    assert_eq!(recorded(), BATCH_MAILS as i64, "one commit for the batch");
+    assert_eq!(count("mail/new"), n - 1, "only the first mail was moved");
+    // The next pass finds the rest of that batch recorded, and commits one new mail with it.
+    k.crash_at_with("after-commit", &["run", "--once", "--now", now]);
+    assert_eq!(recorded(), BATCH_MAILS as i64 + 1);
+    assert_eq!(count("mail/new"), n - 1, "killed before any move");
+    k.run(&["run", "--once", "--now", now]);
+    assert_eq!(count("mail/new"), 0);
+    assert_eq!(count("mail/cur"), n);
+    assert_eq!(recorded(), n as i64, "every mail recorded once");
+    let cases = k.cases_json();
+    assert_eq!(cases.len(), n, "one case per complaint");
+    let files = k.outbox();
+    for case in &cases {
+        let reference = case["reference"].as_str().unwrap().to_lowercase();
+        let acks = files
+            .iter()
+            .filter(|f| f.starts_with(&format!("{reference}.ack.")))
+            .count();
+        assert_eq!(acks, 1, "{reference}: {acks} acknowledgements");
+    }
+    assert_eq!(
+        files.len(),
+        2 * n,
+        "an acknowledgement and a staff notice each"
+    );
 }
