@@ -234,8 +234,8 @@ fn killed_after_sending_before_recording_resends_the_same_message() {
         &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"),
     );
     k.crash_at("after-send");
-    // The ack and the staff notification are heads of different chains and go out side by
-    // side (outbound::worker::PARALLEL_SENDS): one or both were written when the crash came.
+    // The ack and the staff notification are heads of different chains and are written in
+    // one batch (outbound::worker::FILE_BATCH): both were when the crash came.
     let before = k.outbox();
     assert!(
         (1..=2).contains(&before.len()),
@@ -441,4 +441,48 @@ fn a_backlog_over_several_batches_survives_kills_between_commit_and_moves() {
         2 * n,
         "an acknowledgement and a staff notice each"
     );
+}
+
+/// The file transport writes a batch of due mail before it records any of it (issue 26): killed
+/// after the first file of a batch, before the directory is synced and anything recorded, the
+/// next run writes every message of the batch again under its own name: one file per queued
+/// message, none twice, no temporary file left.
+#[test]
+fn killed_inside_a_batch_of_files_rewrites_it_under_the_same_names() {
+    let k = Install::new();
+    for (i, name) in [
+        "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
+        "02_klacht_factuur_gmail_alternative_qp.eml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        k.deliver(&format!("{i}.eml"), &fixture(name));
+    }
+    k.crash_at("after-file");
+    let before = k.outbox();
+    assert_eq!(before.len(), 1, "killed after the first file: {before:?}");
+    k.run(&["run", "--once"]);
+    let after = k.outbox();
+    let db = rusqlite::Connection::open(k.path("var/klachtd.sqlite")).unwrap();
+    let mut queued: Vec<String> = db
+        .prepare("SELECT message_id FROM outbox WHERE status = 'sent'")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|id| {
+            klachtd::outbound::transport::file_copy(Path::new(""), &id.unwrap())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    queued.sort();
+    assert_eq!(queued.len(), 4, "two acknowledgements, two staff notices");
+    assert_eq!(after, queued, "one file per message, none twice");
+    assert!(before.iter().all(|b| after.contains(b)));
+    let all: Vec<String> = std::fs::read_dir(k.path("var/outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(all.len(), 4, "no temporary file left: {all:?}");
 }

@@ -145,6 +145,77 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// Hands over a batch of queued mails, each the head of its own chain (so they may go in
+    /// any order); one result per mail, in the batch's order. Over SMTP they are sent side by
+    /// side, each over a connection of its own. The file transport writes them one after the
+    /// other in one blocking task and syncs the directory once for them all: a file whose
+    /// result is `Ok` is on disk, under its own name, before anything is recorded. After the
+    /// first failure it writes no more (the disk is full or the directory gone: the rest waits
+    /// with the queue).
+    pub async fn send_batch(&self, mails: &[QueuedMail]) -> Vec<Result<(), SendError>> {
+        let Transport::File(dir) = self else {
+            return futures::future::join_all(mails.iter().map(|mail| async move {
+                crate::failpoint::hit("before-send");
+                let result = self.send(mail).await;
+                if result.is_ok() {
+                    crate::failpoint::hit("after-send");
+                }
+                result
+            }))
+            .await;
+        };
+        let files: Vec<(PathBuf, Vec<u8>)> = mails
+            .iter()
+            .map(|mail| (file_copy(dir, &mail.message_id), mail.raw.clone()))
+            .collect();
+        let dir = dir.clone();
+        let n = files.len();
+        tokio::task::spawn_blocking(move || write_files(&dir, &files))
+            .await
+            .unwrap_or_else(|e| vec![Err(SendError::Unavailable(e.to_string())); n])
+    }
+}
+
+/// The file transport's batch: each file written under its name ([`file_copy`]), then one
+/// sync of the directory for all of their names.
+fn write_files(dir: &std::path::Path, files: &[(PathBuf, Vec<u8>)]) -> Vec<Result<(), SendError>> {
+    let mut results = Vec::with_capacity(files.len());
+    let mut failed: Option<String> = None;
+    for (path, raw) in files {
+        if let Some(why) = &failed {
+            results.push(Err(SendError::Unavailable(format!(
+                "not written after an earlier failure: {why}"
+            ))));
+            continue;
+        }
+        crate::failpoint::hit("before-send");
+        match crate::fsutil::write_private_unsynced_name(path, raw) {
+            Ok(()) => {
+                results.push(Ok(()));
+                crate::failpoint::hit("after-file");
+            }
+            Err(e) => {
+                let why = format!("writing {}: {e}", dir.display());
+                results.push(Err(SendError::Unavailable(why.clone())));
+                failed = Some(why);
+            }
+        }
+    }
+    if results.iter().any(Result::is_ok) {
+        match crate::fsutil::sync_dir(dir) {
+            Ok(()) => crate::failpoint::hit("after-send"),
+            Err(e) => {
+                let why = format!("syncing {}: {e}", dir.display());
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(SendError::Unavailable(why.clone()));
+                }
+            }
+        }
+    }
+    results
+}
+
 /// Where the file transport writes the mail with this Message-ID (`<message-id>.eml`, every
 /// character but letters, digits and `.-_@` made `_`); `klachtd erase` removes it there.
 pub fn file_copy(dir: &std::path::Path, message_id: &str) -> PathBuf {
