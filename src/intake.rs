@@ -7,10 +7,10 @@ use crate::inbound::classify::{
     Automatic, Classification, KnownCases, classify, classify_by_headers,
 };
 use crate::inbound::{Disposition, InboundMail, RawMail};
+use crate::outbound::budget::Cause;
+use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
-use crate::registry::{
-    NewComplaint, Registry, Settled, attachment_notes, attachments_to_copy, new_text_of,
-};
+use crate::registry::{NewComplaint, Registry, Settled, first_attachment_number, new_text_of};
 use crate::settings::{Language, Settings};
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
@@ -651,6 +651,8 @@ impl Intake<'_> {
                         mail_id,
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
+                        vouched: sender_verified(mail, self.settings),
+                        cause: Cause::Unproven,
                         repaired: mail.repaired,
                         message_id_reused,
                         html: mail.html.as_deref(),
@@ -746,16 +748,12 @@ impl Intake<'_> {
         )?;
         let mailer = self.mailer();
         let lang = mailer.staff_language();
-        let limit = self.settings.outbound.attach_max_bytes;
-        let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
-        let attached = attachments_to_copy(&mail.attachments, limit);
         let mut context = mailer.case_context(case, lang);
         context.insert("confidential", &registry.confidential_note(case, lang));
         context.insert(
             "body",
             &crate::outbound::mailer::bounded_body(&new_text, lang),
         );
-        context.insert("attachments", &notes);
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
@@ -767,7 +765,12 @@ impl Intake<'_> {
                 template: Template::FollowUpNotification,
                 case: Some(case),
                 context,
-                attachments: &attached,
+                attachments: &mail.attachments,
+                files: Files::Case {
+                    first: first_attachment_number(tx, case.id, mail.attachments.len())?,
+                },
+                // A complainant's address proves nothing (issue 22: their mail is budgeted).
+                cause: Cause::Unproven,
             },
             &self.handler_or_staff(case),
             now,
@@ -793,19 +796,10 @@ impl Intake<'_> {
         let lang = mailer.staff_language();
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
-        let (unknown, no_subject) = match lang {
-            Language::Nl => ("(onbekend)", "(geen onderwerp)"),
-            Language::En => ("(unknown)", "(no subject)"),
-        };
-        context.insert("sender", sender.unwrap_or(unknown));
-        context.insert(
-            "subject",
-            if subject.is_empty() {
-                no_subject
-            } else {
-                subject
-            },
-        );
+        // The sender's own words, made inert by the mailer; the template says when there are
+        // none.
+        context.insert("sender", sender.unwrap_or_default());
+        context.insert("subject", subject);
         context.insert(
             "reason",
             &crate::domain::wording::quarantine_reason(reason, lang),
@@ -816,18 +810,14 @@ impl Intake<'_> {
         );
         // A staff member, the director or the committee whose own mail this was hears it
         // too: a command mail that cannot be used is never silent.
-        let to_sender = match sender_check {
-            Some(check) if check.proven() => Some(check),
-            // Mail in a role address's name that proves nothing: told within the daily limit.
-            Some(check) if casework::may_answer_unproven(tx, &check.address, now)? => Some(check),
-            _ => None,
-        };
-        if let Some(check) = to_sender {
+        if let Some(check) = sender_check {
             let staff = &check.address;
             let mut to_sender = context.clone();
             to_sender.insert("to_sender", &true);
             to_sender.insert("unproven", &!check.proven());
             to_sender.insert("recipient_name", &self.settings.roles.name_of(staff));
+            // Mail in a role address's name that proves nothing is told within the outbound
+            // budget (issue 22); a proven sender's is their own transcript.
             mailer.to_role(
                 tx,
                 Letter {
@@ -840,6 +830,12 @@ impl Intake<'_> {
                     case: None,
                     context: to_sender,
                     attachments: &[],
+                    files: Files::None,
+                    cause: if check.proven() {
+                        Cause::Proven
+                    } else {
+                        Cause::Unproven
+                    },
                 },
                 staff,
                 None,
@@ -854,6 +850,8 @@ impl Intake<'_> {
                 case: None,
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: Cause::Unproven,
             },
             now,
         )?;
@@ -906,7 +904,10 @@ enum CopyKey {
     New(String),
 }
 
-/// The receiving platform vouches for the From address (`casework::auth::sender_vouched`).
+/// The receiving platform vouches for the From address (`casework::auth::sender_vouched`): its
+/// own results show a login as the sender, DMARC pass or aligned DKIM pass, and nothing speaks
+/// against it. Decides what an acknowledgement may quote, and that the hourly ceiling never
+/// holds it back (issue 22).
 fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
     crate::casework::auth::sender_vouched(mail, settings)
 }

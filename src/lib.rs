@@ -13,7 +13,9 @@
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
-//!    over SMTP (or written as files), with retry and backoff.
+//!    over SMTP (or written as files), with retry and backoff. Every mail is queued by
+//!    [`outbound::mailer`], where the one budget ([`outbound::budget`]) admits it, words from
+//!    outside are made inert, its size is held and foreign tokens are removed.
 //!
 //! 5. [`jobs`] — on a schedule beside the path: deadline reminders and overdue alerts, the
 //!    weekly digest, the yearly analysis, the retention purge.

@@ -216,11 +216,7 @@ pub fn attachment(
 
 /// "12 KB", "1.4 MB".
 pub(crate) fn human_size(bytes: usize) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
-    }
+    crate::outbound::templates::human_size(bytes)
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -6,17 +6,18 @@
 use crate::domain::CaseRef;
 use crate::domain::{EmailAddress, WorkingCalendar};
 use crate::inbound::{Attachment, Disposition, Encryption, InboundMail};
+use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
+use crate::outbound::mailer::{Files, Queued};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::settings::{Language, Settings};
 use crate::store::mails;
-use crate::store::outbox::{self, OutboxKind};
+use crate::store::outbox::OutboxKind;
 use crate::store::packed::Basis;
 use crate::store::{CaseRecord, Complainant, MailOutcome, NewCase, cases};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
-use serde::Serialize;
 
 /// Everything registering and writing need besides the database; borrowed from the daemon.
 pub struct Registry<'a> {
@@ -61,6 +62,11 @@ pub(crate) struct NewComplaint<'a> {
     /// The receiving server vouches for the sender (SPF or DMARC pass for the From domain):
     /// only then does the acknowledgement quote what they wrote.
     pub sender_verified: bool,
+    /// The trusted server vouches for the sender by DMARC or aligned DKIM: the hourly
+    /// ceiling on acknowledgements never holds theirs back (issue 22).
+    pub vouched: bool,
+    /// What caused the mail registering it sends: unproven, unless staff handed it in.
+    pub cause: Cause,
     /// The mail's MIME structure was broken and its text recovered (staff are told).
     pub repaired: bool,
     /// Its Message-ID was used before by another sender: the case of that mail, or `None`
@@ -84,17 +90,6 @@ pub(crate) fn encrypted_text(lang: Language) -> &'static str {
         Language::Nl => "(versleuteld — niet leesbaar voor klachtd)",
         Language::En => "(encrypted — klachtd cannot read it)",
     }
-}
-
-/// A file of a mail as staff mail names it: attached, or kept on the case only.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct AttachmentNote {
-    /// 1-based number on the case (`klachtd attachment KL-… N`).
-    pub number: usize,
-    pub name: String,
-    pub size: String,
-    pub attached: bool,
-    pub readable: bool,
 }
 
 impl Registry<'_> {
@@ -190,25 +185,9 @@ impl Registry<'_> {
             )?;
         }
 
-        let today = now.with_timezone(&self.tz).date_naive();
         let mailer = self.mailer();
         let acknowledged = match complainant {
-            Complainant::Reachable(address) => {
-                let first_today = cases::claim_acknowledgement(tx, address, today, case_id)?;
-                if first_today {
-                    self.acknowledge(tx, &case, complaint, now)?;
-                } else {
-                    cases::add_event(
-                        tx,
-                        case_id,
-                        now,
-                        "acknowledgement_skipped",
-                        None,
-                        "afzender kreeg vandaag al een ontvangstbevestiging",
-                    )?;
-                }
-                first_today
-            }
+            Complainant::Reachable(_) => self.acknowledge(tx, &case, complaint, now)?,
             Complainant::Unreachable(_) => {
                 cases::add_event(
                     tx,
@@ -222,7 +201,7 @@ impl Registry<'_> {
                         "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd"
                     },
                 )?;
-                false
+                Queued::NotSent
             }
         };
         // Need to know (issue 25): a staff member the complaint names never hears of it.
@@ -232,16 +211,21 @@ impl Registry<'_> {
         texts.extend(html.as_deref());
         texts.extend(attached.iter().map(String::as_str));
         self.note_named(tx, &mut case, &texts, complaint.registered_by, now)?;
-        let limit = self.settings.outbound.attach_max_bytes;
-        let notes = attachment_notes(tx, case_id, complaint.attachments, limit)?;
-        let attached = attachments_to_copy(complaint.attachments, limit);
         let mut context = mailer.case_context(&case, mailer.staff_language());
         context.insert(
             "confidential",
             &self.confidential_note(&case, mailer.staff_language()),
         );
-        context.insert("acknowledged", &acknowledged);
-        context.insert("attachments", &notes);
+        context.insert("acknowledged", &acknowledged.is_queued());
+        // Spread by the hourly maximum: staff are told it leaves later, not that it went.
+        if let Queued::At(at) = acknowledged
+            && at > now
+        {
+            context.insert(
+                "acknowledged_later",
+                &templates::long_datetime(at, self.tz, mailer.staff_language()),
+            );
+        }
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
         if let Some(earlier) = complaint.message_id_reused {
@@ -258,25 +242,31 @@ impl Registry<'_> {
                 template: Template::StaffNotification,
                 case: Some(&case),
                 context,
-                attachments: &attached,
+                attachments: complaint.attachments,
+                files: Files::Case {
+                    first: first_attachment_number(tx, case_id, complaint.attachments.len())?,
+                },
+                cause: complaint.cause,
             },
             &self.readers(&case),
             now,
         )?;
-        tracing::info!(case = %reference, acknowledged, "complaint registered");
+
+        tracing::info!(case = %reference, acknowledged = acknowledged.is_queued(), "complaint registered");
         Ok(case)
     }
 
-    /// Queues the acknowledgement: within the hourly ceiling, and quoting the complainant's
-    /// words and full subject only when the receiving server vouches for the sender — so a
-    /// forged sender never gets someone else's text relayed to them from info@.
+    /// Queues the acknowledgement (the budget decides: one a day per mailbox, the hourly
+    /// ceiling for senders nobody vouches for), quoting the complainant's words and full
+    /// subject only when the receiving server vouches for the sender — so a forged sender
+    /// never gets someone else's text relayed to them from info@. What became of it.
     fn acknowledge(
         &self,
         tx: &Connection,
         case: &CaseRecord,
         complaint: &NewComplaint<'_>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Queued> {
         let mailer = self.mailer();
         let mut context = mailer.case_context(case, complaint.language);
         context.insert("acknowledged", &true);
@@ -293,12 +283,7 @@ impl Registry<'_> {
         {
             context.insert("quote", "");
         }
-        let send_at = outbox::acknowledgement_slot(
-            tx,
-            now,
-            self.settings.outbound.acknowledgements_per_hour,
-        )?;
-        mailer.to_complainant_at(
+        let queued = mailer.to_complainant(
             tx,
             Letter {
                 kind: OutboxKind::Acknowledgement,
@@ -306,21 +291,36 @@ impl Registry<'_> {
                 case: Some(case),
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: if complaint.vouched {
+                    Cause::Vouched
+                } else {
+                    complaint.cause
+                },
             },
             AutoSubmitted::AutoReplied,
             now,
-            send_at,
         )?;
-        let detail = if send_at > now {
-            format!(
-                "ontvangstbevestiging in de wachtrij (verzonden vanaf {}, vanwege het maximum per uur)",
-                templates::long_datetime(send_at, self.tz, mailer.staff_language())
-            )
-        } else {
-            "ontvangstbevestiging in de wachtrij".to_string()
+        let (kind, detail) = match queued {
+            Queued::At(send_at) if send_at > now => (
+                "acknowledged",
+                format!(
+                    "ontvangstbevestiging in de wachtrij (verzonden vanaf {}, vanwege het maximum per uur)",
+                    templates::long_datetime(send_at, self.tz, mailer.staff_language())
+                ),
+            ),
+            Queued::At(_) => ("acknowledged", "ontvangstbevestiging in de wachtrij".to_string()),
+            Queued::NotSent => (
+                "acknowledgement_skipped",
+                "afzender kreeg vandaag al een ontvangstbevestiging".to_string(),
+            ),
+            Queued::HeldBack => (
+                "acknowledgement_skipped",
+                "geen ontvangstbevestiging: dit adres kreeg de afgelopen 24 uur al het maximum aan berichten voor niet-bewezen afzenders".to_string(),
+            ),
         };
-        cases::add_event(tx, case.id, now, "acknowledged", None, &detail)?;
-        Ok(())
+        cases::add_event(tx, case.id, now, kind, None, &detail)?;
+        Ok(queued)
     }
 
     /// Who hears about a case: [`Registry::readers`] (the name is older than need to know).
@@ -530,35 +530,14 @@ fn readable_attachments(all: &[Attachment]) -> Vec<String> {
         .collect()
 }
 
-/// The files staff get attached: readable ones up to the size limit.
-pub(crate) fn attachments_to_copy(all: &[Attachment], limit: usize) -> Vec<Attachment> {
-    all.iter()
-        .filter(|a| a.readable && a.data.len() <= limit)
-        .cloned()
-        .collect()
-}
-
-/// How staff mail names the files of a mail just recorded on case `case_id` (numbered as
-/// `klachtd case` shows them).
-pub(crate) fn attachment_notes(
+/// The number `klachtd case` gives the first of the `n` files just recorded on case `case_id`.
+pub(crate) fn first_attachment_number(
     tx: &Connection,
     case_id: i64,
-    all: &[Attachment],
-    limit: usize,
-) -> anyhow::Result<Vec<AttachmentNote>> {
+    n: usize,
+) -> anyhow::Result<usize> {
     let total = cases::attachment_count(tx, case_id)?;
-    let first = total + 1 - all.len().min(total);
-    Ok(all
-        .iter()
-        .enumerate()
-        .map(|(i, a)| AttachmentNote {
-            number: first + i,
-            name: a.filename.clone(),
-            size: crate::register::human_size(a.data.len()),
-            attached: a.readable && a.data.len() <= limit,
-            readable: a.readable,
-        })
-        .collect())
+    Ok(total + 1 - n.min(total))
 }
 
 /// A subject as an unverified sender's acknowledgement repeats it: one line, nothing that
@@ -567,7 +546,12 @@ pub(crate) fn attachment_notes(
 pub(crate) fn short_subject(subject: &str) -> String {
     let words: Vec<&str> = subject
         .split_whitespace()
-        .filter(|w| !crate::domain::display_name::looks_like_link(w))
+        // Nothing a mail client could make a link of: also not with the dots IDNA reads as
+        // dots (`evil。example`), which `looks_like_link` does not see (issue 22).
+        .filter(|w| {
+            !crate::domain::display_name::looks_like_link(w)
+                && crate::outbound::inert::inert(w) == *w
+        })
         .collect();
     let joined = words.join(" ");
     if joined.chars().count() <= 60 {

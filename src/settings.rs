@@ -283,6 +283,10 @@ pub struct Outbound {
     pub acknowledgements_per_hour: u32,
     /// Attachments larger than this are kept on the case and named in staff mail, not copied.
     pub attach_max_bytes: usize,
+    // Issue 22: the outbound budget (outbound/budget.rs).
+    /// At most this many mails caused by senders that are not proven go to one mailbox in any
+    /// 24 hours; the rest are recorded and reported in one summary.
+    pub unproven_per_day: u32,
     pub smtp: Smtp,
 }
 
@@ -715,6 +719,9 @@ impl Settings {
         }
         if self.outbound.acknowledgements_per_hour == 0 {
             return fail("outbound.acknowledgements_per_hour", "must be at least 1");
+        }
+        if self.outbound.unproven_per_day == 0 {
+            return fail("outbound.unproven_per_day", "must be at least 1");
         }
         if self.inbound.max_message_bytes < 1024 {
             return fail("inbound.max_message_bytes", "must be at least 1024");

@@ -1,10 +1,11 @@
 //! `klachtd status`: is the daemon running, when did it last read the mailbox and send mail,
-//! what waits in the queue, what failed or was quarantined, how many cases are open or overdue,
-//! and which administrator alerts are open. Reads only; never creates a database.
+//! what waits in the queue, what the outbound budget held back, what failed or was quarantined,
+//! how many cases are open or overdue, and which administrator alerts are open. Reads only;
+//! never creates a database.
 
 use crate::jobs::alerts::{Component, problem};
 use crate::settings::Settings;
-use crate::store::{cases, health};
+use crate::store::{budget, cases, health};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::fmt::Write;
@@ -83,6 +84,26 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
                 ""
             },
             p.reason
+        )?;
+    }
+    // Issue 22: what the outbound budget held back, and acknowledgements waiting for the
+    // hourly maximum.
+    let (held, mailboxes, unreported) =
+        budget::held_back_since(conn, now - crate::outbound::budget::WINDOW)?;
+    if held == 0 {
+        writeln!(out, "held back     none in the last 24 h")?;
+    } else {
+        writeln!(
+            out,
+            "held back     {held} mail(s) caused by unproven senders in the last 24 h, to {mailboxes} address(es); {unreported} not yet in a summary"
+        )?;
+    }
+    let (waiting, last) = budget::capped_backlog(conn, now)?;
+    if let Some(last) = last.filter(|_| waiting > 0) {
+        writeln!(
+            out,
+            "acks waiting  {waiting} acknowledgement(s) spread by outbound.acknowledgements_per_hour; the last leaves {}",
+            at(last)
         )?;
     }
     writeln!(out, "failed mail   {}", outbox.failed)?;

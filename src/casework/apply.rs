@@ -131,9 +131,10 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
             result,
         });
     }
-    // Text below the commands is an internal note unless it went to the complainant.
-    if !message_used && !block.message.trim().is_empty() {
-        let note = crate::commands::reply::without_closing(block.message.trim());
+    // Text below the commands is an internal note unless it went to the complainant; a
+    // closing or signature alone is no note (issue 22: never an empty note event).
+    let note = crate::commands::reply::without_closing(block.message.trim());
+    if !message_used && !note.trim().is_empty() {
         plan.effects.push(Effect::Note(note));
     }
     plan
@@ -290,13 +291,15 @@ fn apply(
             Ok(Done::Reopened)
         }
         Command::Note(text) => {
+            let below = crate::commands::reply::without_closing(message.trim());
             let text = match text {
-                Some(t) => t.clone(),
-                None if !message.trim().is_empty() => {
+                Some(t) if !t.trim().is_empty() => t.clone(),
+                // Only text of its own makes a note: a closing or a signature is none.
+                _ if !below.trim().is_empty() => {
                     *message_used = true;
-                    crate::commands::reply::without_closing(message.trim())
+                    below
                 }
-                None => return Err(Refusal::NoteWithoutText),
+                _ => return Err(Refusal::NoteWithoutText),
             };
             plan.effects.push(Effect::Note(text));
             Ok(Done::Noted)
@@ -603,6 +606,36 @@ mod tests {
             role,
         };
         plan(case, &parse_block(text), &actor, &rules)
+    }
+
+    proptest::proptest! {
+        /// Issue 22: whatever stands below the commands — a closing, a signature, a name,
+        /// blank lines, text of its own — a note is never empty: a closing or signature alone
+        /// makes none, and `Notitie` over one is refused as a note without text.
+        #[test]
+        fn no_note_is_ever_empty(
+            command in proptest::sample::select(vec!["", "Notitie", "Notitie:  ", "Behandelaar: staff@example.org"]),
+            closing in proptest::sample::select(vec![
+                "Met vriendelijke groet,", "Kind regards,", "Groet,", "Vriendelijke groeten,\nAnna",
+                "Met vriendelijke groet,\n\nAnna de Vries\nKlachtencoördinator\n030-1234567",
+            ]),
+            own in proptest::option::of("[a-z]{3,12}( [a-z]{2,8}){0,5}"),
+        ) {
+            let text = format!(
+                "{command}\n\n{}{closing}",
+                own.as_ref().map(|o| format!("{o}\n\n")).unwrap_or_default()
+            );
+            let p = try_block(&case(CaseStatus::Open), text.trim_start(), Role::Staff);
+            for e in &p.effects {
+                if let Effect::Note(n) = e {
+                    proptest::prop_assert!(!n.trim().is_empty(), "{text:?}");
+                }
+            }
+            let noted = p.effects.iter().any(|e| matches!(e, Effect::Note(_)));
+            if own.is_some() && p.refused() == 0 {
+                proptest::prop_assert!(noted, "{text:?}");
+            }
+        }
     }
 
     #[test]

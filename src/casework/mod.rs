@@ -13,7 +13,9 @@ pub mod third_party;
 use crate::commands::{Command, CommandBlock, parse_block};
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
+use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
+use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
 use crate::registry::{NewComplaint, Registry, Settled, new_text_of};
 use crate::settings::{Language, Role};
@@ -275,6 +277,8 @@ fn not_involved(
                 case: None,
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: Cause::Proven,
             },
             sender,
             None,
@@ -396,11 +400,8 @@ fn revoke_leaked(
         }
         told.push(t.owner.clone());
         let owner: EmailAddress = t.owner.parse()?;
-        // Told within the daily limit for mail caused by mail that proves nothing: a forger
-        // holding many leaked tokens cannot flood their owner through info@.
-        if !may_answer_unproven(tx, &owner, now)? {
-            continue;
-        }
+        // Told within the outbound budget for mail that unproven mail causes: a forger holding
+        // many leaked tokens cannot flood their owner through info@.
         let mailer = intake.mailer();
         let mut context = match &case {
             Some(c) => mailer.case_context(c, mailer.staff_language()),
@@ -415,6 +416,9 @@ fn revoke_leaked(
                 case: case.as_ref(),
                 context,
                 attachments: &[],
+                files: Files::None,
+                // Caused by whoever showed the token: not proven.
+                cause: Cause::Unproven,
             },
             &owner,
             None,
@@ -424,28 +428,9 @@ fn revoke_leaked(
     Ok(())
 }
 
-/// At most this many confirmation requests go to one role address in 24 hours; more unproven
-/// mail in its name is recorded on the case, but asks nothing of the real person.
-const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 5;
-
-/// Whether klachtd may still write to `address` today about mail in its name that proves
-/// nothing: fewer than [`MAX_CONFIRMATION_REQUESTS_PER_DAY`] confirmation requests and
-/// unproven-mail notices to it in the last 24 hours (what proven mail causes never counts).
-pub(crate) fn may_answer_unproven(
-    tx: &Connection,
-    address: &EmailAddress,
-    now: DateTime<Utc>,
-) -> anyhow::Result<bool> {
-    let since = now - Duration::hours(24);
-    let sent = [OutboxKind::ConfirmationRequest, OutboxKind::UnprovenNotice]
-        .into_iter()
-        .map(|kind| crate::store::outbox::count_to_since(tx, kind, address.as_str(), since))
-        .sum::<anyhow::Result<usize>>()?;
-    Ok(sent < MAX_CONFIRMATION_REQUESTS_PER_DAY)
-}
-
 /// Holds the commands of an unproven mail, records that on the case, and asks the real
-/// address to confirm them with a code.
+/// address to confirm them with a code — within the outbound budget: past it, further
+/// unproven mail in that name is recorded on the case, but asks nothing of the real person.
 #[allow(clippy::too_many_arguments)]
 fn hold(
     intake: &Registry<'_>,
@@ -500,10 +485,10 @@ fn hold(
         "expires",
         &templates::long_datetime(expires, intake.tz, lang),
     );
-    // A forger cannot mail-bomb a role address through info@: at most a few mails a day.
-    let asked = may_answer_unproven(tx, sender, now)?;
-    if asked {
-        mailer.to_role(
+    // A forger cannot mail-bomb a role address through info@: the outbound budget admits a
+    // few mails a day that unproven mail causes to one address (issue 22).
+    let asked = mailer
+        .to_role(
             tx,
             Letter {
                 kind: OutboxKind::ConfirmationRequest,
@@ -511,12 +496,14 @@ fn hold(
                 case,
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: Cause::Unproven,
             },
             sender,
             Some(held_id),
             now,
-        )?;
-    }
+        )?
+        .is_queued();
     if let Some(c) = case {
         cases::add_event(
             tx,
@@ -653,11 +640,12 @@ fn confirm(
             ),
         )?;
     }
+    // The held mail's lines are its (unproven) sender's words: inert (issue 22).
     let lines = held_block
         .lines
         .iter()
         .map(|l| TranscriptLine {
-            source: l.source.clone(),
+            source: crate::outbound::inert::inert(&l.source),
             status: "niet",
             result: String::new(),
         })
@@ -688,6 +676,9 @@ fn confirm(
             case: case.as_ref(),
             context,
             attachments: &[],
+            files: Files::None,
+            // A reply that carries its confirmation request's token: proven.
+            cause: Cause::Proven,
         },
         &actor.address,
         None,
@@ -732,6 +723,18 @@ enum Situation {
     ConfirmExpired,
     /// A reply to a confirmation request already confirmed or refused.
     ConfirmSettled,
+}
+
+impl Situation {
+    /// What caused a transcript: the duplicate is answered before its sender is proven (the
+    /// proof comes second there, issue 19), so the budget counts it; every other situation
+    /// follows a proven mail.
+    fn cause(self) -> Cause {
+        match self {
+            Situation::Duplicate => Cause::Unproven,
+            _ => Cause::Proven,
+        }
+    }
 }
 
 /// A transcript line: `ok` (done), `fout` (refused), `zou` (valid, but the mail was refused
@@ -794,7 +797,12 @@ fn work_case(
     };
     let who = Some(actor.address.as_str());
     let linked = Some((case.id, case.reference));
-    if block.is_empty() && block.message.trim().is_empty() {
+    // No commands and no text of its own (a closing or signature alone is none).
+    if block.is_empty()
+        && crate::commands::reply::without_closing(block.message.trim())
+            .trim()
+            .is_empty()
+    {
         cases::add_event(
             tx,
             case.id,
@@ -935,8 +943,12 @@ fn execute(
             case: Some(case),
             context,
             attachments: &[],
+            files: Files::None,
+            cause: Cause::Proven,
         };
-        mailer.to_complainant(tx, letter, AutoSubmitted::Personal, now)
+        mailer
+            .to_complainant(tx, letter, AutoSubmitted::Personal, now)
+            .map(|_| ())
     };
     // The whole case, with its history and attachments, to the director or the committee.
     let to_role = |kind,
@@ -960,8 +972,10 @@ fn execute(
             case: Some(case),
             context,
             attachments: &attachments,
+            files: Files::Case { first: 1 },
+            cause: Cause::Proven,
         };
-        mailer.to_role(tx, letter, recipient, None, now)
+        mailer.to_role(tx, letter, recipient, None, now).map(|_| ())
     };
     for effect in &plan.effects {
         match effect {
@@ -1133,11 +1147,29 @@ fn history(
                 tz,
                 &e.kind,
                 e.actor.as_deref(),
-                &messages::history_detail(&e.kind, &e.detail, lang),
+                &from_outside_inert(&e.kind, messages::history_detail(&e.kind, &e.detail, lang)),
                 lang,
             )
         })
         .collect())
+}
+
+/// An event's detail as the director and the committee read it: the words of a sender who is
+/// not proven (third-party mail, a complainant's follow-up, held or unused role mail) made
+/// inert; what proven staff recorded as it is.
+fn from_outside_inert(kind: &str, detail: String) -> String {
+    const FROM_OUTSIDE: [&str; 5] = [
+        "third_party",
+        "follow_up",
+        "held",
+        "held_refused",
+        "staff_mail_unused",
+    ];
+    if FROM_OUTSIDE.contains(&kind) {
+        crate::outbound::inert::inert(&detail)
+    } else {
+        detail
+    }
 }
 
 /// The transcript to the sender, and to the handler when someone else changed the case.
@@ -1179,10 +1211,13 @@ fn send_transcript(
             case: Some(case),
             context,
             attachments: &[],
+            files: Files::None,
+            cause: situation.cause(),
         },
         &recipients,
         now,
-    )
+    )?;
+    Ok(())
 }
 
 /// A proven mail that names no case: a complaint handed in on someone's behalf, a
@@ -1240,8 +1275,11 @@ fn without_case(
                 received_at: now,
                 mail_id,
                 reason,
-                // A staff member vouches for it: the acknowledgement may quote the text.
+                // A staff member vouches for it: the acknowledgement may quote the text, and
+                // neither it nor the notice to staff counts against the unproven budget.
                 sender_verified: true,
+                vouched: true,
+                cause: Cause::Proven,
                 repaired: false,
                 message_id_reused: None,
                 html: None,
@@ -1393,9 +1431,12 @@ fn send_caseless_transcript(
             case: None,
             context,
             attachments: &[],
+            files: Files::None,
+            cause: situation.cause(),
         },
         &actor.address,
         None,
         now,
-    )
+    )?;
+    Ok(())
 }

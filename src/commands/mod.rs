@@ -2,6 +2,7 @@
 //! command block at its top ([`grammar`]). Pure functions; applying them is `casework`'s job.
 
 pub mod grammar;
+pub mod quote_forms;
 pub mod reply;
 
 pub use grammar::{

@@ -87,6 +87,25 @@ impl EmailAddress {
             .to_lowercase()
     }
 
+    /// The mailbox mail to this address reaches, as far as klachtd can know it: its mailbox
+    /// ([`EmailAddress::mailbox`]: case, `+tag`, compatibility forms, IDNA), and for Gmail without the dots of the username
+    /// and with googlemail.com as gmail.com — Google's help: "Google Mail does not recognise
+    /// dots (.) as characters within a username … your.username@googlemail.com and
+    /// y.o.u.r.u.s.e.r.n.a.m.e@googlemail.com are delivered to the same inbox". Limits per
+    /// mailbox (one acknowledgement a day, the outbound budget) count by it, so spellings of
+    /// one inbox share them (issue 22).
+    pub fn delivery_key(&self) -> String {
+        let plain = self.mailbox();
+        let (local, domain) = plain.rsplit_once('@').unwrap_or((&plain, ""));
+        match domain {
+            "gmail.com" | "googlemail.com" => {
+                let undotted: String = local.chars().filter(|c| *c != '.').collect();
+                format!("{undotted}@gmail.com")
+            }
+            _ => plain,
+        }
+    }
+
     /// The domain in its one ASCII form (IDNA, UTS #46): `bücher.de`, its decomposed and
     /// full-width spellings and `xn--bcher-kva.de` are all `xn--bcher-kva.de`.
     pub fn ascii_domain(&self) -> String {
@@ -299,6 +318,21 @@ mod tests {
             let a: EmailAddress = s.parse().unwrap();
             assert_eq!(a.without_tag(), "victim@xn--bcher-kva.de", "{s}");
         }
+    }
+
+    #[test]
+    fn gmail_spellings_of_one_inbox_are_one_mailbox() {
+        let key = |s: &str| s.parse::<EmailAddress>().unwrap().delivery_key();
+        for spelling in [
+            "victim@gmail.com",
+            "v.i.c.t.i.m@gmail.com",
+            "Vic.Tim+klacht@GMAIL.com",
+            "victim@googlemail.com",
+        ] {
+            assert_eq!(key(spelling), "victim@gmail.com", "{spelling}");
+        }
+        // Dots count everywhere else.
+        assert_eq!(key("v.ictim@example.net"), "v.ictim@example.net");
     }
 
     #[test]

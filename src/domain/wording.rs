@@ -164,6 +164,12 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "automatisch bericht ontvangen (niet beantwoord)",
         "automatic mail received (not answered)",
     ),
+    // Issue 22: mail the outbound budget held back for the summary.
+    (
+        "not_sent",
+        "bericht niet afzonderlijk verstuurd",
+        "message not sent separately",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
@@ -228,6 +234,7 @@ const DUTCH_DETAIL: &[&str] = &[
     "acknowledgement_skipped",
     "encrypted",
     "automatic_mail",
+    "not_sent",
     "closed",
     "overdue",
     "reminder",
@@ -422,6 +429,10 @@ mod tests {
             "privacy_overdue",
             "dossier",
             "erased",
+            "message_id_reused",
+            "encrypted",
+            "automatic_mail",
+            "not_sent",
         ] {
             assert_ne!(event_label(kind, Language::Nl), "gebeurtenis", "{kind}");
             assert_ne!(event_label(kind, Language::En), "event", "{kind}");

@@ -190,9 +190,12 @@ impl Jobs<'_> {
                 case: None,
                 context,
                 attachments: &[],
+                files: crate::outbound::mailer::Files::None,
+                cause: crate::outbound::budget::Cause::Proven,
             },
             now,
-        )
+        )?;
+        Ok(())
     }
 }
 

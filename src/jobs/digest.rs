@@ -420,6 +420,8 @@ impl Jobs<'_> {
                     case: None,
                     context: self.digest_context(&content),
                     attachments: &[],
+                    files: crate::outbound::mailer::Files::None,
+                    cause: crate::outbound::budget::Cause::Proven,
                 },
                 recipient,
                 None,

@@ -104,6 +104,9 @@ impl Jobs<'_> {
                 case: Some(case),
                 context,
                 attachments: &[],
+                files: crate::outbound::mailer::Files::None,
+                // A privacy request a proven staff member or the director recorded.
+                cause: crate::outbound::budget::Cause::Proven,
             },
             &to,
             now,

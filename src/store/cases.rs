@@ -882,8 +882,22 @@ pub fn claim_acknowledgement(
         .prepare_cached(
             "INSERT OR IGNORE INTO acknowledgements (address, day, case_id) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![address.without_tag(), day.to_string(), case_id])?;
+        .execute(params![address.delivery_key(), day.to_string(), case_id])?;
     Ok(inserted == 1)
+}
+
+/// Whether `address` (its mailbox, without `+tag`) was acknowledged before `day`: a
+/// complainant of an earlier case (one primary-key lookup).
+pub fn acknowledged_before(
+    conn: &Connection,
+    address: &EmailAddress,
+    day: NaiveDate,
+) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM acknowledgements WHERE address = ?1 AND day < ?2 LIMIT 1")?
+        .query_row(params![address.delivery_key(), day.to_string()], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! SQLite persistence: opening the database safely, migrations, and one module per table
 //! group. rusqlite types stay inside this module tree.
 
+pub mod budget;
 pub mod cases;
 pub mod health;
 pub mod mails;

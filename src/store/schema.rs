@@ -283,4 +283,38 @@ pub const MIGRATIONS: &[&str] = &[
         made_at TEXT NOT NULL
     );
     "#,
+    // Issue 22: one outbound budget (outbound/budget.rs). `outbox_budget` holds, for two days,
+    // each queued mail's normalised recipient and whether unproven mail caused it (the budget
+    // per recipient per 24 hours), and for acknowledgements under the hourly maximum when
+    // they leave (`capped`). `outbox_rollup` records each mail the budget held back (never
+    // dropped from the register): to whom, what and for which case, and the summary that
+    // reported it. Neither references another table: both are pruned within days by the
+    // budget itself, so the purge need not know them.
+    r#"
+    CREATE TABLE outbox_budget (
+        id        INTEGER PRIMARY KEY,
+        outbox_id INTEGER NOT NULL,
+        mailbox   TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        unproven  INTEGER NOT NULL,
+        capped    INTEGER NOT NULL,
+        queued_at TEXT NOT NULL,
+        due_at    TEXT NOT NULL
+    );
+    CREATE INDEX outbox_budget_unproven ON outbox_budget (mailbox, queued_at) WHERE unproven = 1;
+    CREATE INDEX outbox_budget_capped ON outbox_budget (due_at) WHERE capped = 1;
+    CREATE INDEX outbox_budget_summaries ON outbox_budget (mailbox, queued_at)
+        WHERE kind = 'summary';
+    CREATE TABLE outbox_rollup (
+        id        INTEGER PRIMARY KEY,
+        mailbox   TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        reference TEXT,
+        at        TEXT NOT NULL,
+        reported  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_rollup_open ON outbox_rollup (mailbox, at) WHERE reported = 0;
+    CREATE INDEX outbox_rollup_at ON outbox_rollup (at);
+    "#,
 ];
