@@ -391,11 +391,14 @@ fn a_purge_leaves_no_copy_in_the_mailbox_even_after_a_crash() {
 fn a_backlog_over_several_batches_survives_kills_between_commit_and_moves() {
     use klachtd::inbound::imap::BATCH_MAILS;
     let mut k = Install::new();
-    // Every complaint here is real: no hourly ceiling on their acknowledgements.
+    // Every complaint here is real: no hourly ceiling on their acknowledgements, and a staff
+    // notice for each (no budget for unproven senders, issue 22).
     k.env.push((
         "KLACHTD__OUTBOUND__ACKNOWLEDGEMENTS_PER_HOUR",
         "100000".into(),
     ));
+    k.env
+        .push(("KLACHTD__OUTBOUND__UNPROVEN_PER_DAY", "100000".into()));
     let n = 2 * BATCH_MAILS + 50;
     for i in 0..n {
         let mail = format!(
@@ -444,7 +447,7 @@ fn a_backlog_over_several_batches_survives_kills_between_commit_and_moves() {
 }
 
 /// The file transport writes a batch of due mail before it records any of it (issue 26): killed
-/// after the first file of a batch, before the directory is synced and anything recorded, the
+/// after a file of a batch, before the directory is synced and anything recorded, the
 /// next run writes every message of the batch again under its own name: one file per queued
 /// message, none twice, no temporary file left.
 #[test]
@@ -460,8 +463,10 @@ fn killed_inside_a_batch_of_files_rewrites_it_under_the_same_names() {
         k.deliver(&format!("{i}.eml"), &fixture(name));
     }
     k.crash_at("after-file");
+    // Killed after a file of the batch, before the directory is synced and anything is
+    // recorded (the other writers of the batch may have written theirs by then).
     let before = k.outbox();
-    assert_eq!(before.len(), 1, "killed after the first file: {before:?}");
+    assert!((1..=4).contains(&before.len()), "{before:?}");
     k.run(&["run", "--once"]);
     let after = k.outbox();
     let db = rusqlite::Connection::open(k.path("var/klachtd.sqlite")).unwrap();
