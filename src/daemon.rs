@@ -215,7 +215,7 @@ impl Daemon {
     /// (`ImapSource::expunge_message_ids`) — never a Message-ID that a mail still kept carries
     /// too (that removal waits until it is purged as well). Returns how many copies were removed.
     pub async fn remove_purged_mail(&self) -> anyhow::Result<usize> {
-        let mut removed = 0;
+        let mut removed = self.remove_purged_files()?;
         let mut after = String::new();
         loop {
             let pending = {
@@ -251,6 +251,33 @@ impl Daemon {
                 }
             };
             self.store().transaction(|tx| mails::removed(tx, &done))?;
+        }
+    }
+
+    /// Removes the file transport's copies of purged mail from `outbound.dir` (queued by the
+    /// purge in `sent_file_removals`), and forgets them once gone; what fails stays queued.
+    fn remove_purged_files(&self) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        let mut after = String::new();
+        loop {
+            let pending =
+                crate::store::erase::pending_sent_files(self.store().conn(), &after, 500)?;
+            let Some(last) = pending.last() else {
+                return Ok(removed);
+            };
+            after = last.message_id.clone();
+            let ids: Vec<&str> = pending.iter().map(|p| p.message_id.as_str()).collect();
+            removed +=
+                crate::outbound::transport::remove_sent_files(&self.settings.outbound.dir, &ids)
+                    .with_context(|| {
+                        format!(
+                            "removing purged mail from {}",
+                            self.settings.outbound.dir.display()
+                        )
+                    })?;
+            let done: Vec<String> = pending.into_iter().map(|p| p.message_id).collect();
+            self.store()
+                .transaction(|tx| crate::store::erase::sent_files_removed(tx, &done))?;
         }
     }
 

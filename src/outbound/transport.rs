@@ -132,18 +132,7 @@ impl Transport {
                 })
             }
             Transport::File(dir) => {
-                let name: String = mail
-                    .message_id
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let path = dir.join(format!("{name}.eml"));
+                let path = dir.join(file_name(&mail.message_id));
                 let raw = mail.raw.clone();
                 tokio::task::spawn_blocking(move || {
                     crate::fsutil::write_private_atomic(&path, &raw)
@@ -154,6 +143,49 @@ impl Transport {
             }
         }
     }
+}
+
+/// The file the file transport writes a mail to: `<Message-ID>.eml`, with every character but
+/// letters, digits and `.-_@` replaced by `_` (never a path separator).
+pub fn file_name(message_id: &str) -> String {
+    let name: String = message_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{name}.eml")
+}
+
+/// Removes the file transport's copies of these mails from `dir` (retention): each
+/// `<Message-ID>.eml`, never following a symbolic link (one is removed itself, as a name in
+/// our directory). A copy already gone counts as removed. Returns how many files went.
+pub fn remove_sent_files(dir: &std::path::Path, message_ids: &[&str]) -> std::io::Result<usize> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        // No directory (the transport never wrote one, or it is not ours to enter).
+        Ok(_) => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    }
+    let mut removed = 0;
+    for id in message_ids {
+        let path = dir.join(file_name(id));
+        // A directory under that name is not a copy of ours: left alone, and forgotten.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
 }
 
 fn envelope(mail: &QueuedMail) -> anyhow::Result<Envelope> {

@@ -2,6 +2,7 @@
 //! group. rusqlite types stay inside this module tree.
 
 pub mod cases;
+pub mod erase;
 pub mod health;
 pub mod mails;
 pub mod maintenance;

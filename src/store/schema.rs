@@ -248,4 +248,12 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX case_texts_basis ON case_texts (basis);
     CREATE INDEX outbox_bodies_basis ON outbox_bodies (basis);
     "#,
+    // Issue 20: retention — the file transport's copies (`<Message-ID>.eml` in `outbound.dir`)
+    // of purged mail wait here until they are gone, like the mailbox copies above.
+    r#"
+    CREATE TABLE sent_file_removals (
+        message_id TEXT PRIMARY KEY,
+        since      TEXT NOT NULL
+    );
+    "#,
 ];
