@@ -5,7 +5,7 @@ use crate::clock::SharedClock;
 use crate::domain::WorkingCalendar;
 use crate::inbound::Disposition;
 use crate::inbound::RawMail;
-use crate::inbound::imap::{Cursor, ImapSource, MailSink};
+use crate::inbound::imap::{CopyToRemove, Cursor, ImapSource, MailSink};
 use crate::inbound::maildir::Maildir;
 use crate::intake::{Intake, IntakeResult};
 use crate::jobs::{JobReport, Jobs};
@@ -234,17 +234,28 @@ impl Daemon {
                     pending.into_iter().map(|p| p.source_key).collect()
                 }
                 InboundKind::Imap => {
-                    // By Message-ID: never one that a mail still kept carries as well.
+                    // Never a copy that cannot be told apart from one of a mail still kept.
                     let ready: Vec<mails::PendingRemoval> =
                         pending.into_iter().filter(|p| !p.id_still_kept).collect();
-                    let ids: Vec<&str> = ready
+                    let copies: Vec<CopyToRemove<'_>> = ready
                         .iter()
-                        .filter_map(|p| p.message_id.as_deref())
+                        .filter(|p| p.message_id.is_some() || p.content_sha256.is_some())
+                        .map(|p| CopyToRemove {
+                            message_id: p.message_id.as_deref(),
+                            sha256: p.content_sha256.as_deref(),
+                        })
                         .collect();
-                    if !ids.is_empty() {
+                    if !copies.is_empty() {
                         let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
+                        let intake_up_to = mails::imap_cursor(
+                            self.store().conn(),
+                            &self.settings.inbound.imap.folder,
+                        )?
+                        .map(|(_, last)| last);
                         let mut session = source.connect().await?;
-                        removed += source.expunge_message_ids(&mut session, &ids).await?;
+                        removed += source
+                            .expunge_copies(&mut session, &copies, intake_up_to)
+                            .await?;
                         let _ = session.logout().await;
                     }
                     ready.into_iter().map(|p| p.source_key).collect()

@@ -31,6 +31,14 @@ pub struct Cursor {
     pub last_uid: u32,
 }
 
+/// A purged mail whose mailbox copy is to go: its Message-ID, if it had one, and the SHA-256
+/// of its bytes as they sat in the mailbox (none for mail recorded before schema 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyToRemove<'a> {
+    pub message_id: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+}
+
 /// What the daemon gives the source: recording a mail, and remembering the cursor.
 pub trait MailSink {
     /// Records one mail durably; returns what to do with it in the mailbox.
@@ -839,45 +847,88 @@ impl ImapSource {
         Ok(())
     }
 
-    /// Deletes the mails with these Message-IDs from the processed and quarantine folders
-    /// (retention purge). Returns how many were expunged.
-    pub async fn expunge_message_ids(
+    /// Deletes the copies of purged mails from the processed and quarantine folders (and from
+    /// the folder mail arrives in, at or below `intake_up_to`, when processed mail stays there):
+    /// the candidates are found by Message-ID — or, for a mail without one, among the mails
+    /// without any — and each is removed only when the SHA-256 of its bytes is that of a purged
+    /// mail, so a redelivery or a stranger's mail with the same Message-ID is never taken with
+    /// it. A mail recorded before content hashes were kept goes by Message-ID alone. Returns
+    /// how many copies were removed.
+    pub async fn expunge_copies(
         &self,
         session: &mut ImapSession,
-        ids: &[&str],
+        copies: &[CopyToRemove<'_>],
+        intake_up_to: Option<u32>,
     ) -> anyhow::Result<usize> {
+        use sha2::Digest;
+        let hashes: std::collections::HashSet<&str> =
+            copies.iter().filter_map(|c| c.sha256).collect();
         let mut removed = 0;
-        for folder in [
-            &self.settings.processed_folder,
-            &self.settings.quarantine_folder,
-        ] {
+        let mut folders = vec![
+            (self.settings.processed_folder.as_str(), None),
+            (self.settings.quarantine_folder.as_str(), None),
+        ];
+        if self.settings.processed_folder.is_empty()
+            && let Some(last) = intake_up_to
+        {
+            folders.push((self.settings.folder.as_str(), Some(last)));
+        }
+        for (folder, up_to) in folders {
             if folder.is_empty() || session.select(folder).await.is_err() {
                 continue;
             }
-            let mut uids = Vec::new();
-            for id in ids {
-                let quoted = id.replace(['"', '\\'], "");
-                uids.extend(
-                    session
-                        .uid_search(format!("HEADER Message-ID \"{quoted}\""))
-                        .await?,
-                );
+            // By Message-ID: those we can tell by their bytes, and those we cannot.
+            let mut by_hash = std::collections::BTreeSet::new();
+            let mut by_id_alone = std::collections::BTreeSet::new();
+            for copy in copies {
+                let query = match copy.message_id {
+                    Some(id) => format!("HEADER Message-ID \"{}\"", id.replace(['"', '\\'], "")),
+                    None if copy.sha256.is_some() => "NOT HEADER Message-ID \"\"".to_string(),
+                    None => continue,
+                };
+                let found = session.uid_search(query).await?;
+                let found = found
+                    .into_iter()
+                    .filter(|uid| up_to.is_none_or(|last| *uid <= last));
+                if copy.sha256.is_some() {
+                    by_hash.extend(found);
+                } else if up_to.is_none() {
+                    by_id_alone.extend(found);
+                }
             }
-            if uids.is_empty() {
+            let mut doomed: Vec<u32> = by_id_alone.into_iter().collect();
+            let candidates: Vec<u32> = by_hash
+                .into_iter()
+                .filter(|u| !doomed.contains(u))
+                .collect();
+            for chunk in candidates.chunks(50) {
+                let answers = session
+                    .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
+                    .await?;
+                let fetched: Vec<Fetch> = answers.try_collect().await?;
+                for fetch in fetched {
+                    let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
+                        continue;
+                    };
+                    let sha = crate::inbound::hex(&sha2::Sha256::digest(body));
+                    if chunk.contains(&uid) && hashes.contains(sha.as_str()) {
+                        doomed.push(uid);
+                    }
+                }
+            }
+            if doomed.is_empty() {
                 continue;
             }
-            let set = uids
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
+            doomed.sort_unstable();
+            doomed.dedup();
+            let set = uid_set(&doomed);
             let _: Vec<_> = session
                 .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
                 .await?
                 .try_collect()
                 .await?;
             let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
-            removed += uids.len();
+            removed += doomed.len();
         }
         Ok(removed)
     }
