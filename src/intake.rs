@@ -178,7 +178,8 @@ impl KnownCases for StoreLookup<'_> {
         outbox::case_of_message(self.0, message_id).ok().flatten()
     }
     fn case_exists(&self, case: CaseRef) -> bool {
-        cases::exists(self.0, case)
+        // A purged case is never linked again: mail naming it is new mail (issue 20).
+        cases::exists(self.0, case) && !cases::is_purged(self.0, case)
     }
     fn complainant_of(&self, case: CaseRef) -> Option<String> {
         cases::get(self.0, case).ok().flatten()?.complainant_address
@@ -567,6 +568,7 @@ impl Intake<'_> {
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
                         repaired: mail.repaired,
+                        names_purged: self.registry().purged_case_named(tx, mail),
                     },
                     now,
                 )?;

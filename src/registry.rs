@@ -63,6 +63,9 @@ pub(crate) struct NewComplaint<'a> {
     pub sender_verified: bool,
     /// The mail's MIME structure was broken and its text recovered (staff are told).
     pub repaired: bool,
+    /// The mail names a case purged after the retention period: it is registered as a new
+    /// complaint, and the acknowledgement and staff say so.
+    pub names_purged: Option<CaseRef>,
 }
 
 /// A file of a mail as staff mail names it: attached, or kept on the case only.
@@ -131,6 +134,18 @@ impl Registry<'_> {
             cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
         }
         cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
+        if let Some(purged) = complaint.names_purged {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "names_purged",
+                None,
+                &format!(
+                    "de e-mail noemt {purged}; die klacht is na de bewaartermijn verwijderd, dus deze e-mail is als nieuwe klacht geregistreerd"
+                ),
+            )?;
+        }
         if complaint.repaired {
             cases::add_event(
                 tx,
@@ -181,6 +196,10 @@ impl Registry<'_> {
         context.insert("attachments", &notes);
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
+        context.insert(
+            "purged_reference",
+            &complaint.names_purged.map(|r| r.to_string()),
+        );
         mailer.to_roles(
             tx,
             Letter {
@@ -210,6 +229,10 @@ impl Registry<'_> {
         let mailer = self.mailer();
         let mut context = mailer.case_context(case, complaint.language);
         context.insert("acknowledged", &true);
+        context.insert(
+            "purged_reference",
+            &complaint.names_purged.map(|r| r.to_string()),
+        );
         if !complaint.sender_verified {
             context.insert("quote", "");
             context.insert("subject", &short_subject(&case.subject));
@@ -249,6 +272,27 @@ impl Registry<'_> {
         };
         cases::add_event(tx, case.id, now, "acknowledged", None, &detail)?;
         Ok(())
+    }
+
+    /// The case purged after the retention period that `mail` names, if any: by the tag in
+    /// its subject, the case in the reply address it was sent to (`info+kl-2026-0042.…@`), or
+    /// the case in one of our Message-IDs it answers (`<kl-2026-0042.ack.…@our domain>`). Only ever used to answer
+    /// truthfully — a purged case is never linked to mail again.
+    pub(crate) fn purged_case_named(&self, tx: &Connection, mail: &InboundMail) -> Option<CaseRef> {
+        let org = &self.settings.organisation.address;
+        let ours = |address: &str| -> Option<CaseRef> {
+            let (local, domain) = address.rsplit_once('@')?;
+            domain.eq_ignore_ascii_case(org.domain()).then_some(())?;
+            let local = local
+                .strip_prefix(&format!("{}+", org.local_part()))
+                .unwrap_or(local);
+            local.split('.').next()?.to_ascii_uppercase().parse().ok()
+        };
+        CaseRef::find_in_subject(&mail.subject)
+            .into_iter()
+            .chain(mail.recipients.iter().filter_map(|r| ours(r)))
+            .chain(mail.thread_ids.iter().filter_map(|id| ours(id)))
+            .find(|c| cases::is_purged(tx, *c))
     }
 
     /// Who hears about a case: its handler when that is a known address, otherwise all staff.

@@ -208,6 +208,8 @@ pub enum Refusal {
     NoRunningPeriod(CaseStatus),
     ComplaintWithoutText,
     NoCase,
+    /// The mail names a case purged after the retention period (issue 20).
+    Purged(CaseRef),
 }
 
 impl Refusal {
@@ -271,6 +273,12 @@ impl Refusal {
             Refusal::NoRunningPeriod(s) => {
                 format!("no period is running: the complaint is {}", status(s))
             }
+            Refusal::Purged(r) if nl => format!(
+                "{r} is na de bewaartermijn verwijderd; aan die klacht verandert niets meer"
+            ),
+            Refusal::Purged(r) => format!(
+                "{r} was deleted after the retention period; that complaint no longer changes"
+            ),
             fixed => fixed.fixed(nl).to_string(),
         }
     }
@@ -326,7 +334,8 @@ impl Refusal {
             | Refusal::CannotReopen(_)
             | Refusal::CannotAppeal(_)
             | Refusal::CannotWithdraw(_)
-            | Refusal::NoRunningPeriod(_) => ("", ""),
+            | Refusal::NoRunningPeriod(_)
+            | Refusal::Purged(_) => ("", ""),
         };
         if nl { dutch } else { english }
     }
@@ -697,6 +706,7 @@ mod tests {
             status().prop_map(Refusal::NoRunningPeriod),
             Just(Refusal::ComplaintWithoutText),
             Just(Refusal::NoCase),
+            (2020i32..2030, 1u32..200).prop_map(|(y, n)| Refusal::Purged(CaseRef::new(y, n))),
         ]
     }
 
