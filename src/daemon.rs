@@ -38,6 +38,25 @@ pub struct RunReport {
     pub taken: BTreeMap<&'static str, usize>,
     pub jobs: JobReport,
     pub delivery: DeliveryReport,
+    /// Why taking mail in stopped early, if it did (the jobs and sending still ran).
+    pub intake_failed: Option<String>,
+    /// Why sending failed, if it did.
+    pub delivery_failed: Option<String>,
+}
+
+impl RunReport {
+    /// What failed in the pass, one line each (`run --once` exits non-zero naming them).
+    pub fn failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.intake_failed {
+            out.push(format!("taking mail in failed: {e}"));
+        }
+        out.extend(self.jobs.failed.iter().map(|f| f.to_string()));
+        if let Some(e) = &self.delivery_failed {
+            out.push(format!("sending failed: {e}"));
+        }
+        out
+    }
 }
 
 impl RunReport {
@@ -173,19 +192,53 @@ impl Daemon {
         Ok(())
     }
 
-    /// Runs the scheduled jobs that are due now (reminders, alerts, digest, report, purge).
-    pub fn run_jobs(&self) -> anyhow::Result<JobReport> {
+    /// Runs the scheduled jobs that are due now (reminders, alerts, digest, report, purge),
+    /// then removes purged mail from the mailbox: each job isolated, so a failing one is in
+    /// the report's `failed` and the others ran.
+    pub async fn run_jobs(&self) -> JobReport {
         let now = self.clock.now();
-        let intake = self.intake();
-        let jobs = Jobs { intake: &intake };
-        let mut store = self.store();
-        let report = jobs.run_due(&mut store, now)?;
-        drop(store);
+        let mut report = {
+            let intake = self.intake();
+            let jobs = Jobs { intake: &intake };
+            let mut store = self.store();
+            jobs.run_due(&mut store, now).unwrap_or_else(|e| JobReport {
+                failed: vec![crate::jobs::JobFailure {
+                    job: crate::jobs::Job::Alerts,
+                    error: format!("{e:#}"),
+                }],
+                ..JobReport::default()
+            })
+        };
+        if let Some(failure) = self.clean_mailbox().await {
+            report.failed.push(failure);
+        }
         if report != JobReport::default() {
             tracing::info!(?report, "scheduled jobs ran");
             self.outbox_ready.notify_one();
         }
-        Ok(report)
+        report
+    }
+
+    /// The clean-up job (purged mail out of the mailbox and the outgoing directory), isolated
+    /// like the others: a failure (the IMAP server away, a refused delete) is recorded and
+    /// alerted, the copies stay queued and are tried again on the next pass.
+    async fn clean_mailbox(&self) -> Option<crate::jobs::JobFailure> {
+        use futures::FutureExt;
+        let job = crate::jobs::Job::Cleanup;
+        let now = self.clock.now();
+        let error = match std::panic::AssertUnwindSafe(self.remove_purged_mail())
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(_)) => {
+                crate::jobs::alerts::job_ok(&self.store(), job, now);
+                return None;
+            }
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(panic) => format!("internal error: {}", crate::jobs::panic_text(&panic)),
+        };
+        crate::jobs::alerts::job_failed(&self.store(), job, now, &error);
+        Some(crate::jobs::JobFailure { job, error })
     }
 
     /// Judges the health at once (a refused login is alerted without waiting for the next
@@ -297,34 +350,53 @@ impl Daemon {
         deliver_due(&self.store, &self.transport, &self.policy, self.clock.now()).await
     }
 
-    /// Processes what is waiting, sends what is due, and returns.
+    /// Takes in what is waiting, runs the jobs that are due, sends what is due, and returns.
+    /// Each of the three goes on when another fails: the report names what failed (and
+    /// `run --once` exits non-zero naming it), so cron sees it and nothing waits for it.
     pub async fn run_once(&self) -> anyhow::Result<RunReport> {
         let mut report = RunReport::default();
+        let intake = self.take_in_once(&mut report).await;
+        match &intake {
+            Ok(()) => crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now()),
+            Err(e) => {
+                crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), e);
+                tracing::error!(
+                    "taking mail in failed; jobs and sending go on: {}",
+                    crate::redact::addresses(&format!("{e:#}"))
+                );
+                report.intake_failed = Some(format!("{e:#}"));
+            }
+        }
+        report.jobs = self.run_jobs().await;
+        match self.deliver().await {
+            Ok(delivery) => report.delivery = delivery,
+            Err(e) => {
+                tracing::error!(
+                    "sending failed: {}",
+                    crate::redact::addresses(&format!("{e:#}"))
+                );
+                report.delivery_failed = Some(format!("{e:#}"));
+            }
+        }
+        crate::jobs::alerts::outbound_observed(&self.store(), self.clock.now());
+        Ok(report)
+    }
+
+    async fn take_in_once(&self, report: &mut RunReport) -> anyhow::Result<()> {
         match self.settings.inbound.kind {
-            InboundKind::Maildir => self.process_maildir(&self.maildir()?, &mut report)?,
+            InboundKind::Maildir => self.process_maildir(&self.maildir()?, report),
             InboundKind::Imap => {
                 let source = ImapSource::from_settings(&self.settings.inbound.imap)?;
                 let mut session = source.connect().await?;
                 let mut sink = Sink {
                     daemon: self,
-                    report: &mut report,
+                    report,
                 };
                 source.process_folder(&mut session, &mut sink, true).await?;
                 let _ = session.logout().await;
+                Ok(())
             }
         }
-        crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
-        report.jobs = self.run_jobs()?;
-        if let Err(e) = self.remove_purged_mail().await {
-            // Kept queued: tried again on the next pass.
-            tracing::error!(
-                "retention: removing purged mail from the mailbox: {}",
-                crate::redact::addresses(&format!("{e:#}"))
-            );
-        }
-        report.delivery = self.deliver().await?;
-        crate::jobs::alerts::outbound_observed(&self.store(), self.clock.now());
-        Ok(report)
     }
 
     /// Runs until `shutdown` turns true: the mail source and the outbox worker side by side.
@@ -348,20 +420,8 @@ impl Daemon {
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         loop {
-            match self.run_jobs() {
-                Ok(_) => {
-                    if let Err(e) = self.remove_purged_mail().await {
-                        tracing::error!(
-                            "retention: removing purged mail from the mailbox: {}",
-                            crate::redact::addresses(&format!("{e:#}"))
-                        );
-                    }
-                }
-                Err(e) => tracing::error!(
-                    "scheduled jobs: {}",
-                    crate::redact::addresses(&format!("{e:#}"))
-                ),
-            }
+            // Each job isolated: a failure is logged, recorded and alerted inside.
+            self.run_jobs().await;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(60)) => {}
                 _ = shutdown.changed() => return Ok(()),

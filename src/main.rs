@@ -267,6 +267,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
             let report = runtime.block_on(daemon.run_once())?;
             println!("{}", klachtd::register::run_summary(&report));
+            // Everything else ran; cron sees what failed.
+            let failures = report.failures();
+            if !failures.is_empty() {
+                for failure in &failures {
+                    eprintln!(
+                        "klachtd: {}",
+                        klachtd::redact::addresses(&klachtd::inbound::one_line(failure))
+                    );
+                }
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Run { once: false, .. } => {
             let daemon = Arc::new(klachtd::daemon::Daemon::new(

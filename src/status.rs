@@ -85,6 +85,21 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
             p.reason
         )?;
     }
+    for component in Component::ALL {
+        let label = match component {
+            Component::Store => "store".to_string(),
+            Component::Job(job) => format!("job {}", job.as_str()),
+            Component::Inbound | Component::Outbound => continue,
+        };
+        if let Some(p) = problem(conn, component)? {
+            writeln!(
+                out,
+                "{label:<13} FAILING since {}: {}",
+                at(p.since),
+                crate::inbound::one_line(&p.reason)
+            )?;
+        }
+    }
     writeln!(out, "failed mail   {}", outbox.failed)?;
     writeln!(out, "quarantined   {}", health::quarantined(conn)?)?;
     let today = now.with_timezone(&tz).date_naive();
