@@ -30,6 +30,8 @@ pub struct Daemon {
     transport: Transport,
     policy: RetryPolicy,
     outbox_ready: Notify,
+    /// When `cur/` of the Maildir was last looked through for things that are not mail.
+    cur_scanned: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// What one `run --once` did.
@@ -83,6 +85,7 @@ impl Daemon {
             renderer,
             transport,
             outbox_ready: Notify::new(),
+            cur_scanned: Mutex::new(None),
         })
     }
 
@@ -189,7 +192,46 @@ impl Daemon {
             crate::failpoint::hit("after-mark");
             report.count(&result);
         }
+        self.report_oddities(maildir);
         Ok(())
+    }
+
+    /// Logs, once each (a `notices` key keeps it once across passes and restarts), what in the
+    /// Maildir's `new/` — every pass — and `cur/` — at most hourly, it holds all mail taken in
+    /// — is not a mail file: never read or followed, left for a person (`klachtd status` lists
+    /// what is there now).
+    fn report_oddities(&self, maildir: &Maildir) {
+        let now = self.clock.now();
+        let mut subs = vec!["new"];
+        {
+            let mut last = self.cur_scanned.lock().expect("scan time");
+            if last.is_none_or(|t| now < t || now - t >= chrono::Duration::hours(1)) {
+                subs.push("cur");
+                *last = Some(now);
+            }
+        }
+        let found = match maildir.oddities(&subs) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!("looking through the Maildir: {e}");
+                return;
+            }
+        };
+        for odd in found {
+            let key = format!("maildir-oddity:{}", odd.entry);
+            match self
+                .store()
+                .transaction(|tx| crate::store::notices::claim(tx, &key, now))
+            {
+                Ok(true) => tracing::warn!(
+                    entry = %crate::redact::addresses(&odd.entry),
+                    kind = odd.kind,
+                    "the Maildir holds something that is not a mail file: it is never read or followed; move the mail into new/ as a file, or remove it (klachtd status lists it)"
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::debug!("recording a Maildir entry: {e:#}"),
+            }
+        }
     }
 
     /// Runs the scheduled jobs that are due now (reminders, alerts, digest, report, purge),

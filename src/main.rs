@@ -133,7 +133,7 @@ enum Command {
         file: PathBuf,
     },
     /// Put a backup in place as the database (stop the daemon first); the current database
-    /// is kept beside it as <store>.before-restore.
+    /// is kept beside it as <store>.before-restore-<time>, never overwritten.
     Restore {
         /// The backup file written by `klachtd backup`.
         file: PathBuf,
@@ -499,13 +499,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Restore { file } => {
-            let restored = klachtd::store::maintenance::restore(&file, &settings.store.path)?;
+            let now = klachtd::clock::Clock::now(&SystemClock);
+            let restored = klachtd::store::maintenance::restore(&file, &settings.store.path, now)?;
+            let kept = match &restored.kept {
+                Some(kept) => format!("the previous database is kept as {}", kept.display()),
+                None => "there was no database before".to_string(),
+            };
             println!(
-                "{} restored as {} (schema {}, intact); the previous database is kept as {}.before-restore",
+                "{} restored as {} (schema {}, intact); {kept}",
                 file.display(),
                 settings.store.path.display(),
-                restored.version,
-                settings.store.path.display()
+                restored.inspection.version,
             );
         }
         Command::Demo | Command::HelpCommands { .. } | Command::Check { .. } => {

@@ -100,6 +100,31 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
             )?;
         }
     }
+    if settings.inbound.kind == crate::settings::InboundKind::Maildir {
+        let odd = crate::inbound::maildir::oddities_in(&settings.inbound.maildir, &["new", "cur"])
+            .unwrap_or_default();
+        if !odd.is_empty() {
+            let shown: Vec<String> = odd
+                .iter()
+                .take(5)
+                .map(|o| format!("{} ({})", crate::inbound::one_line(&o.entry), o.kind))
+                .collect();
+            let more = odd.len().saturating_sub(shown.len());
+            writeln!(
+                out,
+                "maildir       {} entr{} that {} not mail files, never read or followed: {}{}",
+                odd.len(),
+                if odd.len() == 1 { "y" } else { "ies" },
+                if odd.len() == 1 { "is" } else { "are" },
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+    }
     writeln!(out, "failed mail   {}", outbox.failed)?;
     writeln!(out, "quarantined   {}", health::quarantined(conn)?)?;
     let today = now.with_timezone(&tz).date_naive();
