@@ -9,7 +9,7 @@ use crate::inbound::imap::{CopyToRemove, Cursor, ImapSource, MailSink};
 use crate::inbound::maildir::Maildir;
 use crate::intake::{Intake, IntakeResult};
 use crate::jobs::{JobReport, Jobs};
-use crate::outbound::{DeliveryReport, Renderer, RetryPolicy, Transport, deliver_due};
+use crate::outbound::{DeliveryReport, Renderer, RetryPolicy, Transport, Unrecorded, deliver_due};
 use crate::settings::{InboundKind, Settings};
 use crate::store::{Store, mails, outbox};
 use anyhow::Context;
@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
+
+/// How often a daemon that cannot open its database yet tries again.
+pub const STORE_RETRY: Duration = Duration::from_secs(10);
 
 /// Everything the service holds while it runs.
 pub struct Daemon {
@@ -30,8 +33,17 @@ pub struct Daemon {
     transport: Transport,
     policy: RetryPolicy,
     outbox_ready: Notify,
+    /// Sends the database could not record yet.
+    unrecorded: Unrecorded,
     /// When `cur/` of the Maildir was last looked through for things that are not mail.
     cur_scanned: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Whether the database can be written, and the alert when it cannot.
+    store_watch: crate::store_watch::StoreWatch,
+    /// The store's lock (from `klachtd run`): let go with the database when its file system
+    /// fails under it, taken again with it.
+    lock: Mutex<Option<crate::lock::StoreLock>>,
+    /// The database was let go (its file system failed under it): opened again when it can be.
+    let_go: std::sync::atomic::AtomicBool,
 }
 
 /// What one `run --once` did.
@@ -85,8 +97,209 @@ impl Daemon {
             renderer,
             transport,
             outbox_ready: Notify::new(),
+            unrecorded: Unrecorded::default(),
             cur_scanned: Mutex::new(None),
+            store_watch: Default::default(),
+            lock: Mutex::new(None),
+            let_go: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Opens the daemon for `klachtd run`. While the database cannot be opened or written
+    /// (a read-only or full disk, a missing directory) it does not give up: it says why,
+    /// alerts the administrator once — directly, as the outbox is in that database — and tries
+    /// again every [`STORE_RETRY`] until it can, or until `shutdown` (then `None`). Other failures (the
+    /// configuration, the templates) end it at once.
+    pub async fn start(
+        settings: Settings,
+        clock: SharedClock,
+        integrity: crate::check::Integrity,
+        lock: crate::lock::StoreLock,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Daemon>> {
+        let mut lock = Some(lock);
+        let watch = crate::store_watch::StoreWatch::default();
+        loop {
+            let attempt = match crate::check::preflight(&settings, integrity) {
+                Err(f) if f.mendable() && f.what != "store" => {
+                    // The mailbox or the outgoing directory: the daemon's own loops retry
+                    // those, and alert when they keep failing.
+                    tracing::warn!("{f}");
+                    Daemon::new(settings.clone(), clock.clone())
+                }
+                Err(f) if f.mendable() => Err(anyhow::Error::new(f)),
+                Err(f) => return Err(f.into()),
+                Ok(()) => Daemon::new(settings.clone(), clock.clone()),
+            };
+            let error = match attempt {
+                Ok(mut daemon) => {
+                    daemon.store_watch = watch;
+                    daemon.lock = Mutex::new(lock.take());
+                    return Ok(Some(daemon));
+                }
+                Err(e) if store_unusable(&e) => e,
+                Err(e) => return Err(e),
+            };
+            let now = clock.now();
+            let reason = crate::redact::addresses(&format!("{error:#}"));
+            tracing::error!(
+                "the database cannot be opened or written; nothing is taken in until it can, klachtd tries again every {} s: {reason}",
+                STORE_RETRY.as_secs()
+            );
+            watch.failed(now, &format!("{error:#}"));
+            let writes = crate::store::WriteHealth::default();
+            if let crate::store_watch::Step::Alert(problem) = watch.observe(&writes, now) {
+                match alert_directly(&settings, &problem, now).await {
+                    Ok(mail) => watch.alerted(mail),
+                    Err(e) => {
+                        watch.alert_failed();
+                        tracing::error!(
+                            "alerting the administrator: {}",
+                            crate::redact::addresses(&format!("{e:#}"))
+                        )
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(STORE_RETRY) => {}
+                _ = shutdown.changed() => return Ok(None),
+            }
+        }
+    }
+
+    /// Looks at how writing to the database went: alerts the administrator directly when it
+    /// cannot be written (once per outage), and puts the outage on record once it is over.
+    async fn watch_store(&self) {
+        use crate::store_watch::Step;
+        let now = self.clock.now();
+        let writes = self.store().write_health();
+        if self.store_watch.failing() && !writes.last_full {
+            self.reopen_store(now);
+        }
+        let writes = self.store().write_health();
+        match self.store_watch.observe(&writes, now) {
+            Step::Nothing => {}
+            Step::Alert(problem) => {
+                tracing::error!(
+                    "the database cannot be written: nothing is taken in or sent until it records it, klachtd keeps trying: {}",
+                    crate::redact::addresses(&problem.reason)
+                );
+                let mail = crate::jobs::alerts::unqueued_alert(
+                    &self.mailer(),
+                    crate::jobs::alerts::Component::Store,
+                    &problem,
+                    now,
+                );
+                let sent = match mail {
+                    Ok(mail) => self
+                        .transport
+                        .send(&mail)
+                        .await
+                        .map(|()| mail)
+                        .map_err(anyhow::Error::new),
+                    Err(e) => Err(e),
+                };
+                match sent {
+                    Ok(mail) => {
+                        tracing::warn!(
+                            "the administrator is alerted (directly): the database cannot be written"
+                        );
+                        self.store_watch.alerted(mail);
+                    }
+                    Err(e) => {
+                        self.store_watch.alert_failed();
+                        tracing::error!(
+                            "alerting the administrator that the database cannot be written (tried again): {}",
+                            crate::redact::addresses(&format!("{e:#}"))
+                        )
+                    }
+                }
+            }
+            Step::Recovered {
+                since,
+                reason,
+                alert,
+            } => {
+                let recorded = self.store().transaction(|tx| {
+                    crate::jobs::alerts::record_past_failure(
+                        tx,
+                        crate::jobs::alerts::Component::Store,
+                        since,
+                        &reason,
+                        alert.as_deref(),
+                        now,
+                    )
+                });
+                match recorded {
+                    Ok(()) => {
+                        tracing::info!("the database takes writes again");
+                        self.watch_health_now();
+                    }
+                    Err(_) => self.store_watch.not_over(since, reason, alert, now),
+                }
+            }
+        }
+    }
+
+    /// The database's file system failed under it (I/O errors; the kernel took it read-only
+    /// after an error). The daemon lets go of the file — and of its lock — so that an
+    /// administrator can unmount, repair and mount it again without stopping klachtd; meanwhile
+    /// it holds [`Store::unavailable`], which records nothing. Tried again on every look: once
+    /// the lock can be taken (never while another klachtd holds it) and a write goes through,
+    /// the daemon goes on with the database opened anew.
+    fn reopen_store(&self, now: chrono::DateTime<chrono::Utc>) {
+        use std::sync::atomic::Ordering;
+        if !self.let_go.swap(true, Ordering::SeqCst) {
+            match Store::unavailable() {
+                Ok(mut placeholder) => {
+                    let mut store = self.store();
+                    placeholder.continue_counts(&store.write_health());
+                    *store = placeholder;
+                    drop(store);
+                    self.lock.lock().expect("lock").take();
+                    tracing::warn!(
+                        "the database's file system fails: klachtd lets go of the database (it can be repaired and mounted again) and opens it again as soon as it can"
+                    );
+                }
+                Err(e) => {
+                    self.let_go.store(false, Ordering::SeqCst);
+                    tracing::error!("letting go of the database: {e:#}");
+                    return;
+                }
+            }
+        }
+        let path = &self.settings.store.path;
+        let Ok(lock) = crate::lock::StoreLock::acquire(path) else {
+            return;
+        };
+        let Ok(mut fresh) = Store::open(path) else {
+            return;
+        };
+        let probe = fresh.transaction(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO notices (key, done_at) VALUES ('store-opened-again', ?1)",
+                [crate::store::ts(now)],
+            )?;
+            Ok(())
+        });
+        if probe.is_err() {
+            return;
+        }
+        let mut store = self.store();
+        fresh.continue_counts(&store.write_health());
+        *store = fresh;
+        drop(store);
+        *self.lock.lock().expect("lock") = Some(lock);
+        self.let_go.store(false, Ordering::SeqCst);
+        tracing::warn!("the database is opened again");
+    }
+
+    fn mailer(&self) -> crate::outbound::Mailer<'_> {
+        crate::outbound::Mailer {
+            settings: &self.settings,
+            renderer: &self.renderer,
+            tz: self.tz,
+        }
     }
 
     /// The settings it runs with.
@@ -178,6 +391,9 @@ impl Daemon {
     /// no permission) is skipped and tried again on the next pass; only a failure of the
     /// store stops the pass.
     pub fn process_maildir(&self, maildir: &Maildir, report: &mut RunReport) -> anyhow::Result<()> {
+        // A mail recorded but not moved (the Maildir's disk full) stays in new/, recorded: the
+        // next pass finds it recorded and only moves it. The mail after it goes on.
+        let mut unmoved: Option<anyhow::Error> = None;
         for pending in maildir.pending()? {
             let raw = match maildir.read(&pending) {
                 Ok(raw) => raw,
@@ -188,12 +404,22 @@ impl Daemon {
             };
             let result = self.take(&raw)?;
             crate::failpoint::hit("after-commit");
-            maildir.finish(&pending, &result.source_key, result.disposition)?;
-            crate::failpoint::hit("after-mark");
             report.count(&result);
+            if let Err(e) = maildir.finish(&pending, &result.source_key, result.disposition) {
+                tracing::warn!(
+                    file = %pending.key,
+                    "a recorded mail could not be moved out of new/; it is moved on the next pass: {e}"
+                );
+                unmoved.get_or_insert(anyhow::Error::new(e).context(format!(
+                    "moving recorded mail out of {}/new",
+                    maildir.root().display()
+                )));
+                continue;
+            }
+            crate::failpoint::hit("after-mark");
         }
         self.report_oddities(maildir);
-        Ok(())
+        unmoved.map_or(Ok(()), Err)
     }
 
     /// Logs, once each (a `notices` key keeps it once across passes and restarts), what in the
@@ -290,6 +516,10 @@ impl Daemon {
         match self.with_jobs(|jobs, store| store.transaction(|tx| jobs.watch_health(tx, now))) {
             Ok(0) => {}
             Ok(_) => self.outbox_ready.notify_one(),
+            // While the database cannot be written that is said once, not at every look.
+            Err(e) if self.store_watch.failing() => {
+                tracing::debug!("judging the connections' health: {e:#}")
+            }
             Err(e) => tracing::error!("judging the connections' health: {e:#}"),
         }
     }
@@ -389,7 +619,14 @@ impl Daemon {
 
     /// Sends what is due now.
     pub async fn deliver(&self) -> anyhow::Result<DeliveryReport> {
-        deliver_due(&self.store, &self.transport, &self.policy, self.clock.now()).await
+        deliver_due(
+            &self.store,
+            &self.transport,
+            &self.policy,
+            &self.unrecorded,
+            self.clock.now(),
+        )
+        .await
     }
 
     /// Takes in what is waiting, runs the jobs that are due, sends what is due, and returns.
@@ -464,6 +701,7 @@ impl Daemon {
         loop {
             // Each job isolated: a failure is logged, recorded and alerted inside.
             self.run_jobs().await;
+            self.watch_store().await;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(60)) => {}
                 _ = shutdown.changed() => return Ok(()),
@@ -472,14 +710,26 @@ impl Daemon {
     }
 
     async fn maildir_loop(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let maildir = self.maildir()?;
         let poll = Duration::from_secs(self.settings.inbound.maildir_poll_seconds.max(1));
         tracing::info!("watching the Maildir");
+        let mut failing = false;
         loop {
             let mut report = RunReport::default();
-            match self.process_maildir(&maildir, &mut report) {
-                Ok(()) => crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now()),
+            // Opened on every pass: a Maildir that cannot be opened now (its disk, a folder
+            // that is a link) is a failure to report and retry, not the end of the daemon.
+            let pass = self
+                .maildir()
+                .and_then(|maildir| self.process_maildir(&maildir, &mut report));
+            match pass {
+                Ok(()) => {
+                    crate::jobs::alerts::inbound_ok(&self.store(), self.clock.now());
+                    if std::mem::take(&mut failing) {
+                        // Over: the all-clear need not wait for the scheduler's minute.
+                        self.watch_health_now();
+                    }
+                }
                 Err(e) => {
+                    failing = true;
                     crate::jobs::alerts::inbound_failed(&self.store(), self.clock.now(), &e);
                     self.watch_health_now();
                     tracing::error!(
@@ -488,6 +738,7 @@ impl Daemon {
                     );
                 }
             }
+            self.watch_store().await;
             self.store().release_memory();
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
@@ -583,15 +834,35 @@ impl Daemon {
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         loop {
-            if let Err(e) = self.deliver().await {
+            // After a failure of the database itself, not sooner than in a few seconds (and
+            // a new mail taken in does not hurry it: that is no news for a full disk).
+            let mut at_least = Duration::from_millis(200);
+            let delivered = self.deliver().await;
+            if let Err(e) = &delivered {
                 tracing::error!(
                     "outbox worker: {}",
                     crate::redact::addresses(&format!("{e:#}"))
                 );
+                at_least = Duration::from_secs(5);
             }
             let now = self.clock.now();
             crate::jobs::alerts::outbound_observed(&self.store(), now);
-            let resume = outbox::resume_at(self.store().conn(), now)?;
+            // Sending works again after an alert: the all-clear need not wait for the
+            // scheduler's minute.
+            if delivered.is_ok_and(|d| d.sent > 0)
+                && crate::store::health::open_alert(self.store().conn(), "outbound")
+                    .is_ok_and(|a| a.is_some())
+            {
+                self.watch_health_now();
+            }
+            self.watch_store().await;
+            let resume = match outbox::resume_at(self.store().conn(), now) {
+                Ok(resume) => resume,
+                Err(e) => {
+                    tracing::error!("outbox worker: {e:#}");
+                    None
+                }
+            };
             if resume.is_none() {
                 // Nothing queued: the page cache can go until the next mail.
                 self.store().release_memory();
@@ -599,9 +870,16 @@ impl Daemon {
             let wait = resume
                 .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(60))
-                .clamp(Duration::from_millis(200), Duration::from_secs(60));
+                .clamp(at_least, Duration::from_secs(60));
             if *shutdown.borrow() {
                 return Ok(());
+            }
+            if at_least > Duration::from_millis(200) {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                continue;
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -610,6 +888,42 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Whether `error` (opening the daemon) is the database that cannot be opened or written — a
+/// read-only or full disk, a file or directory it may not write — which mends by waiting.
+fn store_unusable(error: &anyhow::Error) -> bool {
+    crate::store::is_unwritable(error)
+        || error
+            .downcast_ref::<crate::check::PreflightFailure>()
+            .is_some_and(|f| f.what == "store")
+        || error
+            .chain()
+            .any(|c| c.downcast_ref::<std::io::Error>().is_some())
+}
+
+/// The alert that the database cannot be opened, sent before any of the daemon exists.
+async fn alert_directly(
+    settings: &Settings,
+    problem: &crate::jobs::alerts::Problem,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<crate::store::QueuedMail> {
+    let renderer = Renderer::load(Some(&settings.templates.dir))?;
+    let transport = Transport::from_settings(&settings.outbound)?;
+    let mailer = crate::outbound::Mailer {
+        settings,
+        renderer: &renderer,
+        tz: settings.timezone(),
+    };
+    let mail = crate::jobs::alerts::unqueued_alert(
+        &mailer,
+        crate::jobs::alerts::Component::Store,
+        problem,
+        now,
+    )?;
+    transport.send(&mail).await?;
+    tracing::warn!("the administrator is alerted (directly): the database cannot be opened");
+    Ok(mail)
 }
 
 /// Connects the IMAP source to intake and the cursor table.

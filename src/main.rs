@@ -233,8 +233,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     let runtime = runtime()?;
     // One daemon per database: held until the process ends.
+    // The daemon takes it as it starts (it may have to wait for its disk).
     let _lock = match cli.command {
-        Command::Run { .. } | Command::Restore { .. } => {
+        Command::Run { once: true, .. } | Command::Restore { .. } => {
             Some(klachtd::lock::StoreLock::acquire(&settings.store.path)?)
         }
         _ => None,
@@ -255,12 +256,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Command::Run { .. }) {
         let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
         klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);
-        // The checks that need no network; a failing one stops start-up with its line.
-        let integrity = match cli.command {
-            Command::Run { once: true, .. } => klachtd::check::Integrity::Header,
-            _ => klachtd::check::Integrity::WholeFile,
-        };
-        klachtd::check::preflight(&settings, integrity)?;
+        // The checks that need no network; a failing one stops `run --once` with its line
+        // (the daemon runs them as it starts, waiting for a database it cannot write yet).
+        if matches!(cli.command, Command::Run { once: true, .. }) {
+            klachtd::check::preflight(&settings, klachtd::check::Integrity::Header)?;
+        }
     }
     match cli.command {
         Command::Run { once: true, now } => {
@@ -280,10 +280,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Run { once: false, .. } => {
-            let daemon = Arc::new(klachtd::daemon::Daemon::new(
-                settings,
-                Arc::new(SystemClock),
-            )?);
             runtime.block_on(async move {
                 let (tx, rx) = tokio::sync::watch::channel(false);
                 // Registered before READY=1: a SIGTERM from then on always stops cleanly.
@@ -294,10 +290,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     klachtd::notify::tell("STOPPING=1");
                     let _ = tx.send(true);
                 });
-                // systemd (Type=notify): set up and running; then the watchdog's heartbeat.
+                // One daemon per database: the daemon holds it from here on.
+                let lock = klachtd::lock::StoreLock::acquire(&settings.store.path)?;
+                // systemd (Type=notify): running (if waiting for its database, it waits as a
+                // running service, alerting); then the watchdog's heartbeat.
                 klachtd::notify::tell("READY=1");
                 tokio::spawn(klachtd::notify::watchdog());
-                daemon.run(rx).await
+                let started = klachtd::daemon::Daemon::start(
+                    settings,
+                    Arc::new(SystemClock),
+                    klachtd::check::Integrity::WholeFile,
+                    lock,
+                    rx.clone(),
+                )
+                .await?;
+                match started {
+                    Some(daemon) => Arc::new(daemon).run(rx).await,
+                    None => Ok(()),
+                }
             })?;
         }
         Command::Cases { json, now } => {

@@ -6,9 +6,9 @@
 //! shows the failure meanwhile.
 
 use super::Jobs;
-use crate::outbound::{Letter, Template, templates};
+use crate::outbound::{Letter, Mailer, Template, templates};
 use crate::settings::Language;
-use crate::store::{OutboxKind, health};
+use crate::store::{OutboxKind, QueuedMail, health};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
@@ -216,43 +216,106 @@ impl Jobs<'_> {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let settings = self.intake.settings;
         let mailer = self.intake.mailer();
-        let lang = mailer.staff_language();
-        let mut context = tera::Context::new();
-        context.insert("organisation", &settings.organisation.name);
-        context.insert(
-            "since",
-            &templates::long_datetime(since, self.intake.tz, lang),
-        );
-        context.insert(
-            "recovered",
-            &templates::long_datetime(now, self.intake.tz, lang),
-        );
-        let refused = problem.is_some_and(|p| p.login_refused);
-        context.insert("what", &what(component, refused, lang));
-        context.insert("resolved", &resolved(component, lang));
-        context.insert("meanwhile", meanwhile(component, lang));
-        if let Some(p) = problem {
-            context.insert("reason", &p.reason);
-            context.insert("fix", &fix(component, refused, lang, settings));
-        }
-        mailer.to_director_without_case(
-            tx,
-            Letter {
-                kind: OutboxKind::DirectorNotice,
-                template: if problem.is_some() {
-                    Template::AdminAlert
-                } else {
-                    Template::AdminAllClear
-                },
-                case: None,
-                context,
-                attachments: &[],
-            },
-            now,
-        )
+        let letter = notice_letter(&mailer, component, problem, since, now);
+        mailer.to_director_without_case(tx, letter, now)
     }
+}
+
+/// The alert (with a problem) or the all-clear (without) about `component`.
+fn notice_letter<'a>(
+    mailer: &Mailer<'_>,
+    component: Component,
+    problem: Option<&Problem>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Letter<'a> {
+    let settings = mailer.settings;
+    let lang = mailer.staff_language();
+    let mut context = tera::Context::new();
+    context.insert("organisation", &settings.organisation.name);
+    context.insert("since", &templates::long_datetime(since, mailer.tz, lang));
+    context.insert("recovered", &templates::long_datetime(now, mailer.tz, lang));
+    let refused = problem.is_some_and(|p| p.login_refused);
+    context.insert("what", &what(component, refused, lang));
+    context.insert("resolved", &resolved(component, lang));
+    context.insert("meanwhile", meanwhile(component, lang));
+    if let Some(p) = problem {
+        context.insert("reason", &p.reason);
+        context.insert("fix", &fix(component, refused, lang, settings));
+    }
+    Letter {
+        kind: OutboxKind::DirectorNotice,
+        template: if problem.is_some() {
+            Template::AdminAlert
+        } else {
+            Template::AdminAllClear
+        },
+        case: None,
+        context,
+        attachments: &[],
+    }
+}
+
+/// The administrator alert about `component` as a finished mail, not queued: for when the
+/// database itself cannot be written, so the alert cannot wait in the outbox. It is sent
+/// through the transport directly, and put on record once the database takes writes again.
+pub fn unqueued_alert(
+    mailer: &Mailer<'_>,
+    component: Component,
+    problem: &Problem,
+    now: DateTime<Utc>,
+) -> anyhow::Result<QueuedMail> {
+    let letter = notice_letter(mailer, component, Some(problem), problem.since, now);
+    let (message_id, raw) = mailer.director_mail(letter, now)?;
+    Ok(QueuedMail {
+        id: 0,
+        message_id,
+        case: None,
+        kind: OutboxKind::DirectorNotice,
+        envelope_from: mailer.settings.organisation.address.to_string(),
+        recipients: vec![mailer.settings.roles.director.to_string()],
+        raw,
+        status: crate::store::OutboxStatus::Queued,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    })
+}
+
+/// Puts on record, once the database takes writes again, a failure of `component` from `since`
+/// that it could not record while it lasted (with the alert sent for it directly, if one was):
+/// the failure is over, the alert is open, so the next health pass sends the all-clear.
+pub fn record_past_failure(
+    tx: &Connection,
+    component: Component,
+    since: DateTime<Utc>,
+    reason: &str,
+    alert: Option<&QueuedMail>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    health::record_failure(tx, component.as_str(), since, reason, false)?;
+    if let Some(mail) = alert {
+        let id = crate::store::outbox::queue_at(
+            tx,
+            &crate::store::outbox::Outgoing {
+                message_id: &mail.message_id,
+                case_id: None,
+                kind: mail.kind,
+                envelope_from: &mail.envelope_from,
+                recipients: &mail.recipients,
+                raw: &mail.raw,
+                basis: None,
+            },
+            mail.created_at,
+            mail.created_at,
+        )?;
+        crate::store::outbox::mark_sent(tx, id, mail.created_at)?;
+        health::raise_alert(tx, component.as_str(), since, reason)?;
+    }
+    health::record_ok(tx, component.as_str(), now)
 }
 
 fn what(component: Component, refused: bool, lang: Language) -> String {

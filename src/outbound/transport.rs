@@ -26,6 +26,11 @@ pub enum SendError {
     /// take (no SMTPUTF8) — no retry fixes that.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// This machine cannot take it now: the file transport's directory is full or read-only.
+    /// The whole queue waits, for as long as it takes — it is never given up (the mail is not
+    /// the problem, and the disk mends when space is freed).
+    #[error("cannot be written here: {0}")]
+    Local(String),
 }
 
 /// Reply codes that speak of the server or the session, not of the message: 421 (closing),
@@ -138,8 +143,8 @@ impl Transport {
                     crate::fsutil::write_private_atomic(&path, &raw)
                 })
                 .await
-                .map_err(|e| SendError::Unavailable(e.to_string()))?
-                .map_err(|e| SendError::Unavailable(format!("writing {}: {e}", dir.display())))
+                .map_err(|e| SendError::Local(e.to_string()))?
+                .map_err(|e| SendError::Local(format!("writing {}: {e}", dir.display())))
             }
         }
     }

@@ -24,6 +24,40 @@ pub use outbox::{OutboxKind, OutboxStatus, QueuedMail};
 /// The database. One connection; callers hold it briefly, never across an await on I/O.
 pub struct Store {
     conn: Connection,
+    writes: WriteHealth,
+}
+
+/// How the writes to the database went: counted by [`Store::transaction`], so the daemon can
+/// tell when the database cannot be written (disk full, read-only) and when it can again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteHealth {
+    /// Transactions that failed because the database could not be written.
+    pub failed: u64,
+    /// Transactions committed.
+    pub committed: u64,
+    /// The last failure's error text.
+    pub last_error: String,
+    /// The last failure was a full disk (the file itself is fine: no need to open it again).
+    pub last_full: bool,
+}
+
+/// Whether `error` says the database cannot be written — the disk is full, the file or its
+/// file system is read-only, the file cannot be opened, an I/O error — rather than anything
+/// about what was written. Such a failure is the environment's: nothing is lost, the work is
+/// tried again.
+pub fn is_unwritable(error: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(|e| e.sqlite_error_code())
+            .is_some_and(|code| {
+                matches!(
+                    code,
+                    DiskFull | SystemIoFailure | CannotOpen | ReadOnly | PermissionDenied
+                )
+            })
+    })
 }
 
 impl Store {
@@ -58,6 +92,17 @@ impl Store {
         Self::setup(Connection::open_in_memory()?)
     }
 
+    /// What the daemon holds while its database's file system has failed under it (I/O
+    /// errors, taken read-only by the kernel): the real file let go, so that it can be
+    /// repaired and mounted again, and in its place an empty register that refuses every
+    /// write (`query_only`) — so whatever runs meanwhile reads nothing, records nothing, marks
+    /// nothing processed and sends nothing, and tries again.
+    pub fn unavailable() -> anyhow::Result<Store> {
+        let store = Self::open_in_memory()?;
+        store.conn.pragma_update(None, "query_only", true)?;
+        Ok(store)
+    }
+
     fn setup(mut conn: Connection) -> anyhow::Result<Store> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Deleted personal data is overwritten, not left in free pages (retention).
@@ -75,7 +120,10 @@ impl Store {
             true,
         )?;
         migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            writes: WriteHealth::default(),
+        })
     }
 
     /// Runs `f` in one transaction: everything it writes lands together or not at all.
@@ -83,10 +131,41 @@ impl Store {
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let tx = self.conn.transaction()?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        match &result {
+            Ok(_) => self.writes.committed += 1,
+            Err(e) if is_unwritable(e) => {
+                self.writes.failed += 1;
+                self.writes.last_error = format!("{e:#}");
+                self.writes.last_full = e.chain().any(|c| {
+                    c.downcast_ref::<rusqlite::Error>()
+                        .and_then(|e| e.sqlite_error_code())
+                        == Some(rusqlite::ErrorCode::DiskFull)
+                });
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// How writing to the database has gone so far.
+    pub fn write_health(&self) -> WriteHealth {
+        self.writes.clone()
+    }
+
+    /// Takes over the write counts of `before`, the connection this one replaces (the
+    /// database opened again after its file system failed), adding its own.
+    pub fn continue_counts(&mut self, before: &WriteHealth) {
+        self.writes.failed += before.failed;
+        self.writes.committed += before.committed;
+        if self.writes.last_error.is_empty() {
+            self.writes.last_error = before.last_error.clone();
+        }
     }
 
     /// Read-only access for queries.

@@ -3,5 +3,6 @@
 pub mod invariants;
 pub mod klachtd;
 pub mod mailserver;
+pub mod smallfs;
 pub mod token_server;
 pub mod world;
