@@ -290,6 +290,18 @@ fn store_with(path: &Path, report: &mut Report, integrity: Integrity) {
         );
     }
     match crate::store::maintenance::inspect(path, integrity == Integrity::WholeFile) {
+        // A full or read-only disk is no damage: restoring a backup would be the wrong cure.
+        Err(e) if crate::store::is_unwritable(&e) => report.fail(
+            "store",
+            format!(
+                "{}: cannot be read now — its disk is full or read-only ({e:#})",
+                shown.display()
+            ),
+            format!(
+                "free space on the file system of {} or make it writable; nothing is lost meanwhile",
+                dir.display()
+            ),
+        ),
         Err(e) => report.fail(
             "store",
             format!("{}: {e:#}", shown.display()),

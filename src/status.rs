@@ -125,6 +125,17 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
             )?;
         }
     }
+    let kept = crate::store::maintenance::kept_databases(path).unwrap_or_default();
+    if let Some((oldest, at)) = kept.first() {
+        writeln!(
+            out,
+            "kept          {} database(s) set aside by restore, the oldest {} ({}); each is removed {} year(s) after",
+            kept.len(),
+            oldest.file_name().unwrap_or_default().to_string_lossy(),
+            local(*at, tz),
+            settings.retention.years
+        )?;
+    }
     writeln!(out, "failed mail   {}", outbox.failed)?;
     writeln!(out, "quarantined   {}", health::quarantined(conn)?)?;
     let today = now.with_timezone(&tz).date_naive();

@@ -90,6 +90,17 @@ impl Jobs<'_> {
         store
             .conn()
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // The databases a restore set aside: whole, once they are older than the period.
+        let kept = crate::store::maintenance::remove_kept_before(
+            &self.intake.settings.store.path,
+            cutoff,
+        )?;
+        if kept > 0 {
+            tracing::info!(
+                databases = kept,
+                "databases kept by restore removed (retention)"
+            );
+        }
         if !due.is_empty() || loose > 0 {
             tracing::info!(
                 cases = due.len(),

@@ -192,6 +192,66 @@ pub fn restore(
     Ok(Restored { inspection, kept })
 }
 
+/// The databases `restore` kept beside the one at `store`, with the moment each was set aside
+/// (from its name: `<store>.before-restore-20261207T102000Z[-N]`).
+pub fn kept_databases(
+    store: &Path,
+) -> std::io::Result<Vec<(std::path::PathBuf, chrono::DateTime<chrono::Utc>)>> {
+    let dir = parent_of(store);
+    let Some(name) = store.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{name}.before-restore-");
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        if SIDE_FILES.iter().any(|side| rest.ends_with(side)) {
+            continue;
+        }
+        let stamp = rest.get(..16).unwrap_or_default();
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ") {
+            out.push((entry.path(), at.and_utc()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Removes the databases `restore` kept that were set aside before `cutoff`, with their side
+/// files (retention: they hold the same personal data as the register did then, and the
+/// purge never reaches into them). A symbolic link under such a name is removed itself.
+/// Returns how many went.
+pub fn remove_kept_before(
+    store: &Path,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for (path, at) in kept_databases(store)? {
+        if at >= cutoff {
+            continue;
+        }
+        for side in SIDE_FILES {
+            match std::fs::remove_file(with_suffix(&path, side)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        std::fs::remove_file(&path)?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// Moves the database `to` and its side files to the first free
 /// `<to>.before-restore-<time>[-N]`; returns that name.
 fn keep_aside(to: &Path, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<std::path::PathBuf> {
