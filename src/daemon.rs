@@ -119,8 +119,12 @@ impl Daemon {
     ) -> anyhow::Result<Option<Daemon>> {
         let mut lock = Some(lock);
         let watch = crate::store_watch::StoreWatch::default();
+        let mut integrity = integrity;
         loop {
-            let attempt = match crate::check::preflight(&settings, integrity) {
+            let checked = crate::check::preflight(&settings, integrity);
+            // Read whole once; while waiting, the header is enough.
+            integrity = crate::check::Integrity::Header;
+            let attempt = match checked {
                 Err(f) if f.mendable() && f.what != "store" => {
                     // The mailbox or the outgoing directory: the daemon's own loops retry
                     // those, and alert when they keep failing.

@@ -452,3 +452,18 @@ fn the_answers_about_a_purged_case_speak_dutch_and_english() {
         }
     }
 }
+
+/// `purge_case` (which `klachtd erase` builds on) may be called again on a purged case: it
+/// succeeds and changes nothing — the triggers stop only changes that are not a purge.
+#[test]
+fn purging_a_purged_case_again_succeeds_and_changes_nothing() {
+    let (s, _) = purged_case();
+    let before = s.case_state();
+    let id: i64 = s.query(&format!("SELECT id FROM cases WHERE reference = '{CASE}'"))[0];
+    let later = local(2029, 6, 1, 10);
+    s.daemon
+        .store()
+        .transaction(|tx| klachtd::store::erase::purge_case(tx, id, later))
+        .unwrap();
+    assert_eq!(s.case_state(), before);
+}

@@ -127,8 +127,8 @@ pub fn purge_case(tx: &Connection, case_id: i64, now: DateTime<Utc>) -> anyhow::
              unreachable_from = NULL, subject = '(verwijderd)', body = '', solution = NULL,
              verdict = CASE WHEN instr(verdict, ':') > 0
                  THEN trim(substr(verdict, 1, instr(verdict, ':') - 1)) ELSE trim(verdict) END,
-             purged_at = COALESCE(purged_at, ?2)
-         WHERE id = ?1",
+             purged_at = ?2
+         WHERE id = ?1 AND purged_at IS NULL",
         params![case_id, at],
     )?;
     Ok(())
