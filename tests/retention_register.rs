@@ -61,8 +61,9 @@ enum Step {
     Unreadable { p: usize },
     /// The `n`th mail delivered so far, delivered again.
     Duplicate { n: usize },
-    /// A queued or sent outbox row becomes a permanent failure (what a 5xx leaves).
-    Fail { n: usize },
+    /// An outbox row becomes a permanent failure (what a 5xx leaves), or — `later` — waits
+    /// queued, tried and backed off far into the future (what a mailbox full for good leaves).
+    Fail { n: usize, later: bool },
     /// Days pass.
     Wait { days: i64 },
 }
@@ -95,7 +96,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..6usize).prop_map(|p| Step::Spam { p }),
         1 => (0..6usize).prop_map(|p| Step::Unreadable { p }),
         1 => (0..40usize).prop_map(|n| Step::Duplicate { n }),
-        1 => (0..60usize).prop_map(|n| Step::Fail { n }),
+        1 => (0..60usize, any::<bool>()).prop_map(|(n, later)| Step::Fail { n, later }),
         3 => (0i64..25).prop_map(|days| Step::Wait { days }),
     ]
 }
@@ -359,16 +360,17 @@ fn apply(r: &mut Run, id: u32, step: &Step) {
             let raw = r.delivered[n % r.delivered.len()].clone();
             r.deliver(raw);
         }
-        Step::Fail { n } => {
+        Step::Fail { n, later } => {
             let store = r.conn();
-            store
-                .conn()
-                .execute(
-                    "UPDATE outbox SET status = 'failed', last_error = '550 no such user'
-                     WHERE id = (SELECT id FROM outbox ORDER BY id LIMIT 1 OFFSET ?1)",
-                    [*n as i64],
-                )
-                .unwrap();
+            let sql = if *later {
+                "UPDATE outbox SET status = 'queued', attempts = 5, sent_at = NULL,
+                     next_attempt_at = '2099-01-01T00:00:00Z', last_error = '452 mailbox full'
+                 WHERE id = (SELECT id FROM outbox ORDER BY id LIMIT 1 OFFSET ?1)"
+            } else {
+                "UPDATE outbox SET status = 'failed', last_error = '550 no such user'
+                 WHERE id = (SELECT id FROM outbox ORDER BY id LIMIT 1 OFFSET ?1)"
+            };
+            store.conn().execute(sql, [*n as i64]).unwrap();
         }
         Step::Wait { days } => {
             r.clock.advance(Duration::days(*days));
