@@ -116,9 +116,23 @@ pub fn holder(store: &Path) -> std::io::Result<Option<u32>> {
 
 /// Opens the database at `path` for a command that only reads: a missing database is an error
 /// naming the path looked at, never a new empty one.
+///
+/// When the disk is full or read-only — just when someone runs `klachtd status` to see why —
+/// it is read as it stood at its last checkpoint ([`Store::open_snapshot`]), with a note saying
+/// so, instead of failing.
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     require_existing(path)?;
-    Store::open(path)
+    match Store::open(path) {
+        Ok(store) => Ok(store),
+        Err(e) if crate::store::disk_refused(&e) => {
+            eprintln!(
+                "klachtd: note: the database cannot be written now (its disk is full or read-only: {}); shown as it stood at its last checkpoint",
+                crate::inbound::one_line(&format!("{e:#}"))
+            );
+            Store::open_snapshot(path)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Fails, naming the path looked at, when there is no database at `path`.

@@ -24,6 +24,23 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
         None => writeln!(out, "daemon        NOT running")?,
     }
     writeln!(out, "store         {}", shown.display())?;
+    // The daemon cannot record that its own disk refuses it: say it from the file system.
+    let dir = shown.parent().unwrap_or(std::path::Path::new("."));
+    if let Ok(fs) = rustix::fs::statvfs(dir) {
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if fs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+            writeln!(
+                out,
+                "store disk    READ-ONLY: nothing can be recorded until it is writable"
+            )?;
+        } else if free < 1 << 20 {
+            writeln!(
+                out,
+                "store disk    FULL ({} KB free): nothing can be recorded until there is room",
+                free / 1024
+            )?;
+        }
+    }
 
     let inbound = health::get(conn, Component::Inbound.as_str())?;
     writeln!(

@@ -265,6 +265,15 @@ fn the_stores_disk_full_loses_nothing_and_sends_nothing_twice() {
         "complaint 3 is not marked processed: nothing recorded it"
     );
     server.wait_for_subject("complainant2@example.org", "Ontvangstbevestiging", PATIENCE);
+    // `status` works on the full disk (the database as at its last checkpoint) and says so.
+    let status = k.command(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(text.contains("store disk    FULL"), "{text}");
     // Space returns: everything completes by itself.
     fs.free();
     wait_until("complaint 3 taken in", || {
@@ -441,6 +450,16 @@ fn a_read_only_store_at_start_is_waited_for_and_alerted_once() {
     });
     assert!(daemon.alive(), "waiting, not exited");
     assert_eq!(count(&k.maildir.join("new")), 1, "nothing taken in");
+    // `status` works on the read-only store, and says what is wrong.
+    let status = k.command(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(text.contains("store disk    READ-ONLY"), "{text}");
+    assert!(text.contains("daemon        running"), "{text}");
     let alert = k
         .sent()
         .into_iter()

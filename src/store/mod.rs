@@ -41,6 +41,22 @@ pub struct WriteHealth {
     pub last_full: bool,
 }
 
+/// Whether opening or writing the database failed because its disk is full or read-only (or
+/// will not let it write): [`is_unwritable`], or the same from the file system directly.
+pub fn disk_refused(error: &anyhow::Error) -> bool {
+    is_unwritable(error)
+        || error.chain().any(|cause| {
+            cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ReadOnlyFilesystem
+                        | std::io::ErrorKind::StorageFull
+                        | std::io::ErrorKind::PermissionDenied
+                )
+            })
+        })
+}
+
 /// Whether `error` says the database cannot be written — the disk is full, the file or its
 /// file system is read-only, the file cannot be opened, an I/O error — rather than anything
 /// about what was written. Such a failure is the environment's: nothing is lost, the work is
@@ -85,6 +101,33 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         Self::setup(conn)
+    }
+
+    /// The database at `path` as it stood at its last checkpoint, read without writing
+    /// anything beside it (SQLite's `immutable`: no lock, no shared-memory index, no log): for
+    /// the commands that only look, when the disk is full or read-only and the database cannot
+    /// be opened the usual way. Commits still in the log are not seen.
+    pub fn open_snapshot(path: &Path) -> anyhow::Result<Store> {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let uri = format!(
+            "file:{}?immutable=1",
+            absolute
+                .to_string_lossy()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23")
+        );
+        let conn = Connection::open_with_flags(
+            uri,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot open {} read-only", path.display()))?;
+        Ok(Store {
+            conn,
+            writes: WriteHealth::default(),
+        })
     }
 
     /// A private in-memory database, for tests and the dry parts of the CLI.
