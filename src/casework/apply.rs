@@ -37,6 +37,14 @@ pub enum Effect {
         kind: &'static str,
         detail: String,
     },
+    /// The complaint concerns this role address (issue 25): its tokens for the case are
+    /// revoked, and the history says so.
+    Concerned(String),
+    /// The privacy request's period extended: the requester is told, with the reason.
+    RequestExtended {
+        months: u32,
+        reason: String,
+    },
 }
 
 /// One command line with what became of it, for the transcript.
@@ -123,9 +131,10 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
             result,
         });
     }
-    // Text below the commands is an internal note unless it went to the complainant.
-    if !message_used && !block.message.trim().is_empty() {
-        let note = crate::commands::reply::without_closing(block.message.trim());
+    // Text below the commands is an internal note unless it went to the complainant; a
+    // closing or signature alone is no note (issue 22: never an empty note event).
+    let note = crate::commands::reply::without_closing(block.message.trim());
+    if !message_used && !note.trim().is_empty() {
         plan.effects.push(Effect::Note(note));
     }
     plan
@@ -141,11 +150,21 @@ fn apply(
 ) -> Result<Done, Refusal> {
     let case = &mut plan.case;
     let keyword = command.keyword();
+    // issue 25: someone the complaint concerns cannot work on it (the director oversees it).
+    if actor.role != Role::Director && case.privacy.concerns(actor.address.as_str()) {
+        return Err(Refusal::NotInvolved);
+    }
+    // A legal hold and a privacy request concern the record, whatever its state.
+    let privacy_keyword = matches!(
+        keyword,
+        Keyword::Concerns | Keyword::HoldUntil | Keyword::Hold | Keyword::Request
+    );
     // Internal notes change nothing the procedure registers, so they are always welcome.
-    if case.status == CaseStatus::Final && keyword != Keyword::Note {
+    if case.status == CaseStatus::Final && keyword != Keyword::Note && !privacy_keyword {
         return Err(Refusal::Final);
     }
-    let allowed_when_withdrawn = matches!(keyword, Keyword::Reopen | Keyword::Note);
+    let allowed_when_withdrawn =
+        matches!(keyword, Keyword::Reopen | Keyword::Note) || privacy_keyword;
     if case.status == CaseStatus::Withdrawn && !allowed_when_withdrawn {
         return Err(Refusal::WithdrawnCase);
     }
@@ -164,6 +183,13 @@ fn apply(
                 && rules.settings.roles.role_of(&address).is_none()
             {
                 return Err(Refusal::NotStaff(address.to_string()));
+            }
+            // issue 25: never someone the complaint is about.
+            if let Some(address) = rules.settings.roles.resolve(typed)
+                && case.privacy.concerns(address.as_str())
+                && address != rules.settings.roles.director
+            {
+                return Err(Refusal::HandlerConcerned(typed.to_string()));
             }
             case.handler = Some(typed.to_string());
             Ok(Done::Handler {
@@ -265,13 +291,15 @@ fn apply(
             Ok(Done::Reopened)
         }
         Command::Note(text) => {
+            let below = crate::commands::reply::without_closing(message.trim());
             let text = match text {
-                Some(t) => t.clone(),
-                None if !message.trim().is_empty() => {
+                Some(t) if !t.trim().is_empty() => t.clone(),
+                // Only text of its own makes a note: a closing or a signature is none.
+                _ if !below.trim().is_empty() => {
                     *message_used = true;
-                    crate::commands::reply::without_closing(message.trim())
+                    below
                 }
-                None => return Err(Refusal::NoteWithoutText),
+                _ => return Err(Refusal::NoteWithoutText),
             };
             plan.effects.push(Effect::Note(text));
             Ok(Done::Noted)
@@ -347,6 +375,172 @@ fn apply(
             plan.effects.push(Effect::Recommendation(text.clone()));
             Ok(Done::Recommendation)
         }
+        Command::Concerns(_)
+        | Command::HoldUntil { .. }
+        | Command::HoldOff
+        | Command::Request(_) => privacy(plan, command, actor, rules),
+    }
+}
+
+/// The privacy commands (issue 25): whom the complaint concerns, a legal hold, a privacy
+/// request and its deadline.
+fn privacy(
+    plan: &mut Plan,
+    command: &Command,
+    actor: &Actor,
+    rules: &Rules<'_>,
+) -> Result<Done, Refusal> {
+    use crate::commands::RequestAction;
+    use crate::domain::privacy::{Hold, PrivacyRequest, months_after};
+    let case = &mut plan.case;
+    let roles = &rules.settings.roles;
+    let director_only = |task| {
+        if actor.role == Role::Director {
+            Ok(())
+        } else {
+            Err(Refusal::DirectorOnly(task))
+        }
+    };
+    let staff_or_director = || {
+        if matches!(actor.role, Role::Director | Role::Staff) {
+            Ok(())
+        } else {
+            Err(Refusal::StaffOrDirectorOnly)
+        }
+    };
+    match command {
+        Command::Concerns(Some(typed)) => {
+            director_only(DirectorTask::Concerns)?;
+            let typed = typed.trim();
+            let address = roles
+                .resolve(typed)
+                .filter(|a| matches!(roles.role_of(a), Some(Role::Staff | Role::Director)))
+                .ok_or_else(|| Refusal::UnknownStaff(typed.to_string()))?;
+            if !case.privacy.concerns(address.as_str()) {
+                case.privacy.concerns.push(address.to_string());
+                case.privacy.concerns.sort();
+            }
+            case.privacy.concerns_fixed = true;
+            let handler_cleared = address != roles.director
+                && case
+                    .handler
+                    .as_deref()
+                    .and_then(|h| roles.resolve(h))
+                    .is_some_and(|h| h == address);
+            if handler_cleared {
+                case.handler = None;
+            }
+            plan.effects.push(Effect::Concerned(address.to_string()));
+            Ok(Done::Concerns {
+                who: typed.to_string(),
+                handler_cleared,
+            })
+        }
+        Command::Concerns(None) => {
+            director_only(DirectorTask::Concerns)?;
+            case.privacy.concerns.clear();
+            case.privacy.concerns_fixed = true;
+            plan.effects.push(Effect::Event {
+                kind: "concerns_lifted",
+                detail: "de klacht gaat over geen medewerker (besluit van de directeur)".into(),
+            });
+            Ok(Done::ConcernsNobody)
+        }
+        Command::HoldUntil { until, reason } => {
+            director_only(DirectorTask::Hold)?;
+            if *until <= rules.today {
+                return Err(Refusal::HoldNotAfterToday);
+            }
+            case.privacy.hold = Some(Hold {
+                until: *until,
+                reason: reason.clone(),
+            });
+            plan.effects.push(Effect::Event {
+                kind: "hold",
+                detail: format!("bewaren tot en met {until}: {reason}"),
+            });
+            Ok(Done::Held(*until))
+        }
+        Command::HoldOff => {
+            director_only(DirectorTask::Hold)?;
+            case.privacy.hold = None;
+            plan.effects.push(Effect::Event {
+                kind: "hold_lifted",
+                detail: "bewaren opgeheven".into(),
+            });
+            Ok(Done::HoldLifted)
+        }
+        Command::Request(RequestAction::New { kind, received }) => {
+            staff_or_director()?;
+            if let Some(open) = case.privacy.request.as_ref().filter(|r| r.is_open()) {
+                return Err(Refusal::RequestOpen {
+                    kind: open.kind,
+                    due: open.due,
+                });
+            }
+            let received = received.unwrap_or(rules.today);
+            if received > rules.today {
+                return Err(Refusal::ReceivedInFuture);
+            }
+            let request = PrivacyRequest::new(*kind, received);
+            let due = request.due;
+            plan.effects.push(Effect::Event {
+                kind: "privacy_request",
+                detail: format!(
+                    "verzoek om {} (AVG), ontvangen {received}, beantwoorden uiterlijk {due}",
+                    kind.label(true)
+                ),
+            });
+            case.privacy.request = Some(request);
+            Ok(Done::Request { kind: *kind, due })
+        }
+        Command::Request(RequestAction::Extend { months, reason }) => {
+            staff_or_director()?;
+            let told = case.complainant_address.is_some();
+            let request = case
+                .privacy
+                .request
+                .as_mut()
+                .filter(|r| r.is_open())
+                .ok_or(Refusal::NoRequest)?;
+            if request.extended_months.is_some() {
+                return Err(Refusal::AlreadyExtended);
+            }
+            let first = request.first_due();
+            if rules.today > first {
+                return Err(Refusal::ExtendTooLate(first));
+            }
+            request.extended_months = Some(*months);
+            request.extension_reason = Some(reason.clone());
+            request.due = months_after(first, *months);
+            let due = request.due;
+            plan.effects.push(Effect::RequestExtended {
+                months: *months,
+                reason: reason.clone(),
+            });
+            Ok(Done::RequestExtended {
+                months: *months,
+                due,
+                told,
+            })
+        }
+        Command::Request(RequestAction::Done) => {
+            staff_or_director()?;
+            let request = case
+                .privacy
+                .request
+                .as_mut()
+                .filter(|r| r.is_open())
+                .ok_or(Refusal::NoRequest)?;
+            request.done_at = Some(rules.now);
+            let kind = request.kind;
+            plan.effects.push(Effect::Event {
+                kind: "privacy_request_done",
+                detail: format!("verzoek om {} afgehandeld", kind.label(true)),
+            });
+            Ok(Done::RequestDone)
+        }
+        _ => unreachable!("only the privacy commands come here"),
     }
 }
 
@@ -391,6 +585,7 @@ mod tests {
             purged_at: None,
             unreachable_from: None,
             basis: None,
+            privacy: Default::default(),
         }
     }
 
@@ -411,6 +606,36 @@ mod tests {
             role,
         };
         plan(case, &parse_block(text), &actor, &rules)
+    }
+
+    proptest::proptest! {
+        /// Issue 22: whatever stands below the commands — a closing, a signature, a name,
+        /// blank lines, text of its own — a note is never empty: a closing or signature alone
+        /// makes none, and `Notitie` over one is refused as a note without text.
+        #[test]
+        fn no_note_is_ever_empty(
+            command in proptest::sample::select(vec!["", "Notitie", "Notitie:  ", "Behandelaar: staff@example.org"]),
+            closing in proptest::sample::select(vec![
+                "Met vriendelijke groet,", "Kind regards,", "Groet,", "Vriendelijke groeten,\nAnna",
+                "Met vriendelijke groet,\n\nAnna de Vries\nKlachtencoördinator\n030-1234567",
+            ]),
+            own in proptest::option::of("[a-z]{3,12}( [a-z]{2,8}){0,5}"),
+        ) {
+            let text = format!(
+                "{command}\n\n{}{closing}",
+                own.as_ref().map(|o| format!("{o}\n\n")).unwrap_or_default()
+            );
+            let p = try_block(&case(CaseStatus::Open), text.trim_start(), Role::Staff);
+            for e in &p.effects {
+                if let Effect::Note(n) = e {
+                    proptest::prop_assert!(!n.trim().is_empty(), "{text:?}");
+                }
+            }
+            let noted = p.effects.iter().any(|e| matches!(e, Effect::Note(_)));
+            if own.is_some() && p.refused() == 0 {
+                proptest::prop_assert!(noted, "{text:?}");
+            }
+        }
     }
 
     #[test]

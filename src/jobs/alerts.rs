@@ -1,6 +1,7 @@
 //! Telling the administrator: when the mailbox cannot be read or mail cannot be sent for longer
-//! than `alerts.after_minutes` — at once when a login is refused — the director gets one alert;
-//! when it works again, one all-clear. Judged on every scheduler pass from what the daemon
+//! than `alerts.after_minutes` — at once when a login is refused, unless the login settings
+//! changed less than `alerts.login_grace_minutes` ago (a provider applies new permissions with a
+//! delay) — the director gets one alert; when it works again, one all-clear. Judged on every scheduler pass from what the daemon
 //! recorded (the inbound connection) and the outbox itself (mail tried and still waiting).
 //! If sending is what fails, the alert waits in the outbox like any mail, and `klachtd status`
 //! shows the failure meanwhile.
@@ -31,6 +32,10 @@ pub enum Job {
     Digest,
     /// The yearly analysis.
     Report,
+    /// Privacy requests' legal deadlines (issue 25).
+    Privacy,
+    /// The summary of mail the outbound budget held back (issue 22).
+    Summaries,
     /// The retention purge.
     Purge,
     /// Removing purged mail from the mailbox and the file transport's directory.
@@ -40,10 +45,12 @@ pub enum Job {
 }
 
 impl Job {
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 8] = [
         Job::Deadlines,
         Job::Digest,
         Job::Report,
+        Job::Privacy,
+        Job::Summaries,
         Job::Purge,
         Job::Cleanup,
         Job::Alerts,
@@ -54,6 +61,8 @@ impl Job {
             Job::Deadlines => "deadlines",
             Job::Digest => "digest",
             Job::Report => "report",
+            Job::Privacy => "privacy",
+            Job::Summaries => "summaries",
             Job::Purge => "purge",
             Job::Cleanup => "cleanup",
             Job::Alerts => "alerts",
@@ -66,6 +75,8 @@ impl Job {
             (Job::Deadlines, Language::Nl) => "herinneringen en termijnbewaking",
             (Job::Digest, Language::Nl) => "het wekelijkse overzicht",
             (Job::Report, Language::Nl) => "de jaaranalyse",
+            (Job::Privacy, Language::Nl) => "de bewaking van de termijnen van AVG-verzoeken",
+            (Job::Summaries, Language::Nl) => "het overzicht van tegengehouden berichten",
             (Job::Purge, Language::Nl) => "het verwijderen van gegevens na de bewaartermijn",
             (Job::Cleanup, Language::Nl) => {
                 "het opruimen van verwijderde mail uit de mailbox en de uitgaande map"
@@ -74,6 +85,8 @@ impl Job {
             (Job::Deadlines, Language::En) => "reminders and deadline watch",
             (Job::Digest, Language::En) => "the weekly digest",
             (Job::Report, Language::En) => "the yearly analysis",
+            (Job::Privacy, Language::En) => "watching the deadlines of privacy requests",
+            (Job::Summaries, Language::En) => "the summary of held-back mail",
             (Job::Purge, Language::En) => "removing data after the retention period",
             (Job::Cleanup, Language::En) => {
                 "removing purged mail from the mailbox and the outgoing directory"
@@ -84,13 +97,15 @@ impl Job {
 }
 
 impl Component {
-    pub const ALL: [Component; 9] = [
+    pub const ALL: [Component; 11] = [
         Component::Inbound,
         Component::Outbound,
         Component::Store,
         Component::Job(Job::Deadlines),
         Component::Job(Job::Digest),
         Component::Job(Job::Report),
+        Component::Job(Job::Privacy),
+        Component::Job(Job::Summaries),
         Component::Job(Job::Purge),
         Component::Job(Job::Cleanup),
         Component::Job(Job::Alerts),
@@ -104,6 +119,8 @@ impl Component {
             Component::Job(Job::Deadlines) => "job:deadlines",
             Component::Job(Job::Digest) => "job:digest",
             Component::Job(Job::Report) => "job:report",
+            Component::Job(Job::Privacy) => "job:privacy",
+            Component::Job(Job::Summaries) => "job:summaries",
             Component::Job(Job::Purge) => "job:purge",
             Component::Job(Job::Cleanup) => "job:cleanup",
             Component::Job(Job::Alerts) => "job:alerts",
@@ -152,29 +169,56 @@ fn record_outbound(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<()> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Nothing,
+    /// A refused login within the grace after a change of the login settings: alerted at
+    /// `until` if it still fails then.
+    Wait {
+        until: DateTime<Utc>,
+    },
     Alert(Problem),
-    AllClear { since: DateTime<Utc> },
+    AllClear {
+        since: DateTime<Utc>,
+    },
 }
 
-/// The rule, apart from the database: alert once a failure has lasted `after` (a refused login
-/// at once) and no alert is open; all-clear once it is over and an alert is open.
+/// The rule, apart from the database: a refused login is alerted from `refused_from` on (at
+/// once, unless the login settings changed within the grace before), any other failure once it
+/// has lasted `after`; never while an alert is open. All-clear once it is over and an alert is
+/// open.
 pub fn decide(
     problem: Option<Problem>,
     open_alert: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     after: chrono::Duration,
+    refused_from: DateTime<Utc>,
 ) -> Action {
     match (problem, open_alert) {
+        (Some(p), None) if p.login_refused && now < refused_from => Action::Wait {
+            until: refused_from,
+        },
         (Some(p), None) if p.login_refused || now - p.since >= after => Action::Alert(p),
         (None, Some(since)) => Action::AllClear { since },
         _ => Action::Nothing,
     }
 }
 
+/// From when a refused login is alerted: the grace after the login settings last changed (as
+/// the daemon recorded them), or at once when nothing is recorded.
+pub fn refused_alert_from(
+    conn: &Connection,
+    grace: chrono::Duration,
+) -> anyhow::Result<DateTime<Utc>> {
+    Ok(health::login_setup_since(conn)?
+        .map(|since| since + grace)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC))
+}
+
 impl Jobs<'_> {
     /// Queues the alerts and all-clears that are due; returns how many.
     pub fn watch_health(&self, tx: &Connection, now: DateTime<Utc>) -> anyhow::Result<usize> {
-        let after = chrono::Duration::minutes(i64::from(self.intake.settings.alerts.after_minutes));
+        let alerts = &self.intake.settings.alerts;
+        let after = chrono::Duration::minutes(i64::from(alerts.after_minutes));
+        let grace = chrono::Duration::minutes(i64::from(alerts.login_grace_minutes));
+        let refused_from = refused_alert_from(tx, grace)?;
         record_outbound(tx, now)?;
         let mut queued = 0;
         for component in Component::ALL {
@@ -184,8 +228,15 @@ impl Jobs<'_> {
             } else {
                 after
             };
-            match decide(problem(tx, component)?, open, now, after) {
+            match decide(problem(tx, component)?, open, now, after, refused_from) {
                 Action::Nothing => {}
+                Action::Wait { until } => tracing::info!(
+                    component = component.as_str(),
+                    %until,
+                    "the login is refused, but the login settings changed less than \
+                     alerts.login_grace_minutes ago (a provider can take that long to apply new \
+                     permissions): the director is alerted at {until} if it still fails then"
+                ),
                 Action::Alert(p) => {
                     self.queue_notice(tx, component, Some(&p), p.since, now)?;
                     health::raise_alert(tx, component.as_str(), p.since, &p.reason)?;
@@ -218,7 +269,8 @@ impl Jobs<'_> {
     ) -> anyhow::Result<()> {
         let mailer = self.intake.mailer();
         let letter = notice_letter(&mailer, component, problem, since, now);
-        mailer.to_director_without_case(tx, letter, now)
+        mailer.to_director_without_case(tx, letter, now)?;
+        Ok(())
     }
 }
 
@@ -254,6 +306,9 @@ fn notice_letter<'a>(
         case: None,
         context,
         attachments: &[],
+        files: crate::outbound::mailer::Files::None,
+        // klachtd's own alert: never held back.
+        cause: crate::outbound::budget::Cause::Proven,
     }
 }
 
@@ -289,6 +344,7 @@ pub fn unqueued_alert(
 /// that it could not record while it lasted (with the alert sent for it directly, if one was):
 /// the failure is over, the alert is open, so the next health pass sends the all-clear.
 pub fn record_past_failure(
+    mailer: &Mailer<'_>,
     tx: &Connection,
     component: Component,
     since: DateTime<Utc>,
@@ -298,21 +354,7 @@ pub fn record_past_failure(
 ) -> anyhow::Result<()> {
     health::record_failure(tx, component.as_str(), since, reason, false)?;
     if let Some(mail) = alert {
-        let id = crate::store::outbox::queue_at(
-            tx,
-            &crate::store::outbox::Outgoing {
-                message_id: &mail.message_id,
-                case_id: None,
-                kind: mail.kind,
-                envelope_from: &mail.envelope_from,
-                recipients: &mail.recipients,
-                raw: &mail.raw,
-                basis: None,
-            },
-            mail.created_at,
-            mail.created_at,
-        )?;
-        crate::store::outbox::mark_sent(tx, id, mail.created_at)?;
+        mailer.record_sent_directly(tx, mail)?;
         health::raise_alert(tx, component.as_str(), since, reason)?;
     }
     health::record_ok(tx, component.as_str(), now)
@@ -481,10 +523,7 @@ pub fn inbound_ok(store: &crate::store::Store, now: DateTime<Utc>) {
 
 /// Reading the mailbox failed at `now` with `error`.
 pub fn inbound_failed(store: &crate::store::Store, now: DateTime<Utc>, error: &anyhow::Error) {
-    let refused = error.downcast_ref::<crate::auth::LoginRefused>().is_some()
-        || error
-            .downcast_ref::<crate::auth::token::GrantRefused>()
-            .is_some();
+    let refused = crate::auth::is_login_refused(error);
     let text = format!("{error:#}");
     if let Err(e) = health::record_failure(
         store.conn(),
@@ -547,15 +586,18 @@ mod tests {
 
     proptest! {
         /// Over any sequence of up/down observations a minute apart: alerts and all-clears
-        /// alternate, starting with an alert; an alert comes only for a failure that has lasted
-        /// the threshold (or a refused login); an all-clear only once the failure is over; and
-        /// after a failure that lasted the threshold, an alert was sent before it ended.
+        /// alternate, starting with an alert; a refused login is alerted once the grace after a
+        /// change of the login settings is over (at once without one), any other failure once it
+        /// has lasted the threshold, and never before; an all-clear comes only once the failure
+        /// is over.
         #[test]
         fn alerts_and_all_clears_alternate_and_respect_the_threshold(
             steps in proptest::collection::vec((any::<bool>(), any::<bool>()), 1..200),
             threshold in 1i64..30,
+            grace_end in -10i64..220,
         ) {
             let after = chrono::Duration::minutes(threshold);
+            let refused_from = t(grace_end);
             let mut since: Option<DateTime<Utc>> = None;
             let mut open: Option<DateTime<Utc>> = None;
             let mut sent = Vec::new();
@@ -565,17 +607,21 @@ mod tests {
                     let s = *since.get_or_insert(now);
                     Some(Problem { since: s, reason: "x".into(), login_refused: *refused })
                 } else {
-                    // A failure that lasted the threshold was alerted before it ended.
-                    if let Some(s) = since && now - s > after {
-                        prop_assert!(open.is_some(), "a long failure went unreported");
-                    }
                     since = None;
                     None
                 };
-                match decide(problem.clone(), open, now, after) {
+                let due = |p: &Problem| {
+                    if p.login_refused { now >= refused_from } else { now - p.since >= after }
+                };
+                match decide(problem.clone(), open, now, after, refused_from) {
                     Action::Nothing => {}
+                    Action::Wait { until } => {
+                        let p = problem.clone().unwrap();
+                        prop_assert!(p.login_refused && now < refused_from && open.is_none());
+                        prop_assert_eq!(until, refused_from);
+                    }
                     Action::Alert(p) => {
-                        prop_assert!(p.login_refused || now - p.since >= after);
+                        prop_assert!(due(&p));
                         prop_assert!(open.is_none());
                         open = Some(p.since);
                         sent.push(true);
@@ -586,6 +632,10 @@ mod tests {
                         open = None;
                         sent.push(false);
                     }
+                }
+                // Whatever is due has been alerted.
+                if let Some(p) = &problem && due(p) {
+                    prop_assert!(open.is_some(), "a due failure went unreported");
                 }
             }
             for (i, alert) in sent.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Scheduled work beside the mail path: deadline reminders and overdue alerts
-//! ([`deadlines`]), the weekly digest ([`digest`]), the yearly analysis ([`report`]) and the
-//! retention purge ([`retention`]). Every job is idempotent (a `notices` key per thing done)
+//! ([`deadlines`]), the weekly digest ([`digest`]), the yearly analysis ([`report`]), the
+//! retention purge ([`retention`]) and the summary of mail the outbound budget held back
+//! ([`summaries`]). Every job is idempotent (a `notices` key per thing done)
 //! and catches up: run at any moment, it does exactly what has fallen due and not been done.
 //! Every job passes one wrapper, [`Jobs::isolated`], as every mail passes intake's: a job that
 //! fails (an error or a panic) is rolled back alone, recorded, alerted to the administrator
@@ -9,8 +10,10 @@
 pub mod alerts;
 pub mod deadlines;
 pub mod digest;
+pub mod privacy;
 pub mod report;
 pub mod retention;
+pub mod summaries;
 
 use crate::intake::Intake;
 use crate::store::Store;
@@ -48,6 +51,8 @@ pub struct JobReport {
     pub purged: usize,
     /// Administrator alerts and all-clears queued.
     pub alerts: usize,
+    /// Summaries of held-back mail queued (issue 22).
+    pub summaries: usize,
     /// Mailbox copies of purged cases' mail (source key, Message-ID); queued for removal from
     /// the mailbox in the same transaction (`mailbox_removals`).
     pub purged_mail: Vec<(String, Option<String>)>,
@@ -66,6 +71,7 @@ impl std::fmt::Debug for JobReport {
             .field("reports", &self.reports)
             .field("purged", &self.purged)
             .field("alerts", &self.alerts)
+            .field("summaries", &self.summaries)
             .field("purged_mail", &self.purged_mail.len())
             .field(
                 "failed",
@@ -88,6 +94,10 @@ impl Jobs<'_> {
         let deadlines = self.isolated(store, Job::Deadlines, now, failed, |store| {
             store.transaction(|tx| self.watch_deadlines(tx, now))
         });
+        // issue 25: privacy requests' legal deadlines, watched like the procedure's.
+        let privacy = self.isolated(store, Job::Privacy, now, failed, |store| {
+            store.transaction(|tx| self.watch_privacy_requests(tx, now))
+        });
         let digests = self.isolated(store, Job::Digest, now, failed, |store| {
             store.transaction(|tx| self.digest_if_due(tx, now))
         });
@@ -97,6 +107,10 @@ impl Jobs<'_> {
         let purged = self.isolated(store, Job::Purge, now, failed, |store| {
             self.purge_if_due(store, now)
         });
+        // issue 22: the summary of held-back mail, after the jobs that may hold mail back.
+        let summaries = self.isolated(store, Job::Summaries, now, failed, |store| {
+            store.transaction(|tx| self.send_summaries(tx, now))
+        });
         // Last: it alerts about the jobs above as well.
         let alerts = self.isolated(store, Job::Alerts, now, failed, |store| {
             store.transaction(|tx| self.watch_health(tx, now))
@@ -105,12 +119,17 @@ impl Jobs<'_> {
             report.reminders = d.reminders;
             report.overdue = d.overdue;
         }
+        if let Some((reminders, overdue)) = privacy {
+            report.reminders += reminders;
+            report.overdue += overdue;
+        }
         report.digests = usize::from(digests.unwrap_or(false));
         report.reports = usize::from(reports.unwrap_or(false));
         let purged = purged.unwrap_or_default();
         report.purged = purged.len();
         report.purged_mail = purged.into_iter().flat_map(|p| p.mail).collect();
         report.alerts = alerts.unwrap_or(0);
+        report.summaries = summaries.unwrap_or_default();
         Ok(report)
     }
 

@@ -52,6 +52,11 @@ impl Jobs<'_> {
             if case.purged_at.is_some() {
                 continue;
             }
+            // issue 25: a legal hold keeps the case until its last day.
+            let today = now.with_timezone(&self.intake.tz).date_naive();
+            if case.privacy.hold_on(today).is_some() {
+                continue;
+            }
             let mut stmt =
                 conn.prepare("SELECT source_key, message_id FROM mails WHERE case_id = ?1")?;
             let mail = stmt
@@ -84,6 +89,14 @@ impl Jobs<'_> {
                 tracing::info!(case = %p.reference, mails = p.mail.len(), "personal data purged (retention)");
             }
             let loose = erase::purge_caseless_before(tx, cutoff, now)?;
+            // The budget's counts name mailboxes for two days; none outlives a purge.
+            crate::store::budget::prune(tx, now)?;
+            erase::delete_with_dependents(
+                tx,
+                "outbox_rollup",
+                "at < ?1",
+                &[&crate::store::ts(cutoff)],
+            )?;
             Ok((due, loose))
         })?;
         // Old pages out of the WAL too.

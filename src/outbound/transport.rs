@@ -137,7 +137,7 @@ impl Transport {
                 })
             }
             Transport::File(dir) => {
-                let path = dir.join(file_name(&mail.message_id));
+                let path = file_copy(dir, &mail.message_id);
                 let raw = mail.raw.clone();
                 tokio::task::spawn_blocking(move || {
                     crate::fsutil::write_private_atomic(&path, &raw)
@@ -191,6 +191,11 @@ pub fn remove_sent_files(dir: &std::path::Path, message_ids: &[&str]) -> std::io
         }
     }
     Ok(removed)
+}
+
+/// Where the file transport writes the mail with this Message-ID ([`file_name`] in `dir`).
+pub fn file_copy(dir: &std::path::Path, message_id: &str) -> PathBuf {
+    dir.join(file_name(message_id))
 }
 
 fn envelope(mail: &QueuedMail) -> anyhow::Result<Envelope> {

@@ -97,6 +97,18 @@ const CASE_MAILS: &str = "SELECT id FROM mails WHERE case_id = ?1";
 /// verdict's outcome). Its mailbox copies and the file transport's copies of its mail are
 /// queued for removal in this transaction. Idempotent.
 pub fn purge_case(tx: &Connection, case_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    purge_case_noting(tx, case_id, now, None)
+}
+
+/// [`purge_case`], with one last line in the case's history (`kind`, `detail`) written just
+/// before the case is sealed as purged — `klachtd erase` says there why (a text that names
+/// nobody). On a case already purged it changes nothing, that line included.
+pub fn purge_case_noting(
+    tx: &Connection,
+    case_id: i64,
+    now: DateTime<Utc>,
+    note: Option<(&str, &str)>,
+) -> anyhow::Result<()> {
     let at = ts(now);
     queue_mailbox_copies(tx, &format!("id IN ({CASE_MAILS})"), &[&case_id], &at)?;
     queue_sent_files(tx, "case_id = ?1", &[&case_id], &at)?;
@@ -121,6 +133,23 @@ pub fn purge_case(tx: &Connection, case_id: i64, now: DateTime<Utc>) -> anyhow::
         "UPDATE recommendations SET case_id = NULL WHERE case_id = ?1",
         params![case_id],
     )?;
+    // Issue 25's row: whom the complaint concerned (a purged case is never linked to mail
+    // again, so nobody needs to be kept from it) and the director's reasons (free text) go;
+    // that a request was made, and when it was done, stay.
+    tx.execute(
+        "UPDATE case_privacy SET concerns = '', hold_until = NULL, hold_reason = NULL,
+             request_extension_reason = NULL
+         WHERE case_id = ?1 AND (concerns != '' OR hold_until IS NOT NULL
+             OR hold_reason IS NOT NULL OR request_extension_reason IS NOT NULL)",
+        params![case_id],
+    )?;
+    if let Some((kind, detail)) = note {
+        tx.execute(
+            "INSERT INTO events (case_id, at, kind, actor, detail)
+             SELECT id, ?2, ?3, NULL, ?4 FROM cases WHERE id = ?1 AND purged_at IS NULL",
+            params![case_id, at, kind, detail],
+        )?;
+    }
     // The verdict keeps its outcome ("gegrond"), not the committee's reasons after the colon.
     tx.execute(
         "UPDATE cases SET complainant_address = NULL, complainant_name = NULL,
@@ -337,9 +366,11 @@ pub const PURGED_TABLES: &[&str] = &[
     "held_commands",
     "tokens",
     "recommendations",
+    "case_privacy",
 ];
 
-/// Tables without personal data: counters, cursors, schedules, health, and the removal queues
+/// Tables without personal data: counters, cursors, schedules, health, the login settings'
+/// fingerprint, the record of erasures (without the address) and of backups, and the removal queues
 /// (which empty themselves once the copies are gone).
 pub const TABLES_WITHOUT_PERSONAL_DATA: &[&str] = &[
     "case_sequences",
@@ -351,7 +382,14 @@ pub const TABLES_WITHOUT_PERSONAL_DATA: &[&str] = &[
     "sent_file_removals",
     "health",
     "alerts",
+    "erasures",
+    "backups_made",
+    "login_setup",
 ];
+
+/// Tables that name a mailbox for days only: the outbound budget's counts and what it held
+/// back (issue 22), pruned by the budget itself after two days (and by every purge).
+pub const TABLES_KEPT_FOR_DAYS: &[&str] = &["outbox_budget", "outbox_rollup"];
 
 #[cfg(test)]
 mod tests {
@@ -389,6 +427,7 @@ mod tests {
         let mut known: Vec<String> = PURGED_TABLES
             .iter()
             .chain(TABLES_WITHOUT_PERSONAL_DATA)
+            .chain(TABLES_KEPT_FOR_DAYS)
             .map(|t| t.to_string())
             .collect();
         known.sort();
