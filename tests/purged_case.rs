@@ -200,7 +200,10 @@ fn outbox_files(dir: &Path) -> Vec<String> {
 /// Mail `from` under the purged case's tag, proven by the trusted server or not.
 fn staff(from: &str, n: usize, text: &str, proven: bool) -> String {
     let proof = if proven {
-        format!("Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\n")
+        // The ESMTPSA entry line real servers write with the login (the sender proof reads both).
+        format!(
+            "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
+        )
     } else {
         String::new()
     };
