@@ -330,32 +330,14 @@ pub fn run(
                 )?;
             }
         }
-        // The outbound budget's rows for their mailbox (issue 22): its counts and what it held
-        // back name the address for days; they go now, as the purge takes them.
-        let theirs = |stored: &str| {
+        // What the outbound budget counted for their mailbox (issue 22): days of rows, but
+        // an address all the same. Their budget starts afresh; nobody else's changes.
+        crate::store::budget::forget(tx, |stored| {
             person::is(stored, who)
                 || stored
                     .parse::<EmailAddress>()
                     .is_ok_and(|a| a.delivery_key() == who.delivery_key())
-        };
-        for (table, column) in [
-            ("outbox_budget", "mailbox"),
-            ("outbox_rollup", "mailbox"),
-            ("outbox_rollup", "recipient"),
-        ] {
-            let mut stmt = tx.prepare(&format!("SELECT DISTINCT {column} FROM {table}"))?;
-            let stored: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            for value in stored.iter().filter(|v| theirs(v)) {
-                crate::store::erase::delete_with_dependents(
-                    tx,
-                    table,
-                    &format!("{column} = ?1"),
-                    &[value],
-                )?;
-            }
-        }
+        })?;
         if !report.plan.erase.is_empty() || report.plan.mails > 0 {
             privacy::record_erasure(
                 tx,
