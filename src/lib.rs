@@ -56,6 +56,7 @@ pub mod settings;
 pub mod startup;
 pub mod status;
 pub mod store;
+pub mod store_watch;
 
 /// Installs ring as the process-wide rustls crypto provider (the only one compiled in).
 pub fn install_crypto_provider() {

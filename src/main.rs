@@ -133,7 +133,7 @@ enum Command {
         file: PathBuf,
     },
     /// Put a backup in place as the database (stop the daemon first); the current database
-    /// is kept beside it as <store>.before-restore.
+    /// is kept beside it as <store>.before-restore-<time>, never overwritten.
     Restore {
         /// The backup file written by `klachtd backup`.
         file: PathBuf,
@@ -290,8 +290,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     let runtime = runtime()?;
     // One daemon per database: held until the process ends.
+    // The daemon takes it as it starts (it may have to wait for its disk).
     let _lock = match cli.command {
-        Command::Run { .. } | Command::Restore { .. } => {
+        Command::Run { once: true, .. } | Command::Restore { .. } => {
             Some(klachtd::lock::StoreLock::acquire(&settings.store.path)?)
         }
         _ => None,
@@ -312,24 +313,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Command::Run { .. }) {
         let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
         klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);
-        // The checks that need no network; a failing one stops start-up with its line.
-        let integrity = match cli.command {
-            Command::Run { once: true, .. } => klachtd::check::Integrity::Header,
-            _ => klachtd::check::Integrity::WholeFile,
-        };
-        klachtd::check::preflight(&settings, integrity)?;
+        // The checks that need no network; a failing one stops `run --once` with its line
+        // (the daemon runs them as it starts, waiting for a database it cannot write yet).
+        if matches!(cli.command, Command::Run { once: true, .. }) {
+            klachtd::check::preflight(&settings, klachtd::check::Integrity::Header)?;
+        }
     }
     match cli.command {
         Command::Run { once: true, now } => {
             let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
             let report = runtime.block_on(daemon.run_once())?;
             println!("{}", klachtd::register::run_summary(&report));
+            // Everything else ran; cron sees what failed.
+            let failures = report.failures();
+            if !failures.is_empty() {
+                for failure in &failures {
+                    eprintln!(
+                        "klachtd: {}",
+                        klachtd::redact::addresses(&klachtd::inbound::one_line(failure))
+                    );
+                }
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Run { once: false, .. } => {
-            let daemon = Arc::new(klachtd::daemon::Daemon::new(
-                settings,
-                Arc::new(SystemClock),
-            )?);
             runtime.block_on(async move {
                 let (tx, rx) = tokio::sync::watch::channel(false);
                 // Registered before READY=1: a SIGTERM from then on always stops cleanly.
@@ -340,10 +347,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     klachtd::notify::tell("STOPPING=1");
                     let _ = tx.send(true);
                 });
-                // systemd (Type=notify): set up and running; then the watchdog's heartbeat.
+                // One daemon per database: the daemon holds it from here on.
+                let lock = klachtd::lock::StoreLock::acquire(&settings.store.path)?;
+                // systemd (Type=notify): running (if waiting for its database, it waits as a
+                // running service, alerting); then the watchdog's heartbeat.
                 klachtd::notify::tell("READY=1");
                 tokio::spawn(klachtd::notify::watchdog());
-                daemon.run(rx).await
+                let started = klachtd::daemon::Daemon::start(
+                    settings,
+                    Arc::new(SystemClock),
+                    klachtd::check::Integrity::WholeFile,
+                    lock,
+                    rx.clone(),
+                )
+                .await?;
+                match started {
+                    Some(daemon) => Arc::new(daemon).run(rx).await,
+                    None => Ok(()),
+                }
             })?;
         }
         Command::Cases { json, now } => {
@@ -549,13 +570,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Restore { file } => {
-            let restored = klachtd::store::maintenance::restore(&file, &settings.store.path)?;
+            let now = klachtd::clock::Clock::now(&SystemClock);
+            let restored = klachtd::store::maintenance::restore(&file, &settings.store.path, now)?;
+            let kept = match &restored.kept {
+                Some(kept) => format!("the previous database is kept as {}", kept.display()),
+                None => "there was no database before".to_string(),
+            };
             println!(
-                "{} restored as {} (schema {}, intact); the previous database is kept as {}.before-restore",
+                "{} restored as {} (schema {}, intact); {kept}",
                 file.display(),
                 settings.store.path.display(),
-                restored.version,
-                settings.store.path.display()
+                restored.inspection.version,
             );
         }
         Command::Dossier { address, out, lang } => {
