@@ -6,9 +6,7 @@ use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
 use crate::inbound::classify::{Classification, KnownCases, classify, classify_by_headers};
 use crate::inbound::{Disposition, InboundMail, RawMail};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
-use crate::registry::{
-    NewComplaint, Registry, Settled, attachment_notes, attachments_to_copy, new_text_of,
-};
+use crate::registry::{NewComplaint, Registry, Settled};
 use crate::settings::{Language, Settings};
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
@@ -580,7 +578,8 @@ impl Intake<'_> {
                 let record = cases::get(tx, *case)?.ok_or_else(|| {
                     anyhow::anyhow!("classify linked {case}, which does not exist")
                 })?;
-                self.add_follow_up(tx, &record, mail, mail_id, received_at, now)?;
+                self.registry()
+                    .follow_up(tx, &record, mail, mail_id, received_at, now)?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
             Classification::ThirdParty { case, .. } => {
@@ -595,9 +594,15 @@ impl Intake<'_> {
                 )?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
-            Classification::Staff { case, .. } => {
-                casework::handle_staff_mail(&self.registry(), tx, mail, mail_id, *case, now)?
-            }
+            Classification::Staff { case, .. } => casework::handle_staff_mail(
+                &self.registry(),
+                tx,
+                mail,
+                mail_id,
+                *case,
+                received_at,
+                now,
+            )?,
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)
             }
@@ -615,51 +620,6 @@ impl Intake<'_> {
                 Settled::new(MailOutcome::Quarantined, reason, None)
             }
         })
-    }
-
-    fn add_follow_up(
-        &self,
-        tx: &Connection,
-        case: &CaseRecord,
-        mail: &InboundMail,
-        mail_id: i64,
-        received_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let new_text = new_text_of(mail);
-        cases::add_event(tx, case.id, now, "follow_up", Some("klager"), &new_text)?;
-        for attachment in &mail.attachments {
-            cases::add_attachment(tx, case.id, mail_id, attachment)?;
-        }
-        let mailer = self.mailer();
-        let lang = mailer.staff_language();
-        let limit = self.settings.outbound.attach_max_bytes;
-        let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
-        let attached = attachments_to_copy(&mail.attachments, limit);
-        let mut context = mailer.case_context(case, lang);
-        context.insert(
-            "body",
-            &crate::outbound::mailer::bounded_body(&new_text, lang),
-        );
-        context.insert("attachments", &notes);
-        context.insert(
-            "received",
-            &templates::long_datetime(received_at, self.tz, lang),
-        );
-        mailer.to_roles(
-            tx,
-            Letter {
-                kind: OutboxKind::FollowUpNotification,
-                template: Template::FollowUpNotification,
-                case: Some(case),
-                context,
-                attachments: &attached,
-            },
-            &self.handler_or_staff(case),
-            now,
-        )?;
-        tracing::info!(case = %case.reference, "follow-up recorded");
-        Ok(())
     }
 
     /// Tells the director once about a mail that could not be read.

@@ -251,13 +251,76 @@ impl Registry<'_> {
         Ok(())
     }
 
-    /// Who hears about a case: its handler when that is a known address, otherwise all staff.
+    /// Records the complainant's follow-up on their case, with its files, and passes it to
+    /// the handler (or all staff).
+    pub(crate) fn follow_up(
+        &self,
+        tx: &Connection,
+        case: &CaseRecord,
+        mail: &InboundMail,
+        mail_id: i64,
+        received_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let new_text = new_text_of(mail);
+        cases::add_event(tx, case.id, now, "follow_up", Some("klager"), &new_text)?;
+        for attachment in &mail.attachments {
+            cases::add_attachment(tx, case.id, mail_id, attachment)?;
+        }
+        let mailer = self.mailer();
+        let lang = mailer.staff_language();
+        let limit = self.settings.outbound.attach_max_bytes;
+        let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
+        let attached = attachments_to_copy(&mail.attachments, limit);
+        let mut context = mailer.case_context(case, lang);
+        context.insert(
+            "body",
+            &crate::outbound::mailer::bounded_body(&new_text, lang),
+        );
+        context.insert("attachments", &notes);
+        context.insert(
+            "received",
+            &templates::long_datetime(received_at, self.tz, lang),
+        );
+        mailer.to_roles(
+            tx,
+            Letter {
+                kind: OutboxKind::FollowUpNotification,
+                template: Template::FollowUpNotification,
+                case: Some(case),
+                context,
+                attachments: &attached,
+            },
+            &self.handler_or_staff(case),
+            now,
+        )?;
+        tracing::info!(case = %case.reference, "follow-up recorded");
+        Ok(())
+    }
+
+    /// Who hears about a case: its handler when that is a known address, otherwise all staff
+    /// — never its complainant (a staff member's own complaint goes to the colleagues; with
+    /// none left, to the director).
     pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
-        case.handler
+        let roles = &self.settings.roles;
+        let not_complainant = |a: &EmailAddress| !crate::outbound::mailer::is_complainant(case, a);
+        let chosen: Vec<EmailAddress> = case
+            .handler
             .as_deref()
-            .and_then(|h| self.settings.roles.resolve(h))
+            .and_then(|h| roles.resolve(h))
             .map(|a| vec![a])
-            .unwrap_or_else(|| self.settings.roles.staff.clone())
+            .unwrap_or_else(|| roles.staff.clone())
+            .into_iter()
+            .filter(not_complainant)
+            .collect();
+        if chosen.is_empty() {
+            [roles.director.clone()]
+                .into_iter()
+                .filter(not_complainant)
+                .collect()
+        } else {
+            chosen
+        }
     }
 }
 

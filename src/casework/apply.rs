@@ -1,12 +1,14 @@
 //! Deciding what a command block does to a case: every line is tried in order against a copy
-//! of the case, with the procedure's rules; the mail is applied only if every line holds.
-//! Pure: the caller writes the result and queues the mail it asks for.
+//! of the case by the procedure's model ([`procedure::step`]); the mail is applied only if
+//! every line holds. Pure: the caller writes the result and queues the mail it asks for.
 
-use super::messages::{DirectorTask, Done, Field, Refusal};
-use crate::commands::{Command, CommandBlock, Keyword};
-use crate::domain::{CaseStatus, EmailAddress, WorkingCalendar};
+use super::messages::{Done, Field, Refusal};
+use super::procedure;
+use crate::commands::{Command, CommandBlock};
+use crate::domain::{EmailAddress, WorkingCalendar};
 use crate::settings::{Language, Role, Settings};
 use crate::store::CaseRecord;
+use crate::store::outbox::OutboxKind;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Who sent the commands.
@@ -21,16 +23,26 @@ pub struct Actor {
 pub enum Effect {
     /// An internal note (never shown to the complainant).
     Note(String),
-    /// Our reaction to the complainant, with the text staff wrote.
-    Reaction(String),
-    ClosingLetter,
-    VerdictLetter,
+    /// Our reaction to the complainant, with the text staff wrote; `sent`: a letter goes
+    /// (false when klachtd cannot write to the complainant: only the history records it).
+    Reaction {
+        text: String,
+        sent: bool,
+    },
+    ClosingLetter {
+        sent: bool,
+    },
+    VerdictLetter {
+        sent: bool,
+    },
     Escalation(Option<String>),
     Appeal(Option<String>),
-    /// The complainant is told the new date.
+    /// The complainant is told the number of days and the new date.
     Extended {
         working_days: u32,
+        until: NaiveDate,
         reason: Option<String>,
+        sent: bool,
     },
     Recommendation(String),
     Event {
@@ -65,15 +77,7 @@ impl Plan {
 
 /// What `Afgehandeld` needs that the case does not have yet.
 pub fn missing_fields(case: &CaseRecord) -> Vec<Field> {
-    [
-        (case.handler.is_none(), Field::Handler),
-        (case.cause.is_none(), Field::Cause),
-        (case.solution.is_none(), Field::Solution),
-        (case.agreement.is_none(), Field::Agreement),
-    ]
-    .into_iter()
-    .filter_map(|(missing, field)| missing.then_some(field))
-    .collect()
+    procedure::missing_fields(case)
 }
 
 /// What `Afgehandeld` still needs, named in `lang`.
@@ -97,25 +101,36 @@ pub struct Rules<'a> {
     pub today: NaiveDate,
 }
 
-/// Tries every line of `block` on `case` in order.
+/// Tries every line of `block` on `case` in order, each by the procedure's model
+/// ([`procedure::step`]).
 pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rules<'_>) -> Plan {
     let mut plan = Plan {
         case: case.clone(),
         effects: Vec::new(),
         lines: Vec::new(),
     };
+    let ctx = procedure::Ctx {
+        role: actor.role,
+        sender: &actor.address,
+        roles: &rules.settings.roles,
+        categories: &rules.settings.causes.categories,
+        calendar: rules.calendar,
+        closing_days: rules.settings.deadlines.closing_working_days,
+        now: rules.now,
+        today: rules.today,
+    };
+    let mut so_far = procedure::MailSoFar::default();
     let mut message_used = false;
+    let message = block.message.trim();
     for line in &block.lines {
         let result = match &line.result {
             Err(e) => Err(Refusal::Grammar(e.clone())),
-            Ok(command) => apply(
-                &mut plan,
-                command,
-                &block.message,
-                &mut message_used,
-                actor,
-                rules,
-            ),
+            Ok(command) => procedure::step(&mut plan.case, command, message, &ctx, &mut so_far)
+                .map(|step| {
+                    message_used |= step.used_text;
+                    plan.effects.extend(effects(command, &step, message));
+                    step.done
+                }),
         };
         plan.lines.push(LineOutcome {
             line_no: line.line_no,
@@ -124,237 +139,76 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
         });
     }
     // Text below the commands is an internal note unless it went to the complainant.
-    if !message_used && !block.message.trim().is_empty() {
-        let note = crate::commands::reply::without_closing(block.message.trim());
+    if !message_used && !message.is_empty() {
+        let note = crate::commands::reply::without_closing(message);
         plan.effects.push(Effect::Note(note));
     }
     plan
 }
 
-fn apply(
-    plan: &mut Plan,
-    command: &Command,
-    message: &str,
-    message_used: &mut bool,
-    actor: &Actor,
-    rules: &Rules<'_>,
-) -> Result<Done, Refusal> {
-    let case = &mut plan.case;
-    let keyword = command.keyword();
-    // Internal notes change nothing the procedure registers, so they are always welcome.
-    if case.status == CaseStatus::Final && keyword != Keyword::Note {
-        return Err(Refusal::Final);
-    }
-    let allowed_when_withdrawn = matches!(keyword, Keyword::Reopen | Keyword::Note);
-    if case.status == CaseStatus::Withdrawn && !allowed_when_withdrawn {
-        return Err(Refusal::WithdrawnCase);
-    }
-    let closed_or_appealed = matches!(case.status, CaseStatus::Closed | CaseStatus::Appealed);
-    let director_only = |task| -> Result<(), Refusal> {
-        if actor.role == Role::Director {
-            Ok(())
-        } else {
-            Err(Refusal::DirectorOnly(task))
-        }
-    };
+/// What carrying out one line causes beyond the case's fields: the letters the model names,
+/// with their texts, and the history entries.
+fn effects(command: &Command, step: &procedure::Step, message: &str) -> Vec<Effect> {
+    let letter = |kind| step.letters.iter().any(|l| l.kind == kind);
+    let mut out = Vec::new();
     match command {
-        Command::Handler(typed) => {
-            let typed = typed.trim();
-            if let Ok(address) = typed.parse::<EmailAddress>()
-                && rules.settings.roles.role_of(&address).is_none()
-            {
-                return Err(Refusal::NotStaff(address.to_string()));
-            }
-            case.handler = Some(typed.to_string());
-            Ok(Done::Handler {
-                typed: typed.to_string(),
-                address: rules.settings.roles.resolve(typed).map(|a| a.to_string()),
-            })
-        }
-        Command::Category(c) => {
-            let known = rules
-                .settings
-                .causes
-                .categories
-                .iter()
-                .find(|k| k.eq_ignore_ascii_case(c.trim()));
-            match known {
-                Some(k) => {
-                    case.category = Some(k.clone());
-                    Ok(Done::Category(k.clone()))
-                }
-                None => Err(Refusal::UnknownCategory {
-                    typed: c.clone(),
-                    choices: rules.settings.causes.categories.join(", "),
-                }),
-            }
-        }
-        Command::Cause(v) => {
-            case.cause = Some(v.clone());
-            Ok(Done::Cause)
-        }
-        Command::Solution(v) => {
-            case.solution = Some(v.clone());
-            Ok(Done::Solution)
-        }
-        Command::Measure(v) => {
-            case.measure = Some(v.clone());
-            Ok(Done::Measure)
-        }
-        Command::Agreement(yes) => {
-            case.agreement = Some(*yes);
-            Ok(Done::Agreement(*yes))
-        }
         Command::Reply => {
-            if closed_or_appealed {
-                return Err(Refusal::AlreadyClosed);
-            }
-            if message.trim().is_empty() {
-                return Err(Refusal::ReplyWithoutText);
-            }
-            *message_used = true;
-            plan.effects
-                .push(Effect::Reaction(message.trim().to_string()));
-            if case.status == CaseStatus::Open {
-                case.status = CaseStatus::Reacted;
-                case.reacted_at = Some(rules.now);
-                let due = rules
-                    .calendar
-                    .deadline(rules.today, rules.settings.deadlines.closing_working_days);
-                case.closing_due = Some(due);
-                Ok(Done::Reaction { closing_due: due })
-            } else {
-                Ok(Done::AnotherReaction)
-            }
-        }
-        Command::Escalate(reason) => {
-            if closed_or_appealed {
-                return Err(Refusal::AlreadyClosed);
-            }
-            case.escalated_at = Some(rules.now);
-            plan.effects.push(Effect::Escalation(reason.clone()));
-            Ok(Done::Escalated)
-        }
-        Command::Close => {
-            if !case.status.can_become(CaseStatus::Closed) {
-                return Err(Refusal::CannotClose(case.status));
-            }
-            let missing = missing_fields(case);
-            if !missing.is_empty() {
-                return Err(Refusal::MissingToClose(missing));
-            }
-            case.status = CaseStatus::Closed;
-            case.closed_at = Some(rules.now);
-            plan.effects.push(Effect::ClosingLetter);
-            Ok(Done::Closed)
-        }
-        Command::Reopen(reason) => {
-            if !matches!(case.status, CaseStatus::Closed | CaseStatus::Withdrawn) {
-                return Err(Refusal::CannotReopen(case.status));
-            }
-            case.status = if case.reacted_at.is_some() {
-                CaseStatus::Reacted
-            } else {
-                CaseStatus::Open
-            };
-            case.closed_at = None;
-            plan.effects.push(Effect::Event {
-                kind: "reopened",
-                detail: reason.clone().unwrap_or_default(),
+            out.push(Effect::Reaction {
+                text: message.to_string(),
+                sent: letter(OutboxKind::Reaction),
             });
-            Ok(Done::Reopened)
         }
-        Command::Note(text) => {
-            let text = match text {
-                Some(t) => t.clone(),
-                None if !message.trim().is_empty() => {
-                    *message_used = true;
-                    crate::commands::reply::without_closing(message.trim())
-                }
-                None => return Err(Refusal::NoteWithoutText),
-            };
-            plan.effects.push(Effect::Note(text));
-            Ok(Done::Noted)
-        }
-        Command::Appeal(text) => {
-            if !case.status.can_become(CaseStatus::Appealed) {
-                return Err(Refusal::CannotAppeal(case.status));
+        Command::Close => out.push(Effect::ClosingLetter {
+            sent: letter(OutboxKind::ClosingLetter),
+        }),
+        Command::Verdict { .. } => out.push(Effect::VerdictLetter {
+            sent: letter(OutboxKind::VerdictLetter),
+        }),
+        Command::Escalate(reason) => out.push(Effect::Escalation(reason.clone())),
+        Command::Appeal(text) => out.push(Effect::Appeal(text.clone())),
+        Command::Extend { reason, .. } => {
+            if let Done::Extended {
+                days, until, sent, ..
+            } = step.done
+            {
+                out.push(Effect::Extended {
+                    working_days: days,
+                    until,
+                    reason: reason.clone(),
+                    sent,
+                });
             }
-            case.status = CaseStatus::Appealed;
-            case.appealed_at = Some(rules.now);
-            plan.effects.push(Effect::Appeal(text.clone()));
-            Ok(Done::Appealed)
         }
-        Command::Verdict { verdict, text } => {
-            if actor.role != Role::Committee {
-                return Err(Refusal::CommitteeOnly);
-            }
-            if case.status != CaseStatus::Appealed {
-                return Err(Refusal::NoAppeal);
-            }
-            case.status = CaseStatus::Final;
-            case.verdict_at = Some(rules.now);
-            case.verdict = Some(match text {
-                Some(t) => format!("{}: {t}", verdict.as_str()),
-                None => verdict.as_str().to_string(),
-            });
-            plan.effects.push(Effect::VerdictLetter);
-            Ok(Done::Verdict(*verdict))
-        }
-        Command::NotAComplaint(reason) => {
-            if !case.status.can_become(CaseStatus::Withdrawn) {
-                return Err(Refusal::CannotWithdraw(case.status));
-            }
-            case.status = CaseStatus::Withdrawn;
-            plan.effects.push(Effect::Event {
-                kind: "withdrawn",
-                detail: reason.clone().unwrap_or_default(),
-            });
-            Ok(Done::Withdrawn)
-        }
-        Command::Complaint(_) => Err(Refusal::ComplaintInReply),
-        Command::Extend {
-            working_days,
-            reason,
-        } => {
-            director_only(DirectorTask::Extend)?;
-            match case.status {
-                CaseStatus::Open => {
-                    case.reaction_due = rules
-                        .calendar
-                        .add_working_days(case.reaction_due, *working_days);
-                }
-                CaseStatus::Reacted => {
-                    let due = case.closing_due.unwrap_or(rules.today);
-                    case.closing_due = Some(rules.calendar.add_working_days(due, *working_days));
-                }
-                other => {
-                    return Err(Refusal::NoRunningPeriod(other));
-                }
-            }
-            plan.effects.push(Effect::Extended {
-                working_days: *working_days,
-                reason: reason.clone(),
-            });
-            Ok(Done::Extended(*working_days))
-        }
-        Command::Language(lang) => {
-            case.language = lang.as_str().to_string();
-            Ok(Done::Language(*lang))
-        }
-        Command::Recommendation(text) => {
-            director_only(DirectorTask::Recommend)?;
-            plan.effects.push(Effect::Recommendation(text.clone()));
-            Ok(Done::Recommendation)
-        }
+        Command::Note(text) => out.push(Effect::Note(match text {
+            Some(t) => t.clone(),
+            None => crate::commands::reply::without_closing(message),
+        })),
+        Command::Reopen(reason) => out.push(Effect::Event {
+            kind: "reopened",
+            detail: reason.clone().unwrap_or_default(),
+        }),
+        Command::NotAComplaint(reason) => out.push(Effect::Event {
+            kind: "withdrawn",
+            detail: reason.clone().unwrap_or_default(),
+        }),
+        Command::Recommendation(text) => out.push(Effect::Recommendation(text.clone())),
+        Command::Handler(_)
+        | Command::Category(_)
+        | Command::Cause(_)
+        | Command::Solution(_)
+        | Command::Measure(_)
+        | Command::Agreement(_)
+        | Command::Language(_)
+        | Command::Complaint(_) => {}
     }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::commands::parse_block;
-    use crate::domain::CaseRef;
+    use crate::domain::{CaseRef, CaseStatus};
 
     fn settings() -> Settings {
         Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap()
@@ -388,6 +242,8 @@ mod tests {
             appealed_at: None,
             verdict: None,
             verdict_at: None,
+            reaction_extended: 0,
+            closing_extended: 0,
             purged_at: None,
             unreachable_from: None,
             basis: None,
@@ -429,7 +285,7 @@ mod tests {
         );
         assert_eq!(p.refused(), 0);
         assert_eq!(p.case.status, CaseStatus::Closed);
-        assert!(p.effects.contains(&Effect::ClosingLetter));
+        assert!(p.effects.contains(&Effect::ClosingLetter { sent: true }));
     }
 
     #[test]
@@ -445,7 +301,10 @@ mod tests {
         assert_eq!(p.case.closing_due, NaiveDate::from_ymd_opt(2026, 12, 15));
         assert_eq!(
             p.effects,
-            vec![Effect::Reaction("Beste klager,\nexcuses.".into())]
+            vec![Effect::Reaction {
+                text: "Beste klager,\nexcuses.".into(),
+                sent: true
+            }]
         );
         let empty = try_block(&case(CaseStatus::Open), "Reactie", Role::Staff);
         assert_eq!(empty.refused(), 1, "a reaction needs text");

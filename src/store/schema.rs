@@ -248,4 +248,24 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX case_texts_basis ON case_texts (basis);
     CREATE INDEX outbox_bodies_basis ON outbox_bodies (basis);
     "#,
+    // 11 (issue 21): the procedure's rules over any sequence of commands — how far the director
+    // extended each deadline, in all (bounded by the model); and one definition of the
+    // reaction, the first letter of substance to the complainant (a `Reactie`, the closing
+    // letter or the verdict): cases closed or decided before it counted are given theirs, from
+    // their history.
+    r#"
+    ALTER TABLE cases ADD COLUMN reaction_extended INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cases ADD COLUMN closing_extended INTEGER NOT NULL DEFAULT 0;
+    UPDATE cases SET reacted_at = (SELECT MIN(e.at) FROM events e
+            WHERE e.case_id = cases.id AND e.kind IN ('reaction', 'closed', 'verdict'))
+        WHERE reacted_at IS NULL AND status IN ('reacted', 'closed', 'appealed', 'final');
+    UPDATE cases SET
+        reaction_extended = (SELECT COALESCE(SUM(CAST(e.detail AS INTEGER)), 0) FROM events e
+            WHERE e.case_id = cases.id AND e.kind = 'extended'
+              AND (cases.reacted_at IS NULL OR e.at < cases.reacted_at)),
+        closing_extended = (SELECT COALESCE(SUM(CAST(e.detail AS INTEGER)), 0) FROM events e
+            WHERE e.case_id = cases.id AND e.kind = 'extended'
+              AND cases.reacted_at IS NOT NULL AND e.at >= cases.reacted_at)
+        WHERE id IN (SELECT case_id FROM events WHERE kind = 'extended');
+    "#,
 ];
