@@ -804,6 +804,7 @@ impl<'w> Run<'w> {
             .to_utc();
         let end = start + Duration::days(130);
         self.now = (self.now + Duration::hours(step.hours)).clamp(start, end);
+        let before = self.model.cases.clone();
         let mut expect = Expect::default();
         let result = match &step.act {
             Act::Complaint { from } => {
@@ -911,6 +912,21 @@ impl<'w> Run<'w> {
         self.note_requests(&sent);
         self.compare_cases()?;
         self.check_invariants(&sent)?;
+        // An appeal only after the reaction was given or its deadline passed: judged as it
+        // happens (a clock set back may stamp it before the reaction it followed).
+        let today = self.now.with_timezone(&self.model.tz).date_naive();
+        for (b, a) in before.iter().zip(&self.model.cases) {
+            if b.status != CaseStatus::Appealed
+                && a.status == CaseStatus::Appealed
+                && b.reacted_at.is_none()
+                && today <= b.reaction_due
+            {
+                return Err(fail(format!(
+                    "{} appealed before its reaction",
+                    a.reference
+                )));
+            }
+        }
         for c in &self.model.cases {
             seen(format!("state {}", c.status));
         }

@@ -803,8 +803,10 @@ pub fn broken(
     if case.verdict.is_some() && case.status != Final {
         out.push(format!("{r}: a verdict on a case that is not final"));
     }
+    // (In the order things happened: a clock set back can stamp the appeal before the
+    // reaction it followed, so only a missing reaction is judged here.)
     if let Some(appealed) = case.appealed_at
-        && case.reacted_at.is_none_or(|reacted| reacted > appealed)
+        && case.reacted_at.is_none()
         && appealed.with_timezone(&tz).date_naive() <= case.reaction_due
     {
         out.push(format!("{r}: appealed before the reaction or its deadline"));
