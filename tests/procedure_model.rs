@@ -1212,7 +1212,11 @@ impl<'w> Run<'w> {
             )));
         }
         let secs = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp());
-        for (k, m) in got.iter().zip(&self.model.cases) {
+        // The register is in reference order; the model in the order cases came (a clock set
+        // back across New Year gives a 2026 reference after a 2027 one).
+        let mut model: Vec<&CaseRecord> = self.model.cases.iter().collect();
+        model.sort_by_key(|c| c.reference);
+        for (k, m) in got.iter().zip(model) {
             let view = |c: &CaseRecord| {
                 (
                     c.reference,
