@@ -351,8 +351,8 @@ pub const INVARIANTS: &[(&str, &str)] = &[
         "De klager is nooit het adres van de organisatie zelf (met welke +toevoeging ook).",
     ),
     (
-        "On their own case a person is the complainant, whatever role they have: their mail about it is the complainant's, they give no commands on it, and no mail for staff, director or committee about it goes to them. The handler is never the complainant.",
-        "In de eigen zaak is iemand de klager, welke rol hij ook heeft: zijn e-mail erover is die van de klager, hij geeft er geen opdrachten in, en geen e-mail voor medewerkers, directeur of examencommissie erover gaat naar hem. De behandelaar is nooit de klager.",
+        "On their own case a person is the complainant, whatever role they have: their mail about it is the complainant's, they give no commands on it, and none of the mail a role gets about that case (its notice, follow-ups, transcripts, reminders, escalation, appeal) goes to them. The handler is never the complainant.",
+        "In de eigen zaak is iemand de klager, welke rol hij ook heeft: zijn e-mail erover is die van de klager, hij geeft er geen opdrachten in, en geen van de e-mails die een rol over die zaak krijgt (melding, vervolgberichten, verslagen, herinneringen, voorleggen, beroep) gaat naar hem. De behandelaar is nooit de klager.",
     ),
     (
         "A case is open only until the reaction: the reaction is the first letter of substance to the complainant — a `Reactie`, the closing letter, or the committee's verdict — and the closing period starts with it.",
