@@ -190,7 +190,7 @@ impl Registry<'_> {
                 context,
                 attachments: &attached,
             },
-            &self.settings.roles.staff,
+            &self.staff_but_the_complainant(&case),
             now,
         )?;
         tracing::info!(case = %reference, acknowledged, "complaint registered");
@@ -302,17 +302,29 @@ impl Registry<'_> {
     /// — never its complainant (a staff member's own complaint goes to the colleagues; with
     /// none left, to the director).
     pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
-        let roles = &self.settings.roles;
-        let not_complainant = |a: &EmailAddress| !crate::outbound::mailer::is_complainant(case, a);
-        let chosen: Vec<EmailAddress> = case
+        match case
             .handler
             .as_deref()
-            .and_then(|h| roles.resolve(h))
-            .map(|a| vec![a])
-            .unwrap_or_else(|| roles.staff.clone())
-            .into_iter()
-            .filter(not_complainant)
-            .collect();
+            .and_then(|h| self.settings.roles.resolve(h))
+        {
+            Some(handler) => self.but_the_complainant(case, vec![handler]),
+            None => self.staff_but_the_complainant(case),
+        }
+    }
+
+    /// All staff but the case's complainant; the director when no one else is left.
+    pub(crate) fn staff_but_the_complainant(&self, case: &CaseRecord) -> Vec<EmailAddress> {
+        self.but_the_complainant(case, self.settings.roles.staff.clone())
+    }
+
+    fn but_the_complainant(
+        &self,
+        case: &CaseRecord,
+        people: Vec<EmailAddress>,
+    ) -> Vec<EmailAddress> {
+        let roles = &self.settings.roles;
+        let not_complainant = |a: &EmailAddress| !crate::outbound::mailer::is_complainant(case, a);
+        let chosen: Vec<EmailAddress> = people.into_iter().filter(not_complainant).collect();
         if chosen.is_empty() {
             [roles.director.clone()]
                 .into_iter()

@@ -724,3 +724,29 @@ fn a_transcript_never_claims_a_letter_that_cannot_go() {
     );
     assert!(o.case(case).reacted_at.is_some());
 }
+
+/// With one staff member, her own complaint is told to the director: a complaint never goes
+/// unnoticed because its complainant is the only colleague.
+#[test]
+fn the_only_staff_members_own_complaint_goes_to_the_director() {
+    let world = World::with_env(&[
+        ("KLACHTD__ROLES__STAFF", ANNA),
+        ("KLACHTD__ROLES__DIRECTOR", DIRECTOR),
+        ("KLACHTD__ROLES__COMMITTEE", COMMITTEE),
+    ]);
+    let mut store = Store::open_in_memory().unwrap();
+    let case = world.complaint(&mut store, "eigen", "anna+thuis@example.org", t0());
+    let told: Vec<(OutboxKind, String)> = outbox::all(store.conn())
+        .unwrap()
+        .iter()
+        .map(|m| (m.kind, m.recipients[0].clone()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (OutboxKind::Acknowledgement, "anna+thuis@example.org".into()),
+            (OutboxKind::StaffNotification, DIRECTOR.into())
+        ],
+        "{case}"
+    );
+}

@@ -420,17 +420,23 @@ impl Model {
                 .sent
                 .push((OutboxKind::Acknowledgement, a.to_string(), Some(reference)));
         }
-        for s in &world.settings.roles.staff {
-            if complainant
+        let roles = &world.settings.roles;
+        let not_complainant = |a: &EmailAddress| {
+            complainant
                 .as_ref()
-                .is_none_or(|c| c.without_tag() != s.without_tag())
-            {
-                expect.sent.push((
-                    OutboxKind::StaffNotification,
-                    s.to_string(),
-                    Some(reference),
-                ));
-            }
+                .is_none_or(|c| c.without_tag() != a.without_tag())
+        };
+        let mut told: Vec<&EmailAddress> =
+            roles.staff.iter().filter(|s| not_complainant(s)).collect();
+        if told.is_empty() && not_complainant(&roles.director) {
+            told.push(&roles.director);
+        }
+        for s in told {
+            expect.sent.push((
+                OutboxKind::StaffNotification,
+                s.to_string(),
+                Some(reference),
+            ));
         }
         self.cases.push(case);
         expect.outcome = Some(MailOutcome::CaseCreated);
@@ -916,9 +922,11 @@ impl<'w> Run<'w> {
         // happens (a clock set back may stamp it before the reaction it followed).
         let today = self.now.with_timezone(&self.model.tz).date_naive();
         for (b, a) in before.iter().zip(&self.model.cases) {
+            // (A reaction earlier in the same mail counts: its lines apply in order, and a
+            // reaction cannot follow an appeal.)
             if b.status != CaseStatus::Appealed
                 && a.status == CaseStatus::Appealed
-                && b.reacted_at.is_none()
+                && a.reacted_at.is_none()
                 && today <= b.reaction_due
             {
                 return Err(fail(format!(

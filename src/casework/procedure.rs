@@ -123,8 +123,10 @@ const fn to(kind: OutboxKind, to: To) -> Letter {
 /// The most working days one deadline can be extended by, in all.
 pub const MAX_EXTENSION: u32 = 60;
 
-/// The procedure, one command a row. Adding a command is adding its row (and its keyword to
-/// the grammar); [`step`] carries out what the row says.
+/// The procedure, one command a row. Adding a command is adding its row — who, when, what it
+/// needs, the state after, the letters — with its keyword in the grammar and, in [`step`], the
+/// field it records; README's table, the checks of who and when, the refusals and the
+/// letters follow from the row.
 pub const RULES: &[Rule] = &[
     Rule {
         keyword: Keyword::Handler,
