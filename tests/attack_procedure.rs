@@ -750,3 +750,35 @@ fn the_only_staff_members_own_complaint_goes_to_the_director() {
         "{case}"
     );
 }
+
+/// The committee is the independent appeal body: it cannot handle the complaint it may judge,
+/// nor be made its handler.
+#[test]
+fn the_committee_never_handles_what_it_may_judge() {
+    let mut o = Office::new();
+    let case = o.complaint(KLANT);
+    o.sent();
+    o.mail(
+        COMMITTEE,
+        Some(case),
+        &format!("Behandelaar: {COMMITTEE}\nOorzaak: x\nOplossing: y\nAkkoord: nee\nAfgehandeld"),
+    );
+    let t = Office::transcript(&o.sent(), COMMITTEE);
+    assert!(t.contains("onafhankelijke beroepsinstantie"), "{t}");
+    o.mail(
+        COMMITTEE,
+        Some(case),
+        "Reactie\n\nBeste klant, wij van de commissie...",
+    );
+    assert!(Office::transcript(&o.sent(), COMMITTEE).contains("behandelt de klacht niet zelf"));
+    o.mail(PIETER, Some(case), &format!("Behandelaar: {COMMITTEE}"));
+    assert!(Office::transcript(&o.sent(), PIETER).contains("kan daarom niet de behandelaar zijn"));
+    let c = o.case(case);
+    assert_eq!(
+        (c.status, c.handler, c.reacted_at),
+        (CaseStatus::Open, None, None)
+    );
+    // Notes and the appeal's verdict remain the committee's.
+    o.mail(COMMITTEE, Some(case), "Notitie: dossier ontvangen");
+    assert!(Office::transcript(&o.sent(), COMMITTEE).contains("OK"));
+}

@@ -300,6 +300,10 @@ pub enum Refusal {
     ComplainantIsSender,
     /// A command the procedure does not take in this state.
     NotNow(crate::commands::Keyword, CaseStatus),
+    /// The committee gave a command that handles the complaint.
+    NotForCommittee,
+    /// `Behandelaar:` named the committee.
+    CommitteeAsHandler,
 }
 
 impl Refusal {
@@ -434,6 +438,14 @@ impl Refusal {
             Refusal::NoCase => (
                 "geen klacht gevonden bij deze e-mail: beantwoord een bericht over de klacht en laat het kenmerk [KL-…] in het onderwerp staan",
                 "no complaint found for this e-mail: please reply to a message about the complaint and keep its reference [KL-…] in the subject",
+            ),
+            Refusal::NotForCommittee => (
+                "de examencommissie is de onafhankelijke beroepsinstantie en behandelt de klacht niet zelf; zij geeft alleen Uitspraak, Beroep en Notitie",
+                "the exam committee is the independent appeal body and does not handle the complaint itself; it gives only Verdict, Appeal and Note",
+            ),
+            Refusal::CommitteeAsHandler => (
+                "de examencommissie hoort het beroep en kan daarom niet de behandelaar zijn; kies een medewerker",
+                "the exam committee hears the appeal, so it cannot be the handler; please choose a staff member",
             ),
             Refusal::OwnCase => (
                 "u bent zelf de klager in deze zaak: u kunt er geen opdrachten in geven; uw e-mail erover is die van de klager",
@@ -870,6 +882,8 @@ mod tests {
             (0u32..=60).prop_map(|used| Refusal::ExtensionLimit { used, max: 60 }),
             Just(Refusal::ComplainantIsUs),
             Just(Refusal::ComplainantIsSender),
+            Just(Refusal::NotForCommittee),
+            Just(Refusal::CommitteeAsHandler),
             (keyword(), status()).prop_map(|(k, s)| Refusal::NotNow(k, s)),
         ]
     }

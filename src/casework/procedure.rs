@@ -20,6 +20,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub enum Who {
     /// Staff, the director and the committee.
     AnyRole,
+    /// Those who handle complaints: staff and the director. The committee is the independent
+    /// appeal body ("onafhankelijke examencommissie"): it does not handle what it may judge.
+    Handling,
     Director,
     Committee,
 }
@@ -42,8 +45,8 @@ pub enum Needs {
     TextBelow,
     /// A text: after the keyword, or below the command lines.
     Text,
-    /// An address typed must be a staff, director or committee address, and never the
-    /// complainant's.
+    /// An address or name typed must be a staff member's or the director's (the committee
+    /// judges the appeal), and never the complainant's.
     HandlerNotComplainant,
     /// One of `causes.categories`.
     KnownCategory,
@@ -130,7 +133,7 @@ pub const MAX_EXTENSION: u32 = 60;
 pub const RULES: &[Rule] = &[
     Rule {
         keyword: Keyword::Handler,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(WORKING),
         needs: &[Needs::HandlerNotComplainant],
         becomes: Becomes::Unchanged,
@@ -139,7 +142,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Category,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(WORKING),
         needs: &[Needs::KnownCategory],
         becomes: Becomes::Unchanged,
@@ -148,7 +151,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Cause,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(WORKING),
         needs: &[],
         becomes: Becomes::Unchanged,
@@ -157,7 +160,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Solution,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(WORKING),
         needs: &[],
         becomes: Becomes::Unchanged,
@@ -166,7 +169,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Measure,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(WORKING),
         needs: &[],
         becomes: Becomes::Unchanged,
@@ -178,7 +181,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Agreement,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(WORKING),
         needs: &[],
         becomes: Becomes::Unchanged,
@@ -190,7 +193,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Reply,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(RUNNING),
         needs: &[Needs::TextBelow],
         becomes: Becomes::Reacted,
@@ -202,7 +205,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Escalate,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(RUNNING),
         needs: &[Needs::DirectorNotComplainant],
         becomes: Becomes::Unchanged,
@@ -214,7 +217,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Close,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(RUNNING),
         needs: &[Needs::AllFields],
         becomes: Becomes::Closed,
@@ -226,7 +229,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Reopen,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(&[Closed, Withdrawn]),
         needs: &[],
         becomes: Becomes::Reopened,
@@ -271,7 +274,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::NotAComplaint,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(RUNNING),
         needs: &[],
         becomes: Becomes::Withdrawn,
@@ -322,7 +325,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         keyword: Keyword::Language,
-        who: Who::AnyRole,
+        who: Who::Handling,
         when: When::In(WORKING),
         needs: &[],
         becomes: Becomes::Unchanged,
@@ -470,9 +473,11 @@ fn not_now(keyword: Keyword, status: CaseStatus) -> Refusal {
 /// Whether `role` may give a command for `who`.
 fn role_may(who: Who, role: Role, keyword: Keyword) -> Result<(), Refusal> {
     match (who, role) {
-        (Who::AnyRole, _) | (Who::Director, Role::Director) | (Who::Committee, Role::Committee) => {
-            Ok(())
-        }
+        (Who::AnyRole, _)
+        | (Who::Handling, Role::Staff | Role::Director)
+        | (Who::Director, Role::Director)
+        | (Who::Committee, Role::Committee) => Ok(()),
+        (Who::Handling, Role::Committee) => Err(Refusal::NotForCommittee),
         (Who::Director, _) => Err(Refusal::DirectorOnly(match keyword {
             Keyword::Recommendation => DirectorTask::Recommend,
             _ => DirectorTask::Extend,
@@ -518,10 +523,19 @@ fn check_needs(
                     continue;
                 };
                 let typed = typed.trim();
-                if let Ok(address) = typed.parse::<EmailAddress>()
-                    && ctx.roles.role_of(&address).is_none()
+                if let Ok(address) = typed.parse::<EmailAddress>() {
+                    match ctx.roles.role_of(&address) {
+                        None => return Err(Refusal::NotStaff(address.to_string())),
+                        Some(Role::Committee) => return Err(Refusal::CommitteeAsHandler),
+                        Some(_) => {}
+                    }
+                }
+                if ctx
+                    .roles
+                    .resolve(typed)
+                    .is_some_and(|a| ctx.roles.role_of(&a) == Some(Role::Committee))
                 {
-                    return Err(Refusal::NotStaff(address.to_string()));
+                    return Err(Refusal::CommitteeAsHandler);
                 }
                 if ctx
                     .roles
@@ -827,6 +841,7 @@ pub fn readme_section() -> String {
     };
     let who = |w: Who| match w {
         Who::AnyRole => "staff, director, committee",
+        Who::Handling => "staff, director",
         Who::Director => "director",
         Who::Committee => "committee",
     };
@@ -838,7 +853,9 @@ pub fn readme_section() -> String {
     let need = |n: &Needs| match n {
         Needs::TextBelow => "text below the commands",
         Needs::Text => "a text",
-        Needs::HandlerNotComplainant => "a staff address or name, not the complainant",
+        Needs::HandlerNotComplainant => {
+            "a staff or director's address or name, not the complainant's"
+        }
         Needs::KnownCategory => "one of `causes.categories`",
         Needs::AllFields => "handler, cause, solution and agreement recorded",
         Needs::ReactionGivenOrDue => "the reaction given, or its deadline passed",
