@@ -827,7 +827,7 @@ impl<'w> Run<'w> {
             .commands()
             .next()
             .map(Command::keyword);
-        if i % 3 != 0
+        if !i.is_multiple_of(3)
             && let Some(k) = keyword
             && let procedure::When::In(states) | procedure::When::InOrNew(states) =
                 procedure::rule(k).when
