@@ -1383,11 +1383,15 @@ impl<'w> Run<'w> {
         }
         // Told once per extension: the notices sent for a case are the extensions it had.
         for c in &all {
-            let notices = outbox::for_case(self.store.conn(), c.id)
-                .unwrap()
-                .into_iter()
-                .filter(|m| m.kind == OutboxKind::ExtensionNotice)
-                .count();
+            let notices: usize = self
+                .store
+                .conn()
+                .query_row(
+                    "SELECT COUNT(*) FROM outbox WHERE case_id = ?1 AND kind = 'extension_notice'",
+                    [c.id],
+                    |r| r.get(0),
+                )
+                .unwrap();
             let extended = self.model.extensions.get(&c.reference).map_or(0, Vec::len);
             let reachable = c.complainant_address.is_some();
             if reachable && notices != extended || !reachable && notices != 0 {
