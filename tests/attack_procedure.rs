@@ -782,3 +782,32 @@ fn the_committee_never_handles_what_it_may_judge() {
     o.mail(COMMITTEE, Some(case), "Notitie: dossier ontvangen");
     assert!(Office::transcript(&o.sent(), COMMITTEE).contains("OK"));
 }
+
+/// Found by the model run: with the clock set back two hours after a closing letter, an appeal
+/// is stamped before the reaction it follows. The rule goes by what happened (the reaction was
+/// given), and the invariant by the same order, not by the stamps.
+#[test]
+fn an_appeal_after_the_reaction_holds_with_the_clock_set_back() {
+    let mut o = Office::new();
+    let case = o.complaint(KLANT);
+    o.mail(
+        ANNA,
+        Some(case),
+        &format!("Behandelaar: {ANNA}\nOorzaak: x\nOplossing: y\nAkkoord: nee\nAfgehandeld"),
+    );
+    o.now -= Duration::hours(2);
+    o.mail(ANNA, Some(case), "Beroep: de klant is het er niet mee eens");
+    let c = o.case(case);
+    assert_eq!(c.status, CaseStatus::Appealed);
+    assert!(c.appealed_at < c.reacted_at, "stamped before the reaction");
+    let settings = &o.world.settings;
+    assert_eq!(
+        klachtd::casework::procedure::broken(
+            &c,
+            &settings.organisation.address,
+            &settings.roles,
+            settings.timezone()
+        ),
+        Vec::<String>::new()
+    );
+}
