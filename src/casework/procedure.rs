@@ -523,26 +523,19 @@ fn check_needs(
                     continue;
                 };
                 let typed = typed.trim();
-                if let Ok(address) = typed.parse::<EmailAddress>() {
-                    match ctx.roles.role_of(&address) {
-                        None => return Err(Refusal::NotStaff(address.to_string())),
-                        Some(Role::Committee) => return Err(Refusal::CommitteeAsHandler),
-                        Some(_) => {}
+                if let Ok(address) = typed.parse::<EmailAddress>()
+                    && ctx.roles.role_of(&address).is_none()
+                {
+                    return Err(Refusal::NotStaff(address.to_string()));
+                }
+                // An address, or a name from `roles.names`.
+                if let Some(handler) = ctx.roles.resolve(typed) {
+                    if ctx.roles.role_of(&handler) == Some(Role::Committee) {
+                        return Err(Refusal::CommitteeAsHandler);
                     }
-                }
-                if ctx
-                    .roles
-                    .resolve(typed)
-                    .is_some_and(|a| ctx.roles.role_of(&a) == Some(Role::Committee))
-                {
-                    return Err(Refusal::CommitteeAsHandler);
-                }
-                if ctx
-                    .roles
-                    .resolve(typed)
-                    .is_some_and(|a| is_complainant(case, &a))
-                {
-                    return Err(Refusal::HandlerIsComplainant);
+                    if is_complainant(case, &handler) {
+                        return Err(Refusal::HandlerIsComplainant);
+                    }
                 }
             }
             Needs::KnownCategory => {
