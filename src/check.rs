@@ -2,7 +2,8 @@
 //! store, templates, roles, the inbound mailbox, the outbound server — one line each with ✔ or
 //! ✘ and, for each ✘, a plain fix. The daemon runs the local part ([`preflight`]) at start.
 
-use crate::auth::{LoginRefused, SmtpClient};
+use crate::auth::diagnose::{self, Finding, Protocol};
+use crate::auth::{LoginRefused, SmtpClient, TokenRefused};
 use crate::inbound::imap::ImapSource;
 use crate::settings::{InboundKind, OutboundKind, Settings, TlsMode};
 use std::fmt;
@@ -141,6 +142,7 @@ fn local_checks(settings: &Settings, report: &mut Report, integrity: Integrity) 
     store_with(&settings.store.path, report, integrity);
     templates(settings, report);
     roles(settings, report);
+    sender_proof(settings, report);
     secrets(settings, report);
     if settings.inbound.kind == InboundKind::Maildir {
         writable_dir("inbound Maildir", &settings.inbound.maildir, report);
@@ -169,11 +171,20 @@ pub async fn all(file: Option<&Path>, env: &[(String, String)], send_test: Optio
         return report;
     };
     local(&settings, &mut report);
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let mut setup = Setup {
+        age: crate::auth::setup_changed_at(&settings, file).map(|t| now - t),
+        grace: chrono::Duration::minutes(i64::from(settings.alerts.login_grace_minutes)),
+        token_wrong: false,
+    };
+    if settings.oauth2_mailbox().is_some() {
+        oauth2(&settings, &mut report, &mut setup).await;
+    }
     if settings.inbound.kind == InboundKind::Imap {
-        imap(&settings, &mut report).await;
+        imap(&settings, &mut report, &setup).await;
     }
     if settings.outbound.kind == OutboundKind::Smtp {
-        smtp(&settings, &mut report).await;
+        smtp(&settings, &mut report, &setup).await;
     }
     if let Some(address) = send_test {
         crate::check::send_test(&settings, address, &mut report).await;
@@ -405,29 +416,11 @@ fn templates(settings: &Settings, report: &mut Report) {
 /// The files holding passwords, the client secret and the refresh token: readable, private
 /// (0600), and — for a refresh token the provider rotates — rewritable where they are.
 fn secrets(settings: &Settings, report: &mut Report) {
-    use crate::settings::{AuthKind, TokenSourceKind};
-    let imap = (settings.inbound.kind == InboundKind::Imap).then_some(&settings.inbound.imap);
-    let smtp = (settings.outbound.kind == OutboundKind::Smtp).then_some(&settings.outbound.smtp);
-    let mut files: Vec<(&str, &Path, bool)> = Vec::new();
-    if let Some(p) = imap
-        .filter(|i| i.auth == AuthKind::Password)
-        .and_then(|i| i.password_file.as_deref())
-    {
-        files.push(("inbound.imap.password_file", p, false));
-    }
-    if let Some(p) = smtp
-        .filter(|s| s.auth == AuthKind::Password && s.username.is_some())
-        .and_then(|s| s.password_file.as_deref())
-    {
-        files.push(("outbound.smtp.password_file", p, false));
-    }
-    let oauth2 = imap.is_some_and(|i| i.auth == AuthKind::Oauth2)
-        || smtp.is_some_and(|s| s.auth == AuthKind::Oauth2);
-    if oauth2 {
+    use crate::settings::TokenSourceKind;
+    let credentials = crate::auth::credential_files(settings);
+    let mut files: Vec<(&str, &Path, bool)> = credential_files_checked(&credentials);
+    if settings.oauth2_mailbox().is_some() {
         let o = &settings.oauth2;
-        if let Some(p) = o.client_secret_file.as_deref() {
-            files.push(("oauth2.client_secret_file", p, false));
-        }
         if let Some(p) = o
             .refresh_token_file
             .as_deref()
@@ -443,6 +436,14 @@ fn secrets(settings: &Settings, report: &mut Report) {
         let shown = absolute(path);
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
+            Err(e) if *key == "oauth2.refresh_token_file" => {
+                return report.fail(
+                    "secrets",
+                    format!("{key} {}: {e}", shown.display()),
+                    "run `klachtd oauth2 login` as klachtd's user: it signs in and writes this \
+                     file (mode 0600)",
+                );
+            }
             Err(e) => {
                 return report.fail(
                     "secrets",
@@ -497,6 +498,17 @@ fn secrets(settings: &Settings, report: &mut Report) {
     );
 }
 
+/// The credential files whose mode matters: all but the certificate, which is public.
+fn credential_files_checked<'a>(
+    files: &'a [(&'static str, PathBuf)],
+) -> Vec<(&'static str, &'a Path, bool)> {
+    files
+        .iter()
+        .filter(|(key, _)| *key != "oauth2.certificate_file")
+        .map(|(key, path)| (*key, path.as_path(), false))
+        .collect()
+}
+
 fn roles(settings: &Settings, report: &mut Report) {
     let r = &settings.roles;
     let ours = &settings.organisation.address;
@@ -526,6 +538,27 @@ fn roles(settings: &Settings, report: &mut Report) {
             r.committee
         ),
     );
+}
+
+/// Which sender-proof rules are active (`security.platform`; docs/sender-proof.md).
+fn sender_proof(settings: &Settings, report: &mut Report) {
+    use crate::inbound::provenance::Receiver;
+    let always = "evidence against a sender (dmarc=fail, or SPF/DKIM failing for its domain) counts from every header";
+    let detail = match settings.security.receiver() {
+        Receiver::Untrusted => format!(
+            "tokens only (security.platform = \"own-server\", no trusted_authserv_id): a reply to klachtd's mail proves itself by its reply address; staff mail written new is held until its sender confirms; {always}"
+        ),
+        Receiver::OwnServer { authserv_id, .. } => format!(
+            "tokens, and {authserv_id}'s own Authentication-Results (auth=pass as the sender decides; dmarc=pass or DKIM pass aligned with the sender's domain), read above its own Received line; {always}. Check that {authserv_id} removes incoming Authentication-Results with its id (docs/sender-proof.md)"
+        ),
+        Receiver::Microsoft365 => format!(
+            "tokens, Exchange Online's Authentication-Results (dmarc=pass or DKIM pass aligned with the sender's domain; compauth=fail counts against) and X-MS-Exchange-Organization-AuthAs: Internal; {always}"
+        ),
+        Receiver::Google => format!(
+            "tokens and mx.google.com's Authentication-Results (dmarc=pass or DKIM pass aligned with the sender's domain); {always}"
+        ),
+    };
+    report.pass("sender proof", detail);
 }
 
 /// DNS, then TCP: returns false (after a ✘ line) when the server cannot be reached.
@@ -590,7 +623,7 @@ fn tls_label(mode: TlsMode) -> &'static str {
     }
 }
 
-async fn imap(settings: &Settings, report: &mut Report) {
+async fn imap(settings: &Settings, report: &mut Report, setup: &Setup) {
     let s = &settings.inbound.imap;
     if !reach("IMAP", "inbound.imap", &s.host, s.port, report).await {
         return;
@@ -627,10 +660,20 @@ async fn imap(settings: &Settings, report: &mut Report) {
                 "IMAP TLS",
                 format!("{}, certificate valid", tls_label(s.tls)),
             );
-            let fix = if e.downcast_ref::<LoginRefused>().is_some()
-                || e.downcast_ref::<crate::auth::token::GrantRefused>()
-                    .is_some()
+            if let Some(t) = e.downcast_ref::<TokenRefused>() {
+                let f = judge(t.protocol, &t.answer, &t.user, settings, setup);
+                return report.fail("IMAP login", f.detail, f.fix);
+            }
+            if e.downcast_ref::<crate::auth::token::GrantRefused>()
+                .is_some()
             {
+                return report.fail(
+                    "IMAP login",
+                    "no OAuth2 token to log in with (see the OAuth2 token line)",
+                    "fix what the OAuth2 token line says",
+                );
+            }
+            let fix = if e.downcast_ref::<LoginRefused>().is_some() {
                 "correct the credentials (inbound.imap.password…, or [oauth2]; docs/oauth2.md)"
             } else {
                 "see the message; klachtd check again once fixed"
@@ -652,6 +695,13 @@ async fn imap(settings: &Settings, report: &mut Report) {
             "IMAP folder",
             format!("{} exists ({} messages)", s.folder, mailbox.exists),
         ),
+        Err(e)
+            if s.auth == crate::settings::AuthKind::Oauth2
+                && crate::auth::mailbox_refused(&anyhow::Error::msg(e.to_string())) =>
+        {
+            let f = judge(Protocol::Imap, &e.to_string(), &s.username, settings, setup);
+            report.fail("IMAP folder", f.detail, f.fix)
+        }
         Err(e) => report.fail(
             "IMAP folder",
             format!("{} cannot be opened: {e}", s.folder),
@@ -703,7 +753,7 @@ async fn imap(settings: &Settings, report: &mut Report) {
     let _ = session.logout().await;
 }
 
-async fn smtp(settings: &Settings, report: &mut Report) {
+async fn smtp(settings: &Settings, report: &mut Report, setup: &Setup) {
     let s = &settings.outbound.smtp;
     if !reach("SMTP", "outbound.smtp", &s.host, s.port, report).await {
         return;
@@ -719,10 +769,10 @@ async fn smtp(settings: &Settings, report: &mut Report) {
             );
         }
     };
-    smtp_login(&transport, settings, report).await;
+    smtp_login(&transport, settings, report, setup).await;
 }
 
-async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Report) {
+async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Report, setup: &Setup) {
     let s = &settings.outbound.smtp;
     match client.test_login().await {
         Ok(true) => {
@@ -739,12 +789,19 @@ async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Repor
             let from = settings.organisation.address.as_str();
             match client.probe_sender(from).await {
                 Ok(()) => report.pass("SMTP sender", format!("the server takes mail from {from}")),
-                Err(e) => report.fail(
-                    "SMTP sender",
-                    format!("{e:#}"),
-                    "let organisation.address send through this server (Send As for the \
-                     mailbox, or the account's own address as organisation.address)",
-                ),
+                Err(e) => match diagnose::server_answer(
+                    Protocol::Smtp,
+                    &format!("{e:#}"),
+                    s.username.as_deref().unwrap_or(from),
+                ) {
+                    Some(f) => report.fail("SMTP sender", f.detail, f.fix),
+                    None => report.fail(
+                        "SMTP sender",
+                        format!("{e:#}"),
+                        "let organisation.address send through this server (Send As for the \
+                         mailbox, or the account's own address as organisation.address)",
+                    ),
+                },
             }
         }
         Ok(false) => report.fail(
@@ -769,12 +826,26 @@ async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Repor
                     "SMTP TLS",
                     format!("{}, certificate valid", tls_label(s.tls)),
                 );
-                report.fail(
-                    "SMTP login",
-                    e.to_string(),
-                    "correct the credentials (outbound.smtp.password…, or [oauth2]; \
-                     docs/oauth2.md)",
-                );
+                let oauth2 = s.auth == crate::settings::AuthKind::Oauth2;
+                match &e {
+                    crate::auth::SmtpSendError::Token(_) => report.fail(
+                        "SMTP login",
+                        "no OAuth2 token to log in with (see the OAuth2 token line)",
+                        "fix what the OAuth2 token line says",
+                    ),
+                    _ if oauth2 => {
+                        let user = s.username.clone().unwrap_or_default();
+                        let words = crate::auth::smtp_words(&e.to_string());
+                        let f = judge(Protocol::Smtp, &words, &user, settings, setup);
+                        report.fail("SMTP login", f.detail, f.fix);
+                    }
+                    _ => report.fail(
+                        "SMTP login",
+                        e.to_string(),
+                        "correct the credentials (outbound.smtp.password…, or [oauth2]; \
+                         docs/oauth2.md)",
+                    ),
+                }
             } else {
                 report.fail(
                     "SMTP",
@@ -784,6 +855,225 @@ async fn smtp_login(client: &SmtpClient, settings: &Settings, report: &mut Repor
             }
         }
     }
+}
+
+/// What `check` knows of the OAuth2 set-up when it judges a refused login.
+struct Setup {
+    /// How long ago the configuration or a credential file last changed.
+    age: Option<chrono::Duration>,
+    /// `alerts.login_grace_minutes`: how long a provider may take to apply a change.
+    grace: chrono::Duration,
+    /// The token itself was found wrong (another tenant or app, no permission): a server's
+    /// refusal then needs no other explanation.
+    token_wrong: bool,
+}
+
+/// A server's refusal of a fresh token, judged: the cause its words name; the token's own
+/// fault when the OAuth2 lines found one; "not yet active" when the set-up is recent; else the
+/// provider-side settings that each give this answer.
+fn judge(
+    protocol: Protocol,
+    answer: &str,
+    user: &str,
+    settings: &Settings,
+    setup: &Setup,
+) -> Finding {
+    let named = diagnose::server_answer(protocol, answer, user);
+    let ambiguous = named
+        .as_ref()
+        .is_none_or(|f| f.cause == diagnose::Cause::MailboxAccessMissing);
+    if ambiguous && setup.token_wrong {
+        return Finding {
+            cause: diagnose::Cause::Other,
+            detail: format!(
+                "the server refused the token ({}), which is wrong itself",
+                answer.trim()
+            ),
+            fix: "fix what the OAuth2 lines above say first".into(),
+        };
+    }
+    match named {
+        Some(f) if !ambiguous => f,
+        Some(f) if setup.age.is_none_or(|a| a >= setup.grace) => f,
+        _ => diagnose::unexplained(
+            protocol,
+            answer,
+            user,
+            Some(&settings.oauth2),
+            setup.age,
+            setup.grace,
+        ),
+    }
+}
+
+/// The OAuth2 lines: the configuration, the certificate or service account key, and a token —
+/// obtained, and what its claims say against the configuration.
+async fn oauth2(settings: &Settings, report: &mut Report, setup: &mut Setup) {
+    use crate::settings::{AuthKind, TokenSourceKind};
+    let o = &settings.oauth2;
+    for f in diagnose::configuration(o) {
+        setup.token_wrong = true;
+        report.fail("OAuth2 settings", f.detail, f.fix);
+    }
+    match o.source {
+        TokenSourceKind::ClientCertificate => match crate::auth::grants::certificate_credentials(o)
+        {
+            Ok((_, cert)) => report.pass(
+                "OAuth2 certificate",
+                format!(
+                    "{} and its key; SHA-1 thumbprint {} (the app registration must list it \
+                     under Certificates & secrets → Certificates)",
+                    o.certificate_file
+                        .as_deref()
+                        .map(|p| absolute(p).display().to_string())
+                        .unwrap_or_default(),
+                    cert.sha1_hex()
+                ),
+            ),
+            Err(e) => {
+                setup.token_wrong = true;
+                report.fail(
+                    "OAuth2 certificate",
+                    format!("{e:#}"),
+                    "give the PEM certificate uploaded to the app registration and its own \
+                     private key (docs/oauth2.md, certificate)",
+                );
+            }
+        },
+        TokenSourceKind::ServiceAccount => {
+            let read = o.service_account_key_file.as_deref().map(|p| {
+                std::fs::read_to_string(p)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|t| crate::auth::jwt::ServiceAccountKey::from_json(&t))
+                    .map_err(|e| e.context(format!("{}", absolute(p).display())))
+            });
+            match read {
+                Some(Ok(key)) => report.pass(
+                    "OAuth2 service account",
+                    format!(
+                        "{} acts as {}",
+                        key.client_email,
+                        o.impersonate.as_deref().unwrap_or_default()
+                    ),
+                ),
+                Some(Err(e)) => {
+                    setup.token_wrong = true;
+                    report.fail(
+                        "OAuth2 service account",
+                        format!("{e:#}"),
+                        "download a JSON key of the service account (Cloud console → IAM & \
+                         Admin → Service accounts → Keys → Add key → JSON)",
+                    );
+                }
+                None => {}
+            }
+        }
+        _ => {}
+    }
+    let tokens = crate::auth::token::shared(o);
+    let facts = match tokio::time::timeout(NET_TIMEOUT * 2, tokens.facts()).await {
+        Err(_) => {
+            setup.token_wrong = true;
+            return report.fail(
+                "OAuth2 token",
+                "the token endpoint did not answer in time",
+                "check that this server may reach the provider (https, port 443)",
+            );
+        }
+        Ok(Err(e)) => {
+            setup.token_wrong = true;
+            let msg = format!("{e:#}");
+            let (detail, fix) = match msg.split_once(" — fix: ") {
+                Some((d, f)) => (d.to_string(), f.to_string()),
+                None => (
+                    msg,
+                    "see the message; docs/oauth2.md lists the causes".to_string(),
+                ),
+            };
+            return report.fail("OAuth2 token", detail, fix);
+        }
+        Ok(Ok(facts)) => facts,
+    };
+    let mailbox = settings.oauth2_mailbox().unwrap_or_default();
+    let imap = settings.inbound.kind == InboundKind::Imap
+        && settings.inbound.imap.auth == AuthKind::Oauth2;
+    let smtp = settings.outbound.kind == OutboundKind::Smtp
+        && settings.outbound.smtp.auth == AuthKind::Oauth2;
+    let mut findings = facts
+        .claims
+        .as_ref()
+        .map(|c| diagnose::claims(c, o, &mailbox, imap, smtp))
+        .unwrap_or_default();
+    if o.source == TokenSourceKind::RefreshToken
+        && let Some(granted) = facts.scope.as_deref()
+    {
+        let missing = diagnose::missing_scopes(&o.scopes, Some(granted), true);
+        if !missing.is_empty() && facts.claims.is_none() {
+            findings.push(Finding {
+                cause: diagnose::Cause::PermissionMissing,
+                detail: format!("the token grants {granted}, not {}", missing.join(", ")),
+                fix: "run `klachtd oauth2 login` again and accept every permission asked".into(),
+            });
+        }
+    }
+    report.pass("OAuth2 token", describe_token(o, &facts));
+    for f in findings {
+        setup.token_wrong = true;
+        report.fail("OAuth2 token", f.detail, f.fix);
+    }
+}
+
+/// What a token is, in one line: where from, and what its claims or scope say.
+fn describe_token(o: &crate::settings::OAuth2, facts: &crate::auth::token::TokenFacts) -> String {
+    let mut out = format!("obtained ({})", crate::auth::source_name(o.source));
+    if let Some(c) = &facts.claims {
+        let text = |k: &str| {
+            c.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let roles: Vec<String> = c
+            .get("roles")
+            .and_then(|r| r.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let granted = if roles.is_empty() {
+            text("scp")
+        } else {
+            roles.join(" ")
+        };
+        for (label, value) in [
+            ("tenant", text("tid")),
+            (
+                "app",
+                [text("appid"), text("azp")]
+                    .into_iter()
+                    .find(|a| !a.is_empty())
+                    .unwrap_or_default(),
+            ),
+            ("for", text("aud")),
+            (
+                "user",
+                [text("upn"), text("unique_name")]
+                    .into_iter()
+                    .find(|a| !a.is_empty())
+                    .unwrap_or_default(),
+            ),
+            ("permissions", granted),
+        ] {
+            if !value.is_empty() {
+                out.push_str(&format!(", {label} {value}"));
+            }
+        }
+    } else if let Some(scope) = &facts.scope {
+        out.push_str(&format!(", scope {scope}"));
+    }
+    out
 }
 
 /// Sends one test mail to `address` through the configured transport (not the outbox).
@@ -910,6 +1200,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("✔ templates: the built-in set"), "{text}");
+        assert!(text.contains("✔ sender proof: tokens only"), "{text}");
+    }
+
+    #[test]
+    fn the_sender_proof_line_names_the_rules_of_each_platform() {
+        for (platform, id, expected) in [
+            (
+                "own-server",
+                Some("mx.example.org"),
+                "mx.example.org's own Authentication-Results",
+            ),
+            (
+                "microsoft365",
+                None,
+                "X-MS-Exchange-Organization-AuthAs: Internal",
+            ),
+            ("google", None, "mx.google.com's Authentication-Results"),
+        ] {
+            let mut pairs = vec![("KLACHTD__SECURITY__PLATFORM", platform)];
+            if let Some(id) = id {
+                pairs.push(("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", id));
+            }
+            let settings = Settings::load_with_env(None, env(&pairs)).unwrap();
+            let mut report = Report::default();
+            sender_proof(&settings, &mut report);
+            let text = report.to_string();
+            assert!(text.contains(expected), "{platform}: {text}");
+        }
+        let refused = Settings::load_with_env(
+            None,
+            env(&[
+                ("KLACHTD__SECURITY__PLATFORM", "google"),
+                ("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mx.example.org"),
+            ]),
+        );
+        assert!(format!("{:#}", refused.unwrap_err()).contains("only for security.platform"));
     }
 
     #[test]

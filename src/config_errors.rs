@@ -15,9 +15,18 @@ const ENUMS: &[(&str, &[&str])] = &[
     ("AuthKind", &["password", "oauth2"]),
     (
         "TokenSourceKind",
-        &["client_credentials", "refresh_token", "token_command"],
+        &[
+            "client_credentials",
+            "refresh_token",
+            "token_command",
+            "client_certificate",
+            "service_account",
+        ],
     ),
     ("SaslMechanism", &["xoauth2", "oauthbearer"]),
+    ("Platform", &["own-server", "microsoft365", "google"]),
+    ("OwnServer", &["milters", "rspamd"]),
+    ("NewComplaintsTo", &["staff", "group", "director"]),
 ];
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
@@ -141,6 +150,8 @@ mod tests {
         ("outbound.smtp.auth", "AuthKind"),
         ("oauth2.source", "TokenSourceKind"),
         ("oauth2.mechanism", "SaslMechanism"),
+        ("security.platform", "Platform"),
+        ("security.own_server", "OwnServer"),
     ];
 
     #[test]

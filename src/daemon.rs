@@ -273,8 +273,25 @@ impl Daemon {
         deliver_due(&self.store, &self.transport, &self.policy, self.clock.now()).await
     }
 
+    /// Records since when the login settings are as they are (a refused login right after a
+    /// change waits out `alerts.login_grace_minutes` before the director is told).
+    fn note_login_setup(&self) {
+        let fingerprint = crate::auth::login_fingerprint(&self.settings);
+        let now = self.clock.now();
+        match crate::store::health::note_login_setup(self.store().conn(), &fingerprint, now) {
+            Ok(since) if since == now => {
+                tracing::info!(
+                    "login settings new or changed: a refused login is alerted after alerts.login_grace_minutes"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("recording the login settings: {e:#}"),
+        }
+    }
+
     /// Processes what is waiting, sends what is due, and returns.
     pub async fn run_once(&self) -> anyhow::Result<RunReport> {
+        self.note_login_setup();
         let mut report = RunReport::default();
         match self.settings.inbound.kind {
             InboundKind::Maildir => self.process_maildir(&self.maildir()?, &mut report)?,
@@ -306,6 +323,7 @@ impl Daemon {
     /// Runs until `shutdown` turns true: the mail source and the outbox worker side by side.
     /// The mail in hand is always finished before stopping.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        self.note_login_setup();
         let worker = tokio::spawn(Arc::clone(&self).worker_loop(shutdown.clone()));
         let scheduler = tokio::spawn(Arc::clone(&self).scheduler_loop(shutdown.clone()));
         let inbound = match self.settings.inbound.kind {
@@ -391,6 +409,7 @@ impl Daemon {
                     let shown = crate::redact::addresses(&format!("{e:#}"));
                     if e.downcast_ref::<crate::inbound::imap::NeverConnected>()
                         .is_some()
+                        || crate::auth::is_login_refused(&e)
                     {
                         tracing::warn!(retry_in = ?backoff, "{shown}")
                     } else {

@@ -3,8 +3,12 @@
 
 use crate::casework;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
-use crate::inbound::classify::{Classification, KnownCases, classify, classify_by_headers};
+use crate::inbound::classify::{
+    Automatic, Classification, KnownCases, classify, classify_by_headers,
+};
 use crate::inbound::{Disposition, InboundMail, RawMail};
+use crate::outbound::budget::Cause;
+use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::registry::{NewComplaint, Registry, Settled};
 use crate::settings::{Language, Settings};
@@ -346,7 +350,24 @@ impl Intake<'_> {
             },
         )?;
         if notify {
-            self.notify_quarantine(tx, sender.as_deref(), &subject, reason, received_at, now)?;
+            // Proof first here too: the first transaction was rolled back, so the sender is
+            // decided again (and taken as unproven if even that fails).
+            let check = prepared
+                .mail()
+                .filter(|m| {
+                    m.sender()
+                        .is_some_and(|s| self.settings.roles.role_of(s).is_some())
+                })
+                .map(|m| casework::check_sender_or_unproven(&self.registry(), tx, m, now));
+            self.notify_quarantine(
+                tx,
+                sender.as_deref(),
+                check.as_ref(),
+                &subject,
+                reason,
+                received_at,
+                now,
+            )?;
         }
         Ok(IntakeResult {
             outcome: MailOutcome::Quarantined,
@@ -473,11 +494,39 @@ impl Intake<'_> {
                 content_sha256: &prepared.content_sha256,
             },
         )?;
-        if let (Some(mail), Some(c)) = (mail, &classification)
-            && !matches!(c, Classification::Staff { .. })
+        // Proof first: for mail whose From is a role address, who sent it is decided before
+        // anything else it can cause, once; everything after takes this decision.
+        let mut sender_check = None;
+        if let (Some(mail), Some(c)) = (mail, &classification) {
+            if mail
+                .sender()
+                .is_some_and(|s| self.settings.roles.role_of(s).is_some())
+            {
+                let linked = match c {
+                    Classification::Staff { case, .. } => *case,
+                    _ => None,
+                };
+                sender_check = Some(casework::check_sender(
+                    &self.registry(),
+                    tx,
+                    mail,
+                    linked,
+                    now,
+                )?);
+            } else {
+                // A token in mail from anyone but its owner has leaked (issue 9).
+                casework::check_tokens(&self.registry(), tx, mail, now)?;
+            }
+        }
+        if let (Some(mail), Some(Classification::Automatic(Automatic::Convention(c)))) =
+            (mail, &classification)
         {
-            // A token in mail from anyone but its owner has leaked (issue 9).
-            casework::check_tokens(&self.registry(), tx, mail, now)?;
+            // Never answered, but not unseen: a machine's mail that names a case is noted on it
+            // (an out-of-office of the complainant, a bounce of our acknowledgement), nobody
+            // mailed.
+            if let Some(case_id) = case_id_named(tx, mail)? {
+                cases::add_event(tx, case_id, now, "automatic_mail", None, &c.history_note())?;
+            }
         }
         if let Some(settled) = known {
             crate::failpoint::hit("intake-before-commit");
@@ -491,10 +540,24 @@ impl Intake<'_> {
             });
         }
 
-        let settled = match (mail, classification) {
-            (Some(mail), Some(classification)) => {
-                self.act(tx, mail, mail_id, &classification, received_at, now)?
+        // Another sender's Message-ID: registered as usual, shown as a possible forgery.
+        let reused = match mail.and_then(|m| m.message_id.as_deref()) {
+            Some(id) => {
+                mails::reused_by_another_sender(tx, id, mail.and_then(|m| m.sender()), mail_id)?
             }
+            None => None,
+        };
+        let settled = match (mail, classification) {
+            (Some(mail), Some(classification)) => self.act(
+                tx,
+                mail,
+                mail_id,
+                &classification,
+                sender_check,
+                reused.as_ref().map(|c| c.as_deref()),
+                received_at,
+                now,
+            )?,
             _ => {
                 let reason = match &prepared.decoded {
                     Decoded::TooLarge => format!(
@@ -505,10 +568,23 @@ impl Intake<'_> {
                     Decoded::Failed(why) => format!("malformed: the decoder failed ({why})"),
                     _ => "malformed: not a readable e-mail message".to_string(),
                 };
-                self.notify_quarantine(tx, None, "", &reason, received_at, now)?;
+                self.notify_quarantine(tx, None, None, "", &reason, received_at, now)?;
                 Settled::new(MailOutcome::Quarantined, reason, None)
             }
         };
+        if let (Some(earlier), Some((case_id, _))) = (&reused, settled.case) {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "message_id_reused",
+                None,
+                &format!(
+                    "Message-ID eerder gebruikt door {} van een andere afzender; mogelijk vervalst",
+                    crate::domain::wording::earlier_mail(earlier.as_deref(), Language::Nl)
+                ),
+            )?;
+        }
         let disposition = disposition_of(settled.outcome, left_for_people);
         mails::settle(
             tx,
@@ -529,12 +605,15 @@ impl Intake<'_> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn act(
         &self,
         tx: &Connection,
         mail: &InboundMail,
         mail_id: i64,
         classification: &Classification,
+        sender_check: Option<casework::SenderCheck>,
+        message_id_reused: Option<Option<&str>>,
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Settled> {
@@ -551,20 +630,34 @@ impl Intake<'_> {
                 } else {
                     &mail.subject
                 };
+                // An encrypted complaint is registered all the same: what it holds stays in
+                // the kept original; the case says why its text is missing.
+                let body = match mail.encrypted {
+                    Some(_) if mail.text.trim().is_empty() => {
+                        crate::registry::encrypted_text(self.mailer().staff_language())
+                    }
+                    _ => &mail.text,
+                };
                 let case = self.registry().register(
                     tx,
                     &NewComplaint {
                         complainant,
                         name: mail.from.as_ref().and_then(|f| f.name.as_deref()),
                         subject,
-                        body: &mail.text,
+                        body,
                         attachments: &mail.attachments,
                         language: self.language_of(mail),
                         received_at,
                         mail_id,
                         reason: &reason,
                         sender_verified: sender_verified(mail, self.settings),
+                        vouched: sender_verified(mail, self.settings),
+                        cause: Cause::Unproven,
                         repaired: mail.repaired,
+                        message_id_reused,
+                        html: mail.html.as_deref(),
+                        registered_by: None,
+                        encrypted: mail.encrypted,
                     },
                     now,
                 )?;
@@ -594,15 +687,19 @@ impl Intake<'_> {
                 )?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
-            Classification::Staff { case, .. } => casework::handle_staff_mail(
-                &self.registry(),
-                tx,
-                mail,
-                mail_id,
-                *case,
-                received_at,
-                now,
-            )?,
+            Classification::Staff { .. } => {
+                let check = sender_check
+                    .ok_or_else(|| anyhow::anyhow!("a role sender's mail without a decision"))?;
+                casework::handle_staff_mail(
+                    &self.registry(),
+                    tx,
+                    mail,
+                    mail_id,
+                    check,
+                    received_at,
+                    now,
+                )?
+            }
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)
             }
@@ -612,6 +709,7 @@ impl Intake<'_> {
                 self.notify_quarantine(
                     tx,
                     sender.as_deref(),
+                    sender_check.as_ref(),
                     &mail.subject,
                     why,
                     received_at,
@@ -622,11 +720,14 @@ impl Intake<'_> {
         })
     }
 
-    /// Tells the director once about a mail that could not be read.
+    /// Tells the director once about a mail that could not be read; and the role address
+    /// whose mail it was — saying whether it was proven to come from them.
+    #[allow(clippy::too_many_arguments)]
     fn notify_quarantine(
         &self,
         tx: &Connection,
         sender: Option<&str>,
+        sender_check: Option<&casework::SenderCheck>,
         subject: &str,
         reason: &str,
         received_at: DateTime<Utc>,
@@ -636,19 +737,10 @@ impl Intake<'_> {
         let lang = mailer.staff_language();
         let mut context = Context::new();
         context.insert("address", self.settings.organisation.address.as_str());
-        let (unknown, no_subject) = match lang {
-            Language::Nl => ("(onbekend)", "(geen onderwerp)"),
-            Language::En => ("(unknown)", "(no subject)"),
-        };
-        context.insert("sender", sender.unwrap_or(unknown));
-        context.insert(
-            "subject",
-            if subject.is_empty() {
-                no_subject
-            } else {
-                subject
-            },
-        );
+        // The sender's own words, made inert by the mailer; the template says when there are
+        // none.
+        context.insert("sender", sender.unwrap_or_default());
+        context.insert("subject", subject);
         context.insert(
             "reason",
             &crate::domain::wording::quarantine_reason(reason, lang),
@@ -659,21 +751,32 @@ impl Intake<'_> {
         );
         // A staff member, the director or the committee whose own mail this was hears it
         // too: a command mail that cannot be used is never silent.
-        let role_sender = sender
-            .and_then(|s| s.parse::<EmailAddress>().ok())
-            .filter(|s| self.settings.roles.role_of(s).is_some());
-        if let Some(staff) = &role_sender {
+        if let Some(check) = sender_check {
+            let staff = &check.address;
             let mut to_sender = context.clone();
             to_sender.insert("to_sender", &true);
+            to_sender.insert("unproven", &!check.proven());
             to_sender.insert("recipient_name", &self.settings.roles.name_of(staff));
+            // Mail in a role address's name that proves nothing is told within the outbound
+            // budget (issue 22); a proven sender's is their own transcript.
             mailer.to_role(
                 tx,
                 Letter {
-                    kind: OutboxKind::Transcript,
+                    kind: if check.proven() {
+                        OutboxKind::Transcript
+                    } else {
+                        OutboxKind::UnprovenNotice
+                    },
                     template: Template::QuarantineNotice,
                     case: None,
                     context: to_sender,
                     attachments: &[],
+                    files: Files::None,
+                    cause: if check.proven() {
+                        Cause::Proven
+                    } else {
+                        Cause::Unproven
+                    },
                 },
                 staff,
                 None,
@@ -688,6 +791,8 @@ impl Intake<'_> {
                 case: None,
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: Cause::Unproven,
             },
             now,
         )?;
@@ -710,6 +815,22 @@ impl Intake<'_> {
     }
 }
 
+/// The id of the case a mail names — its `[KL-…]` tag, or In-Reply-To/References naming a
+/// mail klachtd sent on it (as `classify` links a follow-up) — found by index alone.
+fn case_id_named(tx: &Connection, mail: &InboundMail) -> anyhow::Result<Option<i64>> {
+    if let Some(case) = CaseRef::find_in_subject(&mail.subject)
+        && let Some(id) = cases::id_of(tx, case)?
+    {
+        return Ok(Some(id));
+    }
+    for id in &mail.thread_ids {
+        if let Some(case_id) = outbox::case_id_of_message(tx, id)? {
+            return Ok(Some(case_id));
+        }
+    }
+    Ok(None)
+}
+
 /// Where the mail source puts a mail with this outcome.
 fn disposition_of(outcome: MailOutcome, left_for_people: bool) -> Disposition {
     match outcome {
@@ -724,14 +845,10 @@ enum CopyKey {
     New(String),
 }
 
-/// The receiving server vouches for the From address: the newest Authentication-Results of
-/// `security.trusted_authserv_id` shows `dmarc=pass`, or `spf=pass` for the From domain.
+/// The receiving platform vouches for the From address (`casework::auth::sender_vouched`): its
+/// own results show a login as the sender, DMARC pass or aligned DKIM pass, and nothing speaks
+/// against it. Decides what an acknowledgement may quote, and that the hourly ceiling never
+/// holds it back (issue 22).
 fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
-    let (Some(id), Some(sender)) = (
-        settings.security.trusted_authserv_id.as_deref(),
-        mail.sender(),
-    ) else {
-        return false;
-    };
-    crate::casework::auth::sender_domain_passes(mail, id, sender)
+    crate::casework::auth::sender_vouched(mail, settings)
 }

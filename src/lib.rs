@@ -13,7 +13,9 @@
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
-//!    over SMTP (or written as files), with retry and backoff.
+//!    over SMTP (or written as files), with retry and backoff. Every mail is queued by
+//!    [`outbound::mailer`], where the one budget ([`outbound::budget`]) admits it, words from
+//!    outside are made inert, its size is held and foreign tokens are removed.
 //!
 //! 5. [`jobs`] — on a schedule beside the path: deadline reminders and overdue alerts, the
 //!    weekly digest, the yearly analysis, the retention purge.
@@ -21,8 +23,10 @@
 //! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
 //! working-day calendar, display names, the complaint's language, the words for events),
 //! [`commands`] the staff reply parser, [`settings`] the layered configuration, [`clock`] the
-//! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2),
-//! and [`daemon`] wires it all.
+//! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2;
+//! [`oauth2_login`] signs in once for delegated access), and [`daemon`] wires it all.
+//! [`dossier`] and [`erase`] answer a person's rights under the AVG (access and erasure); who
+//! hears of a case (need to know) is decided in [`registry`].
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -34,6 +38,8 @@ pub(crate) mod config_errors;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
+pub mod dossier;
+pub mod erase;
 pub mod failpoint;
 pub mod fsutil;
 pub mod inbound;
@@ -41,6 +47,7 @@ pub mod intake;
 pub mod jobs;
 pub mod lock;
 pub mod notify;
+pub mod oauth2_login;
 pub mod outbound;
 pub mod redact;
 pub mod register;

@@ -138,6 +138,51 @@ enum Command {
         /// The backup file written by `klachtd backup`.
         file: PathBuf,
     },
+    /// AVG art. 15: write everything held on one person (cases, their mail as received, the
+    /// mail sent to them, attachments) with a covering letter, into a private directory.
+    Dossier {
+        /// The person's e-mail address.
+        address: String,
+        /// The directory to write (new or empty; default dossier-<name>-<date>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The covering letter's language.
+        #[arg(long, value_parser = ["nl", "en"])]
+        lang: Option<String>,
+    },
+    /// AVG art. 17: erase one person's personal data as the retention purge does (the
+    /// anonymous facts stay); a record that it happened stays, without the address.
+    Erase {
+        /// The person's e-mail address.
+        address: String,
+        /// Why (kept in the register; must not contain the address).
+        #[arg(long)]
+        reason: String,
+        /// Only say what would be erased.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also erase cases still running (they are closed as of now).
+        #[arg(long)]
+        include_open: bool,
+    },
+    /// OAuth2 for Microsoft 365 and Google Workspace (docs/oauth2.md).
+    Oauth2 {
+        #[command(subcommand)]
+        action: Oauth2Action,
+    },
+}
+
+#[derive(Subcommand)]
+enum Oauth2Action {
+    /// Sign in once as the mailbox (delegated access, oauth2.source = "refresh_token") and
+    /// store the refresh token in oauth2.refresh_token_file: Microsoft by a device code,
+    /// Google in a browser.
+    Login {
+        /// Google: the 127.0.0.1 port the browser's answer comes to (default: any free one;
+        /// give one to forward it over ssh -L).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 fn clock_at(now: Option<DateTime<Utc>>) -> SharedClock {
@@ -211,6 +256,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Settings::load(cli.config.as_deref())?.organisation.language,
             };
             print!("{}", klachtd::commands::help(lang));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Oauth2 {
+            action: Oauth2Action::Login { port },
+        } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            klachtd::oauth2_login::run(
+                &settings,
+                &klachtd::oauth2_login::Options { port: *port },
+                Box::new(std::io::BufReader::new(std::io::stdin())),
+                &mut std::io::stdout(),
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Check { send_test } => {
@@ -483,6 +540,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backup { file } => {
             let copy = klachtd::store::maintenance::backup(&settings.store.path, &file)?;
+            // Remembered, so `erase` can name the copies it cannot reach (issue 25).
+            if let Err(e) = klachtd::erase::note_backup(&settings, &file, clock_at(None).now()) {
+                eprintln!("klachtd: note: the backup is not recorded for `erase` ({e:#})");
+            }
             println!(
                 "{} written (schema {}, intact)",
                 file.display(),
@@ -499,7 +560,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings.store.path.display()
             );
         }
-        Command::Demo | Command::HelpCommands { .. } | Command::Check { .. } => {
+        Command::Dossier { address, out, lang } => {
+            let now = clock_at(None).now();
+            print!(
+                "{}",
+                klachtd::dossier::command(&settings, &address, out, lang.as_deref(), now)?
+            );
+        }
+        Command::Erase {
+            address,
+            reason,
+            dry_run,
+            include_open,
+        } => {
+            let (text, code) = klachtd::erase::command(
+                settings,
+                &address,
+                &reason,
+                dry_run,
+                include_open,
+                Arc::new(SystemClock),
+            )?;
+            print!("{text}");
+            return Ok(ExitCode::from(code));
+        }
+        Command::Demo
+        | Command::HelpCommands { .. }
+        | Command::Check { .. }
+        | Command::Oauth2 { .. } => {
             unreachable!("handled above")
         }
     }

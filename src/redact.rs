@@ -13,6 +13,12 @@ pub fn address_hash(address: &str) -> String {
 /// as RFC 5322 allows it: any `atext` (`jan&els/b=c+d@…`), or a quoted string (`"bob x"@…`);
 /// the domain as labels, IDN included. Linear in the length of the text.
 pub fn addresses(text: &str) -> String {
+    addresses_with(text, |a| Some(address_hash(a)))
+}
+
+/// `text` with every e-mail address for which `replace` gives a stand-in replaced by it (the
+/// others kept as written); addresses found as [`addresses`] finds them.
+pub fn addresses_with(text: &str, replace: impl Fn(&str) -> Option<String>) -> String {
     let is_atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
     let chars: Vec<char> = text.chars().collect();
     let mut out: Vec<char> = Vec::with_capacity(chars.len());
@@ -39,11 +45,13 @@ pub fn addresses(text: &str) -> String {
             if local_len > 0 && domain.contains('.') {
                 let keep = out.len() - local_len;
                 let local: String = out[keep..].iter().collect();
-                out.truncate(keep);
-                out.extend(address_hash(&format!("{local}@{domain}")).chars());
-                // A trailing dot ends the sentence, not the address.
-                i = i + 1 + domain.chars().count();
-                continue;
+                if let Some(stand_in) = replace(&format!("{local}@{domain}")) {
+                    out.truncate(keep);
+                    out.extend(stand_in.chars());
+                    // A trailing dot ends the sentence, not the address.
+                    i = i + 1 + domain.chars().count();
+                    continue;
+                }
             }
         }
         out.push(chars[i]);

@@ -216,11 +216,7 @@ pub fn attachment(
 
 /// "12 KB", "1.4 MB".
 pub(crate) fn human_size(bytes: usize) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
-    }
+    crate::outbound::templates::human_size(bytes)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -325,6 +321,67 @@ pub fn case(
             .map(|a| if a { "yes" } else { "no" })
             .unwrap_or("-")
     )?;
+    // issue 25: whom it concerns, a legal hold, a privacy request.
+    let roles = &settings.roles;
+    if !c.privacy.concerns.is_empty() {
+        let who: Vec<String> = c
+            .privacy
+            .concerns
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .ok()
+                    .and_then(|e| roles.name_of(&e))
+                    .map(|n| format!("{n} <{a}>"))
+                    .unwrap_or_else(|| a.clone())
+            })
+            .collect();
+        writeln!(
+            out,
+            "  concerns:      {} ({}; they receive nothing about it)",
+            who.join(", "),
+            if c.privacy.concerns_fixed {
+                "set by the director"
+            } else {
+                "named in the complaint"
+            }
+        )?;
+    } else if c.privacy.concerns_fixed {
+        writeln!(
+            out,
+            "  concerns:      no staff member (set by the director)"
+        )?;
+    }
+    if let Some(h) = &c.privacy.hold {
+        let today = now.with_timezone(&tz).date_naive();
+        writeln!(
+            out,
+            "  legal hold:    until {} — {}{}",
+            h.until,
+            h.reason,
+            if h.until < today { " (ended)" } else { "" }
+        )?;
+    }
+    if let Some(r) = &c.privacy.request {
+        let today = now.with_timezone(&tz).date_naive();
+        writeln!(
+            out,
+            "  privacy request: {} received {}, due {}{}{}",
+            r.kind.label(false),
+            r.received,
+            r.due,
+            if r.extended_months.is_some() {
+                " (extended)"
+            } else {
+                ""
+            },
+            match r.done_at {
+                Some(done) => format!(", answered {}", at(done)),
+                None if r.overdue_on(today) => "  OVERDUE".to_string(),
+                None => String::new(),
+            }
+        )?;
+    }
     writeln!(out, "\nHistory:")?;
     for e in &events {
         let first_line = e.detail.lines().next().unwrap_or_default();

@@ -5,18 +5,19 @@
 
 use crate::domain::CaseRef;
 use crate::domain::{EmailAddress, WorkingCalendar};
-use crate::inbound::{Attachment, Disposition, InboundMail};
+use crate::inbound::{Attachment, Disposition, Encryption, InboundMail};
+use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
+use crate::outbound::mailer::{Files, Queued};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::settings::{Language, Settings};
 use crate::store::mails;
-use crate::store::outbox::{self, OutboxKind};
+use crate::store::outbox::OutboxKind;
 use crate::store::packed::Basis;
 use crate::store::{CaseRecord, Complainant, MailOutcome, NewCase, cases};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
-use serde::Serialize;
 
 /// Everything registering and writing need besides the database; borrowed from the daemon.
 pub struct Registry<'a> {
@@ -61,19 +62,34 @@ pub(crate) struct NewComplaint<'a> {
     /// The receiving server vouches for the sender (SPF or DMARC pass for the From domain):
     /// only then does the acknowledgement quote what they wrote.
     pub sender_verified: bool,
+    /// The trusted server vouches for the sender by DMARC or aligned DKIM: the hourly
+    /// ceiling on acknowledgements never holds theirs back (issue 22).
+    pub vouched: bool,
+    /// What caused the mail registering it sends: unproven, unless staff handed it in.
+    pub cause: Cause,
     /// The mail's MIME structure was broken and its text recovered (staff are told).
     pub repaired: bool,
+    /// Its Message-ID was used before by another sender: the case of that mail, or `None`
+    /// when it belonged to no case (staff are told: it can point to a forgery).
+    pub message_id_reused: Option<Option<&'a str>>,
+    /// The mail's HTML, read for staff names too (issue 25).
+    pub html: Option<&'a str>,
+    /// Who registered it on the complainant's behalf (`Klacht:`): their own name in it is
+    /// their signature, not a complaint about them.
+    pub registered_by: Option<&'a EmailAddress>,
+    /// The mail was encrypted: the case, staff and the acknowledgement say so.
+    pub encrypted: Option<Encryption>,
 }
 
-/// A file of a mail as staff mail names it: attached, or kept on the case only.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct AttachmentNote {
-    /// 1-based number on the case (`klachtd attachment KL-… N`).
-    pub number: usize,
-    pub name: String,
-    pub size: String,
-    pub attached: bool,
-    pub readable: bool,
+/// What a case and its staff notice say of an encrypted mail (issue 23).
+pub(crate) const ENCRYPTED: &str = "versleuteld — niet leesbaar voor klachtd";
+
+/// The text an encrypted mail leaves on its case, in the staff's language.
+pub(crate) fn encrypted_text(lang: Language) -> &'static str {
+    match lang {
+        Language::Nl => "(versleuteld — niet leesbaar voor klachtd)",
+        Language::En => "(encrypted — klachtd cannot read it)",
+    }
 }
 
 impl Registry<'_> {
@@ -93,6 +109,20 @@ impl Registry<'_> {
         complaint: &NewComplaint<'_>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<CaseRecord> {
+        // Nothing klachtd sends goes to a look-alike of a role address (`аnna@…` with a
+        // Cyrillic `а`): such a complainant is registered as one mail cannot answer.
+        let imitation = match complaint.complainant {
+            Complainant::Reachable(address) => self
+                .settings
+                .roles
+                .imitated_by(address)
+                .map(|role| format!("{address} (lijkt op {role})")),
+            Complainant::Unreachable(_) => None,
+        };
+        let complainant = match &imitation {
+            Some(text) => Complainant::Unreachable(text),
+            None => complaint.complainant,
+        };
         let received_day = complaint.received_at.with_timezone(&self.tz).date_naive();
         let reaction_due = self
             .calendar
@@ -104,12 +134,12 @@ impl Registry<'_> {
             mail_id: complaint.mail_id,
             raw: raw.into(),
         });
-        let case = cases::insert_record(
+        let mut case = cases::insert_record(
             tx,
             reference,
             &NewCase {
                 language: complaint.language.as_str(),
-                complainant: complaint.complainant,
+                complainant,
                 complainant_name: complaint.name,
                 subject: complaint.subject,
                 body: complaint.body,
@@ -131,6 +161,19 @@ impl Registry<'_> {
             cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
         }
         cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
+        if let Some(encryption) = complaint.encrypted {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "encrypted",
+                None,
+                &format!(
+                    "{ENCRYPTED} ({}); het origineel is bewaard en de afzender is gevraagd het zonder versleuteling te sturen of te bellen",
+                    encryption.name()
+                ),
+            )?;
+        }
         if complaint.repaired {
             cases::add_event(
                 tx,
@@ -142,25 +185,9 @@ impl Registry<'_> {
             )?;
         }
 
-        let today = now.with_timezone(&self.tz).date_naive();
         let mailer = self.mailer();
-        let acknowledged = match complaint.complainant {
-            Complainant::Reachable(address) => {
-                let first_today = cases::claim_acknowledgement(tx, address, today, case_id)?;
-                if first_today {
-                    self.acknowledge(tx, &case, complaint, now)?;
-                } else {
-                    cases::add_event(
-                        tx,
-                        case_id,
-                        now,
-                        "acknowledgement_skipped",
-                        None,
-                        "afzender kreeg vandaag al een ontvangstbevestiging",
-                    )?;
-                }
-                first_today
-            }
+        let acknowledged = match complainant {
+            Complainant::Reachable(_) => self.acknowledge(tx, &case, complaint, now)?,
             Complainant::Unreachable(_) => {
                 cases::add_event(
                     tx,
@@ -168,19 +195,46 @@ impl Registry<'_> {
                     now,
                     "unreachable",
                     None,
-                    "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd",
+                    if imitation.is_some() {
+                        "het afzenderadres lijkt op het adres van een medewerker, de directie of de examencommissie, maar is een ander adres; er wordt niets naar verstuurd"
+                    } else {
+                        "het afzenderadres kan geen e-mail ontvangen; er is geen ontvangstbevestiging verstuurd"
+                    },
                 )?;
-                false
+                Queued::NotSent
             }
         };
-        let limit = self.settings.outbound.attach_max_bytes;
-        let notes = attachment_notes(tx, case_id, complaint.attachments, limit)?;
-        let attached = attachments_to_copy(complaint.attachments, limit);
+        // Need to know (issue 25): a staff member the complaint names never hears of it.
+        let html = complaint.html.map(crate::commands::reply::html_to_lines);
+        let attached = readable_attachments(complaint.attachments);
+        let mut texts = vec![complaint.subject, complaint.body];
+        texts.extend(html.as_deref());
+        texts.extend(attached.iter().map(String::as_str));
+        self.note_named(tx, &mut case, &texts, complaint.registered_by, now)?;
         let mut context = mailer.case_context(&case, mailer.staff_language());
-        context.insert("acknowledged", &acknowledged);
-        context.insert("attachments", &notes);
+        context.insert(
+            "confidential",
+            &self.confidential_note(&case, mailer.staff_language()),
+        );
+        context.insert("acknowledged", &acknowledged.is_queued());
+        // Spread by the hourly maximum: staff are told it leaves later, not that it went.
+        if let Queued::At(at) = acknowledged
+            && at > now
+        {
+            context.insert(
+                "acknowledged_later",
+                &templates::long_datetime(at, self.tz, mailer.staff_language()),
+            );
+        }
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
+        if let Some(earlier) = complaint.message_id_reused {
+            context.insert(
+                "message_id_reused",
+                &crate::domain::wording::earlier_mail(earlier, mailer.staff_language()),
+            );
+        }
+        context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
         mailer.to_roles(
             tx,
             Letter {
@@ -188,28 +242,36 @@ impl Registry<'_> {
                 template: Template::StaffNotification,
                 case: Some(&case),
                 context,
-                attachments: &attached,
+                attachments: complaint.attachments,
+                files: Files::Case {
+                    first: first_attachment_number(tx, case_id, complaint.attachments.len())?,
+                },
+                cause: complaint.cause,
             },
-            &self.staff_but_the_complainant(&case),
+            &self.handler_or_staff(&case),
             now,
         )?;
-        tracing::info!(case = %reference, acknowledged, "complaint registered");
+
+        tracing::info!(case = %reference, acknowledged = acknowledged.is_queued(), "complaint registered");
         Ok(case)
     }
 
-    /// Queues the acknowledgement: within the hourly ceiling, and quoting the complainant's
-    /// words and full subject only when the receiving server vouches for the sender — so a
-    /// forged sender never gets someone else's text relayed to them from info@.
+    /// Queues the acknowledgement (the budget decides: one a day per mailbox, the hourly
+    /// ceiling for senders nobody vouches for), quoting the complainant's words and full
+    /// subject only when the receiving server vouches for the sender — so a forged sender
+    /// never gets someone else's text relayed to them from info@. What became of it.
     fn acknowledge(
         &self,
         tx: &Connection,
         case: &CaseRecord,
         complaint: &NewComplaint<'_>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Queued> {
         let mailer = self.mailer();
         let mut context = mailer.case_context(case, complaint.language);
         context.insert("acknowledged", &true);
+        context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
+        context.insert("phone", &self.settings.organisation.phone);
         if !complaint.sender_verified {
             context.insert("quote", "");
             context.insert("subject", &short_subject(&case.subject));
@@ -221,12 +283,7 @@ impl Registry<'_> {
         {
             context.insert("quote", "");
         }
-        let send_at = outbox::acknowledgement_slot(
-            tx,
-            now,
-            self.settings.outbound.acknowledgements_per_hour,
-        )?;
-        mailer.to_complainant_at(
+        let queued = mailer.to_complainant(
             tx,
             Letter {
                 kind: OutboxKind::Acknowledgement,
@@ -234,25 +291,40 @@ impl Registry<'_> {
                 case: Some(case),
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: if complaint.vouched {
+                    Cause::Vouched
+                } else {
+                    complaint.cause
+                },
             },
             AutoSubmitted::AutoReplied,
             now,
-            send_at,
         )?;
-        let detail = if send_at > now {
-            format!(
-                "ontvangstbevestiging in de wachtrij (verzonden vanaf {}, vanwege het maximum per uur)",
-                templates::long_datetime(send_at, self.tz, mailer.staff_language())
-            )
-        } else {
-            "ontvangstbevestiging in de wachtrij".to_string()
+        let (kind, detail) = match queued {
+            Queued::At(send_at) if send_at > now => (
+                "acknowledged",
+                format!(
+                    "ontvangstbevestiging in de wachtrij (verzonden vanaf {}, vanwege het maximum per uur)",
+                    templates::long_datetime(send_at, self.tz, mailer.staff_language())
+                ),
+            ),
+            Queued::At(_) => ("acknowledged", "ontvangstbevestiging in de wachtrij".to_string()),
+            Queued::NotSent => (
+                "acknowledgement_skipped",
+                "afzender kreeg vandaag al een ontvangstbevestiging".to_string(),
+            ),
+            Queued::HeldBack => (
+                "acknowledgement_skipped",
+                "geen ontvangstbevestiging: dit adres kreeg de afgelopen 24 uur al het maximum aan berichten voor niet-bewezen afzenders".to_string(),
+            ),
         };
-        cases::add_event(tx, case.id, now, "acknowledged", None, &detail)?;
-        Ok(())
+        cases::add_event(tx, case.id, now, kind, None, &detail)?;
+        Ok(queued)
     }
 
     /// Records the complainant's follow-up on their case, with its files, and passes it to
-    /// the handler (or all staff).
+    /// those who hear about the case ([`Registry::handler_or_staff`]).
     pub(crate) fn follow_up(
         &self,
         tx: &Connection,
@@ -262,22 +334,40 @@ impl Registry<'_> {
         received_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let new_text = new_text_of(mail);
+        let new_text = match mail.encrypted {
+            Some(_) if mail.text.trim().is_empty() => {
+                crate::registry::encrypted_text(self.mailer().staff_language()).to_string()
+            }
+            _ => new_text_of(mail),
+        };
         cases::add_event(tx, case.id, now, "follow_up", Some("klager"), &new_text)?;
         for attachment in &mail.attachments {
             cases::add_attachment(tx, case.id, mail_id, attachment)?;
         }
+        // A colleague named in later mail never gets it either (issue 25); the handler, in
+        // correspondence with the complainant, is not marked by being named.
+        let mut case = case.clone();
+        let case = &mut case;
+        let registry = self;
+        let handler = case
+            .handler
+            .as_deref()
+            .and_then(|h| self.settings.roles.resolve(h));
+        registry.note_named(
+            tx,
+            case,
+            &[mail.subject.as_str(), new_text.as_str()],
+            handler.as_ref(),
+            now,
+        )?;
         let mailer = self.mailer();
         let lang = mailer.staff_language();
-        let limit = self.settings.outbound.attach_max_bytes;
-        let notes = attachment_notes(tx, case.id, &mail.attachments, limit)?;
-        let attached = attachments_to_copy(&mail.attachments, limit);
         let mut context = mailer.case_context(case, lang);
+        context.insert("confidential", &registry.confidential_note(case, lang));
         context.insert(
             "body",
             &crate::outbound::mailer::bounded_body(&new_text, lang),
         );
-        context.insert("attachments", &notes);
         context.insert(
             "received",
             &templates::long_datetime(received_at, self.tz, lang),
@@ -289,7 +379,12 @@ impl Registry<'_> {
                 template: Template::FollowUpNotification,
                 case: Some(case),
                 context,
-                attachments: &attached,
+                attachments: &mail.attachments,
+                files: Files::Case {
+                    first: first_attachment_number(tx, case.id, mail.attachments.len())?,
+                },
+                // A complainant's address proves nothing (issue 22: their mail is budgeted).
+                cause: Cause::Unproven,
             },
             &self.handler_or_staff(case),
             now,
@@ -298,25 +393,15 @@ impl Registry<'_> {
         Ok(())
     }
 
-    /// Who hears about a case: its handler when that is a known address, otherwise all staff
-    /// — never its complainant (a staff member's own complaint goes to the colleagues; with
-    /// none left, to the director).
+    /// Who hears about a case: [`Registry::readers`] (need to know, issue 25; the name is
+    /// older than need to know) — never its complainant (issue 21: a staff member's own
+    /// complaint goes to the colleagues who would hear of it; with none left, to the director).
     pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
-        match case
-            .handler
-            .as_deref()
-            .and_then(|h| self.settings.roles.resolve(h))
-        {
-            Some(handler) => self.but_the_complainant(case, vec![handler]),
-            None => self.staff_but_the_complainant(case),
-        }
+        self.but_the_complainant(case, self.readers(case))
     }
 
-    /// All staff but the case's complainant; the director when no one else is left.
-    pub(crate) fn staff_but_the_complainant(&self, case: &CaseRecord) -> Vec<EmailAddress> {
-        self.but_the_complainant(case, self.settings.roles.staff.clone())
-    }
-
+    /// `people` but the case's complainant; the director when no one else is left (unless
+    /// the director is the complainant).
     fn but_the_complainant(
         &self,
         case: &CaseRecord,
@@ -334,37 +419,223 @@ impl Registry<'_> {
             chosen
         }
     }
+
+    // --- issue 25: need to know ---------------------------------------------------------
+
+    /// Who hears about a case (need to know): its handler when that is a known address,
+    /// otherwise whoever receives new complaints (`privacy.new_complaints_to`); never a staff
+    /// member the complaint concerns — then the director hears of it instead. The director
+    /// also once the case is escalated; the committee too when the complaint names the
+    /// director (`privacy.director_named_to_committee`).
+    pub(crate) fn readers(&self, case: &CaseRecord) -> Vec<EmailAddress> {
+        let roles = &self.settings.roles;
+        let excluded = |a: &EmailAddress| {
+            case.privacy.concerns(a.as_str()) && *a != roles.director && *a != roles.committee
+        };
+        let names_staff = case
+            .privacy
+            .concerns
+            .iter()
+            .filter_map(|a| a.parse::<EmailAddress>().ok())
+            .any(|a| excluded(&a));
+        let names_director = case.privacy.concerns(roles.director.as_str());
+        let handler = case
+            .handler
+            .as_deref()
+            .and_then(|h| roles.resolve(h))
+            .filter(|h| !excluded(h));
+        let mut to = match handler {
+            Some(h) => vec![h],
+            None => self.settings.intake_recipients(),
+        };
+        to.retain(|a| !excluded(a));
+        if names_staff || case.escalated_at.is_some() || to.is_empty() {
+            to.push(roles.director.clone());
+        }
+        if names_director && self.settings.privacy.director_named_to_committee {
+            to.push(roles.committee.clone());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        to.retain(|a| seen.insert(a.clone()));
+        to
+    }
+
+    /// The staff names and addresses a text may name.
+    pub(crate) fn staff_names(&self) -> crate::domain::mentions::StaffNames {
+        let roles = &self.settings.roles;
+        crate::domain::mentions::StaffNames::new(
+            roles.names.iter().map(|(n, a)| (n.as_str(), a.as_str())),
+            roles
+                .staff
+                .iter()
+                .chain([&roles.director, &roles.committee])
+                .map(EmailAddress::as_str),
+        )
+    }
+
+    /// Marks on `case` the role addresses `texts` name (not `except`, and nobody once the
+    /// director decided with `Betreft:`), with a line in its history and the handler's
+    /// tokens for it revoked should the handler be among them. Returns whether anyone new
+    /// was marked.
+    pub(crate) fn note_named(
+        &self,
+        tx: &Connection,
+        case: &mut CaseRecord,
+        texts: &[&str],
+        except: Option<&EmailAddress>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        if case.privacy.concerns_fixed {
+            return Ok(false);
+        }
+        let roles = &self.settings.roles;
+        let new: Vec<String> = self
+            .staff_names()
+            .named_in(texts)
+            .into_iter()
+            .filter(|a| except.is_none_or(|e| e.as_str() != a))
+            .filter(|a| !case.privacy.concerns(a))
+            // The complainant is who complains, not whom it is about (issue 21: a staff
+            // member's own complaint).
+            .filter(|a| {
+                !a.parse::<EmailAddress>()
+                    .is_ok_and(|a| crate::outbound::mailer::is_complainant(case, &a))
+            })
+            // Only role addresses are anyone to keep it from; the committee judges appeals.
+            .filter(|a| {
+                a.parse::<EmailAddress>()
+                    .ok()
+                    .and_then(|a| roles.role_of(&a))
+                    .is_some_and(|r| r != crate::settings::Role::Committee)
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(false);
+        }
+        case.privacy.concerns.extend(new.iter().cloned());
+        case.privacy.concerns.sort();
+        crate::store::privacy::save(tx, case.id, &case.privacy)?;
+        // What they were sent about it before (a notice to all staff) proves nothing now.
+        for address in &new {
+            crate::store::tokens::revoke_for_case(tx, address, case.id, now)?;
+        }
+        cases::add_event(
+            tx,
+            case.id,
+            now,
+            "concerns",
+            None,
+            &format!("de klacht noemt {}", self.people(&new, Language::Nl)),
+        )?;
+        tracing::info!(case = %case.reference, named = new.len(), "complaint names staff: kept from them");
+        Ok(true)
+    }
+
+    /// "Anna de Vries (anna@…) en Piet (piet@…)".
+    pub(crate) fn people(&self, addresses: &[String], lang: Language) -> String {
+        let names: Vec<String> = addresses
+            .iter()
+            .map(|a| {
+                match a
+                    .parse::<EmailAddress>()
+                    .ok()
+                    .and_then(|e| self.settings.roles.name_of(&e).map(str::to_string))
+                {
+                    Some(name) => format!("{name} ({a})"),
+                    None => a.clone(),
+                }
+            })
+            .collect();
+        let and = match lang {
+            Language::Nl => " en ",
+            Language::En => " and ",
+        };
+        match names.split_last() {
+            None => String::new(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{}{and}{last}", rest.join(", ")),
+        }
+    }
+
+    /// The line that tells the readers of a case about a colleague it concerns, or why the
+    /// committee reads it ("" when it concerns nobody).
+    pub(crate) fn confidential_note(&self, case: &CaseRecord, lang: Language) -> String {
+        let roles = &self.settings.roles;
+        let staff: Vec<String> = case
+            .privacy
+            .concerns
+            .iter()
+            .filter(|a| **a != roles.director.as_str() && **a != roles.committee.as_str())
+            .cloned()
+            .collect();
+        let mut lines = Vec::new();
+        if !staff.is_empty() {
+            let who = self.people(&staff, lang);
+            lines.push(match lang {
+                Language::Nl => format!(
+                    "Vertrouwelijk: deze klacht gaat over {who}. Die krijgt geen berichten over deze klacht en kan haar niet behandelen; daarom ontvangt de directeur haar."
+                ),
+                Language::En => format!(
+                    "Confidential: this complaint concerns {who}, who receives no messages about it and cannot handle it; the director receives it for that reason."
+                ),
+            });
+        }
+        if case.privacy.concerns(roles.director.as_str())
+            && self.settings.privacy.director_named_to_committee
+        {
+            let who = self.people(&[roles.director.to_string()], lang);
+            lines.push(match lang {
+                Language::Nl => format!(
+                    "Deze klacht noemt de directeur, {who}; daarom ontvangt ook de examencommissie haar."
+                ),
+                Language::En => format!(
+                    "This complaint names the director, {who}; the exam committee receives it as well for that reason."
+                ),
+            });
+        }
+        lines.join("\n")
+    }
+
+    // --- end issue 25 --------------------------------------------------------------------
 }
 
-/// The files staff get attached: readable ones up to the size limit.
-pub(crate) fn attachments_to_copy(all: &[Attachment], limit: usize) -> Vec<Attachment> {
+/// The text of the files of a complaint that are text (a letter as `.txt`, a forwarded
+/// mail), to find staff names in too (issue 25); a PDF or Word file is not read.
+fn readable_attachments(all: &[Attachment]) -> Vec<String> {
     all.iter()
-        .filter(|a| a.readable && a.data.len() <= limit)
-        .cloned()
+        .filter(|a| a.readable && a.data.len() <= 2_000_000)
+        .filter_map(|a| {
+            let t = a.content_type.to_ascii_lowercase();
+            if t.starts_with("message/rfc822") {
+                InboundMail::parse(&a.data).map(|m| {
+                    let html = m
+                        .html
+                        .as_deref()
+                        .map(crate::commands::reply::html_to_lines)
+                        .unwrap_or_default();
+                    format!("{}\n{}\n{html}", m.subject, m.text)
+                })
+            } else if t.starts_with("text/html") {
+                Some(crate::commands::reply::html_to_lines(
+                    &String::from_utf8_lossy(&a.data),
+                ))
+            } else if t.starts_with("text/") {
+                Some(String::from_utf8_lossy(&a.data).into_owned())
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
-/// How staff mail names the files of a mail just recorded on case `case_id` (numbered as
-/// `klachtd case` shows them).
-pub(crate) fn attachment_notes(
+/// The number `klachtd case` gives the first of the `n` files just recorded on case `case_id`.
+pub(crate) fn first_attachment_number(
     tx: &Connection,
     case_id: i64,
-    all: &[Attachment],
-    limit: usize,
-) -> anyhow::Result<Vec<AttachmentNote>> {
+    n: usize,
+) -> anyhow::Result<usize> {
     let total = cases::attachment_count(tx, case_id)?;
-    let first = total + 1 - all.len().min(total);
-    Ok(all
-        .iter()
-        .enumerate()
-        .map(|(i, a)| AttachmentNote {
-            number: first + i,
-            name: a.filename.clone(),
-            size: crate::register::human_size(a.data.len()),
-            attached: a.readable && a.data.len() <= limit,
-            readable: a.readable,
-        })
-        .collect())
+    Ok(total + 1 - n.min(total))
 }
 
 /// A subject as an unverified sender's acknowledgement repeats it: one line, nothing that
@@ -373,7 +644,12 @@ pub(crate) fn attachment_notes(
 pub(crate) fn short_subject(subject: &str) -> String {
     let words: Vec<&str> = subject
         .split_whitespace()
-        .filter(|w| !crate::domain::display_name::looks_like_link(w))
+        // Nothing a mail client could make a link of: also not with the dots IDNA reads as
+        // dots (`evil。example`), which `looks_like_link` does not see (issue 22).
+        .filter(|w| {
+            !crate::domain::display_name::looks_like_link(w)
+                && crate::outbound::inert::inert(w) == *w
+        })
         .collect();
     let joined = words.join(" ");
     if joined.chars().count() <= 60 {

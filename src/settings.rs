@@ -34,13 +34,53 @@ pub struct Settings {
     pub retention: Retention,
     pub oauth2: OAuth2,
     pub alerts: Alerts,
+    pub privacy: Privacy,
 }
+
+// --- issue 25: confidentiality (need to know) -------------------------------------------
+
+/// Who hears of a complaint (need to know), and what a complaint about the director does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    pub new_complaints_to: NewComplaintsTo,
+    pub intake_group: Vec<EmailAddress>,
+    pub director_named_to_committee: bool,
+}
+
+/// Who receives a new complaint (and every mail about a case without a handler).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NewComplaintsTo {
+    /// Everyone in `roles.staff`.
+    Staff,
+    /// Only `privacy.intake_group`.
+    Group,
+    /// The director alone, who names a handler.
+    Director,
+}
+
+impl Settings {
+    /// Who receives a new complaint when it names nobody: by `privacy.new_complaints_to`.
+    pub fn intake_recipients(&self) -> Vec<EmailAddress> {
+        match self.privacy.new_complaints_to {
+            NewComplaintsTo::Staff => self.roles.staff.clone(),
+            NewComplaintsTo::Group => self.privacy.intake_group.clone(),
+            NewComplaintsTo::Director => vec![self.roles.director.clone()],
+        }
+    }
+}
+
+// --- end issue 25 -------------------------------------------------------------------------
 
 /// When the administrator (the director) is told that klachtd cannot work.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alerts {
     pub after_minutes: u32,
+    /// A refused login is alerted only once this long has passed since the login settings
+    /// changed (issue 24): a provider takes a while to apply permissions just granted.
+    pub login_grace_minutes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,10 +116,53 @@ pub struct Retention {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Security {
+    /// The platform that receives our mail and whose results klachtd reads
+    /// (docs/sender-proof.md).
+    pub platform: Platform,
     pub trusted_authserv_id: Option<String>,
+    /// With `platform = "own-server"`: how that server writes its results.
+    pub own_server: OwnServer,
     pub token_days: u32,
     /// Days a held command mail waits for its sender's confirmation.
     pub hold_days: u32,
+}
+
+/// The receiving platform (`security.platform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Platform {
+    #[serde(rename = "own-server")]
+    OwnServer,
+    #[serde(rename = "microsoft365")]
+    Microsoft365,
+    #[serde(rename = "google")]
+    Google,
+}
+
+/// How a server of our own writes its results (`security.own_server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnServer {
+    Milters,
+    Rspamd,
+}
+
+impl Security {
+    /// The receiver whose results count as evidence for a sender.
+    pub fn receiver(&self) -> crate::inbound::provenance::Receiver {
+        use crate::inbound::provenance::Receiver;
+        match (self.platform, &self.trusted_authserv_id) {
+            (Platform::Microsoft365, _) => Receiver::Microsoft365,
+            (Platform::Google, _) => Receiver::Google,
+            (Platform::OwnServer, Some(id)) => Receiver::OwnServer {
+                authserv_id: id.trim().to_string(),
+                layout: match self.own_server {
+                    OwnServer::Milters => crate::inbound::provenance::Layout::Milters,
+                    OwnServer::Rspamd => crate::inbound::provenance::Layout::Rspamd,
+                },
+            },
+            (Platform::OwnServer, None) => Receiver::Untrusted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +179,10 @@ pub struct Organisation {
     pub sender_name: String,
     pub timezone: String,
     pub language: Language,
+    /// Telephone number complainants may call (issue 23: an encrypted complaint's
+    /// acknowledgement offers it); empty: none is named.
+    #[serde(default)]
+    pub phone: String,
 }
 
 /// The languages klachtd writes mail in.
@@ -196,6 +283,10 @@ pub struct Outbound {
     pub acknowledgements_per_hour: u32,
     /// Attachments larger than this are kept on the case and named in staff mail, not copied.
     pub attach_max_bytes: usize,
+    // Issue 22: the outbound budget (outbound/budget.rs).
+    /// At most this many mails caused by senders that are not proven go to one mailbox in any
+    /// 24 hours; the rest are recorded and reported in one summary.
+    pub unproven_per_day: u32,
     pub smtp: Smtp,
 }
 
@@ -242,6 +333,21 @@ pub struct OAuth2 {
     pub token_command: Option<String>,
     pub refresh_before_seconds: u64,
     pub token_command_cache_seconds: u64,
+    // Issue 24: `klachtd oauth2 login`, Google service accounts, Microsoft certificates.
+    /// The provider's device-code endpoint (`klachtd oauth2 login`, Microsoft); "" = derived
+    /// from a Microsoft `token_url`.
+    pub device_code_url: String,
+    /// The provider's authorization endpoint (`klachtd oauth2 login`, Google); "" = derived
+    /// from Google's `token_url`.
+    pub authorize_url: String,
+    /// `client_certificate`: the PEM private key and the PEM certificate registered with the app.
+    pub private_key_file: Option<PathBuf>,
+    pub certificate_file: Option<PathBuf>,
+    /// `service_account`: the service account's JSON key file.
+    pub service_account_key_file: Option<PathBuf>,
+    /// `service_account`: the mailbox the service account acts as; filled in at load from the
+    /// IMAP (or SMTP) username when not given.
+    pub impersonate: Option<String>,
 }
 
 impl OAuth2 {
@@ -262,6 +368,10 @@ pub enum TokenSourceKind {
     ClientCredentials,
     RefreshToken,
     TokenCommand,
+    /// Microsoft app-only with a certificate: a client assertion signed with its key.
+    ClientCertificate,
+    /// Google Workspace: a service account with domain-wide delegation (JWT bearer grant).
+    ServiceAccount,
 }
 
 /// The SASL mechanism an access token is presented with (IMAP; SMTP always uses XOAUTH2,
@@ -416,22 +526,44 @@ impl Roles {
     pub fn name_of(&self, address: &EmailAddress) -> Option<&str> {
         self.names
             .iter()
-            .find(|(_, a)| *a == address)
+            .find(|(_, a)| a.same_mailbox(address))
             .map(|(name, _)| name.as_str())
     }
 
-    /// The role of `address`, if it has one. The director and committee are also staff
-    /// when they are listed there; the most specific role wins.
+    /// The role of `address`, if it has one: compared as mail systems deliver (case, `+tag`,
+    /// Unicode compatibility forms, IDNA — [`EmailAddress::mailbox`]), so every spelling of a
+    /// role address is that role address. The director and committee are also staff when
+    /// they are listed there; the most specific role wins.
     pub fn role_of(&self, address: &EmailAddress) -> Option<Role> {
-        if *address == self.committee {
-            Some(Role::Committee)
-        } else if *address == self.director {
-            Some(Role::Director)
-        } else if self.staff.contains(address) {
-            Some(Role::Staff)
+        self.role_address(address).map(|(role, _)| role)
+    }
+
+    /// The role of `address` and the role address as configured: what klachtd writes to and
+    /// records, never the spelling a mail used.
+    pub fn role_address(&self, address: &EmailAddress) -> Option<(Role, &EmailAddress)> {
+        if self.committee.same_mailbox(address) {
+            Some((Role::Committee, &self.committee))
+        } else if self.director.same_mailbox(address) {
+            Some((Role::Director, &self.director))
         } else {
-            None
+            self.staff
+                .iter()
+                .find(|s| s.same_mailbox(address))
+                .map(|s| (Role::Staff, s))
         }
+    }
+
+    /// The role address `address` imitates — looks like to a reader but does not deliver to
+    /// (`аnna@…` with a Cyrillic `а`) — if any. Nothing klachtd sends goes to such an address.
+    pub fn imitated_by(&self, address: &EmailAddress) -> Option<&EmailAddress> {
+        if self.role_of(address).is_some() {
+            return None;
+        }
+        let looks = address.appearance();
+        [&self.committee, &self.director]
+            .into_iter()
+            .chain(self.staff.iter())
+            .find(|r| r.appearance() == looks)
     }
 }
 
@@ -508,6 +640,7 @@ impl Settings {
                 .with_list_parse_key("reminders.before_working_days")
                 .with_list_parse_key("digest.extra_recipients")
                 .with_list_parse_key("oauth2.scopes")
+                .with_list_parse_key("privacy.intake_group")
                 .try_parsing(true)
                 .source(Some(env)),
         );
@@ -527,6 +660,9 @@ impl Settings {
                 config_errors::origin_of_message(&e.to_string(), file, &env_keys)
             )
         })?;
+        if settings.oauth2.impersonate.is_none() {
+            settings.oauth2.impersonate = settings.oauth2_mailbox();
+        }
         if settings.inbound.imap.auth == AuthKind::Oauth2 {
             settings.inbound.imap.oauth2 = Some(settings.oauth2.clone());
         }
@@ -584,6 +720,9 @@ impl Settings {
         if self.outbound.acknowledgements_per_hour == 0 {
             return fail("outbound.acknowledgements_per_hour", "must be at least 1");
         }
+        if self.outbound.unproven_per_day == 0 {
+            return fail("outbound.unproven_per_day", "must be at least 1");
+        }
         if self.inbound.max_message_bytes < 1024 {
             return fail("inbound.max_message_bytes", "must be at least 1024");
         }
@@ -617,6 +756,12 @@ impl Settings {
                 "each value must be 0 to 30 working days",
             );
         }
+        if self.alerts.login_grace_minutes > 1440 {
+            return fail(
+                "alerts.login_grace_minutes",
+                "must be between 0 and 1440 (a day)",
+            );
+        }
         if !(1..=10_080).contains(&self.alerts.after_minutes) {
             return fail(
                 "alerts.after_minutes",
@@ -640,11 +785,40 @@ impl Settings {
                 "must not be empty (leave it out to switch it off)",
             );
         }
+        if self.security.platform != Platform::OwnServer
+            && self.security.trusted_authserv_id.is_some()
+        {
+            return fail(
+                "security.trusted_authserv_id",
+                "is only for security.platform = \"own-server\"; Microsoft 365 and Google Workspace are read by what they write (docs/sender-proof.md)",
+            );
+        }
         if self.causes.categories.is_empty() {
             return fail("causes.categories", "needs at least one category");
         }
         if self.roles.staff.is_empty() {
             return fail("roles.staff", "needs at least one staff address to notify");
+        }
+        if self.privacy.new_complaints_to == NewComplaintsTo::Group {
+            if self.privacy.intake_group.is_empty() {
+                return fail(
+                    "privacy.intake_group",
+                    "needs at least one address when privacy.new_complaints_to = \"group\"",
+                );
+            }
+            if let Some(a) = self
+                .privacy
+                .intake_group
+                .iter()
+                .find(|a| self.roles.role_of(a).is_none())
+            {
+                return fail(
+                    "privacy.intake_group",
+                    &format!(
+                        "{a} is not in roles.staff (nor the director or committee): only they can work a case by reply"
+                    ),
+                );
+            }
         }
         if self.inbound.kind == InboundKind::Imap {
             let imap = &self.inbound.imap;
@@ -738,22 +912,43 @@ impl Settings {
         let o = &self.oauth2;
         let fail =
             |key: &str, why: &str| Err(anyhow::anyhow!("invalid configuration: {key}: {why}"));
-        let needs_exchange = matches!(
+        let needs_url = matches!(
             o.source,
-            TokenSourceKind::ClientCredentials | TokenSourceKind::RefreshToken
+            TokenSourceKind::ClientCredentials
+                | TokenSourceKind::RefreshToken
+                | TokenSourceKind::ClientCertificate
         );
-        if needs_exchange {
-            let url = o.token_url.trim();
-            if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1")) {
+        let url = o.token_url.trim();
+        // A service account's key file names its token endpoint; token_url may override it.
+        if (needs_url || !url.is_empty()) && !allowed_endpoint(url) {
+            return fail(
+                "oauth2.token_url",
+                "the provider's token endpoint, https://… (e.g. \
+                 https://login.microsoftonline.com/TENANT/oauth2/v2.0/token)",
+            );
+        }
+        for (key, value) in [
+            ("oauth2.device_code_url", &o.device_code_url),
+            ("oauth2.authorize_url", &o.authorize_url),
+        ] {
+            if !value.trim().is_empty() && !allowed_endpoint(value.trim()) {
                 return fail(
-                    "oauth2.token_url",
-                    "the provider's token endpoint, https://… (e.g. \
-                     https://login.microsoftonline.com/TENANT/oauth2/v2.0/token)",
+                    key,
+                    "an https:// address of the provider (or leave it empty)",
                 );
             }
-            if o.client_id.trim().is_empty() {
-                return fail("oauth2.client_id", "required for this oauth2.source");
-            }
+        }
+        if needs_url && o.client_id.trim().is_empty() {
+            return fail("oauth2.client_id", "required for this oauth2.source");
+        }
+        // Exchange Online offers only XOAUTH2 for IMAP (its CAPABILITY: AUTH=PLAIN AUTH=XOAUTH2).
+        let microsoft_imap = ["outlook.office365.com", "outlook.office.com"]
+            .contains(&self.inbound.imap.host.trim().to_ascii_lowercase().as_str());
+        if o.mechanism == SaslMechanism::Oauthbearer && microsoft_imap {
+            return fail(
+                "oauth2.mechanism",
+                "Exchange Online takes only \"xoauth2\" for IMAP (it does not offer OAUTHBEARER)",
+            );
         }
         let secrets = o.client_secret_source().configured();
         match o.source {
@@ -763,13 +958,6 @@ impl Settings {
                         "oauth2.client_secret",
                         "give exactly one of client_secret, client_secret_file or \
                          client_secret_command",
-                    );
-                }
-                if o.scopes.is_empty() {
-                    return fail(
-                        "oauth2.scopes",
-                        "client_credentials needs a scope, e.g. \
-                         [\"https://outlook.office365.com/.default\"]",
                     );
                 }
             }
@@ -800,6 +988,58 @@ impl Settings {
                     );
                 }
             }
+            TokenSourceKind::ClientCertificate => {
+                if secrets != 0 {
+                    return fail(
+                        "oauth2.client_secret",
+                        "not used with oauth2.source = \"client_certificate\" (the certificate \
+                         replaces the secret): remove it",
+                    );
+                }
+                if o.private_key_file.is_none() {
+                    return fail(
+                        "oauth2.private_key_file",
+                        "required when oauth2.source = \"client_certificate\" (the PEM private \
+                         key of the certificate uploaded to the app registration)",
+                    );
+                }
+                if o.certificate_file.is_none() {
+                    return fail(
+                        "oauth2.certificate_file",
+                        "required when oauth2.source = \"client_certificate\" (the PEM \
+                         certificate uploaded to the app registration)",
+                    );
+                }
+            }
+            TokenSourceKind::ServiceAccount => {
+                if o.service_account_key_file.is_none() {
+                    return fail(
+                        "oauth2.service_account_key_file",
+                        "required when oauth2.source = \"service_account\" (the JSON key file \
+                         of the service account, mode 0600)",
+                    );
+                }
+                if o.impersonate.is_none() && self.oauth2_mailbox().is_none() {
+                    return fail(
+                        "oauth2.impersonate",
+                        "the mailbox the service account acts as (e.g. info@example.org)",
+                    );
+                }
+            }
+        }
+        let app_only = matches!(
+            o.source,
+            TokenSourceKind::ClientCredentials
+                | TokenSourceKind::ClientCertificate
+                | TokenSourceKind::ServiceAccount
+        );
+        if app_only && o.scopes.is_empty() {
+            return fail(
+                "oauth2.scopes",
+                "this oauth2.source needs a scope, e.g. \
+                 [\"https://outlook.office365.com/.default\"] (Microsoft) or \
+                 [\"https://mail.google.com/\"] (Google)",
+            );
         }
         if !(10..=3000).contains(&o.refresh_before_seconds) {
             return fail(
@@ -814,6 +1054,18 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// The mailbox an OAuth2 token is for: the IMAP username when IMAP logs in with a token,
+    /// else the SMTP one.
+    pub fn oauth2_mailbox(&self) -> Option<String> {
+        if self.inbound.kind == InboundKind::Imap && self.inbound.imap.auth == AuthKind::Oauth2 {
+            return Some(self.inbound.imap.username.clone());
+        }
+        if self.outbound.kind == OutboundKind::Smtp && self.outbound.smtp.auth == AuthKind::Oauth2 {
+            return self.outbound.smtp.username.clone();
+        }
+        None
     }
 
     pub fn timezone(&self) -> Tz {
@@ -838,6 +1090,11 @@ impl Settings {
 }
 
 /// Whether `host` is this machine: `localhost` or a loopback IP address.
+/// A provider endpoint: https, or plain http on 127.0.0.1 (the test harness's token server).
+fn allowed_endpoint(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://127.0.0.1")
+}
+
 fn is_loopback(host: &str) -> bool {
     let h = host.trim().trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
@@ -864,6 +1121,68 @@ fn known_time_zone(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 24: the new sources' required keys, and OAUTHBEARER refused for Exchange Online.
+    #[test]
+    fn the_oauth2_sources_name_what_they_miss() {
+        let load = |pairs: &[(&str, &str)]| {
+            let mut env: Vec<(String, String)> = [
+                ("KLACHTD__INBOUND__KIND", "imap"),
+                ("KLACHTD__INBOUND__IMAP__AUTH", "oauth2"),
+                ("KLACHTD__INBOUND__IMAP__USERNAME", "info@example.org"),
+                (
+                    "KLACHTD__OAUTH2__SCOPES",
+                    "https://outlook.office365.com/.default",
+                ),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            Settings::load_with_env(None, env).map_err(|e| format!("{e:#}"))
+        };
+        let ms = [
+            ("KLACHTD__OAUTH2__SOURCE", "client_certificate"),
+            (
+                "KLACHTD__OAUTH2__TOKEN_URL",
+                "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            ),
+            ("KLACHTD__OAUTH2__CLIENT_ID", "c"),
+        ];
+        let err = load(&ms).unwrap_err();
+        assert!(err.contains("oauth2.private_key_file: required"), "{err}");
+        let mut full = ms.to_vec();
+        full.push(("KLACHTD__OAUTH2__PRIVATE_KEY_FILE", "/k.pem"));
+        full.push(("KLACHTD__OAUTH2__CERTIFICATE_FILE", "/c.pem"));
+        assert!(load(&full).is_ok());
+        full.push(("KLACHTD__OAUTH2__CLIENT_SECRET", "s"));
+        assert!(
+            load(&full)
+                .unwrap_err()
+                .contains("the certificate replaces the secret")
+        );
+
+        let err = load(&[("KLACHTD__OAUTH2__SOURCE", "service_account")]).unwrap_err();
+        assert!(
+            err.contains("oauth2.service_account_key_file: required"),
+            "{err}"
+        );
+        let s = load(&[
+            ("KLACHTD__OAUTH2__SOURCE", "service_account"),
+            ("KLACHTD__OAUTH2__SERVICE_ACCOUNT_KEY_FILE", "/sa.json"),
+        ])
+        .unwrap();
+        assert_eq!(s.oauth2.impersonate.as_deref(), Some("info@example.org"));
+
+        let mut exchange = full[..full.len() - 1].to_vec();
+        exchange.push(("KLACHTD__INBOUND__IMAP__HOST", "outlook.office365.com"));
+        exchange.push(("KLACHTD__OAUTH2__MECHANISM", "oauthbearer"));
+        assert!(
+            load(&exchange)
+                .unwrap_err()
+                .contains("Exchange Online takes only \"xoauth2\" for IMAP")
+        );
+    }
 
     #[test]
     fn clear_text_is_refused_for_a_remote_host() {

@@ -1,10 +1,11 @@
 //! `klachtd status`: is the daemon running, when did it last read the mailbox and send mail,
-//! what waits in the queue, what failed or was quarantined, how many cases are open or overdue,
-//! and which administrator alerts are open. Reads only; never creates a database.
+//! what waits in the queue, what the outbound budget held back, what failed or was quarantined,
+//! how many cases are open or overdue, and which administrator alerts are open. Reads only;
+//! never creates a database.
 
 use crate::jobs::alerts::{Component, problem};
 use crate::settings::Settings;
-use crate::store::{cases, health};
+use crate::store::{budget, cases, health};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::fmt::Write;
@@ -85,18 +86,70 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
             p.reason
         )?;
     }
+    // Issue 22: what the outbound budget held back, and acknowledgements waiting for the
+    // hourly maximum.
+    let (held, mailboxes, unreported) =
+        budget::held_back_since(conn, now - crate::outbound::budget::WINDOW)?;
+    if held == 0 {
+        writeln!(out, "held back     none in the last 24 h")?;
+    } else {
+        writeln!(
+            out,
+            "held back     {held} mail(s) caused by unproven senders in the last 24 h, to {mailboxes} address(es); {unreported} not yet in a summary"
+        )?;
+    }
+    let (waiting, last) = budget::capped_backlog(conn, now)?;
+    if let Some(last) = last.filter(|_| waiting > 0) {
+        writeln!(
+            out,
+            "acks waiting  {waiting} acknowledgement(s) spread by outbound.acknowledgements_per_hour; the last leaves {}",
+            at(last)
+        )?;
+    }
     writeln!(out, "failed mail   {}", outbox.failed)?;
     writeln!(out, "quarantined   {}", health::quarantined(conn)?)?;
     let today = now.with_timezone(&tz).date_naive();
     let (open, overdue) = cases::count_running(conn, today)?;
     writeln!(out, "cases         {open} open, {overdue} overdue")?;
+    // issue 25: privacy requests and legal holds.
+    let requests = crate::store::privacy::open_requests(conn)?;
+    let late = requests
+        .iter()
+        .filter_map(|id| cases::by_id(conn, *id).ok().flatten())
+        .filter(|c| {
+            c.privacy
+                .request
+                .as_ref()
+                .is_some_and(|r| r.overdue_on(today))
+        })
+        .count();
+    let holds = crate::store::privacy::held(conn, today)?.len();
+    writeln!(
+        out,
+        "privacy       {} open request(s), {late} overdue; {holds} case(s) under a legal hold",
+        requests.len()
+    )?;
+    let after = chrono::Duration::minutes(i64::from(settings.alerts.after_minutes));
+    let grace = chrono::Duration::minutes(i64::from(settings.alerts.login_grace_minutes));
+    let refused_from = crate::jobs::alerts::refused_alert_from(conn, grace)?;
     for component in Component::ALL {
-        if let Some((since, _)) = health::open_alert(conn, component.as_str())? {
+        let open = health::open_alert(conn, component.as_str())?;
+        if let Some((since, _)) = open {
             writeln!(
                 out,
                 "alert         {} failing since {}: the director was told",
                 component.as_str(),
                 at(since)
+            )?;
+        } else if let crate::jobs::alerts::Action::Wait { until } =
+            crate::jobs::alerts::decide(problem(conn, component)?, None, now, after, refused_from)
+        {
+            writeln!(
+                out,
+                "alert         {} login refused: the login settings changed recently, so the \
+                 director is told at {} if it still fails then",
+                component.as_str(),
+                at(until)
             )?;
         }
     }

@@ -102,7 +102,7 @@ impl Office {
             None => "Telefonische klacht".into(),
         };
         let raw = format!(
-            "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nFrom: <{from}>\r\nTo: info@example.org\r\nSubject: {subject}\r\nMessage-ID: <s{}@example.org>\r\n\r\n{}\r\n",
+            "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\nFrom: <{from}>\r\nTo: info@example.org\r\nSubject: {subject}\r\nMessage-ID: <s{}@example.org>\r\n\r\n{}\r\n",
             self.n,
             body.replace('\n', "\r\n")
         );
@@ -351,18 +351,38 @@ fn a_staff_member_is_a_complainant_but_never_handles_or_closes_her_own_complaint
     );
 }
 
-/// From a private address or a +tag she is a complainant like anyone; her work address is
-/// then still hers on that case, as its complainant.
+/// From a private address she is a complainant like anyone (a `+tag` spelling of her work
+/// address is that role address: issue 19); her work address is then still hers on that case,
+/// as its complainant.
 #[test]
 fn an_internal_complaint_from_another_address_of_hers() {
     let mut o = Office::new();
-    let case = o.complaint("anna+thuis@example.org");
+    let r = o.take(
+        "From: <anna+thuis@example.org>\r\nTo: info@example.org\r\nSubject: Klacht\r\nMessage-ID: <tag@example.net>\r\n\r\nIk ben niet tevreden.\r\n".into(),
+    );
+    assert_eq!(
+        r.outcome,
+        MailOutcome::Ignored,
+        "a +tag is her role address: held"
+    );
+    o.sent();
+    // From an address klachtd does not know as hers (a private mailbox elsewhere) it is an
+    // outsider's complaint; registered by the director in her work address, it is hers.
+    o.complaint("anna.thuis@example.net");
+    o.sent();
+    let r = o.mail(
+        DIRECTOR,
+        None,
+        &format!("Klacht: {ANNA}\n\nAnna klaagt over haar rooster."),
+    );
+    let case = r.case.unwrap();
     let sent = o.sent();
     assert_eq!(
         kinds(&sent),
         [
-            (OutboxKind::Acknowledgement, "anna+thuis@example.org".into()),
-            (OutboxKind::StaffNotification, PIETER.into())
+            (OutboxKind::Acknowledgement, ANNA.into()),
+            (OutboxKind::StaffNotification, PIETER.into()),
+            (OutboxKind::Transcript, DIRECTOR.into()),
         ],
         "no staff notice of her own complaint to her"
     );
@@ -384,7 +404,7 @@ fn an_internal_complaint_from_another_address_of_hers() {
     let reminders: Vec<_> = o
         .sent()
         .into_iter()
-        .filter(|m| m.kind == OutboxKind::Reminder)
+        .filter(|m| m.kind == OutboxKind::Reminder && m.case == Some(case))
         .map(|m| m.recipients[0].clone())
         .collect();
     assert_eq!(reminders, [PIETER]);
@@ -733,9 +753,27 @@ fn the_only_staff_members_own_complaint_goes_to_the_director() {
         ("KLACHTD__ROLES__STAFF", ANNA),
         ("KLACHTD__ROLES__DIRECTOR", DIRECTOR),
         ("KLACHTD__ROLES__COMMITTEE", COMMITTEE),
+        ("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mail.example.org"),
     ]);
     let mut store = Store::open_in_memory().unwrap();
-    let case = world.complaint(&mut store, "eigen", "anna+thuis@example.org", t0());
+    // Registered by the director (a `+tag` of her work address is her role address: issue 19).
+    let raw = format!(
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={DIRECTOR}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\nFrom: <{DIRECTOR}>\r\nTo: info@example.org\r\nSubject: Telefonische klacht\r\nMessage-ID: <eigen@example.org>\r\n\r\nKlacht: {ANNA}\r\n\r\nAnna klaagt over haar rooster.\r\n"
+    );
+    let case = world
+        .intake()
+        .process(
+            &mut store,
+            &RawMail {
+                source_key: "eigen".into(),
+                bytes: raw.into_bytes(),
+                arrived_at: Some(t0()),
+            },
+            t0(),
+        )
+        .unwrap()
+        .case
+        .unwrap();
     let told: Vec<(OutboxKind, String)> = outbox::all(store.conn())
         .unwrap()
         .iter()
@@ -744,8 +782,9 @@ fn the_only_staff_members_own_complaint_goes_to_the_director() {
     assert_eq!(
         told,
         [
-            (OutboxKind::Acknowledgement, "anna+thuis@example.org".into()),
-            (OutboxKind::StaffNotification, DIRECTOR.into())
+            (OutboxKind::Acknowledgement, ANNA.into()),
+            (OutboxKind::StaffNotification, DIRECTOR.into()),
+            (OutboxKind::Transcript, DIRECTOR.into()),
         ],
         "{case}"
     );
@@ -809,5 +848,33 @@ fn an_appeal_after_the_reaction_holds_with_the_clock_set_back() {
             settings.timezone()
         ),
         Vec::<String>::new()
+    );
+}
+
+/// Found merging issue 25 (the procedure model): a staff member's follow-up on her own
+/// complaint that named herself marked her as someone the complaint concerns, and the director
+/// was told of every later mail as of a complaint about a colleague. The complainant is who
+/// complains, never whom it concerns.
+#[test]
+fn the_complainant_is_never_whom_her_own_complaint_concerns() {
+    let mut o = Office::new();
+    let r = o.mail(
+        DIRECTOR,
+        None,
+        &format!("Klacht: {PIETER}\n\nPieter klaagt over zijn rooster."),
+    );
+    let case = r.case.unwrap();
+    o.sent();
+    let r = o.mail(
+        PIETER,
+        Some(case),
+        &format!("Behandelaar: {PIETER}\n\nGroet, {PIETER}"),
+    );
+    assert!(r.reason.starts_with("follow-up"), "{}", r.reason);
+    assert!(o.case(case).privacy.concerns.is_empty());
+    assert_eq!(
+        kinds(&o.sent()),
+        [(OutboxKind::FollowUpNotification, ANNA.into())],
+        "to the colleague who would hear of it, not to the director as a complaint about Pieter"
     );
 }

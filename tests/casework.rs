@@ -25,7 +25,7 @@ fn world() -> World {
 /// A mail from `from`, submitted through our own server with a login.
 fn authenticated(from: &str, subject: &str, id: &str, body: &str) -> Vec<u8> {
     format!(
-        "Authentication-Results: mail.example.org; auth=pass (plain) smtp.auth={from}\r\nFrom: <{from}>\r\n\
+        "Authentication-Results: mail.example.org; auth=pass (plain) smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\nFrom: <{from}>\r\n\
          To: info@example.org\r\nSubject: {subject}\r\nMessage-ID: <{id}@example.org>\r\n\r\n{body}\r\n"
     )
     .into_bytes()

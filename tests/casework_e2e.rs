@@ -296,7 +296,7 @@ fn a_forged_command_changes_nothing_until_the_real_address_confirms_it() {
     // Right From, right subject, but no token and no trusted Authentication-Results.
     let forged = "From: Medewerker <staff@example.org>\r\nTo: info@example.org\r\n\
         Subject: RE: Ontvangstbevestiging [KL-2026-0001]\r\nMessage-ID: <forged-1@attacker.example>\r\n\
-        Authentication-Results: mail.example.org; auth=pass smtp.auth=staff@example.org\r\n\
+        Authentication-Results: mail.example.org; auth=pass smtp.auth=staff@example.org\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n\
         Content-Type: text/plain; charset=utf-8\r\n\r\nGeen klacht: spam\r\n";
     server.deliver(
         forged.as_bytes(),
@@ -435,7 +435,9 @@ fn codes_tokens_and_case_tags_work_only_where_they_belong() {
     const VICTIM: &str = "complainant3@example.org";
     const STRANGER: &str = "robot@example.org";
     let server = MailServer::start();
-    let k = Klachtd::new(&server);
+    // Six unproven mails to staff@ in minutes: past the default budget the third-party notice
+    // would wait for the summary (tests/attack_megaphone.rs); here each notice itself counts.
+    let k = Klachtd::with_env(&server, &[("KLACHTD__OUTBOUND__UNPROVEN_PER_DAY", "20")]);
     for (file, from) in [
         (
             "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",

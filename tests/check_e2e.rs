@@ -135,11 +135,12 @@ fn check_logs_in_with_oauth2_and_names_a_refused_client() {
     let (ok, text) = check(oauth2("not-it"), &[]);
     assert!(!ok);
     assert!(
-        text.contains("✘ IMAP login: the provider refused oauth2.client_id klachtd-test"),
+        text.contains("✘ OAuth2 token: the provider refused oauth2.client_id klachtd-test"),
         "{text}"
     );
     assert!(
-        text.contains("✘ SMTP login: login refused: no OAuth2 token"),
+        text.contains("✘ IMAP login: no OAuth2 token to log in with (see the OAuth2 token line)")
+            && text.contains("✘ SMTP login: no OAuth2 token to log in with"),
         "{text}"
     );
 }

@@ -65,7 +65,7 @@ fn no_address_in_the_log_and_no_escape_codes_on_the_terminal() {
     // A complaint registered by phone: the old log line named the complainant.
     k.deliver(
         "3.eml",
-        b"Authentication-Results: mail.example.org; auth=pass smtp.auth=anna.devries@example.org\r\nFrom: <anna.devries@example.org>\r\nTo: info@example.org\r\nSubject: Telefonische klacht\r\nMessage-ID: <3@example.org>\r\n\r\nKlacht: piet.derde@example.com\r\n\r\nMeneer belde over zijn examen.\r\n",
+        b"Authentication-Results: mail.example.org; auth=pass smtp.auth=anna.devries@example.org\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\nFrom: <anna.devries@example.org>\r\nTo: info@example.org\r\nSubject: Telefonische klacht\r\nMessage-ID: <3@example.org>\r\n\r\nKlacht: piet.derde@example.com\r\n\r\nMeneer belde over zijn examen.\r\n",
     );
     // A stranger on the case.
     k.deliver(

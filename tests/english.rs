@@ -76,7 +76,7 @@ fn an_english_organisation_writes_english_everywhere() {
 
     // Anna replies through our own server: cause, solution, agreement, close.
     let reply = format!(
-        "Authentication-Results: mail.example.org; auth=pass smtp.auth=anna.devries@example.org\r\n\
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth=anna.devries@example.org\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n\
          From: Anna <anna.devries@example.org>\r\nTo: info@example.org\r\nSubject: RE: New complaint {}\r\n\
          Message-ID: <r1@example.org>\r\n\r\nHandler: anna.devries@example.org\r\nCause: planning\r\nSolution: refund\r\nAgreement: yes\r\nClose\r\n",
         case.tag()
@@ -234,7 +234,7 @@ fn staff_set_the_complainants_language_with_taal() {
     let now = at("2026-11-24T10:00:00+01:00");
     let case = world.complaint(&mut store, "t", "jo@example.net", now);
     let reply = format!(
-        "Authentication-Results: mail.example.org; auth=pass smtp.auth=anna.devries@example.org\r\n\
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth=anna.devries@example.org\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n\
          From: Anna <anna.devries@example.org>\r\nTo: info@example.org\r\nSubject: RE: Nieuwe klacht {}\r\n\
          Message-ID: <t1@example.org>\r\n\r\nTaal: en\r\nReactie\r\n\r\nDear Jo, we are looking into it.\r\n",
         case.tag()

@@ -77,6 +77,8 @@ fn world(lang: &Lang) -> World {
     let env = [
         ("KLACHTD__ORGANISATION__LANGUAGE", lang.code),
         ("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mail.example.org"),
+        // Two complaints in one minute spread the acknowledgements: the director's notice.
+        ("KLACHTD__OUTBOUND__ACKNOWLEDGEMENTS_PER_HOUR", "1"),
     ];
     World::new(
         klachtd::settings::Settings::load_with_env(
@@ -104,7 +106,9 @@ fn take(world: &World, store: &mut Store, key: &str, bytes: String, at: DateTime
 
 fn staff(from: &str, tag: &str, key: &str, body: &str, proven: bool) -> String {
     let auth = if proven {
-        format!("Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\n")
+        format!(
+            "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n"
+        )
     } else {
         String::new()
     };
@@ -156,6 +160,18 @@ fn run(lang: &Lang) -> (Vec<(OutboxKind, InboundMail)>, Vec<DateTime<Utc>>) {
         "q1",
         "To: info@example.org\r\nSubject: Cursus\r\nMessage-ID: <q1@example.net>\r\n\r\nzonder afzender\r\n".into(),
         at(2, 11, 31),
+    );
+    // An encrypted complaint (issue 23): the acknowledgement asks to send it again.
+    take(
+        &world,
+        &mut store,
+        "e1",
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/formats/pgp_mime_encrypted.eml"),
+        )
+        .unwrap(),
+        at(2, 12, 37),
     );
     let k = lang.keywords;
     let anna = "anna.devries@example.org";
@@ -246,6 +262,61 @@ fn run(lang: &Lang) -> (Vec<(OutboxKind, InboundMail)>, Vec<DateTime<Utc>>) {
         ),
         at(9, 9, 29),
     );
+    // issue 25: a privacy request on the first case, extended once (the letter to the
+    // requester), and one on the second case that runs late (its reminders and notice).
+    let (request, erasure) = if lang.code == "nl" {
+        (
+            "Verzoek: inzage 20-10-2026\nVerzoek: verlengen 1 drukte",
+            "Verzoek: verwijdering 19-10-2026",
+        )
+    } else {
+        (
+            "Request: access 20-10-2026\nRequest: extend 1 busy",
+            "Request: erasure 19-10-2026",
+        )
+    };
+    take(
+        &world,
+        &mut store,
+        "v1",
+        staff(anna, &tag, "v1", request, true),
+        at(9, 10, 31),
+    );
+    let tag2 = klachtd::store::cases::list(store.conn()).unwrap()[1]
+        .reference
+        .tag();
+    take(
+        &world,
+        &mut store,
+        "v2",
+        staff(anna, &tag2, "v2", erasure, true),
+        at(9, 11, 33),
+    );
+    // Issue 22: a third complaint in the same minute waits for the hourly maximum (the
+    // director told once), and six unreadable mails in a day go past the budget for unproven
+    // senders: five notices to the director, then one summary.
+    take(
+        &world,
+        &mut store,
+        "c3",
+        format!(
+            "From: <joost@example.net>\r\nTo: info@example.org\r\nSubject: Rooster\r\nMessage-ID: <c3@example.net>\r\n\r\n{}\r\n",
+            lang.complaint
+        ),
+        at(9, 9, 29),
+    );
+    for i in 0..6 {
+        take(
+            &world,
+            &mut store,
+            &format!("q{}", i + 2),
+            format!(
+                "To: info@example.org\r\nSubject: Cursus\r\nMessage-ID: <q{}@example.net>\r\n\r\nzonder afzender\r\n",
+                i + 2
+            ),
+            at(9, 10, 51),
+        );
+    }
     let mut now = utc(9, 12, 0);
     while now < utc(20, 0, 0) {
         jobs.run_due(&mut store, now).unwrap();
@@ -383,6 +454,23 @@ fn html_text(html: &str) -> String {
 fn every_template_in_both_languages_speaks_one_language_in_local_time() {
     for (lang, foreign) in [(&NL, ENGLISH_WORDS), (&EN, DUTCH_WORDS)] {
         let (mails, instants) = run(lang);
+        // issue 25's mails are among them: the requester's letter and the reminders.
+        let privacy = |kind: OutboxKind, word: &str| {
+            mails
+                .iter()
+                .any(|(k, m)| *k == kind && m.subject.contains(word))
+        };
+        let (more_time, avg) = if lang.code == "nl" {
+            ("Meer tijd voor uw verzoek", "(AVG)")
+        } else {
+            ("More time for your", "(GDPR)")
+        };
+        assert!(
+            privacy(OutboxKind::ExtensionNotice, more_time),
+            "{}",
+            lang.code
+        );
+        assert!(privacy(OutboxKind::Reminder, avg), "{}", lang.code);
         let kinds: BTreeSet<&str> = mails.iter().map(|(k, _)| k.as_str()).collect();
         for expected in [
             OutboxKind::Acknowledgement,
@@ -401,6 +489,7 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
             OutboxKind::OverdueAlert,
             OutboxKind::Digest,
             OutboxKind::AnnualReport,
+            OutboxKind::Summary,
         ] {
             assert!(
                 kinds.contains(expected.as_str()),
@@ -409,6 +498,21 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
                 expected.as_str()
             );
         }
+        // The director's notice of the spread acknowledgements (issue 22), once.
+        let flood = if lang.code == "nl" {
+            "Veel klachten tegelijk"
+        } else {
+            "Many complaints at once"
+        };
+        assert_eq!(
+            mails
+                .iter()
+                .filter(|(k, m)| *k == OutboxKind::DirectorNotice && m.subject.starts_with(flood))
+                .count(),
+            1,
+            "{}",
+            lang.code
+        );
         let quoted = [
             "klachtd help-commands",
             "Anna de Vries",
@@ -539,6 +643,79 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
                 "{escalation}"
             );
             assert!(escalation.contains("complaint registered"), "{escalation}");
+        }
+    }
+}
+
+/// Issue 22, item 5: each field line of the notice to staff carries its own value only —
+/// whatever else the mail has to say (repaired, unreachable, not acknowledged, attachments
+/// left out) stands on lines of its own, never inside "Van:" or another field.
+#[test]
+fn notice_fields_carry_only_their_own_value() {
+    use klachtd::outbound::{Renderer, Template};
+    use klachtd::settings::Language;
+    let renderer = Renderer::load(None).unwrap();
+    for lang in [Language::Nl, Language::En] {
+        for flags in 0u8..32 {
+            let on = |bit: u8| flags & (1 << bit) != 0;
+            let mut c = tera::Context::new();
+            c.insert("address", "info@example.org");
+            c.insert("reference", "KL-2026-0001");
+            c.insert("tag", "[KL-2026-0001]");
+            c.insert("name", &on(0).then_some("«Piet Jansen»"));
+            c.insert("complainant", "piet@example.net");
+            c.insert("received", "maandag 2 november 2026 om 10:17");
+            c.insert("subject", "«Cursus»");
+            c.insert("reaction_due", "maandag 9 november 2026");
+            c.insert("reaction_days", &5);
+            c.insert("acknowledged", &on(1));
+            c.insert("repaired", &on(2));
+            c.insert(
+                "unreachable",
+                &on(3).then_some("\"Piet\" <piet@@example.net>"),
+            );
+            let attachments: Vec<serde_json::Value> = if on(4) {
+                vec![
+                    serde_json::json!({"number": 1, "name": "scan.pdf", "size": "6.0 MB",
+                    "attached": false, "readable": true, "fetch": ""}),
+                ]
+            } else {
+                Vec::new()
+            };
+            c.insert("attachments", &attachments);
+            c.insert("example_handler", "anna@example.org");
+            c.insert("body", "Ik ben niet tevreden.");
+            let text = renderer
+                .render(Template::StaffNotification, lang, &c)
+                .unwrap()
+                .text;
+            let field = |label: &str| {
+                text.lines()
+                    .find(|l| l.starts_with(label))
+                    .map(|l| l[label.len()..].trim().to_string())
+                    .unwrap_or_else(|| panic!("no {label} in\n{text}"))
+            };
+            let (from, received, subject) = match lang {
+                Language::Nl => ("Van:", "Ontvangen:", "Onderwerp:"),
+                Language::En => ("From:", "Received:", "Subject:"),
+            };
+            let expected_from = match (on(3), on(0), lang) {
+                (true, _, Language::Nl) => {
+                    "\"Piet\" <piet@@example.net> (kan niet per e-mail worden beantwoord)"
+                }
+                (true, _, Language::En) => {
+                    "\"Piet\" <piet@@example.net> (cannot be answered by e-mail)"
+                }
+                (_, true, _) => "«Piet Jansen» <piet@example.net>",
+                _ => "piet@example.net",
+            };
+            assert_eq!(field(from), expected_from, "{flags:05b}\n{text}");
+            assert_eq!(
+                field(received),
+                "maandag 2 november 2026 om 10:17",
+                "{text}"
+            );
+            assert_eq!(field(subject), "«Cursus»", "{text}");
         }
     }
 }

@@ -35,13 +35,14 @@ impl Kind {
     /// What the mail must become, and the start of its recorded reason.
     fn expected(self) -> (MailOutcome, &'static str) {
         match self {
-            Kind::OutOfOffice | Kind::Bounce => (MailOutcome::Ignored, "automatic: Auto-Submitted"),
-            Kind::Vacation => (MailOutcome::Ignored, "automatic: Precedence: junk"),
-            Kind::BounceWithoutAutoSubmitted => (
+            Kind::OutOfOffice | Kind::Vacation => (
                 MailOutcome::Ignored,
-                "automatic: delivery status notification",
+                "automatic: out-of-office or vacation reply",
             ),
-            Kind::Newsletter => (MailOutcome::Ignored, "automatic: Precedence: bulk"),
+            Kind::Bounce | Kind::BounceWithoutAutoSubmitted => {
+                (MailOutcome::Ignored, "automatic: delivery report")
+            }
+            Kind::Newsletter => (MailOutcome::Ignored, "automatic: mailing list"),
             Kind::Spam => (MailOutcome::Quarantined, "spam flagged"),
             Kind::ExactDuplicate | Kind::Redelivered => {
                 (MailOutcome::Ignored, "duplicate of an earlier delivery")

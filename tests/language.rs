@@ -198,14 +198,17 @@ mod generated {
             prop_assert_ne!(detect(&text), Some(Language::En), "{}", text);
         }
 
-        /// English text is never read as Dutch, and three sentences or more are English.
+        /// English text is never read as Dutch, and three different sentences or more are
+        /// English. (The same short line three times — "Kind regards, Oliver" twice under one
+        /// sentence — may leave it unsure, which answers in Dutch: never the wrong way round.)
         #[test]
         fn english_sentences_are_english(
             sentences in proptest::collection::vec(0..ENGLISH.len(), 1..5),
         ) {
             let text = sentences.iter().map(|&i| ENGLISH[i]).collect::<Vec<_>>().join("\n");
             prop_assert_ne!(detect(&text), Some(Language::Nl), "{}", text);
-            if sentences.len() >= 3 {
+            let different: std::collections::BTreeSet<_> = sentences.iter().collect();
+            if different.len() >= 3 {
                 prop_assert_eq!(detect(&text), Some(Language::En), "{}", text);
             }
         }

@@ -282,7 +282,7 @@ fn the_demo_shows_the_path_end_to_end() {
     let text = String::from_utf8(out.stdout).unwrap();
     for expected in [
         "case_created: 2, ignored: 2",
-        "automatic: Auto-Submitted: auto-replied",
+        "automatic: out-of-office or vacation reply (Microsoft Exchange / Outlook",
         "uiterlijk dinsdag 1 december 2026",
         "added_to_case: 1",
         "KL-2026-0002",

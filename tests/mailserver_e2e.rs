@@ -48,7 +48,7 @@ fn a_complaint_sent_to_info_is_registered_and_acknowledged_in_the_complainants_i
         ack.text.contains("uiterlijk"),
         "the acknowledgement names the reaction date"
     );
-    assert_eq!(ack.signals.auto_submitted.as_deref(), Some("auto-replied"));
+    assert_eq!(ack.signals.field("auto-submitted"), Some("auto-replied"));
 
     let staff = server.wait_for_messages("staff@example.org", 1, PATIENCE);
     assert!(subject_of(&staff[0]).starts_with("Nieuwe klacht [KL-"));

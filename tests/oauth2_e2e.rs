@@ -310,9 +310,11 @@ fn a_revoked_refresh_token_in_the_daemon_alerts_the_director() {
     let file = dir.path().join("refresh-token");
     write_private(&file, &tokens.issue_refresh_token());
     tokens.revoke_all();
-    // IMAP by the revoked token; SMTP still by password, so the alert can go out.
+    // IMAP by the revoked token; SMTP still by password, so the alert can go out. A set-up in
+    // place for longer than alerts.login_grace_minutes (here: no grace): alerted at once.
     let mut cmd = k.command();
-    cmd.env("KLACHTD__INBOUND__IMAP__AUTH", "oauth2")
+    cmd.env("KLACHTD__ALERTS__LOGIN_GRACE_MINUTES", "0")
+        .env("KLACHTD__INBOUND__IMAP__AUTH", "oauth2")
         .env("KLACHTD__OAUTH2__SOURCE", "refresh_token")
         .env("KLACHTD__OAUTH2__TOKEN_URL", tokens.token_url())
         .env("KLACHTD__OAUTH2__CLIENT_ID", CLIENT_ID)

@@ -616,3 +616,124 @@ proptest! {
         prop_assert!(!got.contains("<wat ging er mis>"));
     }
 }
+
+// ----- issue 22: every client's attribution and separator, in every language ------------------
+
+/// A form of `quote_forms::ATTRIBUTIONS` written out as a client would: a date where the form
+/// has one, and the name with our reply address.
+fn written(parts: &[&str], date: &str, name: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            // Each gap holds a date (the first) or the name (the last), as the clients fill them.
+            out.push(' ');
+            out.push_str(if i + 1 == parts.len() { name } else { date });
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    if parts.first().is_some_and(|p| p.is_empty()) {
+        out = format!("{date} {}", out.trim_start());
+    }
+    out.trim().to_string()
+}
+
+/// Every attribution line of the table (Thunderbird, Thunderbird for Android, Roundcube, Outlook,
+/// Gmail and Apple Mail in every language they write) above a `>` quote is part of the quote:
+/// the text above it stays, nothing of the line or the quote does — with any of these dates and
+/// our reply address as the name, upper or lower case, on one line or wrapped. All of them,
+/// every combination.
+#[test]
+fn every_clients_attribution_in_every_language_belongs_to_the_quote() {
+    let name = "Klachtenregistratie <info+kl-2026-0001.0123456789abcdef01234567@example.org>";
+    for form in klachtd::commands::quote_forms::ATTRIBUTIONS {
+        for date in [
+            "lun, 7 dic 2026",
+            "7. Dez. 2026 um 10:12 Uhr",
+            "24-11-2026 10:12",
+            "2026/11/24",
+        ] {
+            for (upper, wrap) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mut line = written(form, date, name);
+                if upper {
+                    line = line.to_uppercase();
+                }
+                let line = match line.find(" <").filter(|_| wrap) {
+                    Some(at) => format!("{}\n{}", &line[..at], &line[at + 1..]),
+                    None => line,
+                };
+                let reply = format!(
+                    "Reactie\n\nBeste mevrouw Jansen,\nHet is opgelost.\n\n{line}\n\n> Oorzaak: intern\n> 0123456789abcdef01234567\n"
+                );
+                assert_eq!(
+                    reply::new_text_from_plain(&reply).text,
+                    "Reactie\n\nBeste mevrouw Jansen,\nHet is opgelost.",
+                    "{form:?}: {line:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Every separator line of the table, between dashes or underscores as the clients write them,
+/// starts the original even when nothing below it is marked with `>`. All of them.
+#[test]
+fn every_clients_separator_in_every_language_starts_the_original() {
+    for phrase in klachtd::commands::quote_forms::SEPARATORS {
+        for dashes in ["--------", "-----", "----------", "---"] {
+            for spaced in [false, true] {
+                let sep = if spaced {
+                    format!("{dashes} {phrase} {dashes}")
+                } else {
+                    format!("{dashes}{phrase}{dashes}")
+                };
+                let reply = format!(
+                    "Notitie: gebeld\n\nZij is tevreden.\n\n{sep}\nVan: Klachtenregistratie <info@example.org>\n\nAfgehandeld\n"
+                );
+                assert_eq!(
+                    reply::new_text_from_plain(&reply).text,
+                    "Notitie: gebeld\n\nZij is tevreden.",
+                    "{sep:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Issue 19, item 5: Gmail in Spanish quoting our reply address — its attribution was not
+/// taken for part of the quote, so the `Reactie` carried the staff member's token to the
+/// complainant.
+#[test]
+fn gmail_spanish_attribution_with_our_reply_address_is_quote() {
+    let token = "0123456789abcdef01234567";
+    let reply = format!(
+        "Reactie\n\nEstimada señora,\nLo hemos resuelto.\n\nEl lun, 7 dic 2026 a las 10:12, Klachtenregistratie (<\ninfo+kl-2026-0001.{token}@example.org>) escribió:\n\n> Er is een nieuwe klacht binnengekomen.\n"
+    );
+    let new = reply::new_text_from_plain(&reply).text;
+    assert_eq!(new, "Reactie\n\nEstimada señora,\nLo hemos resuelto.");
+    assert!(!new.contains(token));
+}
+
+/// Issue 22, item 5: a refusal record kept Outlook's/Thunderbird's Dutch attribution, and a
+/// stored follow-up ended with Thunderbird's Dutch separator.
+#[test]
+fn dutch_attribution_and_thunderbird_separator_are_no_text_of_the_reply() {
+    let reply = "Oorzaak: x\nOplosing: y\n\nOp dinsdag 24 november 2026 08:52 CET, Klachtenregistratie <info@example.org> schreef:\n> Nieuwe klacht\n";
+    assert_eq!(
+        reply::new_text_from_plain(reply).text,
+        "Oorzaak: x\nOplosing: y"
+    );
+    let follow_up = "Ik heb nog een vraag.\n\n-------- Oorspronkelijk bericht --------\nOnderwerp: Ontvangstbevestiging\nDatum: 24-11-2026 09:12\nVan: Klachtenregistratie <info@example.org>\n\nGeachte heer,\n";
+    assert_eq!(
+        reply::new_text_from_plain(follow_up).text,
+        "Ik heb nog een vraag."
+    );
+}
+
+/// A staff member's own words that only look like a bare attribution stay: "u schreef:"
+/// with no quote below it is a sentence of the reaction, not the start of a quote.
+#[test]
+fn a_bare_attribution_without_a_quote_below_is_the_authors_own_text() {
+    let reply = "Reactie\n\nBeste mevrouw, u schreef:\nDe cursus was te duur.\nDat klopt; u krijgt geld terug.";
+    assert_eq!(reply::new_text_from_plain(reply).text, reply);
+}

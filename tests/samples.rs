@@ -55,6 +55,9 @@ fn sample_settings() -> Settings {
         ("KLACHTD__ROLES__DIRECTOR", "directie@example.org"),
         ("KLACHTD__ROLES__COMMITTEE", "examencommissie@example.org"),
         ("KLACHTD__SECURITY__TRUSTED_AUTHSERV_ID", "mail.example.org"),
+        // The corpus arrives in one day: each sample's own mail is what is checked here, not
+        // the budget for unproven senders (tests/attack_megaphone.rs).
+        ("KLACHTD__OUTBOUND__UNPROVEN_PER_DAY", "1000"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("klachtd.toml");

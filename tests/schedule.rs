@@ -506,7 +506,7 @@ fn staff_reply(
     at: DateTime<Utc>,
 ) {
     let raw = format!(
-        "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\n\
+        "Authentication-Results: mail.example.org; auth=pass smtp.auth={from}\r\nReceived: from laptop.example.org (unknown [192.0.2.10]) by mail.example.org (Postfix) with ESMTPSA id 4F1C2A0; Mon, 7 Dec 2026 09:00:00 +0100\r\n\
          From: <{from}>\r\nTo: info@example.org\r\nSubject: RE: Nieuwe klacht {}\r\n\
          Message-ID: <{key}@example.org>\r\n\r\n{}\r\n",
         case.tag(),

@@ -68,6 +68,11 @@ fn value_of(c: &Command) -> Option<String> {
         Command::Reply | Command::Close => None,
         Command::Extend { working_days, .. } => Some(working_days.to_string()),
         Command::Language(l) => Some(l.as_str().to_string()),
+        // issue 25: no fixture uses them.
+        Command::Concerns(v) => v.clone(),
+        Command::HoldUntil { until, .. } => Some(until.to_string()),
+        Command::HoldOff => Some("nee".into()),
+        Command::Request(r) => Some(format!("{r:?}")),
     }
 }
 

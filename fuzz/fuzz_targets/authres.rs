@@ -1,16 +1,34 @@
-//! Any bytes as an Authentication-Results value: the parser never panics, and whatever it
-//! reads, the evidence for a From address is one of the defined answers.
+//! Any bytes as an Authentication-Results value or a Received line: the parsers never panic,
+//! and whatever they read, the evidence for a From address is one of the defined answers on
+//! every platform.
 #![no_main]
 
+use klachtd::inbound::provenance::{self, Receiver};
+use klachtd::inbound::trace::{TraceHeader, TraceKind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Ok(ar) = klachtd::inbound::authres::parse(&text) {
         assert!(!ar.authserv_id.is_empty());
-        let from: klachtd::domain::EmailAddress = "anna@example.org".parse().unwrap();
-        let _ = klachtd::inbound::authres::evaluate(&ar, &from);
     }
-    let headers = vec![text.into_owned()];
-    let _ = klachtd::inbound::authres::summary(&headers, Some("mail.example.org"));
+    let _ = klachtd::inbound::authres::parse_lenient(&text);
+    let from: klachtd::domain::EmailAddress = "anna@example.org".parse().unwrap();
+    let trace = [
+        TraceHeader::new(TraceKind::AuthResults, &text),
+        TraceHeader::new(TraceKind::Received, &text),
+        TraceHeader::new(TraceKind::ArcAuthResults, &text),
+    ];
+    for receiver in [
+        Receiver::OwnServer {
+            authserv_id: "mail.example.org".into(),
+        },
+        Receiver::Google,
+        Receiver::Microsoft365,
+        Receiver::Untrusted,
+    ] {
+        let reading = provenance::read(&trace, &receiver, &from);
+        let _ = reading.evidence(&from);
+        let _ = reading.results_for_people();
+    }
 });

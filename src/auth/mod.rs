@@ -1,7 +1,13 @@
 //! How klachtd proves who it is to the mail servers: a password, or an OAuth2 access token
-//! presented with SASL XOAUTH2 or OAUTHBEARER ([`token`] obtains and caches it, [`sasl`] words
-//! it). A refused token is renewed and tried once more; a second refusal is a [`LoginRefused`].
+//! presented with SASL XOAUTH2 or OAUTHBEARER ([`token`] caches it, [`grants`] obtains it over
+//! [`http`], signing assertions with [`jwt`]; [`sasl`] words it). A refused token is renewed and
+//! tried once more; a second refusal is a [`LoginRefused`] that names the likely cause
+//! ([`diagnose`]).
 
+pub mod diagnose;
+pub mod grants;
+pub mod http;
+pub mod jwt;
 pub mod sasl;
 pub mod token;
 
@@ -21,6 +27,43 @@ use token::TokenSource;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct LoginRefused(pub String);
+
+/// A server refused a fresh OAuth2 token: its words kept apart, so `klachtd check` can judge
+/// them against the token's claims and the age of the set-up; displayed as the whole sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TokenRefused {
+    pub protocol: diagnose::Protocol,
+    pub user: String,
+    /// The server's answer, as it gave it.
+    pub answer: String,
+    message: String,
+}
+
+impl TokenRefused {
+    pub fn new(
+        protocol: diagnose::Protocol,
+        user: &str,
+        answer: &str,
+        o: &crate::settings::OAuth2,
+    ) -> TokenRefused {
+        TokenRefused {
+            protocol,
+            user: user.to_string(),
+            answer: answer.trim().to_string(),
+            message: refused_token(protocol, user, answer, o),
+        }
+    }
+}
+
+/// Whether an error is a refusal of our credentials (password, token, or the grant behind the
+/// token): retrying will not help until an administrator acts.
+pub fn is_login_refused(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<LoginRefused>().is_some()
+        || error.downcast_ref::<TokenRefused>().is_some()
+        || error.downcast_ref::<token::GrantRefused>().is_some()
+        || mailbox_refused(error)
+}
 
 /// How to log in to one server.
 #[derive(Clone)]
@@ -120,7 +163,7 @@ impl Login {
                 Err((async_imap::error::Error::No(why), _)) => Err(LoginRefused(format!(
                     "the IMAP server refused the login as {user} ({}): check the password \
                      (inbound.imap.password…)",
-                    why.trim()
+                    server_words(&why)
                 ))
                 .into()),
                 Err((e, _)) => Err(anyhow::anyhow!("IMAP login as {user} failed: {e}")),
@@ -147,15 +190,215 @@ impl Login {
                 let token = tokens.access_token().await?;
                 match authenticate(client, *mechanism, user, &token, host, port).await {
                     Ok(session) => Ok(session),
-                    Err(Refusal::Refused(_, why)) => Err(LoginRefused(format!(
-                        "the IMAP server refused a fresh OAuth2 token for {user} ({why}): check \
-                         that the app may use IMAP for this mailbox (docs/oauth2.md)"
-                    ))
+                    Err(Refusal::Refused(_, why)) => Err(TokenRefused::new(
+                        diagnose::Protocol::Imap,
+                        user,
+                        &why,
+                        tokens.settings(),
+                    )
                     .into()),
                     Err(Refusal::Failed(e)) => Err(e),
                 }
             }
         }
+    }
+}
+
+/// A token source as the configuration names it.
+pub fn source_name(kind: crate::settings::TokenSourceKind) -> &'static str {
+    use crate::settings::TokenSourceKind::*;
+    match kind {
+        ClientCredentials => "client_credentials",
+        RefreshToken => "refresh_token",
+        TokenCommand => "token_command",
+        ClientCertificate => "client_certificate",
+        ServiceAccount => "service_account",
+    }
+}
+
+/// The files holding the login credentials in use (passwords, client secret, key, certificate,
+/// service account key) — not the refresh token, which klachtd itself rewrites.
+pub fn credential_files(s: &crate::settings::Settings) -> Vec<(&'static str, std::path::PathBuf)> {
+    use crate::settings::{InboundKind, OutboundKind};
+    let imap = (s.inbound.kind == InboundKind::Imap).then_some(&s.inbound.imap);
+    let smtp = (s.outbound.kind == OutboundKind::Smtp).then_some(&s.outbound.smtp);
+    let mut files = Vec::new();
+    if let Some(p) = imap
+        .filter(|i| i.auth == AuthKind::Password)
+        .and_then(|i| i.password_file.clone())
+    {
+        files.push(("inbound.imap.password_file", p));
+    }
+    if let Some(p) = smtp
+        .filter(|m| m.auth == AuthKind::Password && m.username.is_some())
+        .and_then(|m| m.password_file.clone())
+    {
+        files.push(("outbound.smtp.password_file", p));
+    }
+    let oauth2 = imap.is_some_and(|i| i.auth == AuthKind::Oauth2)
+        || smtp.is_some_and(|m| m.auth == AuthKind::Oauth2);
+    if oauth2 {
+        let o = &s.oauth2;
+        for (key, path) in [
+            ("oauth2.client_secret_file", &o.client_secret_file),
+            ("oauth2.private_key_file", &o.private_key_file),
+            ("oauth2.certificate_file", &o.certificate_file),
+            (
+                "oauth2.service_account_key_file",
+                &o.service_account_key_file,
+            ),
+        ] {
+            if let Some(p) = path {
+                files.push((key, p.clone()));
+            }
+        }
+    }
+    files
+}
+
+/// A digest of everything that decides how klachtd logs in — servers, users, the `[oauth2]`
+/// settings, and the credential files' size and modification time — never a secret itself.
+/// The daemon records when it changes: a refused login right after a change waits out
+/// `alerts.login_grace_minutes` before the director is told.
+pub fn login_fingerprint(s: &crate::settings::Settings) -> String {
+    use sha2::Digest;
+    let i = &s.inbound.imap;
+    let m = &s.outbound.smtp;
+    let o = &s.oauth2;
+    let mut text = format!(
+        "{:?}|{}|{}|{}|{:?}|{}|{:?}|{}|{}|{:?}|{:?}|{}|{:?}|",
+        s.inbound.kind,
+        i.host,
+        i.port,
+        i.username,
+        i.auth,
+        i.password.is_some(),
+        s.outbound.kind,
+        m.host,
+        m.port,
+        m.username,
+        m.auth,
+        m.password.is_some(),
+        o.source,
+    );
+    text.push_str(&format!(
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{}|",
+        o.token_url,
+        o.client_id,
+        o.scopes,
+        o.mechanism,
+        o.impersonate,
+        o.refresh_token_file,
+        o.client_secret.is_some(),
+    ));
+    for (key, path) in credential_files(s) {
+        let meta = std::fs::metadata(&path).ok();
+        let mtime = meta
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        text.push_str(&format!(
+            "{key}={}:{:?}:{:?}|",
+            path.display(),
+            meta.map(|m| m.len()),
+            mtime
+        ));
+    }
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// When the login set-up last changed on disk: the newest modification time of the
+/// configuration file and the credential files (for `klachtd check`'s "not yet active").
+pub fn setup_changed_at(
+    s: &crate::settings::Settings,
+    config_file: Option<&std::path::Path>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let mut paths: Vec<std::path::PathBuf> =
+        credential_files(s).into_iter().map(|(_, p)| p).collect();
+    paths.extend(config_file.map(std::path::Path::to_path_buf));
+    paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok()?.modified().ok())
+        .max()
+        .map(chrono::DateTime::<chrono::Utc>::from)
+}
+
+/// The message of a server's second refusal of a token: its words, the cause they name (or the
+/// settings that each give such an answer), and the fix (docs/oauth2.md has the same).
+pub fn refused_token(
+    protocol: diagnose::Protocol,
+    user: &str,
+    answer: &str,
+    o: &crate::settings::OAuth2,
+) -> String {
+    let server = match protocol {
+        diagnose::Protocol::Imap => "IMAP",
+        diagnose::Protocol::Smtp => "SMTP",
+    };
+    let finding = diagnose::server_answer(protocol, answer, user).unwrap_or_else(|| {
+        diagnose::unexplained(
+            protocol,
+            answer,
+            user,
+            Some(o),
+            None,
+            chrono::Duration::zero(),
+        )
+    });
+    // The finding of a refusal without a named cause already says which server refused what.
+    if finding
+        .detail
+        .starts_with(&format!("the {server} server refused"))
+    {
+        format!("{finding} (docs/oauth2.md)")
+    } else {
+        format!(
+            "the {server} server refused a fresh OAuth2 token for {user}: {finding} \
+             (docs/oauth2.md)"
+        )
+    }
+}
+
+/// Exchange Online's answer to the first command after a token login it accepted but whose
+/// identity may not open the mailbox (no FullAccess, IMAP off for it, not yet applied): a
+/// refused login in all but name.
+pub fn mailbox_refused(error: &anyhow::Error) -> bool {
+    format!("{error:#}").contains("authenticated but not connected")
+}
+
+/// The server's own words in async-imap's `NO` error (`code: Some(X), info: Some("text")`):
+/// `[X] text`, or the text as it came when it has another shape.
+pub fn server_words(why: &str) -> String {
+    let why = why.trim();
+    let Some(rest) = why.strip_prefix("code: ") else {
+        return why.to_string();
+    };
+    let Some((code, info)) = rest.split_once(", info: ") else {
+        return why.to_string();
+    };
+    let text = info
+        .strip_prefix("Some(\"")
+        .and_then(|t| t.strip_suffix("\")"))
+        .map(|t| t.replace("\\\"", "\"").replace("\\\\", "\\"))
+        .unwrap_or_default();
+    match code.strip_prefix("Some(").and_then(|c| c.strip_suffix(')')) {
+        Some(c) if !text.contains('[') => format!("[{c}] {text}").trim().to_string(),
+        _ => text,
+    }
+}
+
+/// lettre's words for an SMTP login refused by an error challenge (a 334 before the 535): it
+/// keeps neither the challenge nor the final answer.
+pub fn smtp_words(error: &str) -> String {
+    if error.contains("does not expect a challenge") {
+        error.replace(
+            "internal client error: This mechanism does not expect a challenge",
+            "the server answered the token with an error challenge (334), a refusal",
+        )
+    } else {
+        error.to_string()
     }
 }
 
@@ -186,7 +429,10 @@ async fn authenticate(
         )),
         Err((async_imap::error::Error::No(why), client)) => {
             let detail = auth.error.map(|e| format!(" {e}")).unwrap_or_default();
-            Err(Refusal::Refused(client, format!("{}{detail}", why.trim())))
+            Err(Refusal::Refused(
+                client,
+                format!("{}{detail}", server_words(&why)),
+            ))
         }
         Err((e, _)) => Err(Refusal::Failed(anyhow::anyhow!(
             "IMAP AUTHENTICATE {} as {user} failed: {e}",
@@ -370,9 +616,11 @@ impl SmtpClient {
         tokens.invalidate().await;
         let token = tokens.access_token().await.map_err(SmtpSendError::Token)?;
         match self.with_token(user, &token).send_raw(envelope, raw).await {
-            Err(e) if is_auth_failure(&e) => Err(SmtpSendError::Refused(format!(
-                "the SMTP server refused a fresh OAuth2 token for {user} ({e}): check that the \
-                 app may send as this mailbox (docs/oauth2.md)"
+            Err(e) if is_auth_failure(&e) => Err(SmtpSendError::Refused(refused_token(
+                diagnose::Protocol::Smtp,
+                user,
+                &smtp_words(&e.to_string()),
+                tokens.settings(),
             ))),
             other => Ok(other?),
         }
@@ -444,5 +692,30 @@ impl SmtpClient {
         tokens.invalidate().await;
         let token = tokens.access_token().await.map_err(SmtpSendError::Token)?;
         Ok(self.with_token(user, &token).test_connection().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn async_imaps_debug_shape_becomes_the_servers_words() {
+        assert_eq!(
+            server_words(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(
+                r#"code: Some(Alert), info: Some("Your account is not enabled for IMAP use.")"#
+            ),
+            "[Alert] Your account is not enabled for IMAP use."
+        );
+        assert_eq!(
+            server_words(" AUTHENTICATE failed. "),
+            "AUTHENTICATE failed."
+        );
     }
 }

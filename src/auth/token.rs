@@ -1,31 +1,21 @@
-//! OAuth2 access tokens for the mail servers: obtained by a client-credentials grant, a
-//! (rotating) refresh token, or a command; cached until shortly before they expire; renewed at
-//! once when a server refuses one. Tokens and secrets never reach a log line.
+//! OAuth2 access tokens for the mail servers, from the configured source ([`super::grants`]):
+//! cached until shortly before they expire; renewed at once when a server refuses one. Tokens
+//! and secrets never reach a log line.
 
 use crate::clock::SharedClock;
 use crate::settings::{OAuth2, Secret, TokenSourceKind};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use oauth2::basic::{BasicErrorResponseType, BasicTokenResponse};
-use oauth2::{
-    AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, Scope,
-    StandardErrorResponse, TokenResponse, TokenUrl,
-};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// The provider refused the grant itself (revoked or expired refresh token, wrong client secret):
-/// retrying cannot help, an administrator has to act.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct GrantRefused(pub String);
+pub use super::grants::GrantRefused;
 
-/// An access token and when klachtd stops using it.
+/// An access token, when klachtd stops using it, and what the provider said it grants.
 #[derive(Clone)]
 struct Cached {
     token: Secret,
     renew_at: DateTime<Utc>,
+    scope: Option<String>,
 }
 
 /// One configured token source with its cache. Shared by the IMAP and SMTP logins.
@@ -45,6 +35,17 @@ pub struct Fetched {
     pub token: Secret,
     /// Seconds the provider says the token lives, if it says.
     pub expires_in: Option<u64>,
+    /// The scopes granted, if the provider says.
+    pub scope: Option<String>,
+}
+
+/// What the current token says about itself, for `klachtd check` (never the token).
+#[derive(Debug, Clone, Default)]
+pub struct TokenFacts {
+    /// The claims of a JWT-shaped token (Microsoft's); None for an opaque one (Google's).
+    pub claims: Option<serde_json::Value>,
+    /// The scopes the provider said it granted.
+    pub scope: Option<String>,
 }
 
 impl TokenSource {
@@ -58,21 +59,41 @@ impl TokenSource {
         }
     }
 
+    /// The `[oauth2]` settings it obtains tokens with.
+    pub fn settings(&self) -> &OAuth2 {
+        &self.settings
+    }
+
     /// A valid access token: the cached one, or a new one.
     pub async fn access_token(&self) -> anyhow::Result<Secret> {
+        Ok(self.current().await?.token)
+    }
+
+    /// What the current (or a new) token says about itself.
+    pub async fn facts(&self) -> anyhow::Result<TokenFacts> {
+        let c = self.current().await?;
+        Ok(TokenFacts {
+            claims: super::jwt::claims(c.token.expose()),
+            scope: c.scope,
+        })
+    }
+
+    async fn current(&self) -> anyhow::Result<Cached> {
         let mut cache = self.cache.lock().await;
         let now = self.clock.now();
         if let Some(c) = cache.as_ref().filter(|c| now < c.renew_at) {
-            return Ok(c.token.clone());
+            return Ok(c.clone());
         }
-        let fetched = self.fetch().await?;
+        let fetched = self.fetch(now).await?;
         let renew_at = now + self.lifetime(fetched.expires_in);
         tracing::info!(source = ?self.settings.source, %renew_at, "OAuth2 access token obtained");
-        *cache = Some(Cached {
-            token: fetched.token.clone(),
+        let c = Cached {
+            token: fetched.token,
             renew_at,
-        });
-        Ok(fetched.token)
+            scope: fetched.scope,
+        };
+        *cache = Some(c.clone());
+        Ok(c)
     }
 
     /// Forgets the cached token (a server refused it), so the next call obtains a new one.
@@ -93,217 +114,21 @@ impl TokenSource {
         chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000))
     }
 
-    async fn fetch(&self) -> anyhow::Result<Fetched> {
+    async fn fetch(&self, now: DateTime<Utc>) -> anyhow::Result<Fetched> {
         #[cfg(test)]
         if let Some(fake) = &self.fake {
             return fake();
         }
         let settings = self.settings.clone();
-        tokio::task::spawn_blocking(move || exchange(&settings))
+        let answer = tokio::task::spawn_blocking(move || super::grants::exchange(&settings, now))
             .await
-            .context("the token exchange panicked")?
+            .context("the token exchange panicked")??;
+        Ok(Fetched {
+            token: answer.access_token,
+            expires_in: answer.expires_in,
+            scope: answer.scope,
+        })
     }
-}
-
-/// One token exchange (blocking: HTTP through ureq, or the token command).
-fn exchange(o: &OAuth2) -> anyhow::Result<Fetched> {
-    match o.source {
-        TokenSourceKind::TokenCommand => {
-            run_token_command(o.token_command.as_deref().unwrap_or(""))
-        }
-        TokenSourceKind::ClientCredentials => {
-            let secret = o
-                .client_secret_source()
-                .resolve_as("oauth2", "client_secret")?
-                .context("oauth2.client_secret is required for client_credentials")?;
-            let client = oauth2::basic::BasicClient::new(ClientId::new(o.client_id.clone()))
-                .set_client_secret(ClientSecret::new(secret.expose().to_string()))
-                .set_auth_type(AuthType::RequestBody)
-                .set_token_uri(token_url(o)?);
-            let response = client
-                .exchange_client_credentials()
-                .add_scopes(o.scopes.iter().cloned().map(Scope::new))
-                .request(&http_client);
-            Ok(fetched(response.map_err(|e| explain(e, o, None))?))
-        }
-        TokenSourceKind::RefreshToken => {
-            let file = o
-                .refresh_token_file
-                .clone()
-                .context("oauth2.refresh_token_file is required for refresh_token")?;
-            let stored = read_refresh_token(&file)?;
-            let mut client = oauth2::basic::BasicClient::new(ClientId::new(o.client_id.clone()))
-                .set_auth_type(AuthType::RequestBody)
-                .set_token_uri(token_url(o)?);
-            if let Some(secret) = o
-                .client_secret_source()
-                .resolve_as("oauth2", "client_secret")?
-            {
-                client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
-            }
-            let refresh = RefreshToken::new(stored);
-            let response = client
-                .exchange_refresh_token(&refresh)
-                .add_scopes(o.scopes.iter().cloned().map(Scope::new))
-                .request(&http_client)
-                .map_err(|e| explain(e, o, Some(&file)))?;
-            if let Some(new) = response.refresh_token()
-                && new.secret() != refresh.secret()
-            {
-                crate::fsutil::write_private_atomic(&file, new.secret().as_bytes()).with_context(
-                    || {
-                        format!(
-                            "the provider rotated the refresh token, but it cannot be saved in \
-                             {} (oauth2.refresh_token_file must be writable)",
-                            file.display()
-                        )
-                    },
-                )?;
-                tracing::info!(file = %file.display(), "OAuth2 refresh token rotated");
-            }
-            Ok(fetched(response))
-        }
-    }
-}
-
-fn token_url(o: &OAuth2) -> anyhow::Result<TokenUrl> {
-    TokenUrl::new(o.token_url.trim().to_string())
-        .with_context(|| format!("oauth2.token_url is not a URL: {}", o.token_url))
-}
-
-fn fetched(response: BasicTokenResponse) -> Fetched {
-    Fetched {
-        token: Secret::new(response.access_token().secret().clone()),
-        expires_in: response.expires_in().map(|d| d.as_secs()),
-    }
-}
-
-fn read_refresh_token(file: &PathBuf) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(file).with_context(|| {
-        format!(
-            "oauth2.refresh_token_file: cannot read {} (put the refresh token there, mode 0600)",
-            file.display()
-        )
-    })?;
-    let token = text.trim().to_string();
-    anyhow::ensure!(
-        !token.is_empty(),
-        "oauth2.refresh_token_file {} is empty: put the refresh token there",
-        file.display()
-    );
-    Ok(token)
-}
-
-/// Turns an exchange error into one an administrator can act on, naming no secret.
-fn explain(
-    e: RequestTokenError<
-        oauth2::HttpClientError<ureq::Error>,
-        StandardErrorResponse<BasicErrorResponseType>,
-    >,
-    o: &OAuth2,
-    refresh_file: Option<&PathBuf>,
-) -> anyhow::Error {
-    match e {
-        RequestTokenError::ServerResponse(r) => {
-            let code = r.error().as_ref().to_string();
-            let detail = r
-                .error_description()
-                .map(|d| format!(": {}", d.lines().next().unwrap_or_default()))
-                .unwrap_or_default();
-            let what = match (r.error(), refresh_file) {
-                (BasicErrorResponseType::InvalidGrant, Some(file)) => format!(
-                    "the provider refused the refresh token in {} ({code}{detail}): it was \
-                     revoked or has expired. Obtain a new one and put it in that file \
-                     (docs/oauth2.md)",
-                    file.display()
-                ),
-                (BasicErrorResponseType::InvalidClient, _)
-                | (BasicErrorResponseType::UnauthorizedClient, _) => format!(
-                    "the provider refused oauth2.client_id {} or its secret ({code}{detail}): \
-                     check the app registration and oauth2.client_secret",
-                    o.client_id
-                ),
-                _ => format!("the token endpoint refused the request ({code}{detail})"),
-            };
-            GrantRefused(what).into()
-        }
-        RequestTokenError::Request(e) => {
-            let why = match e {
-                oauth2::HttpClientError::Reqwest(inner) => inner.to_string(),
-                other => other.to_string(),
-            };
-            anyhow::anyhow!("cannot reach the token endpoint {}: {why}", o.token_url)
-        }
-        RequestTokenError::Parse(e, _) => {
-            anyhow::anyhow!(
-                "the token endpoint {} gave an unreadable answer: {e}",
-                o.token_url
-            )
-        }
-        RequestTokenError::Other(e) => {
-            anyhow::anyhow!("the token endpoint {}: {e}", o.token_url)
-        }
-    }
-}
-
-/// oauth2's HTTP client: ureq (rustls with ring), where an error status is an answer to read
-/// (ureq 2 would turn the provider's `400 invalid_grant` into a bare transport error).
-fn http_client(
-    request: oauth2::HttpRequest,
-) -> Result<oauth2::HttpResponse, oauth2::HttpClientError<ureq::Error>> {
-    use oauth2::HttpClientError;
-    use oauth2::http::{self, header::CONTENT_TYPE};
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(30))
-        .redirects(0)
-        .build();
-    let mut req = agent.request(request.method().as_str(), &request.uri().to_string());
-    for (name, value) in request.headers() {
-        let value = value
-            .to_str()
-            .map_err(|_| HttpClientError::Other(format!("header {name} is not text")))?;
-        req = req.set(name.as_str(), value);
-    }
-    let response = match req.send_bytes(request.body()) {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => return Err(HttpClientError::Reqwest(Box::new(e))),
-    };
-    let mut builder = http::Response::builder().status(response.status());
-    if let Some(ct) = response.header(CONTENT_TYPE.as_str()) {
-        builder = builder.header(CONTENT_TYPE, ct);
-    }
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(response.into_reader(), 1 << 20),
-        &mut body,
-    )?;
-    builder.body(body).map_err(HttpClientError::Http)
-}
-
-/// Runs `token_command`; its first line is the token.
-fn run_token_command(command: &str) -> anyhow::Result<Fetched> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("oauth2.token_command: cannot run it")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        anyhow::bail!(
-            "oauth2.token_command exited with {}: {}",
-            out.status,
-            err.lines().next().unwrap_or_default()
-        );
-    }
-    let text =
-        String::from_utf8(out.stdout).context("oauth2.token_command: output is not UTF-8")?;
-    let token = text.lines().next().unwrap_or_default().trim().to_string();
-    anyhow::ensure!(!token.is_empty(), "oauth2.token_command printed no token");
-    Ok(Fetched {
-        token: Secret::new(token),
-        expires_in: None,
-    })
 }
 
 /// The token source for this configuration, shared by every login in the process (IMAP and
@@ -313,13 +138,17 @@ pub fn shared(settings: &OAuth2) -> Arc<TokenSource> {
     type Registry = Mutex<Vec<(String, Arc<TokenSource>)>>;
     static SOURCES: OnceLock<Registry> = OnceLock::new();
     let key = format!(
-        "{:?}|{}|{}|{:?}|{:?}|{:?}",
+        "{:?}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         settings.source,
         settings.token_url,
         settings.client_id,
         settings.scopes,
         settings.refresh_token_file,
-        settings.token_command
+        settings.token_command,
+        settings.private_key_file,
+        settings.certificate_file,
+        settings.service_account_key_file,
+        settings.impersonate,
     );
     let mut all = SOURCES
         .get_or_init(Mutex::default)
@@ -358,6 +187,12 @@ mod tests {
             token_command: None,
             refresh_before_seconds: 300,
             token_command_cache_seconds: 300,
+            device_code_url: String::new(),
+            authorize_url: String::new(),
+            private_key_file: None,
+            certificate_file: None,
+            service_account_key_file: None,
+            impersonate: None,
         }
     }
 
@@ -374,6 +209,7 @@ mod tests {
             Ok(Fetched {
                 token: Secret::new(format!("token-{n}")),
                 expires_in,
+                scope: None,
             })
         }));
         (s, clock, calls)
@@ -408,27 +244,6 @@ mod tests {
             assert_eq!(s.access_token().await.unwrap().expose(), "token-1");
         });
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn the_token_command_prints_the_token() {
-        let f = run_token_command("printf 'abc.def\\nignored\\n'").unwrap();
-        assert_eq!(f.token.expose(), "abc.def");
-        let err = run_token_command("echo oops >&2; exit 3").err().unwrap();
-        assert!(format!("{err:#}").contains("oops"), "{err:#}");
-        assert!(run_token_command("true").is_err());
-    }
-
-    #[test]
-    fn an_unreachable_token_endpoint_names_it() {
-        let mut o = settings(TokenSourceKind::ClientCredentials);
-        o.client_secret = Some(Secret::new("s3cr3t-value"));
-        let err = format!("{:#}", exchange(&o).err().unwrap());
-        assert!(
-            err.contains("cannot reach the token endpoint http://127.0.0.1:9/token"),
-            "{err}"
-        );
-        assert!(!err.contains("s3cr3t-value"));
     }
 
     proptest! {

@@ -49,6 +49,14 @@ pub enum Effect {
         kind: &'static str,
         detail: String,
     },
+    /// The complaint concerns this role address (issue 25): its tokens for the case are
+    /// revoked, and the history says so.
+    Concerned(String),
+    /// The privacy request's period extended: the requester is told, with the reason.
+    RequestExtended {
+        months: u32,
+        reason: String,
+    },
 }
 
 /// One command line with what became of it, for the transcript.
@@ -128,7 +136,8 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
             Ok(command) => procedure::step(&mut plan.case, command, message, &ctx, &mut so_far)
                 .map(|step| {
                     message_used |= step.used_text;
-                    plan.effects.extend(effects(command, &step, message));
+                    plan.effects
+                        .extend(effects(command, &step, message, &plan.case, &ctx));
                     step.done
                 }),
         };
@@ -138,9 +147,10 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
             result,
         });
     }
-    // Text below the commands is an internal note unless it went to the complainant.
-    if !message_used && !message.is_empty() {
-        let note = crate::commands::reply::without_closing(message);
+    // Text below the commands is an internal note unless it went to the complainant; a
+    // closing or signature alone is no note (issue 22: never an empty note event).
+    let note = crate::commands::reply::without_closing(message);
+    if !message_used && !note.trim().is_empty() {
         plan.effects.push(Effect::Note(note));
     }
     plan
@@ -148,7 +158,13 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
 
 /// What carrying out one line causes beyond the case's fields: the letters the model names,
 /// with their texts, and the history entries.
-fn effects(command: &Command, step: &procedure::Step, message: &str) -> Vec<Effect> {
+fn effects(
+    command: &Command,
+    step: &procedure::Step,
+    message: &str,
+    case: &CaseRecord,
+    ctx: &procedure::Ctx<'_>,
+) -> Vec<Effect> {
     let letter = |kind| step.letters.iter().any(|l| l.kind == kind);
     let mut out = Vec::new();
     match command {
@@ -179,9 +195,11 @@ fn effects(command: &Command, step: &procedure::Step, message: &str) -> Vec<Effe
                 });
             }
         }
+        // Only text of its own makes a note: a closing or a signature is none (the model
+        // refused the line when neither is there).
         Command::Note(text) => out.push(Effect::Note(match text {
-            Some(t) => t.clone(),
-            None => crate::commands::reply::without_closing(message),
+            Some(t) if !t.trim().is_empty() => t.clone(),
+            _ => crate::commands::reply::without_closing(message),
         })),
         Command::Reopen(reason) => out.push(Effect::Event {
             kind: "reopened",
@@ -200,8 +218,77 @@ fn effects(command: &Command, step: &procedure::Step, message: &str) -> Vec<Effe
         | Command::Agreement(_)
         | Command::Language(_)
         | Command::Complaint(_) => {}
+        // issue 25: the privacy commands' history entries and the requester's notice.
+        Command::Concerns(_)
+        | Command::HoldUntil { .. }
+        | Command::HoldOff
+        | Command::Request(_) => out.extend(privacy_effects(command, &step.done, case, ctx)),
     }
     out
+}
+
+/// The privacy commands' effects (issue 25), from what the model did: whom the complaint
+/// concerns (their tokens for the case revoked), a hold, a privacy request and its one
+/// extension (the requester told), each in the history.
+fn privacy_effects(
+    command: &Command,
+    done: &Done,
+    case: &CaseRecord,
+    ctx: &procedure::Ctx<'_>,
+) -> Vec<Effect> {
+    use crate::commands::RequestAction;
+    let event = |kind, detail: String| Effect::Event { kind, detail };
+    match (command, done) {
+        (Command::Concerns(Some(typed)), Done::Concerns { .. }) => ctx
+            .roles
+            .resolve(typed.trim())
+            .map(|a| Effect::Concerned(a.to_string()))
+            .into_iter()
+            .collect(),
+        (Command::Concerns(None), _) => vec![event(
+            "concerns_lifted",
+            "de klacht gaat over geen medewerker (besluit van de directeur)".into(),
+        )],
+        (Command::HoldUntil { until, reason }, _) => {
+            vec![event(
+                "hold",
+                format!("bewaren tot en met {until}: {reason}"),
+            )]
+        }
+        (Command::HoldOff, _) => vec![event("hold_lifted", "bewaren opgeheven".into())],
+        (Command::Request(RequestAction::New { kind, .. }), _) => {
+            let Some(request) = &case.privacy.request else {
+                return Vec::new();
+            };
+            vec![event(
+                "privacy_request",
+                format!(
+                    "verzoek om {} (AVG), ontvangen {}, beantwoorden uiterlijk {}",
+                    kind.label(true),
+                    request.received,
+                    request.due
+                ),
+            )]
+        }
+        (Command::Request(RequestAction::Extend { months, reason }), _) => {
+            vec![Effect::RequestExtended {
+                months: *months,
+                reason: reason.clone(),
+            }]
+        }
+        (Command::Request(RequestAction::Done), _) => {
+            let kind = case.privacy.request.as_ref().map(|r| r.kind);
+            kind.map(|kind| {
+                event(
+                    "privacy_request_done",
+                    format!("verzoek om {} afgehandeld", kind.label(true)),
+                )
+            })
+            .into_iter()
+            .collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +334,7 @@ mod tests {
             purged_at: None,
             unreachable_from: None,
             basis: None,
+            privacy: Default::default(),
         }
     }
 
@@ -267,6 +355,36 @@ mod tests {
             role,
         };
         plan(case, &parse_block(text), &actor, &rules)
+    }
+
+    proptest::proptest! {
+        /// Issue 22: whatever stands below the commands — a closing, a signature, a name,
+        /// blank lines, text of its own — a note is never empty: a closing or signature alone
+        /// makes none, and `Notitie` over one is refused as a note without text.
+        #[test]
+        fn no_note_is_ever_empty(
+            command in proptest::sample::select(vec!["", "Notitie", "Notitie:  ", "Behandelaar: staff@example.org"]),
+            closing in proptest::sample::select(vec![
+                "Met vriendelijke groet,", "Kind regards,", "Groet,", "Vriendelijke groeten,\nAnna",
+                "Met vriendelijke groet,\n\nAnna de Vries\nKlachtencoördinator\n030-1234567",
+            ]),
+            own in proptest::option::of("[a-z]{3,12}( [a-z]{2,8}){0,5}"),
+        ) {
+            let text = format!(
+                "{command}\n\n{}{closing}",
+                own.as_ref().map(|o| format!("{o}\n\n")).unwrap_or_default()
+            );
+            let p = try_block(&case(CaseStatus::Open), text.trim_start(), Role::Staff);
+            for e in &p.effects {
+                if let Effect::Note(n) = e {
+                    proptest::prop_assert!(!n.trim().is_empty(), "{text:?}");
+                }
+            }
+            let noted = p.effects.iter().any(|e| matches!(e, Effect::Note(_)));
+            if own.is_some() && p.refused() == 0 {
+                proptest::prop_assert!(noted, "{text:?}");
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 
 use super::proof::{self, Decision, MailFacts};
 use crate::domain::{CaseRef, EmailAddress};
-use crate::inbound::{InboundMail, authres};
+use crate::inbound::InboundMail;
+use crate::inbound::provenance::{self, Reading};
 use crate::settings::{Language, Roles, Settings};
 use crate::store::tokens::{self, Issued};
 use chrono::{DateTime, Duration, Utc};
@@ -78,6 +79,19 @@ pub fn copied_to_outsider(mail: &InboundMail, org: &EmailAddress, roles: &Roles)
     })
 }
 
+/// Whether the mail also went to another role address than its sender's (a reply-all with a
+/// colleague in Cc hands them the sender's token: it proves this mail, then is revoked).
+pub fn copied_to_colleague(mail: &InboundMail, roles: &Roles) -> bool {
+    let Some(from) = mail.sender() else {
+        return false;
+    };
+    mail.recipients.iter().any(|r| {
+        r.parse::<EmailAddress>()
+            .ok()
+            .is_some_and(|a| roles.role_of(&a).is_some() && !a.same_mailbox(from))
+    })
+}
+
 /// Gathers what `mail` shows about its sender and decides ([`proof::decide`]).
 pub fn prove(
     conn: &Connection,
@@ -94,14 +108,11 @@ pub fn prove(
             reason: "no sender".into(),
             reason_nl: "geen afzender".into(),
             revoke: Vec::new(),
+            revoke_quietly: Vec::new(),
         });
     };
     let tokens = issued_tokens(conn, mail, org)?;
-    let server = authres::evidence(
-        &mail.authentication_results,
-        settings.security.trusted_authserv_id.as_deref(),
-        from,
-    );
+    let server = reading(mail, settings, from).evidence(from);
     Ok(proof::decide(
         &MailFacts {
             from,
@@ -110,7 +121,12 @@ pub fn prove(
             case,
             names_missing_case,
             copied_to_outsider: copied_to_outsider(mail, org, &settings.roles),
+            copied_to_colleague: copied_to_colleague(mail, &settings.roles),
             several_senders: mail.several_senders,
+            configured_spelling: settings
+                .roles
+                .role_address(from)
+                .is_some_and(|(_, configured)| configured == from),
             now,
         },
         &settings.roles,
@@ -118,69 +134,56 @@ pub fn prove(
     ))
 }
 
-/// Where a mail came from, in one plain line for people: the newest Received hop and the
-/// trusted server's results.
-pub fn origin_line(mail: &InboundMail, trusted: Option<&str>, lang: Language) -> String {
-    let nl = lang == Language::Nl;
-    let hop = mail
-        .received
-        .first()
-        .map(|r| {
-            let r = crate::inbound::one_line(r);
-            let r = r.split(';').next().unwrap_or_default().trim().to_string();
-            r.chars().take(200).collect::<String>()
-        })
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| {
-            if nl {
-                "afleverroute onbekend (geen ontvangstregel)"
-            } else {
-                "no Received line"
-            }
-            .into()
-        });
-    let results = match (
-        trusted,
-        authres::summary(&mail.authentication_results, trusted),
-    ) {
-        (None, _) if nl => "Authentication-Results: niet ingesteld".to_string(),
-        (None, _) => "Authentication-Results: not configured".to_string(),
-        (Some(_), Some(s)) => format!("Authentication-Results {s}"),
-        (Some(_), None) if nl => "geen Authentication-Results van de eigen mailserver".to_string(),
-        (Some(_), None) => "no Authentication-Results of our own mail server".to_string(),
-    };
-    format!("{hop}; {results}")
+/// What the receiving platform wrote about `mail`'s sender (`security.platform`).
+pub fn reading(mail: &InboundMail, settings: &Settings, from: &EmailAddress) -> Reading {
+    provenance::read(&mail.trace, &settings.security.receiver(), from)
 }
 
-/// Whether the trusted server's newest Authentication-Results vouches for the From address
-/// (`dmarc=pass` for its domain, `spf=pass` with an aligned `smtp.mailfrom`, or a login as
-/// that very address). Decides only whether an acknowledgement may quote the sender's words;
-/// never authority, which is [`prove`]'s.
-pub fn sender_domain_passes(
-    mail: &InboundMail,
-    trusted_authserv_id: &str,
-    sender: &EmailAddress,
-) -> bool {
-    use crate::inbound::authres;
-    let Some(Ok(ar)) = authres::newest_trusted(&mail.authentication_results, trusted_authserv_id)
-    else {
-        return false;
+/// Where a mail came from, in one plain line for people: the relay that handed it to our
+/// receiving server, and every result about the sender's domain, failures first.
+pub fn origin_line(mail: &InboundMail, settings: &Settings, lang: Language) -> String {
+    let nl = lang == Language::Nl;
+    let Some(from) = mail.sender() else {
+        return if nl { "geen afzender" } else { "no sender" }.into();
     };
-    if let authres::ServerEvidence::SmtpAuth { matches_from, .. } = authres::evaluate(&ar, sender) {
-        return matches_from;
-    }
-    ar.results.iter().any(|r| {
-        r.result == "pass"
-            && match r.method.as_str() {
-                "dmarc" => r
-                    .prop("header.from")
-                    .is_some_and(|d| d.eq_ignore_ascii_case(sender.domain())),
-                "spf" => r
-                    .prop("smtp.mailfrom")
-                    .is_some_and(|d| authres::aligned(d, sender.domain())),
-                _ => false,
-            }
-    })
+    let reading = reading(mail, settings, from);
+    let hop = reading.handed_in_by.clone().unwrap_or_else(|| {
+        if nl {
+            "onbekend (geen ontvangstregel)"
+        } else {
+            "unknown (no Received line)"
+        }
+        .into()
+    });
+    let hop = if nl {
+        format!("afgeleverd door {hop}")
+    } else {
+        format!("handed in by {hop}")
+    };
+    let results = reading.results_for_people();
+    let results = match (settings.security.receiver(), results.is_empty()) {
+        (provenance::Receiver::Untrusted, true) if nl => {
+            "controle door de eigen mailserver: niet ingesteld (security.platform)".to_string()
+        }
+        (provenance::Receiver::Untrusted, true) => {
+            "checks by our own mail server: not configured (security.platform)".to_string()
+        }
+        (_, true) if nl => "geen controleresultaten voor de afzender".to_string(),
+        (_, true) => "no check results for the sender".to_string(),
+        (_, false) if nl => format!("controles: {}", results.join(", ")),
+        (_, false) => format!("checks: {}", results.join(", ")),
+    };
+    let line = format!("{hop}; {results}");
+    line.chars().take(600).collect()
+}
+
+/// Whether the receiving platform vouches for the From address (a login as it, DMARC pass
+/// or aligned DKIM pass, and nothing against it). Decides only whether an acknowledgement
+/// may quote the sender's words and whether it waits behind a flood; never authority,
+/// which is [`prove`]'s.
+pub fn sender_vouched(mail: &InboundMail, settings: &Settings) -> bool {
+    mail.sender()
+        .is_some_and(|from| reading(mail, settings, from).vouches(from))
 }
 
 /// The reference a mail's tokens point at, when the mail has no tag or thread of its own.

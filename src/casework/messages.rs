@@ -3,6 +3,7 @@
 //! Dutch is the stored record; English is chosen when the mail is written or shown.
 
 use crate::commands::{CommandError, Verdict};
+use crate::domain::privacy::RequestKind;
 use crate::domain::{CaseRef, CaseStatus};
 use crate::settings::Language;
 use chrono::NaiveDate;
@@ -50,6 +51,25 @@ pub enum Done {
     Language(Language),
     Recommendation,
     ComplaintRegistered(CaseRef),
+    // issue 25: confidentiality and the AVG
+    /// The complaint concerns `who` (as typed); they were the handler and no longer are.
+    Concerns {
+        who: String,
+        handler_cleared: bool,
+    },
+    ConcernsNobody,
+    Held(NaiveDate),
+    HoldLifted,
+    Request {
+        kind: RequestKind,
+        due: NaiveDate,
+    },
+    RequestExtended {
+        months: u32,
+        due: NaiveDate,
+        told: bool,
+    },
+    RequestDone,
 }
 
 impl Done {
@@ -160,6 +180,67 @@ impl Done {
             Done::ComplaintRegistered(r) => {
                 format!("complaint registered as {r}; the complainant receives an acknowledgement")
             }
+            Done::Concerns {
+                who,
+                handler_cleared,
+            } => {
+                let cleared = match (handler_cleared, nl) {
+                    (false, _) => String::new(),
+                    (true, true) => format!(
+                        "; {who} is niet langer behandelaar: wijs een andere behandelaar aan"
+                    ),
+                    (true, false) => {
+                        format!("; {who} is no longer the handler: please name another handler")
+                    }
+                };
+                if nl {
+                    format!(
+                        "vastgelegd: de klacht gaat over {who}; die krijgt er geen berichten meer over en kan haar niet behandelen{cleared}"
+                    )
+                } else {
+                    format!(
+                        "recorded: the complaint concerns {who}, who receives no more messages about it and cannot handle it{cleared}"
+                    )
+                }
+            }
+            Done::Held(until) if nl => format!(
+                "bewaard tot en met {}: de klacht blijft na de bewaartermijn en bij een verzoek om verwijdering bewaard",
+                until.format("%-d-%-m-%Y")
+            ),
+            Done::Held(until) => format!(
+                "kept until {} inclusive: the complaint stays past the retention period and any erasure request",
+                crate::outbound::templates::long_date(*until, lang)
+            ),
+            Done::Request { kind, due } if nl => format!(
+                "verzoek om {} vastgelegd (AVG); beantwoorden uiterlijk {}",
+                kind.label(true),
+                due.format("%-d-%-m-%Y")
+            ),
+            Done::Request { kind, due } => format!(
+                "{} request recorded (GDPR); please answer by {}",
+                kind.label(false),
+                crate::outbound::templates::long_date(*due, lang)
+            ),
+            Done::RequestExtended { months, due, told } if nl => format!(
+                "termijn van het verzoek verlengd met {months} {} tot en met {}; {}",
+                if *months == 1 { "maand" } else { "maanden" },
+                due.format("%-d-%-m-%Y"),
+                if *told {
+                    "de verzoeker krijgt bericht met de reden"
+                } else {
+                    "LET OP: de verzoeker kan niet per e-mail worden bericht; doe dat binnen de eerste maand op een andere manier"
+                }
+            ),
+            Done::RequestExtended { months, due, told } => format!(
+                "the request's period extended by {months} month{} to {}; {}",
+                if *months == 1 { "" } else { "s" },
+                crate::outbound::templates::long_date(*due, lang),
+                if *told {
+                    "the requester is told, with the reason"
+                } else {
+                    "NOTE: the requester cannot be told by e-mail; please tell them another way within the first month"
+                }
+            ),
             fixed => fixed.fixed(nl).to_string(),
         }
     }
@@ -212,12 +293,22 @@ impl Done {
                 "aanbeveling vastgelegd voor de jaaranalyse",
                 "recommendation recorded for the annual analysis",
             ),
+            Done::ConcernsNobody => (
+                "vastgelegd: de klacht gaat over geen medewerker",
+                "recorded: the complaint concerns no staff member",
+            ),
+            Done::HoldLifted => ("bewaren opgeheven", "hold lifted"),
+            Done::RequestDone => ("privacyverzoek afgehandeld", "privacy request answered"),
             Done::Handler { .. }
             | Done::Category(_)
             | Done::Reaction { .. }
             | Done::Verdict { .. }
             | Done::Extended { .. }
-            | Done::ComplaintRegistered(_) => ("", ""),
+            | Done::ComplaintRegistered(_)
+            | Done::Concerns { .. }
+            | Done::Held(_)
+            | Done::Request { .. }
+            | Done::RequestExtended { .. } => ("", ""),
         };
         if nl { dutch } else { english }
     }
@@ -228,6 +319,10 @@ impl Done {
 pub enum DirectorTask {
     Extend,
     Recommend,
+    /// `Betreft:` (issue 25).
+    Concerns,
+    /// `Bewaren tot:` / `Bewaren: nee` (issue 25).
+    Hold,
 }
 
 /// A field `Afgehandeld` (Close) needs before a case can be closed.
@@ -304,6 +399,23 @@ pub enum Refusal {
     NotForCommittee,
     /// `Behandelaar:` named the committee.
     CommitteeAsHandler,
+    // issue 25: confidentiality and the AVG
+    /// The handler typed is someone the complaint concerns.
+    HandlerConcerned(String),
+    /// The sender is someone the complaint concerns.
+    NotInvolved,
+    /// `Betreft:` names no one with a role.
+    UnknownStaff(String),
+    HoldNotAfterToday,
+    StaffOrDirectorOnly,
+    NoRequest,
+    RequestOpen {
+        kind: RequestKind,
+        due: NaiveDate,
+    },
+    AlreadyExtended,
+    ExtendTooLate(NaiveDate),
+    ReceivedInFuture,
 }
 
 impl Refusal {
@@ -319,6 +431,18 @@ impl Refusal {
                     "een aanbeveling vastleggen kan alleen de directeur"
                 }
                 (DirectorTask::Recommend, false) => "only the director can record a recommendation",
+                (DirectorTask::Concerns, true) => {
+                    "vastleggen over wie een klacht gaat kan alleen de directeur"
+                }
+                (DirectorTask::Concerns, false) => {
+                    "only the director can record whom a complaint concerns"
+                }
+                (DirectorTask::Hold, true) => {
+                    "een klacht langer bewaren (of dat opheffen) kan alleen de directeur"
+                }
+                (DirectorTask::Hold, false) => {
+                    "only the director can keep a complaint longer (or lift that)"
+                }
             }
             .to_string(),
             Refusal::NotStaff(a) if nl => format!("{a} is geen medewerker (zie roles.staff)"),
@@ -393,6 +517,36 @@ impl Refusal {
                     status(s)
                 )
             }
+            Refusal::HandlerConcerned(who) if nl => {
+                format!("{who} kan deze klacht niet behandelen: de klacht gaat over {who}")
+            }
+            Refusal::HandlerConcerned(who) => {
+                format!("{who} cannot handle this complaint: it concerns {who}")
+            }
+            Refusal::UnknownStaff(who) if nl => format!(
+                "'{who}' is geen medewerker of directeur (een naam uit roles.names, of een adres uit roles)"
+            ),
+            Refusal::UnknownStaff(who) => format!(
+                "'{who}' is not a staff member or the director (a name from roles.names, or an address from roles)"
+            ),
+            Refusal::RequestOpen { kind, due } if nl => format!(
+                "er loopt al een verzoek om {} (uiterlijk {}); sluit het eerst met 'Verzoek: afgehandeld'",
+                kind.label(true),
+                due.format("%-d-%-m-%Y")
+            ),
+            Refusal::RequestOpen { kind, due } => format!(
+                "an {} request is already open (due {}); please close it first with 'Request: done'",
+                kind.label(false),
+                crate::outbound::templates::long_date(*due, lang)
+            ),
+            Refusal::ExtendTooLate(first) if nl => format!(
+                "verlengen kan alleen binnen de eerste maand, tot en met {}",
+                first.format("%-d-%-m-%Y")
+            ),
+            Refusal::ExtendTooLate(first) => format!(
+                "an extension can only be made within the first month, up to {}",
+                crate::outbound::templates::long_date(*first, lang)
+            ),
             fixed => fixed.fixed(nl).to_string(),
         }
     }
@@ -475,6 +629,30 @@ impl Refusal {
                 "Klacht: u kunt geen klacht op uw eigen adres registreren; laat een collega dat doen, of schrijf vanaf uw privé-adres",
                 "Complaint: you cannot register a complaint in your own name; please ask a colleague, or write from your private address",
             ),
+            Refusal::NotInvolved => (
+                "u kunt deze klacht niet bewerken; de directeur behandelt haar",
+                "you cannot work on this complaint; the director deals with it",
+            ),
+            Refusal::HoldNotAfterToday => (
+                "de datum tot wanneer de klacht bewaard blijft, moet na vandaag liggen",
+                "the date to keep the complaint until must be after today",
+            ),
+            Refusal::StaffOrDirectorOnly => (
+                "een privacyverzoek vastleggen kunnen medewerkers en de directeur",
+                "only staff and the director can record a privacy request",
+            ),
+            Refusal::NoRequest => (
+                "er loopt geen privacyverzoek op deze klacht; leg het eerst vast met 'Verzoek: inzage' of 'Verzoek: verwijdering'",
+                "there is no open privacy request on this complaint; please record it first with 'Request: access' or 'Request: erasure'",
+            ),
+            Refusal::AlreadyExtended => (
+                "de termijn van dit verzoek is al eens verlengd; dat kan maar één keer",
+                "this request's period has been extended before; that can be done only once",
+            ),
+            Refusal::ReceivedInFuture => (
+                "de datum van ontvangst ligt in de toekomst",
+                "the date it was received lies in the future",
+            ),
             Refusal::Grammar(_)
             | Refusal::DirectorOnly(_)
             | Refusal::NotStaff(_)
@@ -487,7 +665,11 @@ impl Refusal {
             | Refusal::NoRunningPeriod(_)
             | Refusal::AppealTooEarly(_)
             | Refusal::ExtensionLimit { .. }
-            | Refusal::NotNow(..) => ("", ""),
+            | Refusal::NotNow(..)
+            | Refusal::HandlerConcerned(_)
+            | Refusal::UnknownStaff(_)
+            | Refusal::RequestOpen { .. }
+            | Refusal::ExtendTooLate(_) => ("", ""),
         };
         if nl { dutch } else { english }
     }
@@ -781,6 +963,9 @@ mod tests {
             Allowed::Verdict,
             Allowed::ComplainantAddress,
             Allowed::WorkingDays,
+            Allowed::HoldDate,
+            Allowed::HoldOff,
+            Allowed::Request,
         ]);
         prop_oneof![
             (DATA, proptest::option::of(keyword())).prop_map(|(typed, suggestion)| {
@@ -836,7 +1021,31 @@ mod tests {
             Just(Done::Recommendation),
             (2020i32..2100, 1u32..10000)
                 .prop_map(|(y, n)| Done::ComplaintRegistered(CaseRef::new(y, n))),
+            (DATA, any::<bool>()).prop_map(|(who, handler_cleared)| Done::Concerns {
+                who,
+                handler_cleared
+            }),
+            Just(Done::ConcernsNobody),
+            (0u32..4000).prop_map(|d| Done::Held(day(d))),
+            Just(Done::HoldLifted),
+            (kind(), 0u32..4000).prop_map(|(kind, d)| Done::Request { kind, due: day(d) }),
+            (1u32..=2, 0u32..4000, any::<bool>()).prop_map(|(months, d, told)| {
+                Done::RequestExtended {
+                    months,
+                    due: day(d),
+                    told,
+                }
+            }),
+            Just(Done::RequestDone),
         ]
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(i64::from(d))
+    }
+
+    fn kind() -> impl Strategy<Value = RequestKind> {
+        prop_oneof![Just(RequestKind::Access), Just(RequestKind::Erasure)]
     }
 
     fn refusal() -> impl Strategy<Value = Refusal> {
@@ -885,6 +1094,18 @@ mod tests {
             Just(Refusal::NotForCommittee),
             Just(Refusal::CommitteeAsHandler),
             (keyword(), status()).prop_map(|(k, s)| Refusal::NotNow(k, s)),
+            Just(Refusal::DirectorOnly(DirectorTask::Concerns)),
+            Just(Refusal::DirectorOnly(DirectorTask::Hold)),
+            DATA.prop_map(Refusal::HandlerConcerned),
+            Just(Refusal::NotInvolved),
+            DATA.prop_map(Refusal::UnknownStaff),
+            Just(Refusal::HoldNotAfterToday),
+            Just(Refusal::StaffOrDirectorOnly),
+            Just(Refusal::NoRequest),
+            (kind(), 0u32..4000).prop_map(|(kind, d)| Refusal::RequestOpen { kind, due: day(d) }),
+            Just(Refusal::AlreadyExtended),
+            (0u32..4000).prop_map(|d| Refusal::ExtendTooLate(day(d))),
+            Just(Refusal::ReceivedInFuture),
         ]
     }
 

@@ -14,7 +14,9 @@ pub mod third_party;
 use crate::commands::{Command, CommandBlock, parse_block};
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
+use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
+use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
 use crate::registry::{NewComplaint, Registry, Settled, new_text_of};
 use crate::settings::{Language, Role};
@@ -27,28 +29,44 @@ use proof::{Decision, Proof};
 use rusqlite::Connection;
 use serde::Serialize;
 
-/// Takes in a mail from a staff member, the director or the committee.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn handle_staff_mail(
+/// The sender decision on a mail from a role address, taken once, before anything else the
+/// mail can cause (duplicate handling, events on a case, transcripts, notices, revoking
+/// tokens): every one of those takes this, none decides again.
+pub(crate) struct SenderCheck {
+    pub decision: Decision,
+    /// The existing case the mail is about (its tag, thread or reply address).
+    pub case: Option<CaseRecord>,
+    /// The role address as configured: the sender as klachtd records and answers it, never
+    /// the spelling the mail used.
+    pub address: EmailAddress,
+}
+
+impl SenderCheck {
+    /// Whether the sender is proven (or this is a confirmation reply from its address).
+    pub fn proven(&self) -> bool {
+        !matches!(self.decision.proof, Proof::Unproven)
+    }
+}
+
+/// Decides who sent `mail`, a mail whose From is a role address ([`proof::decide`]), and
+/// revokes the tokens it shows to have leaked (their owners told once).
+pub(crate) fn check_sender(
     intake: &Registry<'_>,
     tx: &Connection,
     mail: &InboundMail,
-    mail_id: i64,
     linked: Option<CaseRef>,
-    received_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> anyhow::Result<Settled> {
+) -> anyhow::Result<SenderCheck> {
     let settings = intake.settings;
     let org = &settings.organisation.address;
-    let sender = mail
+    let from = mail
         .sender()
-        .expect("classify refuses mail without a sender")
-        .clone();
-    if let Some(id) = &mail.message_id
-        && mails::seen_message_id(tx, id, sender.as_str(), mail_id)?
-    {
-        return duplicate(intake, tx, mail, &sender, linked, now);
-    }
+        .ok_or_else(|| anyhow::anyhow!("a role sender without an address"))?;
+    let address = settings
+        .roles
+        .role_address(from)
+        .map(|(_, a)| a.clone())
+        .ok_or_else(|| anyhow::anyhow!("check_sender on mail from no role address"))?;
     // Every case the mail names must exist, or no token counts (rule 5 of `proof::decide`).
     let named = auth::case_of_reply_address(mail, org);
     let tagged = CaseRef::find_in_subject(&mail.subject);
@@ -60,8 +78,71 @@ pub(crate) fn handle_staff_mail(
         Some(r) => cases::get(tx, r)?,
         None => None,
     };
-    // On their own case a role address is the complainant: the mail is theirs as complainant
-    // (found here when only our reply address names the case), never commands.
+    let decision = auth::prove(
+        tx,
+        mail,
+        settings,
+        case.as_ref().map(|c| c.id),
+        names_missing_case,
+        now,
+    )?;
+    revoke_leaked(intake, tx, &decision, now)?;
+    Ok(SenderCheck {
+        decision,
+        case,
+        address,
+    })
+}
+
+/// [`check_sender`] for a mail whose own processing failed: when even deciding fails, the
+/// sender counts as unproven.
+pub(crate) fn check_sender_or_unproven(
+    intake: &Registry<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    now: DateTime<Utc>,
+) -> SenderCheck {
+    check_sender(intake, tx, mail, None, now).unwrap_or_else(|_| {
+        let address = mail
+            .sender()
+            .and_then(|s| intake.settings.roles.role_address(s))
+            .map(|(_, a)| a.clone())
+            .unwrap_or_else(|| intake.settings.roles.director.clone());
+        SenderCheck {
+            decision: Decision {
+                proof: Proof::Unproven,
+                reason: "no token and no proof from the trusted server".into(),
+                reason_nl:
+                    "geen antwoord op een bericht van ons en niet via de eigen mailserver verstuurd"
+                        .into(),
+                revoke: Vec::new(),
+                revoke_quietly: Vec::new(),
+            },
+            case: None,
+            address,
+        }
+    })
+}
+
+/// Takes in a mail from a staff member, the director or the committee, whose sender was
+/// decided first ([`check_sender`]). Unproven mail is held, whatever else it is — a reused
+/// Message-ID included; only proven mail is checked for having been taken in before.
+pub(crate) fn handle_staff_mail(
+    intake: &Registry<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    mail_id: i64,
+    check: SenderCheck,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let SenderCheck {
+        decision,
+        case,
+        address: sender,
+    } = check;
+    // On their own case a role address is the complainant (issue 21): the mail is theirs as
+    // complainant (found here when only our reply address names the case), never commands.
     if let Some(case) = case
         .as_ref()
         .filter(|c| procedure::is_complainant(c, &sender))
@@ -77,39 +158,45 @@ pub(crate) fn handle_staff_mail(
         ));
     }
     let new_text = new_text_of(mail);
-    let decision = auth::prove(
-        tx,
-        mail,
-        settings,
-        case.as_ref().map(|c| c.id),
-        names_missing_case,
-        now,
-    )?;
-    revoke_leaked(intake, tx, &decision, now)?;
+    // issue 25: a staff member the complaint concerns changes nothing and gets nothing of it
+    // back (not even a confirmation request, which would show the case); the director sees
+    // their mail on the case.
+    if let Some(c) = &case
+        && c.privacy.concerns(sender.as_str())
+        && intake.settings.roles.role_of(&sender) != Some(Role::Director)
+    {
+        return not_involved(intake, tx, mail, c, &sender, &new_text, &decision, now);
+    }
+    let role = match decision.proof {
+        Proof::Unproven => {
+            return hold(
+                intake,
+                tx,
+                mail,
+                mail_id,
+                &sender,
+                case.as_ref(),
+                &new_text,
+                &decision,
+                now,
+            );
+        }
+        Proof::Confirmation { role, .. } | Proof::Proven { role, .. } => role,
+    };
+    if let Some(id) = &mail.message_id
+        && mails::seen_message_id(tx, id, sender.as_str(), mail_id)?
+    {
+        return duplicate(intake, tx, mail, &sender, role, case.as_ref(), now);
+    }
+    let actor = Actor {
+        address: sender,
+        role,
+    };
     match decision.proof {
-        Proof::Unproven => hold(
-            intake,
-            tx,
-            mail,
-            mail_id,
-            &sender,
-            case.as_ref(),
-            &new_text,
-            &decision,
-            now,
-        ),
-        Proof::Confirmation { role, held_id } => {
-            let actor = Actor {
-                address: sender,
-                role,
-            };
+        Proof::Confirmation { held_id, .. } => {
             confirm(intake, tx, mail, held_id, &actor, &new_text, now)
         }
-        Proof::Proven { role, .. } => {
-            let actor = Actor {
-                address: sender,
-                role,
-            };
+        _ => {
             let block = parse_block(&new_text);
             match case {
                 Some(case) => work_case(intake, tx, mail, &case, &block, &new_text, &actor, now),
@@ -119,6 +206,111 @@ pub(crate) fn handle_staff_mail(
     }
 }
 
+/// Mail on a case from a staff member it concerns (issue 25): recorded on the case for the
+/// director, nothing applied. A proven sender gets a transcript that names the case's
+/// reference only (they typed it) and nothing of its content; an unproven one gets nothing,
+/// since the real owner of the address would learn from it that such a case exists.
+#[allow(clippy::too_many_arguments)]
+fn not_involved(
+    intake: &Registry<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    case: &CaseRecord,
+    sender: &EmailAddress,
+    new_text: &str,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let proven = matches!(
+        decision.proof,
+        Proof::Proven { .. } | Proof::Confirmation { .. }
+    );
+    let answer = if proven {
+        "de afzender kreeg een verslag zonder inhoud van de klacht".to_string()
+    } else {
+        format!(
+            "de afzender is niet bewezen ({}) en kreeg geen antwoord. Herkomst: {}",
+            decision.reason_nl,
+            auth::origin_line(mail, intake.settings, Language::Nl)
+        )
+    };
+    cases::add_event(
+        tx,
+        case.id,
+        now,
+        "not_involved",
+        Some(sender.as_str()),
+        &format!(
+            "e-mail van een medewerker over wie de klacht gaat; niets uitgevoerd, {answer}\n\n{}",
+            new_text.trim()
+        ),
+    )?;
+    if proven {
+        let lang = intake.settings.organisation.language;
+        let block = parse_block(new_text);
+        let why = Refusal::NotInvolved.text(lang);
+        let mut lines: Vec<TranscriptLine> = block
+            .lines
+            .iter()
+            .map(|l| TranscriptLine {
+                source: l.source.clone(),
+                status: "fout",
+                result: why.clone(),
+            })
+            .collect();
+        if lines.is_empty() {
+            lines.push(TranscriptLine {
+                source: match lang {
+                    Language::Nl => "(deze e-mail)".into(),
+                    Language::En => "(this e-mail)".into(),
+                },
+                status: "fout",
+                result: why,
+            });
+        }
+        let actor = Actor {
+            address: sender.clone(),
+            role: intake.settings.roles.role_of(sender).unwrap_or(Role::Staff),
+        };
+        let mut context = base_context(intake);
+        fill_transcript(
+            &mut context,
+            mail,
+            Situation::Refused,
+            lines,
+            &Stored {
+                recorded: true,
+                noted: false,
+            },
+            &actor,
+        );
+        // The reference they typed, nothing else of the case; no token for it either.
+        context.insert("reference", &case.reference.to_string());
+        context.insert("caseless", &true);
+        intake.mailer().to_role(
+            tx,
+            Letter {
+                kind: OutboxKind::Transcript,
+                template: Template::Transcript,
+                case: None,
+                context,
+                attachments: &[],
+                files: Files::None,
+                cause: Cause::Proven,
+            },
+            sender,
+            None,
+            now,
+        )?;
+    }
+    tracing::warn!(case = %case.reference, proven, "mail from a staff member the complaint concerns: nothing applied");
+    Ok(Settled::new(
+        MailOutcome::AddedToCase,
+        "mail from a staff member the complaint concerns: nothing applied, nothing of the case sent back",
+        Some((case.id, case.reference)),
+    ))
+}
+
 /// A command mail whose Message-ID was taken in before, with other content: never applied
 /// twice, but never silent either (issue 10).
 fn duplicate(
@@ -126,18 +318,15 @@ fn duplicate(
     tx: &Connection,
     mail: &InboundMail,
     sender: &EmailAddress,
-    linked: Option<CaseRef>,
+    role: Role,
+    case: Option<&CaseRecord>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
-    let case = match linked {
-        Some(r) => cases::get(tx, r)?,
-        None => None,
-    };
     let actor = Actor {
         address: sender.clone(),
-        role: intake.settings.roles.role_of(sender).unwrap_or(Role::Staff),
+        role,
     };
-    match &case {
+    match case {
         Some(c) => {
             cases::add_event(
                 tx,
@@ -184,7 +373,8 @@ fn duplicate(
     ))
 }
 
-/// For mail from anyone: revokes the tokens it shows to have leaked, and tells each owner once.
+/// For mail from anyone without a role (role mail has [`check_sender`]): revokes the tokens
+/// it shows to have leaked, and tells each owner once.
 pub(crate) fn check_tokens(
     intake: &Registry<'_>,
     tx: &Connection,
@@ -204,6 +394,9 @@ fn revoke_leaked(
     decision: &Decision,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    for token in &decision.revoke_quietly {
+        tokens::revoke(tx, token, now)?;
+    }
     let mut told: Vec<String> = Vec::new();
     for token in &decision.revoke {
         if !tokens::revoke(tx, token, now)? {
@@ -225,6 +418,8 @@ fn revoke_leaked(
         }
         told.push(t.owner.clone());
         let owner: EmailAddress = t.owner.parse()?;
+        // Told within the outbound budget for mail that unproven mail causes: a forger holding
+        // many leaked tokens cannot flood their owner through info@.
         let mailer = intake.mailer();
         let mut context = match &case {
             Some(c) => mailer.case_context(c, mailer.staff_language()),
@@ -234,11 +429,14 @@ fn revoke_leaked(
         mailer.to_role(
             tx,
             Letter {
-                kind: OutboxKind::Transcript,
+                kind: OutboxKind::UnprovenNotice,
                 template: Template::TokenRevoked,
                 case: case.as_ref(),
                 context,
                 attachments: &[],
+                files: Files::None,
+                // Caused by whoever showed the token: not proven.
+                cause: Cause::Unproven,
             },
             &owner,
             None,
@@ -249,11 +447,8 @@ fn revoke_leaked(
 }
 
 /// Holds the commands of an unproven mail, records that on the case, and asks the real
-/// address to confirm them with a code.
-/// At most this many confirmation requests go to one role address in 24 hours; more unproven
-/// mail in its name is recorded on the case, but asks nothing of the real person.
-const MAX_CONFIRMATION_REQUESTS_PER_DAY: usize = 5;
-
+/// address to confirm them with a code — within the outbound budget: past it, further
+/// unproven mail in that name is recorded on the case, but asks nothing of the real person.
 #[allow(clippy::too_many_arguments)]
 fn hold(
     intake: &Registry<'_>,
@@ -280,11 +475,7 @@ fn hold(
     let block = parse_block(new_text);
     let mailer = intake.mailer();
     let lang = mailer.staff_language();
-    let origin = auth::origin_line(
-        mail,
-        intake.settings.security.trusted_authserv_id.as_deref(),
-        lang,
-    );
+    let origin = auth::origin_line(mail, intake.settings, lang);
     let mut context = match case {
         Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),
@@ -312,16 +503,10 @@ fn hold(
         "expires",
         &templates::long_datetime(expires, intake.tz, lang),
     );
-    // A forger cannot mail-bomb a role address through info@: at most a few requests a day.
-    let asked_today = crate::store::outbox::count_to_since(
-        tx,
-        OutboxKind::ConfirmationRequest,
-        sender.as_str(),
-        now - Duration::hours(24),
-    )?;
-    let asked = asked_today < MAX_CONFIRMATION_REQUESTS_PER_DAY;
-    if asked {
-        mailer.to_role(
+    // A forger cannot mail-bomb a role address through info@: the outbound budget admits a
+    // few mails a day that unproven mail causes to one address (issue 22).
+    let asked = mailer
+        .to_role(
             tx,
             Letter {
                 kind: OutboxKind::ConfirmationRequest,
@@ -329,12 +514,14 @@ fn hold(
                 case,
                 context,
                 attachments: &[],
+                files: Files::None,
+                cause: Cause::Unproven,
             },
             sender,
             Some(held_id),
             now,
-        )?;
-    }
+        )?
+        .is_queued();
     if let Some(c) = case {
         cases::add_event(
             tx,
@@ -471,11 +658,12 @@ fn confirm(
             ),
         )?;
     }
+    // The held mail's lines are its (unproven) sender's words: inert (issue 22).
     let lines = held_block
         .lines
         .iter()
         .map(|l| TranscriptLine {
-            source: l.source.clone(),
+            source: crate::outbound::inert::inert(&l.source),
             status: "niet",
             result: String::new(),
         })
@@ -506,6 +694,9 @@ fn confirm(
             case: case.as_ref(),
             context,
             attachments: &[],
+            files: Files::None,
+            // A reply that carries its confirmation request's token: proven.
+            cause: Cause::Proven,
         },
         &actor.address,
         None,
@@ -550,6 +741,18 @@ enum Situation {
     ConfirmExpired,
     /// A reply to a confirmation request already confirmed or refused.
     ConfirmSettled,
+}
+
+impl Situation {
+    /// What caused a transcript: the duplicate is answered before its sender is proven (the
+    /// proof comes second there, issue 19), so the budget counts it; every other situation
+    /// follows a proven mail.
+    fn cause(self) -> Cause {
+        match self {
+            Situation::Duplicate => Cause::Unproven,
+            _ => Cause::Proven,
+        }
+    }
 }
 
 /// A transcript line: `ok` (done), `fout` (refused), `zou` (valid, but the mail was refused
@@ -612,7 +815,12 @@ fn work_case(
     };
     let who = Some(actor.address.as_str());
     let linked = Some((case.id, case.reference));
-    if block.is_empty() && block.message.trim().is_empty() {
+    // No commands and no text of its own (a closing or signature alone is none).
+    if block.is_empty()
+        && crate::commands::reply::without_closing(block.message.trim())
+            .trim()
+            .is_empty()
+    {
         cases::add_event(
             tx,
             case.id,
@@ -753,8 +961,12 @@ fn execute(
             case: Some(case),
             context,
             attachments: &[],
+            files: Files::None,
+            cause: Cause::Proven,
         };
-        mailer.to_complainant(tx, letter, AutoSubmitted::Personal, now)
+        mailer
+            .to_complainant(tx, letter, AutoSubmitted::Personal, now)
+            .map(|_| ())
     };
     // The whole case, with its history and attachments, to the director or the committee.
     let to_role = |kind,
@@ -778,8 +990,10 @@ fn execute(
             case: Some(case),
             context,
             attachments: &attachments,
+            files: Files::Case { first: 1 },
+            cause: Cause::Proven,
         };
-        mailer.to_role(tx, letter, recipient, None, now)
+        mailer.to_role(tx, letter, recipient, None, now).map(|_| ())
     };
     for effect in &plan.effects {
         match effect {
@@ -887,6 +1101,56 @@ fn execute(
                 tokens::add_recommendation(tx, &actor.address, Some(case.id), text, now)?;
                 cases::add_event(tx, case.id, now, "recommendation", who, text)?;
             }
+            Effect::Concerned(address) => {
+                // What they were given for this case proves nothing any more.
+                tokens::revoke_for_case(tx, address, case.id, now)?;
+                cases::add_event(
+                    tx,
+                    case.id,
+                    now,
+                    "concerns",
+                    who,
+                    &format!(
+                        "de klacht gaat over {} (besluit van de directeur)",
+                        intake.people(std::slice::from_ref(address), Language::Nl)
+                    ),
+                )?;
+            }
+            Effect::RequestExtended { months, reason } => {
+                let Some(request) = &case.privacy.request else {
+                    continue;
+                };
+                let lang = complainant_lang;
+                to_complainant(
+                    OutboxKind::ExtensionNotice,
+                    Template::PrivacyExtension,
+                    &[
+                        (
+                            "request_kind",
+                            request.kind.label(lang == Language::Nl).to_string(),
+                        ),
+                        (
+                            "request_received",
+                            templates::long_date(request.received, lang),
+                        ),
+                        ("first_due", templates::long_date(request.first_due(), lang)),
+                        ("new_date", templates::long_date(request.due, lang)),
+                        ("months", months.to_string()),
+                        ("extension_reason", reason.clone()),
+                    ],
+                )?;
+                cases::add_event(
+                    tx,
+                    case.id,
+                    now,
+                    "privacy_extended",
+                    who,
+                    &format!(
+                        "termijn van het verzoek verlengd met {months} maand(en) tot en met {}: {reason}",
+                        request.due
+                    ),
+                )?;
+            }
         }
     }
     if before.status != case.status {
@@ -911,11 +1175,29 @@ fn history(
                 tz,
                 &e.kind,
                 e.actor.as_deref(),
-                &messages::history_detail(&e.kind, &e.detail, lang),
+                &from_outside_inert(&e.kind, messages::history_detail(&e.kind, &e.detail, lang)),
                 lang,
             )
         })
         .collect())
+}
+
+/// An event's detail as the director and the committee read it: the words of a sender who is
+/// not proven (third-party mail, a complainant's follow-up, held or unused role mail) made
+/// inert; what proven staff recorded as it is.
+fn from_outside_inert(kind: &str, detail: String) -> String {
+    const FROM_OUTSIDE: [&str; 5] = [
+        "third_party",
+        "follow_up",
+        "held",
+        "held_refused",
+        "staff_mail_unused",
+    ];
+    if FROM_OUTSIDE.contains(&kind) {
+        crate::outbound::inert::inert(&detail)
+    } else {
+        detail
+    }
 }
 
 /// The transcript to the sender, and to the handler when someone else changed the case.
@@ -957,10 +1239,13 @@ fn send_transcript(
             case: Some(case),
             context,
             attachments: &[],
+            files: Files::None,
+            cause: situation.cause(),
         },
         &recipients,
         now,
-    )
+    )?;
+    Ok(())
 }
 
 /// A proven mail that names no case: a complaint handed in on someone's behalf, a
@@ -1025,9 +1310,16 @@ fn without_case(
                 received_at: now,
                 mail_id,
                 reason,
-                // A staff member vouches for it: the acknowledgement may quote the text.
+                // A staff member vouches for it: the acknowledgement may quote the text, and
+                // neither it nor the notice to staff counts against the unproven budget.
                 sender_verified: true,
+                vouched: true,
+                cause: Cause::Proven,
                 repaired: false,
+                message_id_reused: None,
+                html: None,
+                registered_by: Some(&actor.address),
+                encrypted: None,
             },
             now,
         )?;
@@ -1174,9 +1466,12 @@ fn send_caseless_transcript(
             case: None,
             context,
             attachments: &[],
+            files: Files::None,
+            cause: situation.cause(),
         },
         &actor.address,
         None,
         now,
-    )
+    )?;
+    Ok(())
 }

@@ -65,6 +65,13 @@ pub enum Needs {
     /// The complainant is not the organisation's own address (under any +tag) and not the
     /// sender's own.
     ProperComplainant,
+    /// An address or name typed must be a staff member's or the director's (issue 25).
+    KnownStaff,
+    /// A date after today (issue 25).
+    AfterToday,
+    /// At most one open privacy request, received no later than today; its period extended
+    /// once, within the first month; answered only when open (issue 25).
+    RequestInOrder,
 }
 
 /// What a command makes of the case's state.
@@ -323,6 +330,52 @@ pub const RULES: &[Rule] = &[
         ),
         letters: &[],
     },
+    // Issue 25: the record's privacy. These concern the record, whatever its state.
+    Rule {
+        keyword: Keyword::Concerns,
+        who: Who::Director,
+        when: When::In(ALL),
+        needs: &[Needs::KnownStaff],
+        becomes: Becomes::Unchanged,
+        does: (
+            "records whom the complaint concerns (or nobody): they never hear of it and cannot handle it",
+            "legt vast over wie de klacht gaat (of niemand): die hoort er niets van en kan haar niet behandelen",
+        ),
+        letters: &[],
+    },
+    Rule {
+        keyword: Keyword::HoldUntil,
+        who: Who::Director,
+        when: When::In(ALL),
+        needs: &[Needs::AfterToday],
+        becomes: Becomes::Unchanged,
+        does: (
+            "keeps the case until that date, past its retention (a legal hold)",
+            "bewaart de klacht tot die datum, ook na de bewaartermijn",
+        ),
+        letters: &[],
+    },
+    Rule {
+        keyword: Keyword::Hold,
+        who: Who::Director,
+        when: When::In(ALL),
+        needs: &[],
+        becomes: Becomes::Unchanged,
+        does: ("lifts the hold", "heft het bewaren op"),
+        letters: &[],
+    },
+    Rule {
+        keyword: Keyword::Request,
+        who: Who::Handling,
+        when: When::In(ALL),
+        needs: &[Needs::RequestInOrder],
+        becomes: Becomes::Unchanged,
+        does: (
+            "records a privacy request (AVG), its one extension (the complainant is told), or that it was answered",
+            "legt een privacyverzoek (AVG) vast, de ene verlenging ervan (de klager hoort die), of dat het beantwoord is",
+        ),
+        letters: &[to(OutboxKind::ExtensionNotice, To::Complainant)],
+    },
     Rule {
         keyword: Keyword::Language,
         who: Who::Handling,
@@ -368,8 +421,12 @@ pub const INVARIANTS: &[(&str, &str)] = &[
         "Beroep wordt pas geregistreerd als de reactie gegeven is of de reactietermijn verstreken is.",
     ),
     (
-        "A verdict is final: after it, only internal notes are added.",
-        "Een uitspraak is definitief: daarna komen er alleen interne notities bij.",
+        "A verdict is final: after it, only internal notes and the record's privacy (whom it concerns, a hold, a privacy request) are added.",
+        "Een uitspraak is definitief: daarna komen er alleen interne notities en de privacy van het dossier (over wie het gaat, bewaren, een privacyverzoek) bij.",
+    ),
+    (
+        "A staff member the complaint concerns gives no commands on it and hears nothing of it; they are never its handler (the director oversees it).",
+        "Een medewerker over wie de klacht gaat, geeft er geen opdrachten in en hoort er niets van; hij is nooit de behandelaar (de directeur houdt toezicht).",
     ),
     (
         "A command mail is carried out whole or not at all, and its transcript says line by line what was done and what was sent (nothing to a complainant klachtd cannot write to).",
@@ -477,9 +534,14 @@ fn role_may(who: Who, role: Role, keyword: Keyword) -> Result<(), Refusal> {
         | (Who::Handling, Role::Staff | Role::Director)
         | (Who::Director, Role::Director)
         | (Who::Committee, Role::Committee) => Ok(()),
+        (Who::Handling, Role::Committee) if keyword == Keyword::Request => {
+            Err(Refusal::StaffOrDirectorOnly)
+        }
         (Who::Handling, Role::Committee) => Err(Refusal::NotForCommittee),
         (Who::Director, _) => Err(Refusal::DirectorOnly(match keyword {
             Keyword::Recommendation => DirectorTask::Recommend,
+            Keyword::Concerns => DirectorTask::Concerns,
+            Keyword::HoldUntil | Keyword::Hold => DirectorTask::Hold,
             _ => DirectorTask::Extend,
         })),
         (Who::Committee, _) => Err(Refusal::CommitteeOnly),
@@ -513,8 +575,14 @@ fn check_needs(
                     _ => Refusal::ReplyWithoutText,
                 });
             }
+            // Only text of its own makes a note: a closing or a signature is none.
             Needs::Text => {
-                if matches!(command, Command::Note(None)) && text_below.trim().is_empty() {
+                if let Command::Note(text) = command
+                    && text.as_deref().is_none_or(|t| t.trim().is_empty())
+                    && crate::commands::reply::without_closing(text_below.trim())
+                        .trim()
+                        .is_empty()
+                {
                     return Err(Refusal::NoteWithoutText);
                 }
             }
@@ -535,6 +603,10 @@ fn check_needs(
                     }
                     if is_complainant(case, &handler) {
                         return Err(Refusal::HandlerIsComplainant);
+                    }
+                    // issue 25: never someone the complaint is about.
+                    if case.privacy.concerns(handler.as_str()) && handler != ctx.roles.director {
+                        return Err(Refusal::HandlerConcerned(typed.to_string()));
                     }
                 }
             }
@@ -584,6 +656,47 @@ fn check_needs(
                     }
                 }
             }
+            Needs::KnownStaff => {
+                if let Command::Concerns(Some(typed)) = command
+                    && concerned_address(typed, ctx.roles).is_none()
+                {
+                    return Err(Refusal::UnknownStaff(typed.trim().to_string()));
+                }
+            }
+            Needs::AfterToday => {
+                if let Command::HoldUntil { until, .. } = command
+                    && *until <= ctx.today
+                {
+                    return Err(Refusal::HoldNotAfterToday);
+                }
+            }
+            Needs::RequestInOrder => {
+                use crate::commands::RequestAction;
+                let open = case.privacy.request.as_ref().filter(|r| r.is_open());
+                match (command, open) {
+                    (Command::Request(RequestAction::New { .. }), Some(open)) => {
+                        return Err(Refusal::RequestOpen {
+                            kind: open.kind,
+                            due: open.due,
+                        });
+                    }
+                    (Command::Request(RequestAction::New { received, .. }), None) => {
+                        if received.is_some_and(|r| r > ctx.today) {
+                            return Err(Refusal::ReceivedInFuture);
+                        }
+                    }
+                    (Command::Request(_), None) => return Err(Refusal::NoRequest),
+                    (Command::Request(RequestAction::Extend { .. }), Some(open)) => {
+                        if open.extended_months.is_some() {
+                            return Err(Refusal::AlreadyExtended);
+                        }
+                        if ctx.today > open.first_due() {
+                            return Err(Refusal::ExtendTooLate(open.first_due()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
             // A new mail's complainant is judged where the case is registered (`may_register`).
             Needs::ProperComplainant
             | Needs::TextBelow
@@ -626,6 +739,10 @@ pub fn step(
     let rule = rule(keyword);
     if is_complainant(case, ctx.sender) {
         return Err(Refusal::OwnCase);
+    }
+    // issue 25: someone the complaint concerns cannot work on it (the director oversees it).
+    if ctx.role != Role::Director && case.privacy.concerns(ctx.sender.as_str()) {
+        return Err(Refusal::NotInvolved);
     }
     if matches!(case.status, Final | Withdrawn) && !allowed_in(rule, case.status) {
         return Err(not_now(keyword, case.status));
@@ -711,7 +828,7 @@ pub fn step(
             Done::Reopened
         }
         Command::Note(value) => {
-            used_text = value.is_none();
+            used_text = value.as_deref().is_none_or(|t| t.trim().is_empty());
             Done::Noted
         }
         Command::Appeal(_) => {
@@ -754,7 +871,16 @@ pub fn step(
             Done::Language(*lang)
         }
         Command::Recommendation(_) => Done::Recommendation,
+        Command::Concerns(_)
+        | Command::HoldUntil { .. }
+        | Command::HoldOff
+        | Command::Request(_) => privacy(case, command, ctx, reachable),
     };
+    // Of a privacy request only its extension is told (to the requester).
+    if matches!(command, Command::Request(r) if !matches!(r, crate::commands::RequestAction::Extend { .. }))
+    {
+        letters.clear();
+    }
     if !reachable {
         letters.retain(|l| l.to != To::Complainant);
     }
@@ -763,6 +889,89 @@ pub fn step(
         letters,
         used_text,
     })
+}
+
+/// The role address `typed` (an address or a name from `roles.names`) names, when it is a
+/// staff member's or the director's: whom a complaint can concern.
+fn concerned_address(typed: &str, roles: &Roles) -> Option<EmailAddress> {
+    roles
+        .resolve(typed.trim())
+        .filter(|a| matches!(roles.role_of(a), Some(Role::Staff | Role::Director)))
+}
+
+/// The privacy commands (issue 25), their conditions checked: whom the complaint concerns, a
+/// legal hold, a privacy request and its deadline.
+fn privacy(case: &mut CaseRecord, command: &Command, ctx: &Ctx<'_>, reachable: bool) -> Done {
+    use crate::commands::RequestAction;
+    use crate::domain::privacy::{Hold, PrivacyRequest, months_after};
+    match command {
+        Command::Concerns(Some(typed)) => {
+            let address = concerned_address(typed, ctx.roles).expect("checked by KnownStaff");
+            if !case.privacy.concerns(address.as_str()) {
+                case.privacy.concerns.push(address.to_string());
+                case.privacy.concerns.sort();
+            }
+            case.privacy.concerns_fixed = true;
+            let handler_cleared = address != ctx.roles.director
+                && case
+                    .handler
+                    .as_deref()
+                    .and_then(|h| ctx.roles.resolve(h))
+                    .is_some_and(|h| h == address);
+            if handler_cleared {
+                case.handler = None;
+            }
+            Done::Concerns {
+                who: typed.trim().to_string(),
+                handler_cleared,
+            }
+        }
+        Command::Concerns(None) => {
+            case.privacy.concerns.clear();
+            case.privacy.concerns_fixed = true;
+            Done::ConcernsNobody
+        }
+        Command::HoldUntil { until, reason } => {
+            case.privacy.hold = Some(Hold {
+                until: *until,
+                reason: reason.clone(),
+            });
+            Done::Held(*until)
+        }
+        Command::HoldOff => {
+            case.privacy.hold = None;
+            Done::HoldLifted
+        }
+        Command::Request(RequestAction::New { kind, received }) => {
+            let request = PrivacyRequest::new(*kind, received.unwrap_or(ctx.today));
+            let due = request.due;
+            case.privacy.request = Some(request);
+            Done::Request { kind: *kind, due }
+        }
+        Command::Request(RequestAction::Extend { months, reason }) => {
+            let request = case
+                .privacy
+                .request
+                .as_mut()
+                .expect("checked by RequestInOrder");
+            let first = request.first_due();
+            request.extended_months = Some(*months);
+            request.extension_reason = Some(reason.clone());
+            request.due = months_after(first, *months);
+            Done::RequestExtended {
+                months: *months,
+                due: request.due,
+                told: reachable,
+            }
+        }
+        Command::Request(RequestAction::Done) => {
+            if let Some(request) = case.privacy.request.as_mut() {
+                request.done_at = Some(ctx.now);
+            }
+            Done::RequestDone
+        }
+        _ => unreachable!("only the privacy commands come here"),
+    }
 }
 
 /// One broken invariant, in English.
@@ -857,6 +1066,11 @@ pub fn readme_section() -> String {
         Needs::OncePerMail => "one per mail",
         Needs::ExtensionRoom => "at most 60 working days in all per deadline",
         Needs::ProperComplainant => "not our own address (any +tag), not the sender's own",
+        Needs::KnownStaff => "a staff member's or the director's address or name; or `nobody`",
+        Needs::AfterToday => "a date after today",
+        Needs::RequestInOrder => {
+            "one open request at a time; extended once, within the first month"
+        }
     };
     let becomes = |b: Becomes| match b {
         Becomes::Unchanged => "—",
@@ -972,13 +1186,20 @@ mod tests {
         );
     }
 
-    /// A final case takes notes and nothing else.
+    /// A final case takes notes and the record's privacy (issue 25), nothing else.
     #[test]
-    fn a_final_case_takes_only_notes() {
+    fn a_final_case_takes_only_notes_and_privacy() {
         for r in RULES {
             assert_eq!(
                 allowed_in(r, Final),
-                r.keyword == Keyword::Note,
+                matches!(
+                    r.keyword,
+                    Keyword::Note
+                        | Keyword::Concerns
+                        | Keyword::HoldUntil
+                        | Keyword::Hold
+                        | Keyword::Request
+                ),
                 "{}",
                 r.keyword
             );

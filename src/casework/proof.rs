@@ -4,7 +4,7 @@
 //! Every path that takes mail in calls [`decide`]; its truth table is tested below.
 
 use crate::domain::EmailAddress;
-use crate::inbound::authres::ServerEvidence;
+use crate::inbound::provenance::ServerEvidence;
 use crate::settings::{Role, Roles};
 use crate::store::tokens::Issued;
 use chrono::{DateTime, Duration, Utc};
@@ -23,9 +23,18 @@ pub struct MailFacts<'a> {
     pub names_missing_case: bool,
     /// The mail also went to an address that has no role and is not ours.
     pub copied_to_outsider: bool,
+    /// The mail also went to another role address: the sender's tokens in it are now known
+    /// to a colleague. They prove this mail, then are revoked (quietly: the sender gets fresh
+    /// ones with every mail klachtd sends them).
+    pub copied_to_colleague: bool,
     /// The mail names more than one sender (several From headers, or several addresses in
     /// one): which one a server checked is anyone's guess, so nothing about it is proven.
     pub several_senders: bool,
+    /// The From is written exactly as the role address is configured (up to ASCII case).
+    /// Another spelling of it (`+tag`, full-width letters, another Unicode form) is that role
+    /// address, but one a receiving server's DMARC check may not recognise as our domain: it
+    /// never proves itself, and is answered at the configured address.
+    pub configured_spelling: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -34,6 +43,8 @@ pub struct MailFacts<'a> {
 pub enum Method {
     Token,
     SmtpAuth,
+    /// Exchange Online: the sender logged in to the organisation (`AuthAs: Internal`).
+    OrganisationLogin,
     Dmarc,
     Dkim,
 }
@@ -59,6 +70,8 @@ pub struct Decision {
     /// Dutch, for the people who read the confirmation request and the case history.
     pub reason_nl: String,
     pub revoke: Vec<String>,
+    /// Tokens revoked without telling their owner (shown to a colleague in Cc).
+    pub revoke_quietly: Vec<String>,
 }
 
 /// Decides whether `facts` prove their sender. The rules, in order:
@@ -73,12 +86,22 @@ pub struct Decision {
 ///    mail a confirmation reply for that held mail only.
 /// 6. Otherwise DMARC pass, or DKIM pass aligned with the From domain, proves the address.
 pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) -> Decision {
-    let from = facts.from.as_str();
-    let owned = |t: &Issued| t.owner.eq_ignore_ascii_case(from);
+    // The owner's mailbox, however the From spells it (case, `+tag`, compatibility forms).
+    let owned = |t: &Issued| {
+        t.owner
+            .parse::<EmailAddress>()
+            .is_ok_and(|owner| owner.same_mailbox(facts.from))
+    };
     let revoke: Vec<String> = facts
         .tokens
         .iter()
         .filter(|t| !t.revoked && (!owned(t) || facts.copied_to_outsider))
+        .map(|t| t.token.clone())
+        .collect();
+    let revoke_quietly: Vec<String> = facts
+        .tokens
+        .iter()
+        .filter(|t| !t.revoked && facts.copied_to_colleague && !revoke.contains(&t.token))
         .map(|t| t.token.clone())
         .collect();
     let decision = |proof, reason: &str| Decision {
@@ -86,12 +109,19 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
         reason: reason.to_string(),
         reason_nl: dutch(reason).to_string(),
         revoke: revoke.clone(),
+        revoke_quietly: revoke_quietly.clone(),
     };
     let Some(role) = roles.role_of(facts.from) else {
         return decision(Proof::Unproven, "not a role address");
     };
     if facts.several_senders {
         return decision(Proof::Unproven, "the mail names more than one sender");
+    }
+    if !facts.configured_spelling {
+        return decision(
+            Proof::Unproven,
+            "the sender address is written differently from the role address",
+        );
     }
     let server = match &facts.server {
         ServerEvidence::SmtpAuth {
@@ -112,6 +142,7 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
                 "the trusted server's results speak against the From domain; a token does not outweigh them",
             );
         }
+        ServerEvidence::OrganisationLogin => Some(Method::OrganisationLogin),
         ServerEvidence::Aligned { method: "dmarc" } => Some(Method::Dmarc),
         ServerEvidence::Aligned { .. } => Some(Method::Dkim),
         ServerEvidence::Absent | ServerEvidence::Unreadable | ServerEvidence::Neutral => None,
@@ -136,6 +167,9 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
             Proof::Proven { role, by },
             match by {
                 Method::SmtpAuth => "proven: logged in at the trusted server as the From address",
+                Method::OrganisationLogin => {
+                    "proven: Microsoft 365 saw the sender log in to the organisation"
+                }
                 Method::Dmarc => "proven: dmarc=pass at the trusted server",
                 _ => "proven: DKIM aligned with the From domain at the trusted server",
             },
@@ -179,10 +213,11 @@ impl Decision {
 }
 
 /// Every reason `decide` (and `auth::prove`) gives for not proving a sender.
-const UNPROVEN_REASONS: [&str; 13] = [
+const UNPROVEN_REASONS: [&str; 14] = [
     "no sender",
     "not a role address",
     "the mail names more than one sender",
+    "the sender address is written differently from the role address",
     "the trusted server saw a login (smtp.auth) by another address than From",
     "the trusted server's results speak against the From domain; a token does not outweigh them",
     "reply to a confirmation request",
@@ -210,6 +245,9 @@ fn english(reason: &str) -> &'static str {
         "not a role address" => "not an address with a role",
         "the mail names more than one sender" => {
             "the e-mail names more than one sender (several From lines)"
+        }
+        "the sender address is written differently from the role address" => {
+            "the sender's address is written differently from the address klachtd knows (other characters or a +tag)"
         }
         "the trusted server saw a login (smtp.auth) by another address than From" => {
             "our own mail server saw a login by another address than the sender"
@@ -244,6 +282,9 @@ fn dutch(reason: &str) -> &'static str {
         "not a role address" => "geen adres met een rol",
         "the mail names more than one sender" => {
             "de e-mail noemt meer dan één afzender (meerdere From-regels)"
+        }
+        "the sender address is written differently from the role address" => {
+            "het afzenderadres is anders geschreven dan het adres dat klachtd kent (andere tekens of een +toevoeging)"
         }
         "the trusted server saw a login (smtp.auth) by another address than From" => {
             "de eigen mailserver zag een aanmelding met een ander adres dan de afzender"
@@ -316,7 +357,9 @@ mod tests {
                 case,
                 names_missing_case: false,
                 copied_to_outsider: false,
+                copied_to_colleague: false,
                 several_senders: false,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -532,7 +575,9 @@ mod tests {
                 case: Some(1),
                 names_missing_case: false,
                 copied_to_outsider: true,
+                copied_to_colleague: false,
                 several_senders: false,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -543,12 +588,14 @@ mod tests {
         let d = decide(
             &MailFacts {
                 copied_to_outsider: false,
+                copied_to_colleague: false,
                 names_missing_case: true,
                 case: None,
                 tokens: &[token(ANNA, None, None, 1)],
                 from: &from,
                 server: ServerEvidence::Absent,
                 several_senders: false,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -562,12 +609,14 @@ mod tests {
         let d = decide(
             &MailFacts {
                 copied_to_outsider: false,
+                copied_to_colleague: false,
                 names_missing_case: false,
                 case: None,
                 tokens: &[token(ANNA, None, None, 1)],
                 from: &from,
                 server: ServerEvidence::Aligned { method: "dmarc" },
                 several_senders: true,
+                configured_spelling: true,
                 now: t0(),
             },
             &roles(),
@@ -588,6 +637,7 @@ mod tests {
             Just(ServerEvidence::Contrary { why: "x".into() }),
             Just(ServerEvidence::Aligned { method: "dkim" }),
             Just(ServerEvidence::Aligned { method: "dmarc" }),
+            Just(ServerEvidence::OrganisationLogin),
             prop_oneof![
                 Just(ANNA),
                 Just("pieter@example.org"),
@@ -639,7 +689,7 @@ mod tests {
                 }
                 other => other,
             };
-            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: false, now: t0() }, &roles(), Duration::days(30));
+            let d = decide(&MailFacts { from: &addr, server: server.clone(), tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, copied_to_colleague: false, several_senders: false, configured_spelling: true, now: t0() }, &roles(), Duration::days(30));
             let by_token = matches!(d.proof, Proof::Confirmation { .. } | Proof::Proven { by: Method::Token, .. });
             if from == "x@evil.example" {
                 prop_assert_eq!(&d.proof, &Proof::Unproven);
@@ -674,9 +724,14 @@ mod tests {
             missing in any::<bool>(),
             outsider in any::<bool>(),
             several in any::<bool>(),
+            spelled in any::<bool>(),
         ) {
             let addr: EmailAddress = from.parse().unwrap();
-            let d = decide(&MailFacts { from: &addr, server, tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, several_senders: several, now: t0() }, &roles(), Duration::days(30));
+            let d = decide(&MailFacts { from: &addr, server, tokens: &tokens, case, names_missing_case: missing, copied_to_outsider: outsider, copied_to_colleague: false, several_senders: several, configured_spelling: spelled, now: t0() }, &roles(), Duration::days(30));
+            // Another spelling of a role address never proves itself.
+            if !spelled {
+                prop_assert_eq!(&d.proof, &Proof::Unproven);
+            }
             if d.proof == Proof::Unproven {
                 prop_assert!(UNPROVEN_REASONS.contains(&d.reason.as_str()), "{}", d.reason);
                 let en = d.reason_in(crate::settings::Language::En);

@@ -2,10 +2,14 @@
 //! we sent them): recorded on the case as third-party mail with its real sender first, passed
 //! to the handler as such — never as the complainant's words, never acknowledged. A stranger's
 //! new complaint that happens to carry a case tag is not guessed at: the handler registers it
-//! with `Klacht:` if it is one (README, "Who may add to a complaint").
+//! with `Klacht:` if it is one (README, "Who may add to a complaint"). Its files stay in the
+//! mailbox: named in the notice, never sent on (issue 22).
 
 use super::messages::Recorded;
+use crate::domain::EmailAddress;
 use crate::inbound::InboundMail;
+use crate::outbound::budget::Cause;
+use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
 use crate::registry::{Registry, new_text_of};
 use crate::settings::Language;
@@ -65,11 +69,42 @@ pub(crate) fn record(
         mail.sender().map(|a| a.as_str()),
         &detail,
     )?;
+    // A colleague named in it never gets it (issue 25). A stranger's mail does not decide who
+    // may work a case, so it marks nobody: naming every colleague would otherwise lock them
+    // all out of it. The handler still reads it.
+    let handler = case
+        .handler
+        .as_deref()
+        .and_then(|h| intake.settings.roles.resolve(h));
+    let named = intake
+        .staff_names()
+        .named_in(&[mail.subject.as_str(), text.as_str()]);
+    let mut readers: Vec<EmailAddress> = intake
+        .handler_or_staff(case)
+        .into_iter()
+        .filter(|a| Some(a) == handler.as_ref() || !named.contains(a.as_str()))
+        .collect();
+    if readers.is_empty() {
+        readers.push(intake.settings.roles.director.clone());
+    }
     let mut context = mailer.case_context(case, lang);
+    context.insert("confidential", &intake.confidential_note(case, lang));
     context.insert("sender", &sender);
     context.insert("mail_subject", &mail.subject);
-    context.insert("body", &text);
-    context.insert("attachment_names", &names);
+    context.insert("body", &crate::outbound::mailer::bounded_body(&text, lang));
+    // A stranger's files never leave info@ (it is no relay): named with their size only.
+    let listed: Vec<String> = mail
+        .attachments
+        .iter()
+        .map(|a| {
+            format!(
+                "{} ({})",
+                crate::inbound::one_line(&a.filename),
+                templates::human_size(a.data.len())
+            )
+        })
+        .collect();
+    context.insert("attachment_names", &listed);
     context.insert(
         "received",
         &templates::long_datetime(received_at, intake.tz, lang),
@@ -81,9 +116,12 @@ pub(crate) fn record(
             template: Template::ThirdPartyNotification,
             case: Some(case),
             context,
-            attachments: &mail.attachments,
+            attachments: &[],
+            files: Files::None,
+            // A stranger's mail: never proven (issue 22: budgeted per recipient).
+            cause: Cause::Unproven,
         },
-        &intake.handler_or_staff(case),
+        &readers,
         now,
     )?;
     tracing::info!(case = %case.reference, "third-party mail recorded");

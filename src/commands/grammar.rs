@@ -26,10 +26,15 @@ pub enum Keyword {
     Extend,
     Recommendation,
     Language,
+    // issue 25: confidentiality and the AVG
+    Concerns,
+    HoldUntil,
+    Hold,
+    Request,
 }
 
 impl Keyword {
-    const ALL: [Keyword; 18] = [
+    const ALL: [Keyword; 22] = [
         Keyword::Handler,
         Keyword::Category,
         Keyword::Cause,
@@ -48,6 +53,10 @@ impl Keyword {
         Keyword::Extend,
         Keyword::Recommendation,
         Keyword::Language,
+        Keyword::Concerns,
+        Keyword::HoldUntil,
+        Keyword::Hold,
+        Keyword::Request,
     ];
 
     pub fn all() -> &'static [Keyword] {
@@ -74,6 +83,10 @@ impl Keyword {
             Keyword::Extend => "Verleng",
             Keyword::Recommendation => "Aanbeveling",
             Keyword::Language => "Taal",
+            Keyword::Concerns => "Betreft",
+            Keyword::HoldUntil => "Bewaren tot",
+            Keyword::Hold => "Bewaren",
+            Keyword::Request => "Verzoek",
         }
     }
 
@@ -97,6 +110,10 @@ impl Keyword {
             Keyword::Extend => "Extend",
             Keyword::Recommendation => "Recommendation",
             Keyword::Language => "Language",
+            Keyword::Concerns => "Concerns",
+            Keyword::HoldUntil => "Keep until",
+            Keyword::Hold => "Keep",
+            Keyword::Request => "Request",
         }
     }
 
@@ -188,6 +205,32 @@ pub enum Command {
     Recommendation(String),
     /// The language the complainant is written to.
     Language(crate::settings::Language),
+    /// The staff member the complaint is about (`Betreft: Anna de Vries`), as typed; `None`:
+    /// nobody (`Betreft: niemand`).
+    Concerns(Option<String>),
+    /// A legal hold: kept past retention and erasure until `until`.
+    HoldUntil {
+        until: chrono::NaiveDate,
+        reason: String,
+    },
+    /// The legal hold lifted (`Bewaren: nee`).
+    HoldOff,
+    /// A privacy request on the case (`Verzoek: inzage`, …).
+    Request(RequestAction),
+}
+
+/// What `Verzoek:` says about the case's privacy request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestAction {
+    /// A new request, received on the day given (today when none is).
+    New {
+        kind: crate::domain::privacy::RequestKind,
+        received: Option<chrono::NaiveDate>,
+    },
+    /// The period extended by `months` (1 or 2), with the reason the requester is told.
+    Extend { months: u32, reason: String },
+    /// Answered.
+    Done,
 }
 
 impl Command {
@@ -211,6 +254,10 @@ impl Command {
             Command::Extend { .. } => Keyword::Extend,
             Command::Recommendation(_) => Keyword::Recommendation,
             Command::Language(_) => Keyword::Language,
+            Command::Concerns(_) => Keyword::Concerns,
+            Command::HoldUntil { .. } => Keyword::HoldUntil,
+            Command::HoldOff => Keyword::Hold,
+            Command::Request(_) => Keyword::Request,
         }
     }
 }
@@ -303,6 +350,9 @@ pub enum Allowed {
     Verdict,
     ComplainantAddress,
     WorkingDays,
+    HoldDate,
+    HoldOff,
+    Request,
 }
 
 impl Allowed {
@@ -322,6 +372,20 @@ impl Allowed {
             (Allowed::ComplainantAddress, Language::En) => "the complainant's e-mail address",
             (Allowed::WorkingDays, Language::Nl) => "een aantal werkdagen van 1 tot en met 60",
             (Allowed::WorkingDays, Language::En) => "a number of working days from 1 to 60",
+            (Allowed::HoldDate, Language::Nl) => {
+                "een datum en de reden, bijvoorbeeld 'Bewaren tot: 2029-06-30 — lopende procedure'"
+            }
+            (Allowed::HoldDate, Language::En) => {
+                "a date and the reason, for example 'Keep until: 2029-06-30 — pending proceedings'"
+            }
+            (Allowed::HoldOff, Language::Nl) => "nee (om het bewaren op te heffen)",
+            (Allowed::HoldOff, Language::En) => "no (to lift the hold)",
+            (Allowed::Request, Language::Nl) => {
+                "inzage, verwijdering (eventueel met de datum van ontvangst), verlengen 1 of 2 maanden met de reden, of afgehandeld"
+            }
+            (Allowed::Request, Language::En) => {
+                "access, erasure (optionally with the date it was received), extend 1 or 2 months with the reason, or done"
+            }
         }
     }
 }
@@ -494,6 +558,103 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
                 Err(_) => return Err(invalid(Allowed::ComplainantAddress)),
             }
         }
+        Keyword::Concerns => {
+            let v = required(keyword, value)?;
+            match normalise(&v).trim_end_matches(['.', '!']) {
+                "niemand" | "nobody" | "geen" | "none" | "no one" | "niemand meer" => {
+                    Command::Concerns(None)
+                }
+                _ => Command::Concerns(Some(v)),
+            }
+        }
+        Keyword::HoldUntil => {
+            let v = required(keyword, value)?;
+            let (day, reason) = v.split_once(char::is_whitespace).unwrap_or((&v, ""));
+            let until = parse_day(day.trim_end_matches([',', ';', ':']))
+                .ok_or_else(|| invalid(Allowed::HoldDate))?;
+            let reason =
+                reason.trim_start_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c));
+            if reason.trim().is_empty() {
+                return Err(invalid(Allowed::HoldDate));
+            }
+            Command::HoldUntil {
+                until,
+                reason: reason.trim().to_string(),
+            }
+        }
+        Keyword::Hold => match normalise(&required(keyword, value)?).trim_end_matches(['.', '!']) {
+            "nee" | "no" | "niet" | "niet meer" | "uit" | "off" => Command::HoldOff,
+            _ => return Err(invalid(Allowed::HoldOff)),
+        },
+        Keyword::Request => {
+            let v = required(keyword, value)?;
+            let lower = normalise(&v);
+            let (word, rest) = lower.split_once(' ').unwrap_or((&lower, ""));
+            let word = word.trim_end_matches([',', '.', ':', ';']);
+            use crate::domain::privacy::RequestKind;
+            let kind = match word {
+                "inzage" | "access" => Some(RequestKind::Access),
+                "verwijdering" | "verwijderen" | "erasure" | "erase" => Some(RequestKind::Erasure),
+                _ => None,
+            };
+            match (kind, word) {
+                (Some(kind), _) => {
+                    let rest = rest
+                        .trim()
+                        .trim_start_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c));
+                    let rest = rest
+                        .strip_prefix("ontvangen")
+                        .or_else(|| rest.strip_prefix("received"))
+                        .unwrap_or(rest)
+                        .trim();
+                    let received = if rest.is_empty() {
+                        None
+                    } else {
+                        Some(parse_day(rest).ok_or_else(|| invalid(Allowed::Request))?)
+                    };
+                    Command::Request(RequestAction::New { kind, received })
+                }
+                (None, "verlengen" | "verleng" | "extend") => {
+                    // The reason as typed (not lower-cased): the requester reads it.
+                    let typed = v.trim();
+                    let after = typed
+                        .split_once(char::is_whitespace)
+                        .map(|(_, r)| r.trim())
+                        .unwrap_or("");
+                    let (number, reason) =
+                        after.split_once(char::is_whitespace).unwrap_or((after, ""));
+                    let months = match number.trim_end_matches([',', '.']).parse::<u32>() {
+                        Ok(n @ 1..=2) => n,
+                        _ => return Err(invalid(Allowed::Request)),
+                    };
+                    let reason = reason.trim();
+                    let reason = ["maanden", "maand", "months", "month"]
+                        .iter()
+                        .find_map(|w| {
+                            reason
+                                .get(..w.len())
+                                .filter(|head| head.eq_ignore_ascii_case(w))
+                                .map(|_| &reason[w.len()..])
+                        })
+                        .unwrap_or(reason)
+                        .trim_start_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c))
+                        .trim();
+                    if reason.is_empty() {
+                        return Err(invalid(Allowed::Request));
+                    }
+                    Command::Request(RequestAction::Extend {
+                        months,
+                        reason: reason.to_string(),
+                    })
+                }
+                (None, "afgehandeld" | "gedaan" | "klaar" | "done" | "answered" | "beantwoord")
+                    if rest.trim().is_empty() =>
+                {
+                    Command::Request(RequestAction::Done)
+                }
+                _ => return Err(invalid(Allowed::Request)),
+            }
+        }
         Keyword::Extend => {
             let v = required(keyword, value)?;
             let (number, reason) = v.split_once(char::is_whitespace).unwrap_or((&v, ""));
@@ -507,6 +668,14 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
             }
         }
     })
+}
+
+/// A day as staff type it: 2029-06-30, 30-6-2029 or 30-06-2029.
+fn parse_day(s: &str) -> Option<chrono::NaiveDate> {
+    let s = s.trim();
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d-%m-%Y"))
+        .ok()
 }
 
 /// Parses the command block at the top of `new_text`.
@@ -715,5 +884,79 @@ mod tests {
         );
         assert!(commands("Verleng: vijf")[0].is_err());
         assert!(commands("Verleng: 0")[0].is_err());
+    }
+
+    #[test]
+    fn the_privacy_commands() {
+        use crate::domain::privacy::RequestKind;
+        let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        assert_eq!(
+            commands("Betreft: Anna de Vries")[0],
+            Ok(Command::Concerns(Some("Anna de Vries".into())))
+        );
+        assert_eq!(commands("Betreft: niemand")[0], Ok(Command::Concerns(None)));
+        assert_eq!(
+            commands("Concerns: nobody.")[0],
+            Ok(Command::Concerns(None))
+        );
+        assert_eq!(
+            commands("Bewaren tot: 2029-06-30 — lopende procedure")[0],
+            Ok(Command::HoldUntil {
+                until: day("2029-06-30"),
+                reason: "lopende procedure".into()
+            })
+        );
+        assert_eq!(
+            commands("Keep until: 30-6-2029, pending proceedings")[0],
+            Ok(Command::HoldUntil {
+                until: day("2029-06-30"),
+                reason: "pending proceedings".into()
+            })
+        );
+        assert!(
+            commands("Bewaren tot: 2029-06-30")[0].is_err(),
+            "a hold needs a reason"
+        );
+        assert!(commands("Bewaren tot: morgen — x")[0].is_err());
+        assert_eq!(commands("Bewaren: nee")[0], Ok(Command::HoldOff));
+        assert!(commands("Bewaren: ja")[0].is_err());
+        assert_eq!(
+            commands("Verzoek: inzage")[0],
+            Ok(Command::Request(RequestAction::New {
+                kind: RequestKind::Access,
+                received: None
+            }))
+        );
+        assert_eq!(
+            commands("Verzoek: verwijdering, ontvangen 20-11-2026")[0],
+            Ok(Command::Request(RequestAction::New {
+                kind: RequestKind::Erasure,
+                received: Some(day("2026-11-20"))
+            }))
+        );
+        assert_eq!(
+            commands("Request: extend 2 months — Many Files")[0],
+            Ok(Command::Request(RequestAction::Extend {
+                months: 2,
+                reason: "Many Files".into()
+            }))
+        );
+        assert_eq!(
+            commands("Verzoek: verlengen 1 veel stukken in het archief")[0],
+            Ok(Command::Request(RequestAction::Extend {
+                months: 1,
+                reason: "veel stukken in het archief".into()
+            }))
+        );
+        assert!(commands("Verzoek: verlengen 3 te druk")[0].is_err());
+        assert!(
+            commands("Verzoek: verlengen 2")[0].is_err(),
+            "an extension needs a reason"
+        );
+        assert_eq!(
+            commands("Verzoek: afgehandeld")[0],
+            Ok(Command::Request(RequestAction::Done))
+        );
+        assert!(commands("Verzoek: koffie")[0].is_err());
     }
 }

@@ -2,10 +2,12 @@
 //! command block at its top ([`grammar`]). Pure functions; applying them is `casework`'s job.
 
 pub mod grammar;
+pub mod quote_forms;
 pub mod reply;
 
 pub use grammar::{
-    Allowed, Command, CommandBlock, CommandError, CommandLine, Keyword, Verdict, parse_block,
+    Allowed, Command, CommandBlock, CommandError, CommandLine, Keyword, RequestAction, Verdict,
+    parse_block,
 };
 pub use reply::{ReplyText, new_text};
 

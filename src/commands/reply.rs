@@ -1,6 +1,9 @@
 //! Finding the new text of a reply: what its author typed above the quoted original and the
 //! signature, in the formats real clients send (Outlook NL/EN, Gmail, Apple Mail, iPhone,
-//! Thunderbird), in plain text and in HTML.
+//! Thunderbird), in plain text and in HTML — their attribution and separator lines in every
+//! language, from the clients' own translations ([`super::quote_forms`]).
+
+use super::quote_forms::{ATTRIBUTIONS, SEPARATORS};
 
 /// The new text of a reply, lines normalised (`\n`, no NBSP or zero-width characters, no
 /// trailing spaces).
@@ -55,22 +58,22 @@ fn segments<'a>(lines: &[&'a str]) -> Vec<Vec<&'a str>> {
     let end = hard_quote_start(lines).unwrap_or(lines.len());
     let lines = &lines[..end];
     let mut quoted: Vec<bool> = lines.iter().map(|l| is_quoted(l)).collect();
-    // An attribution ("Op … schreef …:") belongs to the `>` block that follows it.
+    // An attribution ("Op … schreef …:") belongs to the `>` block that follows it; a bare
+    // one ("… schreef:") only when such a block does follow.
     for i in 0..lines.len() {
         if quoted[i] {
             continue;
         }
-        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
-        let span = if is_attribution(lines[i].trim()) {
-            1
-        } else if !lines[i].trim().is_empty()
-            && !next.starts_with('>')
-            && is_attribution(&format!("{} {next}", lines[i].trim()))
-        {
-            2
-        } else {
+        let Some((span, kind)) = attribution_at(lines, i) else {
             continue;
         };
+        let quote_follows = lines[i + span..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| is_quoted(l));
+        if kind == Attribution::Loose && !quote_follows {
+            continue;
+        }
         for q in quoted.iter_mut().skip(i).take(span) {
             *q = true;
         }
@@ -89,6 +92,35 @@ fn segments<'a>(lines: &[&'a str]) -> Vec<Vec<&'a str>> {
     out
 }
 
+/// An attribution starting at line `i`: on that line, or on it and the next (clients wrap a
+/// long one, Gmail before the address); how many lines it takes and how sure it is.
+fn attribution_at(lines: &[&str], i: usize) -> Option<(usize, Attribution)> {
+    let line = lines[i].trim();
+    if line.is_empty() || line.starts_with('>') {
+        return None;
+    }
+    if let Some(kind) = attribution(line) {
+        return Some((1, kind));
+    }
+    // Two lines only when the next does not begin one by itself ("On …", "Op …": then it
+    // starts there), and never a command line with the attribution below it.
+    let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
+    let next_begins_one = || {
+        let n = normalised(next);
+        ATTRIBUTIONS
+            .iter()
+            .any(|parts| !parts[0].is_empty() && form_matches(parts, &n))
+    };
+    if next.is_empty()
+        || next.starts_with('>')
+        || super::grammar::is_command_line(line)
+        || next_begins_one()
+    {
+        return None;
+    }
+    attribution(&format!("{line} {next}")).map(|kind| (2, kind))
+}
+
 fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
@@ -101,22 +133,13 @@ fn hard_quote_start(lines: &[&str]) -> Option<usize> {
         if line.starts_with('>') {
             return false;
         }
-        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
-        let attribution_lines = if is_attribution(line) {
-            1
-        } else if !line.is_empty()
-            && !next.starts_with('>')
-            && is_attribution(&format!("{line} {next}"))
-        {
-            2
-        } else {
-            0
-        };
-        let unmarked_original = attribution_lines > 0
-            && !lines[i + attribution_lines..]
-                .iter()
-                .find(|l| !l.trim().is_empty())
-                .is_some_and(|l| is_quoted(l));
+        let unmarked_original = attribution_at(lines, i).is_some_and(|(span, kind)| {
+            kind == Attribution::Dated
+                && !lines[i + span..]
+                    .iter()
+                    .find(|l| !l.trim().is_empty())
+                    .is_some_and(|l| is_quoted(l))
+        });
         is_separator(line) || unmarked_original || is_header_block(lines, i)
     })
 }
@@ -262,29 +285,120 @@ fn normalise(text: &str) -> String {
         .join("\n")
 }
 
-/// `-----Original Message-----`, Outlook's line of underscores, forwarding banners.
+/// `-----Original Message-----`, Outlook's line of underscores, and every separator line of
+/// [`SEPARATORS`] (Thunderbird, Thunderbird for Android, Roundcube, Apple Mail, Gmail, Outlook
+/// and Yahoo in every language they write): the phrase between dashes or underscores, or
+/// followed by a colon ("Begin doorgestuurd bericht:").
 fn is_separator(line: &str) -> bool {
-    let l = line.to_lowercase();
-    (line.len() >= 10 && line.chars().all(|c| c == '_'))
-        || l.contains("original message-----")
-        || l.contains("oorspronkelijk bericht-----")
-        || l.starts_with("---------- forwarded message")
-        || l.starts_with("---------- doorgestuurd bericht")
-        || l.starts_with("begin doorgestuurd bericht")
-        || l.starts_with("begin forwarded message")
+    let t = line.trim().trim_start_matches(['>', ' ']).trim();
+    if t.chars().count() >= 10 && t.chars().all(|c| c == '_') {
+        return true;
+    }
+    let marked = t.starts_with("--")
+        || t.starts_with("__")
+        || t.ends_with("--")
+        || t.ends_with("__")
+        || t.ends_with(':');
+    if !marked || t.chars().count() > 120 {
+        return false;
+    }
+    let phrase = normalised(t.trim_matches(|c: char| "-_=*: ".contains(c)));
+    SEPARATORS.contains(&phrase.as_str())
 }
 
-/// "Op … schreef …:", "On … wrote:", "Op … heeft … het volgende geschreven:".
-fn is_attribution(line: &str) -> bool {
-    let l = line.to_lowercase();
-    let l = l.trim_start_matches(['>', ' ']);
-    let ends = l.ends_with(':');
-    (l.starts_with("op ")
-        && (l.contains(" schreef ") || l.contains("het volgende geschreven"))
-        && ends)
-        || (l.starts_with("on ") && l.contains(" wrote") && ends)
-        || (l.starts_with("am ") && l.contains(" schrieb ") && ends)
-        || (l.starts_with("le ") && l.contains(" a écrit") && ends)
+/// A line as the tables hold them: lower case, one space between words (NBSP too), none
+/// before a colon, no quote marks or bold stars at the start.
+fn normalised(line: &str) -> String {
+    let lower = line
+        .trim()
+        .trim_start_matches(['>', ' ', '*'])
+        .replace(['\u{a0}', '\u{202f}'], " ")
+        .replace(crate::domain::address::is_invisible, "")
+        .to_lowercase()
+        // Turkish dotted and dotless i as the table holds them (scripts/quote-forms).
+        .replace("i\u{307}", "i")
+        .replace('\u{131}', "i")
+        .replace('\u{307}', "");
+    lower
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" :", ":")
+}
+
+/// How sure a line is to be an attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attribution {
+    /// A form with a date and a name ("Op … om … schreef …:"), or any form naming an
+    /// address and a date: it starts the quote wherever it stands.
+    Dated,
+    /// A bare form ("… schreef:", "… wrote:"): only when a `>` block follows it — a staff
+    /// member may write "u schreef:" in a reaction.
+    Loose,
+}
+
+/// The attribution line of a client ("Op … schreef …:", "On … wrote:", "El … escribió:", "W
+/// dniu … napisał(a):", …), any of [`ATTRIBUTIONS`] in any language.
+fn attribution(line: &str) -> Option<Attribution> {
+    let l = normalised(line);
+    if l.is_empty() || l.chars().count() > 400 {
+        return None;
+    }
+    let form = ATTRIBUTIONS.iter().find(|parts| form_matches(parts, &l))?;
+    let dated = form.len() >= 3 || (l.contains('@') && l.chars().any(|c| c.is_ascii_digit()));
+    Some(if dated {
+        Attribution::Dated
+    } else {
+        Attribution::Loose
+    })
+}
+
+/// Whether `line` (normalised) is `parts` with some text in each gap: the first part at its
+/// start, the last at its end, the others in order between, each on word boundaries.
+fn form_matches(parts: &[&str], line: &str) -> bool {
+    let boundary = |at: usize| {
+        let before = line[..at].chars().next_back();
+        let after = line[at..].chars().next();
+        !(before.is_some_and(char::is_alphanumeric) && after.is_some_and(char::is_alphanumeric))
+    };
+    let fits = |at: usize, part: &str| boundary(at) && boundary(at + part.len());
+    let gap = |from: usize, to: usize| line[from..to].trim().chars().any(|c| c != ',');
+    let Some((first, rest)) = parts.split_first() else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return false;
+    };
+    let mut pos = 0;
+    if !first.is_empty() {
+        if !line.starts_with(first) || !fits(0, first) {
+            return false;
+        }
+        pos = first.len();
+    }
+    let end = if last.is_empty() {
+        line.len()
+    } else {
+        if !line.ends_with(last) {
+            return false;
+        }
+        let at = line.len() - last.len();
+        if at < pos || !fits(at, last) {
+            return false;
+        }
+        at
+    };
+    for part in middle {
+        let found = line[pos..end]
+            .match_indices(part)
+            .map(|(i, _)| pos + i)
+            .find(|&i| gap(pos, i) && fits(i, part) && i + part.len() <= end);
+        let Some(at) = found else {
+            return false;
+        };
+        pos = at + part.len();
+    }
+    gap(pos, end)
 }
 
 /// Field names of the quoted header block Outlook (and others) put above the original, in the

@@ -52,6 +52,60 @@ impl EmailAddress {
         format!("{base}@{}", self.ascii_domain())
     }
 
+    /// The mailbox this address delivers to, as mail systems compare addresses: the local
+    /// part in Unicode compatibility form (NFKC: full-width and other compatibility
+    /// spellings become their plain letters), lower case, without a `+tag`; the domain in its
+    /// one ASCII form. `Anna+x@ＥＸＡＭＰＬＥ.org` and `anna@example.org` are one mailbox.
+    pub fn mailbox(&self) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        let local: String = self.local_part().nfkc().collect::<String>().to_lowercase();
+        let base = local.split_once('+').map_or(local.as_str(), |(b, _)| b);
+        let base = if base.is_empty() {
+            local.as_str()
+        } else {
+            base
+        };
+        format!("{base}@{}", self.ascii_domain().to_ascii_lowercase())
+    }
+
+    /// Whether this address delivers to the same mailbox as `other` ([`Self::mailbox`]).
+    pub fn same_mailbox(&self, other: &EmailAddress) -> bool {
+        self == other || self.mailbox() == other.mailbox()
+    }
+
+    /// What the address looks like to a reader (Unicode's confusable skeleton, UTS #39, of
+    /// its mailbox with the domain in Unicode): `аnna@example.org` with a Cyrillic `а` looks
+    /// like `anna@example.org`. Two addresses that look alike but are not the same mailbox
+    /// are a look-alike: one of them imitates the other.
+    pub fn appearance(&self) -> String {
+        let mailbox = self.mailbox();
+        let (local, domain) = mailbox.rsplit_once('@').unwrap_or((&mailbox, ""));
+        let (unicode_domain, _) = idna::domain_to_unicode(domain);
+        let shown = format!("{local}@{unicode_domain}");
+        unicode_security::skeleton(&shown)
+            .collect::<String>()
+            .to_lowercase()
+    }
+
+    /// The mailbox mail to this address reaches, as far as klachtd can know it: its mailbox
+    /// ([`EmailAddress::mailbox`]: case, `+tag`, compatibility forms, IDNA), and for Gmail without the dots of the username
+    /// and with googlemail.com as gmail.com — Google's help: "Google Mail does not recognise
+    /// dots (.) as characters within a username … your.username@googlemail.com and
+    /// y.o.u.r.u.s.e.r.n.a.m.e@googlemail.com are delivered to the same inbox". Limits per
+    /// mailbox (one acknowledgement a day, the outbound budget) count by it, so spellings of
+    /// one inbox share them (issue 22).
+    pub fn delivery_key(&self) -> String {
+        let plain = self.mailbox();
+        let (local, domain) = plain.rsplit_once('@').unwrap_or((&plain, ""));
+        match domain {
+            "gmail.com" | "googlemail.com" => {
+                let undotted: String = local.chars().filter(|c| *c != '.').collect();
+                format!("{undotted}@gmail.com")
+            }
+            _ => plain,
+        }
+    }
+
     /// The domain in its one ASCII form (IDNA, UTS #46): `bücher.de`, its decomposed and
     /// full-width spellings and `xn--bcher-kva.de` are all `xn--bcher-kva.de`.
     pub fn ascii_domain(&self) -> String {
@@ -69,7 +123,8 @@ impl FromStr for EmailAddress {
             .and_then(|t| t.strip_suffix('>'))
             .unwrap_or(trimmed);
         let invalid = || InvalidAddress(s.to_string());
-        let lowered = trimmed.to_lowercase();
+        let unquoted = unquote_local_part(trimmed);
+        let lowered = unquoted.as_deref().unwrap_or(trimmed).to_lowercase();
         let (local, domain) = lowered.rsplit_once('@').ok_or_else(invalid)?;
         let bad_char = |c: char| {
             c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c) || is_invisible(c)
@@ -88,6 +143,21 @@ impl FromStr for EmailAddress {
         }
         Ok(Self(lowered))
     }
+}
+
+/// `"anna.devries"@example.org` is `anna.devries@example.org` (RFC 5321 §4.1.2: a quoted
+/// local part that needs no quoting names the same mailbox): the dot-atom, when the quoted
+/// text is one. A local part that needs its quotes stays refused.
+fn unquote_local_part(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let inner = local.strip_prefix('"')?.strip_suffix('"')?;
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = !inner.is_empty()
+        && !inner.starts_with('.')
+        && !inner.ends_with('.')
+        && !inner.contains("..")
+        && inner.chars().all(|c| c == '.' || atext(c));
+    dot_atom.then(|| format!("{inner}@{domain}"))
 }
 
 /// Invisible characters that change how text reads without being seen: Unicode's format
@@ -122,6 +192,74 @@ impl From<EmailAddress> for String {
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod mailbox_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn a(s: &str) -> EmailAddress {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn one_mailbox_however_it_is_written() {
+        assert_eq!(
+            a("\"anna.devries\"@example.org").as_str(),
+            "anna.devries@example.org"
+        );
+        assert!(
+            "\"anna devries\"@example.org"
+                .parse::<EmailAddress>()
+                .is_err()
+        );
+        assert!(
+            "\"x);dmarc=pass\"@example.org"
+                .parse::<EmailAddress>()
+                .is_err()
+        );
+        for variant in [
+            "Anna@Example.org",
+            "anna+klacht@example.org",
+            "ａｎｎａ@example.org",
+            "anna@ＥＸＡＭＰＬＥ.ORG",
+            "anna@example.org",
+        ] {
+            assert_eq!(a(variant).mailbox(), "anna@example.org", "{variant}");
+            assert!(a(variant).same_mailbox(&a("anna@example.org")), "{variant}");
+        }
+        assert_eq!(a("anna@bücher.de").mailbox(), "anna@xn--bcher-kva.de");
+        assert!(!a("anna@example.org").same_mailbox(&a("anne@example.org")));
+    }
+
+    #[test]
+    fn look_alikes_look_alike_but_are_other_mailboxes() {
+        let real = a("anna@example.org");
+        // Cyrillic а in the local part, Cyrillic е in the domain.
+        for fake in ["\u{430}nna@example.org", "anna@\u{435}xample.org"] {
+            let fake = a(fake);
+            assert!(!fake.same_mailbox(&real));
+            assert_eq!(fake.appearance(), real.appearance());
+        }
+        assert_ne!(a("anne@example.org").appearance(), real.appearance());
+    }
+
+    proptest! {
+        /// The mailbox key is stable: the key of the key is itself, and case and tags never
+        /// change it.
+        #[test]
+        fn the_mailbox_key_is_a_fixed_point(local in "[a-z][a-z0-9.]{0,10}[a-z0-9]", tag in "[a-z0-9]{0,6}", upper in any::<bool>()) {
+            prop_assume!(!local.contains(".."));
+            let plain = a(&format!("{local}@example.org"));
+            let tagged = if tag.is_empty() { format!("{local}@example.org") } else { format!("{local}+{tag}@example.org") };
+            let written = if upper { tagged.to_uppercase() } else { tagged };
+            let written = a(&written);
+            prop_assert_eq!(written.mailbox(), plain.mailbox());
+            prop_assert_eq!(a(&plain.mailbox()).mailbox(), plain.mailbox());
+            prop_assert_eq!(written.appearance(), plain.appearance());
+        }
     }
 }
 
@@ -180,6 +318,21 @@ mod tests {
             let a: EmailAddress = s.parse().unwrap();
             assert_eq!(a.without_tag(), "victim@xn--bcher-kva.de", "{s}");
         }
+    }
+
+    #[test]
+    fn gmail_spellings_of_one_inbox_are_one_mailbox() {
+        let key = |s: &str| s.parse::<EmailAddress>().unwrap().delivery_key();
+        for spelling in [
+            "victim@gmail.com",
+            "v.i.c.t.i.m@gmail.com",
+            "Vic.Tim+klacht@GMAIL.com",
+            "victim@googlemail.com",
+        ] {
+            assert_eq!(key(spelling), "victim@gmail.com", "{spelling}");
+        }
+        // Dots count everywhere else.
+        assert_eq!(key("v.ictim@example.net"), "v.ictim@example.net");
     }
 
     #[test]

@@ -6,6 +6,8 @@ pub mod calendar;
 pub mod case_ref;
 pub mod display_name;
 pub mod language;
+pub mod mentions;
+pub mod privacy;
 pub mod status;
 pub mod wording;
 

@@ -96,10 +96,94 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "beschadigd bericht hersteld",
         "damaged message recovered",
     ),
+    (
+        "message_id_reused",
+        "Message-ID eerder gebruikt door een andere afzender",
+        "Message-ID used before by another sender",
+    ),
+    // issue 25: confidentiality and the AVG
+    (
+        "concerns",
+        "klacht gaat over een medewerker",
+        "complaint concerns a staff member",
+    ),
+    (
+        "concerns_lifted",
+        "klacht gaat over geen medewerker",
+        "complaint concerns no staff member",
+    ),
+    (
+        "not_involved",
+        "e-mail van een medewerker over wie de klacht gaat",
+        "e-mail from a staff member the complaint concerns",
+    ),
+    ("hold", "langer bewaren", "kept longer (legal hold)"),
+    (
+        "hold_lifted",
+        "langer bewaren opgeheven",
+        "legal hold lifted",
+    ),
+    (
+        "privacy_request",
+        "privacyverzoek (AVG)",
+        "privacy request (GDPR)",
+    ),
+    (
+        "privacy_extended",
+        "termijn privacyverzoek verlengd",
+        "privacy request period extended",
+    ),
+    (
+        "privacy_request_done",
+        "privacyverzoek afgehandeld",
+        "privacy request answered",
+    ),
+    (
+        "privacy_reminder",
+        "herinnering privacyverzoek",
+        "privacy request reminder",
+    ),
+    (
+        "privacy_overdue",
+        "termijn privacyverzoek verstreken",
+        "privacy request deadline passed",
+    ),
+    (
+        "dossier",
+        "inzageoverzicht gemaakt (AVG)",
+        "access copy made (GDPR)",
+    ),
+    (
+        "erased",
+        "persoonsgegevens verwijderd (AVG)",
+        "personal data erased (GDPR)",
+    ),
+    ("encrypted", "versleuteld bericht", "encrypted message"),
+    (
+        "automatic_mail",
+        "automatisch bericht ontvangen (niet beantwoord)",
+        "automatic mail received (not answered)",
+    ),
+    // Issue 22: mail the outbound budget held back for the summary.
+    (
+        "not_sent",
+        "bericht niet afzonderlijk verstuurd",
+        "message not sent separately",
+    ),
 ];
 
 /// Event kinds whose stored detail is for the log, not for a reader.
 const DETAIL_HIDDEN: [&str; 3] = ["registered", "acknowledged", "mail_failed"];
+
+/// The earlier mail whose Message-ID another sender reused: its case (`KL-2026-0001`), or a
+/// mail that belonged to no case.
+pub fn earlier_mail(case: Option<&str>, lang: Language) -> String {
+    match (case, lang) {
+        (Some(c), _) => c.to_string(),
+        (None, Language::Nl) => "een eerder bericht (bij geen klacht)".into(),
+        (None, Language::En) => "an earlier message (with no case)".into(),
+    }
+}
 
 /// The label of an event kind; an unknown kind reads as a neutral "gebeurtenis"/"event".
 pub fn event_label(kind: &str, lang: Language) -> &'static str {
@@ -146,12 +230,26 @@ pub fn history_line(
 }
 
 /// Event kinds whose detail klachtd itself wrote, in Dutch.
-const DUTCH_DETAIL: [&str; 5] = [
+const DUTCH_DETAIL: &[&str] = &[
     "acknowledgement_skipped",
+    "encrypted",
+    "automatic_mail",
+    "not_sent",
     "closed",
     "overdue",
     "reminder",
     "registered_by",
+    "concerns",
+    "concerns_lifted",
+    "not_involved",
+    "hold_lifted",
+    "privacy_request",
+    "privacy_extended",
+    "privacy_request_done",
+    "privacy_reminder",
+    "privacy_overdue",
+    "dossier",
+    "erased",
 ];
 
 /// The detail of an event for an English reader: what staff typed stays, klachtd's own Dutch
@@ -161,6 +259,13 @@ fn english_detail(kind: &str, detail: &str) -> String {
         return String::new();
     }
     match kind {
+        "hold" => match detail
+            .strip_prefix("bewaren tot en met ")
+            .and_then(|d| d.split_once(": "))
+        {
+            Some((until, reason)) => format!("until {until} inclusive: {reason}"),
+            None => String::new(),
+        },
         "extended" => match detail.split_once(" werkdagen: ") {
             Some((n, "-")) => format!("{n} working days"),
             Some((n, reason)) => format!("{n} working days: {reason}"),
@@ -312,6 +417,22 @@ mod tests {
             "reminder",
             "registered_by",
             "mail_failed",
+            "concerns",
+            "concerns_lifted",
+            "not_involved",
+            "hold",
+            "hold_lifted",
+            "privacy_request",
+            "privacy_extended",
+            "privacy_request_done",
+            "privacy_reminder",
+            "privacy_overdue",
+            "dossier",
+            "erased",
+            "message_id_reused",
+            "encrypted",
+            "automatic_mail",
+            "not_sent",
         ] {
             assert_ne!(event_label(kind, Language::Nl), "gebeurtenis", "{kind}");
             assert_ne!(event_label(kind, Language::En), "event", "{kind}");

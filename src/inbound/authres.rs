@@ -4,8 +4,6 @@
 //! (mail-auth verifies, it does not read others' results), so this is a small recursive
 //! descent over the RFC's grammar, fuzzed (`fuzz/fuzz_targets/authres.rs`) and property-tested.
 
-use crate::domain::EmailAddress;
-
 /// One parsed header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthResults {
@@ -237,26 +235,136 @@ pub fn parse(header: &str) -> Result<AuthResults, ParseError> {
     })
 }
 
-/// The authserv-id alone, read leniently (a header of another server need not parse).
-fn authserv_id_of(header: &str) -> Option<String> {
+/// Reads a header as servers really write it, never failing: a missing authserv-id
+/// (Exchange Online writes none: `spf=pass (sender IP is …) smtp.mailfrom=…; dkim=…`), an
+/// ARC instance tag in front (`i=1; mx.google.com; …`), stray words between results
+/// (`…; hotmail.com; dkim=…`), properties without a `ptype.` (`action=none`), and a result
+/// that cannot be read (skipped up to the next `;`). For evidence *against* a sender, and
+/// for the platforms whose syntax is not RFC 8601's; [`parse`] stays the strict reading.
+pub fn parse_lenient(header: &str) -> AuthResults {
     let mut c = Cursor {
         s: header.as_bytes(),
         i: 0,
     };
-    c.skip_cfws().ok()?;
-    c.value(&[]).ok().filter(|v| !v.is_empty())
+    let mut authserv_id = String::new();
+    let mut results = Vec::new();
+    let mut first = true;
+    loop {
+        let parsed = c.lenient_segment();
+        match parsed {
+            Ok(Some(Segment::Result(r))) => results.push(r),
+            Ok(Some(Segment::Word(w))) if first && authserv_id.is_empty() => authserv_id = w,
+            Ok(Some(Segment::Instance)) if first => {
+                c.skip_past_semicolon();
+                continue;
+            }
+            _ => {}
+        }
+        first = false;
+        c.skip_past_semicolon();
+        if c.peek().is_none() {
+            break;
+        }
+    }
+    AuthResults {
+        authserv_id,
+        results,
+    }
 }
 
-/// The newest header (topmost; `headers` come newest first) whose authserv-id is `trusted`,
-/// parsed. Older copies never count: a forger can add any number below.
-pub fn newest_trusted(
-    headers: &[String],
-    trusted: &str,
-) -> Option<Result<AuthResults, ParseError>> {
-    headers
-        .iter()
-        .find(|h| authserv_id_of(h).is_some_and(|id| id.eq_ignore_ascii_case(trusted)))
-        .map(|h| parse(h))
+enum Segment {
+    Result(MethodResult),
+    /// A word that is no `method=result`: an authserv-id, or a stray word.
+    Word(String),
+    /// An ARC instance tag, `i=N`.
+    Instance,
+}
+
+impl Cursor<'_> {
+    /// One `;`-separated piece, read as far as it goes.
+    fn lenient_segment(&mut self) -> Result<Option<Segment>, ParseError> {
+        self.skip_cfws()?;
+        if matches!(self.peek(), None | Some(b';')) {
+            return Ok(None);
+        }
+        let start = self.i;
+        let word = self.value(b"=/")?;
+        self.skip_cfws()?;
+        if self.peek() == Some(b'/') {
+            self.i += 1;
+            self.skip_cfws()?;
+            self.keyword(false, "expected a method version")?;
+            self.skip_cfws()?;
+        }
+        if self.peek() != Some(b'=') {
+            // An authserv-id (perhaps with a version), or a stray word.
+            return Ok(Some(Segment::Word(word)));
+        }
+        self.i += 1;
+        self.skip_cfws()?;
+        let method = word.to_ascii_lowercase();
+        if method == "i" {
+            return Ok(Some(Segment::Instance));
+        }
+        if method.is_empty()
+            || !method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            self.i = start;
+            return self.fail("expected a method");
+        }
+        let result = self.keyword(false, "expected a result")?;
+        let mut props = Vec::new();
+        loop {
+            self.skip_cfws()?;
+            if matches!(self.peek(), None | Some(b';')) {
+                break;
+            }
+            let Ok(key) = self.keyword(true, "expected a property") else {
+                // Something no property looks like: keep what was read.
+                break;
+            };
+            self.skip_cfws()?;
+            if self.peek() != Some(b'=') {
+                continue;
+            }
+            self.i += 1;
+            self.skip_cfws()?;
+            let value = self.value(&[])?;
+            if key.contains('.') {
+                props.push((key, value));
+            }
+        }
+        Ok(Some(Segment::Result(MethodResult {
+            method,
+            result,
+            props,
+        })))
+    }
+
+    /// Moves past the next `;` that is outside comments and quoted strings (or to the end).
+    fn skip_past_semicolon(&mut self) {
+        while let Some(c) = self.peek() {
+            match c {
+                b';' => {
+                    self.i += 1;
+                    return;
+                }
+                b'(' => {
+                    if self.comment().is_err() {
+                        self.i = self.s.len();
+                    }
+                }
+                b'"' => {
+                    if self.quoted().is_err() {
+                        self.i = self.s.len();
+                    }
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
 }
 
 /// The organisational domain of `domain` (RFC 7489 §3.2): its registrable domain under the
@@ -267,120 +375,18 @@ pub fn organisational_domain(domain: &str) -> String {
     psl::domain_str(&d).map(str::to_string).unwrap_or(d)
 }
 
-/// Relaxed alignment (RFC 7489 §3.1): the same organisational domain.
+/// Relaxed alignment (RFC 7489 §3.1): the same organisational domain. `a` may be a domain,
+/// an address, or an identity such as `header.i=@example.org`.
 pub fn aligned(a: &str, b: &str) -> bool {
     let a = a.trim_start_matches('@');
     let a = a.rsplit_once('@').map_or(a, |(_, d)| d);
     !a.is_empty() && organisational_domain(a) == organisational_domain(b)
 }
 
-/// What the trusted server's header says about a mail's From address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerEvidence {
-    /// No header of the trusted server (or none configured).
-    Absent,
-    /// The trusted server's header could not be read: counts as saying nothing.
-    Unreadable,
-    /// The sender logged in (`auth=pass`) as this user; it alone decides.
-    SmtpAuth { user: String, matches_from: bool },
-    /// DMARC passed for the From domain, or DKIM passed with an aligned `header.d`.
-    Aligned { method: &'static str },
-    /// Evidence against the From domain: `dmarc=fail`, or SPF/DKIM failing for it with
-    /// nothing aligned passing.
-    Contrary { why: String },
-    /// Nothing that proves or disproves the From domain.
-    Neutral,
-}
-
-/// Reads one parsed header against the From address.
-pub fn evaluate(ar: &AuthResults, from: &EmailAddress) -> ServerEvidence {
-    let domain = from.domain();
-    let is = |r: &MethodResult, m: &str, res: &str| r.method == m && r.result == res;
-    if let Some(user) = ar
-        .results
-        .iter()
-        .find(|r| is(r, "auth", "pass"))
-        .and_then(|r| r.prop("smtp.auth"))
-    {
-        return ServerEvidence::SmtpAuth {
-            user: user.to_string(),
-            matches_from: user.eq_ignore_ascii_case(from.as_str()),
-        };
-    }
-    let for_from = |r: &MethodResult, key: &str| r.prop(key).is_none_or(|d| aligned(d, domain));
-    if let Some(r) = ar
-        .results
-        .iter()
-        .find(|r| is(r, "dmarc", "fail") && for_from(r, "header.from"))
-    {
-        return ServerEvidence::Contrary {
-            why: format!(
-                "dmarc=fail voor {}",
-                r.prop("header.from").unwrap_or(domain)
-            ),
-        };
-    }
-    if ar.results.iter().any(|r| {
-        is(r, "dmarc", "pass")
-            && r.prop("header.from")
-                .is_some_and(|d| d.eq_ignore_ascii_case(domain))
-    }) {
-        return ServerEvidence::Aligned { method: "dmarc" };
-    }
-    if ar
-        .results
-        .iter()
-        .any(|r| is(r, "dkim", "pass") && r.prop("header.d").is_some_and(|d| aligned(d, domain)))
-    {
-        return ServerEvidence::Aligned { method: "dkim" };
-    }
-    if let Some(r) = ar.results.iter().find(|r| {
-        (is(r, "spf", "fail") && for_from(r, "smtp.mailfrom"))
-            || (is(r, "dkim", "fail") && for_from(r, "header.d"))
-    }) {
-        return ServerEvidence::Contrary {
-            why: format!("{}=fail", r.method),
-        };
-    }
-    ServerEvidence::Neutral
-}
-
-/// The trusted server's word on `from`, from all of a mail's headers (newest first).
-pub fn evidence(headers: &[String], trusted: Option<&str>, from: &EmailAddress) -> ServerEvidence {
-    match trusted.and_then(|t| newest_trusted(headers, t)) {
-        None => ServerEvidence::Absent,
-        Some(Err(_)) => ServerEvidence::Unreadable,
-        Some(Ok(ar)) => evaluate(&ar, from),
-    }
-}
-
-/// One plain line for people: the results of the trusted header, comments left out.
-pub fn summary(headers: &[String], trusted: Option<&str>) -> Option<String> {
-    let ar = trusted.and_then(|t| newest_trusted(headers, t))?.ok()?;
-    let parts: Vec<String> = ar
-        .results
-        .iter()
-        .map(|r| format!("{}={}", r.method, r.result))
-        .collect();
-    Some(format!(
-        "{}: {}",
-        ar.authserv_id,
-        if parts.is_empty() {
-            "none".to_string()
-        } else {
-            parts.join(", ")
-        }
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    fn from(s: &str) -> EmailAddress {
-        s.parse().unwrap()
-    }
 
     #[test]
     fn reads_the_rfc_8601_examples() {
@@ -420,66 +426,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ar.results.len(), 1);
-        assert_eq!(
-            evaluate(&ar, &from("directie@example.org")),
-            ServerEvidence::Neutral
-        );
+        assert_eq!(ar.results[0].result, "none");
         assert!(parse("mail.example.org; dkim=pass (unterminated header.d=example.org").is_err());
     }
 
     #[test]
-    fn smtp_auth_alone_decides_when_present() {
-        let ar = parse(
-            "mail.example.org; auth=pass smtp.auth=pieter.bakker@example.org; dkim=pass header.d=example.org; dmarc=pass header.from=example.org",
-        )
-        .unwrap();
-        assert_eq!(
-            evaluate(&ar, &from("examencommissie@example.org")),
-            ServerEvidence::SmtpAuth {
-                user: "pieter.bakker@example.org".into(),
-                matches_from: false
-            }
+    fn reads_what_servers_really_write_leniently() {
+        // Exchange Online: no authserv-id, properties without a ptype, a stray word.
+        let ms = parse_lenient(
+            "spf=fail (sender IP is 192.0.2.7) smtp.mailfrom=bulk.example; dkim=pass (signature was verified) header.d=bulk.example;dmarc=fail action=oreject header.from=example.org;compauth=fail reason=000",
         );
-    }
-
-    #[test]
-    fn dkim_counts_only_aligned_and_dmarc_fail_is_contrary() {
-        let anna = from("anna@mail.example.org");
-        let dkim = |d: &str| {
-            evaluate(
-                &parse(&format!("s; dkim=pass header.d={d}")).unwrap(),
-                &anna,
-            )
-        };
+        assert_eq!(ms.authserv_id, "");
+        let got: Vec<(&str, &str)> = ms
+            .results
+            .iter()
+            .map(|r| (r.method.as_str(), r.result.as_str()))
+            .collect();
         assert_eq!(
-            dkim("example.org"),
-            ServerEvidence::Aligned { method: "dkim" }
+            got,
+            [
+                ("spf", "fail"),
+                ("dkim", "pass"),
+                ("dmarc", "fail"),
+                ("compauth", "fail")
+            ]
         );
-        assert_eq!(
-            dkim("other.example.org"),
-            ServerEvidence::Aligned { method: "dkim" }
+        assert_eq!(ms.results[2].prop("header.from"), Some("example.org"));
+        let hotmail = parse_lenient(
+            "spf=none (sender IP is 192.0.2.1) smtp.mailfrom=example.net; hotmail.com; dkim=none header.d=example.net;hotmail.com; dmarc=none action=none header.from=example.net;compauth=fail reason=001",
         );
-        assert_eq!(dkim("example.org.evil.example"), ServerEvidence::Neutral);
-        assert_eq!(dkim("gmail.com"), ServerEvidence::Neutral);
-        let fail =
-            parse("s; dmarc=fail header.from=mail.example.org; dkim=pass header.d=example.org")
-                .unwrap();
-        assert!(matches!(
-            evaluate(&fail, &anna),
-            ServerEvidence::Contrary { .. }
-        ));
-        let spf = parse("s; spf=fail smtp.mailfrom=mail.example.org").unwrap();
-        assert!(matches!(
-            evaluate(&spf, &anna),
-            ServerEvidence::Contrary { .. }
-        ));
-        let spf_but_dkim =
-            parse("s; spf=fail smtp.mailfrom=mail.example.org; dkim=pass header.d=example.org")
-                .unwrap();
-        assert_eq!(
-            evaluate(&spf_but_dkim, &anna),
-            ServerEvidence::Aligned { method: "dkim" }
+        assert_eq!(hotmail.results.len(), 4);
+        // ARC: the instance tag first.
+        let arc = parse_lenient(
+            "i=1; mx.google.com;\r\n       dkim=pass header.i=@example.org header.s=s1 header.b=abc;\r\n       dmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=example.org",
         );
+        assert_eq!(arc.authserv_id, "mx.google.com");
+        assert_eq!(arc.results.len(), 2);
+        // The strict reading of a well-formed header is the lenient one.
+        let strict = "mx.example.org 1; dkim=pass (good) header.d=example.org; spf=fail smtp.mailfrom=x.example";
+        assert_eq!(parse(strict).unwrap(), parse_lenient(strict));
+        // A result that cannot be read is skipped, the next one still read.
+        let broken = parse_lenient("mx; dkim=; dmarc=fail header.from=example.org");
+        assert_eq!(broken.results.len(), 1);
+        assert_eq!(broken.results[0].method, "dmarc");
+        let empty = parse_lenient("mx;;dmarc=fail header.from=example.org");
+        assert_eq!(empty.results.len(), 1);
     }
 
     #[test]
@@ -489,27 +480,6 @@ mod tests {
         assert_eq!(organisational_domain("example.org."), "example.org");
         assert!(!aligned("co.uk", "example.co.uk"));
         assert!(aligned("@example.org", "x.example.org"));
-    }
-
-    #[test]
-    fn only_the_newest_header_of_the_trusted_server() {
-        let headers = vec![
-            "other.example; dkim=pass header.d=example.org".to_string(),
-            "Mail.Example.Org; dkim=none".to_string(),
-            "mail.example.org; dkim=pass header.d=example.org".to_string(),
-        ];
-        let ar = newest_trusted(&headers, "mail.example.org")
-            .unwrap()
-            .unwrap();
-        assert_eq!(ar.results[0].result, "none");
-        assert_eq!(
-            evidence(&headers, Some("mail.example.org"), &from("a@example.org")),
-            ServerEvidence::Neutral
-        );
-        assert_eq!(
-            evidence(&headers, None, &from("a@example.org")),
-            ServerEvidence::Absent
-        );
     }
 
     /// A result as a server might write it, and the comments/folding to put around its parts.
@@ -581,6 +551,7 @@ mod tests {
             let p = parse(&plain).unwrap();
             let d = parse(&decorated).unwrap();
             prop_assert_eq!(&p, &d);
+            prop_assert_eq!(&parse_lenient(&decorated), &p);
             prop_assert_eq!(p.results.len(), parts.len());
             prop_assert!(p.authserv_id.eq_ignore_ascii_case(&id));
             for (r, ((m, res, k, v), ..)) in p.results.iter().zip(&parts) {
@@ -590,26 +561,12 @@ mod tests {
             }
         }
 
-        /// Whatever other headers say, only the topmost of the trusted server counts.
-        #[test]
-        fn only_the_topmost_trusted_header_decides(
-            others in proptest::collection::vec("[a-z]{1,6}\\.example; dkim=pass header\\.d=example\\.org", 0..3),
-            older in proptest::collection::vec(Just("mail.example.org; auth=pass smtp.auth=a@example.org".to_string()), 0..3),
-        ) {
-            let mut headers = others.clone();
-            headers.push("mail.example.org; dkim=none".into());
-            headers.extend(older);
-            prop_assert_eq!(
-                evidence(&headers, Some("mail.example.org"), &from("a@example.org")),
-                ServerEvidence::Neutral
-            );
-        }
-
         /// Arbitrary text never panics the parser.
         #[test]
         fn any_text_parses_or_fails_cleanly(s in "\\PC{0,200}") {
             let _ = parse(&s);
-            let _ = evidence(std::slice::from_ref(&s), Some("x"), &from("a@example.org"));
+            let lenient = parse_lenient(&s);
+            prop_assert!(lenient.results.iter().all(|r| !r.method.is_empty()));
         }
     }
 }

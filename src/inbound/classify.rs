@@ -1,6 +1,7 @@
 //! Classification: what an [`InboundMail`] is (a new complaint, a follow-up, a staff reply, a
 //! machine, spam, unreadable, or not for us) and why. Pure: lookups come in through a trait.
 
+use super::conventions::{self, Convention, View};
 use super::mail::InboundMail;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::settings::{IntakeMode, Role, Settings};
@@ -27,15 +28,10 @@ pub enum Link {
     Thread,
 }
 
-/// The kinds of machine-made mail that are never answered.
+/// Machine-made mail, never answered: by a convention of [`super::conventions`], or our own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Automatic {
-    AutoSubmitted(String),
-    Precedence(String),
-    MailingList,
-    AutoResponseSuppress,
-    AutoReplyHeader,
-    Bounce,
+    Convention(&'static Convention),
     OwnMail,
 }
 
@@ -102,18 +98,7 @@ impl fmt::Display for Classification {
                 }
             }
             Classification::Automatic(kind) => match kind {
-                Automatic::AutoSubmitted(v) => write!(f, "automatic: Auto-Submitted: {v}"),
-                Automatic::Precedence(v) => write!(f, "automatic: Precedence: {v}"),
-                Automatic::MailingList => {
-                    f.write_str("automatic: mailing list (List-Id/List-Unsubscribe)")
-                }
-                Automatic::AutoResponseSuppress => {
-                    f.write_str("automatic: X-Auto-Response-Suppress")
-                }
-                Automatic::AutoReplyHeader => f.write_str("automatic: X-Autoreply"),
-                Automatic::Bounce => {
-                    f.write_str("automatic: delivery status notification (bounce)")
-                }
+                Automatic::Convention(c) => f.write_str(&c.reason()),
                 Automatic::OwnMail => f.write_str("automatic: our own mail"),
             },
             Classification::Spam => f.write_str("spam flagged by the server (X-Spam-Flag)"),
@@ -203,37 +188,20 @@ fn automatic(mail: &InboundMail, own: &EmailAddress) -> Option<Automatic> {
     {
         return Some(Automatic::OwnMail);
     }
-    if let Some(v) = s.auto_submitted.as_ref().filter(|v| v.as_str() != "no") {
-        return Some(Automatic::AutoSubmitted(v.clone()));
-    }
-    if s.null_return_path || s.report {
-        return Some(Automatic::Bounce);
-    }
     let local = match (mail.sender(), &mail.from_unusable) {
         (Some(sender), _) => sender.local_part(),
         (None, Some(raw)) => raw.rsplit_once('@').map_or(raw.as_str(), |(l, _)| l),
         (None, None) => "",
     };
-    if local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster") {
-        return Some(Automatic::Bounce);
-    }
-    if let Some(v) = s
-        .precedence
-        .as_ref()
-        .filter(|v| matches!(v.as_str(), "bulk" | "junk" | "list"))
-    {
-        return Some(Automatic::Precedence(v.clone()));
-    }
-    if s.list_id || s.list_unsubscribe {
-        return Some(Automatic::MailingList);
-    }
-    if s.x_auto_response_suppress {
-        return Some(Automatic::AutoResponseSuppress);
-    }
-    if s.x_autoreply {
-        return Some(Automatic::AutoReplyHeader);
-    }
-    None
+    let view = View {
+        fields: &s.fields,
+        subject: &mail.subject,
+        sender_local: local,
+        content_type: &s.content_type,
+        content_params: &s.content_params,
+        parts: mail.parts.as_deref(),
+    };
+    conventions::recognise(&view).map(Automatic::Convention)
 }
 
 fn linked_case(mail: &InboundMail, known: &dyn KnownCases) -> Option<(CaseRef, Link)> {
@@ -361,6 +329,8 @@ mod tests {
             Just("=?UTF-8?Q?Jos=C3=A9_Bakker?= <jose@example.net>".to_string()),
             Just("MAILER-DAEMON@mail.example.org (Mail Delivery System)".to_string()),
             Just("postmaster@example.net".to_string()),
+            Just("Bank <noreply@bank.example>".to_string()),
+            Just("Microsoft Exchange <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>".to_string()),
             Just("Klachten <info+kl-2026-0001.abc@example.org>".to_string()),
             Just("<a..b@example.net>".to_string()),
             Just("\"quoted local\"@example.net".to_string()),
@@ -372,6 +342,11 @@ mod tests {
             Just("Automatisch antwoord: Ontvangstbevestiging klacht [KL-2026-0001]".to_string()),
             Just("=?iso-8859-1?B?TGVzZ2VsZCB0d2VlIGtlZXIgZ2XvbmNhc3NlZXJk?=".to_string()),
             Just("*****SPAM***** Klacht over uw betaling".to_string()),
+            Just("Automatic reply: Klacht".to_string()),
+            Just("Auto: Ontvangstbevestiging".to_string()),
+            Just("Ticket Received - Klacht [#117904]".to_string()),
+            Just("Report Domain: example.org Submitter: google.com Report-ID: 1".to_string()),
+            Just("Undeliverable: Ontvangstbevestiging".to_string()),
             "[A-Za-z ]{0,30}",
         ];
         let field = prop_oneof![
@@ -404,6 +379,40 @@ mod tests {
                 "<https://example.net/af>".to_string()
             )),
             Just(("X-Auto-Response-Suppress".to_string(), "All".to_string())),
+            // Vendor conventions (issue 23): each alone, or with its companions.
+            Just((
+                "X-MS-Exchange-Inbox-Rules-Loop".to_string(),
+                "lotte@contoso.example".to_string()
+            )),
+            Just((
+                "Content-Class".to_string(),
+                "urn:content-classes:calendarmessage".to_string()
+            )),
+            Just((
+                "X-Zendesk-From-Account-Id".to_string(),
+                "4ca1477".to_string()
+            )),
+            Just((
+                "X-JIRA-FingerPrint".to_string(),
+                "34ed612e0c4ee035f333de85b64c81ec".to_string()
+            )),
+            Just(("X-Loop".to_string(), "yes".to_string())),
+            Just((
+                "X-Failed-Recipients".to_string(),
+                "a@example.net".to_string()
+            )),
+            Just(("X-Mailman-Version".to_string(), "3.3.9".to_string())),
+            Just(("TLS-Report-Domain".to_string(), "example.org".to_string())),
+            Just((
+                "Sender".to_string(),
+                "Google Calendar <calendar-notification@google.com>".to_string()
+            )),
+            prop_oneof![
+                Just("auto-replied (zimbra; vacation)"),
+                Just("auto-replied; owner-email=\"a@b.example\""),
+                Just("auto-notified"),
+            ]
+            .prop_map(|v| ("Auto-Submitted".to_string(), v.to_string())),
             Just(("X-Autoreply".to_string(), "yes".to_string())),
             Just(("X-Autorespond".to_string(), "yes".to_string())),
             prop_oneof![Just("<>"), Just("<jan@example.net>"), Just("< >")]
@@ -421,6 +430,11 @@ mod tests {
                 Just("multipart/report; report-type=delivery-status; boundary=\"b1\""),
                 Just("multipart/mixed; boundary=\"b1\""),
                 Just("Multipart/Report; boundary=b1"),
+                Just("multipart/report; report-type=disposition-notification; boundary=\"b1\""),
+                Just("text/calendar; method=REPLY"),
+                Just(
+                    "multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\""
+                ),
             ]
             .prop_map(|v| ("Content-Type".to_string(), v.to_string())),
             Just((
@@ -455,6 +469,7 @@ mod tests {
             Just("SGVsbG8g!*~%\r\nbroken=base64=\r\n".to_string()),
             Just("--b1\r\nContent-Type: text/plain\r\n\r\nTekst\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n--b1--\r\n".to_string()),
             Just("--other\r\nContent-Type: text/plain\r\n\r\nverkeerde grens\r\n".to_string()),
+            Just("--b1\r\nContent-Type: text/plain\r\n\r\nUitnodiging\r\n--b1\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n--b1--\r\n".to_string()),
             Just(String::new()),
             "[ -~]{0,80}",
         ];
@@ -506,7 +521,12 @@ mod tests {
             if let Some(fast) = &fast {
                 prop_assert_eq!(fast, &verdict);
             }
-            if matches!(verdict, Classification::Spam | Classification::Automatic(_)) {
+            // Only a convention that needs the MIME structure waits for the body.
+            let by_structure = matches!(
+                &verdict,
+                Classification::Automatic(Automatic::Convention(c)) if c.needs_body()
+            );
+            if matches!(verdict, Classification::Spam | Classification::Automatic(_)) && !by_structure {
                 prop_assert_eq!(fast.as_ref(), Some(&verdict));
             }
             if let Some(head) = head {
@@ -519,8 +539,7 @@ mod tests {
                 prop_assert_eq!(&head.subject, &full.subject);
                 prop_assert_eq!(&head.recipients, &full.recipients);
                 prop_assert_eq!(&head.thread_ids, &full.thread_ids);
-                prop_assert_eq!(&head.received, &full.received);
-                prop_assert_eq!(&head.authentication_results, &full.authentication_results);
+                prop_assert_eq!(&head.trace, &full.trace);
                 prop_assert!(head.text.is_empty() && head.attachments.is_empty());
             }
         }

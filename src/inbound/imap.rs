@@ -274,6 +274,23 @@ impl ImapSource {
         Ok(session)
     }
 
+    /// A failed SELECT: Exchange Online's "User is authenticated but not connected" after a
+    /// token login is a refused login (the app may not open the mailbox), named as such.
+    fn refused_mailbox(&self, e: anyhow::Error, folder: &str) -> anyhow::Error {
+        match &self.login {
+            crate::auth::Login::OAuth2 { user, tokens, .. } if crate::auth::mailbox_refused(&e) => {
+                crate::auth::TokenRefused::new(
+                    crate::auth::diagnose::Protocol::Imap,
+                    user,
+                    &format!("{e:#}"),
+                    tokens.settings(),
+                )
+                .into()
+            }
+            _ => e.context(format!("selecting {folder}")),
+        }
+    }
+
     /// Takes in everything new in the folder. On a fresh connection (`startup`), it also
     /// finishes mail that was recorded before a crash but not yet moved.
     pub async fn process_folder(
@@ -283,10 +300,10 @@ impl ImapSource {
         startup: bool,
     ) -> anyhow::Result<usize> {
         let folder = &self.settings.folder;
-        let mailbox = session
-            .select(folder)
-            .await
-            .with_context(|| format!("selecting {folder}"))?;
+        let mailbox = match session.select(folder).await {
+            Ok(m) => m,
+            Err(e) => return Err(self.refused_mailbox(anyhow::Error::new(e), folder)),
+        };
         let uidvalidity = mailbox.uid_validity.context("server gave no UIDVALIDITY")?;
         let cursor = match sink.cursor(folder)? {
             Some(c) if c.uidvalidity == uidvalidity => c,

@@ -1,11 +1,12 @@
 //! `InboundMail`: a received message converted into klachtd's own type. This is the only
 //! module that touches `mail_parser`; everything after it works on plain Rust values.
 
+use super::cms;
+use super::conventions::{self, MimePart};
+use super::trace::{TraceHeader, TraceKind};
 use crate::domain::EmailAddress;
 use chrono::{DateTime, Utc};
-use mail_parser::{
-    Addr, Address, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType,
-};
+use mail_parser::{Addr, Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 /// A sender or recipient with the display name they gave.
@@ -78,22 +79,51 @@ impl Defect {
     }
 }
 
-/// The header signals that tell a person from a machine (RFC 3834 and common practice).
+/// The header signals that tell a person from a machine ([`super::conventions`]), spam, and
+/// our own mail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Signals {
-    pub auto_submitted: Option<String>,
-    pub precedence: Option<String>,
-    pub list_id: bool,
-    pub list_unsubscribe: bool,
-    pub x_auto_response_suppress: bool,
-    pub x_autoreply: bool,
-    /// `Return-Path: <>`: a bounce or other delivery notification.
-    pub null_return_path: bool,
-    /// `multipart/report` (DSN, MDN).
-    pub report: bool,
+    /// The header fields the convention table reads, in order: lower-case name and value
+    /// (unfolded, trimmed, lower case).
+    pub fields: Vec<(String, String)>,
+    /// The mail's own `type/subtype`, lower case (empty without a Content-Type).
+    pub content_type: String,
+    /// Its parameters: lower-case names, values as given.
+    pub content_params: Vec<(String, String)>,
     pub spam_flag: bool,
     /// Our own `X-Klachtd-Case` header: a mail klachtd itself sent.
     pub ours: bool,
+}
+
+impl Signals {
+    /// The first value of a header field the convention table reads (`name` in lower case).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a sender encrypted a mail klachtd cannot read (it holds no key, and wants none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// RFC 3156 §4 `multipart/encrypted`.
+    PgpMime,
+    /// An armored `-----BEGIN PGP MESSAGE-----` in the text (RFC 4880 §6.2).
+    PgpInline,
+    /// RFC 8551 `application/pkcs7-mime` with enveloped (or auth-enveloped) data.
+    Smime,
+}
+
+impl Encryption {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encryption::PgpMime => "PGP/MIME",
+            Encryption::PgpInline => "PGP",
+            Encryption::Smime => "S/MIME",
+        }
+    }
 }
 
 /// A received message, decoded.
@@ -125,16 +155,20 @@ pub struct InboundMail {
     pub attachments_omitted: usize,
     pub content_language: Option<String>,
     pub signals: Signals,
-    /// Raw `Authentication-Results` values, topmost (newest) first.
-    pub authentication_results: Vec<String>,
-    /// Raw `Received` values, topmost (newest) first.
-    pub received: Vec<String>,
+    /// The trace headers (`Received`, `Authentication-Results` and their kin), topmost
+    /// (newest) first, in the order the mail has them: see [`super::trace`].
+    pub trace: Vec<TraceHeader>,
+    /// The mail's own MIME parts (not those inside a forwarded message); `None` when only
+    /// the headers were decoded.
+    pub parts: Option<Vec<MimePart>>,
     pub defects: Vec<Defect>,
     /// The MIME structure was broken (a boundary missing or never used) and the text was
     /// recovered from the body; staff are told, the original is kept.
     pub repaired: bool,
     /// Identity for duplicate detection: Message-ID plus content, trace headers excluded.
     pub fingerprint: String,
+    /// The content is encrypted: the case says so, the original is kept.
+    pub encrypted: Option<Encryption>,
 }
 
 impl InboundMail {
@@ -149,6 +183,7 @@ impl InboundMail {
             .text_bodies()
             .any(|p| matches!(p.body, PartType::Text(_)));
         mail.defects = defects(&message);
+        mail.parts = Some(own_parts(&message));
         mail.text = body_text(&message);
         mail.html = message
             .html_bodies()
@@ -192,6 +227,7 @@ impl InboundMail {
         }
         mail.attachments = attachments;
         mail.attachments_omitted = omitted;
+        unwrap_protection(&mut mail);
         Some(mail)
     }
 
@@ -239,21 +275,12 @@ impl InboundMail {
             content_language: header_text(message, "Content-Language")
                 .map(|s| s.to_ascii_lowercase()),
             signals: signals(message),
-            authentication_results: message
-                .header_values("Authentication-Results")
-                .filter_map(|v| v.as_text().map(str::to_string))
-                .collect(),
-            received: message
-                .header_values("Received")
-                .filter_map(|v| match v {
-                    HeaderValue::Text(t) => Some(t.to_string()),
-                    HeaderValue::Received(r) => Some(received_line(r)),
-                    _ => None,
-                })
-                .collect(),
+            trace: trace_headers(message, raw),
+            parts: None,
             defects: Vec::new(),
             repaired: false,
             fingerprint: fingerprint(message, raw, body_start),
+            encrypted: None,
         }
     }
 
@@ -261,6 +288,171 @@ impl InboundMail {
     pub fn sender(&self) -> Option<&EmailAddress> {
         self.from.as_ref().map(|m| &m.address)
     }
+}
+
+/// Signed mail reads as its text, encrypted mail says so (nothing is verified or decrypted).
+/// `multipart/signed` (S/MIME and PGP/MIME) needs nothing here: its first part is the text and
+/// the signature an attachment. Here: opaque S/MIME signed data (the signed entity is taken
+/// out of the CMS structure; the `.p7m` is kept), S/MIME enveloped data and PGP/MIME
+/// encryption (marked), and inline PGP (the cleartext-signed text without its armor, the
+/// signature kept as a file; an armored message marked and kept as a file).
+fn unwrap_protection(mail: &mut InboundMail) {
+    let own = mail.parts.as_deref().unwrap_or_default();
+    if mail.signals.content_type == "multipart/encrypted"
+        || own.iter().any(|p| p.content_type == "multipart/encrypted")
+    {
+        mail.encrypted = Some(Encryption::PgpMime);
+    }
+    let pkcs7 = mail.attachments.iter().position(|a| {
+        a.readable
+            && (matches!(
+                a.content_type.as_str(),
+                "application/pkcs7-mime" | "application/x-pkcs7-mime"
+            ) || a.filename.to_ascii_lowercase().ends_with(".p7m"))
+    });
+    if let Some(at) = pkcs7 {
+        match cms::read(&mail.attachments[at].data) {
+            Some(cms::Content::Enveloped) => mail.encrypted = Some(Encryption::Smime),
+            Some(cms::Content::Signed(entity)) if mail.text.trim().is_empty() => {
+                if let Some(inner) = MessageParser::default().parse(&entity) {
+                    mail.text = body_text(&inner);
+                    mail.has_plain_text = inner
+                        .text_bodies()
+                        .any(|p| matches!(p.body, PartType::Text(_)));
+                    mail.html = inner
+                        .html_bodies()
+                        .find(|p| p.is_text_html())
+                        .and_then(|p| p.text_contents())
+                        .map(|h| h.replace('\0', ""));
+                    let room = MAX_ATTACHMENTS.saturating_sub(mail.attachments.len());
+                    let (files, omitted) = attachments(&inner);
+                    mail.attachments_omitted += omitted + files.len().saturating_sub(room);
+                    mail.attachments.extend(files.into_iter().take(room));
+                }
+            }
+            _ => {}
+        }
+    }
+    unpack_tnef(mail);
+    if let Some((text, signature)) = cleartext_signed(&mail.text) {
+        mail.text = text;
+        mail.attachments.push(Attachment::new(
+            "pgp-handtekening.asc",
+            "application/pgp-signature",
+            signature.into_bytes(),
+        ));
+    }
+    if let Some((text, message)) = armored(&mail.text, "MESSAGE") {
+        mail.text = text;
+        mail.encrypted = mail.encrypted.or(Some(Encryption::PgpInline));
+        mail.attachments.push(Attachment::new(
+            "versleuteld.asc",
+            "application/pgp-encrypted",
+            message.into_bytes(),
+        ));
+    }
+}
+
+/// Outlook's `winmail.dat` ([MS-OXTNEF]): the files inside become files of the mail, and its
+/// body the text when the mail has none; `winmail.dat` itself is always kept.
+fn unpack_tnef(mail: &mut InboundMail) {
+    let Some(at) = mail.attachments.iter().position(|a| {
+        a.readable
+            && (matches!(
+                a.content_type.as_str(),
+                "application/ms-tnef" | "application/vnd.ms-tnef"
+            ) || a.filename.eq_ignore_ascii_case("winmail.dat"))
+    }) else {
+        return;
+    };
+    let Some(tnef) = super::tnef::read(&mail.attachments[at].data) else {
+        return;
+    };
+    if mail.text.trim().is_empty() {
+        if let Some(text) = tnef.text.filter(|t| !t.trim().is_empty()) {
+            mail.text = clean_text(&text);
+            mail.has_plain_text = true;
+        } else if let Some(html) = tnef.html {
+            mail.text = clean_text(&mail_parser::decoders::html::html_to_text(&html));
+        }
+    }
+    for (name, data) in tnef.files {
+        if mail.attachments.len() == MAX_ATTACHMENTS {
+            mail.attachments_omitted += 1;
+            continue;
+        }
+        let name: String = one_line(&name)
+            .replace(['/', '\\'], "_")
+            .chars()
+            .take(200)
+            .collect();
+        let content_type = type_of_name(&name);
+        mail.attachments
+            .push(Attachment::new(name, content_type, data));
+    }
+}
+
+/// A file's type from its name, for files that came without one (out of TNEF).
+fn type_of_name(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("txt") => "text/plain",
+        Some("htm" | "html") => "text/html",
+        Some("eml") => "message/rfc822",
+        Some("doc") => "application/msword",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xls") => "application/vnd.ms-excel",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A cleartext-signed text (RFC 4880 §7): the signed text, dash-escaping undone, and the
+/// signature block; `None` when the text is not one.
+fn cleartext_signed(text: &str) -> Option<(String, String)> {
+    let begin = line_at(text, "-----BEGIN PGP SIGNED MESSAGE-----")?;
+    let (signed_and_sig, after) = {
+        let rest = &text[begin..];
+        let sig = rest.find("\n-----BEGIN PGP SIGNATURE-----")? + 1;
+        let end_marker = "-----END PGP SIGNATURE-----";
+        let end = rest[sig..].find(end_marker)? + sig + end_marker.len();
+        (&rest[..end], &rest[end..])
+    };
+    let sig_at = signed_and_sig.find("\n-----BEGIN PGP SIGNATURE-----")? + 1;
+    let (armored, signature) = signed_and_sig.split_at(sig_at);
+    // Armor headers ("Hash: SHA256") up to the first empty line, then the text.
+    let body = armored.split_once("\n\n").map_or("", |(_, b)| b);
+    let unescaped: Vec<&str> = body
+        .lines()
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect();
+    let text = format!("{}{}{}", &text[..begin], unescaped.join("\n"), after);
+    Some((text.trim_matches('\n').to_string(), signature.to_string()))
+}
+
+/// An armored block of `kind` (`MESSAGE`) taken out of the text: the text without it, and it.
+fn armored(text: &str, kind: &str) -> Option<(String, String)> {
+    let begin = line_at(text, &format!("-----BEGIN PGP {kind}-----"))?;
+    let end_marker = format!("-----END PGP {kind}-----");
+    let end = text[begin..]
+        .find(&end_marker)
+        .map_or(text.len(), |e| begin + e + end_marker.len());
+    let rest = format!("{}{}", &text[..begin], &text[end..]);
+    Some((
+        rest.trim_matches('\n').to_string(),
+        text[begin..end].to_string(),
+    ))
+}
+
+/// Where `marker` stands at the start of a line of `text`.
+fn line_at(text: &str, marker: &str) -> Option<usize> {
+    text.match_indices(marker)
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n')
 }
 
 /// Where parsing must stop: the start of the header line that opens the
@@ -296,19 +488,25 @@ fn container_cut(raw: &[u8]) -> Option<usize> {
     None
 }
 
-/// A parsed Received header as one plain line: `from HOST [IP] by HOST`.
-fn received_line(r: &mail_parser::Received<'_>) -> String {
-    let mut out = String::new();
-    if let Some(h) = &r.from {
-        out.push_str(&format!("from {h}"));
-    }
-    if let Some(ip) = r.from_ip {
-        out.push_str(&format!(" [{ip}]"));
-    }
-    if let Some(h) = &r.by {
-        out.push_str(&format!(" by {h}"));
-    }
-    out.trim().to_string()
+/// The trace headers of the top-level message, in order, from their raw bytes (so what a
+/// server wrote is read as written, not as a parser's idea of a `Received` line).
+fn trace_headers(message: &Message<'_>, raw: &[u8]) -> Vec<TraceHeader> {
+    message
+        .headers()
+        .iter()
+        .filter_map(|h| {
+            let kind = TraceKind::of(h.name.as_str())?;
+            let value = raw.get(h.offset_start as usize..h.offset_end as usize)?;
+            let mut header = TraceHeader::new(kind, &String::from_utf8_lossy(value));
+            // `Name :` (white space before the colon) is the obsolete syntax a server matching
+            // field names exactly may not recognise as the header it removes.
+            header.odd_name = raw
+                .get(h.offset_field as usize..h.offset_start as usize)
+                .and_then(|name| name.iter().rposition(|b| *b == b':').map(|c| &name[..c]))
+                .is_some_and(|name| name.last().is_some_and(|b| b.is_ascii_whitespace()));
+            Some(header)
+        })
+        .collect()
 }
 
 /// Strips angle brackets and white space from a message id.
@@ -428,38 +626,67 @@ fn thread_ids(message: &Message<'_>) -> Vec<String> {
 }
 
 fn signals(message: &Message<'_>) -> Signals {
-    let has = |name: &str| message.header(name).is_some() || message.header_raw(name).is_some();
     let lower = |name: &str| header_text(message, name).map(|s| s.trim().to_ascii_lowercase());
-    let return_path_null = message.headers().iter().any(|h| {
-        matches!(h.name, HeaderName::ReturnPath)
-            && match &h.value {
-                HeaderValue::Text(t) => clean_id(t).is_empty(),
-                HeaderValue::Empty => true,
-                _ => false,
-            }
-    });
-    let report = message
+    let names = conventions::header_names();
+    let fields = message
+        .headers_raw()
+        .filter_map(|(name, value)| {
+            let name = names.iter().find(|n| n.eq_ignore_ascii_case(name))?;
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            Some((name.to_string(), value.to_lowercase()))
+        })
+        .collect();
+    let (content_type, content_params) = message
         .content_type()
         .map(|ct| {
-            ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct
-                    .subtype()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            let mime = match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            };
+            let params = ct
+                .attributes()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| (a.name.to_ascii_lowercase(), a.value.trim().to_string()))
+                .collect();
+            (mime.to_ascii_lowercase(), params)
         })
-        .unwrap_or(false);
+        .unwrap_or_default();
     Signals {
-        auto_submitted: lower("Auto-Submitted"),
-        precedence: lower("Precedence"),
-        list_id: has("List-Id"),
-        list_unsubscribe: has("List-Unsubscribe"),
-        x_auto_response_suppress: has("X-Auto-Response-Suppress"),
-        x_autoreply: has("X-Autoreply") || has("X-Autorespond"),
-        null_return_path: return_path_null,
-        report,
+        fields,
+        content_type,
+        content_params,
         spam_flag: lower("X-Spam-Flag").is_some_and(|v| v.starts_with("yes"))
             || lower("X-Spam-Status").is_some_and(|v| v.starts_with("yes")),
-        ours: has(crate::outbound::CASE_HEADER),
+        ours: message.header(crate::outbound::CASE_HEADER).is_some()
+            || message.header_raw(crate::outbound::CASE_HEADER).is_some(),
     }
+}
+
+/// The parts of the mail's own MIME tree, as the convention table reads them: a part inside a
+/// forwarded message (`message/rfc822`) belongs to that message, not to this one.
+fn own_parts(message: &Message<'_>) -> Vec<MimePart> {
+    message
+        .parts
+        .iter()
+        .skip(1)
+        .filter_map(|part| {
+            let ct = part.content_type()?;
+            let mime = match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            };
+            Some(MimePart {
+                content_type: mime.to_ascii_lowercase(),
+                params: ct
+                    .attributes()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| a.name.to_ascii_lowercase())
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 /// What keeps the text from being read. Linear in the number of parts: a multipart whose

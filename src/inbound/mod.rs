@@ -3,14 +3,19 @@
 
 pub mod authres;
 pub mod classify;
+pub mod cms;
+pub mod conventions;
 pub mod imap;
 pub mod mail;
 pub mod maildir;
+pub mod provenance;
+pub mod tnef;
+pub mod trace;
 
 use chrono::{DateTime, Utc};
 
 pub use classify::{Classification, classify};
-pub use mail::{Attachment, InboundMail, hex, one_line};
+pub use mail::{Attachment, Encryption, InboundMail, hex, one_line};
 
 /// A message as it sits in the mailbox, before anything is decoded.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! Telling the administrator: when the mailbox cannot be read or mail cannot be sent for longer
-//! than `alerts.after_minutes` — at once when a login is refused — the director gets one alert;
-//! when it works again, one all-clear. Judged on every scheduler pass from what the daemon
+//! than `alerts.after_minutes` — at once when a login is refused, unless the login settings
+//! changed less than `alerts.login_grace_minutes` ago (a provider applies new permissions with a
+//! delay) — the director gets one alert; when it works again, one all-clear. Judged on every scheduler pass from what the daemon
 //! recorded (the inbound connection) and the outbox itself (mail tried and still waiting).
 //! If sending is what fails, the alert waits in the outbox like any mail, and `klachtd status`
 //! shows the failure meanwhile.
@@ -65,35 +66,69 @@ fn record_outbound(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<()> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Nothing,
+    /// A refused login within the grace after a change of the login settings: alerted at
+    /// `until` if it still fails then.
+    Wait {
+        until: DateTime<Utc>,
+    },
     Alert(Problem),
-    AllClear { since: DateTime<Utc> },
+    AllClear {
+        since: DateTime<Utc>,
+    },
 }
 
-/// The rule, apart from the database: alert once a failure has lasted `after` (a refused login
-/// at once) and no alert is open; all-clear once it is over and an alert is open.
+/// The rule, apart from the database: a refused login is alerted from `refused_from` on (at
+/// once, unless the login settings changed within the grace before), any other failure once it
+/// has lasted `after`; never while an alert is open. All-clear once it is over and an alert is
+/// open.
 pub fn decide(
     problem: Option<Problem>,
     open_alert: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     after: chrono::Duration,
+    refused_from: DateTime<Utc>,
 ) -> Action {
     match (problem, open_alert) {
+        (Some(p), None) if p.login_refused && now < refused_from => Action::Wait {
+            until: refused_from,
+        },
         (Some(p), None) if p.login_refused || now - p.since >= after => Action::Alert(p),
         (None, Some(since)) => Action::AllClear { since },
         _ => Action::Nothing,
     }
 }
 
+/// From when a refused login is alerted: the grace after the login settings last changed (as
+/// the daemon recorded them), or at once when nothing is recorded.
+pub fn refused_alert_from(
+    conn: &Connection,
+    grace: chrono::Duration,
+) -> anyhow::Result<DateTime<Utc>> {
+    Ok(health::login_setup_since(conn)?
+        .map(|since| since + grace)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC))
+}
+
 impl Jobs<'_> {
     /// Queues the alerts and all-clears that are due; returns how many.
     pub fn watch_health(&self, tx: &Connection, now: DateTime<Utc>) -> anyhow::Result<usize> {
-        let after = chrono::Duration::minutes(i64::from(self.intake.settings.alerts.after_minutes));
+        let alerts = &self.intake.settings.alerts;
+        let after = chrono::Duration::minutes(i64::from(alerts.after_minutes));
+        let grace = chrono::Duration::minutes(i64::from(alerts.login_grace_minutes));
+        let refused_from = refused_alert_from(tx, grace)?;
         record_outbound(tx, now)?;
         let mut queued = 0;
         for component in Component::ALL {
             let open = health::open_alert(tx, component.as_str())?.map(|(at, _)| at);
-            match decide(problem(tx, component)?, open, now, after) {
+            match decide(problem(tx, component)?, open, now, after, refused_from) {
                 Action::Nothing => {}
+                Action::Wait { until } => tracing::info!(
+                    component = component.as_str(),
+                    %until,
+                    "the login is refused, but the login settings changed less than \
+                     alerts.login_grace_minutes ago (a provider can take that long to apply new \
+                     permissions): the director is alerted at {until} if it still fails then"
+                ),
                 Action::Alert(p) => {
                     self.queue_notice(tx, component, Some(&p), p.since, now)?;
                     health::raise_alert(tx, component.as_str(), p.since, &p.reason)?;
@@ -155,9 +190,12 @@ impl Jobs<'_> {
                 case: None,
                 context,
                 attachments: &[],
+                files: crate::outbound::mailer::Files::None,
+                cause: crate::outbound::budget::Cause::Proven,
             },
             now,
-        )
+        )?;
+        Ok(())
     }
 }
 
@@ -226,10 +264,7 @@ pub fn inbound_ok(store: &crate::store::Store, now: DateTime<Utc>) {
 
 /// Reading the mailbox failed at `now` with `error`.
 pub fn inbound_failed(store: &crate::store::Store, now: DateTime<Utc>, error: &anyhow::Error) {
-    let refused = error.downcast_ref::<crate::auth::LoginRefused>().is_some()
-        || error
-            .downcast_ref::<crate::auth::token::GrantRefused>()
-            .is_some();
+    let refused = crate::auth::is_login_refused(error);
     let text = format!("{error:#}");
     if let Err(e) = health::record_failure(
         store.conn(),
@@ -290,15 +325,18 @@ mod tests {
 
     proptest! {
         /// Over any sequence of up/down observations a minute apart: alerts and all-clears
-        /// alternate, starting with an alert; an alert comes only for a failure that has lasted
-        /// the threshold (or a refused login); an all-clear only once the failure is over; and
-        /// after a failure that lasted the threshold, an alert was sent before it ended.
+        /// alternate, starting with an alert; a refused login is alerted once the grace after a
+        /// change of the login settings is over (at once without one), any other failure once it
+        /// has lasted the threshold, and never before; an all-clear comes only once the failure
+        /// is over.
         #[test]
         fn alerts_and_all_clears_alternate_and_respect_the_threshold(
             steps in proptest::collection::vec((any::<bool>(), any::<bool>()), 1..200),
             threshold in 1i64..30,
+            grace_end in -10i64..220,
         ) {
             let after = chrono::Duration::minutes(threshold);
+            let refused_from = t(grace_end);
             let mut since: Option<DateTime<Utc>> = None;
             let mut open: Option<DateTime<Utc>> = None;
             let mut sent = Vec::new();
@@ -308,17 +346,21 @@ mod tests {
                     let s = *since.get_or_insert(now);
                     Some(Problem { since: s, reason: "x".into(), login_refused: *refused })
                 } else {
-                    // A failure that lasted the threshold was alerted before it ended.
-                    if let Some(s) = since && now - s > after {
-                        prop_assert!(open.is_some(), "a long failure went unreported");
-                    }
                     since = None;
                     None
                 };
-                match decide(problem.clone(), open, now, after) {
+                let due = |p: &Problem| {
+                    if p.login_refused { now >= refused_from } else { now - p.since >= after }
+                };
+                match decide(problem.clone(), open, now, after, refused_from) {
                     Action::Nothing => {}
+                    Action::Wait { until } => {
+                        let p = problem.clone().unwrap();
+                        prop_assert!(p.login_refused && now < refused_from && open.is_none());
+                        prop_assert_eq!(until, refused_from);
+                    }
                     Action::Alert(p) => {
-                        prop_assert!(p.login_refused || now - p.since >= after);
+                        prop_assert!(due(&p));
                         prop_assert!(open.is_none());
                         open = Some(p.since);
                         sent.push(true);
@@ -329,6 +371,10 @@ mod tests {
                         open = None;
                         sent.push(false);
                     }
+                }
+                // Whatever is due has been alerted.
+                if let Some(p) = &problem && due(p) {
+                    prop_assert!(open.is_some(), "a due failure went unreported");
                 }
             }
             for (i, alert) in sent.iter().enumerate() {

@@ -130,6 +130,8 @@ impl Jobs<'_> {
                     case: None,
                     context,
                     attachments: &[],
+                    files: crate::outbound::mailer::Files::None,
+                    cause: crate::outbound::budget::Cause::Proven,
                 },
                 now,
             )?;
@@ -221,6 +223,10 @@ impl Jobs<'_> {
             .map(|m| crate::domain::wording::missing_field(m, lang))
             .collect();
         context.insert("missing", &missing);
+        context.insert(
+            "confidential",
+            &self.intake.registry().confidential_note(case, lang),
+        );
         mailer.to_roles(
             tx,
             Letter {
@@ -229,6 +235,16 @@ impl Jobs<'_> {
                 case: Some(case),
                 context,
                 attachments: &[],
+                files: crate::outbound::mailer::Files::None,
+                // A case no proven staff member has taken on exists only because of mail from
+                // a sender who is not proven: its reminders count against the budget (a flood
+                // of complaints never becomes a flood of reminders); once a handler is set,
+                // they never do (issue 22).
+                cause: if case.handler.is_some() {
+                    crate::outbound::budget::Cause::Proven
+                } else {
+                    crate::outbound::budget::Cause::Unproven
+                },
             },
             &self.intake.handler_or_staff(case),
             now,

@@ -26,6 +26,9 @@ pub struct DigestLine {
     pub verdict: String,
     /// The complainant's address cannot receive mail: someone must answer another way.
     pub unreachable: bool,
+    /// Role addresses the complaint concerns (issue 25): their copy shows no subject.
+    #[serde(skip)]
+    pub concerns: Vec<String>,
 }
 
 /// The digest's figures for the week ending at `end` (exclusive).
@@ -54,6 +57,68 @@ pub struct DigestContent {
     pub verdicts_more: usize,
     /// Median working days from receipt to reaction over the cases reacted to this year.
     pub median_reaction_days: Option<f64>,
+    /// Open privacy requests (issue 25), soonest deadline first, and how many are overdue.
+    pub privacy_requests: Vec<PrivacyLine>,
+    pub privacy_overdue: usize,
+    /// Cases under a legal hold (issue 25), soonest end first.
+    pub holds: Vec<HoldLine>,
+}
+
+/// An open privacy request as the digest lists it (issue 25).
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivacyLine {
+    pub reference: String,
+    pub kind: String,
+    pub received: String,
+    pub due: String,
+    pub overdue: bool,
+    pub extended: bool,
+}
+
+/// A legal hold as the digest lists it (issue 25).
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldLine {
+    pub reference: String,
+    pub until: String,
+    pub reason: String,
+    #[serde(skip)]
+    pub concerns: Vec<String>,
+}
+
+impl DigestContent {
+    /// The digest as `reader` gets it: the lines of cases that concern them keep their
+    /// reference and dates, but not their subject (or a hold's reason). Counts are unchanged.
+    pub fn for_reader(&self, reader: &str, lang: Language) -> DigestContent {
+        let hidden = match lang {
+            Language::Nl => "(vertrouwelijk)",
+            Language::En => "(confidential)",
+        };
+        let mask = |lines: &[DigestLine]| -> Vec<DigestLine> {
+            lines
+                .iter()
+                .map(|l| {
+                    let mut l = l.clone();
+                    if l.concerns.iter().any(|a| a.eq_ignore_ascii_case(reader)) {
+                        l.subject = hidden.to_string();
+                    }
+                    l
+                })
+                .collect()
+        };
+        let mut out = self.clone();
+        out.new_cases = mask(&self.new_cases);
+        out.open_cases = mask(&self.open_cases);
+        out.closed = mask(&self.closed);
+        out.escalated = mask(&self.escalated);
+        out.appealed = mask(&self.appealed);
+        out.verdicts = mask(&self.verdicts);
+        for h in &mut out.holds {
+            if h.concerns.iter().any(|a| a.eq_ignore_ascii_case(reader)) {
+                h.reason = hidden.to_string();
+            }
+        }
+        out
+    }
 }
 
 /// The most cases a digest lists under one heading; the rest are counted
@@ -141,6 +206,7 @@ impl Jobs<'_> {
             deadline: deadline.label(lang).to_string(),
             overdue: cases::is_overdue(case, today),
             unreachable: case.unreachable_from.is_some(),
+            concerns: case.privacy.concerns.clone(),
             agreement: match (case.agreement, lang) {
                 (Some(true), Language::Nl) => "ja".into(),
                 (Some(false), Language::Nl) => "nee".into(),
@@ -216,6 +282,7 @@ impl Jobs<'_> {
         let (escalated_count, escalated) = list(Stamp::Escalated)?;
         let (appealed_count, appealed) = list(Stamp::Appealed)?;
         let (verdicts_count, verdicts) = list(Stamp::Verdict)?;
+        let (privacy_requests, privacy_overdue, holds) = self.privacy_lines(tx, today, lang)?;
         // Named after the week it covers.
         let iso = first_day.iso_week();
         Ok(DigestContent {
@@ -239,7 +306,60 @@ impl Jobs<'_> {
             appealed,
             verdicts,
             median_reaction_days: reaction_days.median(),
+            privacy_requests,
+            privacy_overdue,
+            holds,
         })
+    }
+
+    /// The open privacy requests (and how many are overdue) and the legal holds in force
+    /// (issue 25): a few rows each, from their own indexes.
+    #[allow(clippy::type_complexity)]
+    fn privacy_lines(
+        &self,
+        tx: &Connection,
+        today: NaiveDate,
+        lang: Language,
+    ) -> anyhow::Result<(Vec<PrivacyLine>, usize, Vec<HoldLine>)> {
+        let mut requests = Vec::new();
+        let mut overdue = 0;
+        for id in crate::store::privacy::open_requests(tx)? {
+            let Some(case) = cases::by_id(tx, id)? else {
+                continue;
+            };
+            let Some(r) = &case.privacy.request else {
+                continue;
+            };
+            overdue += usize::from(r.overdue_on(today));
+            if requests.len() < LIST_CAP {
+                requests.push(PrivacyLine {
+                    reference: case.reference.to_string(),
+                    kind: r.kind.label(lang == Language::Nl).to_string(),
+                    received: templates::long_date(r.received, lang),
+                    due: templates::long_date(r.due, lang),
+                    overdue: r.overdue_on(today),
+                    extended: r.extended_months.is_some(),
+                });
+            }
+        }
+        let mut holds = Vec::new();
+        for id in crate::store::privacy::held(tx, today)?
+            .into_iter()
+            .take(LIST_CAP)
+        {
+            let Some(case) = cases::by_id(tx, id)? else {
+                continue;
+            };
+            if let Some(h) = &case.privacy.hold {
+                holds.push(HoldLine {
+                    reference: case.reference.to_string(),
+                    until: templates::long_date(h.until, lang),
+                    reason: h.reason.clone(),
+                    concerns: case.privacy.concerns.clone(),
+                });
+            }
+        }
+        Ok((requests, overdue, holds))
     }
 
     /// The moment this week's digest falls due.
@@ -288,18 +408,26 @@ impl Jobs<'_> {
         let settings = self.intake.settings;
         let mut recipients = vec![settings.roles.director.clone()];
         recipients.extend(settings.digest.extra_recipients.iter().cloned());
-        self.intake.mailer().to_roles(
-            tx,
-            Letter {
-                kind: OutboxKind::Digest,
-                template: Template::Digest,
-                case: None,
-                context: self.digest_context(content),
-                attachments: &[],
-            },
-            &recipients,
-            now,
-        )?;
+        recipients.dedup();
+        for recipient in &recipients {
+            // Each reader's own copy: a case that concerns them shows no subject (issue 25).
+            let content = content.for_reader(recipient.as_str(), settings.organisation.language);
+            self.intake.mailer().to_role(
+                tx,
+                Letter {
+                    kind: OutboxKind::Digest,
+                    template: Template::Digest,
+                    case: None,
+                    context: self.digest_context(&content),
+                    attachments: &[],
+                    files: crate::outbound::mailer::Files::None,
+                    cause: crate::outbound::budget::Cause::Proven,
+                },
+                recipient,
+                None,
+                now,
+            )?;
+        }
         tracing::info!(week = %content.week, "weekly digest queued");
         Ok(())
     }

@@ -1,13 +1,16 @@
 //! Scheduled work beside the mail path: deadline reminders and overdue alerts
-//! ([`deadlines`]), the weekly digest ([`digest`]), the yearly analysis ([`report`]) and the
-//! retention purge ([`retention`]). Every job is idempotent (a `notices` key per thing done)
+//! ([`deadlines`]), the weekly digest ([`digest`]), the yearly analysis ([`report`]), the
+//! retention purge ([`retention`]) and the summary of mail the outbound budget held back
+//! ([`summaries`]). Every job is idempotent (a `notices` key per thing done)
 //! and catches up: run at any moment, it does exactly what has fallen due and not been done.
 
 pub mod alerts;
 pub mod deadlines;
 pub mod digest;
+pub mod privacy;
 pub mod report;
 pub mod retention;
+pub mod summaries;
 
 use crate::intake::Intake;
 use crate::store::Store;
@@ -28,6 +31,8 @@ pub struct JobReport {
     pub purged: usize,
     /// Administrator alerts and all-clears queued.
     pub alerts: usize,
+    /// Summaries of held-back mail queued (issue 22).
+    pub summaries: usize,
     /// Mailbox copies of purged cases' mail (source key, Message-ID); queued for removal from
     /// the mailbox in the same transaction (`mailbox_removals`).
     pub purged_mail: Vec<(String, Option<String>)>,
@@ -44,6 +49,7 @@ impl std::fmt::Debug for JobReport {
             .field("reports", &self.reports)
             .field("purged", &self.purged)
             .field("alerts", &self.alerts)
+            .field("summaries", &self.summaries)
             .field("purged_mail", &self.purged_mail.len())
             .finish()
     }
@@ -53,14 +59,19 @@ impl Jobs<'_> {
     /// Runs everything due at `now`, each job in its own transaction.
     pub fn run_due(&self, store: &mut Store, now: DateTime<Utc>) -> anyhow::Result<JobReport> {
         let deadlines = store.transaction(|tx| self.watch_deadlines(tx, now))?;
+        // issue 25: privacy requests' legal deadlines, watched like the procedure's.
+        let (privacy_reminders, privacy_overdue) =
+            store.transaction(|tx| self.watch_privacy_requests(tx, now))?;
         let digests = store.transaction(|tx| self.digest_if_due(tx, now))?;
         let reports = store.transaction(|tx| self.report_if_due(tx, now))?;
         let purged = self.purge_if_due(store, now)?;
         let alerts = store.transaction(|tx| self.watch_health(tx, now))?;
+        let summaries = store.transaction(|tx| self.send_summaries(tx, now))?;
         Ok(JobReport {
             alerts,
-            reminders: deadlines.reminders,
-            overdue: deadlines.overdue,
+            summaries,
+            reminders: deadlines.reminders + privacy_reminders,
+            overdue: deadlines.overdue + privacy_overdue,
             digests: usize::from(digests),
             reports: usize::from(reports),
             purged: purged.len(),

@@ -565,6 +565,8 @@ impl Jobs<'_> {
                 case: None,
                 context,
                 attachments: &attachments,
+                files: crate::outbound::mailer::Files::Report { year },
+                cause: crate::outbound::budget::Cause::Proven,
             },
             &self.intake.settings.roles.director,
             None,

@@ -52,6 +52,11 @@ impl Jobs<'_> {
             if case.purged_at.is_some() {
                 continue;
             }
+            // issue 25: a legal hold keeps the case until its last day.
+            let today = now.with_timezone(&self.intake.tz).date_naive();
+            if case.privacy.hold_on(today).is_some() {
+                continue;
+            }
             let mut stmt =
                 conn.prepare("SELECT source_key, message_id FROM mails WHERE case_id = ?1")?;
             let mail = stmt
@@ -150,7 +155,12 @@ impl Jobs<'_> {
     }
 }
 
-fn purge_case(tx: &Connection, case: &CaseRecord, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// Removes one case's personal data as the retention purge does (also `klachtd erase`).
+pub(crate) fn purge_case(
+    tx: &Connection,
+    case: &CaseRecord,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let verdict = case
         .verdict
         .as_deref()

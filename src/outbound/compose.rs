@@ -229,10 +229,7 @@ mod tests {
             format!("Ontvangstbevestiging [KL-2026-0001]: {long}")
         );
         assert!(parsed.signals.ours);
-        assert_eq!(
-            parsed.signals.auto_submitted.as_deref(),
-            Some("auto-replied")
-        );
+        assert_eq!(parsed.signals.field("auto-submitted"), Some("auto-replied"));
     }
 
     proptest::proptest! {

@@ -1,7 +1,9 @@
 //! Mail out: templates → lettre messages → the outbox → SMTP or files.
 
+pub mod budget;
 pub mod compose;
 pub mod connection;
+pub mod inert;
 pub mod mailer;
 pub mod templates;
 pub mod transport;

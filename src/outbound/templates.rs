@@ -34,10 +34,18 @@ pub enum Template {
     AdminAlert,
     AdminAllClear,
     TestMail,
+    // issue 25: the AVG
+    PrivacyExtension,
+    PrivacyReminder,
+    DossierCover,
+    /// The summary of mail the outbound budget held back (issue 22).
+    Summary,
+    /// To the director: acknowledgements wait for the hourly maximum (issue 22).
+    AcknowledgementFlood,
 }
 
 impl Template {
-    pub const ALL: [Template; 21] = [
+    pub const ALL: [Template; 26] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -59,6 +67,11 @@ impl Template {
         Self::AdminAlert,
         Self::AdminAllClear,
         Self::TestMail,
+        Self::PrivacyExtension,
+        Self::PrivacyReminder,
+        Self::DossierCover,
+        Self::Summary,
+        Self::AcknowledgementFlood,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +97,11 @@ impl Template {
             Self::AdminAlert => "admin_alert",
             Self::AdminAllClear => "admin_all_clear",
             Self::TestMail => "test_mail",
+            Self::PrivacyExtension => "privacy_extension",
+            Self::PrivacyReminder => "privacy_reminder",
+            Self::DossierCover => "dossier_cover",
+            Self::Summary => "summary",
+            Self::AcknowledgementFlood => "acknowledgement_flood",
         }
     }
 }
@@ -141,6 +159,16 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "en" / "admin_all_clear",
     "nl" / "test_mail",
     "en" / "test_mail",
+    "nl" / "privacy_extension",
+    "en" / "privacy_extension",
+    "nl" / "privacy_reminder",
+    "en" / "privacy_reminder",
+    "nl" / "dossier_cover",
+    "en" / "dossier_cover",
+    "nl" / "summary",
+    "en" / "summary",
+    "nl" / "acknowledgement_flood",
+    "en" / "acknowledgement_flood",
 ];
 
 /// A rendered mail body.
@@ -392,6 +420,15 @@ pub fn long_datetime(at: DateTime<Utc>, tz: Tz, lang: Language) -> String {
         local.hour(),
         local.minute()
     )
+}
+
+/// "820 B", "14 KB", "4.2 MB": a file's size as mail names it.
+pub fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
 }
 
 /// The first part of a text, cut at a word boundary near `max_chars`, with "…" when cut.

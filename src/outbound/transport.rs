@@ -132,18 +132,7 @@ impl Transport {
                 })
             }
             Transport::File(dir) => {
-                let name: String = mail
-                    .message_id
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let path = dir.join(format!("{name}.eml"));
+                let path = file_copy(dir, &mail.message_id);
                 let raw = mail.raw.clone();
                 tokio::task::spawn_blocking(move || {
                     crate::fsutil::write_private_atomic(&path, &raw)
@@ -154,6 +143,22 @@ impl Transport {
             }
         }
     }
+}
+
+/// Where the file transport writes the mail with this Message-ID (`<message-id>.eml`, every
+/// character but letters, digits and `.-_@` made `_`); `klachtd erase` removes it there.
+pub fn file_copy(dir: &std::path::Path, message_id: &str) -> PathBuf {
+    let name: String = message_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{name}.eml"))
 }
 
 fn envelope(mail: &QueuedMail) -> anyhow::Result<Envelope> {

@@ -75,6 +75,8 @@ pub struct CaseRecord {
     /// for the case is packed on it too.
     #[serde(skip)]
     pub basis: Option<Basis>,
+    /// Whom the complaint concerns, a legal hold, a privacy request (issue 25).
+    pub privacy: crate::domain::privacy::Privacy,
 }
 
 fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -188,6 +190,7 @@ pub fn insert_record(
             Complainant::Unreachable(raw) => Some(raw.to_string()),
         },
         basis: case.basis.cloned(),
+        privacy: Default::default(),
     })
 }
 
@@ -256,6 +259,12 @@ const COLUMNS: &str =
     (SELECT b.deflated FROM case_texts t JOIN mail_bodies b ON b.mail_id = t.basis
      WHERE t.case_id = cases.id), reaction_extended, closing_extended";
 
+/// [`COLUMNS`] and the case's privacy side (issue 25), as `from_row` reads them.
+fn columns() -> &'static str {
+    static ALL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| format!("{COLUMNS}, {}", super::privacy::PRIVACY_COLUMN))
+}
+
 fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
     let basis = match (
         r.get::<_, Option<i64>>(26)?,
@@ -314,6 +323,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         closing_extended: r.get(29)?,
         purged_at: opt_instant(r, 23)?,
         unreachable_from: r.get(24)?,
+        privacy: super::privacy::from_json(r.get::<_, Option<String>>(30)?.as_deref())?,
     })
 }
 
@@ -380,13 +390,14 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
             case.closing_extended,
         ],
     )?;
+    super::privacy::save(conn, case.id, &case.privacy)?;
     Ok(())
 }
 
 /// A case by row id.
 pub fn by_id(conn: &Connection, id: i64) -> anyhow::Result<Option<CaseRecord>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM cases WHERE id = ?1"))?
+        .prepare_cached(&format!("SELECT {} FROM cases WHERE id = ?1", columns()))?
         .query_row(params![id], from_row)
         .optional()?)
 }
@@ -406,14 +417,28 @@ pub fn origin_message_id(conn: &Connection, case_id: i64) -> anyhow::Result<Opti
 /// One case by reference.
 pub fn get(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<CaseRecord>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM cases WHERE reference = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {} FROM cases WHERE reference = ?1",
+            columns()
+        ))?
         .query_row(params![reference.to_string()], from_row)
+        .optional()?)
+}
+
+/// A case's row id, without reading (or unpacking) the case.
+pub fn id_of(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM cases WHERE reference = ?1")?
+        .query_row(params![reference.to_string()], |r| r.get(0))
         .optional()?)
 }
 
 /// The whole register, oldest first.
 pub fn list(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM cases ORDER BY year, seq"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM cases ORDER BY year, seq",
+        columns()
+    ))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -636,7 +661,8 @@ fn by_ids(
     params: impl rusqlite::Params,
 ) -> anyhow::Result<Vec<CaseRecord>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM cases WHERE id IN ({ids_sql}) ORDER BY year, seq"
+        "SELECT {} FROM cases WHERE id IN ({ids_sql}) ORDER BY year, seq",
+        columns()
     ))?;
     let rows = stmt.query_map(params, from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -867,8 +893,22 @@ pub fn claim_acknowledgement(
         .prepare_cached(
             "INSERT OR IGNORE INTO acknowledgements (address, day, case_id) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![address.without_tag(), day.to_string(), case_id])?;
+        .execute(params![address.delivery_key(), day.to_string(), case_id])?;
     Ok(inserted == 1)
+}
+
+/// Whether `address` (its mailbox, without `+tag`) was acknowledged before `day`: a
+/// complainant of an earlier case (one primary-key lookup).
+pub fn acknowledged_before(
+    conn: &Connection,
+    address: &EmailAddress,
+    day: NaiveDate,
+) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM acknowledgements WHERE address = ?1 AND day < ?2 LIMIT 1")?
+        .query_row(params![address.delivery_key(), day.to_string()], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 #[cfg(test)]
@@ -940,7 +980,10 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let conn = store.conn();
         let by_ids = |ids: &str| {
-            format!("SELECT {COLUMNS} FROM cases WHERE id IN ({ids}) ORDER BY year, seq")
+            format!(
+                "SELECT {} FROM cases WHERE id IN ({ids}) ORDER BY year, seq",
+                columns()
+            )
         };
         let stamps = [
             Stamp::Received,

@@ -1,7 +1,8 @@
 //! The daemon's record of its own connections — when the mailbox was last read, since when
-//! reading it fails and why — the open administrator alerts, and the outbox seen as a whole.
-//! Its two tables are made on first write (`CREATE TABLE IF NOT EXISTS`), so they need no
-//! schema number of their own; readers treat a missing table as "nothing recorded yet".
+//! reading it fails and why — the open administrator alerts, since when the login settings
+//! are as they are, and the outbox seen as a whole. Its tables are made on first write
+//! (`CREATE TABLE IF NOT EXISTS`), so they need no schema number of their own; readers treat a
+//! missing table as "nothing recorded yet".
 
 use super::{parse_ts, ts};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,11 @@ const TABLES: &str = "
         component TEXT PRIMARY KEY,
         raised_at TEXT NOT NULL,
         reason    TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS login_setup (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint TEXT NOT NULL,
+        since       TEXT NOT NULL
     );";
 
 fn ensure(conn: &Connection) -> anyhow::Result<()> {
@@ -145,6 +151,37 @@ pub fn clear_alert(conn: &Connection, component: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Records the login settings' fingerprint as seen at `now` and returns since when they are
+/// as they are: `now` when they are new or changed (the first start counts as a change), else
+/// the moment they were first seen.
+pub fn note_login_setup(
+    conn: &Connection,
+    fingerprint: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DateTime<Utc>> {
+    ensure(conn)?;
+    conn.execute(
+        "INSERT INTO login_setup (id, fingerprint, since) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET fingerprint = ?1, since = ?2
+         WHERE fingerprint <> ?1",
+        params![fingerprint, ts(now)],
+    )?;
+    Ok(login_setup_since(conn)?.unwrap_or(now))
+}
+
+/// Since when the login settings are as last recorded, if recorded.
+pub fn login_setup_since(conn: &Connection) -> anyhow::Result<Option<DateTime<Utc>>> {
+    if !has_table(conn, "login_setup")? {
+        return Ok(None);
+    }
+    conn.query_row("SELECT since FROM login_setup WHERE id = 1", [], |r| {
+        r.get::<_, String>(0)
+    })
+    .optional()?
+    .map(|s| Ok(parse_ts(&s)?))
+    .transpose()
+}
+
 /// The outbox as a whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxHealth {
@@ -212,6 +249,20 @@ pub fn quarantined(conn: &Connection) -> anyhow::Result<usize> {
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn the_login_setup_counts_from_its_last_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("k.sqlite")).unwrap();
+        let t = |m: i64| {
+            "2026-12-01T09:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::minutes(m)
+        };
+        assert_eq!(login_setup_since(store.conn()).unwrap(), None);
+        assert_eq!(note_login_setup(store.conn(), "a", t(0)).unwrap(), t(0));
+        assert_eq!(note_login_setup(store.conn(), "a", t(30)).unwrap(), t(0));
+        assert_eq!(note_login_setup(store.conn(), "b", t(40)).unwrap(), t(40));
+        assert_eq!(login_setup_since(store.conn()).unwrap(), Some(t(40)));
+    }
 
     #[test]
     fn a_failure_counts_from_its_first_occurrence_until_success() {

@@ -2,6 +2,7 @@
 //! and the raw original, so nothing is ever lost and nothing is processed twice.
 
 use super::ts;
+use crate::domain::EmailAddress;
 use crate::inbound::Disposition;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -144,6 +145,34 @@ pub fn seen_message_id(
         .query_row(params![message_id, sender, except], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+/// Whether this Message-ID was first used by another mailbox than `sender` (compared as
+/// [`EmailAddress::mailbox`] does): `Some(case)` with the reference of the case that first
+/// mail belongs to (`None` when it belongs to none). Another sender reusing a Message-ID is
+/// the one trace a spoofing attempt leaves (a stranger "withdrawing" someone else's
+/// complaint); the first sender sending it again is a resend.
+pub fn reused_by_another_sender(
+    conn: &Connection,
+    message_id: &str,
+    sender: Option<&EmailAddress>,
+    except: i64,
+) -> anyhow::Result<Option<Option<String>>> {
+    let first: Option<(Option<String>, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT m.sender, c.reference FROM mails m LEFT JOIN cases c ON c.id = m.case_id
+             WHERE m.message_id = ?1 AND m.id != ?2 ORDER BY m.id LIMIT 1",
+        )?
+        .query_row(params![message_id, except], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((first_sender, case)) = first else {
+        return Ok(None);
+    };
+    let first_sender = first_sender
+        .as_deref()
+        .and_then(|e| e.parse::<EmailAddress>().ok())
+        .map(|e| e.mailbox());
+    Ok((first_sender != sender.map(EmailAddress::mailbox)).then_some(case))
 }
 
 /// What was recorded for this copy of a mail in the mailbox, if it was.

@@ -1,6 +1,7 @@
 //! SQLite persistence: opening the database safely, migrations, and one module per table
 //! group. rusqlite types stay inside this module tree.
 
+pub mod budget;
 pub mod cases;
 pub mod health;
 pub mod mails;
@@ -8,6 +9,8 @@ pub mod maintenance;
 pub mod notices;
 pub mod outbox;
 pub mod packed;
+pub mod person;
+pub mod privacy;
 mod schema;
 pub mod tokens;
 

@@ -13,12 +13,18 @@ pub fn claim(conn: &Connection, key: &str, now: DateTime<Utc>) -> anyhow::Result
     )? == 1)
 }
 
+/// Releases `key`, so that it can be claimed again (a flood that ended).
+pub fn release(conn: &Connection, key: &str) -> anyhow::Result<()> {
+    conn.prepare_cached("DELETE FROM notices WHERE key = ?1")?
+        .execute(params![key])?;
+    Ok(())
+}
+
 /// Whether `key` was claimed.
 pub fn done(conn: &Connection, key: &str) -> anyhow::Result<bool> {
     Ok(conn
-        .query_row("SELECT 1 FROM notices WHERE key = ?1", params![key], |_| {
-            Ok(())
-        })
+        .prepare_cached("SELECT 1 FROM notices WHERE key = ?1")?
+        .query_row(params![key], |_| Ok(()))
         .optional()?
         .is_some())
 }

@@ -24,14 +24,19 @@ pub enum OutboxKind {
     Escalation,
     Appeal,
     ConfirmationRequest,
+    /// A notice to a role address about mail in its name that proves nothing (a "Niet
+    /// verwerkt" notice): limited per day together with confirmation requests.
+    UnprovenNotice,
     Reminder,
     OverdueAlert,
     Digest,
     AnnualReport,
+    /// The summary of mail the outbound budget held back (issue 22).
+    Summary,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 16] = [
+    pub const ALL: [OutboxKind; 18] = [
         Self::Acknowledgement,
         Self::StaffNotification,
         Self::FollowUpNotification,
@@ -44,10 +49,12 @@ impl OutboxKind {
         Self::Escalation,
         Self::Appeal,
         Self::ConfirmationRequest,
+        Self::UnprovenNotice,
         Self::Reminder,
         Self::OverdueAlert,
         Self::Digest,
         Self::AnnualReport,
+        Self::Summary,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,10 +71,12 @@ impl OutboxKind {
             Self::Escalation => "escalation",
             Self::Appeal => "appeal",
             Self::ConfirmationRequest => "confirmation_request",
+            Self::UnprovenNotice => "unproven_notice",
             Self::Reminder => "reminder",
             Self::OverdueAlert => "overdue_alert",
             Self::Digest => "digest",
             Self::AnnualReport => "annual_report",
+            Self::Summary => "summary",
         }
     }
 
@@ -86,10 +95,12 @@ impl OutboxKind {
             Self::Escalation => "escalation",
             Self::Appeal => "appeal",
             Self::ConfirmationRequest => "confirm",
+            Self::UnprovenNotice => "unproven",
             Self::Reminder => "reminder",
             Self::OverdueAlert => "overdue",
             Self::Digest => "digest",
             Self::AnnualReport => "report",
+            Self::Summary => "summary",
         }
     }
 
@@ -293,70 +304,6 @@ fn select(
     Ok(out)
 }
 
-/// How many ids the outbox's rows span, found from its two ends (one aggregate each: SQLite
-/// reads MIN and MAX from the index only when a SELECT has no other).
-const OUTBOX_SPAN_SQL: &str =
-    "SELECT COALESCE((SELECT MAX(id) FROM outbox) - (SELECT MIN(id) FROM outbox) + 1, 0)";
-
-const ACKNOWLEDGEMENT_SLOT_SQL: &str =
-    "SELECT next_attempt_at FROM outbox WHERE kind = 'acknowledgement' AND next_attempt_at > ?2
-     ORDER BY next_attempt_at DESC LIMIT 1 OFFSET ?1";
-
-/// When a new acknowledgement may go out so that no hour holds more than `per_hour` of
-/// them: `now`, or an hour after the `per_hour`-th latest one scheduled.
-pub fn acknowledgement_slot(
-    conn: &Connection,
-    now: DateTime<Utc>,
-    per_hour: u32,
-) -> anyhow::Result<DateTime<Utc>> {
-    // Fewer rows in the whole outbox than `per_hour` (its ids span no more rows than that):
-    // nothing can delay this one. Two index lookups, where the walk below would step through
-    // every acknowledgement of the last hour before finding no `per_hour`-th (a ceiling set
-    // high, as the benchmark does, made that walk grow with every complaint of a flood).
-    let span: i64 = conn
-        .prepare_cached(OUTBOX_SPAN_SQL)?
-        .query_row([], |r| r.get(0))?;
-    if span < i64::from(per_hour) {
-        return Ok(now);
-    }
-    // Only the acknowledgements of the last hour (and any scheduled later) can delay this
-    // one: an older `per_hour`-th latest gives `now` all the same. Bounding the walk keeps its
-    // cost independent of the register's size, whatever `per_hour` is.
-    let nth_latest: Option<String> = conn
-        .prepare_cached(ACKNOWLEDGEMENT_SLOT_SQL)?
-        .query_row(
-            params![
-                per_hour.saturating_sub(1),
-                ts(now - chrono::Duration::hours(1))
-            ],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(at) = nth_latest.as_deref().map(parse_ts).transpose()? else {
-        return Ok(now);
-    };
-    Ok((at + chrono::Duration::hours(1)).max(now))
-}
-
-/// How many mails of `kind` were queued for `recipient` since `since`.
-pub fn count_to_since(
-    conn: &Connection,
-    kind: OutboxKind,
-    recipient: &str,
-    since: DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE kind = ?1 AND recipients = ?2 AND created_at >= ?3",
-        params![
-            kind.as_str(),
-            serde_json::to_string(&[recipient])?,
-            ts(since)
-        ],
-        |r| r.get(0),
-    )?;
-    Ok(n as usize)
-}
-
 /// The heads' ids first (the subquery), walking only the queued rows in id order
 /// (outbox_queued), each checked against its own case's rows; then the whole rows and bodies
 /// of those ids only. One statement, so one read transaction (and one pair of lock calls) for
@@ -495,6 +442,15 @@ pub fn for_case(conn: &Connection, case_id: i64) -> anyhow::Result<Vec<QueuedMai
 }
 
 /// The case a Message-ID we sent belongs to.
+/// The row id of the case a Message-ID we sent belongs to (no join, no case read).
+pub fn case_id_of_message(conn: &Connection, message_id: &str) -> anyhow::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT case_id FROM outbox WHERE message_id = ?1")?
+        .query_row(params![message_id], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .flatten())
+}
+
 pub fn case_of_message(conn: &Connection, message_id: &str) -> anyhow::Result<Option<CaseRef>> {
     let s: Option<String> = conn
         .prepare_cached("SELECT c.reference FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?1")?
@@ -716,79 +672,15 @@ mod tests {
         for (round, minute) in [1, 3, 5, 2, 6].into_iter().enumerate() {
             let heads = due_heads(conn, at(minute), 2 + round % 3).unwrap();
             assert_eq!(heads.len(), (minute as usize + 1).min(2 + round % 3));
-            acknowledgement_slot(conn, at(minute), 1 + round as u32).unwrap();
         }
-        // The span is read from the ends of the id index, never by walking the rows.
-        let mut plan = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {OUTBOX_SPAN_SQL}"))
-            .unwrap();
-        let steps: Vec<String> = plan
-            .query_map([], |r| r.get::<_, String>(3))
+        let recompiled = conn
+            .prepare_cached(DUE_HEADS_SQL.as_str())
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert!(
-            steps.iter().all(|s| !s.starts_with("SCAN outbox")),
-            "{steps:?}"
-        );
-        let mut recompiled = 0;
-        for sql in [
-            DUE_HEADS_SQL.as_str(),
-            ACKNOWLEDGEMENT_SLOT_SQL,
-            OUTBOX_SPAN_SQL,
-        ] {
-            let stmt = conn.prepare_cached(sql).unwrap();
-            recompiled += stmt.get_status(rusqlite::StatementStatus::RePrepare);
-        }
+            .get_status(rusqlite::StatementStatus::RePrepare);
         assert_eq!(recompiled, 0);
     }
 
     proptest! {
-        /// Whatever acknowledgements are scheduled, the slot is the one the whole schedule
-        /// gives: an hour after the `per_hour`-th latest, or now.
-        #[test]
-        fn acknowledgement_slot_equals_the_whole_schedule(
-            minutes in proptest::collection::vec(-200i64..200, 0..30),
-            per_hour in prop_oneof![1u32..6, 6u32..40, Just(10_000_000)],
-            others in 0usize..30,
-        ) {
-            let mut store = Store::open_in_memory().unwrap();
-            let now = at(300);
-            store.transaction(|tx| {
-                for (i, m) in minutes.iter().enumerate() {
-                    let recipients = vec![format!("c{i}@example.org")];
-                    queue_at(tx, &Outgoing {
-                        message_id: &format!("<a{i}@example.org>"),
-                        case_id: None,
-                        kind: OutboxKind::Acknowledgement,
-                        envelope_from: "info@example.org",
-                        recipients: &recipients,
-                        raw: b"x",
-                        basis: None,
-                    }, at(0), at(300 + m))?;
-                }
-                // Other mail in the outbox counts for nothing.
-                for i in 0..others {
-                    queue(tx, &Outgoing {
-                        message_id: &format!("<d{i}@example.org>"),
-                        case_id: None,
-                        kind: OutboxKind::Digest,
-                        envelope_from: "info@example.org",
-                        recipients: &["d@example.org".to_string()],
-                        raw: b"x",
-                        basis: None,
-                    }, at(300))?;
-                }
-                Ok(())
-            }).unwrap();
-            let mut all: Vec<DateTime<Utc>> = minutes.iter().map(|m| at(300 + m).max(at(0))).collect();
-            all.sort_unstable_by(|a, b| b.cmp(a));
-            let expected = all
-                .get(per_hour as usize - 1)
-                .map_or(now, |nth| (*nth + chrono::Duration::hours(1)).max(now));
-            prop_assert_eq!(acknowledgement_slot(store.conn(), now, per_hour).unwrap(), expected);
-        }
-
         /// Whatever the queue: the heads are due, queued, oldest first, at most `limit`, no
         /// two of one chain (case and recipients), none behind a waiting mail of its chain —
         /// and every due chain head is among them when the limit allows.

@@ -248,7 +248,76 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX case_texts_basis ON case_texts (basis);
     CREATE INDEX outbox_bodies_basis ON outbox_bodies (basis);
     "#,
-    // 11 (issue 21): the procedure's rules over any sequence of commands — how far the director
+    // issue 25: confidentiality and the AVG — per case, whom the complaint concerns (they
+    // never hear of it), a legal hold and a privacy request with its deadline, in a small row
+    // of its own; the record that an erasure happened (without the address); the backups
+    // `klachtd backup` made, so `erase` can name the copies it cannot reach.
+    r#"
+    CREATE TABLE case_privacy (
+        case_id                  INTEGER PRIMARY KEY REFERENCES cases(id) ON DELETE CASCADE,
+        concerns                 TEXT NOT NULL DEFAULT '',
+        concerns_fixed           INTEGER NOT NULL DEFAULT 0,
+        hold_until               TEXT,
+        hold_reason              TEXT,
+        request_kind             TEXT,
+        request_received         TEXT,
+        request_due              TEXT,
+        request_extended_months  INTEGER,
+        request_extension_reason TEXT,
+        request_done_at          TEXT
+    );
+    CREATE INDEX case_privacy_open_requests ON case_privacy (request_due, case_id)
+        WHERE request_kind IS NOT NULL AND request_done_at IS NULL;
+    CREATE INDEX case_privacy_holds ON case_privacy (hold_until, case_id)
+        WHERE hold_until IS NOT NULL;
+    CREATE TABLE erasures (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        cases   INTEGER NOT NULL,
+        mails   INTEGER NOT NULL,
+        refs    TEXT NOT NULL
+    );
+    CREATE TABLE backups_made (
+        path    TEXT PRIMARY KEY,
+        made_at TEXT NOT NULL
+    );
+    "#,
+    // Issue 22: one outbound budget (outbound/budget.rs). `outbox_budget` holds, for two days,
+    // each queued mail's normalised recipient and whether unproven mail caused it (the budget
+    // per recipient per 24 hours), and for acknowledgements under the hourly maximum when
+    // they leave (`capped`). `outbox_rollup` records each mail the budget held back (never
+    // dropped from the register): to whom, what and for which case, and the summary that
+    // reported it. Neither references another table: both are pruned within days by the
+    // budget itself, so the purge need not know them.
+    r#"
+    CREATE TABLE outbox_budget (
+        id        INTEGER PRIMARY KEY,
+        outbox_id INTEGER NOT NULL,
+        mailbox   TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        unproven  INTEGER NOT NULL,
+        capped    INTEGER NOT NULL,
+        queued_at TEXT NOT NULL,
+        due_at    TEXT NOT NULL
+    );
+    CREATE INDEX outbox_budget_unproven ON outbox_budget (mailbox, queued_at) WHERE unproven = 1;
+    CREATE INDEX outbox_budget_capped ON outbox_budget (due_at) WHERE capped = 1;
+    CREATE INDEX outbox_budget_summaries ON outbox_budget (mailbox, queued_at)
+        WHERE kind = 'summary';
+    CREATE TABLE outbox_rollup (
+        id        INTEGER PRIMARY KEY,
+        mailbox   TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        reference TEXT,
+        at        TEXT NOT NULL,
+        reported  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_rollup_open ON outbox_rollup (mailbox, at) WHERE reported = 0;
+    CREATE INDEX outbox_rollup_at ON outbox_rollup (at);
+    "#,
+    // Issue 21: the procedure's rules over any sequence of commands — how far the director
     // extended each deadline, in all (bounded by the model); and one definition of the
     // reaction, the first letter of substance to the complainant (a `Reactie`, the closing
     // letter or the verdict): cases closed or decided before it counted are given theirs, from

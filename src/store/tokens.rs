@@ -71,6 +71,20 @@ pub fn revoke(conn: &Connection, token: &str, now: DateTime<Utc>) -> anyhow::Res
     Ok(n == 1)
 }
 
+/// Revokes every token `address` holds for case `case_id` (the complaint turned out to
+/// concern them, issue 25); how many were valid.
+pub fn revoke_for_case(
+    conn: &Connection,
+    address: &str,
+    case_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    Ok(conn.execute(
+        "UPDATE tokens SET revoked_at = ?3 WHERE address = ?1 AND case_id = ?2 AND revoked_at IS NULL",
+        params![address, case_id, ts(now)],
+    )?)
+}
+
 /// A fresh confirmation code: four digits, typed by the sender as `Bevestig 4821`. Guessing
 /// it is not the protection (the request's token is); it makes a reply mean "yes" only when
 /// the sender says so, for this held mail.

@@ -49,14 +49,25 @@ pub fn from_local(name: &str, sender: &str) -> Vec<u8> {
 pub struct Klachtd<'a> {
     server: &'a MailServer,
     dir: tempfile::TempDir,
+    /// More `KLACHTD__…` settings for this test.
+    env: Vec<(String, String)>,
 }
 
 #[allow(dead_code)]
 impl<'a> Klachtd<'a> {
     pub fn new(server: &'a MailServer) -> Self {
+        Self::with_env(server, &[])
+    }
+
+    /// As [`Klachtd::new`], with more settings.
+    pub fn with_env(server: &'a MailServer, env: &[(&str, &str)]) -> Self {
         Klachtd {
             server,
             dir: tempfile::tempdir().unwrap(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -94,7 +105,8 @@ impl<'a> Klachtd<'a> {
             .env("KLACHTD__OUTBOUND__SMTP__CA_FILE", &ca)
             .env("KLACHTD__OUTBOUND__SMTP__USERNAME", "info@example.org")
             .env("KLACHTD__OUTBOUND__SMTP__PASSWORD", "secret")
-            .env("KLACHTD__OUTBOUND__SMTP__TIMEOUT_SECONDS", "10");
+            .env("KLACHTD__OUTBOUND__SMTP__TIMEOUT_SECONDS", "10")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

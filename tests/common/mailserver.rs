@@ -162,6 +162,23 @@ impl MailServer {
     }
 
     fn start_with(extra_users: &[&str], oauth2_url: Option<&str>) -> MailServer {
+        let users = extra_users.join(" ");
+        let env = [
+            ("MAILTEST_USERS", users.as_str()),
+            ("MAILTEST_OAUTH2_URL", oauth2_url.unwrap_or_default()),
+        ];
+        Self::start_script(&["start.sh"], &[], &env).0
+    }
+
+    /// Starts servers with a script of `tests/mailserver` (`args` = the script and its arguments
+    /// before STATE_DIR, e.g. `["authstack.sh", "start", "a"]`), on free ports: start.sh's six
+    /// plus one for each of `extra_ports` (environment variable names), returned in that order.
+    /// Retries on other ports when the script exits with status 3 (a port was taken).
+    pub fn start_script(
+        args: &[&str],
+        extra_ports: &[&str],
+        env: &[(&str, &str)],
+    ) -> (MailServer, Vec<u16>) {
         require_servers();
         let dir = tempfile::Builder::new()
             .prefix("klachtd-mail-")
@@ -176,9 +193,11 @@ impl MailServer {
         let state_dir = dir.path().join("state");
         let mut clashes = Vec::new();
         for _attempt in 0..10 {
-            let p = free_ports(6);
-            let out = Command::new("bash")
-                .arg(script("start.sh"))
+            let p = free_ports(6 + extra_ports.len());
+            let mut command = Command::new("bash");
+            command
+                .arg(script(args[0]))
+                .args(&args[1..])
                 .arg(&state_dir)
                 .env("MAILTEST_IMAP_PORT", p[0].to_string())
                 .env("MAILTEST_IMAPS_PORT", p[1].to_string())
@@ -186,14 +205,17 @@ impl MailServer {
                 .env("MAILTEST_SMTPS_PORT", p[3].to_string())
                 .env("MAILTEST_LMTP_PORT", p[4].to_string())
                 .env("MAILTEST_SASL_PORT", p[5].to_string())
-                .env("MAILTEST_USERS", extra_users.join(" "))
-                .env("MAILTEST_OAUTH2_URL", oauth2_url.unwrap_or_default())
                 // Should this process die without dropping us (Ctrl-C), the servers stop anyway.
-                .env("MAILTEST_OWNER_PID", std::process::id().to_string())
+                .env("MAILTEST_OWNER_PID", std::process::id().to_string());
+            for (var, port) in extra_ports.iter().zip(&p[6..]) {
+                command.env(var, port.to_string());
+            }
+            command.envs(env.iter().copied());
+            let out = command
                 .output()
-                .expect("cannot run tests/mailserver/start.sh");
+                .unwrap_or_else(|e| panic!("cannot run tests/mailserver/{}: {e}", args[0]));
             if out.status.success() {
-                return MailServer {
+                let server = MailServer {
                     ca_cert: state_dir.join("tls/ca.pem"),
                     state_dir,
                     dir: Some(dir),
@@ -204,6 +226,7 @@ impl MailServer {
                     lmtp_port: p[4],
                     sasl_port: p[5],
                 };
+                return (server, p[6..].to_vec());
             }
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
             let _ = run_script("stop.sh", &[state_dir.as_os_str()]);
@@ -438,7 +461,7 @@ fn subject(raw: &[u8]) -> String {
 
 /// A message as SMTP DATA: every line ending in CRLF, lines starting with "." doubled, and the
 /// terminating ".".
-fn smtp_data(raw: &[u8]) -> Vec<u8> {
+pub fn smtp_data(raw: &[u8]) -> Vec<u8> {
     let mut data = Vec::with_capacity(raw.len() + raw.len() / 32 + 8);
     for line in raw.split_inclusive(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -459,30 +482,35 @@ fn quoted(s: &str) -> String {
 }
 
 /// Just enough SMTP for tests.
-struct Smtp {
+pub struct Smtp {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
 }
 
 impl Smtp {
-    fn connect(port: u16) -> Result<Smtp, String> {
+    pub fn connect(port: u16) -> Result<Smtp, String> {
         let stream =
             TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        Ok(Smtp {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        })
+        Ok(Self::over(stream))
     }
 
-    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    /// An SMTP client on a connection already made (e.g. from another loopback address).
+    pub fn over(stream: TcpStream) -> Smtp {
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        Smtp {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.writer
             .write_all(bytes)
             .map_err(|e| format!("write: {e}"))
     }
 
     /// Reads one (possibly multi-line) reply; Err unless it is 2xx or 3xx.
-    fn reply(&mut self, after: &str) -> Result<String, String> {
+    pub fn reply(&mut self, after: &str) -> Result<String, String> {
         let mut reply = String::new();
         loop {
             let mut line = String::new();
@@ -505,7 +533,7 @@ impl Smtp {
         }
     }
 
-    fn command(&mut self, command: &str) -> Result<String, String> {
+    pub fn command(&mut self, command: &str) -> Result<String, String> {
         self.send(format!("{command}\r\n").as_bytes())?;
         self.reply(command)
     }

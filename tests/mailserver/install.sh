@@ -1,12 +1,18 @@
 #!/bin/bash
 # install.sh -- installs the Debian packages the integration tests need (Dovecot with IMAP and
-# LMTP, Postfix, OpenSSL; python3 for a sample generator), if any is missing, without letting
+# LMTP, Postfix, OpenSSL; python3 for a sample generator; the sender-authentication stacks'
+# dnsmasq, OpenDKIM, OpenDMARC, policyd-spf, rspamd, python3-authheaders), if any is missing, without letting
 # the packages start the system's own Dovecot or Postfix (they would hold ports 25/143/993 and
 # are not the tests' servers: start.sh runs private instances). Idempotent: exits at once when
 # everything is there. Installing needs root (or passwordless sudo).
 set -euo pipefail
 
 pkgs=(dovecot-imapd dovecot-lmtpd postfix openssl python3)
+# The sender-authentication stacks (authstack.sh, issue 19): a local DNS server, Postfix's milters
+# as Debian ships them (OpenDKIM, OpenDMARC, the SPF policy server) and rspamd.
+pkgs+=(dnsmasq-base opendkim opendmarc postfix-policyd-spf-python rspamd)
+# The outside mailing list of the ARC scenario: how Mailman 3 writes A-R and ARC (authheaders, dkimpy).
+pkgs+=(python3-authheaders)
 have=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null | awk '/ install ok installed$/ { print $1 }' || true)
 need=()
 for pkg in "${pkgs[@]}"; do
@@ -44,13 +50,17 @@ printf '#!/bin/sh\n# installed by tests/mailserver/install.sh while it runs\nexi
 
 # "No configuration": no /etc/postfix/main.cf, so the system's Postfix cannot run by accident.
 echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+# OpenDMARC asks whether to set up a report database: no.
+echo "opendmarc opendmarc/dbconfig-install boolean false" | "${SUDO[@]}" debconf-set-selections
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 
 # Should a system instance have started anyway, stop it (by the PID file of the system instance;
 # the tests' own instances keep theirs in their state directories).
-for svc in dovecot:/run/dovecot/master.pid postfix:/var/spool/postfix/pid/master.pid; do
+for svc in dovecot:/run/dovecot/master.pid postfix:/var/spool/postfix/pid/master.pid \
+           opendkim:/run/opendkim/opendkim.pid opendmarc:/run/opendmarc/opendmarc.pid \
+           rspamd:/run/rspamd/rspamd.pid; do
   name=${svc%%:*}; pidfile=${svc#*:}
   [ -s "$pidfile" ] || continue
   pid=$(tr -dc 0-9 < "$pidfile")

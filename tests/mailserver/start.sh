@@ -13,6 +13,9 @@
 #      MAILTEST_RUN_AS  unprivileged user for Dovecot (default nobody)
 #      MAILTEST_OWNER_PID  stop the servers when this process dies (see watchdog.sh)
 #      MAILTEST_TRACE=1  trace every step with a timestamp on stderr (also smtp.sh)
+#      MAILTEST_POSTFIX_MAIN_EXTRA, MAILTEST_POSTFIX_MASTER_EXTRA  files appended to Postfix's
+#                       main.cf / master.cf (rendered like them; later main.cf lines win): how
+#                       authstack.sh adds its milters, submission port and policy server
 #      MAILTEST_OAUTH2_URL  base URL of a token server (token_server.py): Dovecot then also takes
 #                       XOAUTH2 and OAUTHBEARER logins (IMAP, and SMTP AUTH through Dovecot SASL),
 #                       checking each token at MAILTEST_OAUTH2_URL/introspect
@@ -108,6 +111,10 @@ CONF
 fi
 render "$HERE/postfix/main.cf.in" "$P/conf/main.cf"
 render "$HERE/postfix/master.cf.in" "$P/conf/master.cf"
+for extra in "${MAILTEST_POSTFIX_MAIN_EXTRA:-}:main.cf" "${MAILTEST_POSTFIX_MASTER_EXTRA:-}:master.cf"; do
+  file=${extra%:*}; [ -n "$file" ] || continue
+  render "$file" "$P/conf/extra.tmp"; cat "$P/conf/extra.tmp" >> "$P/conf/${extra##*:}"; rm -f "$P/conf/extra.tmp"
+done
 # Postfix re-reads a "hot" file (modified within the last second or two) every 0.3 s until it
 # has cooled down, in every process that reads it: date its files a minute back (saves ~2.5 s).
 touch -d "@$(( $(date +%s) - 60 ))" "$P/conf/main.cf" "$P/conf/master.cf" "$P/recipients"

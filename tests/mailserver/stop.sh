@@ -13,6 +13,8 @@ S=$(cd "$1" && pwd)
 if [ -z "${MAILTEST_WATCHDOG:-}" ] && pid=$(master_pid "$S/watchdog.pid" "$S"); then
   kill -TERM "$pid" 2>/dev/null; rm -f "$S/watchdog.pid"
 fi
+# A sender-authentication stack's DNS server, milters and outside server (authstack.sh).
+[ -d "$S/authstack" ] && bash "$HERE/authstack.sh" stop "$S"
 if [ ! -f "$S/ports.env" ]; then
   # start.sh failed before recording the ports: stop whatever it did start.
   pid=$(master_pid "$S/postfix/queue/pid/master.pid" "MAIL_CONFIG=$S/postfix/conf") && stop_master "$pid" 5
