@@ -680,11 +680,12 @@ fn check_needs(
                             due: open.due,
                         });
                     }
-                    (Command::Request(RequestAction::New { received, .. }), None) => {
-                        if received.is_some_and(|r| r > ctx.today) {
-                            return Err(Refusal::ReceivedInFuture);
-                        }
+                    (Command::Request(RequestAction::New { received, .. }), None)
+                        if received.is_some_and(|r| r > ctx.today) =>
+                    {
+                        return Err(Refusal::ReceivedInFuture);
                     }
+                    (Command::Request(RequestAction::New { .. }), None) => {}
                     (Command::Request(_), None) => return Err(Refusal::NoRequest),
                     (Command::Request(RequestAction::Extend { .. }), Some(open)) => {
                         if open.extended_months.is_some() {
