@@ -7,8 +7,8 @@
 //!    what each one is: a new complaint, a follow-up, a staff reply, a machine, spam, or junk.
 //! 2. [`intake`] — turns one classified mail into a registered case (or an entry on one, or an
 //!    ignored or quarantined mail), in one transaction together with the mail it causes; mail
-//!    from staff, director or committee it hands to [`casework`] (sender proof, commands,
-//!    transcripts). Both stand on [`registry`] — registering a complaint, choosing who hears
+//!    from staff, director or committee it hands to [`casework`] (sender proof, commands
+//!    carried out by the procedure's model in [`casework::procedure`], transcripts). Both stand on [`registry`] — registering a complaint, choosing who hears
 //!    of a case, writing mail — and neither imports the other.
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.

@@ -417,7 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                     match &out {
                         Some(dir) => {
-                            std::fs::create_dir_all(dir)
+                            klachtd::fsutil::create_private_dir(dir)
                                 .with_context(|| format!("cannot create {}", dir.display()))?;
                             let path = dir.join(format!("klachten-{year}.csv"));
                             klachtd::fsutil::write_private_atomic_with(&path, |w| {
@@ -449,10 +449,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if send {
                     store.transaction(|tx| jobs.send_report(tx, year, today, at))?;
                 }
-                let rendered = daemon.render_report(jobs, &report)?;
                 let main = if format == "md" {
-                    (format!("klachtanalyse-{year}.md"), rendered.text)
+                    let md = daemon.render_report_markdown(jobs, &report)?;
+                    (format!("klachtanalyse-{year}.md"), md)
                 } else {
+                    let rendered = daemon.render_report(jobs, &report)?;
                     (format!("klachtanalyse-{year}.html"), rendered.html)
                 };
                 let mut files = vec![main];
@@ -463,7 +464,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             match out {
                 Some(dir) => {
-                    std::fs::create_dir_all(&dir)
+                    // Owner-only, like every directory klachtd makes (it holds the analysis).
+                    klachtd::fsutil::create_private_dir(&dir)
                         .with_context(|| format!("cannot create {}", dir.display()))?;
                     for (name, content) in &files {
                         let path = dir.join(name);
