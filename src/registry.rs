@@ -247,6 +247,12 @@ impl Registry<'_> {
             "purged_reference",
             &complaint.names_purged.map(|r| r.to_string()),
         );
+        context.insert(
+            "purged_on_request",
+            &complaint
+                .names_purged
+                .is_some_and(|r| cases::erased_on_request(tx, r)),
+        );
         if let Some(earlier) = complaint.message_id_reused {
             context.insert(
                 "message_id_reused",
@@ -292,6 +298,12 @@ impl Registry<'_> {
         context.insert(
             "purged_reference",
             &complaint.names_purged.map(|r| r.to_string()),
+        );
+        context.insert(
+            "purged_on_request",
+            &complaint
+                .names_purged
+                .is_some_and(|r| cases::erased_on_request(tx, r)),
         );
         context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
         context.insert("phone", &self.settings.organisation.phone);

@@ -1432,6 +1432,7 @@ fn without_case(
     if let Some(reference) = purged {
         // Nothing is applied to a purged case, whatever the mail says; the sender hears why.
         let lang = intake.settings.organisation.language;
+        let on_request = cases::erased_on_request(tx, reference);
         let lines = block
             .lines
             .iter()
@@ -1440,12 +1441,14 @@ fn without_case(
                 status: "fout",
                 result: match &l.result {
                     Err(e) => e.text(lang),
+                    Ok(_) if on_request => Refusal::Erased(reference).text(lang),
                     Ok(_) => Refusal::Purged(reference).text(lang),
                 },
             })
             .collect();
         let mut context = base_context(intake);
         context.insert("purged_reference", &reference.to_string());
+        context.insert("purged_on_request", &on_request);
         send_caseless_transcript_with(
             intake,
             tx,
