@@ -1338,6 +1338,7 @@ fn without_case(
                 language: intake.settings.organisation.language,
                 received_at: now,
                 mail_id,
+                raw: None,
                 reason,
                 // A staff member vouches for it: the acknowledgement may quote the text, and
                 // neither it nor the notice to staff counts against the unproven budget.
