@@ -3,7 +3,7 @@
 //! every platform.
 #![no_main]
 
-use klachtd::inbound::provenance::{self, Receiver};
+use klachtd::inbound::provenance::{self, Layout, Receiver};
 use klachtd::inbound::trace::{TraceHeader, TraceKind};
 use libfuzzer_sys::fuzz_target;
 
@@ -22,6 +22,11 @@ fuzz_target!(|data: &[u8]| {
     for receiver in [
         Receiver::OwnServer {
             authserv_id: "mail.example.org".into(),
+            layout: Layout::Milters,
+        },
+        Receiver::OwnServer {
+            authserv_id: "mail.example.org".into(),
+            layout: Layout::Rspamd,
         },
         Receiver::Google,
         Receiver::Microsoft365,
