@@ -31,30 +31,21 @@
 
 pub mod auth;
 pub mod casework;
-pub mod check;
+pub mod cli;
 pub mod clock;
 pub mod commands;
 pub(crate) mod config_errors;
-pub mod daemon;
-pub mod demo;
 pub mod domain;
-pub mod dossier;
-pub mod erase;
 pub mod failpoint;
 pub mod fsutil;
 pub mod inbound;
 pub mod intake;
 pub mod jobs;
-pub mod lock;
-pub mod notify;
-pub mod oauth2_login;
 pub mod outbound;
 pub mod redact;
-pub mod register;
 pub mod registry;
+pub mod service;
 pub mod settings;
-pub mod startup;
-pub mod status;
 pub mod store;
 
 /// Installs ring as the process-wide rustls crypto provider (the only one compiled in).

@@ -248,7 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.display()
                 );
             }
-            return klachtd::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS);
+            return klachtd::cli::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS);
         }
         Command::HelpCommands { lang } => {
             let lang = match lang.as_deref().and_then(klachtd::settings::Language::parse) {
@@ -262,9 +262,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action: Oauth2Action::Login { port },
         } => {
             let settings = Settings::load(cli.config.as_deref())?;
-            klachtd::oauth2_login::run(
+            klachtd::cli::oauth2_login::run(
                 &settings,
-                &klachtd::oauth2_login::Options { port: *port },
+                &klachtd::cli::oauth2_login::Options { port: *port },
                 Box::new(std::io::BufReader::new(std::io::stdin())),
                 &mut std::io::stdout(),
             )?;
@@ -273,7 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { send_test } => {
             let env: Vec<(String, String)> = std::env::vars().collect();
             let runtime = runtime()?;
-            let report = runtime.block_on(klachtd::check::all(
+            let report = runtime.block_on(klachtd::cli::check::all(
                 cli.config.as_deref(),
                 &env,
                 send_test.as_deref(),
@@ -291,9 +291,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     // One daemon per database: held until the process ends.
     let _lock = match cli.command {
-        Command::Run { .. } | Command::Restore { .. } => {
-            Some(klachtd::lock::StoreLock::acquire(&settings.store.path)?)
-        }
+        Command::Run { .. } | Command::Restore { .. } => Some(
+            klachtd::service::lock::StoreLock::acquire(&settings.store.path)?,
+        ),
         _ => None,
     };
     // Commands that only look never create a database.
@@ -307,26 +307,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             | Command::Backup { .. }
     );
     if only_looks {
-        klachtd::lock::require_existing(&settings.store.path)?;
+        klachtd::service::lock::require_existing(&settings.store.path)?;
     }
     if matches!(cli.command, Command::Run { .. }) {
         let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
-        klachtd::startup::log(&settings, cli.config.as_deref(), &env_keys);
+        klachtd::service::startup::log(&settings, cli.config.as_deref(), &env_keys);
         // The checks that need no network; a failing one stops start-up with its line.
         let integrity = match cli.command {
-            Command::Run { once: true, .. } => klachtd::check::Integrity::Header,
-            _ => klachtd::check::Integrity::WholeFile,
+            Command::Run { once: true, .. } => klachtd::cli::check::Integrity::Header,
+            _ => klachtd::cli::check::Integrity::WholeFile,
         };
-        klachtd::check::preflight(&settings, integrity)?;
+        klachtd::cli::check::preflight(&settings, integrity)?;
     }
     match cli.command {
         Command::Run { once: true, now } => {
-            let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
+            let daemon = klachtd::service::daemon::Daemon::new(settings, clock_at(now))?;
             let report = runtime.block_on(daemon.run_once())?;
-            println!("{}", klachtd::register::run_summary(&report));
+            println!("{}", klachtd::cli::cases::run_summary(&report));
         }
         Command::Run { once: false, .. } => {
-            let daemon = Arc::new(klachtd::daemon::Daemon::new(
+            let daemon = Arc::new(klachtd::service::daemon::Daemon::new(
                 settings,
                 Arc::new(SystemClock),
             )?);
@@ -337,21 +337,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tokio::spawn(async move {
                     signalled.await;
                     tracing::info!("shutting down after the mail in hand");
-                    klachtd::notify::tell("STOPPING=1");
+                    klachtd::service::notify::tell("STOPPING=1");
                     let _ = tx.send(true);
                 });
                 // systemd (Type=notify): set up and running; then the watchdog's heartbeat.
-                klachtd::notify::tell("READY=1");
-                tokio::spawn(klachtd::notify::watchdog());
+                klachtd::service::notify::tell("READY=1");
+                tokio::spawn(klachtd::service::notify::watchdog());
                 daemon.run(rx).await
             })?;
         }
         Command::Cases { json, now } => {
-            let store = klachtd::lock::open_existing(&settings.store.path)?;
+            let store = klachtd::service::lock::open_existing(&settings.store.path)?;
             let now = clock_at(now).now();
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            klachtd::register::write_cases(&store, &settings, now, json, &mut out)?;
+            klachtd::cli::cases::write_cases(&store, &settings, now, json, &mut out)?;
             std::io::Write::flush(&mut out)?;
         }
         Command::Digest {
@@ -359,7 +359,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             send_now,
             now,
         } => {
-            let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
+            let daemon = klachtd::service::daemon::Daemon::new(settings, clock_at(now))?;
             let at = daemon.now();
             if send_now {
                 let content = daemon.with_jobs(|jobs, store| {
@@ -385,7 +385,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             send,
             now,
         } => {
-            let daemon = klachtd::daemon::Daemon::new(settings.clone(), clock_at(now))?;
+            let daemon = klachtd::service::daemon::Daemon::new(settings.clone(), clock_at(now))?;
             let at = daemon.now();
             let today = at.with_timezone(&settings.timezone()).date_naive();
             if format == "csv" {
@@ -463,7 +463,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Purge { dry_run, now } => {
-            let daemon = klachtd::daemon::Daemon::new(settings, clock_at(now))?;
+            let daemon = klachtd::service::daemon::Daemon::new(settings, clock_at(now))?;
             let at = daemon.now();
             if dry_run {
                 let due = daemon.with_jobs(|jobs, store| jobs.purgeable(store.conn(), at))?;
@@ -494,9 +494,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             now,
         } => {
             let reference = reference.parse()?;
-            let store = klachtd::lock::open_existing(&settings.store.path)?;
+            let store = klachtd::service::lock::open_existing(&settings.store.path)?;
             let now = clock_at(now).now();
-            match klachtd::register::case(&store, &settings, now, reference, json)? {
+            match klachtd::cli::cases::case(&store, &settings, now, reference, json)? {
                 Some(out) => print!("{out}"),
                 None => {
                     eprintln!("klachtd: no case {reference}");
@@ -510,8 +510,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
         } => {
             let reference = reference.parse()?;
-            let store = klachtd::lock::open_existing(&settings.store.path)?;
-            let Some((name, data)) = klachtd::register::attachment(&store, reference, number)?
+            let store = klachtd::service::lock::open_existing(&settings.store.path)?;
+            let Some((name, data)) = klachtd::cli::cases::attachment(&store, reference, number)?
             else {
                 eprintln!(
                     "klachtd: {reference} has no attachment {number} (see `klachtd case {reference}`)"
@@ -533,13 +533,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { now } => {
             print!(
                 "{}",
-                klachtd::status::report(&settings, clock_at(now).now())?
+                klachtd::cli::status::report(&settings, clock_at(now).now())?
             );
         }
         Command::Backup { file } => {
             let copy = klachtd::store::maintenance::backup(&settings.store.path, &file)?;
             // Remembered, so `erase` can name the copies it cannot reach (issue 25).
-            if let Err(e) = klachtd::erase::note_backup(&settings, &file, clock_at(None).now()) {
+            if let Err(e) = klachtd::cli::erase::note_backup(&settings, &file, clock_at(None).now())
+            {
                 eprintln!("klachtd: note: the backup is not recorded for `erase` ({e:#})");
             }
             println!(
@@ -562,7 +563,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let now = clock_at(None).now();
             print!(
                 "{}",
-                klachtd::dossier::command(&settings, &address, out, lang.as_deref(), now)?
+                klachtd::cli::dossier::command(&settings, &address, out, lang.as_deref(), now)?
             );
         }
         Command::Erase {
@@ -571,7 +572,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
             include_open,
         } => {
-            let (text, code) = klachtd::erase::command(
+            let (text, code) = klachtd::cli::erase::command(
                 settings,
                 &address,
                 &reason,

@@ -716,7 +716,10 @@ fn new_mail_arriving_during_a_backlog_is_taken_in_without_waiting_for_the_idle_r
     // mails after the backlog is done, is bounded, and by half the renewal period it tests.
     let alive = |child: &mut std::process::Child| child.try_wait().unwrap().is_none();
     while recorded() == 0 {
-        assert!(alive(&mut child), "the daemon ended before it took in any mail");
+        assert!(
+            alive(&mut child),
+            "the daemon ended before it took in any mail"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     for i in n..n + 20 {

@@ -1,8 +1,8 @@
 //! Showing the register to the administrator: `klachtd cases`, `klachtd case REF` and the
 //! summary of `run --once`, as aligned text or JSON.
 
-use crate::daemon::RunReport;
 use crate::domain::CaseRef;
+use crate::service::daemon::RunReport;
 use crate::settings::Settings;
 use crate::store::{Store, cases, outbox};
 use std::fmt::Write;

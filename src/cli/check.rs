@@ -187,7 +187,7 @@ pub async fn all(file: Option<&Path>, env: &[(String, String)], send_test: Optio
         smtp(&settings, &mut report, &setup).await;
     }
     if let Some(address) = send_test {
-        crate::check::send_test(&settings, address, &mut report).await;
+        crate::cli::check::send_test(&settings, address, &mut report).await;
     }
     report
 }

@@ -3,8 +3,8 @@
 //! each, the acknowledgement a complainant receives, and the register.
 
 use crate::clock::{Clock, FixedClock, SharedClock};
-use crate::daemon::Daemon;
 use crate::inbound::maildir::Maildir;
+use crate::service::daemon::Daemon;
 use crate::settings::Settings;
 use crate::store::{cases, mails, outbox};
 use anyhow::Context;
@@ -126,7 +126,7 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "\n$ klachtd run --once\n{}\n",
-        crate::register::run_summary(&report)
+        crate::cli::cases::run_summary(&report)
     )?;
     describe_ledger(&daemon, out)?;
 
@@ -162,7 +162,7 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "$ klachtd run --once\n{}",
-        crate::register::run_summary(&report)
+        crate::cli::cases::run_summary(&report)
     )?;
     writeln!(
         out,
@@ -174,7 +174,7 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     write!(
         out,
         "{}",
-        crate::register::cases(&daemon.store(), &settings, clock.now(), false)?
+        crate::cli::cases::cases(&daemon.store(), &settings, clock.now(), false)?
     )?;
     writeln!(
         out,

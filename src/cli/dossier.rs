@@ -658,7 +658,7 @@ fn overview_text(
             m.file
         );
     }
-    crate::register::printable(&out)
+    crate::cli::cases::printable(&out)
 }
 
 fn indent(text: &str, by: usize) -> String {
@@ -721,7 +721,7 @@ pub fn command(
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}: give the address as the person wrote from"))?;
     let lang = lang.and_then(Language::parse).unwrap_or(Language::Nl);
-    let mut store = crate::lock::open_existing(&settings.store.path)?;
+    let mut store = crate::service::lock::open_existing(&settings.store.path)?;
     let renderer = Renderer::load(Some(&settings.templates.dir))?;
     let today = now.with_timezone(&settings.timezone()).date_naive();
     let out = out.unwrap_or_else(|| {
@@ -757,5 +757,5 @@ pub fn command(
             refs.join(", ")
         ));
     }
-    Ok(crate::register::printable(&text))
+    Ok(crate::cli::cases::printable(&text))
 }

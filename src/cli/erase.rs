@@ -194,7 +194,7 @@ pub fn run(
     };
     report.backups = backups(store.conn(), settings, first_seen)?;
     if dry_run {
-        report.still_mentioned = crate::dossier::mentioned_elsewhere(
+        report.still_mentioned = crate::cli::dossier::mentioned_elsewhere(
             store.conn(),
             who,
             &report.plan.erase.iter().map(|c| c.id).collect::<Vec<_>>(),
@@ -357,7 +357,7 @@ pub fn run(
             }
         }
     }
-    report.still_mentioned = crate::dossier::mentioned_elsewhere(store.conn(), who, &[])?;
+    report.still_mentioned = crate::cli::dossier::mentioned_elsewhere(store.conn(), who, &[])?;
     tracing::info!(
         cases = report.plan.erase.len(),
         kept = report.plan.kept.len(),
@@ -515,7 +515,7 @@ fn names(raw: &[u8], who: &EmailAddress, references: &[String]) -> bool {
     if let Some(mail) = InboundMail::parse(raw) {
         text.push('\n');
         text.push_str(
-            &crate::register::printable(&format!(
+            &crate::cli::cases::printable(&format!(
                 "{}\n{}\n{}",
                 mail.subject,
                 mail.text,
@@ -587,7 +587,7 @@ pub fn note_backup(
     backup: &std::path::Path,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let store = crate::lock::open_existing(&settings.store.path)?;
+    let store = crate::service::lock::open_existing(&settings.store.path)?;
     let shown = std::path::absolute(backup).unwrap_or_else(|_| backup.to_path_buf());
     privacy::record_backup(store.conn(), &shown.display().to_string(), now)
 }
@@ -605,8 +605,8 @@ pub fn command(
     let who: EmailAddress = address
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}: give the address as the person wrote from"))?;
-    crate::lock::require_existing(&settings.store.path)?;
-    let daemon = crate::daemon::Daemon::new(settings.clone(), clock)?;
+    crate::service::lock::require_existing(&settings.store.path)?;
+    let daemon = crate::service::daemon::Daemon::new(settings.clone(), clock)?;
     let now = daemon.now();
     let report = run(
         &mut daemon.store(),
@@ -764,7 +764,7 @@ fn describe(
             refs.join(", ")
         );
     }
-    crate::register::printable(&out)
+    crate::cli::cases::printable(&out)
 }
 
 #[cfg(test)]

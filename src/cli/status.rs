@@ -13,13 +13,13 @@ use std::fmt::Write;
 /// The status report as text, judged as of `now`.
 pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String> {
     let path = &settings.store.path;
-    let store = crate::lock::open_existing(path)?;
+    let store = crate::service::lock::open_existing(path)?;
     let conn = store.conn();
     let tz = settings.timezone();
     let at = |t: DateTime<Utc>| local(t, tz);
     let mut out = String::new();
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-    match crate::lock::holder(path)? {
+    match crate::service::lock::holder(path)? {
         Some(pid) if pid > 0 => writeln!(out, "daemon        running (pid {pid})")?,
         Some(_) => writeln!(out, "daemon        running")?,
         None => writeln!(out, "daemon        NOT running")?,

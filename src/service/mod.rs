@@ -1,0 +1,8 @@
+//! The running service: the daemon that wires the layers together ([`daemon`]), one process
+//! per database ([`lock`]), its first log lines ([`startup`]) and systemd's notifications
+//! ([`notify`]).
+
+pub mod daemon;
+pub mod lock;
+pub mod notify;
+pub mod startup;
