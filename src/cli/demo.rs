@@ -203,3 +203,28 @@ fn describe_ledger(daemon: &Daemon, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `klachtd demo` takes no arguments of its own.
+#[derive(clap::Args)]
+pub struct Args {}
+
+impl Args {
+    /// Runs `klachtd demo`, which never reads a configuration: one given with `--config` is
+    /// refused (exit status 2); one from `KLACHTD_CONFIG` is noted and left unread.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        if let Some(config) = config {
+            let from_env = std::env::var_os("KLACHTD_CONFIG").is_some_and(|v| *v == *config);
+            if !from_env {
+                eprintln!(
+                    "klachtd: the demo runs on a temporary Maildir with the built-in settings and never reads a configuration (so it cannot reach your mailboxes); run `klachtd demo` without --config"
+                );
+                return Ok(std::process::ExitCode::from(2));
+            }
+            eprintln!(
+                "klachtd: note: the demo uses the built-in settings, not KLACHTD_CONFIG ({})",
+                config.display()
+            );
+        }
+        run(&mut std::io::stdout()).map(|()| std::process::ExitCode::SUCCESS)
+    }
+}

@@ -759,3 +759,35 @@ pub fn command(
     }
     Ok(crate::cli::cases::printable(&text))
 }
+
+/// `klachtd dossier`'s arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The person's e-mail address.
+    address: String,
+    /// The directory to write (new or empty; default dossier-<name>-<date>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The covering letter's language.
+    #[arg(long, value_parser = ["nl", "en"])]
+    lang: Option<String>,
+}
+
+impl Args {
+    /// Runs `klachtd dossier ADDRESS`.
+    pub fn run(self, config: Option<&Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        let now = super::clock_at(None).now();
+        print!(
+            "{}",
+            command(
+                &settings,
+                &self.address,
+                self.out,
+                self.lang.as_deref(),
+                now
+            )?
+        );
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}

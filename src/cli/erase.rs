@@ -767,6 +767,39 @@ fn describe(
     crate::cli::cases::printable(&out)
 }
 
+/// `klachtd erase`'s arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The person's e-mail address.
+    address: String,
+    /// Why (kept in the register; must not contain the address).
+    #[arg(long)]
+    reason: String,
+    /// Only say what would be erased.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also erase cases still running (they are closed as of now).
+    #[arg(long)]
+    include_open: bool,
+}
+
+impl Args {
+    /// Runs `klachtd erase ADDRESS --reason TEXT`; exit status 3 when a case was kept.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        let (text, code) = command(
+            settings,
+            &self.address,
+            &self.reason,
+            self.dry_run,
+            self.include_open,
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )?;
+        print!("{text}");
+        Ok(std::process::ExitCode::from(code))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,3 +159,20 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
 }
+
+/// `klachtd status`'s arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+    #[arg(long, value_parser = super::parse_time)]
+    now: Option<DateTime<Utc>>,
+}
+
+impl Args {
+    /// Runs `klachtd status`.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        print!("{}", report(&settings, super::clock_at(self.now).now())?);
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
