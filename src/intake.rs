@@ -2,16 +2,18 @@
 //! quarantined one, recorded in a single transaction together with the mail it causes.
 
 use crate::casework;
+use crate::domain::Disposition;
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
 use crate::inbound::classify::{
     Automatic, Classification, KnownCases, classify, classify_by_headers,
 };
-use crate::inbound::{Disposition, InboundMail, RawMail};
+use crate::inbound::{InboundMail, RawMail};
 use crate::outbound::budget::Cause;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
 use crate::registry::{NewComplaint, Registry, Settled, first_attachment_number, new_text_of};
-use crate::settings::{Language, Settings};
+use crate::settings::Settings;
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
 use crate::store::{CaseRecord, Complainant, MailOutcome, Store, cases};
@@ -193,7 +195,7 @@ impl KnownCases for StoreLookup<'_> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    crate::inbound::hex(&sha2::Sha256::digest(bytes))
+    crate::hex::encode(&sha2::Sha256::digest(bytes))
 }
 
 impl Intake<'_> {

@@ -38,6 +38,7 @@ pub(crate) mod config_errors;
 pub mod domain;
 pub mod failpoint;
 pub mod fsutil;
+pub mod hex;
 pub mod inbound;
 pub mod intake;
 pub mod jobs;

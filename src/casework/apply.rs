@@ -4,8 +4,9 @@
 
 use super::messages::{DirectorTask, Done, Field, Refusal};
 use crate::commands::{Command, CommandBlock, Keyword};
+use crate::domain::Language;
 use crate::domain::{CaseStatus, EmailAddress, WorkingCalendar};
-use crate::settings::{Language, Role, Settings};
+use crate::settings::{Role, Settings};
 use crate::store::CaseRecord;
 use chrono::{DateTime, NaiveDate, Utc};
 

@@ -3,9 +3,9 @@
 //! Dutch is the stored record; English is chosen when the mail is written or shown.
 
 use crate::commands::{CommandError, Verdict};
+use crate::domain::Language;
 use crate::domain::privacy::RequestKind;
 use crate::domain::{CaseRef, CaseStatus};
-use crate::settings::Language;
 use chrono::NaiveDate;
 
 /// What a command line did (or would have done, in a refused mail).

@@ -11,6 +11,7 @@ pub mod proof;
 pub mod third_party;
 
 use crate::commands::{Command, CommandBlock, parse_block};
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
 use crate::outbound::budget::Cause;
@@ -18,7 +19,7 @@ use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
 use crate::registry::{NewComplaint, Registry, Settled, new_text_of};
-use crate::settings::{Language, Role};
+use crate::settings::Role;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
 use apply::{Actor, Effect, Plan, Rules};
@@ -930,7 +931,7 @@ fn execute(
     }
     let mailer = intake.mailer();
     let attachments = cases::attachments_of(tx, case.id)?;
-    let complainant_lang = crate::settings::Language::parse(&case.language).unwrap_or_default();
+    let complainant_lang = crate::domain::Language::parse(&case.language).unwrap_or_default();
     // A letter to the complainant, written from the case and a few extra values.
     let to_complainant = |kind, template, extra: &[(&str, String)]| -> anyhow::Result<()> {
         let mut context = mailer.case_context(case, complainant_lang);
@@ -1137,7 +1138,7 @@ fn history(
     tx: &Connection,
     case_id: i64,
     tz: chrono_tz::Tz,
-    lang: crate::settings::Language,
+    lang: crate::domain::Language,
 ) -> anyhow::Result<Vec<String>> {
     Ok(cases::events(tx, case_id)?
         .into_iter()

@@ -544,7 +544,7 @@ fn roles(settings: &Settings, report: &mut Report) {
 fn sender_proof(settings: &Settings, report: &mut Report) {
     use crate::inbound::provenance::Receiver;
     let always = "evidence against a sender (dmarc=fail, or SPF/DKIM failing for its domain) counts from every header";
-    let detail = match settings.security.receiver() {
+    let detail = match Receiver::configured(&settings.security) {
         Receiver::Untrusted => format!(
             "tokens only (security.platform = \"own-server\", no trusted_authserv_id): a reply to klachtd's mail proves itself by its reply address; staff mail written new is held until its sender confirms; {always}"
         ),

@@ -6,9 +6,10 @@
 //! contain. Nothing of another person: mail a third party sent about their case is named, not
 //! copied. Making it is recorded on each case.
 
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::outbound::{Renderer, Template, templates};
-use crate::settings::{Language, Settings};
+use crate::settings::Settings;
 use crate::store::{CaseRecord, Store, cases, mails, person};
 use anyhow::Context;
 use chrono::{DateTime, Utc};

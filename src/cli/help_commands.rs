@@ -1,7 +1,7 @@
 //! `klachtd help-commands`: the guide for staff — how to work a complaint by replying, every
 //! command — in Dutch or English.
 
-use crate::settings::Language;
+use crate::domain::Language;
 use crate::settings::Settings;
 use std::path::Path;
 use std::process::ExitCode;

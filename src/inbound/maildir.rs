@@ -2,8 +2,8 @@
 //! moves to `cur/` with the standard flags (`S` when klachtd handled it, none when it is left
 //! for people), or to the `.Quarantaine` sub-maildir.
 
-use super::Disposition;
 use super::RawMail;
+use crate::domain::Disposition;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,8 +2,8 @@
 //! worker together; `run_once` for `klachtd run --once`, `run` for the long-lived daemon.
 
 use crate::clock::SharedClock;
+use crate::domain::Disposition;
 use crate::domain::WorkingCalendar;
-use crate::inbound::Disposition;
 use crate::inbound::RawMail;
 use crate::inbound::imap::{Cursor, ImapSource, MailSink};
 use crate::inbound::maildir::Maildir;
