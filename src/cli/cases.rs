@@ -1,4 +1,5 @@
-//! Showing the register to the administrator: `klachtd cases`, `klachtd case REF` and the
+//! Showing the register to the administrator: `klachtd cases`, `klachtd case REF`, `klachtd
+//! attachment REF N` and the
 //! summary of `run --once`, as aligned text or JSON.
 
 use crate::domain::CaseRef;

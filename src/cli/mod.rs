@@ -1,5 +1,6 @@
 //! The `klachtd` command line: the arguments ([`Cli`], one [`Command`] per subcommand) and one
-//! file per subcommand or small group, each with its arguments and a `run` that `main.rs` calls.
+//! file per subcommand or small group, each with its arguments and a `run` that `main.rs`
+//! calls.
 //! To add a subcommand: a variant here, its file beside this one, one line in `main.rs`.
 
 pub mod backup;
