@@ -1,6 +1,5 @@
 //! Showing the register to the administrator: `klachtd cases`, `klachtd case REF`, `klachtd
-//! attachment REF N` and the
-//! summary of `run --once`, as aligned text or JSON.
+//! attachment REF N` and the summary of `run --once`, as aligned text or JSON.
 
 use crate::domain::CaseRef;
 use crate::service::daemon::RunReport;
