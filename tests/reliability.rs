@@ -890,21 +890,31 @@ fn stolen_expired_and_misdirected_tokens_change_nothing() {
         klachtd::domain::CaseStatus::Open,
         "a revoked token"
     );
-    // Anna was told once, in a mail with a fresh token; replying to that one applies.
-    let told = outbox::all(store.conn())
-        .unwrap()
-        .into_iter()
-        .filter(|m| {
-            m.kind == OutboxKind::Transcript
-                && m.case == Some(a)
-                && m.recipients == ["anna@example.org"]
-        })
-        .collect::<Vec<_>>();
-    assert_eq!(told.len(), 1, "the owner is told once");
+    // Anna was told once that her token leaked; her mail with the revoked token is held and
+    // she is asked to confirm it, in a mail with a fresh token: replying to that one applies.
+    let to_anna_on_a = |kind| {
+        outbox::all(store.conn())
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == kind && m.case == Some(a) && m.recipients == ["anna@example.org"])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        to_anna_on_a(OutboxKind::UnprovenNotice).len(),
+        1,
+        "the owner is told once"
+    );
+    let told = to_anna_on_a(OutboxKind::ConfirmationRequest);
+    let told = told[told.len() - 1..].to_vec();
     let fresh = told[0].message_id.clone();
     take(
         &mut store,
-        forged("anna@example.org", a, "real", 6).replace(&token_id, &fresh),
+        forged("anna@example.org", a, "real", 6)
+            .replace(&token_id, &fresh)
+            .replace(
+                "Geen klacht",
+                &format!("Bevestig {}", common::run::code_of(&told[0])),
+            ),
         now + Duration::days(1),
     );
     assert_eq!(status(&store, a), klachtd::domain::CaseStatus::Withdrawn);

@@ -318,6 +318,14 @@ pub fn run(
                 )?;
             }
         }
+        // What the outbound budget counted for their mailbox (issue 22): days of rows, but
+        // an address all the same. Their budget starts afresh; nobody else's changes.
+        crate::store::budget::forget(tx, |stored| {
+            person::is(stored, who)
+                || stored
+                    .parse::<EmailAddress>()
+                    .is_ok_and(|a| a.delivery_key() == who.delivery_key())
+        })?;
         if !report.plan.erase.is_empty() || report.plan.mails > 0 {
             privacy::record_erasure(
                 tx,

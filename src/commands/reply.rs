@@ -64,13 +64,24 @@ fn segments<'a>(lines: &[&'a str]) -> Vec<Vec<&'a str>> {
         if quoted[i] {
             continue;
         }
-        let Some((span, kind)) = attribution_at(lines, i) else {
+        let quote_follows_from = |from: usize| {
+            lines[from..]
+                .iter()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| is_quoted(l))
+        };
+        let Some((span, kind)) = attribution_at(lines, i).or_else(|| {
+            // A client the table does not know ("Op dinsdag schreef Anna:"): a line ending in
+            // a colon right above a `>` block introduces it, unless it is a command.
+            let line = lines[i].trim();
+            (line.ends_with(':')
+                && !super::grammar::is_command_line(line)
+                && lines.get(i + 1).is_some_and(|l| is_quoted(l)))
+            .then_some((1, Attribution::Loose))
+        }) else {
             continue;
         };
-        let quote_follows = lines[i + span..]
-            .iter()
-            .find(|l| !l.trim().is_empty())
-            .is_some_and(|l| is_quoted(l));
+        let quote_follows = quote_follows_from(i + span);
         if kind == Attribution::Loose && !quote_follows {
             continue;
         }
@@ -735,6 +746,16 @@ mod tests {
             ));
             assert_eq!(t, "Escaleer", "{attribution}");
         }
+    }
+
+    /// A client no table knows still introduces its quote with a line ending in a colon; that
+    /// line is no note. A command line ending in a colon above a quote stays a command.
+    #[test]
+    fn an_unknown_clients_attribution_right_above_the_quote() {
+        let t = plain("Notitie: gebeld\n\nOp dinsdag schreef Klachtenregistratie:\n> Afgehandeld");
+        assert_eq!(t, "Notitie: gebeld");
+        let t = plain("Notitie: zie hieronder:\n> Afgehandeld");
+        assert_eq!(t, "Notitie: zie hieronder:");
     }
 
     #[test]

@@ -289,6 +289,31 @@ pub fn prune(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<usize> {
     Ok(n)
 }
 
+/// Removes every row whose mailbox or recipient `is_theirs` (a person's erasure, issue 25):
+/// returns how many. The walk reads the two small tables whole: they hold days, not years.
+pub fn forget(conn: &Connection, is_theirs: impl Fn(&str) -> bool) -> anyhow::Result<usize> {
+    let mut gone = 0;
+    let counted: Vec<(i64, String)> = conn
+        .prepare("SELECT id, mailbox FROM outbox_budget")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, mailbox) in counted {
+        if is_theirs(&mailbox) {
+            gone += conn.execute("DELETE FROM outbox_budget WHERE id = ?1", params![id])?;
+        }
+    }
+    let held: Vec<(i64, String, String)> = conn
+        .prepare("SELECT id, mailbox, recipient FROM outbox_rollup")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, mailbox, recipient) in held {
+        if is_theirs(&mailbox) || is_theirs(&recipient) {
+            gone += conn.execute("DELETE FROM outbox_rollup WHERE id = ?1", params![id])?;
+        }
+    }
+    Ok(gone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
