@@ -50,7 +50,32 @@ pub fn write_private_atomic_with(
     }
     std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+        sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// [`write_private_atomic`] without its last step: `bytes` go to a temporary file beside
+/// `path` (mode 0600, its data synced) that is then renamed to `path`, but the directory is
+/// not synced, so the caller makes a batch of such files durable with one [`sync_dir`]. A
+/// reader of the directory never sees a part of a file; after a crash before that sync, the
+/// file may be there or not, and never in part.
+pub fn write_private_unsynced_name(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Makes the names in `dir` durable (the renames of [`write_private_unsynced_name`]).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }

@@ -17,6 +17,8 @@ fn fixture(name: &str) -> Vec<u8> {
 /// A private klachtd installation in a temporary directory.
 struct Install {
     dir: tempfile::TempDir,
+    /// Settings of this installation beyond the defaults, as environment variables.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Install {
@@ -25,7 +27,10 @@ impl Install {
         for sub in ["mail/new", "mail/cur", "mail/tmp"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        Install { dir }
+        Install {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -39,6 +44,7 @@ impl Install {
             .env("KLACHTD__ROLES__STAFF", "staff@example.org")
             .env("KLACHTD__INBOUND__MAILDIR", "mail")
             .env("KLACHTD_LOG", "info");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -228,8 +234,8 @@ fn killed_after_sending_before_recording_resends_the_same_message() {
         &fixture("01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml"),
     );
     k.crash_at("after-send");
-    // The ack and the staff notification are heads of different chains and go out side by
-    // side (outbound::worker::PARALLEL_SENDS): one or both were written when the crash came.
+    // The ack and the staff notification are heads of different chains and are written in
+    // one batch (outbound::worker::FILE_BATCH): both were when the crash came.
     let before = k.outbox();
     assert!(
         (1..=2).contains(&before.len()),
@@ -375,4 +381,113 @@ fn a_purge_leaves_no_copy_in_the_mailbox_even_after_a_crash() {
         )
         .unwrap();
     assert_eq!((pending, no_case_mail), (0, 0));
+}
+
+/// A backlog over several intake batches (issue 26: the Maildir is taken in as IMAP is, at
+/// most `BATCH_MAILS` mails a commit), killed after the first mail of a batch is moved out of
+/// `new/` and again right after the next batch's commit: every mail is recorded once, every
+/// complaint gets one case and one acknowledgement, and nothing stays in `new/`.
+#[test]
+fn a_backlog_over_several_batches_survives_kills_between_commit_and_moves() {
+    use klachtd::inbound::imap::BATCH_MAILS;
+    let mut k = Install::new();
+    // Every complaint here is real: no hourly ceiling on their acknowledgements, and a staff
+    // notice for each (no budget for unproven senders, issue 22).
+    k.env.push((
+        "KLACHTD__OUTBOUND__ACKNOWLEDGEMENTS_PER_HOUR",
+        "100000".into(),
+    ));
+    k.env
+        .push(("KLACHTD__OUTBOUND__UNPROVEN_PER_DAY", "100000".into()));
+    let n = 2 * BATCH_MAILS + 50;
+    for i in 0..n {
+        let mail = format!(
+            "From: Klager {i} <klager{i}@example.net>\r\nTo: info@example.org\r\n\
+             Subject: Klacht {i}\r\nMessage-ID: <batch-{i}@example.net>\r\n\
+             Date: Tue, 24 Nov 2026 09:00:00 +0100\r\n\r\nDe cursus van les {i} begon te laat.\r\n"
+        );
+        k.deliver(&format!("{i:05}.host"), mail.as_bytes());
+    }
+    let count = |sub: &str| std::fs::read_dir(k.path(sub)).unwrap().count();
+    let recorded = || -> i64 {
+        rusqlite::Connection::open(k.path("var/klachtd.sqlite"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM mails", [], |r| r.get(0))
+            .unwrap()
+    };
+    let now = "2026-11-24T10:00:00+01:00";
+    // The first batch is committed whole before its first mail is moved.
+    k.crash_at_with("after-mark", &["run", "--once", "--now", now]);
+    assert_eq!(recorded(), BATCH_MAILS as i64, "one commit for the batch");
+    assert_eq!(count("mail/new"), n - 1, "only the first mail was moved");
+    // The next pass finds the rest of that batch recorded, and commits one new mail with it.
+    k.crash_at_with("after-commit", &["run", "--once", "--now", now]);
+    assert_eq!(recorded(), BATCH_MAILS as i64 + 1);
+    assert_eq!(count("mail/new"), n - 1, "killed before any move");
+    k.run(&["run", "--once", "--now", now]);
+    assert_eq!(count("mail/new"), 0);
+    assert_eq!(count("mail/cur"), n);
+    assert_eq!(recorded(), n as i64, "every mail recorded once");
+    let cases = k.cases_json();
+    assert_eq!(cases.len(), n, "one case per complaint");
+    let files = k.outbox();
+    for case in &cases {
+        let reference = case["reference"].as_str().unwrap().to_lowercase();
+        let acks = files
+            .iter()
+            .filter(|f| f.starts_with(&format!("{reference}.ack.")))
+            .count();
+        assert_eq!(acks, 1, "{reference}: {acks} acknowledgements");
+    }
+    assert_eq!(
+        files.len(),
+        2 * n,
+        "an acknowledgement and a staff notice each"
+    );
+}
+
+/// The file transport writes a batch of due mail before it records any of it (issue 26): killed
+/// after a file of a batch, before the directory is synced and anything recorded, the
+/// next run writes every message of the batch again under its own name: one file per queued
+/// message, none twice, no temporary file left.
+#[test]
+fn killed_inside_a_batch_of_files_rewrites_it_under_the_same_names() {
+    let k = Install::new();
+    for (i, name) in [
+        "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
+        "02_klacht_factuur_gmail_alternative_qp.eml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        k.deliver(&format!("{i}.eml"), &fixture(name));
+    }
+    k.crash_at("after-file");
+    // Killed after a file of the batch, before the directory is synced and anything is
+    // recorded (the other writers of the batch may have written theirs by then).
+    let before = k.outbox();
+    assert!((1..=4).contains(&before.len()), "{before:?}");
+    k.run(&["run", "--once"]);
+    let after = k.outbox();
+    let db = rusqlite::Connection::open(k.path("var/klachtd.sqlite")).unwrap();
+    let mut queued: Vec<String> = db
+        .prepare("SELECT message_id FROM outbox WHERE status = 'sent'")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|id| {
+            klachtd::outbound::transport::file_copy(Path::new(""), &id.unwrap())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    queued.sort();
+    assert_eq!(queued.len(), 4, "two acknowledgements, two staff notices");
+    assert_eq!(after, queued, "one file per message, none twice");
+    assert!(before.iter().all(|b| after.contains(b)));
+    let all: Vec<String> = std::fs::read_dir(k.path("var/outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(all.len(), 4, "no temporary file left: {all:?}");
 }

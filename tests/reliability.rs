@@ -106,7 +106,13 @@ fn crash_suite_sigkill_at_every_point_and_at_random_moments() {
         }
         cmd.spawn().unwrap()
     };
-    let points = ["after-commit", "after-mark", "before-send", "after-send"];
+    let points = [
+        "after-commit",
+        "after-mark",
+        "before-send",
+        "after-file",
+        "after-send",
+    ];
     let mut rng = Rng(0x5eed);
     let (mut kills, mut after_send_kills, mut random_kills) = (0, 0, 0);
     let mut round = 0;
@@ -179,6 +185,23 @@ fn crash_suite_sigkill_at_every_point_and_at_random_moments() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    // Exactly one file per queued message (a batch of files cut short by a kill is written
+    // again under the same names), and no temporary file left behind.
+    let mut expected: Vec<String> = all
+        .iter()
+        .map(|m| {
+            klachtd::outbound::transport::file_copy(Path::new(""), &m.message_id)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    expected.sort();
+    let mut written = files.clone();
+    written.sort();
+    assert_eq!(
+        written, expected,
+        "one file per queued message, nothing else"
+    );
     for case in cases::list(store.conn()).unwrap() {
         let prefix = format!("{}.ack.", case.reference.to_string().to_lowercase());
         assert_eq!(

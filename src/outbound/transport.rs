@@ -145,6 +145,110 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// Hands over a batch of queued mails, each the head of its own chain (so they may go in
+    /// any order); one result per mail, in the batch's order. Over SMTP they are sent side by
+    /// side, each over a connection of its own. The file transport writes them in one blocking
+    /// task ([`FILE_WRITERS`] at a time) and syncs the directory once for them all: a file whose
+    /// result is `Ok` is on disk, under its own name, before anything is recorded. After the
+    /// first failure it writes no more (the disk is full or the directory gone: the rest waits
+    /// with the queue).
+    pub async fn send_batch(&self, mails: &[QueuedMail]) -> Vec<Result<(), SendError>> {
+        let Transport::File(dir) = self else {
+            return futures::future::join_all(mails.iter().map(|mail| async move {
+                crate::failpoint::hit("before-send");
+                let result = self.send(mail).await;
+                if result.is_ok() {
+                    crate::failpoint::hit("after-send");
+                }
+                result
+            }))
+            .await;
+        };
+        let files: Vec<(PathBuf, Vec<u8>)> = mails
+            .iter()
+            .map(|mail| (file_copy(dir, &mail.message_id), mail.raw.clone()))
+            .collect();
+        let dir = dir.clone();
+        let n = files.len();
+        tokio::task::spawn_blocking(move || write_files(&dir, &files))
+            .await
+            .unwrap_or_else(|e| vec![Err(SendError::Unavailable(e.to_string())); n])
+    }
+}
+
+/// How many files of a batch the file transport writes at once: each waits for its own data
+/// to reach the disk, so one after the other a batch took the disk's latency a file (6 ms
+/// here: 26 s for 4,000 files against 3.6 s four at a time before the batches).
+pub const FILE_WRITERS: usize = 4;
+
+/// The file transport's batch: each file written under its name ([`file_copy`]),
+/// [`FILE_WRITERS`] at a time, then one sync of the directory for all of their names.
+fn write_files(dir: &std::path::Path, files: &[(PathBuf, Vec<u8>)]) -> Vec<Result<(), SendError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<String>> = Mutex::new(None);
+    let mut results: Vec<Option<Result<(), SendError>>> = vec![None; files.len()];
+    let write_some = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((path, raw)) = files.get(i) else {
+                return done;
+            };
+            if let Some(why) = failed.lock().expect("failure lock").as_ref() {
+                done.push((
+                    i,
+                    Err(SendError::Unavailable(format!(
+                        "not written after an earlier failure: {why}"
+                    ))),
+                ));
+                continue;
+            }
+            crate::failpoint::hit("before-send");
+            match crate::fsutil::write_private_unsynced_name(path, raw) {
+                Ok(()) => {
+                    done.push((i, Ok(())));
+                    crate::failpoint::hit("after-file");
+                }
+                Err(e) => {
+                    let why = format!("writing {}: {e}", dir.display());
+                    done.push((i, Err(SendError::Unavailable(why.clone()))));
+                    failed.lock().expect("failure lock").get_or_insert(why);
+                }
+            }
+        }
+    };
+    let writers = FILE_WRITERS.min(files.len()).max(1);
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..writers).map(|_| scope.spawn(write_some)).collect();
+        let mut done = write_some();
+        for other in others {
+            done.extend(other.join().expect("file writer"));
+        }
+        for (i, result) in done {
+            results[i] = Some(result);
+        }
+    });
+    let mut results: Vec<Result<(), SendError>> = results
+        .into_iter()
+        .map(|r| r.expect("every file has its result"))
+        .collect();
+    if results.iter().any(Result::is_ok) {
+        match crate::fsutil::sync_dir(dir) {
+            Ok(()) => crate::failpoint::hit("after-send"),
+            Err(e) => {
+                let why = format!("syncing {}: {e}", dir.display());
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(SendError::Unavailable(why.clone()));
+                }
+            }
+        }
+    }
+    results
+}
+
 /// Where the file transport writes the mail with this Message-ID (`<message-id>.eml`, every
 /// character but letters, digits and `.-_@` made `_`); `klachtd erase` removes it there.
 pub fn file_copy(dir: &std::path::Path, message_id: &str) -> PathBuf {

@@ -5,8 +5,8 @@ use crate::clock::SharedClock;
 use crate::domain::Disposition;
 use crate::domain::WorkingCalendar;
 use crate::inbound::RawMail;
-use crate::inbound::imap::{Cursor, ImapSource, MailSink};
-use crate::inbound::maildir::Maildir;
+use crate::inbound::imap::{BATCH_BYTES, BATCH_MAILS, Cursor, ImapSource, MailSink};
+use crate::inbound::maildir::{Maildir, Pending};
 use crate::intake::{Intake, IntakeResult};
 use crate::jobs::{JobReport, Jobs};
 use crate::outbound::{DeliveryReport, Renderer, RetryPolicy, Transport, deliver_due};
@@ -152,10 +152,15 @@ impl Daemon {
         })
     }
 
-    /// Takes in everything waiting in the Maildir. A file that cannot be read (vanished,
-    /// no permission) is skipped and tried again on the next pass; only a failure of the
-    /// store stops the pass.
+    /// Takes in everything waiting in the Maildir, in batches as IMAP does (at most
+    /// [`BATCH_MAILS`] mails and [`BATCH_BYTES`] bytes, a larger mail alone), each recorded
+    /// with one commit ([`Daemon::take_batch`]: one mail per transaction should one fail) and
+    /// moved out of `new/` only after it. A file that cannot be read (vanished, no
+    /// permission) is skipped and tried again on the next pass; only a failure of the store
+    /// stops the pass, after the mail recorded before it is moved.
     pub fn process_maildir(&self, maildir: &Maildir, report: &mut RunReport) -> anyhow::Result<()> {
+        let mut batch: Vec<(Pending, RawMail)> = Vec::new();
+        let mut bytes = 0u64;
         for pending in maildir.pending()? {
             let raw = match maildir.read(&pending) {
                 Ok(raw) => raw,
@@ -164,13 +169,48 @@ impl Daemon {
                     continue;
                 }
             };
-            let result = self.take(&raw)?;
-            crate::failpoint::hit("after-commit");
-            maildir.finish(&pending, &result.source_key, result.disposition)?;
-            crate::failpoint::hit("after-mark");
-            report.count(&result);
+            let size = raw.bytes.len() as u64;
+            if !batch.is_empty() && bytes + size > BATCH_BYTES {
+                self.take_maildir_batch(maildir, std::mem::take(&mut batch), report)?;
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push((pending, raw));
+            if batch.len() >= BATCH_MAILS {
+                self.take_maildir_batch(maildir, std::mem::take(&mut batch), report)?;
+                bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            self.take_maildir_batch(maildir, batch, report)?;
         }
         Ok(())
+    }
+
+    /// Records one batch of Maildir mail with one commit, then moves each recorded mail out
+    /// of `new/` as its disposition says. A failure of the store stops it after the mail
+    /// recorded before the failure is moved (the rest stays in `new/` for the next pass).
+    fn take_maildir_batch(
+        &self,
+        maildir: &Maildir,
+        batch: Vec<(Pending, RawMail)>,
+        report: &mut RunReport,
+    ) -> anyhow::Result<()> {
+        let (pendings, raws): (Vec<Pending>, Vec<RawMail>) = batch.into_iter().unzip();
+        let (results, failure) = self.take_batch(&raws);
+        drop(raws);
+        if !results.is_empty() {
+            crate::failpoint::hit("after-commit");
+        }
+        for (pending, result) in pendings.iter().zip(&results) {
+            maildir.finish(pending, &result.source_key, result.disposition)?;
+            crate::failpoint::hit("after-mark");
+            report.count(result);
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Runs the scheduled jobs that are due now (reminders, alerts, digest, report, purge).
