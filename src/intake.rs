@@ -12,7 +12,7 @@ use crate::inbound::{InboundMail, RawMail};
 use crate::outbound::budget::Cause;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
-use crate::registry::{NewComplaint, Registry, Settled, first_attachment_number, new_text_of};
+use crate::registration::{NewComplaint, Registry, Settled, first_attachment_number, new_text_of};
 use crate::settings::Settings;
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
@@ -636,7 +636,7 @@ impl Intake<'_> {
                 // the kept original; the case says why its text is missing.
                 let body = match mail.encrypted {
                     Some(_) if mail.text.trim().is_empty() => {
-                        crate::registry::encrypted_text(self.mailer().staff_language())
+                        crate::registration::encrypted_text(self.mailer().staff_language())
                     }
                     _ => &mail.text,
                 };
@@ -724,7 +724,7 @@ impl Intake<'_> {
     ) -> anyhow::Result<()> {
         let new_text = match mail.encrypted {
             Some(_) if mail.text.trim().is_empty() => {
-                crate::registry::encrypted_text(self.mailer().staff_language()).to_string()
+                crate::registration::encrypted_text(self.mailer().staff_language()).to_string()
             }
             _ => new_text_of(mail),
         };

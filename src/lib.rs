@@ -8,8 +8,9 @@
 //! 2. [`intake`] — turns one classified mail into a registered case (or an entry on one, or an
 //!    ignored or quarantined mail), in one transaction together with the mail it causes; mail
 //!    from staff, director or committee it hands to [`casework`] (sender proof, applying a
-//!    staff reply's commands, transcripts). Both stand on [`registry`] — registering a
-//!    complaint, choosing who hears of a case (need to know), writing mail.
+//!    staff reply's commands, transcripts). Both stand on [`registration`] — registering a
+//!    complaint with its acknowledgement and the notice to staff, choosing who hears of a case
+//!    (need to know), writing mail; the words of every mail are Tera templates (templates/).
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
@@ -35,7 +36,7 @@
 //! | store | [`store`] |
 //! | mail in and out | [`inbound`], [`outbound`], [`auth`] (logging in to the mail servers) |
 //! | commands | [`commands`]: the staff reply parser |
-//! | registry | [`registry`] |
+//! | registration | [`registration`] |
 //! | intake, casework | [`intake`], [`casework`] |
 //! | jobs | [`jobs`] |
 //! | service | [`service`] |
@@ -57,7 +58,7 @@ pub mod intake;
 pub mod jobs;
 pub mod outbound;
 pub mod redact;
-pub mod registry;
+pub mod registration;
 pub mod service;
 pub mod settings;
 pub mod store;

@@ -25,7 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("store", &["store"]),
     ("inbound/outbound/auth", &["inbound", "outbound", "auth"]),
     ("commands", &["commands"]),
-    ("registry", &["registry"]),
+    ("registration", &["registration"]),
     ("intake/casework", &["intake", "casework"]),
     ("jobs", &["jobs"]),
     ("service", &["service"]),

@@ -18,7 +18,7 @@ use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
-use crate::registry::{NewComplaint, Registry, Settled, new_text_of};
+use crate::registration::{NewComplaint, Registry, Settled, new_text_of};
 use crate::settings::Role;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};

@@ -12,7 +12,7 @@ use crate::inbound::InboundMail;
 use crate::outbound::budget::Cause;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
-use crate::registry::{Registry, new_text_of};
+use crate::registration::{Registry, new_text_of};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, cases};
 use chrono::{DateTime, Utc};

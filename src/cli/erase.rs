@@ -246,7 +246,7 @@ pub fn run(
             let Some(case_id) = m.case_id else { continue };
             let text = mails::raw_of(tx, m.id)?
                 .and_then(|raw| InboundMail::parse(&raw))
-                .map(|mail| crate::registry::new_text_of(&mail))
+                .map(|mail| crate::registration::new_text_of(&mail))
                 .unwrap_or_default();
             let text = text.trim();
             tx.execute("DELETE FROM attachments WHERE mail_id = ?1", params![m.id])?;
