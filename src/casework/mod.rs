@@ -1,13 +1,13 @@
-//! Staff work cases by replying: a mail from a role address is authenticated ([`auth`]), its
+//! Staff work cases by replying: a mail from a role address is authenticated ([`sender`]), its
 //! command block tried on the case ([`apply`]), and — only when every line holds — applied
 //! in the intake transaction, with the mail it causes and a transcript back to the sender.
 //! Without proof, nothing changes: the commands are held and the real address is asked to
 //! confirm them.
 
 pub mod apply;
-pub mod auth;
 pub mod messages;
 pub mod proof;
+pub mod sender;
 pub mod third_party;
 
 use crate::commands::{Command, CommandBlock, parse_block};
@@ -68,7 +68,7 @@ pub(crate) fn check_sender(
         .map(|(_, a)| a.clone())
         .ok_or_else(|| anyhow::anyhow!("check_sender on mail from no role address"))?;
     // Every case the mail names must exist, or no token counts (rule 5 of `proof::decide`).
-    let named = auth::case_of_reply_address(mail, org);
+    let named = sender::case_of_reply_address(mail, org);
     let tagged = CaseRef::find_in_subject(&mail.subject);
     let names_missing_case = [named, tagged]
         .into_iter()
@@ -78,7 +78,7 @@ pub(crate) fn check_sender(
         Some(r) => cases::get(tx, r)?,
         None => None,
     };
-    let decision = auth::prove(
+    let decision = sender::prove(
         tx,
         mail,
         settings,
@@ -214,7 +214,7 @@ fn not_involved(
         format!(
             "de afzender is niet bewezen ({}) en kreeg geen antwoord. Herkomst: {}",
             decision.reason_nl,
-            auth::origin_line(mail, intake.settings, Language::Nl)
+            sender::origin_line(mail, intake.settings, Language::Nl)
         )
     };
     cases::add_event(
@@ -364,10 +364,10 @@ pub(crate) fn check_tokens(
     mail: &InboundMail,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    if auth::presented_tokens(mail, &intake.settings.organisation.address).is_empty() {
+    if sender::presented_tokens(mail, &intake.settings.organisation.address).is_empty() {
         return Ok(());
     }
-    let decision = auth::prove(tx, mail, intake.settings, None, false, now)?;
+    let decision = sender::prove(tx, mail, intake.settings, None, false, now)?;
     revoke_leaked(intake, tx, &decision, now)
 }
 
@@ -458,7 +458,7 @@ fn hold(
     let block = parse_block(new_text);
     let mailer = intake.mailer();
     let lang = mailer.staff_language();
-    let origin = auth::origin_line(mail, intake.settings, lang);
+    let origin = sender::origin_line(mail, intake.settings, lang);
     let mut context = match case {
         Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),
