@@ -182,7 +182,8 @@ impl KnownCases for StoreLookup<'_> {
         outbox::case_of_message(self.0, message_id).ok().flatten()
     }
     fn case_exists(&self, case: CaseRef) -> bool {
-        cases::exists(self.0, case)
+        // A purged case is never linked again: mail naming it is new mail (issue 20).
+        cases::exists(self.0, case) && !cases::is_purged(self.0, case)
     }
     fn complainant_of(&self, case: CaseRef) -> Option<String> {
         cases::get(self.0, case).ok().flatten()?.complainant_address
@@ -656,6 +657,7 @@ impl Intake<'_> {
                         vouched: sender_verified(mail, self.settings),
                         cause: Cause::Unproven,
                         repaired: mail.repaired,
+                        names_purged: self.registry().purged_case_named(tx, mail),
                         message_id_reused,
                         html: mail.html.as_deref(),
                         registered_by: None,

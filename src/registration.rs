@@ -71,6 +71,9 @@ pub(crate) struct NewComplaint<'a> {
     pub cause: Cause,
     /// The mail's MIME structure was broken and its text recovered (staff are told).
     pub repaired: bool,
+    /// The mail names a case purged after the retention period: it is registered as a new
+    /// complaint, and the acknowledgement and staff say so.
+    pub names_purged: Option<CaseRef>,
     /// Its Message-ID was used before by another sender: the case of that mail, or `None`
     /// when it belonged to no case (staff are told: it can point to a forgery).
     pub message_id_reused: Option<Option<&'a str>>,
@@ -163,6 +166,18 @@ impl Registry<'_> {
             cases::add_attachment(tx, case_id, complaint.mail_id, attachment)?;
         }
         cases::add_event(tx, case_id, now, "registered", None, complaint.reason)?;
+        if let Some(purged) = complaint.names_purged {
+            cases::add_event(
+                tx,
+                case_id,
+                now,
+                "names_purged",
+                None,
+                &format!(
+                    "de e-mail noemt {purged}; die klacht is na de bewaartermijn verwijderd, dus deze e-mail is als nieuwe klacht geregistreerd"
+                ),
+            )?;
+        }
         if let Some(encryption) = complaint.encrypted {
             cases::add_event(
                 tx,
@@ -230,6 +245,10 @@ impl Registry<'_> {
         }
         context.insert("unreachable", &case.unreachable_from);
         context.insert("repaired", &complaint.repaired);
+        context.insert(
+            "purged_reference",
+            &complaint.names_purged.map(|r| r.to_string()),
+        );
         if let Some(earlier) = complaint.message_id_reused {
             context.insert(
                 "message_id_reused",
@@ -272,6 +291,10 @@ impl Registry<'_> {
         let mailer = self.mailer();
         let mut context = mailer.case_context(case, complaint.language);
         context.insert("acknowledged", &true);
+        context.insert(
+            "purged_reference",
+            &complaint.names_purged.map(|r| r.to_string()),
+        );
         context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
         context.insert("phone", &self.settings.organisation.phone);
         if !complaint.sender_verified {
@@ -323,6 +346,27 @@ impl Registry<'_> {
         };
         cases::add_event(tx, case.id, now, kind, None, &detail)?;
         Ok(queued)
+    }
+
+    /// The case purged after the retention period that `mail` names, if any: by the tag in
+    /// its subject, the case in the reply address it was sent to (`info+kl-2026-0042.…@`), or
+    /// the case in one of our Message-IDs it answers (`<kl-2026-0042.ack.…@our domain>`). Only ever used to answer
+    /// truthfully — a purged case is never linked to mail again.
+    pub(crate) fn purged_case_named(&self, tx: &Connection, mail: &InboundMail) -> Option<CaseRef> {
+        let org = &self.settings.organisation.address;
+        let ours = |address: &str| -> Option<CaseRef> {
+            let (local, domain) = address.rsplit_once('@')?;
+            domain.eq_ignore_ascii_case(org.domain()).then_some(())?;
+            let local = local
+                .strip_prefix(&format!("{}+", org.local_part()))
+                .unwrap_or(local);
+            local.split('.').next()?.to_ascii_uppercase().parse().ok()
+        };
+        CaseRef::find_in_subject(&mail.subject)
+            .into_iter()
+            .chain(mail.recipients.iter().filter_map(|r| ours(r)))
+            .chain(mail.thread_ids.iter().filter_map(|id| ours(id)))
+            .find(|c| cases::is_purged(tx, *c))
     }
 
     /// Who hears about a case: [`Registry::readers`] (the name is older than need to know).

@@ -389,10 +389,10 @@ fn a_robot_mailbox_answering_everything_ping_pongs_for_a_simulated_day() {
     common::invariants::check(&store);
 }
 
-/// Attack on the retention clean-up over IMAP, where mailbox copies are removed by
-/// Message-ID: a redelivery (or a stranger's mail copying the Message-ID) falls due two years
-/// after it arrived, while the complaint it copies is kept longer. Removing it must never take
-/// the kept complaint's copy with it; once the complaint is purged too, both go.
+/// Attack on the retention clean-up over IMAP: a redelivery (or a stranger's mail copying the
+/// Message-ID) falls due two years after it arrived, while the complaint it copies is kept
+/// longer. Removing it must never take the kept complaint's copy with it (copies are told
+/// apart by their bytes, not only by Message-ID); once the complaint is purged too, it goes.
 #[test]
 fn purging_a_redelivery_never_removes_the_complaint_it_copies() {
     let server = MailServer::start();
@@ -419,18 +419,102 @@ fn purging_a_redelivery_never_removes_the_complaint_it_copies() {
     k.run(&["run", "--once", "--now", "2029-01-01T03:00:00+01:00"]);
     assert_eq!(
         server.count_folder("info@example.org", "Verwerkt"),
-        2,
-        "the kept complaint's copy (and its twin, which cannot be told apart by Message-ID) stay"
+        1,
+        "the redelivery's copy went (its own bytes), the kept complaint's copy stays"
+    );
+    let kept = server.fetch_folder("info@example.org", "Verwerkt");
+    let case_copy: Vec<u8> = db
+        .query_row(
+            "SELECT m.content_sha256 FROM mails m JOIN cases c ON c.id = m.case_id",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .map(|s| s.into_bytes())
+        .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        klachtd::hex::encode(&sha2::Sha256::digest(&kept[0])).into_bytes(),
+        case_copy,
+        "the copy left is the complaint's"
     );
     let waiting: i64 = db
         .query_row("SELECT COUNT(*) FROM mailbox_removals", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(waiting, 1, "the redelivery's removal waits");
-    // 2031: the complaint is purged as well; both copies go.
+    assert_eq!(waiting, 0);
+    // 2031: the complaint is purged as well; its copy goes.
     k.run(&["run", "--once", "--now", "2031-01-01T03:00:00+01:00"]);
     assert_eq!(server.count_folder("info@example.org", "Verwerkt"), 0);
     let waiting: i64 = db
         .query_row("SELECT COUNT(*) FROM mailbox_removals", [], |r| r.get(0))
         .unwrap();
     assert_eq!(waiting, 0);
+}
+
+/// Retention over IMAP (issue 20): every copy of purged mail goes from the processed and
+/// quarantine folders — also a quarantined mail without a Message-ID (found among the mails
+/// without one, recognised by its bytes) — and nothing of the purged people is left in any
+/// message file of the mailbox.
+#[test]
+fn over_imap_the_purge_removes_every_copy_even_without_a_message_id() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    let m = "geheimpersoonx7";
+    let complaint = format!(
+        "From: {m} <complainant@example.org>\r\nTo: info@example.org\r\nSubject: Klacht {m}\r\nMessage-ID: <c1.{m}@example.org>\r\n\r\nIk ben {m} en niet tevreden.\r\n"
+    );
+    let no_id_no_from = format!(
+        "To: info@example.org\r\nSubject: Klacht zonder afzender {m}\r\n\r\nGeen afzender: {m}.\r\n"
+    );
+    let spam_no_id = format!(
+        "From: {m} <{m}@example.net>\r\nTo: info@example.org\r\nSubject: Win {m}\r\nX-Spam-Flag: YES\r\n\r\nKoop nu, {m}.\r\n"
+    );
+    for raw in [&complaint, &no_id_no_from, &spam_no_id] {
+        server.append("info@example.org", "INBOX", raw.as_bytes());
+    }
+    let summary = k.run_once();
+    assert!(summary.contains("quarantined: 2"), "{summary}");
+    assert_eq!(server.count_folder("info@example.org", "Verwerkt"), 1);
+    assert_eq!(server.count_folder("info@example.org", "Quarantaine"), 2);
+    // Another complaint without a Message-ID, whose case stays open: its copy must stay.
+    let open = "From: Ander <other@example.org>\r\nTo: info@example.org\r\nSubject: Klacht zonder kenmerk\r\n\r\nMijn klacht loopt nog.\r\n";
+    server.append("info@example.org", "INBOX", open.as_bytes());
+    k.run_once();
+    assert_eq!(server.count_folder("info@example.org", "Verwerkt"), 2);
+    let db = rusqlite::Connection::open(k.db()).unwrap();
+    db.execute(
+        "UPDATE cases SET status = 'closed', reacted_at = received_at, closed_at = received_at
+         WHERE complainant_address = 'complainant@example.org'",
+        [],
+    )
+    .unwrap();
+    k.run(&["run", "--once", "--now", "2029-01-01T03:00:00+01:00"]);
+    assert_eq!(server.count_folder("info@example.org", "Quarantaine"), 0);
+    assert_eq!(
+        server.count_folder("info@example.org", "Verwerkt"),
+        1,
+        "the open case's mail without a Message-ID is not due and stays"
+    );
+    let waiting: i64 = db
+        .query_row("SELECT COUNT(*) FROM mailbox_removals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(waiting, 0);
+    // No message file of the mailbox holds them any more.
+    let mut todo = vec![server.maildir("info@example.org")];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().unwrap().is_dir() {
+                todo.push(path);
+            } else if !name.starts_with("dovecot") && !name.starts_with("subscriptions") {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(m.len()).any(|w| w == m.as_bytes()),
+                    "{} still holds a purged person",
+                    path.display()
+                );
+            }
+        }
+    }
 }

@@ -303,6 +303,8 @@ pub enum Refusal {
     NoRunningPeriod(CaseStatus),
     ComplaintWithoutText,
     NoCase,
+    /// The mail names a case purged after the retention period (issue 20).
+    Purged(CaseRef),
     // issue 25: confidentiality and the AVG
     /// The handler typed is someone the complaint concerns.
     HandlerConcerned(String),
@@ -395,6 +397,12 @@ impl Refusal {
             Refusal::NoRunningPeriod(s) => {
                 format!("no period is running: the complaint is {}", status(s))
             }
+            Refusal::Purged(r) if nl => format!(
+                "{r} is na de bewaartermijn verwijderd; aan die klacht verandert niets meer"
+            ),
+            Refusal::Purged(r) => format!(
+                "{r} was deleted after the retention period; that complaint no longer changes"
+            ),
             Refusal::HandlerConcerned(who) if nl => {
                 format!("{who} kan deze klacht niet behandelen: de klacht gaat over {who}")
             }
@@ -505,6 +513,7 @@ impl Refusal {
             | Refusal::CannotAppeal(_)
             | Refusal::CannotWithdraw(_)
             | Refusal::NoRunningPeriod(_)
+            | Refusal::Purged(_)
             | Refusal::HandlerConcerned(_)
             | Refusal::UnknownStaff(_)
             | Refusal::RequestOpen { .. }
@@ -906,6 +915,7 @@ mod tests {
             status().prop_map(Refusal::NoRunningPeriod),
             Just(Refusal::ComplaintWithoutText),
             Just(Refusal::NoCase),
+            (2020i32..2030, 1u32..200).prop_map(|(y, n)| Refusal::Purged(CaseRef::new(y, n))),
             Just(Refusal::DirectorOnly(DirectorTask::Concerns)),
             Just(Refusal::DirectorOnly(DirectorTask::Hold)),
             DATA.prop_map(Refusal::HandlerConcerned),

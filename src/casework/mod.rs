@@ -36,6 +36,9 @@ pub(crate) struct SenderCheck {
     pub decision: Decision,
     /// The existing case the mail is about (its tag, thread or reply address).
     pub case: Option<CaseRecord>,
+    /// The case purged after the retention period the mail names (issue 20): never `case`,
+    /// only answered truthfully.
+    pub purged: Option<CaseRef>,
     /// The role address as configured: the sender as klachtd records and answers it, never
     /// the spelling the mail used.
     pub address: EmailAddress,
@@ -78,6 +81,13 @@ pub(crate) fn check_sender(
         Some(r) => cases::get(tx, r)?,
         None => None,
     };
+    // A purged case stays purged (issue 20): a mail naming it is taken as mail without a
+    // case — a new complaint (`Klacht:`) or a recommendation still works — and told so.
+    let (case, purged) = match case {
+        Some(c) if c.purged_at.is_some() => (None, Some(c.reference)),
+        None => (None, intake.purged_case_named(tx, mail)),
+        live => (live, None),
+    };
     let decision = sender::prove(
         tx,
         mail,
@@ -90,6 +100,7 @@ pub(crate) fn check_sender(
     Ok(SenderCheck {
         decision,
         case,
+        purged,
         address,
     })
 }
@@ -119,6 +130,7 @@ pub(crate) fn check_sender_or_unproven(
                 revoke_quietly: Vec::new(),
             },
             case: None,
+            purged: None,
             address,
         }
     })
@@ -138,6 +150,7 @@ pub(crate) fn handle_staff_mail(
     let SenderCheck {
         decision,
         case,
+        purged,
         address: sender,
     } = check;
     let new_text = new_text_of(mail);
@@ -183,7 +196,7 @@ pub(crate) fn handle_staff_mail(
             let block = parse_block(&new_text);
             match case {
                 Some(case) => work_case(intake, tx, mail, &case, &block, &new_text, &actor, now),
-                None => without_case(intake, tx, mail, mail_id, &block, &actor, now),
+                None => without_case(intake, tx, mail, mail_id, &block, &actor, purged, now),
             }
         }
     }
@@ -615,7 +628,19 @@ fn confirm(
                 actor,
                 now,
             ),
-            None => without_case(intake, tx, &original, held.mail_id, &held_block, actor, now),
+            None => {
+                let purged = intake.purged_case_named(tx, &original);
+                without_case(
+                    intake,
+                    tx,
+                    &original,
+                    held.mail_id,
+                    &held_block,
+                    actor,
+                    purged,
+                    now,
+                )
+            }
         };
     }
     if situation != Situation::ConfirmSettled {
@@ -724,6 +749,8 @@ enum Situation {
     ConfirmExpired,
     /// A reply to a confirmation request already confirmed or refused.
     ConfirmSettled,
+    /// The mail names a case purged after the retention period: nothing applied.
+    Purged,
 }
 
 impl Situation {
@@ -1223,6 +1250,7 @@ fn send_transcript(
 
 /// A proven mail that names no case: a complaint handed in on someone's behalf, a
 /// recommendation of the director's, or something we cannot place.
+#[allow(clippy::too_many_arguments)]
 fn without_case(
     intake: &Registry<'_>,
     tx: &Connection,
@@ -1230,6 +1258,7 @@ fn without_case(
     mail_id: i64,
     block: &CommandBlock,
     actor: &Actor,
+    purged: Option<CaseRef>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
     let commands: Vec<&Command> = block.commands().collect();
@@ -1282,6 +1311,7 @@ fn without_case(
                 vouched: true,
                 cause: Cause::Proven,
                 repaired: false,
+                names_purged: None,
                 message_id_reused: None,
                 html: None,
                 registered_by: Some(&actor.address),
@@ -1365,6 +1395,41 @@ fn without_case(
             None,
         ));
     }
+    if let Some(reference) = purged {
+        // Nothing is applied to a purged case, whatever the mail says; the sender hears why.
+        let lang = intake.settings.organisation.language;
+        let lines = block
+            .lines
+            .iter()
+            .map(|l| TranscriptLine {
+                source: l.source.clone(),
+                status: "fout",
+                result: match &l.result {
+                    Err(e) => e.text(lang),
+                    Ok(_) => Refusal::Purged(reference).text(lang),
+                },
+            })
+            .collect();
+        let mut context = base_context(intake);
+        context.insert("purged_reference", &reference.to_string());
+        send_caseless_transcript_with(
+            intake,
+            tx,
+            mail,
+            Situation::Purged,
+            lines,
+            actor,
+            context,
+            now,
+        )?;
+        return Ok(Settled::new(
+            MailOutcome::Ignored,
+            format!(
+                "staff mail naming {reference}, purged after the retention period: nothing applied, transcript sent"
+            ),
+            None,
+        ));
+    }
     if block.is_empty() {
         // Never silent: the sender hears that nothing was done, and why.
         send_caseless_transcript(intake, tx, mail, Situation::Nothing, Vec::new(), actor, now)?;
@@ -1416,8 +1481,22 @@ fn send_caseless_transcript(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    let context = base_context(intake);
+    send_caseless_transcript_with(intake, tx, mail, situation, lines, actor, context, now)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send_caseless_transcript_with(
+    intake: &Registry<'_>,
+    tx: &Connection,
+    mail: &InboundMail,
+    situation: Situation,
+    lines: Vec<TranscriptLine>,
+    actor: &Actor,
+    mut context: tera::Context,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let mailer = intake.mailer();
-    let mut context = base_context(intake);
     let stored = Stored {
         recorded: false,
         noted: false,

@@ -1,8 +1,9 @@
 //! `klachtd backup FILE` and `klachtd restore FILE`: a consistent copy of the database
 //! (safe while the daemon runs), and putting one back in place (the daemon stopped; the
-//! current database kept beside it as `<store>.before-restore`).
+//! current database kept beside it as `<store>.before-restore-<time>`, never overwritten).
 
 use super::clock_at;
+use crate::clock::SystemClock;
 use crate::service::lock;
 use crate::settings::Settings;
 use crate::store::maintenance;
@@ -49,13 +50,17 @@ impl RestoreArgs {
         // No daemon may hold the database while it is replaced.
         let _lock = lock::StoreLock::acquire(&settings.store.path)?;
         let file = self.file;
-        let restored = maintenance::restore(&file, &settings.store.path)?;
+        let now = crate::clock::Clock::now(&SystemClock);
+        let restored = maintenance::restore(&file, &settings.store.path, now)?;
+        let kept = match &restored.kept {
+            Some(kept) => format!("the previous database is kept as {}", kept.display()),
+            None => "there was no database before".to_string(),
+        };
         println!(
-            "{} restored as {} (schema {}, intact); the previous database is kept as {}.before-restore",
+            "{} restored as {} (schema {}, intact); {kept}",
             file.display(),
             settings.store.path.display(),
-            restored.version,
-            settings.store.path.display()
+            restored.inspection.version,
         );
         Ok(ExitCode::SUCCESS)
     }

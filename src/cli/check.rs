@@ -152,14 +152,51 @@ fn local_checks(settings: &Settings, report: &mut Report, integrity: Integrity) 
     }
 }
 
-/// What the daemon checks before it starts: the local checks; the first failure stops it.
-/// The daemon reads the whole file once at start ([`Integrity::WholeFile`]); `run --once`,
-/// made to be run often, checks the header only, so its cost does not grow with the register.
-pub fn preflight(settings: &Settings, integrity: Integrity) -> anyhow::Result<()> {
+/// A check that failed before start-up.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{line}")]
+pub struct PreflightFailure {
+    /// Which check (`store`, `templates`, `inbound Maildir`, …).
+    pub what: String,
+    pub line: String,
+}
+
+impl PreflightFailure {
+    /// A failure the environment can mend while klachtd waits (the database cannot be
+    /// opened or written, a directory is not writable), as opposed to a configuration that
+    /// must be changed (templates, roles, secrets).
+    pub fn mendable(&self) -> bool {
+        matches!(
+            self.what.as_str(),
+            "store" | "inbound Maildir" | "outbound directory"
+        )
+    }
+}
+
+/// What klachtd checks before it runs: the local checks; the first failure stops it. Little
+/// free space on the store's disk is only warned about: the writes themselves tell (a write
+/// the disk cannot take loses nothing and is tried again). The daemon reads the whole file once
+/// at start ([`Integrity::WholeFile`]); `run --once`, made to be run often, checks the header
+/// only, so its cost does not grow with the register.
+pub fn preflight(settings: &Settings, integrity: Integrity) -> Result<(), PreflightFailure> {
     let mut report = Report::default();
     local_checks(settings, &mut report, integrity);
-    match report.first_failure() {
-        Some(line) => anyhow::bail!("{line}"),
+    for line in report
+        .lines
+        .iter()
+        .filter(|l| !l.ok && l.what == "store space")
+    {
+        tracing::warn!("{line}");
+    }
+    match report
+        .lines
+        .iter()
+        .find(|l| !l.ok && l.what != "store space")
+    {
+        Some(line) => Err(PreflightFailure {
+            what: line.what.clone(),
+            line: line.to_string(),
+        }),
         None => Ok(()),
     }
 }
@@ -264,6 +301,18 @@ fn store_with(path: &Path, report: &mut Report, integrity: Integrity) {
         );
     }
     match crate::store::maintenance::inspect(path, integrity == Integrity::WholeFile) {
+        // A full or read-only disk is no damage: restoring a backup would be the wrong cure.
+        Err(e) if crate::store::is_unwritable(&e) => report.fail(
+            "store",
+            format!(
+                "{}: cannot be read now — its disk is full or read-only ({e:#})",
+                shown.display()
+            ),
+            format!(
+                "free space on the file system of {} or make it writable; nothing is lost meanwhile",
+                dir.display()
+            ),
+        ),
         Err(e) => report.fail(
             "store",
             format!("{}: {e:#}", shown.display()),
@@ -296,7 +345,7 @@ fn store_with(path: &Path, report: &mut Report, integrity: Integrity) {
             };
             match free_bytes(&dir) {
                 Some(free) if free < MIN_FREE_BYTES => report.fail(
-                    "store",
+                    "store space",
                     format!(
                         "{}: only {} MB free on its file system",
                         shown.display(),

@@ -1,5 +1,5 @@
 //! `klachtd erase ADDRESS --reason TEXT` (issue 25, AVG art. 17): removes one person's
-//! personal data as the retention purge removes a case's (`jobs::retention::purge_case`; the
+//! personal data as the retention purge removes a case's (`store::erase::purge_case`; the
 //! anonymous facts stay for the analysis): their cases, every mail from their address in the
 //! ledger (follow-ups, third-party mail on someone else's case, ignored and quarantined mail)
 //! and what it caused, the mail sent to them, their attachments, the mailbox copies (queued
@@ -249,7 +249,12 @@ pub fn run(
                 .map(|mail| crate::registration::new_text_of(&mail))
                 .unwrap_or_default();
             let text = text.trim();
-            tx.execute("DELETE FROM attachments WHERE mail_id = ?1", params![m.id])?;
+            crate::store::erase::delete_with_dependents(
+                tx,
+                "attachments",
+                "mail_id = ?1",
+                &[&m.id],
+            )?;
             let mut stmt = tx.prepare(
                 "SELECT id, kind, actor, detail FROM events
                  WHERE case_id = ?1 AND kind IN ('third_party', 'follow_up')",
@@ -278,16 +283,21 @@ pub fn run(
                 let quotes = text.chars().count() >= 12 && names_text(&sent.raw, text);
                 if names(&sent.raw, who, &[]) || quotes {
                     sent_ids.push(sent.message_id.clone());
-                    tx.execute("DELETE FROM outbox WHERE id = ?1", params![sent.id])?;
+                    crate::store::erase::delete_with_dependents(
+                        tx,
+                        "outbox",
+                        "id = ?1",
+                        &[&sent.id],
+                    )?;
                     removed += 1;
                 }
             }
             queue(tx, &m.source_key, m.message_id.as_deref())?;
-            empty_mail(tx, m.id)?;
+            empty_mail(tx, m.id, now)?;
         }
         for m in &report.plan.loose {
             queue(tx, &m.source_key, m.message_id.as_deref())?;
-            empty_mail(tx, m.id)?;
+            empty_mail(tx, m.id, now)?;
         }
         // Mail to staff or the director that belongs to no case but names them: a notice
         // of their quarantined mail, a digest listing their cases.
@@ -301,7 +311,7 @@ pub fn run(
             };
             if names(&raw, who, &references) {
                 sent_ids.push(message_id);
-                tx.execute("DELETE FROM outbox WHERE id = ?1", params![id])?;
+                crate::store::erase::delete_with_dependents(tx, "outbox", "id = ?1", &[&id])?;
                 removed += 1;
             }
         }
@@ -312,9 +322,11 @@ pub fn run(
             .collect::<Result<_, _>>()?;
         for (address, case_id) in slots {
             if person::is(&address, who) && !kept_ids.contains(&case_id) {
-                tx.execute(
-                    "DELETE FROM acknowledgements WHERE address = ?1 AND case_id = ?2",
-                    params![address, case_id],
+                crate::store::erase::delete_with_dependents(
+                    tx,
+                    "acknowledgements",
+                    "address = ?1 AND case_id = ?2",
+                    &[&address, &case_id],
                 )?;
             }
         }
@@ -416,22 +428,28 @@ fn erase_case(
         )?;
     }
     let mut case = cases::by_id(tx, c.id)?.expect("the case being erased");
-    case.verdict = case.verdict.as_deref().map(|v| scrubbed(v, &words));
-    crate::jobs::retention::purge_case(tx, &case, now)?;
+    let verdict = case.verdict.as_deref().map(|v| scrubbed(v, &words));
+    tx.execute(
+        "UPDATE cases SET verdict = ?2 WHERE id = ?1",
+        params![c.id, verdict],
+    )?;
     // A privacy request on it is answered by this.
     if let Some(r) = case.privacy.request.as_mut().filter(|r| r.is_open()) {
         r.done_at = Some(now);
         privacy::save(tx, c.id, &case.privacy)?;
     }
-    cases::add_event(
+    // The retention purge's own routine takes the rest (one deletion routine, in the order
+    // the schema's foreign keys give): from then on the case is purged like any other —
+    // nothing changes it or adds to it again (issue 20).
+    crate::store::erase::purge_case_noting(
         tx,
         c.id,
         now,
-        "erased",
-        None,
-        &format!("persoonsgegevens verwijderd op verzoek (AVG artikel 17): {reason}"),
-    )?;
-    Ok(())
+        Some((
+            "erased",
+            &format!("persoonsgegevens verwijderd op verzoek (AVG artikel 17): {reason}"),
+        )),
+    )
 }
 
 /// `text` with every whole-word occurrence of `words` (any case) replaced by "(verwijderd)",
@@ -504,15 +522,16 @@ fn names_text(raw: &[u8], text: &str) -> bool {
     })
 }
 
-/// A mail of the person's: its content, sender and Message-ID go, the row (that it came, and
-/// what became of it) stays, as the purge leaves mail of no case.
-fn empty_mail(tx: &Connection, id: i64) -> anyhow::Result<()> {
+/// A mail of the person's: emptied by the purge's own routine ([`crate::store::erase::purge_mail`]:
+/// its content, sender, Message-ID, attachments, a held command it carried and the token
+/// pointing at that); the row (that it came, and what became of it) stays, as the purge leaves
+/// mail of no case.
+fn empty_mail(tx: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    crate::store::erase::purge_mail(tx, id, now)?;
     tx.execute(
-        "UPDATE mails SET raw = x'', sender = NULL, message_id = NULL, reason = 'verwijderd (AVG)'
-         WHERE id = ?1",
+        "UPDATE mails SET reason = 'verwijderd (AVG)' WHERE id = ?1",
         params![id],
     )?;
-    tx.execute("DELETE FROM mail_bodies WHERE mail_id = ?1", params![id])?;
     Ok(())
 }
 
@@ -565,7 +584,7 @@ fn first_seen(conn: &Connection, who: &EmailAddress) -> anyhow::Result<Option<Da
 }
 
 /// Copies of the database klachtd cannot change: backups `klachtd backup` made since
-/// `since`, and a database put aside by `restore`.
+/// `since`, and the databases put aside by `restore`.
 fn backups(
     conn: &Connection,
     settings: &Settings,
@@ -579,6 +598,11 @@ fn backups(
                 out.push((path, Some(at)));
             }
         }
+    }
+    // Every database `restore` set aside (each under its own time-stamped name, issue 20),
+    // and one an older klachtd set aside under the plain name.
+    for (path, _) in crate::store::maintenance::kept_databases(&settings.store.path)? {
+        out.push((path, None));
     }
     let mut aside = settings.store.path.as_os_str().to_owned();
     aside.push(".before-restore");

@@ -67,7 +67,7 @@ pub enum Command {
     /// Write a consistent copy of the database to FILE (safe while the daemon runs).
     Backup(backup::BackupArgs),
     /// Put a backup in place as the database (stop the daemon first); the current database
-    /// is kept beside it as <store>.before-restore.
+    /// is kept beside it as <store>.before-restore-<time>, never overwritten.
     Restore(backup::RestoreArgs),
     /// AVG art. 15: write everything held on one person (cases, their mail as received, the
     /// mail sent to them, attachments) with a covering letter, into a private directory.

@@ -3,14 +3,14 @@
 //! network run first, and a failing one stops start-up with its line.
 
 use super::{cases, check, clock_at, parse_time, runtime};
-use crate::clock::SystemClock;
+use crate::inbound::one_line;
+use crate::redact;
 use crate::service::daemon::Daemon;
 use crate::service::{lock, serve, startup};
 use crate::settings::Settings;
 use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,24 +27,32 @@ impl Args {
     pub fn run(self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         let settings = Settings::load(config)?;
         let runtime = runtime()?;
-        // One daemon per database: held until the process ends.
-        let _lock = lock::StoreLock::acquire(&settings.store.path)?;
+        // One daemon per database: held until the process ends. The long-lived daemon takes
+        // it as it starts (it may have to wait for its disk).
+        let _lock = if self.once {
+            Some(lock::StoreLock::acquire(&settings.store.path)?)
+        } else {
+            None
+        };
         let env_keys: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
         startup::log(&settings, config, &env_keys);
-        // The checks that need no network; a failing one stops start-up with its line.
-        let integrity = if self.once {
-            check::Integrity::Header
-        } else {
-            check::Integrity::WholeFile
-        };
-        check::preflight(&settings, integrity)?;
-        if self.once {
-            let daemon = Daemon::new(settings, clock_at(self.now))?;
-            let report = runtime.block_on(daemon.run_once())?;
-            println!("{}", cases::run_summary(&report));
-        } else {
-            let daemon = Arc::new(Daemon::new(settings, Arc::new(SystemClock))?);
-            runtime.block_on(serve::serve(daemon))?;
+        if !self.once {
+            runtime.block_on(serve::serve(settings))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        // The checks that need no network; a failing one stops `run --once` with its line
+        // (the daemon runs them as it starts, waiting for a database it cannot write yet).
+        check::preflight(&settings, check::Integrity::Header)?;
+        let daemon = Daemon::new(settings, clock_at(self.now))?;
+        let report = runtime.block_on(daemon.run_once())?;
+        println!("{}", cases::run_summary(&report));
+        // Everything else ran; cron sees what failed.
+        let failures = report.failures();
+        if !failures.is_empty() {
+            for failure in &failures {
+                eprintln!("klachtd: {}", redact::addresses(&one_line(failure)));
+            }
+            return Ok(ExitCode::FAILURE);
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -25,6 +25,23 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
         None => writeln!(out, "daemon        NOT running")?,
     }
     writeln!(out, "store         {}", shown.display())?;
+    // The daemon cannot record that its own disk refuses it: say it from the file system.
+    let dir = shown.parent().unwrap_or(std::path::Path::new("."));
+    if let Ok(fs) = rustix::fs::statvfs(dir) {
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if fs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+            writeln!(
+                out,
+                "store disk    READ-ONLY: nothing can be recorded until it is writable"
+            )?;
+        } else if free < 1 << 20 {
+            writeln!(
+                out,
+                "store disk    FULL ({} KB free): nothing can be recorded until there is room",
+                free / 1024
+            )?;
+        }
+    }
 
     let inbound = health::get(conn, Component::Inbound.as_str())?;
     writeln!(
@@ -84,6 +101,57 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
                 ""
             },
             p.reason
+        )?;
+    }
+    for component in Component::ALL {
+        let label = match component {
+            Component::Store => "store".to_string(),
+            Component::Job(job) => format!("job {}", job.as_str()),
+            Component::Inbound | Component::Outbound => continue,
+        };
+        if let Some(p) = problem(conn, component)? {
+            writeln!(
+                out,
+                "{label:<13} FAILING since {}: {}",
+                at(p.since),
+                crate::inbound::one_line(&p.reason)
+            )?;
+        }
+    }
+    if settings.inbound.kind == crate::settings::InboundKind::Maildir {
+        let odd = crate::inbound::maildir::oddities_in(&settings.inbound.maildir, &["new", "cur"])
+            .unwrap_or_default();
+        if !odd.is_empty() {
+            let shown: Vec<String> = odd
+                .iter()
+                .take(5)
+                .map(|o| format!("{} ({})", crate::inbound::one_line(&o.entry), o.kind))
+                .collect();
+            let more = odd.len().saturating_sub(shown.len());
+            writeln!(
+                out,
+                "maildir       {} entr{} that {} not mail files, never read or followed: {}{}",
+                odd.len(),
+                if odd.len() == 1 { "y" } else { "ies" },
+                if odd.len() == 1 { "is" } else { "are" },
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+    }
+    let kept = crate::store::maintenance::kept_databases(path).unwrap_or_default();
+    if let Some((oldest, at)) = kept.first() {
+        writeln!(
+            out,
+            "kept          {} database(s) set aside by restore, the oldest {} ({}); each is removed {} year(s) after",
+            kept.len(),
+            oldest.file_name().unwrap_or_default().to_string_lossy(),
+            local(*at, tz),
+            settings.retention.years
         )?;
     }
     // Issue 22: what the outbound budget held back, and acknowledgements waiting for the

@@ -67,10 +67,13 @@ impl FromStr for CaseRef {
             return Err(invalid());
         }
         let seq: u32 = seq.parse().map_err(|_| invalid())?;
-        if seq == 0 {
+        let year: i32 = year.parse().map_err(|_| invalid())?;
+        // Four digits are not yet a year a case can have (`KL-0912-0001`): refused here, so
+        // `new` never sees one.
+        if seq == 0 || !(1000..=9999).contains(&year) {
             return Err(invalid());
         }
-        Ok(Self::new(year.parse().map_err(|_| invalid())?, seq))
+        Ok(Self::new(year, seq))
     }
 }
 
@@ -92,6 +95,10 @@ mod tests {
             Ok(CaseRef::new(2026, 42))
         );
         for bad in [
+            // Found by the classify_mail fuzz target: a subject tag with a year below 1000
+            // panicked in classification, so such a complaint was quarantined.
+            "KL-0912-0001",
+            "KL-0000-0001",
             "KL-26-0042",
             "KL-2026-42",
             "KL-2026-0000",
@@ -116,6 +123,7 @@ mod tests {
             );
         }
         assert_eq!(CaseRef::find_in_subject("Klacht over KL-2026-0007"), None);
+        assert_eq!(CaseRef::find_in_subject("Re: [KL-0912-0001] x"), None);
         assert_eq!(
             CaseRef::find_in_subject("[KL-2026-] [KL-2026-0009]"),
             Some(CaseRef::new(2026, 9))

@@ -11,7 +11,8 @@ use std::fmt;
 pub trait KnownCases {
     /// The case a Message-ID we sent belongs to.
     fn case_of_sent_message(&self, message_id: &str) -> Option<CaseRef>;
-    /// Whether a case with this reference exists.
+    /// Whether a case with this reference exists and can still be linked (a case purged
+    /// after the retention period cannot: mail naming it is handled as new mail).
     fn case_exists(&self, case: CaseRef) -> bool;
     /// The complainant's address of a case (none once purged).
     fn complainant_of(&self, case: CaseRef) -> Option<String>;

@@ -14,6 +14,7 @@ use futures::{Stream, TryStreamExt};
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
@@ -23,6 +24,14 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, pem::PemObject
 pub struct Cursor {
     pub uidvalidity: u32,
     pub last_uid: u32,
+}
+
+/// A purged mail whose mailbox copy is to go: its Message-ID, if it had one, and the SHA-256
+/// of its bytes as they sat in the mailbox (none for mail recorded before schema 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyToRemove<'a> {
+    pub message_id: Option<&'a str>,
+    pub sha256: Option<&'a str>,
 }
 
 /// What the daemon gives the source: recording a mail, and remembering the cursor.
@@ -47,11 +56,132 @@ pub trait MailSink {
     fn set_cursor(&mut self, mailbox: &str, cursor: Cursor) -> anyhow::Result<()>;
 }
 
+/// How long klachtd waits for the next byte of an answer it is waiting for, outside IDLE.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A connection to the IMAP server that gives up on an answer the server never finishes: a
+/// read that gets no byte for the limit fails (`TimedOut`). A server that stalls in the middle
+/// of an answer, its connection still open, then ends that connection — reported, reconnected
+/// with backoff — instead of stopping intake for good without a word (found by the
+/// `imap_answers` fuzz target). The limit is shared with the source, which lengthens it while it
+/// waits in IDLE (where silence is the point).
+pub struct Patient {
+    inner: Box<dyn ImapIo>,
+    limit: Arc<std::sync::atomic::AtomicU64>,
+    waiting: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Patient {
+    /// `inner` with reads limited to `limit` milliseconds without a byte.
+    pub fn new(inner: Box<dyn ImapIo>, limit: Arc<std::sync::atomic::AtomicU64>) -> Patient {
+        Patient {
+            inner,
+            limit,
+            waiting: None,
+        }
+    }
+}
+
+impl Debug for Patient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Patient")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl AsyncRead for Patient {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                this.waiting = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let limit =
+                    Duration::from_millis(this.limit.load(std::sync::atomic::Ordering::Relaxed));
+                let waiting = this
+                    .waiting
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match waiting.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.waiting = None;
+                        Poll::Ready(Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "the IMAP server sent nothing for {} s in the middle of an answer",
+                                limit.as_secs()
+                            ),
+                        )))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Patient {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Runs one exchange with the server so that a panic while reading its answers — the IMAP
+/// parser (imap-proto 0.17) slices a status text at byte 1 and panics when the server puts a
+/// multibyte character right after a response code, `* OK [UIDNEXT 3]é` (found by the
+/// `imap_answers` fuzz target) — is an error of that connection, not the end of klachtd: the
+/// connection is dropped, the failure reported, and it is tried again with backoff.
+async fn guarded<T>(
+    exchange: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(exchange).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(anyhow::anyhow!(
+                "the IMAP server sent an answer klachtd cannot read ({what}); the connection is dropped and tried again"
+            ))
+        }
+    }
+}
+
 /// A configured IMAP account.
 pub struct ImapSource {
     settings: Imap,
     login: crate::auth::Login,
     tls: TlsConnector,
+    /// How long a read may wait without a byte, in milliseconds ([`Patient`]).
+    answer_limit: Arc<std::sync::atomic::AtomicU64>,
+    answer_timeout: Duration,
 }
 
 /// Context of an error before any session existed: the log says "cannot reach", not "lost".
@@ -213,7 +343,58 @@ impl ImapSource {
             settings: settings.clone(),
             login,
             tls: TlsConnector::from(Arc::new(config)),
+            answer_limit: Arc::new(std::sync::atomic::AtomicU64::new(
+                ANSWER_TIMEOUT.as_millis() as u64,
+            )),
+            answer_timeout: ANSWER_TIMEOUT,
         })
+    }
+
+    /// The same source, waiting at most `timeout` for the next byte of an answer (tests).
+    pub fn with_answer_timeout(mut self, timeout: Duration) -> ImapSource {
+        self.answer_timeout = timeout;
+        self.answer_limit = Arc::new(std::sync::atomic::AtomicU64::new(timeout.as_millis() as u64));
+        self
+    }
+
+    /// Connects, secures, logs in and makes sure the folders klachtd moves mail to exist.
+    pub async fn connect(&self) -> anyhow::Result<ImapSession> {
+        guarded(self.connect_unguarded()).await
+    }
+
+    /// Takes in everything new in the folder. On a fresh connection (`startup`), it also
+    /// finishes mail that was recorded before a crash but not yet moved.
+    pub async fn process_folder(
+        &self,
+        session: &mut ImapSession,
+        sink: &mut dyn MailSink,
+        startup: bool,
+    ) -> anyhow::Result<usize> {
+        guarded(self.process_folder_unguarded(session, sink, startup)).await
+    }
+
+    /// Deletes the copies of purged mails ([`Self::expunge_copies_unguarded`]).
+    pub async fn expunge_copies(
+        &self,
+        session: &mut ImapSession,
+        copies: &[CopyToRemove<'_>],
+        intake_up_to: Option<u32>,
+    ) -> anyhow::Result<usize> {
+        guarded(self.expunge_copies_unguarded(session, copies, intake_up_to)).await
+    }
+
+    /// Waits for new mail ([`Self::wait_unguarded`]).
+    pub async fn wait(
+        &self,
+        session: ImapSession,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<(ImapSession, Wake)> {
+        guarded(self.wait_unguarded(session, shutdown)).await
+    }
+
+    /// `stream` made [`Patient`] with this source's limit: every connection goes through it.
+    pub fn patient(&self, stream: Box<dyn ImapIo>) -> Box<dyn ImapIo> {
+        Box::new(Patient::new(stream, Arc::clone(&self.answer_limit)))
     }
 
     pub fn folder(&self) -> &str {
@@ -231,7 +412,7 @@ impl ImapSource {
     }
 
     /// Connects, secures, logs in and makes sure the folders klachtd moves mail to exist.
-    pub async fn connect(&self) -> anyhow::Result<ImapSession> {
+    async fn connect_unguarded(&self) -> anyhow::Result<ImapSession> {
         let s = &self.settings;
         let tcp = tokio::time::timeout(
             Duration::from_secs(30),
@@ -240,7 +421,7 @@ impl ImapSource {
         .await
         .context("connecting to the IMAP server timed out")?
         .with_context(|| format!("cannot connect to IMAP server {}:{}", s.host, s.port))?;
-        let stream: Box<dyn ImapIo> = Box::new(tcp);
+        let stream: Box<dyn ImapIo> = self.patient(Box::new(tcp));
         let stream = match s.tls {
             TlsMode::Implicit => self.tls_wrap(stream).await?,
             TlsMode::None => stream,
@@ -287,7 +468,7 @@ impl ImapSource {
 
     /// Takes in everything new in the folder. On a fresh connection (`startup`), it also
     /// finishes mail that was recorded before a crash but not yet moved.
-    pub async fn process_folder(
+    async fn process_folder_unguarded(
         &self,
         session: &mut ImapSession,
         sink: &mut dyn MailSink,
@@ -850,52 +1031,95 @@ impl ImapSource {
         Ok(())
     }
 
-    /// Deletes the mails with these Message-IDs from the processed and quarantine folders
-    /// (retention purge). Returns how many were expunged.
-    pub async fn expunge_message_ids(
+    /// Deletes the copies of purged mails from the processed and quarantine folders (and from
+    /// the folder mail arrives in, at or below `intake_up_to`, when processed mail stays there):
+    /// the candidates are found by Message-ID — or, for a mail without one, among the mails
+    /// without any — and each is removed only when the SHA-256 of its bytes is that of a purged
+    /// mail, so a redelivery or a stranger's mail with the same Message-ID is never taken with
+    /// it. A mail recorded before content hashes were kept goes by Message-ID alone. Returns
+    /// how many copies were removed.
+    async fn expunge_copies_unguarded(
         &self,
         session: &mut ImapSession,
-        ids: &[&str],
+        copies: &[CopyToRemove<'_>],
+        intake_up_to: Option<u32>,
     ) -> anyhow::Result<usize> {
+        use sha2::Digest;
+        let hashes: std::collections::HashSet<&str> =
+            copies.iter().filter_map(|c| c.sha256).collect();
         let mut removed = 0;
-        for folder in [
-            &self.settings.processed_folder,
-            &self.settings.quarantine_folder,
-        ] {
+        let mut folders = vec![
+            (self.settings.processed_folder.as_str(), None),
+            (self.settings.quarantine_folder.as_str(), None),
+        ];
+        if self.settings.processed_folder.is_empty()
+            && let Some(last) = intake_up_to
+        {
+            folders.push((self.settings.folder.as_str(), Some(last)));
+        }
+        for (folder, up_to) in folders {
             if folder.is_empty() || session.select(folder).await.is_err() {
                 continue;
             }
-            let mut uids = Vec::new();
-            for id in ids {
-                let quoted = id.replace(['"', '\\'], "");
-                uids.extend(
-                    session
-                        .uid_search(format!("HEADER Message-ID \"{quoted}\""))
-                        .await?,
-                );
+            // By Message-ID: those we can tell by their bytes, and those we cannot.
+            let mut by_hash = std::collections::BTreeSet::new();
+            let mut by_id_alone = std::collections::BTreeSet::new();
+            for copy in copies {
+                let query = match copy.message_id {
+                    Some(id) => format!("HEADER Message-ID \"{}\"", id.replace(['"', '\\'], "")),
+                    None if copy.sha256.is_some() => "NOT HEADER Message-ID \"\"".to_string(),
+                    None => continue,
+                };
+                let found = session.uid_search(query).await?;
+                let found = found
+                    .into_iter()
+                    .filter(|uid| up_to.is_none_or(|last| *uid <= last));
+                if copy.sha256.is_some() {
+                    by_hash.extend(found);
+                } else if up_to.is_none() {
+                    by_id_alone.extend(found);
+                }
             }
-            if uids.is_empty() {
+            let mut doomed: Vec<u32> = by_id_alone.into_iter().collect();
+            let candidates: Vec<u32> = by_hash
+                .into_iter()
+                .filter(|u| !doomed.contains(u))
+                .collect();
+            for chunk in candidates.chunks(50) {
+                let answers = session
+                    .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
+                    .await?;
+                let fetched: Vec<Fetch> = answers.try_collect().await?;
+                for fetch in fetched {
+                    let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
+                        continue;
+                    };
+                    let sha = crate::hex::encode(&sha2::Sha256::digest(body));
+                    if chunk.contains(&uid) && hashes.contains(sha.as_str()) {
+                        doomed.push(uid);
+                    }
+                }
+            }
+            if doomed.is_empty() {
                 continue;
             }
-            let set = uids
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
+            doomed.sort_unstable();
+            doomed.dedup();
+            let set = uid_set(&doomed);
             let _: Vec<_> = session
                 .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
                 .await?
                 .try_collect()
                 .await?;
             let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
-            removed += uids.len();
+            removed += doomed.len();
         }
         Ok(removed)
     }
 
     /// Waits for new mail: IDLE (renewed every `idle_renew_seconds`) when the server offers it
     /// and it is enabled, otherwise a poll interval. Returns the session for the next round.
-    pub async fn wait(
+    async fn wait_unguarded(
         &self,
         mut session: ImapSession,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
@@ -913,6 +1137,22 @@ impl ImapSource {
         let mut idle = session.idle();
         idle.init().await.context("starting IDLE")?;
         let renew = Duration::from_secs(self.settings.idle_renew_seconds);
+        // Silence is the point of IDLE: reads may wait until the renewal, and then some; the
+        // usual limit is back however this ends.
+        struct Restore<'a>(&'a ImapSource);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.answer_limit.store(
+                    self.0.answer_timeout.as_millis() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+        }
+        self.answer_limit.store(
+            (renew + self.answer_timeout).as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let restore = Restore(self);
         let wake = {
             let (wait, _stop) = idle.wait_with_timeout(renew);
             tokio::select! {
@@ -923,6 +1163,7 @@ impl ImapSource {
                 _ = shutdown.changed() => Wake::Shutdown,
             }
         };
+        drop(restore);
         let session = idle.done().await.context("ending IDLE")?;
         Ok((session, wake))
     }
@@ -932,6 +1173,116 @@ impl ImapSource {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    struct Sink;
+    impl MailSink for Sink {
+        fn take(&mut self, _: &RawMail) -> anyhow::Result<Disposition> {
+            Ok(Disposition::Processed)
+        }
+        fn recorded(&mut self, _: &str) -> anyhow::Result<Option<Disposition>> {
+            Ok(None)
+        }
+        fn cursor(&mut self, _: &str) -> anyhow::Result<Option<Cursor>> {
+            Ok(None)
+        }
+        fn set_cursor(&mut self, _: &str, _: Cursor) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A server that answers each command with the next chunk and a tagged OK, and then says
+    /// nothing more, its connection left open.
+    async fn scripted(io: tokio::io::DuplexStream, chunks: Vec<Vec<u8>>) {
+        let (read, mut write) = tokio::io::split(io);
+        let mut lines = BufReader::new(read);
+        write.write_all(b"* OK ready\r\n").await.unwrap();
+        let mut chunks = chunks.into_iter();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if lines.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let tag: Vec<u8> = line.split(|b| *b == b' ').next().unwrap().to_vec();
+            let mut out = if line.windows(5).any(|w| w.eq_ignore_ascii_case(b"LOGIN")) {
+                Vec::new()
+            } else {
+                match chunks.next() {
+                    Some(chunk) => chunk,
+                    None => std::future::pending().await,
+                }
+            };
+            out.extend_from_slice(&tag);
+            out.extend_from_slice(b" OK done\r\n");
+            write.write_all(&out).await.unwrap();
+        }
+    }
+
+    fn test_source() -> ImapSource {
+        let settings = crate::settings::Settings::load_with_env(
+            None,
+            [
+                ("KLACHTD__INBOUND__KIND", "imap"),
+                ("KLACHTD__INBOUND__IMAP__HOST", "127.0.0.1"),
+                ("KLACHTD__INBOUND__IMAP__PORT", "9"),
+                ("KLACHTD__INBOUND__IMAP__TLS", "none"),
+                ("KLACHTD__INBOUND__IMAP__PASSWORD", "x"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .unwrap();
+        crate::install_crypto_provider();
+        ImapSource::from_settings(&settings.inbound.imap)
+            .unwrap()
+            .with_answer_timeout(Duration::from_millis(200))
+    }
+
+    /// The crash the `imap_answers` fuzz target found: a multibyte character right after a
+    /// response code (`* OK [UIDNEXT 3]é`) makes the IMAP parser (imap-proto 0.17) panic. It is
+    /// an error of the pass now (the connection dropped, tried again), never the end of klachtd.
+    #[tokio::test]
+    async fn an_answer_the_imap_parser_panics_on_is_an_error_of_the_pass() {
+        let source = test_source();
+        let chunks = vec![
+            "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3]é +x\r\n"
+                .as_bytes()
+                .to_vec(),
+        ];
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(scripted(server_io, chunks));
+        let mut client = Client::new(source.patient(Box::new(client_io)));
+        client.read_response().await.unwrap();
+        let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+        let result = source.process_folder(&mut session, &mut Sink, false).await;
+        let error = format!("{:#}", result.unwrap_err());
+        assert!(error.contains("cannot read"), "{error}");
+        server.abort();
+    }
+
+    /// The hang the `imap_answers` fuzz target found (its seed `cut_literal`): a FETCH answer
+    /// whose literal is cut short, the connection kept open. klachtd waited for the rest for
+    /// ever, intake stopped without a word; now the pass ends with an error after the limit.
+    #[tokio::test]
+    async fn a_server_that_stalls_in_the_middle_of_an_answer_ends_the_pass() {
+        let source = test_source();
+        let body = b"From: a@example.net\r\n\r\nx\r\n";
+        let chunks = vec![
+            b"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 2] ok\r\n".to_vec(),
+            b"* SEARCH 1\r\n".to_vec(),
+            format!("* 1 FETCH (UID 1 RFC822.SIZE {})\r\n", body.len()).into_bytes(),
+            b"* 1 FETCH (UID 1 BODY[] {999}\r\nshort)".to_vec(),
+        ];
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(scripted(server_io, chunks));
+        let mut client = Client::new(source.patient(Box::new(client_io)));
+        client.read_response().await.unwrap();
+        let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+        // The pass ends (here with the fallback's second connection refused: nothing listens).
+        let result = source.process_folder(&mut session, &mut Sink, false).await;
+        assert!(result.is_err());
+        server.abort();
+    }
 
     /// Reads an IMAP UID set back into its UIDs.
     fn expand(set: &str) -> Vec<u32> {

@@ -152,9 +152,23 @@ impl InboundMail {
     /// anything of comes back as `None`.
     pub fn parse(raw: &[u8]) -> Option<InboundMail> {
         let cut = container_cut(raw);
-        let message = MessageParser::default().parse(&raw[..cut.unwrap_or(raw.len())])?;
-        let body_start = message.root_part().offset_body as usize;
-        let mut mail = Self::from_headers(&message, raw, body_start);
+        let bounded = &raw[..cut.unwrap_or(raw.len())];
+        let message = MessageParser::default().parse(bounded)?;
+        // The top-level header block as read alone decides the header fields, whatever the
+        // full parse makes of the body: mail-parser 0.11 can hand back a nested part's
+        // headers as the root's (a delivery report with a cut-off boundary and a NUL in its
+        // preamble: no From, no Subject), which made a mail whose headers say "a machine's"
+        // unreadable in full (found by the classify_mail fuzz target).
+        let mut mail = match MessageParser::default()
+            .parse_headers(bounded)
+            .and_then(|h| body_offset(bounded, &h).map(|start| (h, start)))
+        {
+            Some((headers, body_start)) => Self::from_headers(&headers, raw, body_start),
+            None => {
+                let body_start = message.root_part().offset_body as usize;
+                Self::from_headers(&message, raw, body_start)
+            }
+        };
         mail.has_plain_text = message
             .text_bodies()
             .any(|p| matches!(p.body, PartType::Text(_)));
@@ -1012,6 +1026,23 @@ fn fingerprint(message: &Message<'_>, raw: &[u8], body_start: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `classify_mail` fuzz target (kept in its corpus as
+    /// `regression-root-headers-lost-in-full-parse`): mail-parser's full parse of this message
+    /// hands back a nested part's headers as the root's, so the full decoding lost the From —
+    /// a machine's mail by its headers became an unreadable one. The top-level header block
+    /// decides the header fields in both decodings.
+    #[test]
+    fn the_top_level_headers_decide_even_where_the_full_parse_loses_them() {
+        let raw = b"From:MAILER-DAEMON@\nContent-Type:multipart/-;boundary=4j7lXHz4SshqZzh.1795609330/mail.example.org\n\n--4j7lXHz4SshqZzh.1795609330/mail.example.orgContent-Type:message/rfc822\n\nContent-Type:message/rfc822\r\n\n\n--4j7lXHz4SshqZzh.1795609330/mail.example.orgContent-Type:message/rfc822\r\n\n\n--4j7lXHz4SshqZzh.1795609330/mail.example.org--";
+        let headers = InboundMail::parse_headers(raw).unwrap();
+        let full = InboundMail::parse(raw).unwrap();
+        assert!(headers.from.is_some() || headers.from_unusable.is_some());
+        assert_eq!(full.from, headers.from);
+        assert_eq!(full.from_unusable, headers.from_unusable);
+        assert_eq!(full.subject, headers.subject);
+        assert_eq!(full.fingerprint, headers.fingerprint);
+    }
 
     #[test]
     fn unflow_joins_soft_breaks_and_keeps_hard_ones() {

@@ -1,6 +1,9 @@
 //! The embedded default source: a local Maildir. New mail is read from `new/`; once recorded it
 //! moves to `cur/` with the standard flags (`S` when klachtd handled it, none when it is left
-//! for people), or to the `.Quarantaine` sub-maildir.
+//! for people), or to the `.Quarantaine` sub-maildir. Only regular files are mail: anything
+//! else in `new/` or `cur/` (a directory, a symbolic link — even to a real complaint —, a
+//! FIFO) is never opened or followed, and is reported ([`Maildir::oddities`]); the Maildir's
+//! own folders must be real directories, not links out of it.
 
 use super::RawMail;
 use crate::domain::Disposition;
@@ -25,6 +28,71 @@ pub struct Maildir {
     root: PathBuf,
 }
 
+/// Something in `new/` or `cur/` that is not a mail file: never read, never followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oddity {
+    /// `new/NAME` or `cur/NAME`.
+    pub entry: String,
+    pub kind: &'static str,
+}
+
+fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_symlink() {
+        "symbolic link"
+    } else if file_type.is_dir() {
+        "directory"
+    } else if file_type.is_fifo() {
+        "FIFO"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Creates `dir` (0700) if missing; refuses when it is anything but a directory of its own —
+/// a symbolic link would lead out of the Maildir.
+fn own_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(meta) => Err(std::io::Error::other(format!(
+            "{} is a {}, not a directory: klachtd never follows it out of the Maildir",
+            dir.display(),
+            kind_of(meta.file_type())
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::fsutil::create_private_dir(dir)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// [`Maildir::oddities`] of the Maildir at `root`, without creating anything (`klachtd status`).
+pub fn oddities_in(root: &Path, subs: &[&str]) -> std::io::Result<Vec<Oddity>> {
+    let mut out = Vec::new();
+    for sub in subs {
+        let dir = root.join(sub);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let file_type = entry.file_type()?;
+            if !file_type.is_file() {
+                out.push(Oddity {
+                    entry: format!("{sub}/{}", entry.file_name().to_string_lossy()),
+                    kind: kind_of(file_type),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.entry.cmp(&b.entry));
+    Ok(out)
+}
+
 /// A message waiting in `new/`.
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -36,8 +104,9 @@ pub struct Pending {
 impl Maildir {
     /// Opens the Maildir at `root`, creating `new/`, `cur/` and `tmp/` (mode 0700) if needed.
     pub fn open(root: &Path) -> std::io::Result<Maildir> {
+        crate::fsutil::create_private_dir(root)?;
         for sub in ["new", "cur", "tmp"] {
-            crate::fsutil::create_private_dir(&root.join(sub))?;
+            own_dir(&root.join(sub))?;
         }
         Ok(Maildir {
             root: root.to_path_buf(),
@@ -67,13 +136,33 @@ impl Maildir {
         Ok(out)
     }
 
-    /// Reads a pending message.
+    /// Entries of `new/` and `cur/` (those named in `subs`) that are not regular files, by name.
+    pub fn oddities(&self, subs: &[&str]) -> std::io::Result<Vec<Oddity>> {
+        oddities_in(&self.root, subs)
+    }
+
+    /// Reads a pending message: opened without following a symbolic link and without waiting
+    /// on a FIFO, and read only when what was opened is a regular file (it may have been
+    /// swapped since it was listed).
     pub fn read(&self, pending: &Pending) -> std::io::Result<RawMail> {
-        let bytes = std::fs::read(&pending.path)?;
-        let arrived_at = std::fs::metadata(&pending.path)?
-            .modified()
-            .ok()
-            .map(DateTime::<Utc>::from);
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits() as i32)
+            .open(&pending.path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is a {}, not a mail file",
+                pending.key,
+                kind_of(meta.file_type())
+            )));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut bytes)?;
+        let arrived_at = meta.modified().ok().map(DateTime::<Utc>::from);
         Ok(RawMail {
             source_key: format!("maildir:{}", pending.key),
             bytes,
@@ -94,6 +183,7 @@ impl Maildir {
             Disposition::Processed => (self.root.join("cur"), "S"),
             Disposition::LeaveUnread => (self.root.join("cur"), ""),
             Disposition::Quarantine => {
+                own_dir(&self.root.join(QUARANTINE))?;
                 let q = Maildir::open(&self.root.join(QUARANTINE))?;
                 (q.root.join("cur"), "S")
             }
@@ -143,6 +233,13 @@ impl Maildir {
             self.root.join("cur"),
             self.root.join(QUARANTINE).join("cur"),
         ] {
+            // Never into a folder that is a link out of the Maildir.
+            let real = |d: &Path| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir());
+            if !real(&dir)
+                || !real(&self.root.join(QUARANTINE)) && dir.starts_with(self.root.join(QUARANTINE))
+            {
+                continue;
+            }
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
@@ -150,7 +247,9 @@ impl Maildir {
                 let entry = entry?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let key = name.split(':').next().unwrap_or(&name);
-                if matches(key) {
+                // A directory under a mail's name is not its copy (and is reported as odd);
+                // a symbolic link is removed itself, never what it points at.
+                if matches(key) && !entry.file_type()?.is_dir() {
                     std::fs::remove_file(entry.path())?;
                     removed += 1;
                 }

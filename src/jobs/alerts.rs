@@ -8,26 +8,129 @@
 
 use super::Jobs;
 use crate::domain::Language;
-use crate::outbound::{Letter, Template, templates};
-use crate::store::{OutboxKind, health};
+use crate::outbound::{Letter, Mailer, Template, templates};
+use crate::store::{OutboxKind, QueuedMail, health};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-/// The two things that can stop klachtd working.
+/// What can stop klachtd working: reading the mailbox, sending, writing its own database, and
+/// each scheduled job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Component {
     Inbound,
     Outbound,
+    /// The database cannot be written (disk full, read-only).
+    Store,
+    Job(Job),
+}
+
+/// The scheduled jobs, each isolated and judged on its own ([`super::Jobs::isolated`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Reminders and overdue alerts.
+    Deadlines,
+    Digest,
+    /// The yearly analysis.
+    Report,
+    /// Privacy requests' legal deadlines (issue 25).
+    Privacy,
+    /// The summary of mail the outbound budget held back (issue 22).
+    Summaries,
+    /// The retention purge.
+    Purge,
+    /// Removing purged mail from the mailbox and the file transport's directory.
+    Cleanup,
+    /// Judging the connections' health and alerting (this module).
+    Alerts,
+}
+
+impl Job {
+    pub const ALL: [Job; 8] = [
+        Job::Deadlines,
+        Job::Digest,
+        Job::Report,
+        Job::Privacy,
+        Job::Summaries,
+        Job::Purge,
+        Job::Cleanup,
+        Job::Alerts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Job::Deadlines => "deadlines",
+            Job::Digest => "digest",
+            Job::Report => "report",
+            Job::Privacy => "privacy",
+            Job::Summaries => "summaries",
+            Job::Purge => "purge",
+            Job::Cleanup => "cleanup",
+            Job::Alerts => "alerts",
+        }
+    }
+
+    /// What the job does, for the administrator.
+    fn describe(self, lang: Language) -> &'static str {
+        match (self, lang) {
+            (Job::Deadlines, Language::Nl) => "herinneringen en termijnbewaking",
+            (Job::Digest, Language::Nl) => "het wekelijkse overzicht",
+            (Job::Report, Language::Nl) => "de jaaranalyse",
+            (Job::Privacy, Language::Nl) => "de bewaking van de termijnen van AVG-verzoeken",
+            (Job::Summaries, Language::Nl) => "het overzicht van tegengehouden berichten",
+            (Job::Purge, Language::Nl) => "het verwijderen van gegevens na de bewaartermijn",
+            (Job::Cleanup, Language::Nl) => {
+                "het opruimen van verwijderde mail uit de mailbox en de uitgaande map"
+            }
+            (Job::Alerts, Language::Nl) => "het bewaken van de verbindingen",
+            (Job::Deadlines, Language::En) => "reminders and deadline watch",
+            (Job::Digest, Language::En) => "the weekly digest",
+            (Job::Report, Language::En) => "the yearly analysis",
+            (Job::Privacy, Language::En) => "watching the deadlines of privacy requests",
+            (Job::Summaries, Language::En) => "the summary of held-back mail",
+            (Job::Purge, Language::En) => "removing data after the retention period",
+            (Job::Cleanup, Language::En) => {
+                "removing purged mail from the mailbox and the outgoing directory"
+            }
+            (Job::Alerts, Language::En) => "watching the connections",
+        }
+    }
 }
 
 impl Component {
-    pub const ALL: [Component; 2] = [Component::Inbound, Component::Outbound];
+    pub const ALL: [Component; 11] = [
+        Component::Inbound,
+        Component::Outbound,
+        Component::Store,
+        Component::Job(Job::Deadlines),
+        Component::Job(Job::Digest),
+        Component::Job(Job::Report),
+        Component::Job(Job::Privacy),
+        Component::Job(Job::Summaries),
+        Component::Job(Job::Purge),
+        Component::Job(Job::Cleanup),
+        Component::Job(Job::Alerts),
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Component::Inbound => "inbound",
             Component::Outbound => "outbound",
+            Component::Store => "store",
+            Component::Job(Job::Deadlines) => "job:deadlines",
+            Component::Job(Job::Digest) => "job:digest",
+            Component::Job(Job::Report) => "job:report",
+            Component::Job(Job::Privacy) => "job:privacy",
+            Component::Job(Job::Summaries) => "job:summaries",
+            Component::Job(Job::Purge) => "job:purge",
+            Component::Job(Job::Cleanup) => "job:cleanup",
+            Component::Job(Job::Alerts) => "job:alerts",
         }
+    }
+
+    /// A failing job or database is alerted at once: it does not mend itself by waiting, as a
+    /// connection may.
+    fn alerts_at_once(self) -> bool {
+        matches!(self, Component::Job(_) | Component::Store)
     }
 }
 
@@ -120,6 +223,11 @@ impl Jobs<'_> {
         let mut queued = 0;
         for component in Component::ALL {
             let open = health::open_alert(tx, component.as_str())?.map(|(at, _)| at);
+            let after = if component.alerts_at_once() {
+                chrono::Duration::zero()
+            } else {
+                after
+            };
             match decide(problem(tx, component)?, open, now, after, refused_from) {
                 Action::Nothing => {}
                 Action::Wait { until } => tracing::info!(
@@ -159,48 +267,101 @@ impl Jobs<'_> {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let settings = self.intake.settings;
         let mailer = self.intake.mailer();
-        let lang = mailer.staff_language();
-        let mut context = tera::Context::new();
-        context.insert("organisation", &settings.organisation.name);
-        context.insert(
-            "since",
-            &templates::long_datetime(since, self.intake.tz, lang),
-        );
-        context.insert(
-            "recovered",
-            &templates::long_datetime(now, self.intake.tz, lang),
-        );
-        let refused = problem.is_some_and(|p| p.login_refused);
-        context.insert("what", what(component, refused, lang));
-        if let Some(p) = problem {
-            context.insert("reason", &p.reason);
-            context.insert("fix", &fix(component, refused, lang, settings));
-        }
-        mailer.to_director_without_case(
-            tx,
-            Letter {
-                kind: OutboxKind::DirectorNotice,
-                template: if problem.is_some() {
-                    Template::AdminAlert
-                } else {
-                    Template::AdminAllClear
-                },
-                case: None,
-                context,
-                attachments: &[],
-                files: crate::outbound::mailer::Files::None,
-                cause: crate::outbound::budget::Cause::Proven,
-            },
-            now,
-        )?;
+        let letter = notice_letter(&mailer, component, problem, since, now);
+        mailer.to_director_without_case(tx, letter, now)?;
         Ok(())
     }
 }
 
-fn what(component: Component, refused: bool, lang: Language) -> &'static str {
-    match (component, refused, lang) {
+/// The alert (with a problem) or the all-clear (without) about `component`.
+fn notice_letter<'a>(
+    mailer: &Mailer<'_>,
+    component: Component,
+    problem: Option<&Problem>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Letter<'a> {
+    let settings = mailer.settings;
+    let lang = mailer.staff_language();
+    let mut context = tera::Context::new();
+    context.insert("organisation", &settings.organisation.name);
+    context.insert("since", &templates::long_datetime(since, mailer.tz, lang));
+    context.insert("recovered", &templates::long_datetime(now, mailer.tz, lang));
+    let refused = problem.is_some_and(|p| p.login_refused);
+    context.insert("what", &what(component, refused, lang));
+    context.insert("resolved", &resolved(component, lang));
+    context.insert("meanwhile", meanwhile(component, lang));
+    if let Some(p) = problem {
+        context.insert("reason", &p.reason);
+        context.insert("fix", &fix(component, refused, lang, settings));
+    }
+    Letter {
+        kind: OutboxKind::DirectorNotice,
+        template: if problem.is_some() {
+            Template::AdminAlert
+        } else {
+            Template::AdminAllClear
+        },
+        case: None,
+        context,
+        attachments: &[],
+        files: crate::outbound::mailer::Files::None,
+        // klachtd's own alert: never held back.
+        cause: crate::outbound::budget::Cause::Proven,
+    }
+}
+
+/// The administrator alert about `component` as a finished mail, not queued: for when the
+/// database itself cannot be written, so the alert cannot wait in the outbox. It is sent
+/// through the transport directly, and put on record once the database takes writes again.
+pub fn unqueued_alert(
+    mailer: &Mailer<'_>,
+    component: Component,
+    problem: &Problem,
+    now: DateTime<Utc>,
+) -> anyhow::Result<QueuedMail> {
+    let letter = notice_letter(mailer, component, Some(problem), problem.since, now);
+    let (message_id, raw) = mailer.director_mail(letter, now)?;
+    Ok(QueuedMail {
+        id: 0,
+        message_id,
+        case: None,
+        kind: OutboxKind::DirectorNotice,
+        envelope_from: mailer.settings.organisation.address.to_string(),
+        recipients: vec![mailer.settings.roles.director.to_string()],
+        raw,
+        status: crate::store::OutboxStatus::Queued,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    })
+}
+
+/// Puts on record, once the database takes writes again, a failure of `component` from `since`
+/// that it could not record while it lasted (with the alert sent for it directly, if one was):
+/// the failure is over, the alert is open, so the next health pass sends the all-clear.
+pub fn record_past_failure(
+    mailer: &Mailer<'_>,
+    tx: &Connection,
+    component: Component,
+    since: DateTime<Utc>,
+    reason: &str,
+    alert: Option<&QueuedMail>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    health::record_failure(tx, component.as_str(), since, reason, false)?;
+    if let Some(mail) = alert {
+        mailer.record_sent_directly(tx, mail)?;
+        health::raise_alert(tx, component.as_str(), since, reason)?;
+    }
+    health::record_ok(tx, component.as_str(), now)
+}
+
+fn what(component: Component, refused: bool, lang: Language) -> String {
+    let fixed = match (component, refused, lang) {
         (Component::Inbound, true, Language::Nl) => {
             "de mailserver weigert de aanmelding voor de mailbox"
         }
@@ -209,12 +370,67 @@ fn what(component: Component, refused: bool, lang: Language) -> &'static str {
             "de mailserver weigert de aanmelding voor het versturen"
         }
         (Component::Outbound, false, Language::Nl) => "er kan geen mail worden verstuurd",
+        (Component::Store, _, Language::Nl) => {
+            "de database kan niet worden bijgewerkt (de schijf is vol of alleen-lezen)"
+        }
         (Component::Inbound, true, Language::En) => "the mail server refuses the mailbox login",
         (Component::Inbound, false, Language::En) => "the mailbox cannot be read",
         (Component::Outbound, true, Language::En) => {
             "the mail server refuses the login for sending"
         }
         (Component::Outbound, false, Language::En) => "mail cannot be sent",
+        (Component::Store, _, Language::En) => {
+            "the database cannot be written (the disk is full or read-only)"
+        }
+        (Component::Job(job), _, Language::Nl) => {
+            return format!("de geplande taak \"{}\" mislukt", job.describe(lang));
+        }
+        (Component::Job(job), _, Language::En) => {
+            return format!("the scheduled task \"{}\" fails", job.describe(lang));
+        }
+    };
+    fixed.to_string()
+}
+
+/// What works again, for the all-clear.
+fn resolved(component: Component, lang: Language) -> String {
+    match (component, lang) {
+        (Component::Inbound, Language::Nl) => "de mailbox wordt weer gelezen".into(),
+        (Component::Outbound, Language::Nl) => "mail wordt weer verstuurd".into(),
+        (Component::Store, Language::Nl) => "de database wordt weer bijgewerkt".into(),
+        (Component::Job(job), Language::Nl) => {
+            format!("de geplande taak \"{}\" lukt weer", job.describe(lang))
+        }
+        (Component::Inbound, Language::En) => "the mailbox is read again".into(),
+        (Component::Outbound, Language::En) => "mail is sent again".into(),
+        (Component::Store, Language::En) => "the database is written again".into(),
+        (Component::Job(job), Language::En) => {
+            format!("the scheduled task \"{}\" works again", job.describe(lang))
+        }
+    }
+}
+
+/// What happens while it lasts (nothing is lost either way).
+fn meanwhile(component: Component, lang: Language) -> &'static str {
+    match (component, lang) {
+        (Component::Inbound | Component::Outbound, Language::Nl) => {
+            "Zolang de storing duurt, gaat er geen klacht verloren: binnengekomen mail blijft in de mailbox staan en uitgaande mail blijft in de wachtrij."
+        }
+        (Component::Store, Language::Nl) => {
+            "Zolang de storing duurt, gaat er geen klacht verloren: binnengekomen mail blijft in de mailbox staan tot de database hem kan vastleggen, en klachtd probeert het elke minuut opnieuw. Zodra er weer ruimte is, gaat alles vanzelf verder."
+        }
+        (Component::Job(_), Language::Nl) => {
+            "Het binnenhalen van mail en het versturen gaan gewoon door; klachtd probeert de taak elke minuut opnieuw."
+        }
+        (Component::Inbound | Component::Outbound, Language::En) => {
+            "While it lasts no complaint is lost: incoming mail stays in the mailbox and outgoing mail stays queued."
+        }
+        (Component::Store, Language::En) => {
+            "While it lasts no complaint is lost: incoming mail stays in the mailbox until the database can record it, and klachtd tries again every minute. Once there is room again, everything carries on by itself."
+        }
+        (Component::Job(_), Language::En) => {
+            "Taking in mail and sending go on as usual; klachtd tries the task again every minute."
+        }
     }
 }
 
@@ -227,6 +443,23 @@ fn fix(
     let server = match component {
         Component::Inbound => &settings.inbound.imap.host,
         Component::Outbound => &settings.outbound.smtp.host,
+        Component::Store => {
+            let path = settings.store.path.display();
+            return match lang {
+                Language::Nl => format!(
+                    "maak ruimte vrij op de schijf van {path} of maak die weer schrijfbaar; \"klachtd status\" op de server laat de stand zien."
+                ),
+                Language::En => format!(
+                    "free space on the disk holding {path}, or make it writable again; \"klachtd status\" on the server shows where things stand."
+                ),
+            };
+        }
+        Component::Job(_) => {
+            return match lang {
+                Language::Nl => "bekijk het logboek van klachtd (journalctl -u klachtd) voor de fout, en \"klachtd status\" op de server.".into(),
+                Language::En => "look for the error in klachtd's log (journalctl -u klachtd), and at \"klachtd status\" on the server.".into(),
+            };
+        }
     };
     match (refused, lang) {
         (true, Language::Nl) => format!(
@@ -245,6 +478,32 @@ fn fix(
             "check that {server} is reachable and working; \"klachtd check\" on the server shows \
              which step fails."
         ),
+    }
+}
+
+/// `job` ran through at `now`: a failure it had is over (nothing is written otherwise).
+pub fn job_ok(store: &crate::store::Store, job: Job, now: DateTime<Utc>) {
+    if let Err(e) = health::record_recovered(store.conn(), Component::Job(job).as_str(), now) {
+        tracing::error!(job = job.as_str(), "recording the job's health: {e:#}");
+    }
+}
+
+/// `job` failed at `now` with `error`: logged (addresses hashed) and recorded, so the
+/// administrator is alerted and `klachtd status` shows it.
+pub fn job_failed(store: &crate::store::Store, job: Job, now: DateTime<Utc>, error: &str) {
+    tracing::error!(
+        job = job.as_str(),
+        "scheduled job failed; the other jobs, intake and sending go on, and it is tried again next pass: {}",
+        crate::intake::loggable(error)
+    );
+    if let Err(e) = health::record_failure(
+        store.conn(),
+        Component::Job(job).as_str(),
+        now,
+        error,
+        false,
+    ) {
+        tracing::error!(job = job.as_str(), "recording the job's failure: {e:#}");
     }
 }
 
@@ -293,7 +552,9 @@ mod tests {
         for lang in [Language::Nl, Language::En] {
             let mut context = tera::Context::new();
             context.insert("organisation", "Leefstijlwijzer Opleidingen");
-            context.insert("what", what(Component::Outbound, false, lang));
+            context.insert("what", &what(Component::Outbound, false, lang));
+            context.insert("resolved", &resolved(Component::Outbound, lang));
+            context.insert("meanwhile", meanwhile(Component::Outbound, lang));
             context.insert("since", "maandag 30 november 2026 om 10:00");
             context.insert("recovered", "maandag 30 november 2026 om 12:00");
             context.insert("reason", "connection refused");

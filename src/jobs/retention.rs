@@ -6,7 +6,7 @@
 
 use super::{Jobs, at_local};
 use crate::domain::{CaseRef, CaseStatus};
-use crate::store::{CaseRecord, Store, cases, mails, notices};
+use crate::store::{CaseRecord, Store, cases, erase, notices};
 use chrono::{DateTime, Months, Utc};
 use rusqlite::{Connection, params};
 
@@ -72,59 +72,48 @@ impl Jobs<'_> {
     }
 
     /// Purges what is due; returns what went (for the mailbox clean-up) and how many other
-    /// mails (ignored, quarantined) lost their content.
+    /// mails (ignored, quarantined, held without a case) lost their content. One transaction:
+    /// the per-case and per-mail purges of [`crate::store::erase`], which delete in the order
+    /// the schema's foreign keys give and queue the mailbox and file copies for removal.
     pub fn purge(
         &self,
         store: &mut Store,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(Vec<Purgeable>, usize)> {
-        let cutoff = crate::store::ts(self.cutoff(now));
+        let cutoff = self.cutoff(now);
         let (due, loose) = store.transaction(|tx| {
             let due = self.purgeable(tx, now)?;
             for p in &due {
                 let case = cases::get(tx, p.reference)?.expect("listed");
-                for (key, message_id) in &p.mail {
-                    mails::queue_removal(tx, key, message_id.as_deref(), now)?;
-                }
-                purge_case(tx, &case, now)?;
+                erase::purge_case(tx, case.id, now)?;
                 tracing::info!(case = %p.reference, mails = p.mail.len(), "personal data purged (retention)");
             }
-            // Mail that belonged to no case (robots, duplicates, spam, quarantined mail):
-            // its mailbox copies go too.
-            tx.execute(
-                "INSERT OR IGNORE INTO mailbox_removals (source_key, message_id, since)
-                 SELECT source_key, message_id, ?2 FROM mails
-                 WHERE case_id IS NULL AND received_at < ?1
-                   AND (length(raw) > 0 OR sender IS NOT NULL
-                        OR id IN (SELECT mail_id FROM mail_bodies))",
-                params![cutoff, crate::store::ts(now)],
+            let loose = erase::purge_caseless_before(tx, cutoff, now)?;
+            // The budget's counts name mailboxes for two days; none outlives a purge.
+            crate::store::budget::prune(tx, now)?;
+            erase::delete_with_dependents(
+                tx,
+                "outbox_rollup",
+                "at < ?1",
+                &[&crate::store::ts(cutoff)],
             )?;
-            // Mail sent to no case (digests, notices to the director, alerts) may name a
-            // complainant or quote a subject: it goes after the same period.
-            tx.execute(
-                "DELETE FROM outbox WHERE case_id IS NULL AND created_at < ?1",
-                params![cutoff],
-            )?;
-            let loose = tx.execute(
-                "UPDATE mails SET raw = x'', sender = NULL, message_id = NULL
-                 WHERE case_id IS NULL AND received_at < ?1
-                   AND (length(raw) > 0 OR sender IS NOT NULL
-                        OR id IN (SELECT mail_id FROM mail_bodies))",
-                params![cutoff],
-            )?;
-            tx.execute(
-                "DELETE FROM mail_bodies WHERE mail_id IN
-                     (SELECT id FROM mails WHERE case_id IS NULL AND received_at < ?1)",
-                params![cutoff],
-            )?;
-            tx.execute("DELETE FROM held_commands WHERE held_at < ?1", params![cutoff])?;
-            tx.execute("DELETE FROM tokens WHERE issued_at < ?1", params![cutoff])?;
             Ok((due, loose))
         })?;
         // Old pages out of the WAL too.
         store
             .conn()
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // The databases a restore set aside: whole, once they are older than the period.
+        let kept = crate::store::maintenance::remove_kept_before(
+            &self.intake.settings.store.path,
+            cutoff,
+        )?;
+        if kept > 0 {
+            tracing::info!(
+                databases = kept,
+                "databases kept by restore removed (retention)"
+            );
+        }
         if !due.is_empty() || loose > 0 {
             tracing::info!(
                 cases = due.len(),
@@ -153,61 +142,4 @@ impl Jobs<'_> {
         store.transaction(|tx| notices::claim(tx, &key, now))?;
         Ok(due)
     }
-}
-
-/// Removes one case's personal data as the retention purge does (also `klachtd erase`).
-pub(crate) fn purge_case(
-    tx: &Connection,
-    case: &CaseRecord,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let verdict = case
-        .verdict
-        .as_deref()
-        .map(|v| v.split(':').next().unwrap_or(v).trim().to_string());
-    tx.execute(
-        "UPDATE cases SET complainant_address = NULL, complainant_name = NULL, unreachable_from = NULL, subject = '(verwijderd)',
-             body = '', solution = NULL, verdict = ?2, purged_at = ?3 WHERE id = ?1",
-        params![case.id, verdict, crate::store::ts(now)],
-    )?;
-    tx.execute(
-        "DELETE FROM case_texts WHERE case_id = ?1",
-        params![case.id],
-    )?;
-    tx.execute(
-        "DELETE FROM attachments WHERE case_id = ?1",
-        params![case.id],
-    )?;
-    tx.execute(
-        "UPDATE events SET detail = '', actor = NULL WHERE case_id = ?1",
-        params![case.id],
-    )?;
-    tx.execute(
-        "UPDATE mails SET raw = x'', sender = NULL, message_id = NULL WHERE case_id = ?1",
-        params![case.id],
-    )?;
-    // Mail for a case that ended years ago, sent or never sendable, goes with it: before the
-    // complaint it is packed on (case text and outbox bodies name it: store/packed.rs).
-    tx.execute("DELETE FROM outbox WHERE case_id = ?1", params![case.id])?;
-    tx.execute(
-        "DELETE FROM mail_bodies WHERE mail_id IN (SELECT id FROM mails WHERE case_id = ?1)",
-        params![case.id],
-    )?;
-    tx.execute(
-        "DELETE FROM acknowledgements WHERE case_id = ?1",
-        params![case.id],
-    )?;
-    tx.execute(
-        "DELETE FROM tokens WHERE case_id = ?1 OR held_id IN (SELECT id FROM held_commands WHERE case_id = ?1)",
-        params![case.id],
-    )?;
-    tx.execute(
-        "DELETE FROM held_commands WHERE case_id = ?1",
-        params![case.id],
-    )?;
-    tx.execute(
-        "UPDATE recommendations SET case_id = NULL WHERE case_id = ?1",
-        params![case.id],
-    )?;
-    Ok(())
 }

@@ -13,4 +13,4 @@ pub use compose::{AutoSubmitted, CASE_HEADER, Draft};
 pub use mailer::{Letter, Mailer};
 pub use templates::{Renderer, Template};
 pub use transport::{SendError, Transport};
-pub use worker::{DeliveryReport, RetryPolicy, deliver_due};
+pub use worker::{DeliveryReport, RetryPolicy, Unrecorded, deliver_due};

@@ -26,6 +26,11 @@ pub enum SendError {
     /// take (no SMTPUTF8) — no retry fixes that.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// This machine cannot take it now: the file transport's directory is full or read-only.
+    /// The whole queue waits, for as long as it takes — it is never given up (the mail is not
+    /// the problem, and the disk mends when space is freed).
+    #[error("cannot be written here: {0}")]
+    Local(String),
 }
 
 /// Reply codes that speak of the server or the session, not of the message: 421 (closing),
@@ -138,8 +143,8 @@ impl Transport {
                     crate::fsutil::write_private_atomic(&path, &raw)
                 })
                 .await
-                .map_err(|e| SendError::Unavailable(e.to_string()))?
-                .map_err(|e| SendError::Unavailable(format!("writing {}: {e}", dir.display())))
+                .map_err(|e| SendError::Local(e.to_string()))?
+                .map_err(|e| SendError::Local(format!("writing {}: {e}", dir.display())))
             }
         }
     }
@@ -173,7 +178,7 @@ impl Transport {
         let n = files.len();
         tokio::task::spawn_blocking(move || write_files(&dir, &files))
             .await
-            .unwrap_or_else(|e| vec![Err(SendError::Unavailable(e.to_string())); n])
+            .unwrap_or_else(|e| vec![Err(SendError::Local(e.to_string())); n])
     }
 }
 
@@ -200,7 +205,7 @@ fn write_files(dir: &std::path::Path, files: &[(PathBuf, Vec<u8>)]) -> Vec<Resul
             if let Some(why) = failed.lock().expect("failure lock").as_ref() {
                 done.push((
                     i,
-                    Err(SendError::Unavailable(format!(
+                    Err(SendError::Local(format!(
                         "not written after an earlier failure: {why}"
                     ))),
                 ));
@@ -214,7 +219,7 @@ fn write_files(dir: &std::path::Path, files: &[(PathBuf, Vec<u8>)]) -> Vec<Resul
                 }
                 Err(e) => {
                     let why = format!("writing {}: {e}", dir.display());
-                    done.push((i, Err(SendError::Unavailable(why.clone()))));
+                    done.push((i, Err(SendError::Local(why.clone()))));
                     failed.lock().expect("failure lock").get_or_insert(why);
                 }
             }
@@ -241,7 +246,7 @@ fn write_files(dir: &std::path::Path, files: &[(PathBuf, Vec<u8>)]) -> Vec<Resul
             Err(e) => {
                 let why = format!("syncing {}: {e}", dir.display());
                 for result in results.iter_mut().filter(|r| r.is_ok()) {
-                    *result = Err(SendError::Unavailable(why.clone()));
+                    *result = Err(SendError::Local(why.clone()));
                 }
             }
         }
@@ -249,9 +254,9 @@ fn write_files(dir: &std::path::Path, files: &[(PathBuf, Vec<u8>)]) -> Vec<Resul
     results
 }
 
-/// Where the file transport writes the mail with this Message-ID (`<message-id>.eml`, every
-/// character but letters, digits and `.-_@` made `_`); `klachtd erase` removes it there.
-pub fn file_copy(dir: &std::path::Path, message_id: &str) -> PathBuf {
+/// The file the file transport writes a mail to: `<Message-ID>.eml`, with every character but
+/// letters, digits and `.-_@` replaced by `_` (never a path separator).
+pub fn file_name(message_id: &str) -> String {
     let name: String = message_id
         .chars()
         .map(|c| {
@@ -262,7 +267,39 @@ pub fn file_copy(dir: &std::path::Path, message_id: &str) -> PathBuf {
             }
         })
         .collect();
-    dir.join(format!("{name}.eml"))
+    format!("{name}.eml")
+}
+
+/// Removes the file transport's copies of these mails from `dir` (retention): each
+/// `<Message-ID>.eml`, never following a symbolic link (one is removed itself, as a name in
+/// our directory). A copy already gone counts as removed. Returns how many files went.
+pub fn remove_sent_files(dir: &std::path::Path, message_ids: &[&str]) -> std::io::Result<usize> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        // No directory (the transport never wrote one, or it is not ours to enter).
+        Ok(_) => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    }
+    let mut removed = 0;
+    for id in message_ids {
+        let path = dir.join(file_name(id));
+        // A directory under that name is not a copy of ours: left alone, and forgotten.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// Where the file transport writes the mail with this Message-ID ([`file_name`] in `dir`).
+pub fn file_copy(dir: &std::path::Path, message_id: &str) -> PathBuf {
+    dir.join(file_name(message_id))
 }
 
 fn envelope(mail: &QueuedMail) -> anyhow::Result<Envelope> {

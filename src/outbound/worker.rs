@@ -6,6 +6,7 @@
 
 use super::transport::{SendError, Transport};
 use crate::store::{Store, cases, outbox};
+use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Mutex;
 
@@ -61,14 +62,62 @@ fn batch_limit(transport: &Transport) -> usize {
     }
 }
 
-/// Sends every mail due at `now`, until the queue is empty or the server is unusable.
+/// Mail the server accepted whose sending the database could not record (it was full or
+/// read-only at that moment): kept here, recorded before anything else is sent, and never sent
+/// again — a mail leaves only when the database can say so.
+#[derive(Debug, Default)]
+pub struct Unrecorded(Mutex<Vec<(i64, DateTime<Utc>)>>);
+
+impl Unrecorded {
+    /// Records what is waiting; an error (the database still cannot be written) leaves it
+    /// waiting.
+    fn record(&self, store: &Mutex<Store>) -> anyhow::Result<()> {
+        let mut waiting = self.0.lock().expect("unrecorded sends");
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        store.lock().expect("store lock").transaction(|tx| {
+            for (id, at) in waiting.iter() {
+                outbox::mark_sent(tx, *id, *at)?;
+            }
+            outbox::unpause(tx)
+        })?;
+        tracing::info!(
+            mails = waiting.len(),
+            "sends the database could not record before are recorded now"
+        );
+        waiting.clear();
+        Ok(())
+    }
+
+    fn keep(&self, sent: impl IntoIterator<Item = (i64, DateTime<Utc>)>) {
+        self.0.lock().expect("unrecorded sends").extend(sent);
+    }
+
+    /// How many sends wait to be recorded.
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("unrecorded sends").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Sends every mail due at `now`, until the queue is empty or the server is unusable. Sends
+/// accepted but not yet recorded (`unrecorded`) are recorded first; while that fails nothing is
+/// sent.
 pub async fn deliver_due(
     store: &Mutex<Store>,
     transport: &Transport,
     policy: &RetryPolicy,
+    unrecorded: &Unrecorded,
     now: DateTime<Utc>,
 ) -> anyhow::Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
+    unrecorded
+        .record(store)
+        .context("recording mail sent before (nothing more is sent until it is)")?;
     if outbox::paused_until(store.lock().expect("store lock").conn(), now)?.is_some() {
         return Ok(report);
     }
@@ -94,12 +143,20 @@ pub async fn deliver_due(
             .map(|(m, _)| m)
             .collect();
         if !sent.is_empty() {
-            store.transaction(|tx| {
+            let recorded = store.transaction(|tx| {
                 for mail in &sent {
                     outbox::mark_sent(tx, mail.id, now)?;
                 }
                 outbox::unpause(tx)
-            })?;
+            });
+            if let Err(e) = recorded {
+                // Sent, but not on record: kept, recorded first next time, never sent again.
+                unrecorded.keep(sent.iter().map(|m| (m.id, now)));
+                return Err(e.context(format!(
+                    "{} mail(s) sent but not yet recorded; they are recorded before anything else is sent",
+                    sent.len()
+                )));
+            }
             for mail in &sent {
                 let case = mail.case.map(tracing::field::display);
                 tracing::info!(case, kind = mail.kind.as_str(), "mail sent");
@@ -112,6 +169,13 @@ pub async fn deliver_due(
             let case = mail.case.map(tracing::field::display);
             let expired = now - mail.created_at >= policy.give_up_after;
             match error {
+                // Our own disk: waits as long as it takes, never given up.
+                SendError::Local(error) => {
+                    let until = store.transaction(|tx| pause(tx, policy, mail, &error, now))?;
+                    tracing::warn!(case, kind = mail.kind.as_str(), %until, "mail cannot be written, sending paused: {}", crate::redact::addresses(&error));
+                    report.deferred += 1;
+                    return Ok(report);
+                }
                 SendError::Unavailable(error) if !expired => {
                     let until = store.transaction(|tx| pause(tx, policy, mail, &error, now))?;
                     tracing::warn!(case, kind = mail.kind.as_str(), %until, "mail server unavailable, sending paused: {}", crate::redact::addresses(&error));

@@ -55,14 +55,22 @@ impl StoreLock {
         if let Some(dir) = store.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::fsutil::create_private_dir(dir).map_err(io)?;
         }
-        let mut file = OpenOptions::new()
+        let opened = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(&path)
-            .map_err(io)?;
+            .open(&path);
+        // On a read-only file system an existing lock file still locks (a lock needs no write
+        // access): the daemon waits there for the database to become writable.
+        let (mut file, writable) = match opened {
+            Ok(file) => (file, true),
+            Err(e) => match OpenOptions::new().read(true).open(&path) {
+                Ok(file) => (file, false),
+                Err(_) => return Err(io(e)),
+            },
+        };
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -75,9 +83,11 @@ impl StoreLock {
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         // Ours now: record who holds it, for the next one's message and `klachtd status`.
-        file.set_len(0).map_err(io)?;
-        file.rewind().map_err(io)?;
-        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        if writable {
+            file.set_len(0).map_err(io)?;
+            file.rewind().map_err(io)?;
+            writeln!(file, "{}", std::process::id()).map_err(io)?;
+        }
         Ok(StoreLock { _file: file, path })
     }
 }
@@ -106,9 +116,23 @@ pub fn holder(store: &Path) -> std::io::Result<Option<u32>> {
 
 /// Opens the database at `path` for a command that only reads: a missing database is an error
 /// naming the path looked at, never a new empty one.
+///
+/// When the disk is full or read-only — just when someone runs `klachtd status` to see why —
+/// it is read as it stood at its last checkpoint ([`Store::open_snapshot`]), with a note saying
+/// so, instead of failing.
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     require_existing(path)?;
-    Store::open(path)
+    match Store::open(path) {
+        Ok(store) => Ok(store),
+        Err(e) if crate::store::disk_refused(&e) => {
+            eprintln!(
+                "klachtd: note: the database cannot be written now (its disk is full or read-only: {}); shown as it stood at its last checkpoint",
+                crate::inbound::one_line(&format!("{e:#}"))
+            );
+            Store::open_snapshot(path)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Fails, naming the path looked at, when there is no database at `path`.

@@ -3,11 +3,16 @@
 //! heartbeat while it runs, and STOPPING=1 on the way out.
 
 use super::daemon::Daemon;
+use super::lock::StoreLock;
 use super::notify;
+use crate::cli::check::Integrity;
+use crate::clock::SystemClock;
+use crate::settings::Settings;
 use std::sync::Arc;
 
-/// Runs the daemon until a signal asks it to stop.
-pub async fn serve(daemon: Arc<Daemon>) -> anyhow::Result<()> {
+/// Starts the daemon (waiting, if it must, for a database it can write) and runs it until a
+/// signal asks it to stop.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     // Registered before READY=1: a SIGTERM from then on always stops cleanly.
     let signalled = shutdown_signal();
@@ -17,10 +22,24 @@ pub async fn serve(daemon: Arc<Daemon>) -> anyhow::Result<()> {
         notify::tell("STOPPING=1");
         let _ = tx.send(true);
     });
-    // systemd (Type=notify): set up and running; then the watchdog's heartbeat.
+    // One daemon per database: the daemon holds it from here on.
+    let lock = StoreLock::acquire(&settings.store.path)?;
+    // systemd (Type=notify): running (if waiting for its database, it waits as a running
+    // service, alerting); then the watchdog's heartbeat.
     notify::tell("READY=1");
     tokio::spawn(notify::watchdog());
-    daemon.run(rx).await
+    let started = Daemon::start(
+        settings,
+        Arc::new(SystemClock),
+        Integrity::WholeFile,
+        lock,
+        rx.clone(),
+    )
+    .await?;
+    match started {
+        Some(daemon) => Arc::new(daemon).run(rx).await,
+        None => Ok(()),
+    }
 }
 
 /// Installs the SIGTERM and SIGINT handlers now; the future completes on either signal.

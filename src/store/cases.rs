@@ -870,6 +870,19 @@ pub fn exists(conn: &Connection, reference: CaseRef) -> bool {
         .is_some()
 }
 
+/// Whether the case with this reference was purged after the retention period: then it is
+/// never linked to a mail again, nor changed (issue 20; triggers in the schema hold the same).
+pub fn is_purged(conn: &Connection, reference: CaseRef) -> bool {
+    conn.prepare_cached("SELECT 1 FROM cases WHERE reference = ?1 AND purged_at IS NOT NULL")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![reference.to_string()], |_| Ok(()))
+                .optional()
+        })
+        .ok()
+        .flatten()
+        .is_some()
+}
+
 /// Claims the one acknowledgement `address` may receive on `day`; false if it was used. The
 /// mailbox counts, not the spelling: `jan+1@` and `Jan+2@` are both `jan@`.
 pub fn claim_acknowledgement(

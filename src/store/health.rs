@@ -67,6 +67,24 @@ pub fn record_ok(conn: &Connection, component: &str, now: DateTime<Utc>) -> anyh
     Ok(())
 }
 
+/// `component` worked at `now` after failing: its failure is over. Writes only when a failure
+/// is recorded (a job that always works costs no write per pass).
+pub fn record_recovered(
+    conn: &Connection,
+    component: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if !has_table(conn, "health")? {
+        return Ok(());
+    }
+    conn.execute(
+        "UPDATE health SET last_ok = ?2, failing_since = NULL, last_error = NULL, login_refused = 0
+         WHERE component = ?1 AND failing_since IS NOT NULL",
+        params![component, ts(now)],
+    )?;
+    Ok(())
+}
+
 /// `component` failed at `now`; the failure counts from its first occurrence.
 pub fn record_failure(
     conn: &Connection,

@@ -260,11 +260,19 @@ pub fn queue_removal(
 pub struct PendingRemoval {
     pub source_key: String,
     pub message_id: Option<String>,
-    /// Another mail the register still keeps carries the same Message-ID (a redelivery, or a
-    /// stranger's mail copying it). Removal by Message-ID (IMAP) would take that mail's copy
-    /// too, so it waits until that one is purged as well.
+    /// SHA-256 of the bytes as they sat in the mailbox (none for mail recorded before schema 4):
+    /// over IMAP the copy is recognised by it.
+    pub content_sha256: Option<String>,
+    /// Another mail the register still keeps cannot be told apart from this one in the
+    /// mailbox: it has the same bytes (the same message under a new UID), or — for a mail
+    /// without a content hash — the same Message-ID. Removal over IMAP would take that mail's
+    /// copy too, so it waits until that one is purged as well.
     pub id_still_kept: bool,
 }
+
+/// A ledger row that still holds what the purge empties.
+const KEPT: &str = "(k.sender IS NOT NULL OR k.message_id IS NOT NULL OR length(k.raw) > 0
+     OR k.id IN (SELECT mail_id FROM mail_bodies))";
 
 /// Up to `limit` mailbox copies still to remove, in source-key order after `after`.
 pub fn pending_removals(
@@ -272,17 +280,22 @@ pub fn pending_removals(
     after: &str,
     limit: usize,
 ) -> anyhow::Result<Vec<PendingRemoval>> {
-    // A purged mail's row has lost its Message-ID, so any row still holding it is kept.
-    let mut stmt = conn.prepare_cached(
-        "SELECT r.source_key, r.message_id,
-             r.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM mails m WHERE m.message_id = r.message_id)
-         FROM mailbox_removals r WHERE r.source_key > ?1 ORDER BY r.source_key LIMIT ?2",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT r.source_key, r.message_id, m.content_sha256,
+             CASE WHEN m.content_sha256 IS NOT NULL
+                 THEN EXISTS (SELECT 1 FROM mails k WHERE k.content_sha256 = m.content_sha256
+                              AND k.source_key <> r.source_key AND {KEPT})
+                 ELSE r.message_id IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM mails k WHERE k.message_id = r.message_id) END
+         FROM mailbox_removals r LEFT JOIN mails m ON m.source_key = r.source_key
+         WHERE r.source_key > ?1 ORDER BY r.source_key LIMIT ?2"
+    ))?;
     let rows = stmt.query_map(params![after, limit as i64], |r| {
         Ok(PendingRemoval {
             source_key: r.get(0)?,
             message_id: r.get(1)?,
-            id_still_kept: r.get(2)?,
+            content_sha256: r.get(2)?,
+            id_still_kept: r.get(3)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod cases;
+pub mod erase;
 pub mod health;
 pub mod mails;
 pub mod maintenance;
@@ -26,6 +27,56 @@ pub use outbox::{OutboxKind, OutboxStatus, QueuedMail};
 /// The database. One connection; callers hold it briefly, never across an await on I/O.
 pub struct Store {
     conn: Connection,
+    writes: WriteHealth,
+}
+
+/// How the writes to the database went: counted by [`Store::transaction`], so the daemon can
+/// tell when the database cannot be written (disk full, read-only) and when it can again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteHealth {
+    /// Transactions that failed because the database could not be written.
+    pub failed: u64,
+    /// Transactions committed.
+    pub committed: u64,
+    /// The last failure's error text.
+    pub last_error: String,
+    /// The last failure was a full disk (the file itself is fine: no need to open it again).
+    pub last_full: bool,
+}
+
+/// Whether opening or writing the database failed because its disk is full or read-only (or
+/// will not let it write): [`is_unwritable`], or the same from the file system directly.
+pub fn disk_refused(error: &anyhow::Error) -> bool {
+    is_unwritable(error)
+        || error.chain().any(|cause| {
+            cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ReadOnlyFilesystem
+                        | std::io::ErrorKind::StorageFull
+                        | std::io::ErrorKind::PermissionDenied
+                )
+            })
+        })
+}
+
+/// Whether `error` says the database cannot be written — the disk is full, the file or its
+/// file system is read-only, the file cannot be opened, an I/O error — rather than anything
+/// about what was written. Such a failure is the environment's: nothing is lost, the work is
+/// tried again.
+pub fn is_unwritable(error: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(|e| e.sqlite_error_code())
+            .is_some_and(|code| {
+                matches!(
+                    code,
+                    DiskFull | SystemIoFailure | CannotOpen | ReadOnly | PermissionDenied
+                )
+            })
+    })
 }
 
 impl Store {
@@ -55,9 +106,47 @@ impl Store {
         Self::setup(conn)
     }
 
+    /// The database at `path` as it stood at its last checkpoint, read without writing
+    /// anything beside it (SQLite's `immutable`: no lock, no shared-memory index, no log): for
+    /// the commands that only look, when the disk is full or read-only and the database cannot
+    /// be opened the usual way. Commits still in the log are not seen.
+    pub fn open_snapshot(path: &Path) -> anyhow::Result<Store> {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let uri = format!(
+            "file:{}?immutable=1",
+            absolute
+                .to_string_lossy()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23")
+        );
+        let conn = Connection::open_with_flags(
+            uri,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot open {} read-only", path.display()))?;
+        Ok(Store {
+            conn,
+            writes: WriteHealth::default(),
+        })
+    }
+
     /// A private in-memory database, for tests and the dry parts of the CLI.
     pub fn open_in_memory() -> anyhow::Result<Store> {
         Self::setup(Connection::open_in_memory()?)
+    }
+
+    /// What the daemon holds while its database's file system has failed under it (I/O
+    /// errors, taken read-only by the kernel): the real file let go, so that it can be
+    /// repaired and mounted again, and in its place an empty register that refuses every
+    /// write (`query_only`) — so whatever runs meanwhile reads nothing, records nothing, marks
+    /// nothing processed and sends nothing, and tries again.
+    pub fn unavailable() -> anyhow::Result<Store> {
+        let store = Self::open_in_memory()?;
+        store.conn.pragma_update(None, "query_only", true)?;
+        Ok(store)
     }
 
     fn setup(mut conn: Connection) -> anyhow::Result<Store> {
@@ -77,7 +166,10 @@ impl Store {
             true,
         )?;
         migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            writes: WriteHealth::default(),
+        })
     }
 
     /// Runs `f` in one transaction: everything it writes lands together or not at all.
@@ -85,10 +177,41 @@ impl Store {
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let tx = self.conn.transaction()?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        match &result {
+            Ok(_) => self.writes.committed += 1,
+            Err(e) if is_unwritable(e) => {
+                self.writes.failed += 1;
+                self.writes.last_error = format!("{e:#}");
+                self.writes.last_full = e.chain().any(|c| {
+                    c.downcast_ref::<rusqlite::Error>()
+                        .and_then(|e| e.sqlite_error_code())
+                        == Some(rusqlite::ErrorCode::DiskFull)
+                });
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// How writing to the database has gone so far.
+    pub fn write_health(&self) -> WriteHealth {
+        self.writes.clone()
+    }
+
+    /// Takes over the write counts of `before`, the connection this one replaces (the
+    /// database opened again after its file system failed), adding its own.
+    pub fn continue_counts(&mut self, before: &WriteHealth) {
+        self.writes.failed += before.failed;
+        self.writes.committed += before.committed;
+        if self.writes.last_error.is_empty() {
+            self.writes.last_error = before.last_error.clone();
+        }
     }
 
     /// Read-only access for queries.

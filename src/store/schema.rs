@@ -317,4 +317,56 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_rollup_open ON outbox_rollup (mailbox, at) WHERE reported = 0;
     CREATE INDEX outbox_rollup_at ON outbox_rollup (at);
     "#,
+    // Issue 20: retention — the file transport's copies (`<Message-ID>.eml` in `outbound.dir`)
+    // of purged mail wait here until they are gone, like the mailbox copies above.
+    r#"
+    CREATE TABLE sent_file_removals (
+        message_id TEXT PRIMARY KEY,
+        since      TEXT NOT NULL
+    );
+    "#,
+    // Issue 20: a purged case stays purged — nothing changes it or adds to it again, whatever
+    // path a mail or a job takes (the yearly analysis of its year stays as it is, and no new
+    // text lands where no purge looks). Only a new purge (a new `purged_at`) may touch it.
+    r#"
+    CREATE TRIGGER purged_case_unchanged BEFORE UPDATE ON cases
+    WHEN old.purged_at IS NOT NULL AND new.purged_at IS old.purged_at
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: it is never changed again'); END;
+    CREATE TRIGGER purged_case_no_events BEFORE INSERT ON events
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_attachments BEFORE INSERT ON attachments
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_mail_out BEFORE INSERT ON outbox
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_mail_in BEFORE INSERT ON mails
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_mail_linked BEFORE UPDATE OF case_id ON mails
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_held BEFORE INSERT ON held_commands
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_tokens BEFORE INSERT ON tokens
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_texts BEFORE INSERT ON case_texts
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_acknowledgements BEFORE INSERT ON acknowledgements
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_recommendations BEFORE INSERT ON recommendations
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_no_privacy BEFORE INSERT ON case_privacy
+    WHEN (SELECT purged_at FROM cases WHERE id = new.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: nothing is added to it'); END;
+    CREATE TRIGGER purged_case_privacy_unchanged BEFORE UPDATE ON case_privacy
+    WHEN (SELECT purged_at FROM cases WHERE id = old.case_id) IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: it is never changed again'); END;
+    "#,
 ];

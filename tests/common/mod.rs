@@ -6,5 +6,6 @@ pub mod invariants;
 pub mod klachtd;
 pub mod mailserver;
 pub mod run;
+pub mod smallfs;
 pub mod token_server;
 pub mod world;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # install.sh -- installs the Debian packages the integration tests need (Dovecot with IMAP and
 # LMTP, Postfix, OpenSSL; python3 for a sample generator; the sender-authentication stacks'
-# dnsmasq, OpenDKIM, OpenDMARC, policyd-spf, rspamd, python3-authheaders), if any is missing, without letting
+# dnsmasq, OpenDKIM, OpenDMARC, policyd-spf, rspamd, python3-authheaders; e2fsprogs and mount
+# for the disk tests' small file systems), if any is missing, without letting
 # the packages start the system's own Dovecot or Postfix (they would hold ports 25/143/993 and
 # are not the tests' servers: start.sh runs private instances). Idempotent: exits at once when
 # everything is there. Installing needs root (or passwordless sudo).
@@ -19,6 +20,9 @@ for pkg in "${pkgs[@]}"; do
   grep -qx "$pkg" <<< "$have" || need+=("$pkg")
 done
 command -v setpriv >/dev/null || need+=(util-linux)
+# The disk tests (tests/disk_full.rs) make small ext4 file systems on loop devices.
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v losetup >/dev/null || need+=(mount)
 command -v ps >/dev/null || need+=(procps)
 [ ${#need[@]} -eq 0 ] && exit 0
 
