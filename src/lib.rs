@@ -62,7 +62,6 @@ pub mod registration;
 pub mod service;
 pub mod settings;
 pub mod store;
-pub mod store_watch;
 
 /// Installs ring as the process-wide rustls crypto provider (the only one compiled in).
 pub fn install_crypto_provider() {

@@ -2,9 +2,10 @@
 //! send what is due, print a summary). One daemon per database; the checks that need no
 //! network run first, and a failing one stops start-up with its line.
 
-use super::{cases, check, clock_at, parse_time, runtime};
+use super::{cases, clock_at, parse_time, runtime};
 use crate::inbound::one_line;
 use crate::redact;
+use crate::service::check;
 use crate::service::daemon::Daemon;
 use crate::service::{lock, serve, startup};
 use crate::settings::Settings;

@@ -1,4 +1,4 @@
-//! `klachtd check`: every precondition of a working installation, in order — configuration,
+//! The checks of an installation (`klachtd check`): every precondition, in order — configuration,
 //! store, templates, roles, the inbound mailbox, the outbound server — one line each with ✔ or
 //! ✘ and, for each ✘, a plain fix. The daemon runs the local part ([`preflight`]) at start.
 
@@ -224,7 +224,7 @@ pub async fn all(file: Option<&Path>, env: &[(String, String)], send_test: Optio
         smtp(&settings, &mut report, &setup).await;
     }
     if let Some(address) = send_test {
-        crate::cli::check::send_test(&settings, address, &mut report).await;
+        crate::service::check::send_test(&settings, address, &mut report).await;
     }
     report
 }
@@ -1192,29 +1192,6 @@ async fn send_test_mail(settings: &Settings, address: &str) -> anyhow::Result<St
     };
     transport.send(&mail).await?;
     Ok(message_id)
-}
-
-/// `klachtd check`'s arguments.
-#[derive(clap::Args)]
-pub struct Args {
-    /// Also send one test mail to this address.
-    #[arg(long, value_name = "ADDRESS")]
-    send_test: Option<String>,
-}
-
-impl Args {
-    /// Runs `klachtd check`: exit status 0 only when every check passes.
-    pub fn run(self, config: Option<&Path>) -> anyhow::Result<std::process::ExitCode> {
-        let env: Vec<(String, String)> = std::env::vars().collect();
-        let runtime = super::runtime()?;
-        let report = runtime.block_on(all(config, &env, self.send_test.as_deref()));
-        print!("{report}");
-        Ok(if report.ok() {
-            std::process::ExitCode::SUCCESS
-        } else {
-            std::process::ExitCode::FAILURE
-        })
-    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub struct Daemon {
     /// When `cur/` of the Maildir was last looked through for things that are not mail.
     cur_scanned: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// Whether the database can be written, and the alert when it cannot.
-    store_watch: crate::store_watch::StoreWatch,
+    store_watch: crate::service::store_watch::StoreWatch,
     /// The store's lock (from `klachtd run`): let go with the database when its file system
     /// fails under it, taken again with it.
     lock: Mutex<Option<crate::service::lock::StoreLock>>,
@@ -113,17 +113,17 @@ impl Daemon {
     pub async fn start(
         settings: Settings,
         clock: SharedClock,
-        integrity: crate::cli::check::Integrity,
+        integrity: crate::service::check::Integrity,
         lock: crate::service::lock::StoreLock,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Daemon>> {
         let mut lock = Some(lock);
-        let watch = crate::store_watch::StoreWatch::default();
+        let watch = crate::service::store_watch::StoreWatch::default();
         let mut integrity = integrity;
         loop {
-            let checked = crate::cli::check::preflight(&settings, integrity);
+            let checked = crate::service::check::preflight(&settings, integrity);
             // Read whole once; while waiting, the header is enough.
-            integrity = crate::cli::check::Integrity::Header;
+            integrity = crate::service::check::Integrity::Header;
             let attempt = match checked {
                 Err(f) if f.mendable() && f.what != "store" => {
                     // The mailbox or the outgoing directory: the daemon's own loops retry
@@ -152,7 +152,7 @@ impl Daemon {
             );
             watch.failed(now, &format!("{error:#}"));
             let writes = crate::store::WriteHealth::default();
-            if let crate::store_watch::Step::Alert(problem) = watch.observe(&writes, now) {
+            if let crate::service::store_watch::Step::Alert(problem) = watch.observe(&writes, now) {
                 match alert_directly(&settings, &problem, now).await {
                     Ok(mail) => watch.alerted(mail),
                     Err(e) => {
@@ -174,7 +174,7 @@ impl Daemon {
     /// Looks at how writing to the database went: alerts the administrator directly when it
     /// cannot be written (once per outage), and puts the outage on record once it is over.
     async fn watch_store(&self) {
-        use crate::store_watch::Step;
+        use crate::service::store_watch::Step;
         let now = self.clock.now();
         let writes = self.store().write_health();
         if self.store_watch.failing() && !writes.last_full {
@@ -963,7 +963,7 @@ impl Daemon {
 fn store_unusable(error: &anyhow::Error) -> bool {
     crate::store::is_unwritable(error)
         || error
-            .downcast_ref::<crate::cli::check::PreflightFailure>()
+            .downcast_ref::<crate::service::check::PreflightFailure>()
             .is_some_and(|f| f.what == "store")
         || error
             .chain()

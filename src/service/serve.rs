@@ -2,10 +2,10 @@
 //! finishes the mail in hand; systemd hears READY=1 once it is set up, the watchdog's
 //! heartbeat while it runs, and STOPPING=1 on the way out.
 
+use super::check::Integrity;
 use super::daemon::Daemon;
 use super::lock::StoreLock;
 use super::notify;
-use crate::cli::check::Integrity;
 use crate::clock::SystemClock;
 use crate::settings::Settings;
 use std::sync::Arc;
