@@ -12,7 +12,7 @@ use crate::inbound::{InboundMail, RawMail};
 use crate::outbound::budget::Cause;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
-use crate::registration::{NewComplaint, Registry, Settled, first_attachment_number, new_text_of};
+use crate::registration::{NewComplaint, Registry, Settled};
 use crate::settings::Settings;
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
@@ -675,7 +675,8 @@ impl Intake<'_> {
                 let record = cases::get(tx, *case)?.ok_or_else(|| {
                     anyhow::anyhow!("classify linked {case}, which does not exist")
                 })?;
-                self.add_follow_up(tx, &record, mail, mail_id, received_at, now)?;
+                self.registry()
+                    .follow_up(tx, &record, mail, mail_id, received_at, now)?;
                 Settled::new(MailOutcome::AddedToCase, reason, Some((record.id, *case)))
             }
             Classification::ThirdParty { case, .. } => {
@@ -693,7 +694,15 @@ impl Intake<'_> {
             Classification::Staff { .. } => {
                 let check = sender_check
                     .ok_or_else(|| anyhow::anyhow!("a role sender's mail without a decision"))?;
-                casework::handle_staff_mail(&self.registry(), tx, mail, mail_id, check, now)?
+                casework::handle_staff_mail(
+                    &self.registry(),
+                    tx,
+                    mail,
+                    mail_id,
+                    check,
+                    received_at,
+                    now,
+                )?
             }
             Classification::Automatic(_) | Classification::NotAComplaint => {
                 Settled::new(MailOutcome::Ignored, reason, None)
@@ -713,74 +722,6 @@ impl Intake<'_> {
                 Settled::new(MailOutcome::Quarantined, reason, None)
             }
         })
-    }
-
-    fn add_follow_up(
-        &self,
-        tx: &Connection,
-        case: &CaseRecord,
-        mail: &InboundMail,
-        mail_id: i64,
-        received_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let new_text = match mail.encrypted {
-            Some(_) if mail.text.trim().is_empty() => {
-                crate::registration::encrypted_text(self.mailer().staff_language()).to_string()
-            }
-            _ => new_text_of(mail),
-        };
-        cases::add_event(tx, case.id, now, "follow_up", Some("klager"), &new_text)?;
-        for attachment in &mail.attachments {
-            cases::add_attachment(tx, case.id, mail_id, attachment)?;
-        }
-        // A colleague named in later mail never gets it either (issue 25); the handler, in
-        // correspondence with the complainant, is not marked by being named.
-        let mut case = case.clone();
-        let case = &mut case;
-        let registry = self.registry();
-        let handler = case
-            .handler
-            .as_deref()
-            .and_then(|h| self.settings.roles.resolve(h));
-        registry.note_named(
-            tx,
-            case,
-            &[mail.subject.as_str(), new_text.as_str()],
-            handler.as_ref(),
-            now,
-        )?;
-        let mailer = self.mailer();
-        let lang = mailer.staff_language();
-        let mut context = mailer.case_context(case, lang);
-        context.insert("confidential", &registry.confidential_note(case, lang));
-        context.insert(
-            "body",
-            &crate::outbound::mailer::bounded_body(&new_text, lang),
-        );
-        context.insert(
-            "received",
-            &templates::long_datetime(received_at, self.tz, lang),
-        );
-        mailer.to_roles(
-            tx,
-            Letter {
-                kind: OutboxKind::FollowUpNotification,
-                template: Template::FollowUpNotification,
-                case: Some(case),
-                context,
-                attachments: &mail.attachments,
-                files: Files::Case {
-                    first: first_attachment_number(tx, case.id, mail.attachments.len())?,
-                },
-                // A complainant's address proves nothing (issue 22: their mail is budgeted).
-                cause: Cause::Unproven,
-            },
-            &self.handler_or_staff(case),
-            now,
-        )?;
-        tracing::info!(case = %case.reference, "follow-up recorded");
-        Ok(())
     }
 
     /// Tells the director once about a mail that could not be read; and the role address

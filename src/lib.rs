@@ -7,10 +7,11 @@
 //!    what each one is: a new complaint, a follow-up, a staff reply, a machine, spam, or junk.
 //! 2. [`intake`] — turns one classified mail into a registered case (or an entry on one, or an
 //!    ignored or quarantined mail), in one transaction together with the mail it causes; mail
-//!    from staff, director or committee it hands to [`casework`] (sender proof, applying a
-//!    staff reply's commands, transcripts). Both stand on [`registration`] — registering a
-//!    complaint with its acknowledgement and the notice to staff, choosing who hears of a case
-//!    (need to know), writing mail; the words of every mail are Tera templates (templates/).
+//!    from staff, director or committee it hands to [`casework`] (sender proof, a staff
+//!    reply's commands carried out by the procedure's model in [`casework::procedure`],
+//!    transcripts). Both stand on [`registration`] — registering a complaint with its
+//!    acknowledgement and the notice to staff, choosing who hears of a case (need to know),
+//!    writing mail; the words of every mail are Tera templates (templates/).
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker

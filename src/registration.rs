@@ -269,7 +269,7 @@ impl Registry<'_> {
                 },
                 cause: complaint.cause,
             },
-            &self.readers(&case),
+            &self.handler_or_staff(&case),
             now,
         )?;
 
@@ -369,9 +369,101 @@ impl Registry<'_> {
             .find(|c| cases::is_purged(tx, *c))
     }
 
-    /// Who hears about a case: [`Registry::readers`] (the name is older than need to know).
+    /// Records the complainant's follow-up on their case, with its files, and passes it to
+    /// those who hear about the case ([`Registry::handler_or_staff`]).
+    pub(crate) fn follow_up(
+        &self,
+        tx: &Connection,
+        case: &CaseRecord,
+        mail: &InboundMail,
+        mail_id: i64,
+        received_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let new_text = match mail.encrypted {
+            Some(_) if mail.text.trim().is_empty() => {
+                crate::registration::encrypted_text(self.mailer().staff_language()).to_string()
+            }
+            _ => new_text_of(mail),
+        };
+        cases::add_event(tx, case.id, now, "follow_up", Some("klager"), &new_text)?;
+        for attachment in &mail.attachments {
+            cases::add_attachment(tx, case.id, mail_id, attachment)?;
+        }
+        // A colleague named in later mail never gets it either (issue 25); the handler, in
+        // correspondence with the complainant, is not marked by being named.
+        let mut case = case.clone();
+        let case = &mut case;
+        let registry = self;
+        let handler = case
+            .handler
+            .as_deref()
+            .and_then(|h| self.settings.roles.resolve(h));
+        registry.note_named(
+            tx,
+            case,
+            &[mail.subject.as_str(), new_text.as_str()],
+            handler.as_ref(),
+            now,
+        )?;
+        let mailer = self.mailer();
+        let lang = mailer.staff_language();
+        let mut context = mailer.case_context(case, lang);
+        context.insert("confidential", &registry.confidential_note(case, lang));
+        context.insert(
+            "body",
+            &crate::outbound::mailer::bounded_body(&new_text, lang),
+        );
+        context.insert(
+            "received",
+            &templates::long_datetime(received_at, self.tz, lang),
+        );
+        mailer.to_roles(
+            tx,
+            Letter {
+                kind: OutboxKind::FollowUpNotification,
+                template: Template::FollowUpNotification,
+                case: Some(case),
+                context,
+                attachments: &mail.attachments,
+                files: Files::Case {
+                    first: first_attachment_number(tx, case.id, mail.attachments.len())?,
+                },
+                // A complainant's address proves nothing (issue 22: their mail is budgeted).
+                cause: Cause::Unproven,
+            },
+            &self.handler_or_staff(case),
+            now,
+        )?;
+        tracing::info!(case = %case.reference, "follow-up recorded");
+        Ok(())
+    }
+
+    /// Who hears about a case: [`Registry::readers`] (need to know, issue 25; the name is
+    /// older than need to know) — never its complainant (issue 21: a staff member's own
+    /// complaint goes to the colleagues who would hear of it; with none left, to the director).
     pub(crate) fn handler_or_staff(&self, case: &CaseRecord) -> Vec<EmailAddress> {
-        self.readers(case)
+        self.but_the_complainant(case, self.readers(case))
+    }
+
+    /// `people` but the case's complainant; the director when no one else is left (unless
+    /// the director is the complainant).
+    fn but_the_complainant(
+        &self,
+        case: &CaseRecord,
+        people: Vec<EmailAddress>,
+    ) -> Vec<EmailAddress> {
+        let roles = &self.settings.roles;
+        let not_complainant = |a: &EmailAddress| !crate::outbound::mailer::is_complainant(case, a);
+        let chosen: Vec<EmailAddress> = people.into_iter().filter(not_complainant).collect();
+        if chosen.is_empty() {
+            [roles.director.clone()]
+                .into_iter()
+                .filter(not_complainant)
+                .collect()
+        } else {
+            chosen
+        }
     }
 
     // --- issue 25: need to know ---------------------------------------------------------
@@ -449,6 +541,12 @@ impl Registry<'_> {
             .into_iter()
             .filter(|a| except.is_none_or(|e| e.as_str() != a))
             .filter(|a| !case.privacy.concerns(a))
+            // The complainant is who complains, not whom it is about (issue 21: a staff
+            // member's own complaint).
+            .filter(|a| {
+                !a.parse::<EmailAddress>()
+                    .is_ok_and(|a| crate::outbound::mailer::is_complainant(case, &a))
+            })
             // Only role addresses are anyone to keep it from; the committee judges appeals.
             .filter(|a| {
                 a.parse::<EmailAddress>()

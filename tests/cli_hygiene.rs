@@ -119,12 +119,22 @@ fn report_files_are_private() {
         b"From: <jan@example.net>\r\nTo: info@example.org\r\nSubject: Klacht\r\nMessage-ID: <1@example.net>\r\n\r\nKlacht.\r\n",
     );
     k.run(&["run", "--once"]);
-    for format in ["csv", "html"] {
+    for format in ["csv", "html", "md"] {
+        // A directory klachtd makes for them is owner-only too (issue 21: it was 0755).
+        let dir = format!("rapport/{format}");
         let out = k.run(&[
-            "report", "--year", "2026", "--format", format, "--out", "rapport",
+            "report", "--year", "2026", "--format", format, "--out", &dir,
         ]);
         let listed = String::from_utf8(out.stdout).unwrap();
         assert!(!listed.is_empty());
+        for made in [dir.as_str(), "rapport"] {
+            let mode = std::fs::metadata(k.dir.path().join(made))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o700, "{made}");
+        }
         for path in listed.lines() {
             let mode = std::fs::metadata(k.dir.path().join(path))
                 .unwrap()

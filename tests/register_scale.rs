@@ -445,7 +445,11 @@ fn report_before(
                 closing_days.push(d);
                 closing_within += usize::from(d <= deadlines.closing_working_days);
             }
-            None if c.closing_due.is_some_and(|due| today > due) && c.closed_at.is_none() => {
+            // A case the committee decided is not closing late (issue 21).
+            None if c.closing_due.is_some_and(|due| today > due)
+                && c.closed_at.is_none()
+                && c.status != CaseStatus::Final =>
+            {
                 closing_late_open += 1
             }
             None => {}

@@ -558,10 +558,11 @@ fn a_case_reopened_on_a_saturday_is_reported_on_monday_morning() {
     );
     let mut alerts_at = Vec::new();
     let mut reminders_at = Vec::new();
-    let reopen_at = local(2026, 11, 21, 11, 0); // Saturday
+    // The closing letter of 3 November was the reaction: closing due Monday 23 November.
+    let reopen_at = local(2026, 11, 28, 11, 0); // Saturday
     let mut now = received;
     let mut reopened = false;
-    while now < local(2026, 11, 25, 0, 0) {
+    while now < local(2026, 12, 2, 0, 0) {
         if !reopened && now >= reopen_at {
             staff_reply(
                 &world,
@@ -583,7 +584,7 @@ fn a_case_reopened_on_a_saturday_is_reported_on_monday_morning() {
         reminders_at.extend(std::iter::repeat_n(stamp, report.reminders));
         now += Duration::hours(1);
     }
-    assert_eq!(alerts_at, ["Mon 23 Nov 08:00"], "not at once on Saturday");
+    assert_eq!(alerts_at, ["Mon 30 Nov 08:00"], "not at once on Saturday");
     assert!(
         reminders_at
             .iter()

@@ -1,13 +1,15 @@
 //! Deciding what a command block does to a case: every line is tried in order against a copy
-//! of the case, with the procedure's rules; the mail is applied only if every line holds.
-//! Pure: the caller writes the result and queues the mail it asks for.
+//! of the case by the procedure's model ([`procedure::step`]); the mail is applied only if
+//! every line holds. Pure: the caller writes the result and queues the mail it asks for.
 
-use super::messages::{DirectorTask, Done, Field, Refusal};
-use crate::commands::{Command, CommandBlock, Keyword};
+use super::messages::{Done, Field, Refusal};
+use super::procedure;
+use crate::commands::{Command, CommandBlock};
 use crate::domain::Language;
-use crate::domain::{CaseStatus, EmailAddress, WorkingCalendar};
+use crate::domain::{EmailAddress, WorkingCalendar};
 use crate::settings::{Role, Settings};
 use crate::store::CaseRecord;
+use crate::store::outbox::OutboxKind;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Who sent the commands.
@@ -22,16 +24,26 @@ pub struct Actor {
 pub enum Effect {
     /// An internal note (never shown to the complainant).
     Note(String),
-    /// Our reaction to the complainant, with the text staff wrote.
-    Reaction(String),
-    ClosingLetter,
-    VerdictLetter,
+    /// Our reaction to the complainant, with the text staff wrote; `sent`: a letter goes
+    /// (false when klachtd cannot write to the complainant: only the history records it).
+    Reaction {
+        text: String,
+        sent: bool,
+    },
+    ClosingLetter {
+        sent: bool,
+    },
+    VerdictLetter {
+        sent: bool,
+    },
     Escalation(Option<String>),
     Appeal(Option<String>),
-    /// The complainant is told the new date.
+    /// The complainant is told the number of days and the new date.
     Extended {
         working_days: u32,
+        until: NaiveDate,
         reason: Option<String>,
+        sent: bool,
     },
     Recommendation(String),
     Event {
@@ -74,15 +86,7 @@ impl Plan {
 
 /// What `Afgehandeld` needs that the case does not have yet.
 pub fn missing_fields(case: &CaseRecord) -> Vec<Field> {
-    [
-        (case.handler.is_none(), Field::Handler),
-        (case.cause.is_none(), Field::Cause),
-        (case.solution.is_none(), Field::Solution),
-        (case.agreement.is_none(), Field::Agreement),
-    ]
-    .into_iter()
-    .filter_map(|(missing, field)| missing.then_some(field))
-    .collect()
+    procedure::missing_fields(case)
 }
 
 /// What `Afgehandeld` still needs, named in `lang`.
@@ -106,25 +110,37 @@ pub struct Rules<'a> {
     pub today: NaiveDate,
 }
 
-/// Tries every line of `block` on `case` in order.
+/// Tries every line of `block` on `case` in order, each by the procedure's model
+/// ([`procedure::step`]).
 pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rules<'_>) -> Plan {
     let mut plan = Plan {
         case: case.clone(),
         effects: Vec::new(),
         lines: Vec::new(),
     };
+    let ctx = procedure::Ctx {
+        role: actor.role,
+        sender: &actor.address,
+        roles: &rules.settings.roles,
+        categories: &rules.settings.causes.categories,
+        calendar: rules.calendar,
+        closing_days: rules.settings.deadlines.closing_working_days,
+        now: rules.now,
+        today: rules.today,
+    };
+    let mut so_far = procedure::MailSoFar::default();
     let mut message_used = false;
+    let message = block.message.trim();
     for line in &block.lines {
         let result = match &line.result {
             Err(e) => Err(Refusal::Grammar(e.clone())),
-            Ok(command) => apply(
-                &mut plan,
-                command,
-                &block.message,
-                &mut message_used,
-                actor,
-                rules,
-            ),
+            Ok(command) => procedure::step(&mut plan.case, command, message, &ctx, &mut so_far)
+                .map(|step| {
+                    message_used |= step.used_text;
+                    plan.effects
+                        .extend(effects(command, &step, message, &plan.case, &ctx));
+                    step.done
+                }),
         };
         plan.lines.push(LineOutcome {
             line_no: line.line_no,
@@ -134,414 +150,145 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
     }
     // Text below the commands is an internal note unless it went to the complainant; a
     // closing or signature alone is no note (issue 22: never an empty note event).
-    let note = crate::commands::reply::without_closing(block.message.trim());
+    let note = crate::commands::reply::without_closing(message);
     if !message_used && !note.trim().is_empty() {
         plan.effects.push(Effect::Note(note));
     }
     plan
 }
 
-fn apply(
-    plan: &mut Plan,
+/// What carrying out one line causes beyond the case's fields: the letters the model names,
+/// with their texts, and the history entries.
+fn effects(
     command: &Command,
+    step: &procedure::Step,
     message: &str,
-    message_used: &mut bool,
-    actor: &Actor,
-    rules: &Rules<'_>,
-) -> Result<Done, Refusal> {
-    let case = &mut plan.case;
-    let keyword = command.keyword();
-    // issue 25: someone the complaint concerns cannot work on it (the director oversees it).
-    if actor.role != Role::Director && case.privacy.concerns(actor.address.as_str()) {
-        return Err(Refusal::NotInvolved);
-    }
-    // A legal hold and a privacy request concern the record, whatever its state.
-    let privacy_keyword = matches!(
-        keyword,
-        Keyword::Concerns | Keyword::HoldUntil | Keyword::Hold | Keyword::Request
-    );
-    // Internal notes change nothing the procedure registers, so they are always welcome.
-    if case.status == CaseStatus::Final && keyword != Keyword::Note && !privacy_keyword {
-        return Err(Refusal::Final);
-    }
-    let allowed_when_withdrawn =
-        matches!(keyword, Keyword::Reopen | Keyword::Note) || privacy_keyword;
-    if case.status == CaseStatus::Withdrawn && !allowed_when_withdrawn {
-        return Err(Refusal::WithdrawnCase);
-    }
-    let closed_or_appealed = matches!(case.status, CaseStatus::Closed | CaseStatus::Appealed);
-    let director_only = |task| -> Result<(), Refusal> {
-        if actor.role == Role::Director {
-            Ok(())
-        } else {
-            Err(Refusal::DirectorOnly(task))
-        }
-    };
+    case: &CaseRecord,
+    ctx: &procedure::Ctx<'_>,
+) -> Vec<Effect> {
+    let letter = |kind| step.letters.iter().any(|l| l.kind == kind);
+    let mut out = Vec::new();
     match command {
-        Command::Handler(typed) => {
-            let typed = typed.trim();
-            if let Ok(address) = typed.parse::<EmailAddress>()
-                && rules.settings.roles.role_of(&address).is_none()
-            {
-                return Err(Refusal::NotStaff(address.to_string()));
-            }
-            // issue 25: never someone the complaint is about.
-            if let Some(address) = rules.settings.roles.resolve(typed)
-                && case.privacy.concerns(address.as_str())
-                && address != rules.settings.roles.director
-            {
-                return Err(Refusal::HandlerConcerned(typed.to_string()));
-            }
-            case.handler = Some(typed.to_string());
-            Ok(Done::Handler {
-                typed: typed.to_string(),
-                address: rules.settings.roles.resolve(typed).map(|a| a.to_string()),
-            })
-        }
-        Command::Category(c) => {
-            let known = rules
-                .settings
-                .causes
-                .categories
-                .iter()
-                .find(|k| k.eq_ignore_ascii_case(c.trim()));
-            match known {
-                Some(k) => {
-                    case.category = Some(k.clone());
-                    Ok(Done::Category(k.clone()))
-                }
-                None => Err(Refusal::UnknownCategory {
-                    typed: c.clone(),
-                    choices: rules.settings.causes.categories.join(", "),
-                }),
-            }
-        }
-        Command::Cause(v) => {
-            case.cause = Some(v.clone());
-            Ok(Done::Cause)
-        }
-        Command::Solution(v) => {
-            case.solution = Some(v.clone());
-            Ok(Done::Solution)
-        }
-        Command::Measure(v) => {
-            case.measure = Some(v.clone());
-            Ok(Done::Measure)
-        }
-        Command::Agreement(yes) => {
-            case.agreement = Some(*yes);
-            Ok(Done::Agreement(*yes))
-        }
         Command::Reply => {
-            if closed_or_appealed {
-                return Err(Refusal::AlreadyClosed);
-            }
-            if message.trim().is_empty() {
-                return Err(Refusal::ReplyWithoutText);
-            }
-            *message_used = true;
-            plan.effects
-                .push(Effect::Reaction(message.trim().to_string()));
-            if case.status == CaseStatus::Open {
-                case.status = CaseStatus::Reacted;
-                case.reacted_at = Some(rules.now);
-                let due = rules
-                    .calendar
-                    .deadline(rules.today, rules.settings.deadlines.closing_working_days);
-                case.closing_due = Some(due);
-                Ok(Done::Reaction { closing_due: due })
-            } else {
-                Ok(Done::AnotherReaction)
-            }
-        }
-        Command::Escalate(reason) => {
-            if closed_or_appealed {
-                return Err(Refusal::AlreadyClosed);
-            }
-            case.escalated_at = Some(rules.now);
-            plan.effects.push(Effect::Escalation(reason.clone()));
-            Ok(Done::Escalated)
-        }
-        Command::Close => {
-            if !case.status.can_become(CaseStatus::Closed) {
-                return Err(Refusal::CannotClose(case.status));
-            }
-            let missing = missing_fields(case);
-            if !missing.is_empty() {
-                return Err(Refusal::MissingToClose(missing));
-            }
-            case.status = CaseStatus::Closed;
-            case.closed_at = Some(rules.now);
-            plan.effects.push(Effect::ClosingLetter);
-            Ok(Done::Closed)
-        }
-        Command::Reopen(reason) => {
-            if !matches!(case.status, CaseStatus::Closed | CaseStatus::Withdrawn) {
-                return Err(Refusal::CannotReopen(case.status));
-            }
-            case.status = if case.reacted_at.is_some() {
-                CaseStatus::Reacted
-            } else {
-                CaseStatus::Open
-            };
-            case.closed_at = None;
-            plan.effects.push(Effect::Event {
-                kind: "reopened",
-                detail: reason.clone().unwrap_or_default(),
+            out.push(Effect::Reaction {
+                text: message.to_string(),
+                sent: letter(OutboxKind::Reaction),
             });
-            Ok(Done::Reopened)
         }
-        Command::Note(text) => {
-            let below = crate::commands::reply::without_closing(message.trim());
-            let text = match text {
-                Some(t) if !t.trim().is_empty() => t.clone(),
-                // Only text of its own makes a note: a closing or a signature is none.
-                _ if !below.trim().is_empty() => {
-                    *message_used = true;
-                    below
-                }
-                _ => return Err(Refusal::NoteWithoutText),
-            };
-            plan.effects.push(Effect::Note(text));
-            Ok(Done::Noted)
-        }
-        Command::Appeal(text) => {
-            if !case.status.can_become(CaseStatus::Appealed) {
-                return Err(Refusal::CannotAppeal(case.status));
+        Command::Close => out.push(Effect::ClosingLetter {
+            sent: letter(OutboxKind::ClosingLetter),
+        }),
+        Command::Verdict { .. } => out.push(Effect::VerdictLetter {
+            sent: letter(OutboxKind::VerdictLetter),
+        }),
+        Command::Escalate(reason) => out.push(Effect::Escalation(reason.clone())),
+        Command::Appeal(text) => out.push(Effect::Appeal(text.clone())),
+        Command::Extend { reason, .. } => {
+            if let Done::Extended {
+                days, until, sent, ..
+            } = step.done
+            {
+                out.push(Effect::Extended {
+                    working_days: days,
+                    until,
+                    reason: reason.clone(),
+                    sent,
+                });
             }
-            case.status = CaseStatus::Appealed;
-            case.appealed_at = Some(rules.now);
-            plan.effects.push(Effect::Appeal(text.clone()));
-            Ok(Done::Appealed)
         }
-        Command::Verdict { verdict, text } => {
-            if actor.role != Role::Committee {
-                return Err(Refusal::CommitteeOnly);
-            }
-            if case.status != CaseStatus::Appealed {
-                return Err(Refusal::NoAppeal);
-            }
-            case.status = CaseStatus::Final;
-            case.verdict_at = Some(rules.now);
-            case.verdict = Some(match text {
-                Some(t) => format!("{}: {t}", verdict.as_str()),
-                None => verdict.as_str().to_string(),
-            });
-            plan.effects.push(Effect::VerdictLetter);
-            Ok(Done::Verdict(*verdict))
-        }
-        Command::NotAComplaint(reason) => {
-            if !case.status.can_become(CaseStatus::Withdrawn) {
-                return Err(Refusal::CannotWithdraw(case.status));
-            }
-            case.status = CaseStatus::Withdrawn;
-            plan.effects.push(Effect::Event {
-                kind: "withdrawn",
-                detail: reason.clone().unwrap_or_default(),
-            });
-            Ok(Done::Withdrawn)
-        }
-        Command::Complaint(_) => Err(Refusal::ComplaintInReply),
-        Command::Extend {
-            working_days,
-            reason,
-        } => {
-            director_only(DirectorTask::Extend)?;
-            match case.status {
-                CaseStatus::Open => {
-                    case.reaction_due = rules
-                        .calendar
-                        .add_working_days(case.reaction_due, *working_days);
-                }
-                CaseStatus::Reacted => {
-                    let due = case.closing_due.unwrap_or(rules.today);
-                    case.closing_due = Some(rules.calendar.add_working_days(due, *working_days));
-                }
-                other => {
-                    return Err(Refusal::NoRunningPeriod(other));
-                }
-            }
-            plan.effects.push(Effect::Extended {
-                working_days: *working_days,
-                reason: reason.clone(),
-            });
-            Ok(Done::Extended(*working_days))
-        }
-        Command::Language(lang) => {
-            case.language = lang.as_str().to_string();
-            Ok(Done::Language(*lang))
-        }
-        Command::Recommendation(text) => {
-            director_only(DirectorTask::Recommend)?;
-            plan.effects.push(Effect::Recommendation(text.clone()));
-            Ok(Done::Recommendation)
-        }
+        // Only text of its own makes a note: a closing or a signature is none (the model
+        // refused the line when neither is there).
+        Command::Note(text) => out.push(Effect::Note(match text {
+            Some(t) if !t.trim().is_empty() => t.clone(),
+            _ => crate::commands::reply::without_closing(message),
+        })),
+        Command::Reopen(reason) => out.push(Effect::Event {
+            kind: "reopened",
+            detail: reason.clone().unwrap_or_default(),
+        }),
+        Command::NotAComplaint(reason) => out.push(Effect::Event {
+            kind: "withdrawn",
+            detail: reason.clone().unwrap_or_default(),
+        }),
+        Command::Recommendation(text) => out.push(Effect::Recommendation(text.clone())),
+        Command::Handler(_)
+        | Command::Category(_)
+        | Command::Cause(_)
+        | Command::Solution(_)
+        | Command::Measure(_)
+        | Command::Agreement(_)
+        | Command::Language(_)
+        | Command::Complaint(_) => {}
+        // issue 25: the privacy commands' history entries and the requester's notice.
         Command::Concerns(_)
         | Command::HoldUntil { .. }
         | Command::HoldOff
-        | Command::Request(_) => privacy(plan, command, actor, rules),
+        | Command::Request(_) => out.extend(privacy_effects(command, &step.done, case, ctx)),
     }
+    out
 }
 
-/// The privacy commands (issue 25): whom the complaint concerns, a legal hold, a privacy
-/// request and its deadline.
-fn privacy(
-    plan: &mut Plan,
+/// The privacy commands' effects (issue 25), from what the model did: whom the complaint
+/// concerns (their tokens for the case revoked), a hold, a privacy request and its one
+/// extension (the requester told), each in the history.
+fn privacy_effects(
     command: &Command,
-    actor: &Actor,
-    rules: &Rules<'_>,
-) -> Result<Done, Refusal> {
+    done: &Done,
+    case: &CaseRecord,
+    ctx: &procedure::Ctx<'_>,
+) -> Vec<Effect> {
     use crate::commands::RequestAction;
-    use crate::domain::privacy::{Hold, PrivacyRequest, months_after};
-    let case = &mut plan.case;
-    let roles = &rules.settings.roles;
-    let director_only = |task| {
-        if actor.role == Role::Director {
-            Ok(())
-        } else {
-            Err(Refusal::DirectorOnly(task))
+    let event = |kind, detail: String| Effect::Event { kind, detail };
+    match (command, done) {
+        (Command::Concerns(Some(typed)), Done::Concerns { .. }) => ctx
+            .roles
+            .resolve(typed.trim())
+            .map(|a| Effect::Concerned(a.to_string()))
+            .into_iter()
+            .collect(),
+        (Command::Concerns(None), _) => vec![event(
+            "concerns_lifted",
+            "de klacht gaat over geen medewerker (besluit van de directeur)".into(),
+        )],
+        (Command::HoldUntil { until, reason }, _) => {
+            vec![event(
+                "hold",
+                format!("bewaren tot en met {until}: {reason}"),
+            )]
         }
-    };
-    let staff_or_director = || {
-        if matches!(actor.role, Role::Director | Role::Staff) {
-            Ok(())
-        } else {
-            Err(Refusal::StaffOrDirectorOnly)
-        }
-    };
-    match command {
-        Command::Concerns(Some(typed)) => {
-            director_only(DirectorTask::Concerns)?;
-            let typed = typed.trim();
-            let address = roles
-                .resolve(typed)
-                .filter(|a| matches!(roles.role_of(a), Some(Role::Staff | Role::Director)))
-                .ok_or_else(|| Refusal::UnknownStaff(typed.to_string()))?;
-            if !case.privacy.concerns(address.as_str()) {
-                case.privacy.concerns.push(address.to_string());
-                case.privacy.concerns.sort();
-            }
-            case.privacy.concerns_fixed = true;
-            let handler_cleared = address != roles.director
-                && case
-                    .handler
-                    .as_deref()
-                    .and_then(|h| roles.resolve(h))
-                    .is_some_and(|h| h == address);
-            if handler_cleared {
-                case.handler = None;
-            }
-            plan.effects.push(Effect::Concerned(address.to_string()));
-            Ok(Done::Concerns {
-                who: typed.to_string(),
-                handler_cleared,
-            })
-        }
-        Command::Concerns(None) => {
-            director_only(DirectorTask::Concerns)?;
-            case.privacy.concerns.clear();
-            case.privacy.concerns_fixed = true;
-            plan.effects.push(Effect::Event {
-                kind: "concerns_lifted",
-                detail: "de klacht gaat over geen medewerker (besluit van de directeur)".into(),
-            });
-            Ok(Done::ConcernsNobody)
-        }
-        Command::HoldUntil { until, reason } => {
-            director_only(DirectorTask::Hold)?;
-            if *until <= rules.today {
-                return Err(Refusal::HoldNotAfterToday);
-            }
-            case.privacy.hold = Some(Hold {
-                until: *until,
-                reason: reason.clone(),
-            });
-            plan.effects.push(Effect::Event {
-                kind: "hold",
-                detail: format!("bewaren tot en met {until}: {reason}"),
-            });
-            Ok(Done::Held(*until))
-        }
-        Command::HoldOff => {
-            director_only(DirectorTask::Hold)?;
-            case.privacy.hold = None;
-            plan.effects.push(Effect::Event {
-                kind: "hold_lifted",
-                detail: "bewaren opgeheven".into(),
-            });
-            Ok(Done::HoldLifted)
-        }
-        Command::Request(RequestAction::New { kind, received }) => {
-            staff_or_director()?;
-            if let Some(open) = case.privacy.request.as_ref().filter(|r| r.is_open()) {
-                return Err(Refusal::RequestOpen {
-                    kind: open.kind,
-                    due: open.due,
-                });
-            }
-            let received = received.unwrap_or(rules.today);
-            if received > rules.today {
-                return Err(Refusal::ReceivedInFuture);
-            }
-            let request = PrivacyRequest::new(*kind, received);
-            let due = request.due;
-            plan.effects.push(Effect::Event {
-                kind: "privacy_request",
-                detail: format!(
-                    "verzoek om {} (AVG), ontvangen {received}, beantwoorden uiterlijk {due}",
-                    kind.label(true)
+        (Command::HoldOff, _) => vec![event("hold_lifted", "bewaren opgeheven".into())],
+        (Command::Request(RequestAction::New { kind, .. }), _) => {
+            let Some(request) = &case.privacy.request else {
+                return Vec::new();
+            };
+            vec![event(
+                "privacy_request",
+                format!(
+                    "verzoek om {} (AVG), ontvangen {}, beantwoorden uiterlijk {}",
+                    kind.label(true),
+                    request.received,
+                    request.due
                 ),
-            });
-            case.privacy.request = Some(request);
-            Ok(Done::Request { kind: *kind, due })
+            )]
         }
-        Command::Request(RequestAction::Extend { months, reason }) => {
-            staff_or_director()?;
-            let told = case.complainant_address.is_some();
-            let request = case
-                .privacy
-                .request
-                .as_mut()
-                .filter(|r| r.is_open())
-                .ok_or(Refusal::NoRequest)?;
-            if request.extended_months.is_some() {
-                return Err(Refusal::AlreadyExtended);
-            }
-            let first = request.first_due();
-            if rules.today > first {
-                return Err(Refusal::ExtendTooLate(first));
-            }
-            request.extended_months = Some(*months);
-            request.extension_reason = Some(reason.clone());
-            request.due = months_after(first, *months);
-            let due = request.due;
-            plan.effects.push(Effect::RequestExtended {
+        (Command::Request(RequestAction::Extend { months, reason }), _) => {
+            vec![Effect::RequestExtended {
                 months: *months,
                 reason: reason.clone(),
-            });
-            Ok(Done::RequestExtended {
-                months: *months,
-                due,
-                told,
+            }]
+        }
+        (Command::Request(RequestAction::Done), _) => {
+            let kind = case.privacy.request.as_ref().map(|r| r.kind);
+            kind.map(|kind| {
+                event(
+                    "privacy_request_done",
+                    format!("verzoek om {} afgehandeld", kind.label(true)),
+                )
             })
+            .into_iter()
+            .collect()
         }
-        Command::Request(RequestAction::Done) => {
-            staff_or_director()?;
-            let request = case
-                .privacy
-                .request
-                .as_mut()
-                .filter(|r| r.is_open())
-                .ok_or(Refusal::NoRequest)?;
-            request.done_at = Some(rules.now);
-            let kind = request.kind;
-            plan.effects.push(Effect::Event {
-                kind: "privacy_request_done",
-                detail: format!("verzoek om {} afgehandeld", kind.label(true)),
-            });
-            Ok(Done::RequestDone)
-        }
-        _ => unreachable!("only the privacy commands come here"),
+        _ => Vec::new(),
     }
 }
 
@@ -549,7 +296,7 @@ fn privacy(
 mod tests {
     use super::*;
     use crate::commands::parse_block;
-    use crate::domain::CaseRef;
+    use crate::domain::{CaseRef, CaseStatus};
 
     fn settings() -> Settings {
         Settings::load_with_env(None, Vec::<(String, String)>::new()).unwrap()
@@ -583,6 +330,8 @@ mod tests {
             appealed_at: None,
             verdict: None,
             verdict_at: None,
+            reaction_extended: 0,
+            closing_extended: 0,
             purged_at: None,
             unreachable_from: None,
             basis: None,
@@ -655,7 +404,7 @@ mod tests {
         );
         assert_eq!(p.refused(), 0);
         assert_eq!(p.case.status, CaseStatus::Closed);
-        assert!(p.effects.contains(&Effect::ClosingLetter));
+        assert!(p.effects.contains(&Effect::ClosingLetter { sent: true }));
     }
 
     #[test]
@@ -671,7 +420,10 @@ mod tests {
         assert_eq!(p.case.closing_due, NaiveDate::from_ymd_opt(2026, 12, 15));
         assert_eq!(
             p.effects,
-            vec![Effect::Reaction("Beste klager,\nexcuses.".into())]
+            vec![Effect::Reaction {
+                text: "Beste klager,\nexcuses.".into(),
+                sent: true
+            }]
         );
         let empty = try_block(&case(CaseStatus::Open), "Reactie", Role::Staff);
         assert_eq!(empty.refused(), 1, "a reaction needs text");

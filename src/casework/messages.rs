@@ -21,18 +21,33 @@ pub enum Done {
     Solution,
     Measure,
     Agreement(bool),
+    /// `sent`: the letter goes to the complainant (false when klachtd cannot write to them).
     Reaction {
         closing_due: NaiveDate,
+        sent: bool,
     },
-    AnotherReaction,
+    AnotherReaction {
+        sent: bool,
+    },
     Escalated,
-    Closed,
+    Closed {
+        sent: bool,
+    },
     Reopened,
     Noted,
     Appealed,
-    Verdict(Verdict),
+    Verdict {
+        verdict: Verdict,
+        sent: bool,
+    },
     Withdrawn,
-    Extended(u32),
+    /// `until`: the new date; `total`: what this deadline was extended by in all.
+    Extended {
+        days: u32,
+        until: NaiveDate,
+        total: u32,
+        sent: bool,
+    },
     Language(Language),
     Recommendation,
     ComplaintRegistered(CaseRef),
@@ -60,6 +75,12 @@ pub enum Done {
 impl Done {
     pub fn text(&self, lang: Language) -> String {
         let nl = lang == Language::Nl;
+        // What a line says when the letter it would send cannot go (no address to write to).
+        let unsent = if nl {
+            "de klager heeft geen e-mailadres waarop klachtd kan schrijven: er is NIETS verstuurd, laat het de klager op een andere manier weten"
+        } else {
+            "klachtd has no address it can write to for the complainant: NOTHING was sent, please let them know another way"
+        };
         match self {
             Done::Handler { typed, address } => {
                 let reach = match address {
@@ -74,32 +95,84 @@ impl Done {
             }
             Done::Category(k) if nl => format!("categorie is nu {k}"),
             Done::Category(k) => format!("category is now {k}"),
-            Done::Reaction { closing_due } if nl => format!(
-                "reactie wordt naar de klager gestuurd; afhandelen uiterlijk {}",
+            Done::Reaction { closing_due, sent } if nl => format!(
+                "{}; afhandelen uiterlijk {}",
+                if *sent {
+                    "reactie wordt naar de klager gestuurd".to_string()
+                } else {
+                    format!("reactie vastgelegd; {unsent}")
+                },
                 closing_due.format("%-d-%-m-%Y")
             ),
-            Done::Reaction { closing_due } => format!(
-                "your reply is being sent to the complainant; please resolve the complaint by {}",
+            Done::Reaction { closing_due, sent } => format!(
+                "{}; please resolve the complaint by {}",
+                if *sent {
+                    "your reply is being sent to the complainant".to_string()
+                } else {
+                    format!("your reply is recorded; {unsent}")
+                },
                 crate::outbound::templates::long_date(*closing_due, lang)
             ),
-            Done::Verdict(v) if nl => format!(
-                "uitspraak '{}' vastgelegd; bindend; de klager krijgt de uitspraak",
-                v.as_str()
-            ),
-            Done::Verdict(v) => format!(
-                "verdict '{}' recorded; it is binding; the complainant receives the verdict",
-                match v {
-                    Verdict::Upheld => "upheld",
-                    Verdict::Rejected => "rejected",
+            Done::AnotherReaction { sent: false } if nl => {
+                format!("nog een reactie vastgelegd; {unsent}")
+            }
+            Done::AnotherReaction { sent: false } => {
+                format!("a further reply is recorded; {unsent}")
+            }
+            Done::Closed { sent: false } if nl => format!("afgehandeld; {unsent}"),
+            Done::Closed { sent: false } => format!("resolved; {unsent}"),
+            Done::Verdict { verdict, sent } if nl => format!(
+                "uitspraak '{}' vastgelegd; bindend; {}",
+                verdict.as_str(),
+                if *sent {
+                    "de klager krijgt de uitspraak"
+                } else {
+                    unsent
                 }
             ),
-            Done::Extended(n) if nl => format!(
-                "termijn verlengd met {n} {}; de klager krijgt de nieuwe datum",
-                if *n == 1 { "werkdag" } else { "werkdagen" }
+            Done::Verdict { verdict, sent } => format!(
+                "verdict '{}' recorded; it is binding; {}",
+                match verdict {
+                    Verdict::Upheld => "upheld",
+                    Verdict::Rejected => "rejected",
+                },
+                if *sent {
+                    "the complainant receives the verdict"
+                } else {
+                    unsent
+                }
             ),
-            Done::Extended(n) => format!(
-                "period extended by {n} working day{}; the complainant is told the new date",
-                if *n == 1 { "" } else { "s" }
+            Done::Extended {
+                days,
+                until,
+                total,
+                sent,
+            } if nl => format!(
+                "termijn verlengd met {days} {} tot en met {} (in totaal {total} van de hoogstens {}); {}",
+                if *days == 1 { "werkdag" } else { "werkdagen" },
+                until.format("%-d-%-m-%Y"),
+                crate::domain::calendar::MAX_EXTENSION,
+                if *sent {
+                    "de klager krijgt de nieuwe datum"
+                } else {
+                    unsent
+                }
+            ),
+            Done::Extended {
+                days,
+                until,
+                total,
+                sent,
+            } => format!(
+                "period extended by {days} working day{} to {} ({total} of at most {} in all); {}",
+                if *days == 1 { "" } else { "s" },
+                crate::outbound::templates::long_date(*until, lang),
+                crate::domain::calendar::MAX_EXTENSION,
+                if *sent {
+                    "the complainant is told the new date"
+                } else {
+                    unsent
+                }
             ),
             Done::ComplaintRegistered(r) if nl => {
                 format!("klacht geregistreerd als {r}; de klager krijgt een ontvangstbevestiging")
@@ -186,12 +259,12 @@ impl Done {
                 "vastgelegd: geen overeenstemming met de klager",
                 "recorded: no agreement reached with the complainant",
             ),
-            Done::AnotherReaction => (
+            Done::AnotherReaction { .. } => (
                 "nog een reactie wordt naar de klager gestuurd",
                 "a further reply is being sent to the complainant",
             ),
             Done::Escalated => ("voorgelegd aan de directeur", "put before the director"),
-            Done::Closed => (
+            Done::Closed { .. } => (
                 "afgehandeld; de klager krijgt de afsluitende brief met de beroepsmogelijkheid",
                 "resolved; the complainant receives the closing letter, which explains how to appeal",
             ),
@@ -229,8 +302,8 @@ impl Done {
             Done::Handler { .. }
             | Done::Category(_)
             | Done::Reaction { .. }
-            | Done::Verdict(_)
-            | Done::Extended(_)
+            | Done::Verdict { .. }
+            | Done::Extended { .. }
             | Done::ComplaintRegistered(_)
             | Done::Concerns { .. }
             | Done::Held(_)
@@ -305,6 +378,29 @@ pub enum Refusal {
     NoCase,
     /// The mail names a case purged after the retention period (issue 20).
     Purged(CaseRef),
+    /// The sender is the complainant of this case.
+    OwnCase,
+    HandlerIsComplainant,
+    /// No reaction yet and its deadline (this day) has not passed.
+    AppealTooEarly(NaiveDate),
+    DirectorIsComplainant,
+    CommitteeIsComplainant,
+    OneExtensionPerMail,
+    /// The running deadline was extended by `used` working days already.
+    ExtensionLimit {
+        used: u32,
+        max: u32,
+    },
+    /// `Klacht:` with the organisation's own address.
+    ComplainantIsUs,
+    /// `Klacht:` with the sender's own address.
+    ComplainantIsSender,
+    /// A command the procedure does not take in this state.
+    NotNow(crate::commands::Keyword, CaseStatus),
+    /// The committee gave a command that handles the complaint.
+    NotForCommittee,
+    /// `Behandelaar:` named the committee.
+    CommitteeAsHandler,
     // issue 25: confidentiality and the AVG
     /// The handler typed is someone the complaint concerns.
     HandlerConcerned(String),
@@ -403,6 +499,32 @@ impl Refusal {
             Refusal::Purged(r) => format!(
                 "{r} was deleted after the retention period; that complaint no longer changes"
             ),
+            Refusal::AppealTooEarly(due) if nl => format!(
+                "beroep kan pas als de klager een reactie heeft gekregen of de reactietermijn (uiterlijk {}) verstreken is",
+                due.format("%-d-%-m-%Y")
+            ),
+            Refusal::AppealTooEarly(due) => format!(
+                "an appeal can only be registered once the complainant has had a reply or the time for it (by {}) has passed",
+                crate::outbound::templates::long_date(*due, lang)
+            ),
+            Refusal::ExtensionLimit { used, max } if nl => format!(
+                "een termijn kan in totaal met hoogstens {max} werkdagen verlengd worden; deze is al met {used} verlengd, dus nu nog met hoogstens {}",
+                max.saturating_sub(*used)
+            ),
+            Refusal::ExtensionLimit { used, max } => format!(
+                "a period can be extended by at most {max} working days in all; this one was extended by {used} already, so by at most {} more",
+                max.saturating_sub(*used)
+            ),
+            Refusal::NotNow(k, s) if nl => {
+                format!("{} kan niet nu: de klacht is {}", k.dutch(), status(s))
+            }
+            Refusal::NotNow(k, s) => {
+                format!(
+                    "{} is not possible now: the complaint is {}",
+                    k.english(),
+                    status(s)
+                )
+            }
             Refusal::HandlerConcerned(who) if nl => {
                 format!("{who} kan deze klacht niet behandelen: de klacht gaat over {who}")
             }
@@ -479,6 +601,42 @@ impl Refusal {
                 "geen klacht gevonden bij deze e-mail: beantwoord een bericht over de klacht en laat het kenmerk [KL-…] in het onderwerp staan",
                 "no complaint found for this e-mail: please reply to a message about the complaint and keep its reference [KL-…] in the subject",
             ),
+            Refusal::NotForCommittee => (
+                "de examencommissie is de onafhankelijke beroepsinstantie en behandelt de klacht niet zelf; zij geeft alleen Uitspraak, Beroep en Notitie",
+                "the exam committee is the independent appeal body and does not handle the complaint itself; it gives only Verdict, Appeal and Note",
+            ),
+            Refusal::CommitteeAsHandler => (
+                "de examencommissie hoort het beroep en kan daarom niet de behandelaar zijn; kies een medewerker",
+                "the exam committee hears the appeal, so it cannot be the handler; please choose a staff member",
+            ),
+            Refusal::OwnCase => (
+                "u bent zelf de klager in deze zaak: u kunt er geen opdrachten in geven; uw e-mail erover is die van de klager",
+                "you are the complainant in this case yourself: you cannot give commands on it; your e-mail about it counts as the complainant's",
+            ),
+            Refusal::HandlerIsComplainant => (
+                "de behandelaar kan niet de klager zelf zijn; kies een collega",
+                "the handler cannot be the complainant; please choose a colleague",
+            ),
+            Refusal::DirectorIsComplainant => (
+                "de directeur is zelf de klager in deze zaak; voorleggen aan de directeur kan daarom niet",
+                "the director is the complainant in this case, so it cannot be put before the director",
+            ),
+            Refusal::CommitteeIsComplainant => (
+                "de examencommissie is zelf de klager in deze zaak; beroep bij de examencommissie kan daarom niet",
+                "the exam committee is the complainant in this case, so an appeal to the committee is not possible",
+            ),
+            Refusal::OneExtensionPerMail => (
+                "één Verleng per e-mail: de klager krijgt bij elke verlenging één bericht; tel de dagen op in één regel",
+                "one Extend per e-mail: the complainant is told of each extension once; please add up the days in one line",
+            ),
+            Refusal::ComplainantIsUs => (
+                "Klacht: dat is het adres van de organisatie zelf; geef het adres van de klager",
+                "Complaint: that is the organisation's own address; please give the complainant's address",
+            ),
+            Refusal::ComplainantIsSender => (
+                "Klacht: u kunt geen klacht op uw eigen adres registreren; laat een collega dat doen, of schrijf vanaf uw privé-adres",
+                "Complaint: you cannot register a complaint in your own name; please ask a colleague, or write from your private address",
+            ),
             Refusal::NotInvolved => (
                 "u kunt deze klacht niet bewerken; de directeur behandelt haar",
                 "you cannot work on this complaint; the director deals with it",
@@ -514,6 +672,9 @@ impl Refusal {
             | Refusal::CannotWithdraw(_)
             | Refusal::NoRunningPeriod(_)
             | Refusal::Purged(_)
+            | Refusal::AppealTooEarly(_)
+            | Refusal::ExtensionLimit { .. }
+            | Refusal::NotNow(..)
             | Refusal::HandlerConcerned(_)
             | Refusal::UnknownStaff(_)
             | Refusal::RequestOpen { .. }
@@ -839,19 +1000,32 @@ mod tests {
             Just(Done::Solution),
             Just(Done::Measure),
             any::<bool>().prop_map(Done::Agreement),
-            (0u32..400).prop_map(|d| Done::Reaction {
+            (0u32..400, any::<bool>()).prop_map(|(d, sent)| Done::Reaction {
                 closing_due: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
-                    + chrono::Duration::days(i64::from(d))
+                    + chrono::Duration::days(i64::from(d)),
+                sent,
             }),
-            Just(Done::AnotherReaction),
+            any::<bool>().prop_map(|sent| Done::AnotherReaction { sent }),
             Just(Done::Escalated),
-            Just(Done::Closed),
+            any::<bool>().prop_map(|sent| Done::Closed { sent }),
             Just(Done::Reopened),
             Just(Done::Noted),
             Just(Done::Appealed),
-            prop_oneof![Just(Verdict::Upheld), Just(Verdict::Rejected)].prop_map(Done::Verdict),
+            (
+                prop_oneof![Just(Verdict::Upheld), Just(Verdict::Rejected)],
+                any::<bool>()
+            )
+                .prop_map(|(verdict, sent)| Done::Verdict { verdict, sent }),
             Just(Done::Withdrawn),
-            (1u32..=60).prop_map(Done::Extended),
+            (1u32..=60, 0u32..400, 1u32..=60, any::<bool>()).prop_map(|(days, d, total, sent)| {
+                Done::Extended {
+                    days,
+                    until: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+                        + chrono::Duration::days(i64::from(d)),
+                    total,
+                    sent,
+                }
+            }),
             prop_oneof![Just(Language::Nl), Just(Language::En)].prop_map(Done::Language),
             Just(Done::Recommendation),
             (2020i32..2100, 1u32..10000)
@@ -916,6 +1090,20 @@ mod tests {
             Just(Refusal::ComplaintWithoutText),
             Just(Refusal::NoCase),
             (2020i32..2030, 1u32..200).prop_map(|(y, n)| Refusal::Purged(CaseRef::new(y, n))),
+            Just(Refusal::OwnCase),
+            Just(Refusal::HandlerIsComplainant),
+            (0u32..400).prop_map(|d| Refusal::AppealTooEarly(
+                NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(i64::from(d))
+            )),
+            Just(Refusal::DirectorIsComplainant),
+            Just(Refusal::CommitteeIsComplainant),
+            Just(Refusal::OneExtensionPerMail),
+            (0u32..=60).prop_map(|used| Refusal::ExtensionLimit { used, max: 60 }),
+            Just(Refusal::ComplainantIsUs),
+            Just(Refusal::ComplainantIsSender),
+            Just(Refusal::NotForCommittee),
+            Just(Refusal::CommitteeAsHandler),
+            (keyword(), status()).prop_map(|(k, s)| Refusal::NotNow(k, s)),
             Just(Refusal::DirectorOnly(DirectorTask::Concerns)),
             Just(Refusal::DirectorOnly(DirectorTask::Hold)),
             DATA.prop_map(Refusal::HandlerConcerned),
@@ -1006,6 +1194,7 @@ mod tests {
             (
                 Done::Reaction {
                     closing_due: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
+                    sent: true,
                 }
                 .text(Language::Nl),
                 "reactie wordt naar de klager gestuurd; afhandelen uiterlijk 15-12-2026",

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod messages;
+pub mod procedure;
 pub mod proof;
 pub mod sender;
 pub mod third_party;
@@ -145,6 +146,7 @@ pub(crate) fn handle_staff_mail(
     mail: &InboundMail,
     mail_id: i64,
     check: SenderCheck,
+    received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Settled> {
     let SenderCheck {
@@ -153,6 +155,22 @@ pub(crate) fn handle_staff_mail(
         purged,
         address: sender,
     } = check;
+    // On their own case a role address is the complainant (issue 21): the mail is theirs as
+    // complainant (found here when only our reply address names the case), never commands.
+    if let Some(case) = case
+        .as_ref()
+        .filter(|c| procedure::is_complainant(c, &sender))
+    {
+        intake.follow_up(tx, case, mail, mail_id, received_at, now)?;
+        return Ok(Settled::new(
+            MailOutcome::AddedToCase,
+            format!(
+                "follow-up on {} (a role address writing on the case it is the complainant of)",
+                case.reference
+            ),
+            Some((case.id, case.reference)),
+        ));
+    }
     let new_text = new_text_of(mail);
     // issue 25: a staff member the complaint concerns changes nothing and gets nothing of it
     // back (not even a confirmation request, which would show the case); the director sees
@@ -1011,27 +1029,37 @@ fn execute(
             Effect::Event { kind, detail } => {
                 cases::add_event(tx, case.id, now, kind, who, detail)?
             }
-            Effect::Reaction(text) => {
-                to_complainant(
-                    OutboxKind::Reaction,
-                    Template::Reaction,
-                    &[("message", text.clone())],
-                )?;
+            Effect::Reaction { text, sent } => {
+                if *sent {
+                    to_complainant(
+                        OutboxKind::Reaction,
+                        Template::Reaction,
+                        &[("message", text.clone())],
+                    )?;
+                }
                 cases::add_event(tx, case.id, now, "reaction", who, text)?;
             }
-            Effect::ClosingLetter => {
-                to_complainant(OutboxKind::ClosingLetter, Template::ClosingLetter, &[])?;
+            Effect::ClosingLetter { sent } => {
+                if *sent {
+                    to_complainant(OutboxKind::ClosingLetter, Template::ClosingLetter, &[])?;
+                }
                 cases::add_event(
                     tx,
                     case.id,
                     now,
                     "closed",
                     who,
-                    "afsluitende brief in de wachtrij",
+                    if *sent {
+                        "afsluitende brief in de wachtrij"
+                    } else {
+                        "afgehandeld; geen brief: de klager heeft geen bruikbaar e-mailadres"
+                    },
                 )?;
             }
-            Effect::VerdictLetter => {
-                to_complainant(OutboxKind::VerdictLetter, Template::VerdictLetter, &[])?;
+            Effect::VerdictLetter { sent } => {
+                if *sent {
+                    to_complainant(OutboxKind::VerdictLetter, Template::VerdictLetter, &[])?;
+                }
                 cases::add_event(
                     tx,
                     case.id,
@@ -1043,20 +1071,20 @@ fn execute(
             }
             Effect::Extended {
                 working_days,
+                until,
                 reason,
+                sent,
             } => {
-                let new_date = match cases::running_deadline(case) {
-                    Some((_, due)) => due,
-                    None => case.reaction_due,
-                };
-                to_complainant(
-                    OutboxKind::ExtensionNotice,
-                    Template::ExtensionNotice,
-                    &[
-                        ("new_date", templates::long_date(new_date, complainant_lang)),
-                        ("extended_days", working_days.to_string()),
-                    ],
-                )?;
+                if *sent {
+                    to_complainant(
+                        OutboxKind::ExtensionNotice,
+                        Template::ExtensionNotice,
+                        &[
+                            ("new_date", templates::long_date(*until, complainant_lang)),
+                            ("extended_days", working_days.to_string()),
+                        ],
+                    )?;
+                }
                 let detail = format!(
                     "{working_days} werkdagen: {}",
                     reason.as_deref().unwrap_or("-")
@@ -1276,6 +1304,13 @@ fn without_case(
                 Refusal::ComplaintWithoutText,
                 now,
             );
+        }
+        if let Err(why) = procedure::may_register(
+            &complainant,
+            &actor.address,
+            &intake.settings.organisation.address,
+        ) {
+            return refuse_without_case(intake, tx, mail, block, actor, why, now);
         }
         // No addresses here: the reason is logged.
         let reason = "complaint registered on the complainant's behalf by staff (Klacht:)";

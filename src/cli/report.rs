@@ -58,7 +58,7 @@ impl Args {
                 }
                 match &out {
                     Some(dir) => {
-                        std::fs::create_dir_all(dir)
+                        fsutil::create_private_dir(dir)
                             .with_context(|| format!("cannot create {}", dir.display()))?;
                         let path = dir.join(format!("klachten-{year}.csv"));
                         fsutil::write_private_atomic_with(&path, |w| {
@@ -90,10 +90,11 @@ impl Args {
             if send {
                 store.transaction(|tx| jobs.send_report(tx, year, today, at))?;
             }
-            let rendered = daemon.render_report(jobs, &report)?;
             let main = if format == "md" {
-                (format!("klachtanalyse-{year}.md"), rendered.text)
+                let md = daemon.render_report_markdown(jobs, &report)?;
+                (format!("klachtanalyse-{year}.md"), md)
             } else {
+                let rendered = daemon.render_report(jobs, &report)?;
                 (format!("klachtanalyse-{year}.html"), rendered.html)
             };
             let mut files = vec![main];
@@ -104,7 +105,8 @@ impl Args {
         })?;
         match out {
             Some(dir) => {
-                std::fs::create_dir_all(&dir)
+                // Owner-only, like every directory klachtd makes (it holds the analysis).
+                fsutil::create_private_dir(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 for (name, content) in &files {
                     let path = dir.join(name);

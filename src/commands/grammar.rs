@@ -551,14 +551,12 @@ fn command(keyword: Keyword, value: &str) -> Result<Command, CommandError> {
                 .trim_start_matches('<')
                 .trim_end_matches('>')
                 .to_lowercase();
-            let valid = address
-                .split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-                && !address.contains(char::is_whitespace);
-            if !valid {
-                return Err(invalid(Allowed::ComplainantAddress));
+            // The same address rules as every address klachtd writes to (a typo such as
+            // `jan@mail.example,` is a refused line, not a failure later on).
+            match address.parse::<crate::domain::EmailAddress>() {
+                Ok(a) => Command::Complaint(a.to_string()),
+                Err(_) => return Err(invalid(Allowed::ComplainantAddress)),
             }
-            Command::Complaint(address)
         }
         Keyword::Concerns => {
             let v = required(keyword, value)?;

@@ -90,7 +90,7 @@ impl CaseStatus {
                 | (Open | Reacted, Withdrawn)
                 | (Closed | Reacted | Open, Appealed)
                 | (Appealed, Final)
-                | (Closed | Withdrawn, Open)
+                | (Closed | Withdrawn, Open | Reacted)
         )
     }
 }

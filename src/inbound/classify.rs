@@ -137,6 +137,12 @@ pub fn classify(mail: &InboundMail, settings: &Settings, known: &dyn KnownCases)
     };
     let case = linked_case(mail, known);
     if let Some(role) = settings.roles.role_of(sender) {
+        // On their own case a staff member (director, committee) is the complainant.
+        if let Some((case, link)) = case
+            && is_the_complainant(sender, case, known)
+        {
+            return Classification::FollowUp { case, link };
+        }
         return Classification::Staff {
             role,
             case: case.map(|(c, _)| c),
@@ -218,6 +224,13 @@ pub fn base_address(address: &str) -> String {
     }
 }
 
+/// Whether `sender` is the complainant of `case` (the mailbox: no +tag, any case).
+fn is_the_complainant(sender: &EmailAddress, case: CaseRef, known: &dyn KnownCases) -> bool {
+    known
+        .complainant_of(case)
+        .is_some_and(|c| base_address(&c) == base_address(sender.as_str()))
+}
+
 /// Only the complainant adds to a complaint: the mail comes from the complainant's address
 /// (without +tag, case-insensitive), or answers a mail we sent the complainant on this case.
 fn from_complainant(
@@ -226,10 +239,7 @@ fn from_complainant(
     case: CaseRef,
     known: &dyn KnownCases,
 ) -> bool {
-    let same_address = known
-        .complainant_of(case)
-        .is_some_and(|c| base_address(&c) == base_address(sender.as_str()));
-    same_address
+    is_the_complainant(sender, case, known)
         || mail
             .thread_ids
             .iter()

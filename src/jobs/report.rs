@@ -252,7 +252,11 @@ impl Jobs<'_> {
                     closing_days.add(d);
                     closing_within += usize::from(d <= deadlines.closing_working_days);
                 }
-                None if c.closing_due.is_some_and(|due| today > due) && c.closed_at.is_none() => {
+                // Still to be closed and late (a case the committee decided is not).
+                None if c.closing_due.is_some_and(|due| today > due)
+                    && c.closed_at.is_none()
+                    && c.status != CaseStatus::Final =>
+                {
                     closing_late_open += 1
                 }
                 None => {}
@@ -410,6 +414,20 @@ impl Jobs<'_> {
                 ("klachten-per-maand", "termijnen"),
             )
         };
+        // A chart with nothing to show says so in words, never as an empty frame.
+        let (no_complaints, nothing_measured) = if english {
+            (
+                format!("No complaints in {}.", report.year),
+                "Nothing measured yet: no complaint had its reply or closure due or given."
+                    .to_string(),
+            )
+        } else {
+            (
+                format!("Geen klachten in {}.", report.year),
+                "Nog niets gemeten: bij geen enkele klacht was de reactie of afhandeling gegeven of verlopen."
+                    .to_string(),
+            )
+        };
         let wd = "wd";
         let compliance = vec![
             (
@@ -424,7 +442,12 @@ impl Jobs<'_> {
         vec![
             (
                 format!("{}-{}.svg", files.0, report.year),
-                bar_chart(&format!("{per_month}, {}", report.year), &months, None),
+                bar_chart(
+                    &format!("{per_month}, {}", report.year),
+                    &months,
+                    None,
+                    &no_complaints,
+                ),
             ),
             (
                 format!("{}-{}.svg", files.1, report.year),
@@ -432,6 +455,7 @@ impl Jobs<'_> {
                     &format!("{within}, {} (%)", report.year),
                     &compliance,
                     Some(100.0),
+                    &nothing_measured,
                 ),
             ),
         ]
@@ -553,17 +577,19 @@ impl Jobs<'_> {
     }
 }
 
-/// A plain SVG bar chart, readable in any browser and mail client that shows images.
-fn bar_chart(title: &str, bars: &[(String, Option<f64>)], max: Option<f64>) -> String {
+/// A plain SVG bar chart, readable in any browser and mail client that shows images. With
+/// nothing to show (no bar, or only zeros) it says `nothing` in words across the chart.
+fn bar_chart(
+    title: &str,
+    bars: &[(String, Option<f64>)],
+    max: Option<f64>,
+    nothing: &str,
+) -> String {
     let (width, height, top, bottom, left) = (640.0, 320.0, 40.0, 40.0, 40.0);
     let max = max.unwrap_or_else(|| bars.iter().filter_map(|b| b.1).fold(1.0, f64::max));
     let slot = (width - left - 10.0) / bars.len().max(1) as f64;
     let plot = height - top - bottom;
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = crate::outbound::templates::escape_typed;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"Arial, sans-serif\" font-size=\"12\">\
          <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/><text x=\"{left}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>\
@@ -602,6 +628,15 @@ fn bar_chart(title: &str, bars: &[(String, Option<f64>)], max: Option<f64>) -> S
             "<text x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             height - bottom + 16.0,
             esc(label)
+        );
+    }
+    if bars.iter().all(|(_, v)| v.is_none_or(|v| v == 0.0)) {
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"14\">{}</text>",
+            width / 2.0,
+            top + plot / 2.0,
+            esc(nothing)
         );
     }
     svg.push_str("</svg>");
@@ -680,9 +715,10 @@ mod tests {
             "Klachten <test>",
             &[("jan".into(), Some(3.0)), ("feb".into(), Some(0.0))],
             None,
+            "niets",
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert!(svg.contains("Klachten &lt;test&gt;"));
+        assert!(svg.contains("Klachten &#60;test&#62;"));
         assert_eq!(svg.matches("<rect").count(), 3, "background and two bars");
     }
 
@@ -692,9 +728,29 @@ mod tests {
             "Binnen de termijn (%)",
             &[("reactie".into(), Some(80.0)), ("afhandeling".into(), None)],
             Some(100.0),
+            "Nog niets gemeten",
         );
         assert_eq!(svg.matches("<rect").count(), 2, "background and one bar");
         assert!(svg.contains(">-</text>"));
         assert!(!svg.contains(">0</text>"));
+        assert!(!svg.contains("Nog niets gemeten"), "there is a bar to show");
+    }
+
+    #[test]
+    fn a_chart_with_nothing_to_show_says_so_in_words() {
+        let none = [("reactie".into(), None), ("afhandeling".into(), None)];
+        let zeros = [("jan".into(), Some(0.0)), ("feb".into(), Some(0.0))];
+        for (bars, words) in [
+            (&none[..], "Nog niets gemeten: &#60;niets&#62;"),
+            (&zeros[..], "Nog niets gemeten: &#60;niets&#62;"),
+        ] {
+            let svg = bar_chart(
+                "Binnen de termijn (%)",
+                bars,
+                Some(100.0),
+                "Nog niets gemeten: <niets>",
+            );
+            assert!(svg.contains(words), "{svg}");
+        }
     }
 }

@@ -237,6 +237,10 @@ impl Mailer<'_> {
     /// Queues a mail to one role address (staff, director, committee) with a fresh token in
     /// its Reply-To and Message-ID, issued to that address; `held` ties the token to commands
     /// waiting for confirmation.
+    ///
+    /// Mail for a role about a case never goes to that case's complainant: on their own case a
+    /// staff member, the director or the committee is the complainant, and gets only what a
+    /// complainant gets (one choke point for every such letter).
     pub fn to_role(
         &self,
         tx: &Connection,
@@ -245,6 +249,14 @@ impl Mailer<'_> {
         held: Option<i64>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Queued> {
+        if letter.case.is_some_and(|c| is_complainant(c, recipient)) {
+            tracing::info!(
+                case = letter.case.map(|c| tracing::field::display(c.reference)),
+                kind = letter.kind.as_str(),
+                "not sent to a role address that is this case's complainant"
+            );
+            return Ok(Queued::NotSent);
+        }
         self.queue(
             tx,
             letter,
@@ -905,6 +917,14 @@ fn scrub_file(
         }
     }
     Ok(())
+}
+
+/// Whether `address` is the complainant of `case` (the mailbox: no +tag, any case).
+pub fn is_complainant(case: &CaseRecord, address: &EmailAddress) -> bool {
+    case.complainant_address
+        .as_deref()
+        .and_then(|c| c.parse::<EmailAddress>().ok())
+        .is_some_and(|c| c.without_tag() == address.without_tag())
 }
 
 /// At most this many characters of a text go into one mail; the rest is in the register.

@@ -190,11 +190,34 @@ pub struct Renderer {
     parsed: Mutex<Tera>,
 }
 
-/// Text and subject templates must not HTML-escape; HTML ones must.
+/// Text and subject templates must not escape; HTML ones and the Markdown form of a text
+/// template (`.md`, for `report --format md`) must, both with [`escape_typed`].
 fn new_tera() -> Tera {
     let mut tera = Tera::default();
-    tera.autoescape_on(vec![".html"]);
+    tera.autoescape_on(vec![".html", ".md"]);
+    tera.set_escape_fn(escape_typed);
     tera
+}
+
+/// What people typed (a cause, a subject, a name), made inert for HTML, SVG and Markdown
+/// alike — the one escape of every report format (the HTML and Markdown analysis, the charts,
+/// the digest) and every HTML mail: each character either language gives a meaning becomes a
+/// numeric character reference, which both show as the character itself. `<script>` stays
+/// text, `*bold*` and `[a](javascript:…)` stay as typed, and `|` does not split a table cell.
+pub fn escape_typed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' | '<' | '>' | '"' | '\'' | '/' | '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')'
+            | '#' | '|' | '!' | '~' | '{' | '}' => {
+                out.push_str("&#");
+                out.push_str(&u32::from(c).to_string());
+                out.push(';');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl Renderer {
@@ -255,6 +278,33 @@ impl Renderer {
             text: normalise_text(&render("txt")?),
             html: render("html")?,
         })
+    }
+}
+
+impl Renderer {
+    /// `template`'s text part in `lang` as Markdown: the text template rendered with every
+    /// value escaped by [`escape_typed`] (`report --format md`).
+    pub fn render_markdown(
+        &self,
+        template: Template,
+        lang: Language,
+        context: &Context,
+    ) -> anyhow::Result<String> {
+        let mut tera = self.parsed.lock().expect("template set");
+        let text = format!("{}/{}.txt", lang.as_str(), template.name());
+        let name = format!("{}/{}.md", lang.as_str(), template.name());
+        if !tera.get_template_names().any(|n| n == name) {
+            let source = self
+                .sources
+                .get(&text)
+                .ok_or_else(|| anyhow::anyhow!("no template {text}"))?;
+            tera.add_raw_template(&name, source)
+                .map_err(|e| anyhow::anyhow!("template error: {}", tera_chain(&e)))?;
+        }
+        let rendered = tera
+            .render(&name, context)
+            .map_err(|e| anyhow::anyhow!("rendering {name}: {}", tera_chain(&e)))?;
+        Ok(normalise_text(&rendered))
     }
 }
 
@@ -438,6 +488,32 @@ mod tests {
                 long_datetime(at, tz, Language::En),
                 local.format_localized("%A %-d %B %Y at %H:%M", chrono::Locale::en_GB).to_string()
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Escaped text holds no character HTML or Markdown reads as markup, and reads back as
+        /// typed once its character references are decoded.
+        #[test]
+        fn typed_text_is_inert_in_html_and_markdown(text in "\\PC{0,60}") {
+            let escaped = escape_typed(&text);
+            // What is left between the references, and the text they stand for.
+            let (mut bare, mut decoded) = (String::new(), String::new());
+            for (i, part) in escaped.split("&#").enumerate() {
+                let rest = match part.split_once(';') {
+                    Some((n, rest)) if i > 0 => {
+                        decoded.push(char::from_u32(n.parse().unwrap()).unwrap());
+                        rest
+                    }
+                    _ => part,
+                };
+                bare.push_str(rest);
+                decoded.push_str(rest);
+            }
+            for c in "<>\"'`*_[]()#|!~{}\\/".chars() {
+                proptest::prop_assert!(!bare.contains(c), "{c} in {escaped}");
+            }
+            proptest::prop_assert_eq!(decoded, text);
         }
     }
 

@@ -331,6 +331,20 @@ impl Daemon {
         )
     }
 
+    /// The analysis as Markdown (`report --format md`): what people typed escaped as in the
+    /// HTML.
+    pub fn render_report_markdown(
+        &self,
+        jobs: &Jobs<'_>,
+        report: &crate::jobs::report::YearReport,
+    ) -> anyhow::Result<String> {
+        self.renderer.render_markdown(
+            crate::outbound::Template::AnnualReport,
+            self.settings.organisation.language,
+            &jobs.report_context(report),
+        )
+    }
+
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().expect("store lock")
     }

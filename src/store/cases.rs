@@ -62,6 +62,10 @@ pub struct CaseRecord {
     pub appealed_at: Option<DateTime<Utc>>,
     pub verdict: Option<String>,
     pub verdict_at: Option<DateTime<Utc>>,
+    /// Working days the director extended the reaction deadline by, and the closing deadline
+    /// by, in all (schema 11 on; at most `domain::calendar::MAX_EXTENSION` each).
+    pub reaction_extended: u32,
+    pub closing_extended: u32,
     /// When the retention purge removed the personal data; the anonymous facts remain.
     pub purged_at: Option<DateTime<Utc>>,
     /// The sender as the From header gave it, when klachtd cannot write to it (then
@@ -178,6 +182,8 @@ pub fn insert_record(
         appealed_at: None,
         verdict: None,
         verdict_at: None,
+        reaction_extended: 0,
+        closing_extended: 0,
         purged_at: None,
         unreachable_from: match case.complainant {
             Complainant::Reachable(_) => None,
@@ -251,7 +257,7 @@ const COLUMNS: &str =
     unreachable_from, (SELECT deflated FROM case_texts WHERE case_id = cases.id),
     (SELECT t.basis FROM case_texts t WHERE t.case_id = cases.id),
     (SELECT b.deflated FROM case_texts t JOIN mail_bodies b ON b.mail_id = t.basis
-     WHERE t.case_id = cases.id)";
+     WHERE t.case_id = cases.id), reaction_extended, closing_extended";
 
 /// [`COLUMNS`] and the case's privacy side (issue 25), as `from_row` reads them.
 fn columns() -> &'static str {
@@ -313,9 +319,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         appealed_at: opt_instant(r, 20)?,
         verdict: r.get(21)?,
         verdict_at: opt_instant(r, 22)?,
+        reaction_extended: r.get(28)?,
+        closing_extended: r.get(29)?,
         purged_at: opt_instant(r, 23)?,
         unreachable_from: r.get(24)?,
-        privacy: super::privacy::from_json(r.get::<_, Option<String>>(28)?.as_deref())?,
+        privacy: super::privacy::from_json(r.get::<_, Option<String>>(30)?.as_deref())?,
     })
 }
 
@@ -357,7 +365,8 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
     conn.execute(
         "UPDATE cases SET status = ?2, reaction_due = ?3, reacted_at = ?4, closing_due = ?5, closed_at = ?6,
              handler = ?7, category = ?8, cause = ?9, solution = ?10, measure = ?11, agreement = ?12,
-             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16, language = ?17
+             escalated_at = ?13, appealed_at = ?14, verdict = ?15, verdict_at = ?16, language = ?17,
+             reaction_extended = ?18, closing_extended = ?19
          WHERE id = ?1",
         params![
             case.id,
@@ -377,6 +386,8 @@ pub fn update(conn: &Connection, case: &CaseRecord) -> anyhow::Result<()> {
             case.verdict,
             opt_ts(case.verdict_at),
             case.language,
+            case.reaction_extended,
+            case.closing_extended,
         ],
     )?;
     super::privacy::save(conn, case.id, &case.privacy)?;

@@ -421,6 +421,11 @@ pub fn all(conn: &Connection) -> anyhow::Result<Vec<QueuedMail>> {
     select(conn, "ORDER BY o.id", [])
 }
 
+/// Mail queued after the row `id`, oldest first (what one step of a test caused).
+pub fn after(conn: &Connection, id: i64) -> anyhow::Result<Vec<QueuedMail>> {
+    select(conn, "WHERE o.id > ?1 ORDER BY o.id", params![id])
+}
+
 /// How many of a case's mails failed for good (indexed on `case_id`; no bodies read).
 pub fn failed_count(conn: &Connection, case_id: i64) -> anyhow::Result<usize> {
     let n: i64 = conn.query_row(

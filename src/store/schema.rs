@@ -325,6 +325,26 @@ pub const MIGRATIONS: &[&str] = &[
         since      TEXT NOT NULL
     );
     "#,
+    // Issue 21: the procedure's rules over any sequence of commands — how far the director
+    // extended each deadline, in all (bounded by the model); and one definition of the
+    // reaction, the first letter of substance to the complainant (a `Reactie`, the closing
+    // letter or the verdict): cases closed or decided before it counted are given theirs, from
+    // their history.
+    r#"
+    ALTER TABLE cases ADD COLUMN reaction_extended INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cases ADD COLUMN closing_extended INTEGER NOT NULL DEFAULT 0;
+    UPDATE cases SET reacted_at = (SELECT MIN(e.at) FROM events e
+            WHERE e.case_id = cases.id AND e.kind IN ('reaction', 'closed', 'verdict'))
+        WHERE reacted_at IS NULL AND status IN ('reacted', 'closed', 'appealed', 'final');
+    UPDATE cases SET
+        reaction_extended = (SELECT COALESCE(SUM(CAST(e.detail AS INTEGER)), 0) FROM events e
+            WHERE e.case_id = cases.id AND e.kind = 'extended'
+              AND (cases.reacted_at IS NULL OR e.at < cases.reacted_at)),
+        closing_extended = (SELECT COALESCE(SUM(CAST(e.detail AS INTEGER)), 0) FROM events e
+            WHERE e.case_id = cases.id AND e.kind = 'extended'
+              AND cases.reacted_at IS NOT NULL AND e.at >= cases.reacted_at)
+        WHERE id IN (SELECT case_id FROM events WHERE kind = 'extended');
+    "#,
     // Issue 20: a purged case stays purged — nothing changes it or adds to it again, whatever
     // path a mail or a job takes (the yearly analysis of its year stays as it is, and no new
     // text lands where no purge looks). Only a new purge (a new `purged_at`) may touch it.
@@ -370,3 +390,86 @@ pub const MIGRATIONS: &[&str] = &[
     BEGIN SELECT RAISE(ABORT, 'case purged after the retention period: it is never changed again'); END;
     "#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use rusqlite::Connection;
+
+    /// Issue 21's migration gives each case closed or decided before the closing letter and the
+    /// verdict counted as the reaction its reaction, from its history, and each case the days
+    /// its deadlines were extended by (before the reaction: the reaction deadline).
+    #[test]
+    fn the_reaction_and_the_extensions_come_from_the_history() {
+        let mine = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("reaction_extended"))
+            .unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        for m in &MIGRATIONS[..mine] {
+            conn.execute_batch(m).unwrap();
+        }
+        let case = |id: i64, status: &str, reacted: Option<&str>| {
+            conn.execute(
+                "INSERT INTO cases (id, reference, year, seq, status, language, subject, body,
+                     received_at, reaction_due, reacted_at)
+                 VALUES (?1, 'KL-2026-000' || ?1, 2026, ?1, ?2, 'nl', 's', '',
+                     '2026-11-02T09:00:00Z', '2026-11-09', ?3)",
+                rusqlite::params![id, status, reacted],
+            )
+            .unwrap();
+        };
+        let event = |id: i64, at: &str, kind: &str, detail: &str| {
+            conn.execute(
+                "INSERT INTO events (case_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![id, at, kind, detail],
+            )
+            .unwrap();
+        };
+        // Closed straight away, extended before: the closing letter was the reaction.
+        case(1, "closed", None);
+        event(
+            1,
+            "2026-11-03T10:00:00Z",
+            "extended",
+            "5 werkdagen: docent ziek",
+        );
+        event(
+            1,
+            "2026-11-04T10:00:00Z",
+            "closed",
+            "afsluitende brief in de wachtrij",
+        );
+        // Reacted, then extended twice (closing deadline).
+        case(2, "reacted", Some("2026-11-03T10:00:00Z"));
+        event(2, "2026-11-03T10:00:00Z", "reaction", "Beste klant");
+        event(2, "2026-11-05T10:00:00Z", "extended", "10 werkdagen: -");
+        event(2, "2026-11-06T10:00:00Z", "extended", "3 werkdagen: -");
+        // Appealed while open (old rules), then decided: the verdict was the reaction.
+        case(3, "final", None);
+        event(3, "2026-11-20T10:00:00Z", "appealed", "");
+        event(3, "2026-12-01T10:00:00Z", "verdict", "gegrond");
+        // Still open, never extended.
+        case(4, "open", None);
+        conn.execute_batch(MIGRATIONS[mine]).unwrap();
+        let got: Vec<(i64, Option<String>, u32, u32)> = conn
+            .prepare(
+                "SELECT id, reacted_at, reaction_extended, closing_extended FROM cases ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let at = |s: &str| Some(s.to_string());
+        assert_eq!(
+            got,
+            [
+                (1, at("2026-11-04T10:00:00Z"), 5, 0),
+                (2, at("2026-11-03T10:00:00Z"), 0, 13),
+                (3, at("2026-12-01T10:00:00Z"), 0, 0),
+                (4, None, 0, 0),
+            ]
+        );
+    }
+}
