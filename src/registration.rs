@@ -60,6 +60,9 @@ pub(crate) struct NewComplaint<'a> {
     pub language: Language,
     pub received_at: DateTime<Utc>,
     pub mail_id: i64,
+    /// The raw mail as just recorded under `mail_id`, when the caller holds it: then it is not
+    /// read back from the store and inflated again (`None`: read back).
+    pub raw: Option<&'a [u8]>,
     pub reason: &'a str,
     /// The receiving server vouches for the sender (SPF or DMARC pass for the From domain):
     /// only then does the acknowledgement quote what they wrote.
@@ -135,9 +138,20 @@ impl Registry<'_> {
         let reference = cases::next_reference(tx, received_day.year())?;
         // The complaint's raw mail (kept unless over the size limit): its text, and the mail
         // queued for the case, are packed on it.
-        let basis = mails::raw_of(tx, complaint.mail_id)?.map(|raw| Basis {
+        let raw: Option<std::sync::Arc<[u8]>> = match complaint.raw {
+            Some(raw) => {
+                debug_assert_eq!(
+                    mails::raw_of(tx, complaint.mail_id)?.as_deref(),
+                    Some(raw).filter(|r| !r.is_empty()),
+                    "the raw mail at hand is the one recorded"
+                );
+                Some(raw).filter(|r| !r.is_empty()).map(Into::into)
+            }
+            None => mails::raw_of(tx, complaint.mail_id)?.map(Into::into),
+        };
+        let basis = raw.map(|raw| Basis {
             mail_id: complaint.mail_id,
-            raw: raw.into(),
+            raw,
         });
         let mut case = cases::insert_record(
             tx,
@@ -249,6 +263,12 @@ impl Registry<'_> {
             "purged_reference",
             &complaint.names_purged.map(|r| r.to_string()),
         );
+        context.insert(
+            "purged_on_request",
+            &complaint
+                .names_purged
+                .is_some_and(|r| cases::erased_on_request(tx, r)),
+        );
         if let Some(earlier) = complaint.message_id_reused {
             context.insert(
                 "message_id_reused",
@@ -294,6 +314,12 @@ impl Registry<'_> {
         context.insert(
             "purged_reference",
             &complaint.names_purged.map(|r| r.to_string()),
+        );
+        context.insert(
+            "purged_on_request",
+            &complaint
+                .names_purged
+                .is_some_and(|r| cases::erased_on_request(tx, r)),
         );
         context.insert("encrypted", &complaint.encrypted.map(Encryption::name));
         context.insert("phone", &self.settings.organisation.phone);

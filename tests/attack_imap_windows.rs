@@ -705,12 +705,16 @@ fn new_mail_arriving_during_a_backlog_is_taken_in_without_waiting_for_the_idle_r
     let k = Klachtd::new(&server);
     let outbox = tempfile::tempdir().unwrap();
     fill_inbox(&server, 0..n);
+    // The daemon's log, shown should it end early.
+    let logs = tempfile::tempdir().unwrap();
+    let log_path = logs.path().join("daemon.log");
     let mut child = command(&k, outbox.path())
         .arg("run")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     // Once the pass has started (some mail recorded), new mail arrives.
     let recorded = || {
         klachtd::store::Store::open(&k.db())
@@ -725,7 +729,8 @@ fn new_mail_arriving_during_a_backlog_is_taken_in_without_waiting_for_the_idle_r
     while recorded() == 0 {
         assert!(
             alive(&mut child),
-            "the daemon ended before it took in any mail"
+            "the daemon ended before it took in any mail: {}",
+            log()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -733,7 +738,11 @@ fn new_mail_arriving_during_a_backlog_is_taken_in_without_waiting_for_the_idle_r
         server.append("info@example.org", "INBOX", &mail(i));
     }
     while recorded() < n {
-        assert!(alive(&mut child), "the daemon ended during the backlog");
+        assert!(
+            alive(&mut child),
+            "the daemon ended during the backlog: {}",
+            log()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let start = std::time::Instant::now();

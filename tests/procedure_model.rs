@@ -1259,6 +1259,19 @@ impl<'w> Run<'w> {
             .role_of(&from.parse().unwrap())
             .unwrap();
         let expired = self.now - held.at > Duration::days(7);
+        // Marked since as someone the case concerns (issue 25): the answer is that of any mail
+        // of theirs on it — a transcript without content when the code proves them (a live
+        // request, the right code), nothing when it does not; the held mail stays held.
+        let body = format!("Bevestig {}", q.code);
+        if self.not_involved(
+            held.case,
+            from,
+            &body,
+            !held.settled && !expired && right,
+            expect,
+        ) {
+            return;
+        }
         if !held.settled && !expired && right {
             self.model.held[q.held].settled = true;
             self.model.commands(

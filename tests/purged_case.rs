@@ -470,3 +470,62 @@ fn purging_a_purged_case_again_succeeds_and_changes_nothing() {
         .unwrap();
     assert_eq!(s.case_state(), before);
 }
+
+/// A case erased on its complainant's request (`klachtd erase`, issue 25, which ends in the
+/// purge's own routine with an `erased` line) is a purged case too — but the answers about it
+/// say it was deleted on request, not after the retention period: that is what happened.
+#[test]
+fn the_answers_about_an_erased_case_say_it_was_deleted_on_request() {
+    let mut s = Setup::with_language("nl");
+    s.deliver(
+        "From: Jan Jansen <jan@example.net>\r\nTo: info@example.org\r\nSubject: De cursus ging niet door\r\nMessage-ID: <k1@example.net>\r\n\r\nIk ben niet tevreden.\r\n",
+    );
+    let id: i64 = s.query(&format!("SELECT id FROM cases WHERE reference = '{CASE}'"))[0];
+    let now = local(2026, 12, 10, 10);
+    s.clock.set(now);
+    s.daemon
+        .store()
+        .transaction(|tx| {
+            klachtd::store::erase::purge_case_noting(
+                tx,
+                id,
+                now,
+                Some((
+                    "erased",
+                    "persoonsgegevens verwijderd op verzoek (AVG artikel 17)",
+                )),
+            )
+        })
+        .unwrap();
+    let before = outbox_files(s.dir.path());
+    let n = s.next();
+    s.deliver(&staff(STAFF, n, "Heropen", true));
+    let sent = s.sent_since(&before);
+    assert!(
+        sent.iter()
+            .any(|m| m.contains("op verzoek van de klager verwijderd")),
+        "{sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|m| m.contains("bewaartermijn")),
+        "{sent:?}"
+    );
+    let before = outbox_files(s.dir.path());
+    let n = s.next();
+    s.deliver(&format!(
+        "From: <piet{n}@example.net>\r\nTo: info@example.org\r\nSubject: Re: [{CASE}]\r\nMessage-ID: <w{n}@example.net>\r\n\r\nIk ben nog steeds niet tevreden over de cursus, niemand heeft mij teruggebeld.\r\n"
+    ));
+    let ack = s
+        .sent_since(&before)
+        .into_iter()
+        .find(|m| m.contains("Auto-Submitted: auto-replied"))
+        .expect("acknowledged");
+    let decoded = mail_parser::MessageParser::default()
+        .parse(ack.as_bytes())
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned();
+    assert!(decoded.contains("op verzoek verwijderd"), "{decoded}");
+    assert!(!decoded.contains("bewaartermijn"), "{decoded}");
+}

@@ -378,6 +378,8 @@ pub enum Refusal {
     NoCase,
     /// The mail names a case purged after the retention period (issue 20).
     Purged(CaseRef),
+    /// The mail names a case erased on its complainant's request (issue 25).
+    Erased(CaseRef),
     /// The sender is the complainant of this case.
     OwnCase,
     HandlerIsComplainant,
@@ -498,6 +500,12 @@ impl Refusal {
             ),
             Refusal::Purged(r) => format!(
                 "{r} was deleted after the retention period; that complaint no longer changes"
+            ),
+            Refusal::Erased(r) if nl => format!(
+                "{r} is op verzoek van de klager verwijderd; aan die klacht verandert niets meer"
+            ),
+            Refusal::Erased(r) => format!(
+                "{r} was deleted at the complainant's request; that complaint no longer changes"
             ),
             Refusal::AppealTooEarly(due) if nl => format!(
                 "beroep kan pas als de klager een reactie heeft gekregen of de reactietermijn (uiterlijk {}) verstreken is",
@@ -672,6 +680,7 @@ impl Refusal {
             | Refusal::CannotWithdraw(_)
             | Refusal::NoRunningPeriod(_)
             | Refusal::Purged(_)
+            | Refusal::Erased(_)
             | Refusal::AppealTooEarly(_)
             | Refusal::ExtensionLimit { .. }
             | Refusal::NotNow(..)
@@ -1090,6 +1099,7 @@ mod tests {
             Just(Refusal::ComplaintWithoutText),
             Just(Refusal::NoCase),
             (2020i32..2030, 1u32..200).prop_map(|(y, n)| Refusal::Purged(CaseRef::new(y, n))),
+            (2020i32..2030, 1u32..200).prop_map(|(y, n)| Refusal::Erased(CaseRef::new(y, n))),
             Just(Refusal::OwnCase),
             Just(Refusal::HandlerIsComplainant),
             (0u32..400).prop_map(|d| Refusal::AppealTooEarly(

@@ -1339,6 +1339,7 @@ fn without_case(
                 language: intake.settings.organisation.language,
                 received_at: now,
                 mail_id,
+                raw: None,
                 reason,
                 // A staff member vouches for it: the acknowledgement may quote the text, and
                 // neither it nor the notice to staff counts against the unproven budget.
@@ -1433,6 +1434,7 @@ fn without_case(
     if let Some(reference) = purged {
         // Nothing is applied to a purged case, whatever the mail says; the sender hears why.
         let lang = intake.settings.organisation.language;
+        let on_request = cases::erased_on_request(tx, reference);
         let lines = block
             .lines
             .iter()
@@ -1441,12 +1443,14 @@ fn without_case(
                 status: "fout",
                 result: match &l.result {
                     Err(e) => e.text(lang),
+                    Ok(_) if on_request => Refusal::Erased(reference).text(lang),
                     Ok(_) => Refusal::Purged(reference).text(lang),
                 },
             })
             .collect();
         let mut context = base_context(intake);
         context.insert("purged_reference", &reference.to_string());
+        context.insert("purged_on_request", &on_request);
         send_caseless_transcript_with(
             intake,
             tx,

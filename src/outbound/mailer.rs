@@ -803,22 +803,37 @@ fn foreign_tokens(
 }
 
 /// Every run of exactly 24 hexadecimal digits with no letter or digit on either side.
+///
+/// Looks only where a token can be: a run of 24 that starts at or after `i` holds byte
+/// `i + 23`, so when that byte is no hexadecimal digit none starts in `i..=i + 23` and the
+/// scan jumps past it (most bytes of a text are looked at once in 24). Otherwise the word of
+/// letters and digits around it is the only candidate, judged whole, and the scan goes on
+/// after it. Finds exactly what reading every word would (a property test holds it to that).
 fn hex_runs(bytes: &[u8]) -> Vec<&str> {
+    const LEN: usize = 24;
     let mut out = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_alphanumeric() {
-            i += 1;
+    while i + LEN <= bytes.len() {
+        let probe = i + LEN - 1;
+        if !bytes[probe].is_ascii_hexdigit() {
+            i = probe + 1;
             continue;
         }
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-            i += 1;
+        // Its word: it may start before `i` (the jumps pass over letters that are no hex
+        // digit), never in a word judged before (a word is judged whole and `i` set after it).
+        let mut start = probe;
+        while start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
+            start -= 1;
         }
-        let word = &bytes[start..i];
-        if word.len() == 24 && word.iter().all(u8::is_ascii_hexdigit) {
+        let mut end = probe + 1;
+        while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
+            end += 1;
+        }
+        let word = &bytes[start..end];
+        if word.len() == LEN && word.iter().all(u8::is_ascii_hexdigit) {
             out.push(std::str::from_utf8(word).expect("ASCII"));
         }
+        i = end;
     }
     out
 }
@@ -988,6 +1003,41 @@ mod tests {
         assert_eq!(hex_runs(text.as_bytes()), vec![t, t, &t.to_uppercase()]);
         let out = remove_tokens(&text, &[t.to_string()], "[weg]");
         assert_eq!(out, format!("a [weg] b [weg] <[weg]> x{t} {t}0"));
+    }
+
+    /// Every word read, one by one: what [`hex_runs`] must find.
+    fn hex_runs_word_by_word(bytes: &[u8]) -> Vec<&str> {
+        bytes
+            .split(|b| !b.is_ascii_alphanumeric())
+            .filter(|w| w.len() == 24 && w.iter().all(u8::is_ascii_hexdigit))
+            .map(|w| std::str::from_utf8(w).expect("ASCII"))
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// The scan that jumps finds exactly the tokens reading every word finds, in order,
+        /// in any text: runs of hex digits of every length near 24, letters that are no hex
+        /// digit inside or beside them, separators of one byte or several (UTF-8 too).
+        #[test]
+        fn hex_runs_finds_what_reading_every_word_finds(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[0-9a-fA-F]{20,28}",
+                    "[0-9a-f]{0,30}",
+                    "[g-zG-Z]{1,3}",
+                    "[0-9a-z]{1,40}",
+                    "[ .@+<>\n-]{1,3}",
+                    "[é€ ]{1,2}",
+                ],
+                0..40,
+            )
+        ) {
+            let text = pieces.concat();
+            proptest::prop_assert_eq!(
+                hex_runs(text.as_bytes()),
+                hex_runs_word_by_word(text.as_bytes())
+            );
+        }
     }
 
     #[test]

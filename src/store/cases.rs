@@ -881,6 +881,23 @@ pub fn exists(conn: &Connection, reference: CaseRef) -> bool {
         .is_some()
 }
 
+/// Whether the case with this reference was erased on its complainant's request (`klachtd
+/// erase`, issue 25) rather than purged after the retention period: the answer to mail that
+/// names it says which.
+pub fn erased_on_request(conn: &Connection, reference: CaseRef) -> bool {
+    conn.prepare_cached(
+        "SELECT 1 FROM events e JOIN cases c ON c.id = e.case_id
+         WHERE c.reference = ?1 AND e.kind = 'erased' LIMIT 1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![reference.to_string()], |_| Ok(()))
+            .optional()
+    })
+    .ok()
+    .flatten()
+    .is_some()
+}
+
 /// Whether the case with this reference was purged after the retention period: then it is
 /// never linked to a mail again, nor changed (issue 20; triggers in the schema hold the same).
 pub fn is_purged(conn: &Connection, reference: CaseRef) -> bool {

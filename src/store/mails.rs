@@ -227,12 +227,11 @@ pub fn original_of(
 /// The raw bytes of a recorded mail (empty over the size limit; `None` once purged).
 pub fn raw_of(conn: &Connection, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
     let row: Option<(Vec<u8>, bool)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT COALESCE(b.deflated, m.raw), b.deflated IS NOT NULL
              FROM mails m LEFT JOIN mail_bodies b ON b.mail_id = m.id WHERE m.id = ?1",
-            params![id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let raw = row
         .map(|(bytes, packed)| super::packed::stored(bytes, packed))

@@ -224,7 +224,9 @@ mod tests {
             prop_assert_eq!(unpack_on(&packed, &basis).unwrap(), bytes.clone());
             let mut other = basis.clone();
             other.push(1);
-            if dictionary(&other) != dictionary(&basis) {
+            // An empty basis sets no dictionary (zlib's header names none), so the body needs
+            // none and unpacks on any (a complaint's raw mail is never empty).
+            if !basis.is_empty() && dictionary(&other) != dictionary(&basis) {
                 prop_assert!(unpack_on(&packed, &other).is_err(), "unpacked on another basis");
             }
             prop_assert!(unpack_on(&packed[..packed.len() / 2], &basis).is_err());
