@@ -2,16 +2,18 @@
 //! quarantined one, recorded in a single transaction together with the mail it causes.
 
 use crate::casework;
+use crate::domain::Disposition;
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress, WorkingCalendar};
 use crate::inbound::classify::{
     Automatic, Classification, KnownCases, classify, classify_by_headers,
 };
-use crate::inbound::{Disposition, InboundMail, RawMail};
+use crate::inbound::{InboundMail, RawMail};
 use crate::outbound::budget::Cause;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
-use crate::registry::{NewComplaint, Registry, Settled};
-use crate::settings::{Language, Settings};
+use crate::registration::{NewComplaint, Registry, Settled};
+use crate::settings::Settings;
 use crate::store::mails::{self, MailEntry};
 use crate::store::outbox::{self, OutboxKind};
 use crate::store::{CaseRecord, Complainant, MailOutcome, Store, cases};
@@ -194,7 +196,7 @@ impl KnownCases for StoreLookup<'_> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    crate::inbound::hex(&sha2::Sha256::digest(bytes))
+    crate::hex::encode(&sha2::Sha256::digest(bytes))
 }
 
 impl Intake<'_> {
@@ -637,7 +639,7 @@ impl Intake<'_> {
                 // the kept original; the case says why its text is missing.
                 let body = match mail.encrypted {
                     Some(_) if mail.text.trim().is_empty() => {
-                        crate::registry::encrypted_text(self.mailer().staff_language())
+                        crate::registration::encrypted_text(self.mailer().staff_language())
                     }
                     _ => &mail.text,
                 };
@@ -850,10 +852,10 @@ enum CopyKey {
     New(String),
 }
 
-/// The receiving platform vouches for the From address (`casework::auth::sender_vouched`): its
+/// The receiving platform vouches for the From address (`casework::sender::sender_vouched`): its
 /// own results show a login as the sender, DMARC pass or aligned DKIM pass, and nothing speaks
 /// against it. Decides what an acknowledgement may quote, and that the hourly ceiling never
 /// holds it back (issue 22).
 fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
-    crate::casework::auth::sender_vouched(mail, settings)
+    crate::casework::sender::sender_vouched(mail, settings)
 }

@@ -7,56 +7,62 @@
 //!    what each one is: a new complaint, a follow-up, a staff reply, a machine, spam, or junk.
 //! 2. [`intake`] — turns one classified mail into a registered case (or an entry on one, or an
 //!    ignored or quarantined mail), in one transaction together with the mail it causes; mail
-//!    from staff, director or committee it hands to [`casework`] (sender proof, commands
-//!    carried out by the procedure's model in [`casework::procedure`], transcripts). Both stand on [`registry`] — registering a complaint, choosing who hears
-//!    of a case, writing mail — and neither imports the other.
+//!    from staff, director or committee it hands to [`casework`] (sender proof, a staff
+//!    reply's commands carried out by the procedure's model in [`casework::procedure`],
+//!    transcripts). Both stand on [`registration`] — registering a complaint with its
+//!    acknowledgement and the notice to staff, choosing who hears of a case (need to know),
+//!    writing mail; the words of every mail are Tera templates (templates/).
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
 //!    over SMTP (or written as files), with retry and backoff. Every mail is queued by
 //!    [`outbound::mailer`], where the one budget ([`outbound::budget`]) admits it, words from
 //!    outside are made inert, its size is held and foreign tokens are removed.
-//!
 //! 5. [`jobs`] — on a schedule beside the path: deadline reminders and overdue alerts, the
 //!    weekly digest, the yearly analysis, the retention purge.
 //!
-//! Beside the path: [`domain`] holds the pure types (case references, states, the Dutch
-//! working-day calendar, display names, the complaint's language, the words for events),
-//! [`commands`] the staff reply parser, [`settings`] the layered configuration, [`clock`] the
-//! one place that reads the time, [`auth`] the logins to the mail servers (password or OAuth2;
-//! [`oauth2_login`] signs in once for delegated access), and [`daemon`] wires it all.
-//! [`dossier`] and [`erase`] answer a person's rights under the AVG (access and erasure); who
-//! hears of a case (need to know) is decided in [`registry`].
+//! Around the path: [`service`] runs it all (the daemon, one per database, under systemd) and
+//! [`cli`] is the `klachtd` command, one file per subcommand — the register views, `check`,
+//! `status`, `demo`, backup and restore, the analysis, and a person's rights under the AVG
+//! ([`cli::dossier`], [`cli::erase`]).
+//!
+//! The layers, lowest first; a module imports only its own layer and those below it, and no
+//! file reaches itself through others (tests/architecture.rs holds the table):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | leaf utilities | [`clock`] (the one reader of the time), [`failpoint`], [`fsutil`], [`hex`], [`redact`], `config_errors` |
+//! | domain | [`domain`]: pure types — addresses, case references, states, the working-day calendar, display names, languages, attachments, the words for events |
+//! | settings | [`settings`]: the layered configuration |
+//! | store | [`store`] |
+//! | mail in and out | [`inbound`], [`outbound`], [`auth`] (logging in to the mail servers) |
+//! | commands | [`commands`]: the staff reply parser |
+//! | registration | [`registration`] |
+//! | intake, casework | [`intake`], [`casework`] |
+//! | jobs | [`jobs`] |
+//! | service | [`service`] |
+//! | command line | [`cli`] (and `main.rs`, which parses, logs and dispatches) |
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod casework;
-pub mod check;
+pub mod cli;
 pub mod clock;
 pub mod commands;
 pub(crate) mod config_errors;
-pub mod daemon;
-pub mod demo;
 pub mod domain;
-pub mod dossier;
-pub mod erase;
 pub mod failpoint;
 pub mod fsutil;
+pub mod hex;
 pub mod inbound;
 pub mod intake;
 pub mod jobs;
-pub mod lock;
-pub mod notify;
-pub mod oauth2_login;
 pub mod outbound;
 pub mod redact;
-pub mod register;
-pub mod registry;
+pub mod registration;
+pub mod service;
 pub mod settings;
-pub mod startup;
-pub mod status;
 pub mod store;
-pub mod store_watch;
 
 /// Installs ring as the process-wide rustls crypto provider (the only one compiled in).
 pub fn install_crypto_provider() {

@@ -6,7 +6,7 @@ use sha2::Digest;
 /// A short, stable stand-in for an address.
 pub fn address_hash(address: &str) -> String {
     let h = sha2::Sha256::digest(address.trim().to_lowercase().as_bytes());
-    format!("<addr:{}>", crate::inbound::hex(&h[..4]))
+    format!("<addr:{}>", crate::hex::encode(&h[..4]))
 }
 
 /// `text` with every e-mail address replaced by its [`address_hash`]. The local part is read

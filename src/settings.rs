@@ -3,7 +3,7 @@
 //! only ever sees valid settings.
 
 use crate::config_errors;
-use crate::domain::{CalendarRules, EmailAddress, LiberationDay, WorkingCalendar};
+use crate::domain::{CalendarRules, EmailAddress, Language, LiberationDay, WorkingCalendar};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -146,25 +146,6 @@ pub enum OwnServer {
     Rspamd,
 }
 
-impl Security {
-    /// The receiver whose results count as evidence for a sender.
-    pub fn receiver(&self) -> crate::inbound::provenance::Receiver {
-        use crate::inbound::provenance::Receiver;
-        match (self.platform, &self.trusted_authserv_id) {
-            (Platform::Microsoft365, _) => Receiver::Microsoft365,
-            (Platform::Google, _) => Receiver::Google,
-            (Platform::OwnServer, Some(id)) => Receiver::OwnServer {
-                authserv_id: id.trim().to_string(),
-                layout: match self.own_server {
-                    OwnServer::Milters => crate::inbound::provenance::Layout::Milters,
-                    OwnServer::Rspamd => crate::inbound::provenance::Layout::Rspamd,
-                },
-            },
-            (Platform::OwnServer, None) => Receiver::Untrusted,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Causes {
@@ -183,32 +164,6 @@ pub struct Organisation {
     /// acknowledgement offers it); empty: none is named.
     #[serde(default)]
     pub phone: String,
-}
-
-/// The languages klachtd writes mail in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    #[default]
-    Nl,
-    En,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Nl => "nl",
-            Language::En => "en",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Language> {
-        match s {
-            "nl" => Some(Language::Nl),
-            "en" => Some(Language::En),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -703,7 +658,7 @@ impl Settings {
             );
         }
         let org_local = self.organisation.address.local_part().len();
-        if org_local + crate::outbound::mailer::REPLY_ADDRESS_EXTRA
+        if org_local + crate::domain::address::REPLY_ADDRESS_EXTRA
             > crate::domain::address::MAX_LOCAL_PART
         {
             return fail(
@@ -712,7 +667,7 @@ impl Settings {
                     "the local part (before the @) may be at most {} characters: klachtd adds \
                      '+kl-2026-0042.<token>' to it for replies, and a local part may not exceed {}",
                     crate::domain::address::MAX_LOCAL_PART
-                        - crate::outbound::mailer::REPLY_ADDRESS_EXTRA,
+                        - crate::domain::address::REPLY_ADDRESS_EXTRA,
                     crate::domain::address::MAX_LOCAL_PART
                 ),
             );

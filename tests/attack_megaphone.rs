@@ -871,7 +871,7 @@ fn item4_genuine_complainants_first_and_no_impossible_date() {
     assert_eq!(waves, 1);
     // `klachtd status` shows the backlog.
     drop(store);
-    let status = klachtd::status::report(&world.settings, at).unwrap();
+    let status = klachtd::cli::status::report(&world.settings, at).unwrap();
     assert!(
         status.contains(
             "acks waiting  249 acknowledgement(s) spread by outbound.acknowledgements_per_hour"

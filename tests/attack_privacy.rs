@@ -295,7 +295,7 @@ fn raw(from: &str, subject: &str, body: &str, id: &str) -> String {
 }
 
 fn erase(o: &Office, address: &str, reason: &str) -> (String, u8) {
-    klachtd::erase::command(
+    klachtd::cli::erase::command(
         o.settings.clone(),
         address,
         reason,
@@ -450,7 +450,7 @@ fn attack_a_reason_that_names_the_person() {
         "From: Jan Jansen <jan@example.net>\r\nTo: info@example.org\r\nSubject: Les\r\nMessage-ID: <j@example.net>\r\n\r\nRommelig.\r\n",
     );
     o.run_once();
-    let err = klachtd::erase::command(
+    let err = klachtd::cli::erase::command(
         o.settings.clone(),
         "jan@example.net",
         "brief van Jan Jansen, 1 december",
@@ -510,7 +510,7 @@ fn attack_a_dossier_with_a_hostile_file_name_and_a_note_about_someone_else() {
     o.run_once();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("d");
-    klachtd::dossier::command(
+    klachtd::cli::dossier::command(
         &o.settings,
         "jan@example.net",
         Some(dir.clone()),

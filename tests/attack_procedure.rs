@@ -193,7 +193,7 @@ fn four_extensions_in_one_mail_extend_nothing_and_a_deadline_gets_at_most_60_day
         notice.contains("met 60 werkdagen verlengd")
             && notice.contains(&klachtd::outbound::templates::long_date(
                 until,
-                klachtd::settings::Language::Nl
+                klachtd::domain::Language::Nl
             )),
         "{notice}"
     );
@@ -481,7 +481,7 @@ fn the_yearly_figure_counts_the_closing_letter_as_the_reaction() {
         .renderer
         .render_markdown(
             klachtd::outbound::Template::AnnualReport,
-            klachtd::settings::Language::Nl,
+            klachtd::domain::Language::Nl,
             &jobs.report_context(&report),
         )
         .unwrap();
@@ -523,7 +523,7 @@ fn every_report_format_escapes_what_people_typed_the_same_way() {
         .year_report(o.store.conn(), 2026, date(2027, 1, 5))
         .unwrap();
     let context = jobs.report_context(&report);
-    let lang = klachtd::settings::Language::Nl;
+    let lang = klachtd::domain::Language::Nl;
     let md = o
         .world
         .renderer

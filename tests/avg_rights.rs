@@ -139,7 +139,7 @@ fn a_dossier_holds_everything_on_the_person_and_nothing_of_anyone_else() {
     let (o, jan1, jan2, _piet1) = office_with_jan_and_piet();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("jan");
-    let text = klachtd::dossier::command(
+    let text = klachtd::cli::dossier::command(
         &o.settings,
         "Jan.Jansen@Example.net",
         Some(dir.clone()),
@@ -267,7 +267,7 @@ fn a_dossier_holds_everything_on_the_person_and_nothing_of_anyone_else() {
         assert!(events.iter().any(|e| e.kind == "dossier"), "{r}");
     }
     // A directory that is not empty is never written into.
-    let again = klachtd::dossier::command(&o.settings, JAN, Some(dir.clone()), None, o.now());
+    let again = klachtd::cli::dossier::command(&o.settings, JAN, Some(dir.clone()), None, o.now());
     assert!(again.unwrap_err().to_string().contains("not empty"));
 }
 
@@ -275,7 +275,7 @@ fn a_dossier_holds_everything_on_the_person_and_nothing_of_anyone_else() {
 fn the_covering_letter_in_english_and_for_someone_we_hold_nothing_on() {
     let (o, _, _, _) = office_with_jan_and_piet();
     let out = tempfile::tempdir().unwrap();
-    klachtd::dossier::command(
+    klachtd::cli::dossier::command(
         &o.settings,
         JAN,
         Some(out.path().join("en")),
@@ -311,7 +311,7 @@ fn the_covering_letter_in_english_and_for_someone_we_hold_nothing_on() {
         assert!(!english_words.contains(&d.to_string()), "{d} in\n{letter}");
     }
     assert!(out.path().join("en/overview.txt").exists());
-    klachtd::dossier::command(
+    klachtd::cli::dossier::command(
         &o.settings,
         "nobody@example.net",
         Some(out.path().join("none")),
@@ -460,7 +460,7 @@ fn exact_in(files: &[(std::path::PathBuf, Vec<u8>)], needle: &[u8]) -> Vec<Strin
 fn erase_removes_the_person_from_every_file_and_leaves_everyone_else_alone() {
     let (o, jan1, jan2, piet1) = office_with_jan_and_piet();
     // Jan's first case is still open (reacted): kept without --include-open.
-    let (text, code) = klachtd::erase::command(
+    let (text, code) = klachtd::cli::erase::command(
         o.settings.clone(),
         JAN,
         "verzoek per brief van 1 december",
@@ -489,7 +489,7 @@ fn erase_removes_the_person_from_every_file_and_leaves_everyone_else_alone() {
     let piet_before = case_dump(&o.store(), piet1);
     let windows = compressed_windows(&o.store(), JAN);
     assert!(!windows.is_empty());
-    let (text, code) = klachtd::erase::command(
+    let (text, code) = klachtd::cli::erase::command(
         o.settings.clone(),
         JAN,
         "verzoek per brief van 1 december",
@@ -556,7 +556,7 @@ fn erase_removes_the_person_from_every_file_and_leaves_everyone_else_alone() {
     // A dossier of him now says we hold nothing.
     let out = tempfile::tempdir().unwrap();
     let said =
-        klachtd::dossier::command(&o.settings, JAN, Some(out.path().join("d")), None, o.now())
+        klachtd::cli::dossier::command(&o.settings, JAN, Some(out.path().join("d")), None, o.now())
             .unwrap();
     assert!(said.contains("0 case(s), 0 mail(s) received"), "{said}");
 }
@@ -572,7 +572,7 @@ fn erase_refuses_a_held_case_with_the_holds_reason_and_a_reason_naming_the_perso
         true,
     ));
     o.run_once();
-    let err = klachtd::erase::command(
+    let err = klachtd::cli::erase::command(
         o.settings.clone(),
         JAN,
         &format!("verzoek van {JAN}"),
@@ -585,7 +585,7 @@ fn erase_refuses_a_held_case_with_the_holds_reason_and_a_reason_naming_the_perso
         err.to_string().contains("must not contain the address"),
         "{err}"
     );
-    let err = klachtd::erase::command(
+    let err = klachtd::cli::erase::command(
         o.settings.clone(),
         ANNA,
         "x",
@@ -595,7 +595,7 @@ fn erase_refuses_a_held_case_with_the_holds_reason_and_a_reason_naming_the_perso
     )
     .unwrap_err();
     assert!(err.to_string().contains("has a role"), "{err}");
-    let (dry, code) = klachtd::erase::command(
+    let (dry, code) = klachtd::cli::erase::command(
         o.settings.clone(),
         JAN,
         "verzoek",
@@ -607,7 +607,7 @@ fn erase_refuses_a_held_case_with_the_holds_reason_and_a_reason_naming_the_perso
     assert_eq!(code, 3);
     assert!(dry.contains("dry run: nothing changed"), "{dry}");
     assert_eq!(refs_of(&o.store(), JAN).len(), 2, "nothing changed");
-    let (text, code) = klachtd::erase::command(
+    let (text, code) = klachtd::cli::erase::command(
         o.settings.clone(),
         JAN,
         "verzoek",
@@ -632,8 +632,8 @@ fn erase_names_the_backups_it_cannot_reach() {
     let (o, _, _, _) = office_with_jan_and_piet();
     let backup = o.dir.path().join("klachtd-backup.sqlite");
     klachtd::store::maintenance::backup(&o.settings.store.path, &backup).unwrap();
-    klachtd::erase::note_backup(&o.settings, &backup, o.now()).unwrap();
-    let (text, _) = klachtd::erase::command(
+    klachtd::cli::erase::note_backup(&o.settings, &backup, o.now()).unwrap();
+    let (text, _) = klachtd::cli::erase::command(
         o.settings.clone(),
         JAN,
         "verzoek",
@@ -761,7 +761,7 @@ proptest! {
         // on someone's case is that third party's, so it is in neither's dossier's overview.
         for p in 0..4 {
             let out = tempfile::tempdir().unwrap();
-            klachtd::dossier::command(&o.settings, &person(p), Some(out.path().join("d")), None, o.now()).unwrap();
+            klachtd::cli::dossier::command(&o.settings, &person(p), Some(out.path().join("d")), None, o.now()).unwrap();
             let mut todo = vec![out.path().to_path_buf()];
             while let Some(d) = todo.pop() {
                 for e in std::fs::read_dir(&d).unwrap() {
@@ -795,7 +795,7 @@ proptest! {
         let before: Vec<Vec<String>> = untouched.iter().map(|r| case_dump(&store, *r)).collect();
         let windows = compressed_windows(&store, &person(victim));
         drop(store);
-        let (text, _) = klachtd::erase::command(
+        let (text, _) = klachtd::cli::erase::command(
             o.settings.clone(), &person(victim), "verzoek", false, true,
             std::sync::Arc::new(o.clock.clone()),
         ).unwrap();

@@ -65,7 +65,7 @@ fn seeded(dir: &Path) -> (std::path::PathBuf, String) {
                 tx,
                 c.id,
                 1,
-                &klachtd::inbound::Attachment::new(
+                &klachtd::domain::Attachment::new(
                     "scan.pdf",
                     "application/pdf",
                     b"this is not a pdf".to_vec(),

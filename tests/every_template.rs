@@ -652,8 +652,8 @@ fn every_template_in_both_languages_speaks_one_language_in_local_time() {
 /// left out) stands on lines of its own, never inside "Van:" or another field.
 #[test]
 fn notice_fields_carry_only_their_own_value() {
+    use klachtd::domain::Language;
     use klachtd::outbound::{Renderer, Template};
-    use klachtd::settings::Language;
     let renderer = Renderer::load(None).unwrap();
     for lang in [Language::Nl, Language::En] {
         for flags in 0u8..32 {

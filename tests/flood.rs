@@ -7,7 +7,8 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::world::World;
-use klachtd::inbound::{Disposition, RawMail};
+use klachtd::domain::Disposition;
+use klachtd::inbound::RawMail;
 use klachtd::store::outbox;
 use klachtd::store::{MailOutcome, Store, cases, mails};
 use proptest::prelude::*;

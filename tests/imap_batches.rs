@@ -7,8 +7,9 @@
 mod common;
 
 use common::mailserver::MailServer;
+use klachtd::domain::Disposition;
+use klachtd::inbound::RawMail;
 use klachtd::inbound::imap::{BATCH_BYTES, BATCH_MAILS, Cursor, ImapSource, MailSink, WINDOW_UIDS};
-use klachtd::inbound::{Disposition, RawMail};
 use klachtd::settings::Settings;
 use proptest::prelude::*;
 use std::os::unix::fs::MetadataExt;
@@ -178,10 +179,7 @@ fn take_in(server: &MailServer, folder: &str) -> Recorder {
 }
 
 /// How many mails are in the folder, in Verwerkt and in Quarantaine.
-async fn folder_sizes(
-    session: &mut klachtd::inbound::imap::ImapSession,
-    folder: &str,
-) -> (u32, u32, u32) {
+async fn folder_sizes(session: &mut klachtd::auth::ImapSession, folder: &str) -> (u32, u32, u32) {
     let mut sizes = [0; 3];
     for (i, name) in [folder, "Verwerkt", "Quarantaine"].iter().enumerate() {
         sizes[i] = match session.examine(name).await {

@@ -2,8 +2,8 @@
 //! English mail, English jargon in Dutch mail). Unsure counts as Dutch, as intake treats it.
 //! The measured accuracy is printed; run with `--nocapture` to see it.
 
+use klachtd::domain::Language;
 use klachtd::domain::language::detect;
-use klachtd::settings::Language;
 
 const DUTCH: &[&str] = &[
     "Workshop geannuleerd, geen bericht ontvangen",

@@ -433,7 +433,7 @@ fn purging_a_redelivery_never_removes_the_complaint_it_copies() {
         .unwrap();
     use sha2::Digest;
     assert_eq!(
-        klachtd::inbound::hex(&sha2::Sha256::digest(&kept[0])).into_bytes(),
+        klachtd::hex::encode(&sha2::Sha256::digest(&kept[0])).into_bytes(),
         case_copy,
         "the copy left is the complaint's"
     );

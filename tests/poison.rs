@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use common::klachtd::Klachtd;
 use common::mailserver::MailServer;
 use klachtd::clock::{Clock, FixedClock};
-use klachtd::daemon::Daemon;
 use klachtd::inbound::maildir::Maildir;
+use klachtd::service::daemon::Daemon;
 use klachtd::settings::Settings;
 use klachtd::store::outbox::{self, OutboxKind, OutboxStatus};
 use klachtd::store::{MailOutcome, cases, mails};
@@ -409,7 +409,7 @@ fn no_mail_of_any_shape_keeps_the_next_complaint_from_being_answered() {
 
 // ----- each class of issue 8, pinned -----------------------------------------------------------
 
-fn one_pass(daemon: &Daemon) -> klachtd::daemon::RunReport {
+fn one_pass(daemon: &Daemon) -> klachtd::service::daemon::RunReport {
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(daemon.run_once())
@@ -483,7 +483,7 @@ fn addresses_lettre_refuses_are_registered_unanswered_and_block_nothing() {
     // Visible in the register and in the director's weekly digest.
     let listing = daemon
         .with_jobs(|_, store| {
-            klachtd::register::cases(store, &settings_of(&daemon), clock.now(), false)
+            klachtd::cli::cases::cases(store, &settings_of(&daemon), clock.now(), false)
         })
         .unwrap();
     assert_eq!(

@@ -784,7 +784,7 @@ fn a_legal_hold_keeps_a_case_past_the_retention_purge_until_its_day() {
     jobs.purge(&mut store, at("2029-06-30T12:00:00+02:00"))
         .unwrap();
     assert!(case(&store, r).purged_at.is_none());
-    let shown = klachtd::register::case(&store, &world.settings, now(), r, false)
+    let shown = klachtd::cli::cases::case(&store, &world.settings, now(), r, false)
         .unwrap()
         .unwrap();
     assert!(

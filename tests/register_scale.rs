@@ -9,9 +9,10 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use common::world::World;
 use klachtd::domain::CaseStatus;
+use klachtd::domain::Language;
 use klachtd::jobs::Jobs;
 use klachtd::jobs::digest::LIST_CAP;
-use klachtd::settings::{Language, Settings};
+use klachtd::settings::Settings;
 use klachtd::store::cases::{self, CaseRecord};
 use klachtd::store::{Store, notices, outbox};
 use proptest::prelude::*;
@@ -201,7 +202,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// `klachtd cases` as it was: every case read in full, then printed.
 fn cases_before(store: &Store, settings: &Settings, now: DateTime<Utc>, json: bool) -> String {
-    let printable = klachtd::register::printable;
+    let printable = klachtd::cli::cases::printable;
     let all = cases::list(store.conn()).unwrap();
     let today = now.with_timezone(&settings.timezone()).date_naive();
     let failed = |id| outbox::failed_count(store.conn(), id).unwrap();
@@ -581,7 +582,7 @@ proptest! {
         seed(&mut store, &specs);
         let now = nine(day(at));
         for json in [false, true] {
-            let now_text = klachtd::register::cases(&store, &world.settings, now, json).unwrap();
+            let now_text = klachtd::cli::cases::cases(&store, &world.settings, now, json).unwrap();
             prop_assert_eq!(now_text, cases_before(&store, &world.settings, now, json));
         }
     }

@@ -7,8 +7,8 @@ mod common;
 use chrono::{DateTime, Duration, Utc};
 use common::world::World;
 use klachtd::clock::{Clock, FixedClock};
-use klachtd::daemon::Daemon;
 use klachtd::inbound::RawMail;
+use klachtd::service::daemon::Daemon;
 use klachtd::settings::Settings;
 use klachtd::store::outbox::{self, OutboxKind, OutboxStatus};
 use klachtd::store::{MailOutcome, Store, cases, mails};
@@ -368,7 +368,7 @@ async fn smtp_down_for_hours_then_back_sends_everything_once_in_order() {
     for i in 0..n {
         maildir.deliver(&complaint(i), clock.now()).unwrap();
     }
-    let mut report = klachtd::daemon::RunReport::default();
+    let mut report = klachtd::service::daemon::RunReport::default();
     daemon.process_maildir(&maildir, &mut report).unwrap();
     // An acknowledgement and a staff notification each, and one notice to the director that
     // the acknowledgements are spread over the hours (issue 22).
@@ -459,7 +459,7 @@ async fn one_recipient_refused_for_hours_never_holds_up_anyone_else() {
     let clock = FixedClock::at(at("2026-11-24T09:00:00Z"));
     let daemon = Daemon::new(settings.clone(), Arc::new(clock.clone())).unwrap();
     let maildir = klachtd::inbound::maildir::Maildir::open(&settings.inbound.maildir).unwrap();
-    let mut report = klachtd::daemon::RunReport::default();
+    let mut report = klachtd::service::daemon::RunReport::default();
     let raw = |from: &str, n: usize| {
         format!(
             "From: K <{from}>\r\nTo: info@example.org\r\nSubject: Klacht {n}\r\nMessage-ID: <r{n}@example.net>\r\n\r\nTekst {n}.\r\n"
@@ -585,7 +585,7 @@ async fn a_permanent_refusal_is_recorded_shown_and_never_retried() {
         "never retried"
     );
     let register =
-        klachtd::register::cases(&daemon.store(), &settings, clock.now(), false).unwrap();
+        klachtd::cli::cases::cases(&daemon.store(), &settings, clock.now(), false).unwrap();
     assert!(register.contains("(1 mail failed)"), "{register}");
     let case = &cases::list(daemon.store().conn()).unwrap()[0];
     let events = cases::events(daemon.store().conn(), case.id).unwrap();

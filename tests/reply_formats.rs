@@ -5,7 +5,7 @@
 //! quote (which itself is full of command lines).
 
 use klachtd::commands::{Command, Verdict, parse_block, reply};
-use klachtd::settings::Language;
+use klachtd::domain::Language;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,8 @@
 #![no_main]
 
 use klachtd::inbound::imap::{Cursor, ImapSource, MailSink};
-use klachtd::inbound::{Disposition, RawMail};
+use klachtd::domain::Disposition;
+use klachtd::inbound::RawMail;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

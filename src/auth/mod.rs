@@ -11,7 +11,6 @@ pub mod jwt;
 pub mod sasl;
 pub mod token;
 
-use crate::inbound::imap::{ImapIo, ImapSession};
 use crate::settings::{AuthKind, Imap, SaslMechanism, Secret, Smtp};
 use anyhow::Context;
 use lettre::address::Envelope;
@@ -21,6 +20,20 @@ use lettre::transport::smtp::{AsyncSmtpTransportBuilder, Error as SmtpError};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::sync::Arc;
 use token::TokenSource;
+
+/// Any byte stream an IMAP session can run over (plain TCP or TLS): what the IMAP source
+/// connects and this module logs in on.
+pub trait ImapIo:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> ImapIo
+    for T
+{
+}
+
+/// A logged-in IMAP session.
+pub type ImapSession = async_imap::Session<Box<dyn ImapIo>>;
 
 /// The server refused our credentials (a wrong or expired password, a refused token): retrying
 /// will not help until an administrator acts.

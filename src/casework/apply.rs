@@ -5,8 +5,9 @@
 use super::messages::{Done, Field, Refusal};
 use super::procedure;
 use crate::commands::{Command, CommandBlock};
+use crate::domain::Language;
 use crate::domain::{EmailAddress, WorkingCalendar};
-use crate::settings::{Language, Role, Settings};
+use crate::settings::{Role, Settings};
 use crate::store::CaseRecord;
 use crate::store::outbox::OutboxKind;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -3,9 +3,9 @@
 //! Dutch is the stored record; English is chosen when the mail is written or shown.
 
 use crate::commands::{CommandError, Verdict};
+use crate::domain::Language;
 use crate::domain::privacy::RequestKind;
 use crate::domain::{CaseRef, CaseStatus};
-use crate::settings::Language;
 use chrono::NaiveDate;
 
 /// What a command line did (or would have done, in a refused mail).
@@ -151,7 +151,7 @@ impl Done {
                 "termijn verlengd met {days} {} tot en met {} (in totaal {total} van de hoogstens {}); {}",
                 if *days == 1 { "werkdag" } else { "werkdagen" },
                 until.format("%-d-%-m-%Y"),
-                super::procedure::MAX_EXTENSION,
+                crate::domain::calendar::MAX_EXTENSION,
                 if *sent {
                     "de klager krijgt de nieuwe datum"
                 } else {
@@ -167,7 +167,7 @@ impl Done {
                 "period extended by {days} working day{} to {} ({total} of at most {} in all); {}",
                 if *days == 1 { "" } else { "s" },
                 crate::outbound::templates::long_date(*until, lang),
-                super::procedure::MAX_EXTENSION,
+                crate::domain::calendar::MAX_EXTENSION,
                 if *sent {
                     "the complainant is told the new date"
                 } else {

@@ -1,25 +1,26 @@
-//! Staff work cases by replying: a mail from a role address is authenticated ([`auth`]), its
+//! Staff work cases by replying: a mail from a role address is authenticated ([`sender`]), its
 //! command block tried on the case ([`apply`]), and — only when every line holds — applied
 //! in the intake transaction, with the mail it causes and a transcript back to the sender.
 //! Without proof, nothing changes: the commands are held and the real address is asked to
 //! confirm them.
 
 pub mod apply;
-pub mod auth;
 pub mod messages;
 pub mod procedure;
 pub mod proof;
+pub mod sender;
 pub mod third_party;
 
 use crate::commands::{Command, CommandBlock, parse_block};
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
 use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
-use crate::registry::{NewComplaint, Registry, Settled, new_text_of};
-use crate::settings::{Language, Role};
+use crate::registration::{NewComplaint, Registry, Settled, new_text_of};
+use crate::settings::Role;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
 use apply::{Actor, Effect, Plan, Rules};
@@ -71,7 +72,7 @@ pub(crate) fn check_sender(
         .map(|(_, a)| a.clone())
         .ok_or_else(|| anyhow::anyhow!("check_sender on mail from no role address"))?;
     // Every case the mail names must exist, or no token counts (rule 5 of `proof::decide`).
-    let named = auth::case_of_reply_address(mail, org);
+    let named = sender::case_of_reply_address(mail, org);
     let tagged = CaseRef::find_in_subject(&mail.subject);
     let names_missing_case = [named, tagged]
         .into_iter()
@@ -88,7 +89,7 @@ pub(crate) fn check_sender(
         None => (None, intake.purged_case_named(tx, mail)),
         live => (live, None),
     };
-    let decision = auth::prove(
+    let decision = sender::prove(
         tx,
         mail,
         settings,
@@ -244,7 +245,7 @@ fn not_involved(
         format!(
             "de afzender is niet bewezen ({}) en kreeg geen antwoord. Herkomst: {}",
             decision.reason_nl,
-            auth::origin_line(mail, intake.settings, Language::Nl)
+            sender::origin_line(mail, intake.settings, Language::Nl)
         )
     };
     cases::add_event(
@@ -394,10 +395,10 @@ pub(crate) fn check_tokens(
     mail: &InboundMail,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    if auth::presented_tokens(mail, &intake.settings.organisation.address).is_empty() {
+    if sender::presented_tokens(mail, &intake.settings.organisation.address).is_empty() {
         return Ok(());
     }
-    let decision = auth::prove(tx, mail, intake.settings, None, false, now)?;
+    let decision = sender::prove(tx, mail, intake.settings, None, false, now)?;
     revoke_leaked(intake, tx, &decision, now)
 }
 
@@ -488,7 +489,7 @@ fn hold(
     let block = parse_block(new_text);
     let mailer = intake.mailer();
     let lang = mailer.staff_language();
-    let origin = auth::origin_line(mail, intake.settings, lang);
+    let origin = sender::origin_line(mail, intake.settings, lang);
     let mut context = match case {
         Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),
@@ -975,7 +976,7 @@ fn execute(
     }
     let mailer = intake.mailer();
     let attachments = cases::attachments_of(tx, case.id)?;
-    let complainant_lang = crate::settings::Language::parse(&case.language).unwrap_or_default();
+    let complainant_lang = crate::domain::Language::parse(&case.language).unwrap_or_default();
     // A letter to the complainant, written from the case and a few extra values.
     let to_complainant = |kind, template, extra: &[(&str, String)]| -> anyhow::Result<()> {
         let mut context = mailer.case_context(case, complainant_lang);
@@ -1192,7 +1193,7 @@ fn history(
     tx: &Connection,
     case_id: i64,
     tz: chrono_tz::Tz,
-    lang: crate::settings::Language,
+    lang: crate::domain::Language,
 ) -> anyhow::Result<Vec<String>> {
     Ok(cases::events(tx, case_id)?
         .into_iter()

@@ -9,6 +9,7 @@
 use super::messages::{DirectorTask, Done, Field, Refusal};
 use crate::commands::{Command, Keyword};
 use crate::domain::CaseStatus::{self, Appealed, Closed, Final, Open, Reacted, Withdrawn};
+use crate::domain::calendar::MAX_EXTENSION;
 use crate::domain::{EmailAddress, WorkingCalendar};
 use crate::settings::{Role, Roles};
 use crate::store::CaseRecord;
@@ -129,9 +130,6 @@ const ALL: &[CaseStatus] = &CaseStatus::ALL;
 const fn to(kind: OutboxKind, to: To) -> Letter {
     Letter { kind, to }
 }
-
-/// The most working days one deadline can be extended by, in all.
-pub const MAX_EXTENSION: u32 = 60;
 
 /// The procedure, one command a row. Adding a command is adding its row — who, when, what it
 /// needs, the state after, the letters — with its keyword in the grammar and, in [`step`], the

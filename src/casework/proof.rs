@@ -204,15 +204,15 @@ pub fn decide(facts: &MailFacts<'_>, roles: &Roles, token_lifetime: Duration) ->
 
 impl Decision {
     /// The reason in words for the person who reads it.
-    pub fn reason_in(&self, lang: crate::settings::Language) -> &'static str {
+    pub fn reason_in(&self, lang: crate::domain::Language) -> &'static str {
         match lang {
-            crate::settings::Language::Nl => dutch(&self.reason),
-            crate::settings::Language::En => english(&self.reason),
+            crate::domain::Language::Nl => dutch(&self.reason),
+            crate::domain::Language::En => english(&self.reason),
         }
     }
 }
 
-/// Every reason `decide` (and `auth::prove`) gives for not proving a sender.
+/// Every reason `decide` (and `sender::prove`) gives for not proving a sender.
 const UNPROVEN_REASONS: [&str; 14] = [
     "no sender",
     "not a role address",
@@ -734,8 +734,8 @@ mod tests {
             }
             if d.proof == Proof::Unproven {
                 prop_assert!(UNPROVEN_REASONS.contains(&d.reason.as_str()), "{}", d.reason);
-                let en = d.reason_in(crate::settings::Language::En);
-                prop_assert_ne!(d.reason_in(crate::settings::Language::Nl), "afzender bewezen");
+                let en = d.reason_in(crate::domain::Language::En);
+                prop_assert_ne!(d.reason_in(crate::domain::Language::Nl), "afzender bewezen");
                 prop_assert_ne!(en, "sender proven");
                 prop_assert_eq!(english_of_dutch_reason(&d.reason_nl), Some(en));
             }

@@ -7,12 +7,12 @@
 
 use super::messages::Recorded;
 use crate::domain::EmailAddress;
+use crate::domain::Language;
 use crate::inbound::InboundMail;
 use crate::outbound::budget::Cause;
 use crate::outbound::mailer::Files;
 use crate::outbound::{Letter, Template, templates};
-use crate::registry::{Registry, new_text_of};
-use crate::settings::Language;
+use crate::registration::{Registry, new_text_of};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, cases};
 use chrono::{DateTime, Utc};

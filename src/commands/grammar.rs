@@ -2,7 +2,7 @@
 //! English, case-insensitive; the block ends at the first blank line or the first line that is
 //! not a command, and what follows is the message.
 
-use crate::settings::Language;
+use crate::domain::Language;
 use std::fmt;
 
 /// Every keyword staff can use.
@@ -204,7 +204,7 @@ pub enum Command {
     },
     Recommendation(String),
     /// The language the complainant is written to.
-    Language(crate::settings::Language),
+    Language(crate::domain::Language),
     /// The staff member the complaint is about (`Betreft: Anna de Vries`), as typed; `None`:
     /// nobody (`Betreft: niemand`).
     Concerns(Option<String>),

@@ -12,17 +12,17 @@ pub use grammar::{
 pub use reply::{ReplyText, new_text};
 
 /// The staff guide to the commands (`klachtd help-commands`).
-pub fn help(lang: crate::settings::Language) -> &'static str {
+pub fn help(lang: crate::domain::Language) -> &'static str {
     match lang {
-        crate::settings::Language::Nl => include_str!("../../templates/nl/help_commands.txt"),
-        crate::settings::Language::En => include_str!("../../templates/en/help_commands.txt"),
+        crate::domain::Language::Nl => include_str!("../../templates/nl/help_commands.txt"),
+        crate::domain::Language::En => include_str!("../../templates/en/help_commands.txt"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Language;
+    use crate::domain::Language;
 
     #[test]
     fn both_guides_list_every_keyword_and_give_an_example() {

@@ -26,6 +26,12 @@ pub struct InvalidAddress(pub String);
 
 /// RFC 5321 §4.5.3.1.1: the local part is at most 64 octets.
 pub const MAX_LOCAL_PART: usize = 64;
+
+/// What a reply address (`outbound::mailer::reply_address`) adds to the organisation's local
+/// part at most: `+kl-2026-0042.` (14) and a 24-character token. The configuration check
+/// keeps the organisation's local part short enough for it.
+pub const REPLY_ADDRESS_EXTRA: usize = 14 + 24;
+
 /// RFC 5321 §4.5.3.1.3 (path of 256 octets, minus the angle brackets).
 pub const MAX_ADDRESS: usize = 254;
 

@@ -6,6 +6,10 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+/// The most working days one deadline can be extended by, in all (the procedure's rule, in
+/// `casework::procedure`; the words of its refusal in `casework::messages`).
+pub const MAX_EXTENSION: u32 = 60;
+
 /// When Bevrijdingsdag (5 May) is a day off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,9 +1,36 @@
-//! The language a complaint is written in, Dutch or English, from its text: `whatlang`'s
-//! trigram model limited to the two, confirmed by the common function words of each. Unsure
-//! (too short, mixed, neither) is `None`, and the caller falls back to Dutch.
+//! The languages klachtd writes in ([`Language`]), and the one a complaint is written in,
+//! Dutch or English, from its text: `whatlang`'s trigram model limited to the two, confirmed by
+//! the common function words of each. Unsure (too short, mixed, neither) is `None`, and the
+//! caller falls back to Dutch.
 
-use crate::settings::Language;
+use serde::Deserialize;
 use whatlang::{Detector, Lang};
+
+/// The languages klachtd writes mail in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Nl,
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Nl => "nl",
+            Language::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Language> {
+        match s {
+            "nl" => Some(Language::Nl),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
 
 /// Dutch function words that English text hardly ever contains.
 const DUTCH: [&str; 40] = [

@@ -68,10 +68,10 @@ impl CaseStatus {
     }
 
     /// The label in `lang`.
-    pub fn label(self, lang: crate::settings::Language) -> &'static str {
+    pub fn label(self, lang: crate::domain::Language) -> &'static str {
         match lang {
-            crate::settings::Language::Nl => self.dutch(),
-            crate::settings::Language::En => self.english(),
+            crate::domain::Language::Nl => self.dutch(),
+            crate::domain::Language::En => self.english(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The words people read for klachtd's internal codes: the kinds of event in a case's history
 //! and the reasons a mail was quarantined, in Dutch and English, with local times.
 
-use crate::settings::Language;
+use crate::domain::Language;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 

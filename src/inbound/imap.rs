@@ -2,12 +2,13 @@
 //! servers drop it) or by polling. A cursor (UIDVALIDITY, last UID) remembers how far we got;
 //! a message is flagged or moved only after the commit that recorded it.
 
-use super::Disposition;
 use super::RawMail;
+use crate::auth::{ImapIo, ImapSession};
+use crate::domain::Disposition;
 use crate::settings::{Imap, TlsMode};
 use anyhow::Context;
+use async_imap::Client;
 use async_imap::types::Fetch;
-use async_imap::{Client, Session};
 use chrono::Utc;
 use futures::{Stream, TryStreamExt};
 use std::fmt::Debug;
@@ -17,12 +18,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
-
-/// Any byte stream an IMAP session can run over (plain TCP or TLS).
-pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> ImapIo for T {}
-
-pub type ImapSession = Session<Box<dyn ImapIo>>;
 
 /// How far processing of a folder got: a UID is only meaningful with its UIDVALIDITY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1099,7 +1094,7 @@ impl ImapSource {
                     let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
                         continue;
                     };
-                    let sha = crate::inbound::hex(&sha2::Sha256::digest(body));
+                    let sha = crate::hex::encode(&sha2::Sha256::digest(body));
                     if chunk.contains(&uid) && hashes.contains(sha.as_str()) {
                         doomed.push(uid);
                     }

@@ -4,7 +4,7 @@
 use super::cms;
 use super::conventions::{self, MimePart};
 use super::trace::{TraceHeader, TraceKind};
-use crate::domain::EmailAddress;
+use crate::domain::{Attachment, EmailAddress};
 use chrono::{DateTime, Utc};
 use mail_parser::{Addr, Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
@@ -14,30 +14,6 @@ use sha2::{Digest, Sha256};
 pub struct Mailbox {
     pub address: EmailAddress,
     pub name: Option<String>,
-}
-
-/// A file that came with the mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
-    pub filename: String,
-    pub content_type: String,
-    /// The decoded file; for an unreadable part, the part's bytes exactly as they came.
-    pub data: Vec<u8>,
-    /// False when the part's transfer encoding could not be decoded: the raw bytes are kept,
-    /// the case says so, and the complaint is registered all the same.
-    pub readable: bool,
-}
-
-impl Attachment {
-    /// A readable file klachtd made itself (a chart, a report).
-    pub fn new(filename: impl Into<String>, content_type: &str, data: Vec<u8>) -> Self {
-        Self {
-            filename: filename.into(),
-            content_type: content_type.into(),
-            data,
-            readable: true,
-        }
-    }
 }
 
 /// How deep klachtd follows forwarded messages (`message/rfc822` inside each other) for the
@@ -1044,12 +1020,7 @@ fn fingerprint(message: &Message<'_>, raw: &[u8], body_start: usize) -> String {
         hash.update(b"\n");
     }
     hash.update(raw.get(body_start..).unwrap_or_default());
-    hex(&hash.finalize())
-}
-
-/// Lower-case hex of a byte string.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&hash.finalize())
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! FIFO) is never opened or followed, and is reported ([`Maildir::oddities`]); the Maildir's
 //! own folders must be real directories, not links out of it.
 
-use super::Disposition;
 use super::RawMail;
+use crate::domain::Disposition;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

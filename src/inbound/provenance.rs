@@ -15,6 +15,7 @@
 use super::authres::{self, AuthResults, MethodResult, aligned};
 use super::trace::{TraceHeader, TraceKind};
 use crate::domain::EmailAddress;
+use crate::settings::{OwnServer, Platform, Security};
 
 /// The server (or platform) that received the mail for us and whose results klachtd trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,23 @@ pub enum Layout {
 const GOOGLE_ID: &str = "mx.google.com";
 
 impl Receiver {
+    /// The receiver the configuration names (`security.platform`, `trusted_authserv_id`,
+    /// `own_server`): whose results count as evidence for a sender.
+    pub fn configured(security: &Security) -> Receiver {
+        match (security.platform, &security.trusted_authserv_id) {
+            (Platform::Microsoft365, _) => Receiver::Microsoft365,
+            (Platform::Google, _) => Receiver::Google,
+            (Platform::OwnServer, Some(id)) => Receiver::OwnServer {
+                authserv_id: id.trim().to_string(),
+                layout: match security.own_server {
+                    OwnServer::Milters => Layout::Milters,
+                    OwnServer::Rspamd => Layout::Rspamd,
+                },
+            },
+            (Platform::OwnServer, None) => Receiver::Untrusted,
+        }
+    }
+
     /// The name people are shown.
     pub fn name(&self) -> String {
         match self {

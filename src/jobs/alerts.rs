@@ -7,8 +7,8 @@
 //! shows the failure meanwhile.
 
 use super::Jobs;
+use crate::domain::Language;
 use crate::outbound::{Letter, Mailer, Template, templates};
-use crate::settings::Language;
 use crate::store::{OutboxKind, QueuedMail, health};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;

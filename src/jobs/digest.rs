@@ -3,8 +3,8 @@
 //! counts that matter. Sent once per week at the configured day and time.
 
 use super::{Jobs, at_local};
+use crate::domain::Language;
 use crate::outbound::{Letter, Template, templates};
-use crate::settings::Language;
 use crate::store::cases::{self, Deadline, Stamp};
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, notices};

@@ -77,7 +77,7 @@ impl Jobs<'_> {
         let mut context = mailer.case_context(case, lang);
         context.insert(
             "request_kind",
-            request.kind.label(lang == crate::settings::Language::Nl),
+            request.kind.label(lang == crate::domain::Language::Nl),
         );
         context.insert(
             "access",

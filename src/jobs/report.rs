@@ -5,10 +5,10 @@
 
 use super::Jobs;
 use super::digest::Histogram;
+use crate::domain::Attachment;
 use crate::domain::CaseStatus;
-use crate::inbound::Attachment;
+use crate::domain::Language;
 use crate::outbound::{Letter, Template};
-use crate::settings::Language;
 use crate::store::outbox::OutboxKind;
 use crate::store::{cases, notices};
 use base64::Engine;

@@ -2,8 +2,8 @@
 //! and threads intact. lettre's `Message` is built here and nowhere else.
 
 use super::templates::Rendered;
+use crate::domain::Attachment;
 use crate::domain::{CaseRef, EmailAddress};
-use crate::inbound::Attachment;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart, SinglePart};

@@ -8,9 +8,10 @@ use super::budget::{Admission, Budget, Cause, Request};
 use super::compose::{self, AutoSubmitted, Draft};
 use super::inert;
 use super::templates::{self, Rendered, Renderer, Template};
+use crate::domain::Attachment;
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress};
-use crate::inbound::Attachment;
-use crate::settings::{Language, Settings};
+use crate::settings::Settings;
 use crate::store::outbox::{self, OutboxKind, Outgoing};
 use crate::store::{CaseRecord, QueuedMail, cases, notices, tokens};
 use chrono::{DateTime, Utc};
@@ -975,10 +976,6 @@ pub fn token_message_id(case: Option<CaseRef>, tag: &str, token: &str, domain: &
         .unwrap_or_else(|| "klachtd".into());
     format!("{prefix}.{tag}.{token}@{domain}")
 }
-
-/// What [`reply_address`] adds to the organisation's local part at most:
-/// `+kl-2026-0042.` (14) and a 24-character token.
-pub const REPLY_ADDRESS_EXTRA: usize = 14 + 24;
 
 /// `info+kl-2026-0042.<token>@domain`: the Reply-To of mail to a role address.
 pub fn reply_address(

@@ -1,7 +1,7 @@
 //! Rendering mail from the Tera templates under `templates/{nl,en}/`: built into the binary,
 //! and overridable file by file from the configured directory.
 
-use crate::settings::Language;
+use crate::domain::Language;
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;

@@ -63,7 +63,7 @@ pub struct CaseRecord {
     pub verdict: Option<String>,
     pub verdict_at: Option<DateTime<Utc>>,
     /// Working days the director extended the reaction deadline by, and the closing deadline
-    /// by, in all (schema 11 on; at most `casework::procedure::MAX_EXTENSION` each).
+    /// by, in all (schema 11 on; at most `domain::calendar::MAX_EXTENSION` each).
     pub reaction_extended: u32,
     pub closing_extended: u32,
     /// When the retention purge removed the personal data; the anonymous facts remain.
@@ -215,7 +215,7 @@ pub fn add_attachment(
     conn: &Connection,
     case_id: i64,
     mail_id: i64,
-    attachment: &crate::inbound::Attachment,
+    attachment: &crate::domain::Attachment,
 ) -> anyhow::Result<()> {
     conn.execute(
         "INSERT INTO attachments (case_id, mail_id, filename, content_type, data, readable) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -235,12 +235,12 @@ pub fn attachment_count(conn: &Connection, case_id: i64) -> anyhow::Result<usize
 pub fn attachments_of(
     conn: &Connection,
     case_id: i64,
-) -> anyhow::Result<Vec<crate::inbound::Attachment>> {
+) -> anyhow::Result<Vec<crate::domain::Attachment>> {
     let mut stmt = conn.prepare(
         "SELECT filename, content_type, data, readable FROM attachments WHERE case_id = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map(params![case_id], |r| {
-        Ok(crate::inbound::Attachment {
+        Ok(crate::domain::Attachment {
             filename: r.get(0)?,
             content_type: r.get(1)?,
             data: r.get(2)?,
@@ -821,9 +821,9 @@ impl Deadline {
     }
 
     /// The label in `lang`.
-    pub fn label(self, lang: crate::settings::Language) -> &'static str {
+    pub fn label(self, lang: crate::domain::Language) -> &'static str {
         match (self, lang) {
-            (_, crate::settings::Language::Nl) => self.dutch(),
+            (_, crate::domain::Language::Nl) => self.dutch(),
             (Deadline::Reaction, _) => "reply to the complainant",
             (Deadline::Closing, _) => "closure",
         }

@@ -2,8 +2,8 @@
 //! and the raw original, so nothing is ever lost and nothing is processed twice.
 
 use super::ts;
+use crate::domain::Disposition;
 use crate::domain::EmailAddress;
-use crate::inbound::Disposition;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::fmt;

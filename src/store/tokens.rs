@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// A fresh token: 96 random bits as 24 lower-case hex digits.
 pub fn new_token() -> String {
     let bytes: [u8; 12] = rand::rng().random();
-    crate::inbound::hex(&bytes)
+    crate::hex::encode(&bytes)
 }
 
 /// Records that `token` was given to `address` for a case (and, for a confirmation request,

@@ -198,8 +198,8 @@ impl Office {
         }
     }
 
-    pub fn daemon(&self) -> klachtd::daemon::Daemon {
-        klachtd::daemon::Daemon::new(
+    pub fn daemon(&self) -> klachtd::service::daemon::Daemon {
+        klachtd::service::daemon::Daemon::new(
             self.settings.clone(),
             std::sync::Arc::new(self.clock.clone()),
         )
@@ -214,7 +214,7 @@ impl Office {
     }
 
     /// `klachtd run --once`: takes in what waits, runs the jobs, sends (writes the files).
-    pub fn run_once(&self) -> klachtd::daemon::RunReport {
+    pub fn run_once(&self) -> klachtd::service::daemon::RunReport {
         let daemon = self.daemon();
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

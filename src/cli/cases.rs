@@ -1,8 +1,8 @@
-//! Showing the register to the administrator: `klachtd cases`, `klachtd case REF` and the
-//! summary of `run --once`, as aligned text or JSON.
+//! Showing the register to the administrator: `klachtd cases`, `klachtd case REF`, `klachtd
+//! attachment REF N` and the summary of `run --once`, as aligned text or JSON.
 
-use crate::daemon::RunReport;
 use crate::domain::CaseRef;
+use crate::service::daemon::RunReport;
 use crate::settings::Settings;
 use crate::store::{Store, cases, outbox};
 use std::fmt::Write;
@@ -469,6 +469,106 @@ pub fn run_summary(report: &RunReport) -> String {
         "mail taken in: {taken}; reminders: {}, overdue alerts: {}, digests: {}, reports: {}, purged: {}; mail sent: {}, deferred: {}, failed: {}",
         j.reminders, j.overdue, j.digests, j.reports, j.purged, d.sent, d.deferred, d.failed
     )
+}
+
+// The subcommands: `klachtd cases`, `klachtd case REF`, `klachtd attachment REF N`.
+
+#[derive(clap::Args)]
+pub struct CasesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+    #[arg(long, value_parser = super::parse_time)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl CasesArgs {
+    /// Runs `klachtd cases`: the register, streamed.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        let store = crate::service::lock::open_existing(&settings.store.path)?;
+        let now = super::clock_at(self.now).now();
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        write_cases(&store, &settings, now, self.json, &mut out)?;
+        std::io::Write::flush(&mut out)?;
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
+#[derive(clap::Args)]
+pub struct CaseArgs {
+    /// The case reference, e.g. KL-2026-0042.
+    reference: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+    #[arg(long, value_parser = super::parse_time)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl CaseArgs {
+    /// Runs `klachtd case REF`: one case in full; exit status 2 when there is no such case.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        let reference = self.reference.parse()?;
+        let store = crate::service::lock::open_existing(&settings.store.path)?;
+        let now = super::clock_at(self.now).now();
+        match case(&store, &settings, now, reference, self.json)? {
+            Some(out) => print!("{out}"),
+            None => {
+                eprintln!("klachtd: no case {reference}");
+                return Ok(std::process::ExitCode::from(2));
+            }
+        }
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
+#[derive(clap::Args)]
+pub struct AttachmentArgs {
+    /// The case reference, e.g. KL-2026-0042.
+    reference: String,
+    /// The attachment's number in `klachtd case REF`, from 1.
+    number: usize,
+    /// The file to write; an existing file is not overwritten.
+    #[arg(long)]
+    out: std::path::PathBuf,
+}
+
+impl AttachmentArgs {
+    /// Runs `klachtd attachment REF N --out FILE`; exit status 2 when there is no such file.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        use anyhow::Context as _;
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let settings = Settings::load(config)?;
+        let Self {
+            reference,
+            number,
+            out,
+        } = self;
+        let reference = reference.parse()?;
+        let store = crate::service::lock::open_existing(&settings.store.path)?;
+        let Some((name, data)) = attachment(&store, reference, number)? else {
+            eprintln!(
+                "klachtd: {reference} has no attachment {number} (see `klachtd case {reference}`)"
+            );
+            return Ok(std::process::ExitCode::from(2));
+        };
+        // A complainant's file: readable by its owner only, like the database.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&out)
+            .and_then(|mut f| f.write_all(&data))
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        println!("{name} ({} bytes) written to {}", data.len(), out.display());
+        Ok(std::process::ExitCode::SUCCESS)
+    }
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 //! A From header alone proves nothing.
 
 use super::proof::{self, Decision, MailFacts};
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
 use crate::inbound::provenance::{self, Reading};
-use crate::settings::{Language, Roles, Settings};
+use crate::settings::{Roles, Settings};
 use crate::store::tokens::{self, Issued};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
@@ -136,7 +137,11 @@ pub fn prove(
 
 /// What the receiving platform wrote about `mail`'s sender (`security.platform`).
 pub fn reading(mail: &InboundMail, settings: &Settings, from: &EmailAddress) -> Reading {
-    provenance::read(&mail.trace, &settings.security.receiver(), from)
+    provenance::read(
+        &mail.trace,
+        &provenance::Receiver::configured(&settings.security),
+        from,
+    )
 }
 
 /// Where a mail came from, in one plain line for people: the relay that handed it to our
@@ -161,7 +166,10 @@ pub fn origin_line(mail: &InboundMail, settings: &Settings, lang: Language) -> S
         format!("handed in by {hop}")
     };
     let results = reading.results_for_people();
-    let results = match (settings.security.receiver(), results.is_empty()) {
+    let results = match (
+        provenance::Receiver::configured(&settings.security),
+        results.is_empty(),
+    ) {
         (provenance::Receiver::Untrusted, true) if nl => {
             "controle door de eigen mailserver: niet ingesteld (security.platform)".to_string()
         }

@@ -6,9 +6,10 @@
 //! contain. Nothing of another person: mail a third party sent about their case is named, not
 //! copied. Making it is recorded on each case.
 
+use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::outbound::{Renderer, Template, templates};
-use crate::settings::{Language, Settings};
+use crate::settings::Settings;
 use crate::store::{CaseRecord, Store, cases, mails, person};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -658,7 +659,7 @@ fn overview_text(
             m.file
         );
     }
-    crate::register::printable(&out)
+    crate::cli::cases::printable(&out)
 }
 
 fn indent(text: &str, by: usize) -> String {
@@ -721,7 +722,7 @@ pub fn command(
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}: give the address as the person wrote from"))?;
     let lang = lang.and_then(Language::parse).unwrap_or(Language::Nl);
-    let mut store = crate::lock::open_existing(&settings.store.path)?;
+    let mut store = crate::service::lock::open_existing(&settings.store.path)?;
     let renderer = Renderer::load(Some(&settings.templates.dir))?;
     let today = now.with_timezone(&settings.timezone()).date_naive();
     let out = out.unwrap_or_else(|| {
@@ -757,5 +758,37 @@ pub fn command(
             refs.join(", ")
         ));
     }
-    Ok(crate::register::printable(&text))
+    Ok(crate::cli::cases::printable(&text))
+}
+
+/// `klachtd dossier`'s arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The person's e-mail address.
+    address: String,
+    /// The directory to write (new or empty; default dossier-<name>-<date>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The covering letter's language.
+    #[arg(long, value_parser = ["nl", "en"])]
+    lang: Option<String>,
+}
+
+impl Args {
+    /// Runs `klachtd dossier ADDRESS`.
+    pub fn run(self, config: Option<&Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        let now = super::clock_at(None).now();
+        print!(
+            "{}",
+            command(
+                &settings,
+                &self.address,
+                self.out,
+                self.lang.as_deref(),
+                now
+            )?
+        );
+        Ok(std::process::ExitCode::SUCCESS)
+    }
 }

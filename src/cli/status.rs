@@ -13,13 +13,13 @@ use std::fmt::Write;
 /// The status report as text, judged as of `now`.
 pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String> {
     let path = &settings.store.path;
-    let store = crate::lock::open_existing(path)?;
+    let store = crate::service::lock::open_existing(path)?;
     let conn = store.conn();
     let tz = settings.timezone();
     let at = |t: DateTime<Utc>| local(t, tz);
     let mut out = String::new();
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-    match crate::lock::holder(path)? {
+    match crate::service::lock::holder(path)? {
         Some(pid) if pid > 0 => writeln!(out, "daemon        running (pid {pid})")?,
         Some(_) => writeln!(out, "daemon        running")?,
         None => writeln!(out, "daemon        NOT running")?,
@@ -226,4 +226,21 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
 
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// `klachtd status`'s arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Judge deadlines as of this moment (RFC 3339) instead of the real clock.
+    #[arg(long, value_parser = super::parse_time)]
+    now: Option<DateTime<Utc>>,
+}
+
+impl Args {
+    /// Runs `klachtd status`.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        print!("{}", report(&settings, super::clock_at(self.now).now())?);
+        Ok(std::process::ExitCode::SUCCESS)
+    }
 }

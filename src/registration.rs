@@ -4,13 +4,15 @@
 //! internals — both stand on this module.
 
 use crate::domain::CaseRef;
+use crate::domain::Language;
+use crate::domain::{Attachment, Disposition};
 use crate::domain::{EmailAddress, WorkingCalendar};
-use crate::inbound::{Attachment, Disposition, Encryption, InboundMail};
+use crate::inbound::{Encryption, InboundMail};
 use crate::outbound::budget::Cause;
 use crate::outbound::compose::AutoSubmitted;
 use crate::outbound::mailer::{Files, Queued};
 use crate::outbound::{Letter, Mailer, Renderer, Template, templates};
-use crate::settings::{Language, Settings};
+use crate::settings::Settings;
 use crate::store::mails;
 use crate::store::outbox::OutboxKind;
 use crate::store::packed::Basis;
@@ -406,7 +408,7 @@ impl Registry<'_> {
     ) -> anyhow::Result<()> {
         let new_text = match mail.encrypted {
             Some(_) if mail.text.trim().is_empty() => {
-                crate::registry::encrypted_text(self.mailer().staff_language()).to_string()
+                crate::registration::encrypted_text(self.mailer().staff_language()).to_string()
             }
             _ => new_text_of(mail),
         };

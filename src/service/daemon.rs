@@ -2,8 +2,8 @@
 //! worker together; `run_once` for `klachtd run --once`, `run` for the long-lived daemon.
 
 use crate::clock::SharedClock;
+use crate::domain::Disposition;
 use crate::domain::WorkingCalendar;
-use crate::inbound::Disposition;
 use crate::inbound::RawMail;
 use crate::inbound::imap::{BATCH_BYTES, BATCH_MAILS, CopyToRemove, Cursor, ImapSource, MailSink};
 use crate::inbound::maildir::{Maildir, Pending};
@@ -38,10 +38,10 @@ pub struct Daemon {
     /// When `cur/` of the Maildir was last looked through for things that are not mail.
     cur_scanned: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// Whether the database can be written, and the alert when it cannot.
-    store_watch: crate::store_watch::StoreWatch,
+    store_watch: crate::service::store_watch::StoreWatch,
     /// The store's lock (from `klachtd run`): let go with the database when its file system
     /// fails under it, taken again with it.
-    lock: Mutex<Option<crate::lock::StoreLock>>,
+    lock: Mutex<Option<crate::service::lock::StoreLock>>,
     /// The database was let go (its file system failed under it): opened again when it can be.
     let_go: std::sync::atomic::AtomicBool,
 }
@@ -113,17 +113,17 @@ impl Daemon {
     pub async fn start(
         settings: Settings,
         clock: SharedClock,
-        integrity: crate::check::Integrity,
-        lock: crate::lock::StoreLock,
+        integrity: crate::service::check::Integrity,
+        lock: crate::service::lock::StoreLock,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Daemon>> {
         let mut lock = Some(lock);
-        let watch = crate::store_watch::StoreWatch::default();
+        let watch = crate::service::store_watch::StoreWatch::default();
         let mut integrity = integrity;
         loop {
-            let checked = crate::check::preflight(&settings, integrity);
+            let checked = crate::service::check::preflight(&settings, integrity);
             // Read whole once; while waiting, the header is enough.
-            integrity = crate::check::Integrity::Header;
+            integrity = crate::service::check::Integrity::Header;
             let attempt = match checked {
                 Err(f) if f.mendable() && f.what != "store" => {
                     // The mailbox or the outgoing directory: the daemon's own loops retry
@@ -152,7 +152,7 @@ impl Daemon {
             );
             watch.failed(now, &format!("{error:#}"));
             let writes = crate::store::WriteHealth::default();
-            if let crate::store_watch::Step::Alert(problem) = watch.observe(&writes, now) {
+            if let crate::service::store_watch::Step::Alert(problem) = watch.observe(&writes, now) {
                 match alert_directly(&settings, &problem, now).await {
                     Ok(mail) => watch.alerted(mail),
                     Err(e) => {
@@ -174,7 +174,7 @@ impl Daemon {
     /// Looks at how writing to the database went: alerts the administrator directly when it
     /// cannot be written (once per outage), and puts the outage on record once it is over.
     async fn watch_store(&self) {
-        use crate::store_watch::Step;
+        use crate::service::store_watch::Step;
         let now = self.clock.now();
         let writes = self.store().write_health();
         if self.store_watch.failing() && !writes.last_full {
@@ -275,7 +275,7 @@ impl Daemon {
             }
         }
         let path = &self.settings.store.path;
-        let Ok(lock) = crate::lock::StoreLock::acquire(path) else {
+        let Ok(lock) = crate::service::lock::StoreLock::acquire(path) else {
             return;
         };
         let Ok(mut fresh) = Store::open(path) else {
@@ -977,7 +977,7 @@ impl Daemon {
 fn store_unusable(error: &anyhow::Error) -> bool {
     crate::store::is_unwritable(error)
         || error
-            .downcast_ref::<crate::check::PreflightFailure>()
+            .downcast_ref::<crate::service::check::PreflightFailure>()
             .is_some_and(|f| f.what == "store")
         || error
             .chain()

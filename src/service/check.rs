@@ -1,4 +1,4 @@
-//! `klachtd check`: every precondition of a working installation, in order — configuration,
+//! The checks of an installation (`klachtd check`): every precondition, in order — configuration,
 //! store, templates, roles, the inbound mailbox, the outbound server — one line each with ✔ or
 //! ✘ and, for each ✘, a plain fix. The daemon runs the local part ([`preflight`]) at start.
 
@@ -224,7 +224,7 @@ pub async fn all(file: Option<&Path>, env: &[(String, String)], send_test: Optio
         smtp(&settings, &mut report, &setup).await;
     }
     if let Some(address) = send_test {
-        crate::check::send_test(&settings, address, &mut report).await;
+        crate::service::check::send_test(&settings, address, &mut report).await;
     }
     report
 }
@@ -593,7 +593,7 @@ fn roles(settings: &Settings, report: &mut Report) {
 fn sender_proof(settings: &Settings, report: &mut Report) {
     use crate::inbound::provenance::Receiver;
     let always = "evidence against a sender (dmarc=fail, or SPF/DKIM failing for its domain) counts from every header";
-    let detail = match settings.security.receiver() {
+    let detail = match Receiver::configured(&settings.security) {
         Receiver::Untrusted => format!(
             "tokens only (security.platform = \"own-server\", no trusted_authserv_id): a reply to klachtd's mail proves itself by its reply address; staff mail written new is held until its sender confirms; {always}"
         ),

@@ -430,6 +430,41 @@ fn answer_browser(stream: TcpStream) -> Option<Returned> {
     found
 }
 
+/// `klachtd oauth2`'s arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Action {
+    /// Sign in once as the mailbox (delegated access, oauth2.source = "refresh_token") and
+    /// store the refresh token in oauth2.refresh_token_file: Microsoft by a device code,
+    /// Google in a browser.
+    Login {
+        /// Google: the 127.0.0.1 port the browser's answer comes to (default: any free one;
+        /// give one to forward it over ssh -L).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+impl Args {
+    /// Runs `klachtd oauth2 login`.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        let Action::Login { port } = self.action;
+        let settings = Settings::load(config)?;
+        run(
+            &settings,
+            &Options { port },
+            Box::new(BufReader::new(std::io::stdin())),
+            &mut std::io::stdout(),
+        )?;
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -194,7 +194,7 @@ pub fn run(
     };
     report.backups = backups(store.conn(), settings, first_seen)?;
     if dry_run {
-        report.still_mentioned = crate::dossier::mentioned_elsewhere(
+        report.still_mentioned = crate::cli::dossier::mentioned_elsewhere(
             store.conn(),
             who,
             &report.plan.erase.iter().map(|c| c.id).collect::<Vec<_>>(),
@@ -246,7 +246,7 @@ pub fn run(
             let Some(case_id) = m.case_id else { continue };
             let text = mails::raw_of(tx, m.id)?
                 .and_then(|raw| InboundMail::parse(&raw))
-                .map(|mail| crate::registry::new_text_of(&mail))
+                .map(|mail| crate::registration::new_text_of(&mail))
                 .unwrap_or_default();
             let text = text.trim();
             crate::store::erase::delete_with_dependents(
@@ -377,7 +377,7 @@ pub fn run(
             }
         }
     }
-    report.still_mentioned = crate::dossier::mentioned_elsewhere(store.conn(), who, &[])?;
+    report.still_mentioned = crate::cli::dossier::mentioned_elsewhere(store.conn(), who, &[])?;
     tracing::info!(
         cases = report.plan.erase.len(),
         kept = report.plan.kept.len(),
@@ -542,7 +542,7 @@ fn names(raw: &[u8], who: &EmailAddress, references: &[String]) -> bool {
     if let Some(mail) = InboundMail::parse(raw) {
         text.push('\n');
         text.push_str(
-            &crate::register::printable(&format!(
+            &crate::cli::cases::printable(&format!(
                 "{}\n{}\n{}",
                 mail.subject,
                 mail.text,
@@ -619,7 +619,7 @@ pub fn note_backup(
     backup: &std::path::Path,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let store = crate::lock::open_existing(&settings.store.path)?;
+    let store = crate::service::lock::open_existing(&settings.store.path)?;
     let shown = std::path::absolute(backup).unwrap_or_else(|_| backup.to_path_buf());
     privacy::record_backup(store.conn(), &shown.display().to_string(), now)
 }
@@ -637,8 +637,8 @@ pub fn command(
     let who: EmailAddress = address
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}: give the address as the person wrote from"))?;
-    crate::lock::require_existing(&settings.store.path)?;
-    let daemon = crate::daemon::Daemon::new(settings.clone(), clock)?;
+    crate::service::lock::require_existing(&settings.store.path)?;
+    let daemon = crate::service::daemon::Daemon::new(settings.clone(), clock)?;
     let now = daemon.now();
     let report = run(
         &mut daemon.store(),
@@ -796,7 +796,40 @@ fn describe(
             refs.join(", ")
         );
     }
-    crate::register::printable(&out)
+    crate::cli::cases::printable(&out)
+}
+
+/// `klachtd erase`'s arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The person's e-mail address.
+    address: String,
+    /// Why (kept in the register; must not contain the address).
+    #[arg(long)]
+    reason: String,
+    /// Only say what would be erased.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also erase cases still running (they are closed as of now).
+    #[arg(long)]
+    include_open: bool,
+}
+
+impl Args {
+    /// Runs `klachtd erase ADDRESS --reason TEXT`; exit status 3 when a case was kept.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        let settings = Settings::load(config)?;
+        let (text, code) = command(
+            settings,
+            &self.address,
+            &self.reason,
+            self.dry_run,
+            self.include_open,
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )?;
+        print!("{text}");
+        Ok(std::process::ExitCode::from(code))
+    }
 }
 
 #[cfg(test)]

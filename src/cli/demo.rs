@@ -3,8 +3,8 @@
 //! each, the acknowledgement a complainant receives, and the register.
 
 use crate::clock::{Clock, FixedClock, SharedClock};
-use crate::daemon::Daemon;
 use crate::inbound::maildir::Maildir;
+use crate::service::daemon::Daemon;
 use crate::settings::Settings;
 use crate::store::{cases, mails, outbox};
 use anyhow::Context;
@@ -126,7 +126,7 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "\n$ klachtd run --once\n{}\n",
-        crate::register::run_summary(&report)
+        crate::cli::cases::run_summary(&report)
     )?;
     describe_ledger(&daemon, out)?;
 
@@ -162,7 +162,7 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "$ klachtd run --once\n{}",
-        crate::register::run_summary(&report)
+        crate::cli::cases::run_summary(&report)
     )?;
     writeln!(
         out,
@@ -174,7 +174,7 @@ pub fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     write!(
         out,
         "{}",
-        crate::register::cases(&daemon.store(), &settings, clock.now(), false)?
+        crate::cli::cases::cases(&daemon.store(), &settings, clock.now(), false)?
     )?;
     writeln!(
         out,
@@ -202,4 +202,29 @@ fn describe_ledger(daemon: &Daemon, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out, "  {:<13} {}", m.outcome.as_str(), m.reason)?;
     }
     Ok(())
+}
+
+/// `klachtd demo` takes no arguments of its own.
+#[derive(clap::Args)]
+pub struct Args {}
+
+impl Args {
+    /// Runs `klachtd demo`, which never reads a configuration: one given with `--config` is
+    /// refused (exit status 2); one from `KLACHTD_CONFIG` is noted and left unread.
+    pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+        if let Some(config) = config {
+            let from_env = std::env::var_os("KLACHTD_CONFIG").is_some_and(|v| *v == *config);
+            if !from_env {
+                eprintln!(
+                    "klachtd: the demo runs on a temporary Maildir with the built-in settings and never reads a configuration (so it cannot reach your mailboxes); run `klachtd demo` without --config"
+                );
+                return Ok(std::process::ExitCode::from(2));
+            }
+            eprintln!(
+                "klachtd: note: the demo uses the built-in settings, not KLACHTD_CONFIG ({})",
+                config.display()
+            );
+        }
+        run(&mut std::io::stdout()).map(|()| std::process::ExitCode::SUCCESS)
+    }
 }
