@@ -93,16 +93,21 @@ fn run_and_kill(k: &Klachtd<'_>, outbox: &Path, delay: Duration, failpoint: Opti
     let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let last = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let kept = last.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("failpoint reached") {
                 let _ = tx.send(());
             }
+            *kept.lock().unwrap() = line;
         }
     });
     let deadline = std::time::Instant::now() + delay;
     loop {
-        if let Some(_status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().unwrap() {
+            // Ended by itself before its moment: said, so a run that keeps failing shows why.
+            eprintln!("run ended by itself ({status}): {}", last.lock().unwrap());
             return false;
         }
         let reached = rx.try_recv().is_ok();

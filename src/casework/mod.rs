@@ -411,53 +411,22 @@ fn revoke_leaked(
     for token in &decision.revoke_quietly {
         tokens::revoke(tx, token, now)?;
     }
-    let mut told: Vec<String> = Vec::new();
-    for token in &decision.revoke {
-        if !tokens::revoke(tx, token, now)? {
-            continue;
-        }
-        let Some(t) = tokens::find(tx, token)? else {
-            continue;
-        };
-        let case = match t.case_id {
-            Some(id) => cases::by_id(tx, id)?,
-            None => None,
-        };
-        tracing::warn!(
-            case = case.as_ref().map(|c| tracing::field::display(c.reference)),
-            "a token leaked (shown by someone else, or copied to an address without a role): revoked"
-        );
-        if told.contains(&t.owner) {
-            continue;
-        }
-        told.push(t.owner.clone());
-        let owner: EmailAddress = t.owner.parse()?;
-        // Told within the outbound budget for mail that unproven mail causes: a forger holding
-        // many leaked tokens cannot flood their owner through info@.
-        let mailer = intake.mailer();
-        let mut context = match &case {
-            Some(c) => mailer.case_context(c, mailer.staff_language()),
-            None => base_context(intake),
-        };
-        context.insert("why", decision.reason_in(mailer.staff_language()));
-        mailer.to_role(
-            tx,
-            Letter {
-                kind: OutboxKind::UnprovenNotice,
-                template: Template::TokenRevoked,
-                case: case.as_ref(),
-                context,
-                attachments: &[],
-                files: Files::None,
-                // Caused by whoever showed the token: not proven.
-                cause: Cause::Unproven,
-            },
-            &owner,
-            None,
-            now,
-        )?;
-    }
-    Ok(())
+    let mailer = intake.mailer();
+    let why = decision.reason_in(mailer.staff_language());
+    // Told within the outbound budget for mail that unproven mail causes: a forger holding
+    // many leaked tokens cannot flood their owner through info@.
+    mailer.revoke_and_tell(
+        tx,
+        &decision.revoke,
+        &crate::outbound::mailer::Revocation {
+            kind: OutboxKind::UnprovenNotice,
+            why,
+            // Caused by whoever showed the token: not proven.
+            cause: Cause::Unproven,
+            log: "a token leaked (shown by someone else, or copied to an address without a role): revoked",
+        },
+        now,
+    )
 }
 
 /// Holds the commands of an unproven mail, records that on the case, and asks the real

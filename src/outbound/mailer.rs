@@ -672,8 +672,39 @@ impl Mailer<'_> {
         cause: Cause,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
+        let why = match self.staff_language() {
+            Language::Nl => {
+                "het stond in een e-mail die klachtd aan iemand anders zou sturen (bijvoorbeeld geciteerd in een reactie aan de klager); het is uit die e-mail verwijderd"
+            }
+            Language::En => {
+                "it appeared in a mail klachtd was about to send to someone else (for example quoted in a reply to the complainant); it was removed from that mail"
+            }
+        };
+        self.revoke_and_tell(
+            tx,
+            foreign,
+            &Revocation {
+                kind: OutboxKind::Transcript,
+                why,
+                cause,
+                log: "a token was about to leave in mail to someone else: removed from it and revoked",
+            },
+            now,
+        )
+    }
+
+    /// Revokes `tokens` and tells each owner once (the `token_revoked` letter, saying `why`):
+    /// the one way a leaked token ends, whoever found the leak (a mail about to leave, or
+    /// mail that showed someone else's token).
+    pub(crate) fn revoke_and_tell(
+        &self,
+        tx: &Connection,
+        tokens: &[String],
+        revocation: &Revocation<'_>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let mut told: Vec<String> = Vec::new();
-        for token in foreign {
+        for token in tokens {
             if !tokens::revoke(tx, token, now)? {
                 continue;
             }
@@ -686,7 +717,8 @@ impl Mailer<'_> {
             };
             tracing::warn!(
                 case = case.as_ref().map(|c| tracing::field::display(c.reference)),
-                "a token was about to leave in mail to someone else: removed from it and revoked"
+                "{}",
+                revocation.log
             );
             if told.contains(&t.owner) {
                 continue;
@@ -702,30 +734,21 @@ impl Mailer<'_> {
                     c.insert("address", self.org().as_str());
                     c.insert("reference", "");
                     c.insert("tag", "");
+                    c.insert("subject", "");
                     c
                 }
             };
-            context.insert(
-                "why",
-                match lang {
-                    Language::Nl => {
-                        "het stond in een e-mail die klachtd aan iemand anders zou sturen (bijvoorbeeld geciteerd in een reactie aan de klager); het is uit die e-mail verwijderd"
-                    }
-                    Language::En => {
-                        "it appeared in a mail klachtd was about to send to someone else (for example quoted in a reply to the complainant); it was removed from that mail"
-                    }
-                },
-            );
+            context.insert("why", revocation.why);
             self.to_role(
                 tx,
                 Letter {
-                    kind: OutboxKind::Transcript,
+                    kind: revocation.kind,
                     template: Template::TokenRevoked,
                     case: case.as_ref(),
                     context,
                     attachments: &[],
                     files: Files::None,
-                    cause,
+                    cause: revocation.cause,
                 },
                 &owner,
                 None,
@@ -734,6 +757,18 @@ impl Mailer<'_> {
         }
         Ok(())
     }
+}
+
+/// How a leaked token's owner is told ([`Mailer::revoke_and_tell`]).
+pub(crate) struct Revocation<'a> {
+    /// The letter's kind in the outbox.
+    pub kind: OutboxKind,
+    /// Why it was revoked, in the staff's language.
+    pub why: &'a str,
+    /// What caused the letter, for the outbound budget.
+    pub cause: Cause,
+    /// The log line (never an address or a text).
+    pub log: &'static str,
 }
 
 /// Tells the templates which files a mail names: all of them (`attachments`, when there are
