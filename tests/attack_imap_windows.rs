@@ -226,7 +226,8 @@ fn sigkilled_at_random_over_a_two_window_backlog() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = Duration::from_millis(300 + seed % 2_500);
+        // Early in each run: what is left after the first kill is about a second's work.
+        let delay = Duration::from_millis(50 + seed % 600);
         random_kills += usize::from(run_and_kill(&k, outbox.path(), delay, None));
     }
     kills += random_kills;
