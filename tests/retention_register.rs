@@ -472,7 +472,7 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 fn purged_windows(
     raw_before: &[(String, i64, Vec<u8>)],
     after: &[(String, i64, Vec<u8>)],
-) -> Vec<Vec<u8>> {
+) -> Vec<(String, Vec<u8>)> {
     let kept: HashSet<(&str, i64, &[u8])> = after
         .iter()
         .map(|(c, id, v)| (c.as_str(), *id, v.as_slice()))
@@ -483,11 +483,14 @@ fn purged_windows(
             continue;
         }
         for at in [0, value.len() / 2, value.len() - 24] {
-            windows.push(value[at..at + 24].to_vec());
+            windows.push((
+                format!("{column} row {id} at {at}"),
+                value[at..at + 24].to_vec(),
+            ));
         }
     }
     // Only those no value kept holds as well (a shared prefix of two deflate streams).
-    windows.retain(|w| !after.iter().any(|(_, _, v)| contains(v, w)));
+    windows.retain(|(_, w)| !after.iter().any(|(_, _, v)| contains(v, w)));
     windows
 }
 
@@ -771,8 +774,15 @@ proptest! {
             }
             let name = path.file_name().unwrap().to_string_lossy();
             if name.starts_with("k.sqlite") {
-                for w in &windows {
-                    prop_assert!(!contains(bytes, w), "{} still holds bytes of a purged value", path.display());
+                for (whence, w) in &windows {
+                    let at = bytes.windows(w.len()).position(|x| x == w.as_slice());
+                    let page = at.map(|a| a / 4096 + 1);
+                    let owner: Option<String> = page.and_then(|p| {
+                        Connection::open(path).ok().and_then(|c| {
+                            c.query_row("SELECT name || ' ' || pagetype FROM dbstat WHERE pageno = ?1", [p as i64], |r| r.get(0)).ok()
+                        })
+                    });
+                    prop_assert!(at.is_none(), "{} still holds bytes of a purged value ({}) at {:?}, page {:?} of {:?}", path.display(), whence, at, page, owner);
                 }
             }
         }

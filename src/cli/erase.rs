@@ -357,6 +357,11 @@ pub fn run(
     if settings.inbound.kind == crate::settings::InboundKind::Imap {
         report.unfindable_on_imap = unfindable;
     }
+    // What a page's earlier rebalancing left in its unused space is not zeroed by
+    // secure_delete: the database is rewritten whole, as after the retention purge.
+    if let Err(e) = store.conn().execute_batch("VACUUM") {
+        tracing::warn!("rewriting the database after the erasure (VACUUM) failed: {e}");
+    }
     // Old pages out of the WAL: with secure_delete they are zeroed in the database itself.
     let (busy, _, _): (i64, i64, i64) =
         store

@@ -99,6 +99,18 @@ impl Jobs<'_> {
             )?;
             Ok((due, loose))
         })?;
+        // `secure_delete` zeroes deleted rows, but not what an earlier rebalancing of a page
+        // left in its unused space (the property over random registers found a purged body's
+        // bytes in a page reused by another table): after a purge that removed anything, the
+        // database is rewritten whole. Should that fail (a reader holding the database at that
+        // moment), the next purge that removes anything does it; the rows are gone either way.
+        if (!due.is_empty() || loose > 0)
+            && let Err(e) = store.conn().execute_batch("VACUUM")
+        {
+            tracing::warn!(
+                "rewriting the database after the purge (VACUUM) failed; the next purge does it: {e}"
+            );
+        }
         // Old pages out of the WAL too.
         store
             .conn()
