@@ -247,7 +247,15 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         );
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
+        // Under the write lock, and read again there: another process opening the same new
+        // database at the same moment (the daemon and `klachtd cases`) may have taken this
+        // step already.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if done > i {
+            tx.commit()?;
+            continue;
+        }
         tx.execute_batch(sql)
             .with_context(|| format!("migration {}", i + 1))?;
         tx.pragma_update(None, "user_version", i + 1)?;
@@ -278,6 +286,37 @@ pub(crate) fn parse_date(s: &str) -> rusqlite::Result<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Several processes opening one new database at the same moment (the daemon starting
+    /// while `klachtd cases` looks): each migration is taken once, and every opening succeeds
+    /// (a CI run found the second one failing on a trigger the first had made).
+    #[test]
+    fn openings_at_the_same_moment_migrate_once() {
+        for _ in 0..8 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("k.sqlite");
+            let start = std::sync::Barrier::new(4);
+            std::thread::scope(|scope| {
+                let openers: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            Store::open(&path).map(drop)
+                        })
+                    })
+                    .collect();
+                for opener in openers {
+                    opener.join().unwrap().unwrap();
+                }
+            });
+            let store = Store::open(&path).unwrap();
+            let version: usize = store
+                .conn()
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, schema::MIGRATIONS.len());
+        }
+    }
 
     #[test]
     fn migrations_apply_once_and_the_file_is_private() {
