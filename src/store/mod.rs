@@ -79,6 +79,9 @@ pub fn is_unwritable(error: &anyhow::Error) -> bool {
     })
 }
 
+/// How long an opening or a write waits for another process's lock before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Store {
     /// Opens (creating it readable by its owner only) and migrates the database at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
@@ -90,6 +93,10 @@ impl Store {
             .with_context(|| format!("cannot create {}", path.display()))?;
         let conn =
             Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        // Before anything that locks: switching a new file to WAL takes the write lock, and
+        // another process opening it at the same moment must wait for it, not fail (a CI run
+        // found `database is locked` here).
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL with synchronous=FULL: a commit is on disk before we mark or move the mail that
         // caused it, so a crash (even a power cut) can never lose a recorded complaint.
         // A new register gets 1 KiB pages: a commit writes every page it touches whole, twice
@@ -97,7 +104,7 @@ impl Store {
         // or one compressed body of 1-4 KiB; 4 KiB pages wrote 25 % more and left a quarter of
         // each body page empty (scripts/bench, issue 12). No effect on an existing file.
         conn.pragma_update(None, "page_size", 1024)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        set_wal(&conn)?;
         // Copy the log into the database every 16 MiB rather than every 1 MiB: a page that
         // many commits touch (an index leaf, the newest table page) is copied once per
         // checkpoint, so fewer checkpoints write less (5.3x the mail's size instead of 5.7x).
@@ -153,7 +160,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Deleted personal data is overwritten, not left in free pages (retention).
         conn.pragma_update(None, "secure_delete", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // The statements of intake and sending, prepared once each instead of for every mail.
         conn.set_prepared_statement_cache_capacity(64);
         // Plans that never depend on the values bound: without this, SQLite 3.50 reads a
@@ -238,6 +245,25 @@ impl Store {
     }
 }
 
+/// Switches the database to WAL. On a new file this needs the file to itself, and SQLite
+/// answers "locked" at once, without the busy handler, while another process opening it at
+/// the same moment holds it: so the switch is tried again until `BUSY_TIMEOUT` (a CI run
+/// found the daemon and a reader failing here).
+fn set_wal(conn: &Connection) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > schema::MIGRATIONS.len() {
@@ -292,7 +318,7 @@ mod tests {
     /// (a CI run found the second one failing on a trigger the first had made).
     #[test]
     fn openings_at_the_same_moment_migrate_once() {
-        for _ in 0..8 {
+        for _ in 0..32 {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("k.sqlite");
             let start = std::sync::Barrier::new(4);
