@@ -136,10 +136,15 @@ impl Keyword {
     /// The keyword closest to a misspelling, if it is close enough to be meant.
     pub fn suggest(word: &str) -> Option<Keyword> {
         let word = normalise(word);
+        let length = word.chars().count();
         Self::ALL
             .into_iter()
             .flat_map(|k| [(k, k.dutch()), (k, k.english())])
-            .map(|(k, name)| (k, strsim::damerau_levenshtein(&word, &normalise(name))))
+            .map(|(k, name)| (k, normalise(name)))
+            // The distance is at least the difference in length: most words are skipped
+            // without computing it (the reply parser asks this of every line it looks at).
+            .filter(|(_, name)| name.chars().count().abs_diff(length) <= 2)
+            .map(|(k, name)| (k, strsim::damerau_levenshtein(&word, &name)))
             .filter(|(_, distance)| *distance <= 2)
             .min_by_key(|(_, distance)| *distance)
             .map(|(k, _)| k)

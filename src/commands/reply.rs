@@ -75,8 +75,8 @@ fn segments<'a>(lines: &[&'a str]) -> Vec<Vec<&'a str>> {
             // a colon right above a `>` block introduces it, unless it is a command.
             let line = lines[i].trim();
             (line.ends_with(':')
-                && !super::grammar::is_command_line(line)
-                && lines.get(i + 1).is_some_and(|l| is_quoted(l)))
+                && lines.get(i + 1).is_some_and(|l| is_quoted(l))
+                && !super::grammar::is_command_line(line))
             .then_some((1, Attribution::Loose))
         }) else {
             continue;
@@ -122,14 +122,15 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<(usize, Attribution)> {
             .iter()
             .any(|parts| !parts[0].is_empty() && form_matches(parts, &n))
     };
-    if next.is_empty()
-        || next.starts_with('>')
-        || super::grammar::is_command_line(line)
-        || next_begins_one()
-    {
+    if next.is_empty() || next.starts_with('>') {
         return None;
     }
-    attribution(&format!("{line} {next}")).map(|kind| (2, kind))
+    // The cheap test first: almost no pair of lines is an attribution.
+    let kind = attribution(&format!("{line} {next}"))?;
+    if super::grammar::is_command_line(line) || next_begins_one() {
+        return None;
+    }
+    Some((2, kind))
 }
 
 fn is_quoted(line: &str) -> bool {
@@ -355,12 +356,32 @@ fn attribution(line: &str) -> Option<Attribution> {
     if l.is_empty() || l.chars().count() > 400 {
         return None;
     }
+    // Every form ends in a fixed part: a line whose last character ends none is no
+    // attribution, without trying the table's forms one by one.
+    let last = l.chars().next_back()?;
+    if !attribution_endings().contains(&last) {
+        return None;
+    }
     let form = ATTRIBUTIONS.iter().find(|parts| form_matches(parts, &l))?;
     let dated = form.len() >= 3 || (l.contains('@') && l.chars().any(|c| c.is_ascii_digit()));
     Some(if dated {
         Attribution::Dated
     } else {
         Attribution::Loose
+    })
+}
+
+/// The last characters of the forms of [`ATTRIBUTIONS`] (each ends in a non-empty part).
+fn attribution_endings() -> &'static [char] {
+    static ENDINGS: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
+    ENDINGS.get_or_init(|| {
+        let mut endings: Vec<char> = ATTRIBUTIONS
+            .iter()
+            .filter_map(|parts| parts.last()?.chars().next_back())
+            .collect();
+        endings.sort_unstable();
+        endings.dedup();
+        endings
     })
 }
 
@@ -723,6 +744,17 @@ mod tests {
 
     fn plain(s: &str) -> String {
         new_text_from_plain(s).text
+    }
+
+    /// The ending test in `attribution` relies on it.
+    #[test]
+    fn every_attribution_form_ends_in_a_fixed_part() {
+        for parts in ATTRIBUTIONS {
+            assert!(
+                parts.len() >= 2 && parts.last().is_some_and(|p| !p.is_empty()),
+                "{parts:?}"
+            );
+        }
     }
 
     #[test]
