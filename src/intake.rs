@@ -852,10 +852,10 @@ enum CopyKey {
     New(String),
 }
 
-/// The receiving platform vouches for the From address (`casework::sender::sender_vouched`): its
+/// The receiving platform vouches for the From address (`casework::evidence::sender_vouched`): its
 /// own results show a login as the sender, DMARC pass or aligned DKIM pass, and nothing speaks
 /// against it. Decides what an acknowledgement may quote, and that the hourly ceiling never
 /// holds it back (issue 22).
 fn sender_verified(mail: &InboundMail, settings: &Settings) -> bool {
-    crate::casework::sender::sender_vouched(mail, settings)
+    crate::casework::evidence::sender_vouched(mail, settings)
 }

@@ -236,7 +236,7 @@ impl Registry<'_> {
             }
         };
         // Need to know (issue 25): a staff member the complaint names never hears of it.
-        let html = complaint.html.map(crate::commands::reply::html_to_lines);
+        let html = complaint.html.map(crate::commands::new_text::html_to_lines);
         let attached = readable_attachments(complaint.attachments);
         let mut texts = vec![complaint.subject, complaint.body];
         texts.extend(html.as_deref());
@@ -683,12 +683,12 @@ fn readable_attachments(all: &[Attachment]) -> Vec<String> {
                     let html = m
                         .html
                         .as_deref()
-                        .map(crate::commands::reply::html_to_lines)
+                        .map(crate::commands::new_text::html_to_lines)
                         .unwrap_or_default();
                     format!("{}\n{}\n{html}", m.subject, m.text)
                 })
             } else if t.starts_with("text/html") {
-                Some(crate::commands::reply::html_to_lines(
+                Some(crate::commands::new_text::html_to_lines(
                     &String::from_utf8_lossy(&a.data),
                 ))
             } else if t.starts_with("text/") {

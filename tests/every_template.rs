@@ -447,7 +447,7 @@ fn words(text: &str) -> BTreeSet<String> {
 }
 
 fn html_text(html: &str) -> String {
-    klachtd::commands::reply::html_to_lines(html)
+    klachtd::commands::new_text::html_to_lines(html)
 }
 
 #[test]

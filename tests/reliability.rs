@@ -1005,7 +1005,7 @@ mod properties {
         #[test]
         fn any_text_parses_as_a_block(text in "\\PC{0,400}") {
             let block = klachtd::commands::parse_block(&text);
-            let _ = klachtd::commands::reply::new_text_from_html(&text);
+            let _ = klachtd::commands::new_text::new_text_from_html(&text);
             prop_assert!(block.lines.iter().all(|l| l.line_no >= 1));
         }
     }

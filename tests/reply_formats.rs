@@ -4,7 +4,7 @@
 //! exactly the commands typed, the note below them without its closing, and nothing of the
 //! quote (which itself is full of command lines).
 
-use klachtd::commands::{Command, Verdict, parse_block, reply};
+use klachtd::commands::{Command, Verdict, new_text, parse_block};
 use klachtd::domain::Language;
 use proptest::prelude::*;
 
@@ -447,8 +447,8 @@ fn check(client: Client, placement: Placement, typed: &Typed) -> Result<(), Test
     let plain_text = plain(client, placement, &pieces);
     let html_text = html(client, placement, &pieces);
     for (part, new_text) in [
-        ("plain", reply::new_text_from_plain(&plain_text).text),
-        ("html", reply::new_text_from_html(&html_text).text),
+        ("plain", new_text::new_text_from_plain(&plain_text).text),
+        ("html", new_text::new_text_from_html(&html_text).text),
     ] {
         let source = if part == "plain" {
             &plain_text
@@ -471,7 +471,7 @@ fn check(client: Client, placement: Placement, typed: &Typed) -> Result<(), Test
             new_text,
             source
         );
-        let note = reply::without_closing(&block.message);
+        let note = new_text::without_closing(&block.message);
         prop_assert_eq!(
             note.split_whitespace().collect::<Vec<_>>().join(" "),
             typed
@@ -519,7 +519,7 @@ proptest! {
 #[test]
 fn thunderbird_bottom_posted_not_a_complaint_is_found() {
     let mail = "Op 23-11-2026 om 16:40 schreef Klachtenregistratie:\n> Er is een nieuwe klacht binnengekomen.\n>\n> Afgehandeld\n> Oorzaak: <wat ging er mis>\n\nNot a complaint: question about dates\nAnswered her by phone.\n\n-- \nPieter Bakker\n";
-    let text = reply::new_text_from_plain(mail).text;
+    let text = new_text::new_text_from_plain(mail).text;
     let block = parse_block(&text);
     assert_eq!(
         block.commands().cloned().collect::<Vec<_>>(),
@@ -562,7 +562,7 @@ fn closings_without_dashes_leave_the_note() {
         ("Dank!\n\nMvg,\nAnna", "Dank!"),
         ("Gebeld.\nBest regards,\nOliver Grant\nExaminer", "Gebeld."),
     ] {
-        assert_eq!(reply::without_closing(message), note, "{message}");
+        assert_eq!(new_text::without_closing(message), note, "{message}");
     }
     // Not a closing: a greeting followed by more text, or a sentence that starts like one.
     for message in [
@@ -570,7 +570,7 @@ fn closings_without_dashes_leave_the_note() {
         "Met vriendelijke groet,\nAnna\n\nPS: de klager heeft ook nog gebeld over de factuur en wil graag vandaag nog teruggebeld worden.",
         "Regardless of the outcome we refund.",
     ] {
-        assert_eq!(reply::without_closing(message), message, "{message}");
+        assert_eq!(new_text::without_closing(message), message, "{message}");
     }
 }
 
@@ -586,7 +586,7 @@ proptest! {
     ) {
         let typed = Typed { dash_signature: false, ..typed };
         let lines: Vec<String> = typed.pieces(Placement::Top).remove(0);
-        let reference = reply::new_text_from_plain(&lines.join("\n")).text;
+        let reference = new_text::new_text_from_plain(&lines.join("\n")).text;
         let mut with_quotes = lines.clone();
         let mut positions: Vec<(usize, usize)> =
             cuts.iter().map(|(p, k)| (p % (lines.len() + 1), *k)).collect();
@@ -600,7 +600,7 @@ proptest! {
             quote.extend(quoted(&ORIGINAL).lines().map(String::from));
             with_quotes.splice(pos..pos, quote);
         }
-        let got = reply::new_text_from_plain(&with_quotes.join("\n")).text;
+        let got = new_text::new_text_from_plain(&with_quotes.join("\n")).text;
         let (a, b) = (parse_block(&reference), parse_block(&got));
         prop_assert_eq!(
             a.commands().cloned().collect::<Vec<_>>(),
@@ -609,8 +609,8 @@ proptest! {
         );
         let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         prop_assert_eq!(
-            squash(&reply::without_closing(&a.message)),
-            squash(&reply::without_closing(&b.message)),
+            squash(&new_text::without_closing(&a.message)),
+            squash(&new_text::without_closing(&b.message)),
             "{:?}", got
         );
         prop_assert!(!got.contains("<wat ging er mis>"));
@@ -666,7 +666,7 @@ fn every_clients_attribution_in_every_language_belongs_to_the_quote() {
                     "Reactie\n\nBeste mevrouw Jansen,\nHet is opgelost.\n\n{line}\n\n> Oorzaak: intern\n> 0123456789abcdef01234567\n"
                 );
                 assert_eq!(
-                    reply::new_text_from_plain(&reply).text,
+                    new_text::new_text_from_plain(&reply).text,
                     "Reactie\n\nBeste mevrouw Jansen,\nHet is opgelost.",
                     "{form:?}: {line:?}"
                 );
@@ -691,7 +691,7 @@ fn every_clients_separator_in_every_language_starts_the_original() {
                     "Notitie: gebeld\n\nZij is tevreden.\n\n{sep}\nVan: Klachtenregistratie <info@example.org>\n\nAfgehandeld\n"
                 );
                 assert_eq!(
-                    reply::new_text_from_plain(&reply).text,
+                    new_text::new_text_from_plain(&reply).text,
                     "Notitie: gebeld\n\nZij is tevreden.",
                     "{sep:?}"
                 );
@@ -709,7 +709,7 @@ fn gmail_spanish_attribution_with_our_reply_address_is_quote() {
     let reply = format!(
         "Reactie\n\nEstimada señora,\nLo hemos resuelto.\n\nEl lun, 7 dic 2026 a las 10:12, Klachtenregistratie (<\ninfo+kl-2026-0001.{token}@example.org>) escribió:\n\n> Er is een nieuwe klacht binnengekomen.\n"
     );
-    let new = reply::new_text_from_plain(&reply).text;
+    let new = new_text::new_text_from_plain(&reply).text;
     assert_eq!(new, "Reactie\n\nEstimada señora,\nLo hemos resuelto.");
     assert!(!new.contains(token));
 }
@@ -720,12 +720,12 @@ fn gmail_spanish_attribution_with_our_reply_address_is_quote() {
 fn dutch_attribution_and_thunderbird_separator_are_no_text_of_the_reply() {
     let reply = "Oorzaak: x\nOplosing: y\n\nOp dinsdag 24 november 2026 08:52 CET, Klachtenregistratie <info@example.org> schreef:\n> Nieuwe klacht\n";
     assert_eq!(
-        reply::new_text_from_plain(reply).text,
+        new_text::new_text_from_plain(reply).text,
         "Oorzaak: x\nOplosing: y"
     );
     let follow_up = "Ik heb nog een vraag.\n\n-------- Oorspronkelijk bericht --------\nOnderwerp: Ontvangstbevestiging\nDatum: 24-11-2026 09:12\nVan: Klachtenregistratie <info@example.org>\n\nGeachte heer,\n";
     assert_eq!(
-        reply::new_text_from_plain(follow_up).text,
+        new_text::new_text_from_plain(follow_up).text,
         "Ik heb nog een vraag."
     );
 }
@@ -735,5 +735,5 @@ fn dutch_attribution_and_thunderbird_separator_are_no_text_of_the_reply() {
 #[test]
 fn a_bare_attribution_without_a_quote_below_is_the_authors_own_text() {
     let reply = "Reactie\n\nBeste mevrouw, u schreef:\nDe cursus was te duur.\nDat klopt; u krijgt geld terug.";
-    assert_eq!(reply::new_text_from_plain(reply).text, reply);
+    assert_eq!(new_text::new_text_from_plain(reply).text, reply);
 }

@@ -2,7 +2,7 @@
 //! the command block found in both the plain and the HTML part must be what the MANIFEST says.
 
 use klachtd::commands::{
-    Command, CommandBlock, CommandError, Keyword, Verdict, parse_block, reply,
+    Command, CommandBlock, CommandError, Keyword, Verdict, new_text, parse_block,
 };
 use klachtd::inbound::InboundMail;
 use std::path::Path;
@@ -177,7 +177,7 @@ fn every_staff_sample_parses_as_the_manifest_says_in_plain_and_html() {
     for row in rows().into_iter().filter(|r| r.commands != "-") {
         let m = mail(&row.file);
         assert!(m.has_plain_text, "{}", row.file);
-        let plain = reply::new_text_from_plain(&m.text).text;
+        let plain = new_text::new_text_from_plain(&m.text).text;
         check(&row.file, "plain", &parse_block(&plain), &row.commands);
         assert!(
             squash(&plain).contains(&squash(&row.phrase)),
@@ -198,7 +198,7 @@ fn every_staff_sample_parses_as_the_manifest_says_in_plain_and_html() {
             );
         }
         if let Some(html) = &m.html {
-            let from_html = reply::new_text_from_html(html).text;
+            let from_html = new_text::new_text_from_html(html).text;
             check(&row.file, "html", &parse_block(&from_html), &row.commands);
             let (a, b) = (parse_block(&plain), parse_block(&from_html));
             assert_eq!(

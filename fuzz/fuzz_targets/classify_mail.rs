@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Classification::Staff { .. } = verdict {
         let plain = mail.has_plain_text.then_some(mail.text.as_str());
-        let text = klachtd::commands::reply::new_text(plain, mail.html.as_deref()).text;
+        let text = klachtd::commands::new_text::new_text(plain, mail.html.as_deref()).text;
         let _ = klachtd::commands::parse_block(&text);
     }
 });

@@ -5,6 +5,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = klachtd::commands::reply::new_text_from_plain(&text);
-    let _ = klachtd::commands::reply::new_text_from_html(&text);
+    let _ = klachtd::commands::new_text::new_text_from_plain(&text);
+    let _ = klachtd::commands::new_text::new_text_from_html(&text);
 });

@@ -150,7 +150,7 @@ pub fn plan(case: &CaseRecord, block: &CommandBlock, actor: &Actor, rules: &Rule
     }
     // Text below the commands is an internal note unless it went to the complainant; a
     // closing or signature alone is no note (issue 22: never an empty note event).
-    let note = crate::commands::reply::without_closing(message);
+    let note = crate::commands::new_text::without_closing(message);
     if !message_used && !note.trim().is_empty() {
         plan.effects.push(Effect::Note(note));
     }
@@ -200,7 +200,7 @@ fn effects(
         // refused the line when neither is there).
         Command::Note(text) => out.push(Effect::Note(match text {
             Some(t) if !t.trim().is_empty() => t.clone(),
-            _ => crate::commands::reply::without_closing(message),
+            _ => crate::commands::new_text::without_closing(message),
         })),
         Command::Reopen(reason) => out.push(Effect::Event {
             kind: "reopened",

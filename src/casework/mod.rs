@@ -5,10 +5,10 @@
 //! confirm them.
 
 pub mod apply;
+pub mod evidence;
 pub mod messages;
 pub mod procedure;
 pub mod proof;
-pub mod sender;
 pub mod third_party;
 
 use crate::commands::{Command, CommandBlock, parse_block};
@@ -72,7 +72,7 @@ pub(crate) fn check_sender(
         .map(|(_, a)| a.clone())
         .ok_or_else(|| anyhow::anyhow!("check_sender on mail from no role address"))?;
     // Every case the mail names must exist, or no token counts (rule 5 of `proof::decide`).
-    let named = sender::case_of_reply_address(mail, org);
+    let named = evidence::case_of_reply_address(mail, org);
     let tagged = CaseRef::find_in_subject(&mail.subject);
     let names_missing_case = [named, tagged]
         .into_iter()
@@ -89,7 +89,7 @@ pub(crate) fn check_sender(
         None => (None, intake.purged_case_named(tx, mail)),
         live => (live, None),
     };
-    let decision = sender::prove(
+    let decision = evidence::prove(
         tx,
         mail,
         settings,
@@ -245,7 +245,7 @@ fn not_involved(
         format!(
             "de afzender is niet bewezen ({}) en kreeg geen antwoord. Herkomst: {}",
             decision.reason_nl,
-            sender::origin_line(mail, intake.settings, Language::Nl)
+            evidence::origin_line(mail, intake.settings, Language::Nl)
         )
     };
     cases::add_event(
@@ -395,10 +395,10 @@ pub(crate) fn check_tokens(
     mail: &InboundMail,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    if sender::presented_tokens(mail, &intake.settings.organisation.address).is_empty() {
+    if evidence::presented_tokens(mail, &intake.settings.organisation.address).is_empty() {
         return Ok(());
     }
-    let decision = sender::prove(tx, mail, intake.settings, None, false, now)?;
+    let decision = evidence::prove(tx, mail, intake.settings, None, false, now)?;
     revoke_leaked(intake, tx, &decision, now)
 }
 
@@ -458,7 +458,7 @@ fn hold(
     let block = parse_block(new_text);
     let mailer = intake.mailer();
     let lang = mailer.staff_language();
-    let origin = sender::origin_line(mail, intake.settings, lang);
+    let origin = evidence::origin_line(mail, intake.settings, lang);
     let mut context = match case {
         Some(c) => mailer.case_context(c, lang),
         None => base_context(intake),
@@ -814,7 +814,7 @@ fn work_case(
     let linked = Some((case.id, case.reference));
     // No commands and no text of its own (a closing or signature alone is none).
     if block.is_empty()
-        && crate::commands::reply::without_closing(block.message.trim())
+        && crate::commands::new_text::without_closing(block.message.trim())
             .trim()
             .is_empty()
     {

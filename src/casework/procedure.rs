@@ -577,7 +577,7 @@ fn check_needs(
             Needs::Text => {
                 if let Command::Note(text) = command
                     && text.as_deref().is_none_or(|t| t.trim().is_empty())
-                    && crate::commands::reply::without_closing(text_below.trim())
+                    && crate::commands::new_text::without_closing(text_below.trim())
                         .trim()
                         .is_empty()
                 {

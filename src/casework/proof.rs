@@ -212,7 +212,7 @@ impl Decision {
     }
 }
 
-/// Every reason `decide` (and `sender::prove`) gives for not proving a sender.
+/// Every reason `decide` (and `evidence::prove`) gives for not proving a sender.
 const UNPROVEN_REASONS: [&str; 14] = [
     "no sender",
     "not a role address",

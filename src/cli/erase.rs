@@ -521,7 +521,7 @@ fn names_text(raw: &[u8], text: &str) -> bool {
         let shown = format!(
             "{}\n{}",
             mail.text,
-            crate::commands::reply::html_to_lines(mail.html.as_deref().unwrap_or_default())
+            crate::commands::new_text::html_to_lines(mail.html.as_deref().unwrap_or_default())
         );
         squeeze(&shown).contains(&squeeze(text))
     })

@@ -5,7 +5,7 @@
 
 use crate::jobs::alerts::{Component, problem};
 use crate::settings::Settings;
-use crate::store::{budget, cases, health};
+use crate::store::{budget, cases, service_state};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::fmt::Write;
@@ -43,7 +43,7 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
         }
     }
 
-    let inbound = health::get(conn, Component::Inbound.as_str())?;
+    let inbound = service_state::get(conn, Component::Inbound.as_str())?;
     writeln!(
         out,
         "last fetch    {}",
@@ -62,7 +62,7 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
             p.reason
         )?;
     }
-    let outbox = health::outbox(conn)?;
+    let outbox = service_state::outbox(conn)?;
     writeln!(
         out,
         "last send     {}",
@@ -175,7 +175,7 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
         )?;
     }
     writeln!(out, "failed mail   {}", outbox.failed)?;
-    writeln!(out, "quarantined   {}", health::quarantined(conn)?)?;
+    writeln!(out, "quarantined   {}", service_state::quarantined(conn)?)?;
     let today = now.with_timezone(&tz).date_naive();
     let (open, overdue) = cases::count_running(conn, today)?;
     writeln!(out, "cases         {open} open, {overdue} overdue")?;
@@ -201,7 +201,7 @@ pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String>
     let grace = chrono::Duration::minutes(i64::from(settings.alerts.login_grace_minutes));
     let refused_from = crate::jobs::alerts::refused_alert_from(conn, grace)?;
     for component in Component::ALL {
-        let open = health::open_alert(conn, component.as_str())?;
+        let open = service_state::open_alert(conn, component.as_str())?;
         if let Some((since, _)) = open {
             writeln!(
                 out,

@@ -2,14 +2,14 @@
 //! command block at its top ([`grammar`]). Pure functions; applying them is `casework`'s job.
 
 pub mod grammar;
+pub mod new_text;
 pub mod quote_forms;
-pub mod reply;
 
 pub use grammar::{
     Allowed, Command, CommandBlock, CommandError, CommandLine, Keyword, RequestAction, Verdict,
     parse_block,
 };
-pub use reply::{ReplyText, new_text};
+pub use new_text::{ReplyText, new_text};
 
 /// The staff guide to the commands (`klachtd help-commands`).
 pub fn help(lang: crate::domain::Language) -> &'static str {

@@ -9,7 +9,7 @@
 use super::Jobs;
 use crate::domain::Language;
 use crate::outbound::{Letter, Mailer, Template, templates};
-use crate::store::{OutboxKind, QueuedMail, health};
+use crate::store::{OutboxKind, QueuedMail, service_state};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
@@ -144,7 +144,7 @@ pub struct Problem {
 
 /// The current failure of `component`, if it fails, as recorded (reads only).
 pub fn problem(conn: &Connection, component: Component) -> anyhow::Result<Option<Problem>> {
-    let h = health::get(conn, component.as_str())?;
+    let h = service_state::get(conn, component.as_str())?;
     Ok(h.failing_since.map(|since| Problem {
         since,
         reason: h.last_error.unwrap_or_default(),
@@ -156,12 +156,12 @@ pub fn problem(conn: &Connection, component: Component) -> anyhow::Result<Option
 /// login, 421); one recipient's temporary trouble does not count. Records that as the
 /// outbound component's health, counting from the first pass that saw the pause.
 fn record_outbound(conn: &Connection, now: DateTime<Utc>) -> anyhow::Result<()> {
-    match health::outbox(conn)?.paused {
+    match service_state::outbox(conn)?.paused {
         Some(reason) => {
             let refused = reason.contains(crate::auth::LOGIN_REFUSED);
-            health::record_failure(conn, Component::Outbound.as_str(), now, &reason, refused)
+            service_state::record_failure(conn, Component::Outbound.as_str(), now, &reason, refused)
         }
-        None => health::record_ok(conn, Component::Outbound.as_str(), now),
+        None => service_state::record_ok(conn, Component::Outbound.as_str(), now),
     }
 }
 
@@ -207,7 +207,7 @@ pub fn refused_alert_from(
     conn: &Connection,
     grace: chrono::Duration,
 ) -> anyhow::Result<DateTime<Utc>> {
-    Ok(health::login_setup_since(conn)?
+    Ok(service_state::login_setup_since(conn)?
         .map(|since| since + grace)
         .unwrap_or(DateTime::<Utc>::MIN_UTC))
 }
@@ -222,7 +222,7 @@ impl Jobs<'_> {
         record_outbound(tx, now)?;
         let mut queued = 0;
         for component in Component::ALL {
-            let open = health::open_alert(tx, component.as_str())?.map(|(at, _)| at);
+            let open = service_state::open_alert(tx, component.as_str())?.map(|(at, _)| at);
             let after = if component.alerts_at_once() {
                 chrono::Duration::zero()
             } else {
@@ -239,7 +239,7 @@ impl Jobs<'_> {
                 ),
                 Action::Alert(p) => {
                     self.queue_notice(tx, component, Some(&p), p.since, now)?;
-                    health::raise_alert(tx, component.as_str(), p.since, &p.reason)?;
+                    service_state::raise_alert(tx, component.as_str(), p.since, &p.reason)?;
                     tracing::warn!(
                         component = component.as_str(),
                         since = %p.since,
@@ -250,7 +250,7 @@ impl Jobs<'_> {
                 }
                 Action::AllClear { since } => {
                     self.queue_notice(tx, component, None, since, now)?;
-                    health::clear_alert(tx, component.as_str())?;
+                    service_state::clear_alert(tx, component.as_str())?;
                     tracing::info!(component = component.as_str(), "all clear sent");
                     queued += 1;
                 }
@@ -352,12 +352,12 @@ pub fn record_past_failure(
     alert: Option<&QueuedMail>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    health::record_failure(tx, component.as_str(), since, reason, false)?;
+    service_state::record_failure(tx, component.as_str(), since, reason, false)?;
     if let Some(mail) = alert {
         mailer.record_sent_directly(tx, mail)?;
-        health::raise_alert(tx, component.as_str(), since, reason)?;
+        service_state::raise_alert(tx, component.as_str(), since, reason)?;
     }
-    health::record_ok(tx, component.as_str(), now)
+    service_state::record_ok(tx, component.as_str(), now)
 }
 
 fn what(component: Component, refused: bool, lang: Language) -> String {
@@ -483,7 +483,8 @@ fn fix(
 
 /// `job` ran through at `now`: a failure it had is over (nothing is written otherwise).
 pub fn job_ok(store: &crate::store::Store, job: Job, now: DateTime<Utc>) {
-    if let Err(e) = health::record_recovered(store.conn(), Component::Job(job).as_str(), now) {
+    if let Err(e) = service_state::record_recovered(store.conn(), Component::Job(job).as_str(), now)
+    {
         tracing::error!(job = job.as_str(), "recording the job's health: {e:#}");
     }
 }
@@ -496,7 +497,7 @@ pub fn job_failed(store: &crate::store::Store, job: Job, now: DateTime<Utc>, err
         "scheduled job failed; the other jobs, intake and sending go on, and it is tried again next pass: {}",
         crate::intake::loggable(error)
     );
-    if let Err(e) = health::record_failure(
+    if let Err(e) = service_state::record_failure(
         store.conn(),
         Component::Job(job).as_str(),
         now,
@@ -516,7 +517,7 @@ pub fn outbound_observed(store: &crate::store::Store, now: DateTime<Utc>) {
 
 /// The daemon read its mailbox (or connected to it) at `now`.
 pub fn inbound_ok(store: &crate::store::Store, now: DateTime<Utc>) {
-    if let Err(e) = health::record_ok(store.conn(), Component::Inbound.as_str(), now) {
+    if let Err(e) = service_state::record_ok(store.conn(), Component::Inbound.as_str(), now) {
         tracing::error!("recording the mailbox's health: {e:#}");
     }
 }
@@ -525,7 +526,7 @@ pub fn inbound_ok(store: &crate::store::Store, now: DateTime<Utc>) {
 pub fn inbound_failed(store: &crate::store::Store, now: DateTime<Utc>, error: &anyhow::Error) {
     let refused = crate::auth::is_login_refused(error);
     let text = format!("{error:#}");
-    if let Err(e) = health::record_failure(
+    if let Err(e) = service_state::record_failure(
         store.conn(),
         Component::Inbound.as_str(),
         now,

@@ -697,7 +697,8 @@ impl Daemon {
     fn note_login_setup(&self) {
         let fingerprint = crate::auth::login_fingerprint(&self.settings);
         let now = self.clock.now();
-        match crate::store::health::note_login_setup(self.store().conn(), &fingerprint, now) {
+        match crate::store::service_state::note_login_setup(self.store().conn(), &fingerprint, now)
+        {
             Ok(since) if since == now => {
                 tracing::info!(
                     "login settings new or changed: a refused login is alerted after alerts.login_grace_minutes"
@@ -932,7 +933,7 @@ impl Daemon {
             // Sending works again after an alert: the all-clear need not wait for the
             // scheduler's minute.
             if delivered.is_ok_and(|d| d.sent > 0)
-                && crate::store::health::open_alert(self.store().conn(), "outbound")
+                && crate::store::service_state::open_alert(self.store().conn(), "outbound")
                     .is_ok_and(|a| a.is_some())
             {
                 self.watch_health_now();

@@ -1037,7 +1037,7 @@ mod tests {
                 "first case".into(),
                 "SELECT MIN(received_at) FROM cases".into(),
             ),
-            // As `health::quarantined` counts for `klachtd status`.
+            // As `service_state::quarantined` counts for `klachtd status`.
             (
                 "quarantined".into(),
                 "SELECT COUNT(*) FROM mails WHERE outcome = 'quarantined'".into(),
@@ -1047,10 +1047,10 @@ mod tests {
                 "old tokens".into(),
                 "DELETE FROM tokens WHERE issued_at < ?1".into(),
             ),
-            // As `health::outbox` asks for the last mail sent.
+            // As `service_state::outbox` asks for the last mail sent.
             (
                 "last sent".into(),
-                super::super::health::LAST_SENT_SQL.into(),
+                super::super::service_state::LAST_SENT_SQL.into(),
             ),
         ];
         for stamp in stamps {

@@ -400,13 +400,13 @@ mod tests {
     fn every_table_is_either_purged_or_holds_no_personal_data() {
         let store = Store::open_in_memory().unwrap();
         // The tables made on first write.
-        crate::store::health::record_ok(
+        crate::store::service_state::record_ok(
             store.conn(),
             "inbound",
             "2026-12-01T09:00:00Z".parse::<DateTime<Utc>>().unwrap(),
         )
         .unwrap();
-        crate::store::health::raise_alert(
+        crate::store::service_state::raise_alert(
             store.conn(),
             "inbound",
             "2026-12-01T09:00:00Z".parse::<DateTime<Utc>>().unwrap(),

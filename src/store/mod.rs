@@ -4,7 +4,6 @@
 pub mod budget;
 pub mod cases;
 pub mod erase;
-pub mod health;
 pub mod mails;
 pub mod maintenance;
 pub mod notices;
@@ -13,6 +12,7 @@ pub mod packed;
 pub mod person;
 pub mod privacy;
 mod schema;
+pub mod service_state;
 pub mod tokens;
 
 use anyhow::Context;

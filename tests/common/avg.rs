@@ -146,7 +146,7 @@ pub fn readable(mail: &InboundMail) -> String {
         "{}\n{}\n{}",
         mail.subject,
         mail.text,
-        klachtd::commands::reply::html_to_lines(mail.html.as_deref().unwrap_or_default())
+        klachtd::commands::new_text::html_to_lines(mail.html.as_deref().unwrap_or_default())
     )
 }
 
