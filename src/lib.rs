@@ -5,13 +5,14 @@
 //! 1. [`inbound`] — a mail source (a local [`inbound::maildir`], or [`inbound::imap`] with IDLE)
 //!    hands over raw messages; [`inbound::mail`] decodes them and [`inbound::classify`] says
 //!    what each one is: a new complaint, a follow-up, a staff reply, a machine, spam, or junk.
-//! 2. [`intake`] — turns one classified mail into a registered case (or an entry on one, or an
-//!    ignored or quarantined mail), in one transaction together with the mail it causes; mail
-//!    from staff, director or committee it hands to [`casework`] (sender proof, a staff
+//! 2. [`intake`] — takes one classified mail through in one transaction together with the
+//!    mail it causes: a new complaint it hands to [`registration`] (which gives it its
+//!    reference and writes the acknowledgement and the notice to staff), mail from staff,
+//!    director or committee to [`casework`] (sender proof in [`casework::proof`], a staff
 //!    reply's commands carried out by the procedure's model in [`casework::procedure`],
-//!    transcripts). Both stand on [`registration`] — registering a complaint with its
-//!    acknowledgement and the notice to staff, choosing who hears of a case (need to know),
-//!    writing mail; the words of every mail are Tera templates (templates/).
+//!    transcripts); the rest it records, ignores or quarantines. [`registration`] also chooses
+//!    who hears of a case (need to know); the words of every mail are Tera templates
+//!    (templates/).
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the
 //!    outbox. Written with WAL and `synchronous=FULL` before any mail is marked as processed.
 //! 4. [`outbound`] — Tera templates become messages, queued in the outbox and sent by a worker
@@ -36,7 +37,7 @@
 //! | settings | [`settings`]: the layered configuration |
 //! | store | [`store`] |
 //! | mail in and out | [`inbound`], [`outbound`], [`auth`] (logging in to the mail servers) |
-//! | commands | [`commands`]: the staff reply parser |
+//! | commands | [`commands`]: a staff reply's new text ([`commands::new_text`]) and its command block ([`commands::grammar`]) |
 //! | registration | [`registration`] |
 //! | intake, casework | [`intake`], [`casework`] |
 //! | jobs | [`jobs`] |

@@ -1,8 +1,11 @@
-//! Staff work cases by replying: a mail from a role address is authenticated ([`sender`]), its
-//! command block tried on the case ([`apply`]), and — only when every line holds — applied
-//! in the intake transaction, with the mail it causes and a transcript back to the sender.
-//! Without proof, nothing changes: the commands are held and the real address is asked to
-//! confirm them.
+//! Staff work cases by replying. For a mail from a role address, [`evidence`] gathers what it
+//! shows about its sender and [`proof`] decides whether it is proven (`check_sender`, before
+//! anything else the mail can cause); its command block is tried on the case by the
+//! procedure's model ([`procedure`], planned in [`apply`]) and — only when every line holds —
+//! written here (`execute`) in the intake transaction, with the mail it causes and a
+//! transcript back to the sender. Without proof nothing changes: the commands are held and
+//! the real address is asked to confirm them (`Bevestig`). The words of transcripts and
+//! refusals are [`messages`]; mail about a case from someone outside it is [`third_party`].
 
 pub mod apply;
 pub mod evidence;

@@ -27,7 +27,7 @@ impl BackupArgs {
     pub fn run(self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         let settings = Settings::load(config)?;
         // Only looking never creates a database.
-        lock::require_existing(&settings.store.path)?;
+        crate::store::require_existing(&settings.store.path)?;
         let file = self.file;
         let copy = maintenance::backup(&settings.store.path, &file)?;
         // Remembered, so `erase` can name the copies it cannot reach (issue 25).

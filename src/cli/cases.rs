@@ -487,7 +487,7 @@ impl CasesArgs {
     /// Runs `klachtd cases`: the register, streamed.
     pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
         let settings = Settings::load(config)?;
-        let store = crate::service::lock::open_existing(&settings.store.path)?;
+        let store = crate::store::Store::open_existing(&settings.store.path)?;
         let now = super::clock_at(self.now).now();
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
@@ -514,7 +514,7 @@ impl CaseArgs {
     pub fn run(self, config: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
         let settings = Settings::load(config)?;
         let reference = self.reference.parse()?;
-        let store = crate::service::lock::open_existing(&settings.store.path)?;
+        let store = crate::store::Store::open_existing(&settings.store.path)?;
         let now = super::clock_at(self.now).now();
         match case(&store, &settings, now, reference, self.json)? {
             Some(out) => print!("{out}"),
@@ -551,7 +551,7 @@ impl AttachmentArgs {
             out,
         } = self;
         let reference = reference.parse()?;
-        let store = crate::service::lock::open_existing(&settings.store.path)?;
+        let store = crate::store::Store::open_existing(&settings.store.path)?;
         let Some((name, data)) = attachment(&store, reference, number)? else {
             eprintln!(
                 "klachtd: {reference} has no attachment {number} (see `klachtd case {reference}`)"

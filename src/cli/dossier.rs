@@ -722,7 +722,7 @@ pub fn command(
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}: give the address as the person wrote from"))?;
     let lang = lang.and_then(Language::parse).unwrap_or(Language::Nl);
-    let mut store = crate::service::lock::open_existing(&settings.store.path)?;
+    let mut store = crate::store::Store::open_existing(&settings.store.path)?;
     let renderer = Renderer::load(Some(&settings.templates.dir))?;
     let today = now.with_timezone(&settings.timezone()).date_naive();
     let out = out.unwrap_or_else(|| {

@@ -624,7 +624,7 @@ pub fn note_backup(
     backup: &std::path::Path,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let store = crate::service::lock::open_existing(&settings.store.path)?;
+    let store = crate::store::Store::open_existing(&settings.store.path)?;
     let shown = std::path::absolute(backup).unwrap_or_else(|_| backup.to_path_buf());
     privacy::record_backup(store.conn(), &shown.display().to_string(), now)
 }
@@ -642,7 +642,7 @@ pub fn command(
     let who: EmailAddress = address
         .parse()
         .map_err(|e| anyhow::anyhow!("{e}: give the address as the person wrote from"))?;
-    crate::service::lock::require_existing(&settings.store.path)?;
+    crate::store::require_existing(&settings.store.path)?;
     let daemon = crate::service::daemon::Daemon::new(settings.clone(), clock)?;
     let now = daemon.now();
     let report = run(

@@ -3,7 +3,6 @@
 
 use super::{clock_at, parse_time, runtime};
 use crate::service::daemon::Daemon;
-use crate::service::lock;
 use crate::settings::Settings;
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -26,7 +25,7 @@ impl Args {
         let runtime = runtime()?;
         if self.dry_run {
             // Only looking never creates a database.
-            lock::require_existing(&settings.store.path)?;
+            crate::store::require_existing(&settings.store.path)?;
         }
         let daemon = Daemon::new(settings, clock_at(self.now))?;
         let at = daemon.now();

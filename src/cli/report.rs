@@ -5,7 +5,6 @@
 use super::{clock_at, parse_time, runtime};
 use crate::fsutil;
 use crate::service::daemon::Daemon;
-use crate::service::lock;
 use crate::settings::Settings;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -45,7 +44,7 @@ impl Args {
         let runtime = runtime()?;
         if !send {
             // Only looking never creates a database.
-            lock::require_existing(&settings.store.path)?;
+            crate::store::require_existing(&settings.store.path)?;
         }
         let daemon = Daemon::new(settings.clone(), clock_at(now))?;
         let at = daemon.now();

@@ -13,7 +13,7 @@ use std::fmt::Write;
 /// The status report as text, judged as of `now`.
 pub fn report(settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<String> {
     let path = &settings.store.path;
-    let store = crate::service::lock::open_existing(path)?;
+    let store = crate::store::Store::open_existing(path)?;
     let conn = store.conn();
     let tz = settings.timezone();
     let at = |t: DateTime<Utc>| local(t, tz);

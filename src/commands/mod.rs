@@ -1,5 +1,6 @@
-//! Staff replies: finding the new text above the quoted original ([`reply`]) and reading the
-//! command block at its top ([`grammar`]). Pure functions; applying them is `casework`'s job.
+//! Staff replies: finding the new text above the quoted original ([`new_text`], with the
+//! clients' attribution and separator lines in [`quote_forms`]) and parsing the command block
+//! at its top ([`grammar`], [`parse_block`]). Pure functions; applying them is `casework`'s job.
 
 pub mod grammar;
 pub mod new_text;

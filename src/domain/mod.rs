@@ -1,4 +1,8 @@
-//! Pure domain types: addresses, case references and states, the working-day calendar.
+//! Pure domain types: addresses ([`address`]), case references ([`case_ref`]) and states
+//! ([`status`]), the working-day calendar ([`calendar`]), a sender's name as a greeting
+//! ([`display_name`]), the letters' language ([`language`]), who a text names
+//! ([`mentions`]), attachments ([`attachment`]), how a case ended ([`disposition`]), the
+//! periods of the AVG ([`privacy`]) and the words for events in the history ([`wording`]).
 //! Nothing here does I/O or reads the clock.
 
 pub mod address;

@@ -1,7 +1,9 @@
 //! Scheduled work beside the mail path: deadline reminders and overdue alerts
 //! ([`deadlines`]), the weekly digest ([`digest`]), the yearly analysis ([`report`]), the
-//! retention purge ([`retention`]) and the summary of mail the outbound budget held back
-//! ([`summaries`]). Every job is idempotent (a `notices` key per thing done)
+//! retention purge ([`retention`]), the deadlines of a person's requests under the AVG
+//! ([`privacy`]), the summary of mail the outbound budget held back ([`summaries`]), and the
+//! administrator's alerts when a connection or a job fails and when it works again
+//! ([`alerts`]). Every job is idempotent (a `notices` key per thing done)
 //! and catches up: run at any moment, it does exactly what has fallen due and not been done.
 //! Every job passes one wrapper, [`Jobs::isolated`], as every mail passes intake's: a job that
 //! fails (an error or a panic) is rolled back alone, recorded, alerted to the administrator

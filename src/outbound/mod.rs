@@ -1,4 +1,7 @@
-//! Mail out: templates → lettre messages → the outbox → SMTP or files.
+//! Mail out: every mail is queued by [`mailer`] — admitted by the one budget ([`budget`]),
+//! outside words made inert ([`inert`]), rendered from the Tera templates ([`templates`]) and
+//! built as a lettre message ([`compose`]) — into the outbox, which the [`worker`] sends over
+//! SMTP ([`connection`]) or writes as files ([`transport`]).
 
 pub mod budget;
 pub mod compose;

@@ -1,8 +1,6 @@
 //! One klachtd per database: an exclusive lock on `<store>.lock` next to the store, held for
 //! the life of the process (the kernel releases it when the process ends, however it ends).
-//! Also the read-only way to open a store, which never creates one.
 
-use crate::store::Store;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -114,40 +112,6 @@ pub fn holder(store: &Path) -> std::io::Result<Option<u32>> {
     }
 }
 
-/// Opens the database at `path` for a command that only reads: a missing database is an error
-/// naming the path looked at, never a new empty one.
-///
-/// When the disk is full or read-only — just when someone runs `klachtd status` to see why —
-/// it is read as it stood at its last checkpoint ([`Store::open_snapshot`]), with a note saying
-/// so, instead of failing.
-pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
-    require_existing(path)?;
-    match Store::open(path) {
-        Ok(store) => Ok(store),
-        Err(e) if crate::store::disk_refused(&e) => {
-            eprintln!(
-                "klachtd: note: the database cannot be written now (its disk is full or read-only: {}); shown as it stood at its last checkpoint",
-                crate::inbound::one_line(&format!("{e:#}"))
-            );
-            Store::open_snapshot(path)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Fails, naming the path looked at, when there is no database at `path`.
-pub fn require_existing(path: &Path) -> anyhow::Result<()> {
-    if !path.is_file() {
-        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        anyhow::bail!(
-            "no database at {} (store.path): klachtd has not run with this configuration yet, \
-             or store.path / --config point elsewhere",
-            shown.display()
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,7 +161,10 @@ mod tests {
     fn reading_a_missing_store_names_it_and_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("var/klachtd.sqlite");
-        let err = format!("{:#}", open_existing(&path).err().unwrap());
+        let err = format!(
+            "{:#}",
+            crate::store::Store::open_existing(&path).err().unwrap()
+        );
         assert!(err.contains(&path.display().to_string()), "{err}");
         assert!(!dir.path().join("var").exists());
         assert_eq!(holder(&path).unwrap(), None);

@@ -113,6 +113,27 @@ impl Store {
         Self::setup(conn)
     }
 
+    /// Opens the database at `path` for a command that only reads: a missing database is an error
+    /// naming the path looked at, never a new empty one.
+    ///
+    /// When the disk is full or read-only — just when someone runs `klachtd status` to see why —
+    /// it is read as it stood at its last checkpoint ([`Store::open_snapshot`]), with a note saying
+    /// so, instead of failing.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        require_existing(path)?;
+        match Store::open(path) {
+            Ok(store) => Ok(store),
+            Err(e) if disk_refused(&e) => {
+                eprintln!(
+                    "klachtd: note: the database cannot be written now (its disk is full or read-only: {}); shown as it stood at its last checkpoint",
+                    format!("{e:#}").replace(['\r', '\n'], " ")
+                );
+                Store::open_snapshot(path)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The database at `path` as it stood at its last checkpoint, read without writing
     /// anything beside it (SQLite's `immutable`: no lock, no shared-memory index, no log): for
     /// the commands that only look, when the disk is full or read-only and the database cannot
@@ -243,6 +264,19 @@ impl Store {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(result == "ok")
     }
+}
+
+/// Fails, naming the path looked at, when there is no database at `path`.
+pub fn require_existing(path: &Path) -> anyhow::Result<()> {
+    if !path.is_file() {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        anyhow::bail!(
+            "no database at {} (store.path): klachtd has not run with this configuration yet, \
+             or store.path / --config point elsewhere",
+            shown.display()
+        );
+    }
+    Ok(())
 }
 
 /// Switches the database to WAL. On a new file this needs the file to itself, and SQLite
