@@ -416,3 +416,124 @@ fn a_maildir_folder_that_links_out_of_the_maildir_is_refused() {
         .unwrap();
     assert_eq!(mails, 0);
 }
+
+/// Every file and directory klachtd creates is its owner's only (issue 21): an installation
+/// run with umask 000 through every command that writes — intake and sending, the register
+/// views, the analysis in each format, the digest, an attachment, a backup, a dossier, an
+/// erasure, a purge, a restore and intake again — holds afterwards no path that anyone but its
+/// owner could read, list or write. One walk over the whole tree, so a file a future command
+/// writes is covered without a test of its own.
+#[test]
+fn every_file_and_directory_klachtd_creates_is_owner_only() {
+    let k = Install::new();
+    // What the test itself makes is private too, so any open path in the end is klachtd's.
+    for dir in ["", "mail", "mail/new", "mail/cur", "mail/tmp"] {
+        std::fs::set_permissions(k.path(dir), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let deliver = |name: &str, bytes: &[u8]| {
+        k.deliver(name, bytes);
+        let path = k.path(&format!("mail/new/{name}"));
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    for n in 1..=3 {
+        deliver(&format!("{n}.eml"), &complaint(n));
+    }
+    deliver(
+        "news.eml",
+        b"From: Nieuwsbrief <news@example.com>\r\nTo: info@example.org\r\nSubject: Aanbieding\r\nList-Unsubscribe: <mailto:u@example.com>\r\nPrecedence: bulk\r\nMessage-ID: <n1@example.com>\r\n\r\nKorting!\r\n",
+    );
+    deliver("junk.eml", b"\x00\x01 not a mail at all\r\n");
+    let reference = "KL-2026-0001";
+    let steps: &[&[&str]] = &[
+        &["run", "--once"],
+        &["cases"],
+        &["case", reference],
+        &["status"],
+        &["report", "--year", "2026", "--out", "reports/html"],
+        &[
+            "report",
+            "--year",
+            "2026",
+            "--format",
+            "md",
+            "--out",
+            "reports/md",
+        ],
+        &[
+            "report",
+            "--year",
+            "2026",
+            "--format",
+            "csv",
+            "--out",
+            "reports/csv",
+        ],
+        &["report", "--year", "2026", "--send"],
+        &["digest", "--send-now"],
+        &["attachment", reference, "1", "--out", "bewijs.txt"],
+        &["backup", "k-backup.sqlite"],
+        &[
+            "dossier",
+            "klager1@example.net",
+            "--out",
+            "dossiers/klager1",
+        ],
+        &["dossier", "klager2@example.net"],
+        &[
+            "erase",
+            "--include-open",
+            "--reason",
+            "verzoek van de klager",
+            "klager3@example.net",
+        ],
+        &["purge", "--now", "2031-06-01T12:00:00Z"],
+        &["restore", "k-backup.sqlite"],
+        &["run", "--once"],
+    ];
+    for args in steps {
+        k.run(args);
+    }
+    deliver("4.eml", &complaint(4));
+    k.run(&["run", "--once"]);
+
+    let mut open = Vec::new();
+    let mut seen = Vec::new();
+    let mut todo = vec![k.path("")];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let shown = path.strip_prefix(k.path("")).unwrap().display().to_string();
+            let m = mode(&path);
+            if m & 0o077 != 0 {
+                open.push(format!("{m:o} {shown}"));
+            }
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                todo.push(path);
+            }
+            seen.push(shown);
+        }
+    }
+    assert!(open.is_empty(), "readable by others:\n{}", open.join("\n"));
+    // The walk saw what the commands wrote: the store and its lock, the mail sent, the
+    // analysis in three formats with its charts, the dossiers, the export, the backup, the
+    // database the restore kept.
+    for written in [
+        "var/klachtd.sqlite",
+        "var/klachtd.sqlite.lock",
+        "reports/html",
+        "reports/md",
+        "reports/csv",
+        "dossiers/klager1",
+        "bewijs.txt",
+        "k-backup.sqlite",
+    ] {
+        assert!(seen.iter().any(|s| s == written), "{written} not written");
+    }
+    for prefix in ["dossier-", "outbox/", "reports/html/", "dossiers/klager1/"] {
+        assert!(
+            seen.iter().any(|s| s.starts_with(prefix)),
+            "nothing under {prefix}: {seen:#?}"
+        );
+    }
+    assert_eq!(kept_databases(&k).len(), 1);
+}
