@@ -166,6 +166,19 @@ impl Store {
         Self::setup(Connection::open_in_memory()?)
     }
 
+    /// A private in-memory copy of this register, made by SQLite's backup rather than by
+    /// migrating a new one: for runs that start many times from one state (the procedure
+    /// model's sequences start from an empty register: a copy costs a tenth of the 3 ms the
+    /// migrations take).
+    pub fn copy_in_memory(&self) -> anyhow::Result<Store> {
+        let mut conn = Connection::open_in_memory()?;
+        {
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut conn)?;
+            backup.run_to_completion(i32::MAX, std::time::Duration::ZERO, None)?;
+        }
+        Self::setup(conn)
+    }
+
     /// What the daemon holds while its database's file system has failed under it (I/O
     /// errors, taken read-only by the kernel): the real file let go, so that it can be
     /// repaired and mounted again, and in its place an empty register that refuses every
