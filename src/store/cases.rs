@@ -435,7 +435,7 @@ pub fn id_of(conn: &Connection, reference: CaseRef) -> anyhow::Result<Option<i64
 
 /// The whole register, oldest first.
 pub fn list(conn: &Connection) -> anyhow::Result<Vec<CaseRecord>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM cases ORDER BY year, seq",
         columns()
     ))?;
@@ -660,7 +660,8 @@ fn by_ids(
     ids_sql: &str,
     params: impl rusqlite::Params,
 ) -> anyhow::Result<Vec<CaseRecord>> {
-    let mut stmt = conn.prepare(&format!(
+    // Cached: `ids_sql` is one of a few fixed queries.
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM cases WHERE id IN ({ids_sql}) ORDER BY year, seq",
         columns()
     ))?;
