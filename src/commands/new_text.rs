@@ -352,7 +352,25 @@ enum Attribution {
 /// The attribution line of a client ("Op … schreef …:", "On … wrote:", "El … escribió:", "W
 /// dniu … napisał(a):", …), any of [`ATTRIBUTIONS`] in any language.
 fn attribution(line: &str) -> Option<Attribution> {
-    let l = normalised(line);
+    if !may_end_an_attribution(line) {
+        return None;
+    }
+    attribution_of_normalised(&normalised(line))
+}
+
+/// A look at a line's last character before normalising it: an ASCII one that ends no form
+/// of [`ATTRIBUTIONS`] rules the line out (normalising keeps it, lower-cased, as the last);
+/// anything else leaves it to the full test. Most lines end here.
+fn may_end_an_attribution(line: &str) -> bool {
+    line.chars()
+        .rev()
+        .find(|c| !c.is_whitespace())
+        .is_some_and(|last| {
+            !last.is_ascii() || attribution_endings().contains(&last.to_ascii_lowercase())
+        })
+}
+
+fn attribution_of_normalised(l: &str) -> Option<Attribution> {
     if l.is_empty() || l.chars().count() > 400 {
         return None;
     }
@@ -362,7 +380,7 @@ fn attribution(line: &str) -> Option<Attribution> {
     if !attribution_endings().contains(&last) {
         return None;
     }
-    let form = ATTRIBUTIONS.iter().find(|parts| form_matches(parts, &l))?;
+    let form = ATTRIBUTIONS.iter().find(|parts| form_matches(parts, l))?;
     let dated = form.len() >= 3 || (l.contains('@') && l.chars().any(|c| c.is_ascii_digit()));
     Some(if dated {
         Attribution::Dated
@@ -744,6 +762,27 @@ mod tests {
 
     fn plain(s: &str) -> String {
         new_text_from_plain(s).text
+    }
+
+    proptest::proptest! {
+        /// The look at the last character never rules out a line the full test would take.
+        #[test]
+        fn the_quick_look_rules_out_only_what_the_full_test_refuses(
+            line in "[ >*a-zA-Z0-9@.,:()\u{a0}\u{200b}\u{130}\u{131}\u{307}]{0,40}",
+            form in 0..ATTRIBUTIONS.len(),
+            fill in "[ a-zA-Z0-9@.]{1,12}",
+            tail in "[ \t\u{a0}\u{200b}]{0,3}",
+        ) {
+            let parts = ATTRIBUTIONS[form];
+            let made = format!("{}{tail}", parts.join(&format!(" {fill} ")));
+            for candidate in [line.as_str(), made.as_str()] {
+                if !may_end_an_attribution(candidate) {
+                    proptest::prop_assert_eq!(
+                        attribution_of_normalised(&normalised(candidate)), None, "{:?}", candidate
+                    );
+                }
+            }
+        }
     }
 
     /// The ending test in `attribution` relies on it.
