@@ -1,15 +1,15 @@
 //! Staff work cases by replying. For a mail from a role address, [`evidence`] gathers what it
 //! shows about its sender and [`proof`] decides whether it is proven (`check_sender`, before
 //! anything else the mail can cause); its command block is tried on the case by the
-//! procedure's model ([`procedure`], planned in [`apply`]) and — only when every line holds —
+//! procedure's model ([`procedure`], planned in [`plan`]) and — only when every line holds —
 //! written here (`execute`) in the intake transaction, with the mail it causes and a
 //! transcript back to the sender. Without proof nothing changes: the commands are held and
 //! the real address is asked to confirm them (`Bevestig`). The words of transcripts and
 //! refusals are [`messages`]; mail about a case from someone outside it is [`third_party`].
 
-pub mod apply;
 pub mod evidence;
 pub mod messages;
+pub mod plan;
 pub mod procedure;
 pub mod proof;
 pub mod third_party;
@@ -26,9 +26,9 @@ use crate::registration::{NewComplaint, Registry, Settled, new_text_of};
 use crate::settings::Role;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
-use apply::{Actor, Effect, Plan, Rules};
 use chrono::{DateTime, Duration, Utc};
 use messages::{Done, HeldWhy, Recorded, Refusal};
+use plan::{Actor, Effect, Plan, Rules};
 use proof::{Decision, Proof};
 use rusqlite::Connection;
 use serde::Serialize;
@@ -852,7 +852,7 @@ fn work_case(
             linked,
         ));
     }
-    let plan = apply::plan(case, block, actor, &rules);
+    let plan = plan::plan(case, block, actor, &rules);
     let refused = plan.refused();
     if refused == 0 {
         execute(intake, tx, case, &plan, actor, now)?;
@@ -1217,7 +1217,7 @@ fn send_transcript(
     let lang = mailer.staff_language();
     let mut context = mailer.case_context(case, lang);
     fill_transcript(&mut context, mail, situation, lines, stored, actor);
-    context.insert("missing", &apply::missing_to_close_in(case, lang));
+    context.insert("missing", &plan::missing_to_close_in(case, lang));
     let mut recipients = vec![actor.address.clone()];
     if situation == Situation::Applied {
         for handler in intake.handler_or_staff(case) {

@@ -218,7 +218,7 @@ impl Jobs<'_> {
         context.insert("due", &templates::long_date(due, lang));
         context.insert("due_today", &(today == due));
         context.insert("overdue", &(today > due));
-        let missing: Vec<String> = crate::casework::apply::missing_to_close(case)
+        let missing: Vec<String> = crate::casework::plan::missing_to_close(case)
             .into_iter()
             .map(|m| crate::domain::wording::missing_field(m, lang))
             .collect();
