@@ -466,7 +466,7 @@ fn purging_a_purged_case_again_succeeds_and_changes_nothing() {
     let later = local(2029, 6, 1, 10);
     s.daemon
         .store()
-        .transaction(|tx| klachtd::store::erase::purge_case(tx, id, later))
+        .transaction(|tx| klachtd::store::purge::purge_case(tx, id, later))
         .unwrap();
     assert_eq!(s.case_state(), before);
 }
@@ -486,7 +486,7 @@ fn the_answers_about_an_erased_case_say_it_was_deleted_on_request() {
     s.daemon
         .store()
         .transaction(|tx| {
-            klachtd::store::erase::purge_case_noting(
+            klachtd::store::purge::purge_case_noting(
                 tx,
                 id,
                 now,

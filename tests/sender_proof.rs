@@ -2,7 +2,7 @@
 //! before anything else a mail can cause, addresses compared as mail systems deliver them,
 //! another sender's Message-ID shown, and a truthful origin. The same rules against the real
 //! server stacks are in tests/authstack_headers.rs; the platforms' layouts in
-//! src/inbound/provenance/tests.rs.
+//! src/inbound/server_evidence/tests.rs.
 
 mod common;
 

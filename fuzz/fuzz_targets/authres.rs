@@ -3,7 +3,7 @@
 //! every platform.
 #![no_main]
 
-use klachtd::inbound::provenance::{self, Layout, Receiver};
+use klachtd::inbound::server_evidence::{self, Layout, Receiver};
 use klachtd::inbound::trace::{TraceHeader, TraceKind};
 use libfuzzer_sys::fuzz_target;
 
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         Receiver::Microsoft365,
         Receiver::Untrusted,
     ] {
-        let reading = provenance::read(&trace, &receiver, &from);
+        let reading = server_evidence::read(&trace, &receiver, &from);
         let _ = reading.evidence(&from);
         let _ = reading.results_for_people();
     }

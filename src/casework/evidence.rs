@@ -7,7 +7,7 @@ use super::proof::{self, Decision, MailFacts};
 use crate::domain::Language;
 use crate::domain::{CaseRef, EmailAddress};
 use crate::inbound::InboundMail;
-use crate::inbound::provenance::{self, Reading};
+use crate::inbound::server_evidence::{self, Reading};
 use crate::settings::{Roles, Settings};
 use crate::store::tokens::{self, Issued};
 use chrono::{DateTime, Duration, Utc};
@@ -137,9 +137,9 @@ pub fn prove(
 
 /// What the receiving platform wrote about `mail`'s sender (`security.platform`).
 pub fn reading(mail: &InboundMail, settings: &Settings, from: &EmailAddress) -> Reading {
-    provenance::read(
+    server_evidence::read(
         &mail.trace,
-        &provenance::Receiver::configured(&settings.security),
+        &server_evidence::Receiver::configured(&settings.security),
         from,
     )
 }
@@ -167,13 +167,13 @@ pub fn origin_line(mail: &InboundMail, settings: &Settings, lang: Language) -> S
     };
     let results = reading.results_for_people();
     let results = match (
-        provenance::Receiver::configured(&settings.security),
+        server_evidence::Receiver::configured(&settings.security),
         results.is_empty(),
     ) {
-        (provenance::Receiver::Untrusted, true) if nl => {
+        (server_evidence::Receiver::Untrusted, true) if nl => {
             "controle door de eigen mailserver: niet ingesteld (security.platform)".to_string()
         }
-        (provenance::Receiver::Untrusted, true) => {
+        (server_evidence::Receiver::Untrusted, true) => {
             "checks by our own mail server: not configured (security.platform)".to_string()
         }
         (_, true) if nl => "geen controleresultaten voor de afzender".to_string(),

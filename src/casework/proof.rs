@@ -4,7 +4,7 @@
 //! Every path that takes mail in calls [`decide`]; its truth table is tested below.
 
 use crate::domain::EmailAddress;
-use crate::inbound::provenance::ServerEvidence;
+use crate::inbound::server_evidence::ServerEvidence;
 use crate::settings::{Role, Roles};
 use crate::store::tokens::Issued;
 use chrono::{DateTime, Duration, Utc};

@@ -1,5 +1,5 @@
 //! `klachtd erase ADDRESS --reason TEXT` (issue 25, AVG art. 17): removes one person's
-//! personal data as the retention purge removes a case's (`store::erase::purge_case`; the
+//! personal data as the retention purge removes a case's (`store::purge::purge_case`; the
 //! anonymous facts stay for the analysis): their cases, every mail from their address in the
 //! ledger (follow-ups, third-party mail on someone else's case, ignored and quarantined mail)
 //! and what it caused, the mail sent to them, their attachments, the mailbox copies (queued
@@ -249,7 +249,7 @@ pub fn run(
                 .map(|mail| crate::registration::new_text_of(&mail))
                 .unwrap_or_default();
             let text = text.trim();
-            crate::store::erase::delete_with_dependents(
+            crate::store::purge::delete_with_dependents(
                 tx,
                 "attachments",
                 "mail_id = ?1",
@@ -283,7 +283,7 @@ pub fn run(
                 let quotes = text.chars().count() >= 12 && names_text(&sent.raw, text);
                 if names(&sent.raw, who, &[]) || quotes {
                     sent_ids.push(sent.message_id.clone());
-                    crate::store::erase::delete_with_dependents(
+                    crate::store::purge::delete_with_dependents(
                         tx,
                         "outbox",
                         "id = ?1",
@@ -311,7 +311,7 @@ pub fn run(
             };
             if names(&raw, who, &references) {
                 sent_ids.push(message_id);
-                crate::store::erase::delete_with_dependents(tx, "outbox", "id = ?1", &[&id])?;
+                crate::store::purge::delete_with_dependents(tx, "outbox", "id = ?1", &[&id])?;
                 removed += 1;
             }
         }
@@ -322,7 +322,7 @@ pub fn run(
             .collect::<Result<_, _>>()?;
         for (address, case_id) in slots {
             if person::is(&address, who) && !kept_ids.contains(&case_id) {
-                crate::store::erase::delete_with_dependents(
+                crate::store::purge::delete_with_dependents(
                     tx,
                     "acknowledgements",
                     "address = ?1 AND case_id = ?2",
@@ -446,7 +446,7 @@ fn erase_case(
     // The retention purge's own routine takes the rest (one deletion routine, in the order
     // the schema's foreign keys give): from then on the case is purged like any other —
     // nothing changes it or adds to it again (issue 20).
-    crate::store::erase::purge_case_noting(
+    crate::store::purge::purge_case_noting(
         tx,
         c.id,
         now,
@@ -527,12 +527,12 @@ fn names_text(raw: &[u8], text: &str) -> bool {
     })
 }
 
-/// A mail of the person's: emptied by the purge's own routine ([`crate::store::erase::purge_mail`]:
+/// A mail of the person's: emptied by the purge's own routine ([`crate::store::purge::purge_mail`]:
 /// its content, sender, Message-ID, attachments, a held command it carried and the token
 /// pointing at that); the row (that it came, and what became of it) stays, as the purge leaves
 /// mail of no case.
 fn empty_mail(tx: &Connection, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
-    crate::store::erase::purge_mail(tx, id, now)?;
+    crate::store::purge::purge_mail(tx, id, now)?;
     tx.execute(
         "UPDATE mails SET reason = 'verwijderd (AVG)' WHERE id = ?1",
         params![id],

@@ -8,7 +8,7 @@ pub mod conventions;
 pub mod imap;
 pub mod mail;
 pub mod maildir;
-pub mod provenance;
+pub mod server_evidence;
 pub mod tnef;
 pub mod trace;
 

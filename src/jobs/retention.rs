@@ -6,7 +6,7 @@
 
 use super::{Jobs, at_local};
 use crate::domain::{CaseRef, CaseStatus};
-use crate::store::{CaseRecord, Store, cases, erase, notices};
+use crate::store::{CaseRecord, Store, cases, notices, purge};
 use chrono::{DateTime, Months, Utc};
 use rusqlite::{Connection, params};
 
@@ -73,7 +73,7 @@ impl Jobs<'_> {
 
     /// Purges what is due; returns what went (for the mailbox clean-up) and how many other
     /// mails (ignored, quarantined, held without a case) lost their content. One transaction:
-    /// the per-case and per-mail purges of [`crate::store::erase`], which delete in the order
+    /// the per-case and per-mail purges of [`crate::store::purge`], which delete in the order
     /// the schema's foreign keys give and queue the mailbox and file copies for removal.
     pub fn purge(
         &self,
@@ -85,13 +85,13 @@ impl Jobs<'_> {
             let due = self.purgeable(tx, now)?;
             for p in &due {
                 let case = cases::get(tx, p.reference)?.expect("listed");
-                erase::purge_case(tx, case.id, now)?;
+                purge::purge_case(tx, case.id, now)?;
                 tracing::info!(case = %p.reference, mails = p.mail.len(), "personal data purged (retention)");
             }
-            let loose = erase::purge_caseless_before(tx, cutoff, now)?;
+            let loose = purge::purge_caseless_before(tx, cutoff, now)?;
             // The budget's counts name mailboxes for two days; none outlives a purge.
             crate::store::budget::prune(tx, now)?;
-            erase::delete_with_dependents(
+            purge::delete_with_dependents(
                 tx,
                 "outbox_rollup",
                 "at < ?1",

@@ -591,7 +591,7 @@ fn roles(settings: &Settings, report: &mut Report) {
 
 /// Which sender-proof rules are active (`security.platform`; docs/sender-proof.md).
 fn sender_proof(settings: &Settings, report: &mut Report) {
-    use crate::inbound::provenance::Receiver;
+    use crate::inbound::server_evidence::Receiver;
     let always = "evidence against a sender (dmarc=fail, or SPF/DKIM failing for its domain) counts from every header";
     let detail = match Receiver::configured(&settings.security) {
         Receiver::Untrusted => format!(

@@ -660,7 +660,7 @@ impl Daemon {
         let mut after = String::new();
         loop {
             let pending =
-                crate::store::erase::pending_sent_files(self.store().conn(), &after, 500)?;
+                crate::store::purge::pending_sent_files(self.store().conn(), &after, 500)?;
             let Some(last) = pending.last() else {
                 return Ok(removed);
             };
@@ -676,7 +676,7 @@ impl Daemon {
                     })?;
             let done: Vec<String> = pending.into_iter().map(|p| p.message_id).collect();
             self.store()
-                .transaction(|tx| crate::store::erase::sent_files_removed(tx, &done))?;
+                .transaction(|tx| crate::store::purge::sent_files_removed(tx, &done))?;
         }
     }
 

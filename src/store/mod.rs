@@ -3,7 +3,6 @@
 
 pub mod budget;
 pub mod cases;
-pub mod erase;
 pub mod mails;
 pub mod maintenance;
 pub mod notices;
@@ -11,6 +10,7 @@ pub mod outbox;
 pub mod packed;
 pub mod person;
 pub mod privacy;
+pub mod purge;
 mod schema;
 pub mod service_state;
 pub mod tokens;
