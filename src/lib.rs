@@ -9,8 +9,8 @@
 //!    mail it causes: a new complaint it hands to [`registration`] (which gives it its
 //!    reference and writes the acknowledgement and the notice to staff), mail from staff,
 //!    director or committee to [`casework`] (sender proof in [`casework::proof`], a staff
-//!    reply's commands carried out by the procedure's model in [`casework::procedure`],
-//!    transcripts); the rest it records, ignores or quarantines. [`registration`] also chooses
+//!    reply's commands tried by the procedure's model in [`casework::procedure`] and carried
+//!    out in `casework::apply`, transcripts); the rest it records, ignores or quarantines. [`registration`] also chooses
 //!    who hears of a case (need to know); the words of every mail are Tera templates
 //!    (templates/).
 //! 3. [`store`] — SQLite: cases and their history, the ledger of every mail received, the

@@ -1,6 +1,9 @@
 //! What intake and casework both do to the register, below both of them: registering a
-//! complaint (with its acknowledgement and the notice to staff), choosing who hears about a
-//! case, and writing mail. Intake dispatches a mail to casework; neither imports the other's
+//! complaint with its reference, its acknowledgement and the notice to staff (`register`); a
+//! complainant's follow-up on their case (`follow_up`); a mail naming a purged case
+//! (`purged_case_named`); who hears about a case — need to know (`readers`,
+//! `handler_or_staff`), and what a notice may say of the people in it (`note_named`,
+//! `people`, `confidential_note`); and the mailer every letter of theirs is queued through. Intake dispatches a mail to casework; neither imports the other's
 //! internals — both stand on this module.
 
 use crate::domain::CaseRef;

@@ -1,5 +1,8 @@
 //! The running service: wires settings, the clock, the store, the mail source and the outbox
-//! worker together; `run_once` for `klachtd run --once`, `run` for the long-lived daemon.
+//! worker together; `run_once` for `klachtd run --once`, `run` for the long-lived daemon and
+//! its loops — taking mail in (`maildir_loop`, or `imap_loop` with IDLE), the jobs on their
+//! schedule (`scheduler_loop`), sending (`worker_loop`) — and what the jobs ask of the running
+//! service: rendering the analysis, removing the copies of purged mail.
 
 use crate::clock::SharedClock;
 use crate::domain::Disposition;
