@@ -15,7 +15,7 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use common::world::World;
-use klachtd::casework::messages::{Done, Refusal};
+use klachtd::casework::outcomes::{Done, Refusal};
 use klachtd::casework::procedure::{self, Letter, MailSoFar, To};
 use klachtd::commands::{Command, CommandBlock, parse_block};
 use klachtd::domain::Language;
@@ -734,7 +734,7 @@ impl Model {
             if role != Role::Director {
                 return refused(
                     expect,
-                    Refusal::DirectorOnly(klachtd::casework::messages::DirectorTask::Recommend),
+                    Refusal::DirectorOnly(klachtd::casework::outcomes::DirectorTask::Recommend),
                 );
             }
             expect

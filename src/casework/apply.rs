@@ -3,7 +3,7 @@
 //! transaction, or the whole block is refused; either way the sender gets a transcript
 //! (`work_case`, `execute`).
 
-use super::messages::Recorded;
+use super::outcomes::Recorded;
 use super::plan::{Actor, Effect, Plan, Rules};
 use super::*;
 use crate::commands::CommandBlock;
@@ -401,7 +401,7 @@ pub(super) fn history(
                 tz,
                 &e.kind,
                 e.actor.as_deref(),
-                &from_outside_inert(&e.kind, messages::history_detail(&e.kind, &e.detail, lang)),
+                &from_outside_inert(&e.kind, outcomes::history_detail(&e.kind, &e.detail, lang)),
                 lang,
             )
         })

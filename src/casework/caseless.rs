@@ -1,7 +1,7 @@
 //! A proven command mail that names no case: a complaint registered on someone's behalf
 //! (`Klacht:`), or a polite refusal with the transcript (`without_case`).
 
-use super::messages::{Done, Refusal};
+use super::outcomes::{Done, Refusal};
 use super::plan::Actor;
 use super::*;
 use crate::commands::{Command, CommandBlock};
@@ -145,7 +145,7 @@ pub(super) fn without_case(
                 mail,
                 block,
                 actor,
-                Refusal::DirectorOnly(messages::DirectorTask::Recommend),
+                Refusal::DirectorOnly(outcomes::DirectorTask::Recommend),
                 now,
             );
         }

@@ -3,7 +3,7 @@
 //! `Bevestig <code>` line carries them out as if the proven sender had sent them
 //! (`confirm`), any other is answered and recorded.
 
-use super::messages::{HeldWhy, Recorded};
+use super::outcomes::{HeldWhy, Recorded};
 use super::plan::Actor;
 use super::proof::Decision;
 use super::*;

@@ -6,14 +6,14 @@
 //! [`plan`]) and carried out only when every line holds (`apply`); a proven mail naming no case
 //! registers a complaint or is refused (`caseless`); an unproven one is held until the real
 //! address confirms it (`confirmation`). Every command mail gets a transcript back
-//! (`transcript`). The words of transcripts and refusals are [`messages`]; mail about a case
+//! (`transcript`). The words of transcripts and refusals are [`outcomes`]; mail about a case
 //! from someone outside it is [`third_party`].
 
 mod apply;
 mod caseless;
 mod confirmation;
 pub mod evidence;
-pub mod messages;
+pub mod outcomes;
 pub mod plan;
 pub mod procedure;
 pub mod proof;
@@ -32,7 +32,7 @@ use crate::settings::Role;
 use crate::store::outbox::OutboxKind;
 use crate::store::{CaseRecord, MailOutcome, cases, mails, tokens};
 use chrono::{DateTime, Utc};
-use messages::{Recorded, Refusal};
+use outcomes::{Recorded, Refusal};
 use plan::Actor;
 use proof::{Decision, Proof};
 use rusqlite::Connection;

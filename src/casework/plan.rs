@@ -2,7 +2,7 @@
 //! of the case by the procedure's model ([`procedure::step`]); the mail is applied only if
 //! every line holds. Pure: the caller writes the result and queues the mail it asks for.
 
-use super::messages::{Done, Field, Refusal};
+use super::outcomes::{Done, Field, Refusal};
 use super::procedure;
 use crate::commands::{Command, CommandBlock};
 use crate::domain::Language;

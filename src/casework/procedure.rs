@@ -6,7 +6,7 @@
 //! it (`readme_section`, checked by a test), and `tests/procedure_model.rs` holds klachtd to it
 //! over random sequences of mail.
 
-use super::messages::{DirectorTask, Done, Field, Refusal};
+use super::outcomes::{DirectorTask, Done, Field, Refusal};
 use crate::commands::{Command, Keyword};
 use crate::domain::CaseStatus::{self, Appealed, Closed, Final, Open, Reacted, Withdrawn};
 use crate::domain::calendar::MAX_EXTENSION;

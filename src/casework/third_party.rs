@@ -5,7 +5,7 @@
 //! with `Klacht:` if it is one (README, "Who may add to a complaint"). Its files stay in the
 //! mailbox: named in the notice, never sent on (issue 22).
 
-use super::messages::Recorded;
+use super::outcomes::Recorded;
 use crate::domain::EmailAddress;
 use crate::domain::Language;
 use crate::inbound::InboundMail;

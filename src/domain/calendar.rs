@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// The most working days one deadline can be extended by, in all (the procedure's rule, in
-/// `casework::procedure`; the words of its refusal in `casework::messages`).
+/// `casework::procedure`; the words of its refusal in `casework::outcomes`).
 pub const MAX_EXTENSION: u32 = 60;
 
 /// When Bevrijdingsdag (5 May) is a day off.
