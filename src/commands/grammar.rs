@@ -1,6 +1,6 @@
-//! The staff command parser ([`parse_block`]): `Keyword: value` lines at the top of a reply's new text, Dutch or
-//! English, case-insensitive; the block ends at the first blank line or the first line that is
-//! not a command, and what follows is the message.
+//! The staff command parser ([`parse_block`]): `Keyword: value` lines at the top of a reply's
+//! new text, Dutch or English, case-insensitive; the block ends at the first blank line or the
+//! first line that is not a command, and what follows is the message.
 
 use crate::domain::Language;
 use std::fmt;
