@@ -829,6 +829,43 @@ mod tests {
         assert_eq!(t, "Notitie: zie hieronder:");
     }
 
+    /// An attack on the quick look at a line's last character: whatever invisible or spacing
+    /// characters a client (or a forger) puts after an attribution's colon, the quoted
+    /// command below it stays quoted and is never read as the sender's.
+    #[test]
+    fn characters_after_an_attributions_colon_never_unquote_a_command() {
+        for tail in [
+            "",
+            " ",
+            "\u{a0}",
+            "\u{202f}",
+            "\u{200b}",
+            "\u{200e}",
+            "\u{2060}",
+            "\u{feff}",
+            "\t",
+            "\u{a0}\u{200b} ",
+            "\u{200f}\u{200e}",
+        ] {
+            for attribution in [
+                "Op 1 dec. 2026 om 10:00 schreef Anna de Vries <anna@example.org>:",
+                "On Tue, Dec 1, 2026 at 10:00 AM Anna <anna@example.org> wrote:",
+                "Am 01.12.2026 um 10:00 schrieb Anna <anna@example.org>:",
+                "Anna <anna@example.org> schreef op 1 december 2026 10:00：",
+            ] {
+                let t = plain(&format!(
+                    "Notitie: gebeld\n\n{attribution}{tail}\n> Afgehandeld"
+                ));
+                assert!(!t.contains("Afgehandeld"), "{attribution:?}{tail:?}: {t:?}");
+                // A full-width colon after a Dutch form is no form any client writes: that line
+                // stays text (the command below it is quoted all the same).
+                if attribution.ends_with(':') {
+                    assert_eq!(t, "Notitie: gebeld", "{attribution:?}{tail:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn outlook_header_blocks_without_quote_marks() {
         let nl = "Oorzaak: x\n\nVan: Klachtenregistratie <info@example.org>\nVerzonden: woensdag 25 november 2026 09:21\nAan: Anna\nOnderwerp: Nieuwe klacht\n\nAfgehandeld";
