@@ -504,9 +504,8 @@ impl Registry<'_> {
     /// director (`privacy.director_named_to_committee`).
     pub(crate) fn readers(&self, case: &CaseRecord) -> Vec<EmailAddress> {
         let roles = &self.settings.roles;
-        let excluded = |a: &EmailAddress| {
-            case.privacy.concerns(a.as_str()) && *a != roles.director && *a != roles.committee
-        };
+        let excluded =
+            |a: &EmailAddress| case.privacy.concerns(a.as_str()) && roles.kept_from_cases_about(a);
         let names_staff = case
             .privacy
             .concerns
@@ -590,8 +589,12 @@ impl Registry<'_> {
         case.privacy.concerns.extend(new.iter().cloned());
         case.privacy.concerns.sort();
         crate::store::privacy::save(tx, case.id, &case.privacy)?;
-        // What they were sent about it before (a notice to all staff) proves nothing now.
-        for address in &new {
+        // What they were sent about it before (a notice to all staff) proves nothing now, for
+        // those it is kept from (not the director, who oversees the procedure).
+        for address in new.iter().filter(|a| {
+            a.parse::<EmailAddress>()
+                .is_ok_and(|a| roles.kept_from_cases_about(&a))
+        }) {
             crate::store::tokens::revoke_for_case(tx, address, case.id, now)?;
         }
         cases::add_event(

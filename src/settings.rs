@@ -485,6 +485,17 @@ impl Roles {
             .map(|(name, _)| name.as_str())
     }
 
+    /// Whether a case that concerns `address` is kept from them (README, "A complaint about a
+    /// colleague"): a staff member's is; the director's never, as she oversees the procedure,
+    /// nor the committee's, which judges appeals. Only from whom it is kept do the tokens they
+    /// held for it stop proving anything.
+    pub fn kept_from_cases_about(&self, address: &EmailAddress) -> bool {
+        !matches!(
+            self.role_of(address),
+            Some(Role::Director | Role::Committee)
+        )
+    }
+
     /// The role of `address`, if it has one: compared as mail systems deliver (case, `+tag`,
     /// Unicode compatibility forms, IDNA — [`EmailAddress::mailbox`]), so every spelling of a
     /// role address is that role address. The director and committee are also staff when

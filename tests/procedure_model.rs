@@ -1717,3 +1717,59 @@ fn klachtd_follows_the_procedure_model_over_random_sequences() {
         );
     }
 }
+
+/// Disagreements the long runs found (`scripts/procedure-model`), each kept as its sequence.
+mod found {
+    use super::*;
+
+    fn command(from: usize, proven: bool, case: Option<usize>, lines: Vec<Line>) -> Act {
+        Act::Command {
+            from,
+            proven,
+            case,
+            lines,
+            text: false,
+        }
+    }
+
+    fn now(act: Act) -> Step {
+        Step { hours: 0, act }
+    }
+
+    /// 2026-12-07, `scripts/procedure-model 1000000 2` (process 2's third chunk, seed
+    /// 14100011174393121025): the director's mail on a case is held (unproven) and she is
+    /// asked to confirm; a later mail on the case names her. klachtd revoked her tokens for the
+    /// case, as it does for a staff member the case is then kept from, so her answer to the
+    /// request was held again; the model (and README: "the director is not kept from it, as
+    /// she oversees the procedure") has her answer count. Only from whom a case is kept do
+    /// their tokens for it stop proving anything (`Roles::kept_from_cases_about`).
+    #[test]
+    fn the_directors_tokens_stay_when_a_mail_on_the_case_names_her() {
+        let world = world();
+        let empty = Store::open_in_memory().unwrap();
+        let steps = [
+            now(Act::Complaint { from: 5 }),
+            now(Act::Command {
+                from: 0,
+                proven: true,
+                case: None,
+                lines: vec![Line::Complaint(8)],
+                text: true,
+            }),
+            now(Act::OnCase { case: 0, from: 5 }),
+            now(command(0, false, None, vec![Line::Complaint(0)])),
+            now(Act::Complaint { from: 5 }),
+            now(Act::Complaint { from: 5 }),
+            now(command(2, false, Some(0), vec![Line::Concerns(false)])),
+            Step {
+                hours: 23,
+                act: command(3, false, Some(0), vec![Line::Complaint(7)]),
+            },
+            now(Act::Confirm {
+                request: 5,
+                right: false,
+            }),
+        ];
+        run_sequence(&world, &empty, &steps).unwrap();
+    }
+}

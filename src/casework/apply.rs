@@ -328,8 +328,14 @@ pub(super) fn execute(
                 cases::add_event(tx, case.id, now, "recommendation", who, text)?;
             }
             Effect::Concerned(address) => {
-                // What they were given for this case proves nothing any more.
-                tokens::revoke_for_case(tx, address, case.id, now)?;
+                // What they were given for this case proves nothing any more, when it is kept
+                // from them (the director's own tokens stay: she is never kept from a case).
+                if address
+                    .parse::<EmailAddress>()
+                    .is_ok_and(|a| intake.settings.roles.kept_from_cases_about(&a))
+                {
+                    tokens::revoke_for_case(tx, address, case.id, now)?;
+                }
                 cases::add_event(
                     tx,
                     case.id,

@@ -193,7 +193,7 @@ pub(crate) fn handle_staff_mail(
     // their mail on the case.
     if let Some(c) = &case
         && c.privacy.concerns(sender.as_str())
-        && intake.settings.roles.role_of(&sender) != Some(Role::Director)
+        && intake.settings.roles.kept_from_cases_about(&sender)
     {
         return not_involved(intake, tx, mail, c, &sender, &new_text, &decision, now);
     }
