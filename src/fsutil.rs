@@ -70,42 +70,78 @@ pub fn write_private_atomic_with(
     Ok(())
 }
 
-/// [`write_private_atomic`] without its last step: `bytes` go to a temporary file beside
-/// `path` (mode 0600, its data synced) that is then renamed to `path`, but the directory is
-/// not synced, so the caller makes a batch of such files durable with one [`sync_dir`]. A
-/// reader of the directory never sees a part of a file; after a crash before that sync, the
-/// file may be there or not, and never in part.
-pub fn write_private_unsynced_name(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // One temporary name per file, so a run killed while writing leaves nothing the next
-    // write of the same mail does not take away; created new (`O_EXCL`: never through a link
-    // someone placed there) after whatever had that name is removed (a link itself, not what
-    // it points to), and removed again when anything fails.
+/// A file written to a temporary name beside the `path` it is for (mode 0600), neither synced
+/// nor named yet: [`write_unnamed`], then [`Unnamed::sync`], then [`Unnamed::name`], and one
+/// [`sync_dir`] for a batch of names. Splitting the steps lets a batch write all of its files
+/// before syncing any: the first sync then writes the inode block the batch shares, and the
+/// others find it clean (ext4 writes an inode's block with each `fdatasync` it is dirty for).
+/// A reader of the directory never sees a part of a file; after a crash before the directory's
+/// sync the file may be there or not, and never in part. Dropped before it is named, the
+/// temporary file is removed.
+pub struct Unnamed {
+    file: std::fs::File,
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    named: bool,
+}
+
+/// Writes `bytes` to the temporary name of `path` (`.<name>.tmp`: one per file, so a run killed
+/// while writing leaves nothing the next write of the same file does not take away). Created
+/// new (`O_EXCL`: never through a link someone placed there); a leftover under that name is
+/// removed first (a link itself, never what it points to).
+pub fn write_unnamed(path: &Path, bytes: &[u8]) -> std::io::Result<Unnamed> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    match std::fs::remove_file(&tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let written = (|| {
-        let mut f = OpenOptions::new()
+    let create = || {
+        OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+            .open(&tmp)
+    };
+    let file = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp)?;
+            create()?
+        }
+        other => other?,
+    };
+    let mut unnamed = Unnamed {
+        file,
+        tmp,
+        path: path.to_path_buf(),
+        named: false,
+    };
+    unnamed.file.write_all(bytes)?;
+    Ok(unnamed)
 }
 
-/// Makes the names in `dir` durable (the renames of [`write_private_unsynced_name`]).
+impl Unnamed {
+    /// Puts the file's data on disk.
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Gives the file its name (the directory not synced: see [`sync_dir`]).
+    pub fn name(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.named = true;
+        Ok(())
+    }
+}
+
+impl Drop for Unnamed {
+    fn drop(&mut self) {
+        if !self.named {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Makes the names in `dir` durable (the renames of [`Unnamed::name`]).
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
