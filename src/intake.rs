@@ -71,20 +71,25 @@ impl<'r> Prepared<'r> {
                 verdict: None,
             };
         }
-        let by_headers = catch_unwind(|| {
-            let mail = InboundMail::parse_headers(&raw.bytes)?;
-            let verdict = classify_by_headers(&mail, settings)?;
-            Some((mail, verdict))
-        });
-        if let Ok(Some((mail, verdict))) = by_headers {
+        let headers = catch_unwind(|| InboundMail::parse_headers(&raw.bytes))
+            .ok()
+            .flatten();
+        if let Some(mail) = &headers
+            && let Ok(Some(verdict)) = catch_unwind(|| classify_by_headers(mail, settings))
+        {
             return Prepared {
                 raw,
                 content_sha256,
-                decoded: Decoded::Mail(Box::new(mail)),
+                decoded: Decoded::Mail(Box::new(headers.expect("read above"))),
                 verdict: Some(verdict),
             };
         }
-        let decoded = match catch_unwind(|| InboundMail::parse(&raw.bytes)) {
+        // The header fields as read above are not read again.
+        let parse = AssertUnwindSafe(|| match headers {
+            Some(headers) => InboundMail::parse_rest(&raw.bytes, headers),
+            None => InboundMail::parse(&raw.bytes),
+        });
+        let decoded = match catch_unwind(parse) {
             Ok(Some(mail)) => Decoded::Mail(Box::new(mail)),
             Ok(None) => Decoded::Unreadable,
             Err(panic) => Decoded::Failed(panic_message(panic)),

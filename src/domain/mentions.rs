@@ -116,14 +116,30 @@ impl StaffNames {
     }
 }
 
-/// Whether `address` occurs in `text` as a whole address (not inside a longer one).
+/// Whether `address` occurs in `text` as a whole address (not inside a longer one). Each
+/// occurrence has the address's `@` where the text has one, so only those places are looked
+/// at: a complaint has a few, and searching the whole text for every staff address was most
+/// of the time spent finding staff named in a complaint.
 fn contains_address(text: &str, address: &str) -> bool {
     let part_of_address = |c: char| {
         c.is_alphanumeric() || "._%+-".contains(c) || crate::domain::address::is_invisible(c)
     };
+    // Where the address occurs, left to right.
+    let occurrences: Box<dyn Iterator<Item = usize>> = match address.find('@') {
+        Some(local) => Box::new(
+            memchr::memchr_iter(b'@', text.as_bytes())
+                .filter_map(move |at| at.checked_sub(local))
+                .filter(|&start| text.get(start..start + address.len()) == Some(address)),
+        ),
+        None => Box::new(text.match_indices(address).map(|(start, _)| start)),
+    };
+    // An occurrence that overlaps the one before is not looked at (one address cannot be
+    // two).
     let mut from = 0;
-    while let Some(i) = text[from..].find(address) {
-        let start = from + i;
+    for start in occurrences {
+        if start < from {
+            continue;
+        }
         let end = start + address.len();
         let before = text[..start].chars().next_back();
         let after = text[end..].chars().next();
@@ -319,6 +335,74 @@ mod tests {
 
     /// A piece of text that cannot contain any staff word: only these letters and separators.
     const FILLER: &str = "[xqz ,.;:!?\n\t]{0,40}";
+
+    /// [`contains_address`] as it was: the whole text searched for the address, each
+    /// occurrence after the last one looked at.
+    fn contains_address_by_search(text: &str, address: &str) -> bool {
+        let part_of_address = |c: char| {
+            c.is_alphanumeric() || "._%+-".contains(c) || crate::domain::address::is_invisible(c)
+        };
+        let mut from = 0;
+        while let Some(i) = text[from..].find(address) {
+            let start = from + i;
+            let end = start + address.len();
+            let before = text[..start].chars().next_back();
+            let after = text[end..].chars().next();
+            let after_ok = match after {
+                None => true,
+                Some('.') => text[end + 1..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric()),
+                Some(c) => !part_of_address(c),
+            };
+            if before.is_none_or(|c| !part_of_address(c)) && after_ok {
+                return true;
+            }
+            from = start + address.len().max(1);
+        }
+        false
+    }
+
+    /// Occurrences that overlap: the second is not looked at, as the search before did not.
+    #[test]
+    fn an_occurrence_overlapping_the_one_before_is_not_looked_at() {
+        for (text, found) in [
+            ("xb.a@b.a@b.a", false),
+            ("b.a@b.a@b.a", true),
+            ("b.a@b.a", true),
+        ] {
+            assert_eq!(contains_address(text, "b.a@b.a"), found, "{text}");
+            assert_eq!(contains_address_by_search(text, "b.a@b.a"), found, "{text}");
+        }
+    }
+
+    proptest! {
+        /// Looking only where the text has an `@` finds what searching all of it found: for
+        /// texts made of the address, its parts (so occurrences touch, overlap and repeat:
+        /// `b.a@b.a@b.a`), letters and separators.
+        #[test]
+        fn looking_at_the_at_signs_finds_what_the_search_found(
+            local in "[ab]{1,2}(\\.[ab])?",
+            domain in "[ab]{1,2}(\\.[ab])?",
+            same in any::<bool>(),
+            pieces in proptest::collection::vec(0usize..10, 0..14),
+        ) {
+            // A domain that is also the local part makes overlapping occurrences.
+            let domain = if same { local.clone() } else { domain };
+            let address = format!("{local}@{domain}");
+            let parts = [
+                address.as_str(), local.as_str(), domain.as_str(), "@", ".", "x", "é",
+                "\u{200b}", " ", "-",
+            ];
+            let text: String = pieces.iter().map(|&i| parts[i]).collect();
+            prop_assert_eq!(
+                contains_address(&text, &address),
+                contains_address_by_search(&text, &address),
+                "{:?} in {:?}", address, text
+            );
+        }
+    }
 
     proptest! {
         /// A name, written with any case and any white space or punctuation between its words,

@@ -205,18 +205,39 @@ fn new_tera() -> Tera {
 /// numeric character reference, which both show as the character itself. `<script>` stays
 /// text, `*bold*` and `[a](javascript:…)` stay as typed, and `|` does not split a table cell.
 pub fn escape_typed(text: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' | '<' | '>' | '"' | '\'' | '/' | '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')'
-            | '#' | '|' | '!' | '~' | '{' | '}' => {
-                out.push_str("&#");
-                out.push_str(&u32::from(c).to_string());
-                out.push(';');
-            }
-            c => out.push(c),
+    let mut start = 0;
+    // Every character escaped is ASCII, so the text between two of them is copied whole.
+    for (at, b) in text.bytes().enumerate() {
+        if matches!(
+            b,
+            b'&' | b'<'
+                | b'>'
+                | b'"'
+                | b'\''
+                | b'/'
+                | b'\\'
+                | b'`'
+                | b'*'
+                | b'_'
+                | b'['
+                | b']'
+                | b'('
+                | b')'
+                | b'#'
+                | b'|'
+                | b'!'
+                | b'~'
+                | b'{'
+                | b'}'
+        ) {
+            out.push_str(&text[start..at]);
+            write!(out, "&#{b};").expect("writing to a String cannot fail");
+            start = at + 1;
         }
     }
+    out.push_str(&text[start..]);
     out
 }
 

@@ -187,7 +187,8 @@ pub struct Outgoing<'a> {
     pub envelope_from: &'a str,
     pub recipients: &'a [String],
     pub raw: &'a [u8],
-    /// The case's complaint, when the mail is for a case with one kept: packed on it.
+    /// The case's complaint, when the mail is for a case with one kept: packed on it when that
+    /// is worth it ([`super::packed::worth_packing_on`]), else alone.
     pub basis: Option<&'a Basis>,
 }
 
@@ -219,11 +220,11 @@ pub fn queue_at(
     ])?;
     let id = conn.last_insert_rowid();
     let (packed, basis) = match mail.basis {
-        Some(basis) => (
+        Some(basis) if super::packed::worth_packing_on(mail.raw, &basis.raw) => (
             super::packed::pack_on(mail.raw, &basis.raw),
             Some(basis.mail_id),
         ),
-        None => (super::packed::pack(mail.raw), None),
+        _ => (super::packed::pack(mail.raw), None),
     };
     conn.prepare_cached(
         "INSERT INTO outbox_bodies (outbox_id, deflated, basis) VALUES (?1, ?2, ?3)",
@@ -236,8 +237,8 @@ const COLUMNS: &str = "o.id, o.message_id, c.reference, o.kind, o.envelope_from,
     COALESCE(b.deflated, o.raw), o.status, o.attempts, o.next_attempt_at, o.last_error,
     o.created_at, o.sent_at, b.deflated IS NOT NULL, b.basis, mb.deflated";
 
-/// The complaint last unpacked while reading queued mail: the mails of one case (its
-/// acknowledgement, its staff notices) are packed on the same one and usually read together.
+/// The complaint last unpacked while reading queued mail: the mails of one case packed on it
+/// (its staff notices, a reaction quoting it) are usually read together.
 type LastBasis = Option<(i64, Vec<u8>)>;
 
 fn from_row(r: &rusqlite::Row<'_>, last: &mut LastBasis) -> anyhow::Result<QueuedMail> {
@@ -617,10 +618,33 @@ mod tests {
                         basis: Some(&basis),
                     },
                     at(0),
+                )?;
+                // Shorter than half its complaint (an acknowledgement): packed alone.
+                queue(
+                    tx,
+                    &Outgoing {
+                        message_id: "<short@example.org>",
+                        case_id: None,
+                        kind: OutboxKind::Digest,
+                        envelope_from: "info@example.org",
+                        recipients: &["f@example.org".to_string()],
+                        raw: &complaint[..complaint.len() / 2 - 1],
+                        basis: Some(&basis),
+                    },
+                    at(0),
                 )
             })
             .unwrap();
-        let heads = due_heads(store.conn(), at(1), 4).unwrap();
+        let bases: Vec<Option<i64>> = store
+            .conn()
+            .prepare("SELECT basis FROM outbox_bodies ORDER BY outbox_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(bases[bases.len() - 2..], [Some(7), None]);
+        let heads = due_heads(store.conn(), at(1), 5).unwrap();
         let bodies: Vec<(&str, &[u8])> = heads
             .iter()
             .map(|m| (m.message_id.as_str(), m.raw.as_slice()))
@@ -630,7 +654,8 @@ mod tests {
             [
                 ("<old@example.org>", old_raw.as_slice()),
                 ("<new@example.org>", new_raw.as_slice()),
-                ("<on@example.org>", on_raw.as_slice())
+                ("<on@example.org>", on_raw.as_slice()),
+                ("<short@example.org>", &complaint[..complaint.len() / 2 - 1])
             ]
         );
         assert!(

@@ -4,8 +4,8 @@
 //! row then never rewrites its body, and a body costs about a third of its size on disk and in
 //! the write-ahead log.
 //!
-//! A case's text and the mail queued for a case are packed *on* the case's complaint (schema
-//! 10): its raw mail is the compressor's preset dictionary, so what they repeat of it (the
+//! A case's text and the mail queued for a case (when at least half the complaint's size:
+//! [`worth_packing_on`]) are packed *on* the case's complaint (schema 10): its raw mail is the compressor's preset dictionary, so what they repeat of it (the
 //! complainant's words, name, subject; a staff notice quotes the whole complaint, twice) costs
 //! a few bytes instead of its size again. Such a body is stored with the id of that mail
 //! (`basis`, a foreign key to its body: the complaint cannot be deleted while a body needs it)
@@ -126,6 +126,15 @@ const LEVEL_ON_BASIS: u32 = 4;
 /// where its headers and text are, rather than the end of a large attachment.
 fn dictionary(basis: &[u8]) -> &[u8] {
     &basis[..basis.len().min(32 * 1024)]
+}
+
+/// Whether `bytes` are worth packing on `basis` rather than alone: loading the dictionary
+/// costs about what compressing that much text does, so a body shorter than half of it — an
+/// acknowledgement, which repeats little of the complaint but its subject — packs faster
+/// alone (3 KB on a 7.5 KB complaint: 26 µs alone against 45 µs on it, 1.3 KB against 1.1 KB),
+/// while a staff notice or a case's text, which quote the complaint whole, are packed on it.
+pub fn worth_packing_on(bytes: &[u8], basis: &[u8]) -> bool {
+    2 * bytes.len() >= dictionary(basis).len()
 }
 
 /// Compresses `bytes` with `basis` (a complaint's raw mail) as preset dictionary, in the zlib
