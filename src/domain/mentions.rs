@@ -121,9 +121,6 @@ impl StaffNames {
 /// at: a complaint has a few, and searching the whole text for every staff address was most
 /// of the time spent finding staff named in a complaint.
 fn contains_address(text: &str, address: &str) -> bool {
-    let part_of_address = |c: char| {
-        c.is_alphanumeric() || "._%+-".contains(c) || crate::domain::address::is_invisible(c)
-    };
     // Where the address occurs, left to right.
     let occurrences: Box<dyn Iterator<Item = usize>> = match address.find('@') {
         Some(local) => Box::new(
@@ -140,24 +137,30 @@ fn contains_address(text: &str, address: &str) -> bool {
         if start < from {
             continue;
         }
-        let end = start + address.len();
-        let before = text[..start].chars().next_back();
-        let after = text[end..].chars().next();
-        // A dot may end a sentence after an address, but not start one before it.
-        let after_ok = match after {
-            None => true,
-            Some('.') => text[end + 1..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_alphanumeric()),
-            Some(c) => !part_of_address(c),
-        };
-        if before.is_none_or(|c| !part_of_address(c)) && after_ok {
+        if stands_alone(text, start, start + address.len()) {
             return true;
         }
         from = start + address.len().max(1);
     }
     false
+}
+
+/// Whether the address at `text[start..end]` is whole: no character of an address right
+/// before or after it. A dot may end a sentence after an address, but not start one before it.
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let part_of_address = |c: char| {
+        c.is_alphanumeric() || "._%+-".contains(c) || crate::domain::address::is_invisible(c)
+    };
+    let before = text[..start].chars().next_back();
+    let after_ok = match text[end..].chars().next() {
+        None => true,
+        Some('.') => text[end + 1..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric()),
+        Some(c) => !part_of_address(c),
+    };
+    before.is_none_or(|c| !part_of_address(c)) && after_ok
 }
 
 /// The words of `text`, lower-case and without accents; invisible format characters are
@@ -339,24 +342,10 @@ mod tests {
     /// [`contains_address`] as it was: the whole text searched for the address, each
     /// occurrence after the last one looked at.
     fn contains_address_by_search(text: &str, address: &str) -> bool {
-        let part_of_address = |c: char| {
-            c.is_alphanumeric() || "._%+-".contains(c) || crate::domain::address::is_invisible(c)
-        };
         let mut from = 0;
         while let Some(i) = text[from..].find(address) {
             let start = from + i;
-            let end = start + address.len();
-            let before = text[..start].chars().next_back();
-            let after = text[end..].chars().next();
-            let after_ok = match after {
-                None => true,
-                Some('.') => text[end + 1..]
-                    .chars()
-                    .next()
-                    .is_none_or(|c| !c.is_alphanumeric()),
-                Some(c) => !part_of_address(c),
-            };
-            if before.is_none_or(|c| !part_of_address(c)) && after_ok {
+            if stands_alone(text, start, start + address.len()) {
                 return true;
             }
             from = start + address.len().max(1);
