@@ -1259,17 +1259,12 @@ impl<'w> Run<'w> {
             .role_of(&from.parse().unwrap())
             .unwrap();
         let expired = self.now - held.at > Duration::days(7);
-        // Marked since as someone the case concerns (issue 25): the answer is that of any mail
-        // of theirs on it — a transcript without content when the code proves them (a live
-        // request, the right code), nothing when it does not; the held mail stays held.
+        // Marked since as someone the case concerns (issue 25): the answer is that of unproven
+        // mail of theirs on it — nothing is sent, the held mail stays held. It proves nothing:
+        // the request was sent before they were marked (none is sent after), and its token was
+        // revoked with every other token of theirs for the case when they were.
         let body = format!("Bevestig {}", q.code);
-        if self.not_involved(
-            held.case,
-            from,
-            &body,
-            !held.settled && !expired && right,
-            expect,
-        ) {
+        if self.not_involved(held.case, from, &body, false, expect) {
             return;
         }
         if !held.settled && !expired && right {
@@ -1768,6 +1763,48 @@ mod found {
             now(Act::Confirm {
                 request: 5,
                 right: false,
+            }),
+        ];
+        run_sequence(&world, &empty, &steps).unwrap();
+    }
+
+    /// 2026-12-07, the second million run (process 2's seventh chunk, seed
+    /// 1576356725602507810): Pieter's unproven commands on Anna's internal complaint are held
+    /// and he is asked to confirm; Anna's follow-up names him, so the case is kept from him
+    /// and his tokens for it are revoked; his answer with the right code then proves nothing,
+    /// and klachtd sends nothing, as README says of unproven mail from someone a case
+    /// concerns. The model expected a transcript, as if the request's token still proved him:
+    /// the model was wrong (fixed in `expect_confirmation`).
+    #[test]
+    fn a_confirmation_from_someone_the_case_was_kept_from_since_proves_nothing() {
+        let world = world();
+        let empty = Store::open_in_memory().unwrap();
+        let closing = |handler: usize| {
+            vec![
+                Line::Handler(handler),
+                Line::Cause,
+                Line::Solution,
+                Line::Agreement(0),
+                Line::Close,
+            ]
+        };
+        let steps = [
+            now(command(0, false, None, vec![Line::Complaint(0)])),
+            now(command(0, false, None, vec![])),
+            now(command(0, false, None, vec![Line::Complaint(0)])),
+            now(Act::Complaint { from: 5 }),
+            now(Act::Command {
+                from: 1,
+                proven: true,
+                case: None,
+                lines: vec![Line::Complaint(5)],
+                text: true,
+            }),
+            now(command(1, false, Some(0), closing(0))),
+            now(command(0, false, Some(0), closing(9))),
+            now(Act::Confirm {
+                request: 4,
+                right: true,
             }),
         ];
         run_sequence(&world, &empty, &steps).unwrap();

@@ -740,7 +740,7 @@ pub fn step(
         return Err(Refusal::OwnCase);
     }
     // issue 25: someone the complaint concerns cannot work on it (the director oversees it).
-    if ctx.role != Role::Director && case.privacy.concerns(ctx.sender.as_str()) {
+    if case.privacy.concerns(ctx.sender.as_str()) && ctx.roles.kept_from_cases_about(ctx.sender) {
         return Err(Refusal::NotInvolved);
     }
     if matches!(case.status, Final | Withdrawn) && !allowed_in(rule, case.status) {

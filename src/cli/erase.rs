@@ -16,7 +16,7 @@ use crate::settings::{OutboundKind, Settings};
 use crate::store::person::{self, TheirMail};
 use crate::store::{CaseRecord, Store, cases, mails, outbox, privacy};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use std::path::PathBuf;
 
 /// Why a case of the person is not erased.
@@ -561,20 +561,10 @@ fn names(raw: &[u8], who: &EmailAddress, references: &[String]) -> bool {
         || references.iter().any(|r| text.contains(&r.to_lowercase()))
 }
 
-/// The Message-ID and bytes of outbox row `id` (one row at a time: memory stays flat).
+/// The Message-ID and bytes of outbox row `id` (one row at a time: memory stays flat), read
+/// as the outbox reads it, so a body packed on a complaint is read too.
 fn outbox_by_id(conn: &Connection, id: i64) -> anyhow::Result<Option<(String, Vec<u8>)>> {
-    let row: Option<(Vec<u8>, bool, String)> = conn
-        .query_row(
-            "SELECT COALESCE(b.deflated, o.raw), b.deflated IS NOT NULL, o.message_id
-             FROM outbox o LEFT JOIN outbox_bodies b ON b.outbox_id = o.id WHERE o.id = ?1",
-            params![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    row.map(|(bytes, packed, message_id)| {
-        Ok((message_id, crate::store::packed::stored(bytes, packed)?))
-    })
-    .transpose()
+    Ok(crate::store::outbox::by_id(conn, id)?.map(|m| (m.message_id, m.raw)))
 }
 
 /// When the register first held anything of `who`'s (their first mail), if ever.

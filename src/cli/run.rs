@@ -45,6 +45,7 @@ impl Args {
         // (the daemon runs them as it starts, waiting for a database it cannot write yet).
         check::preflight(&settings, check::Integrity::Header)?;
         let daemon = Daemon::new(settings, clock_at(self.now))?;
+        daemon.remove_unnamed_files();
         let report = runtime.block_on(daemon.run_once())?;
         println!("{}", cases::run_summary(&report));
         // Everything else ran; cron sees what failed.

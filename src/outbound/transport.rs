@@ -154,10 +154,11 @@ impl Transport {
     /// Hands over a batch of queued mails, each the head of its own chain (so they may go in
     /// any order); one result per mail, in the batch's order. Over SMTP they are sent side by
     /// side, each over a connection of its own. The file transport writes them in one blocking
-    /// task (synced [`FILE_WRITERS`] at a time) and syncs the directory once for them all: a file whose
-    /// result is `Ok` is on disk, under its own name, before anything is recorded. After the
-    /// first failure it writes no more (the disk is full or the directory gone: the rest waits
-    /// with the queue).
+    /// task ([`write_files`]: synced [`FILE_WRITERS`] at a time, the directory synced once for
+    /// them all): a file whose result is `Ok` is on disk, under its own name, before anything
+    /// is recorded. After the first failure to write a file it writes no more (the disk is full
+    /// or the directory gone: the rest waits with the queue); a file whose sync or naming fails
+    /// fails alone.
     pub async fn send_batch(&self, mails: &[QueuedMail]) -> Vec<Result<(), SendError>> {
         let Transport::File(dir) = self else {
             return futures::future::join_all(mails.iter().map(|mail| async move {
@@ -192,7 +193,9 @@ pub const FILE_WRITERS: usize = 4;
 /// given its name, then one sync of the directory for all of the names. Writing them all before
 /// syncing any lets the first sync write the inode block they share and the others find it
 /// clean. After the first failure to write, no more files are written (the disk is full or the
-/// directory gone: the rest waits with the queue).
+/// directory gone: the rest waits with the queue). A run killed before the names leaves the
+/// batch's temporary files: the next write of the same mail replaces its own, and the next
+/// start removes them all ([`remove_unnamed`]).
 fn write_files(dir: &std::path::Path, files: &[(PathBuf, Vec<u8>)]) -> Vec<Result<(), SendError>> {
     use crate::fsutil::Unnamed;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -293,6 +296,32 @@ pub fn file_name(message_id: &str) -> String {
     format!("{name}.eml")
 }
 
+/// Removes what a killed run left of its last batch in `dir`: the temporary files
+/// (`.<name>.eml.tmp`) written but never named, which hold the text of mail that may never be
+/// written again under that name (erased or purged since). Called with the store's lock held,
+/// when no batch of this store is being written; a symbolic link under such a name is removed
+/// itself. Returns how many went.
+pub fn remove_unnamed(dir: &std::path::Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        entries => entries?,
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".eml.tmp") && !entry.file_type()?.is_dir() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Removes the file transport's copies of these mails from `dir` (retention): each
 /// `<Message-ID>.eml`, never following a symbolic link (one is removed itself, as a name in
 /// our directory). A copy already gone counts as removed. Returns how many files went.
@@ -332,4 +361,38 @@ fn envelope(mail: &QueuedMail) -> anyhow::Result<Envelope> {
         .map(|r| r.parse())
         .collect::<Result<Vec<lettre::Address>, _>>()?;
     Ok(Envelope::new(Some(mail.envelope_from.parse()?), to)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A killed run's unfinished files go; nothing else in the directory does.
+    #[test]
+    fn only_the_unfinished_files_of_a_batch_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in [
+            ".a@example.org.eml.tmp",
+            "b@example.org.eml",
+            ".hidden",
+            "c.tmp",
+        ] {
+            std::fs::write(d.join(name), "x").unwrap();
+        }
+        std::os::unix::fs::symlink("/etc/passwd", d.join(".l@example.org.eml.tmp")).unwrap();
+        std::fs::create_dir(d.join(".dir.eml.tmp")).unwrap();
+        assert_eq!(remove_unnamed(d).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [".dir.eml.tmp", ".hidden", "b@example.org.eml", "c.tmp"]
+        );
+        assert!(std::path::Path::new("/etc/passwd").exists());
+        assert_eq!(remove_unnamed(&d.join("gone")).unwrap(), 0);
+    }
 }

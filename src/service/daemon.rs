@@ -108,6 +108,25 @@ impl Daemon {
         })
     }
 
+    /// Removes what a killed run left of its last batch of outbox files (temporary files
+    /// never named). Only with the store's lock held: no other run is writing a batch.
+    pub fn remove_unnamed_files(&self) {
+        let Transport::File(dir) = &self.transport else {
+            return;
+        };
+        match crate::outbound::transport::remove_unnamed(dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                files = n,
+                "removed the unfinished files a stopped run left in the outbox"
+            ),
+            Err(e) => tracing::warn!(
+                "cannot clear the unfinished files in {}: {e}",
+                dir.display()
+            ),
+        }
+    }
+
     /// Opens the daemon for `klachtd run`. While the database cannot be opened or written
     /// (a read-only or full disk, a missing directory) it does not give up: it says why,
     /// alerts the administrator once — directly, as the outbox is in that database — and tries
@@ -142,6 +161,7 @@ impl Daemon {
                 Ok(mut daemon) => {
                     daemon.store_watch = watch;
                     daemon.lock = Mutex::new(lock.take());
+                    daemon.remove_unnamed_files();
                     return Ok(Some(daemon));
                 }
                 Err(e) if store_unusable(&e) => e,

@@ -427,6 +427,11 @@ pub fn after(conn: &Connection, id: i64) -> anyhow::Result<Vec<QueuedMail>> {
     select(conn, "WHERE o.id > ?1 ORDER BY o.id", params![id])
 }
 
+/// Queued mail `id`, however its body is stored (alone, on its complaint, as written before).
+pub fn by_id(conn: &Connection, id: i64) -> anyhow::Result<Option<QueuedMail>> {
+    Ok(select(conn, "WHERE o.id = ?1", params![id])?.pop())
+}
+
 /// How many of a case's mails failed for good (indexed on `case_id`; no bodies read).
 pub fn failed_count(conn: &Connection, case_id: i64) -> anyhow::Result<usize> {
     let n: i64 = conn.query_row(
