@@ -446,6 +446,52 @@ fn a_backlog_over_several_batches_survives_kills_between_commit_and_moves() {
     );
 }
 
+/// Attack on "never kept too long" (the review of issue 26's batches): a run killed inside a
+/// batch leaves the batch's unfinished files, each holding a letter about a complaint; when
+/// those mails then leave the queue another way (given up, erased) nothing writes them again.
+/// The next start removes them all: nothing of them stays in the outbox directory.
+#[test]
+fn a_killed_batchs_unfinished_files_go_at_the_next_start_even_for_mail_no_longer_queued() {
+    let k = Install::new();
+    for (i, name) in [
+        "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
+        "02_klacht_factuur_gmail_alternative_qp.eml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        k.deliver(&format!("{i}.eml"), &fixture(name));
+    }
+    k.crash_at("after-file");
+    let names = || -> Vec<String> {
+        std::fs::read_dir(k.path("var/outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let unfinished = names().iter().filter(|n| n.ends_with(".tmp")).count();
+    assert!(
+        unfinished >= 1,
+        "the kill left unfinished files: {:?}",
+        names()
+    );
+    // The queued mail leaves the queue without being written again.
+    let db = rusqlite::Connection::open(k.path("var/klachtd.sqlite")).unwrap();
+    db.execute(
+        "UPDATE outbox SET status = 'failed' WHERE status = 'queued'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    k.run(&["run", "--once"]);
+    let left = names();
+    assert!(
+        left.iter()
+            .all(|n| n.ends_with(".eml") && !n.starts_with('.')),
+        "nothing unfinished stays: {left:?}"
+    );
+}
+
 /// The file transport writes a batch of due mail before it records any of it (issue 26): killed
 /// after a file of a batch, before the directory is synced and anything recorded, the
 /// next run writes every message of the batch again under its own name: one file per queued
