@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the helpers
 
 use super::world::World;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Timelike, Utc};
 use klachtd::domain::CaseRef;
 use klachtd::inbound::{InboundMail, RawMail};
 use klachtd::intake::IntakeResult;
@@ -187,10 +187,25 @@ impl Office {
             ),
             &[],
         );
-        // Maildir receipt times are the files' times: the clock starts at the real one.
-        let clock = klachtd::clock::FixedClock::at(klachtd::clock::Clock::now(
-            &klachtd::clock::SystemClock,
-        ));
+        // The clock starts at the last 09:00 of the organisation's day before the real time, so
+        // a test that moves it a few hours stays within one working day whenever it runs (at
+        // 22:00 two hours crossed midnight: a second acknowledgement the same test did not
+        // expect). A Maildir file's own time is the real one, later than the clock, so the
+        // clock decides when mail arrived.
+        let real = klachtd::clock::Clock::now(&klachtd::clock::SystemClock);
+        let tz = settings.timezone();
+        let local = real.with_timezone(&tz);
+        let day = if local.hour() < 9 {
+            local.date_naive().pred_opt().unwrap()
+        } else {
+            local.date_naive()
+        };
+        let start = tz
+            .from_local_datetime(&day.and_hms_opt(9, 0, 0).unwrap())
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = klachtd::clock::FixedClock::at(start);
         Office {
             dir,
             settings,
