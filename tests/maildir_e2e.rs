@@ -446,12 +446,9 @@ fn a_backlog_over_several_batches_survives_kills_between_commit_and_moves() {
     );
 }
 
-/// Attack on "never kept too long" (the review of issue 26's batches): a run killed inside a
-/// batch leaves the batch's unfinished files, each holding a letter about a complaint; when
-/// those mails then leave the queue another way (given up, erased) nothing writes them again.
-/// The next start removes them all: nothing of them stays in the outbox directory.
-#[test]
-fn a_killed_batchs_unfinished_files_go_at_the_next_start_even_for_mail_no_longer_queued() {
+/// Two complaints taken in, and the run that sends their four mails killed after the first
+/// file of its batch was named (before the directory is synced and anything recorded).
+fn killed_inside_a_batch_of_two_complaints() -> Install {
     let k = Install::new();
     for (i, name) in [
         "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
@@ -463,6 +460,16 @@ fn a_killed_batchs_unfinished_files_go_at_the_next_start_even_for_mail_no_longer
         k.deliver(&format!("{i}.eml"), &fixture(name));
     }
     k.crash_at("after-file");
+    k
+}
+
+/// Attack on "never kept too long" (the review of issue 26's batches): a run killed inside a
+/// batch leaves the batch's unfinished files, each holding a letter about a complaint; when
+/// those mails then leave the queue another way (given up, erased) nothing writes them again.
+/// The next start removes them all: nothing of them stays in the outbox directory.
+#[test]
+fn a_killed_batchs_unfinished_files_go_at_the_next_start_even_for_mail_no_longer_queued() {
+    let k = killed_inside_a_batch_of_two_complaints();
     let names = || -> Vec<String> {
         std::fs::read_dir(k.path("var/outbox"))
             .unwrap()
@@ -498,17 +505,7 @@ fn a_killed_batchs_unfinished_files_go_at_the_next_start_even_for_mail_no_longer
 /// message, none twice, no temporary file left.
 #[test]
 fn killed_inside_a_batch_of_files_rewrites_it_under_the_same_names() {
-    let k = Install::new();
-    for (i, name) in [
-        "01_klacht_workshop_geannuleerd_thunderbird_plain_utf8.eml",
-        "02_klacht_factuur_gmail_alternative_qp.eml",
-    ]
-    .iter()
-    .enumerate()
-    {
-        k.deliver(&format!("{i}.eml"), &fixture(name));
-    }
-    k.crash_at("after-file");
+    let k = killed_inside_a_batch_of_two_complaints();
     // Killed after a file of the batch, before the directory is synced and anything is
     // recorded (the other writers of the batch may have written theirs by then).
     let before = k.outbox();
