@@ -11,6 +11,7 @@ use async_imap::Client;
 use async_imap::types::Fetch;
 use chrono::Utc;
 use futures::{Stream, TryStreamExt};
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
@@ -264,6 +265,92 @@ impl Recorded {
     fn is_empty(&self) -> bool {
         self.processed.is_empty() && self.quarantine.is_empty()
     }
+}
+
+/// What a copy keeps of its original: the Message-ID (bytes, none when the mail has none),
+/// the size and the time the server received it (a MOVE and a COPY keep it; a redelivery of
+/// the same bytes has its own).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CopyKey {
+    message_id: Option<Vec<u8>>,
+    size: u32,
+    received: Option<i64>,
+}
+
+/// The [`CopyKey`]s of `uids` (sorted) in the selected folder, in UID order, fetched a
+/// thousand at a time; a UID the server no longer has is left out.
+async fn copy_keys(session: &mut ImapSession, uids: &[u32]) -> anyhow::Result<Vec<(u32, CopyKey)>> {
+    let mut keys = Vec::with_capacity(uids.len());
+    for chunk in uids.chunks(1000) {
+        let answers = session
+            .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE INTERNALDATE ENVELOPE)")
+            .await?;
+        let fetched: Vec<Fetch> = answers.try_collect().await?;
+        for fetch in &fetched {
+            let (Some(uid), Some(size)) = (fetch.uid, fetch.size) else {
+                continue;
+            };
+            let message_id = fetch
+                .envelope()
+                .and_then(|e| e.message_id.as_ref())
+                .map(|id| id.to_vec());
+            let received = fetch.internal_date().map(|d| d.timestamp());
+            keys.push((
+                uid,
+                CopyKey {
+                    message_id,
+                    size,
+                    received,
+                },
+            ));
+        }
+    }
+    keys.sort_by_key(|(uid, _)| *uid);
+    Ok(keys)
+}
+
+/// `UID SEARCH` queries that find every mail in a folder that may be a copy of one with
+/// these keys: by Message-ID, 50 to a query (`OR` chained), and the mails without one when
+/// a key has none. When a Message-ID cannot be quoted in IMAP (a quote, a backslash, a byte
+/// outside printable ASCII), the one query is `ALL`: the keys decide.
+fn copy_searches<'a>(keys: impl Iterator<Item = &'a CopyKey>) -> Vec<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut without = false;
+    let mut unquotable = false;
+    for key in keys {
+        match &key.message_id {
+            None => without = true,
+            Some(id)
+                if id
+                    .iter()
+                    .all(|b| (0x20..0x7f).contains(b) && !b"\"\\".contains(b)) =>
+            {
+                ids.insert(String::from_utf8_lossy(id).into_owned());
+            }
+            Some(_) => unquotable = true,
+        }
+    }
+    if unquotable {
+        return vec!["ALL".to_string()];
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    let mut queries: Vec<String> = ids
+        .chunks(50)
+        .map(|chunk| {
+            let mut query = "OR ".repeat(chunk.len() - 1);
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    query.push(' ');
+                }
+                query.push_str(&format!("HEADER Message-ID \"{id}\""));
+            }
+            query
+        })
+        .collect();
+    if without {
+        queries.push("NOT HEADER Message-ID \"\"".to_string());
+    }
+    queries
 }
 
 /// Drops the untagged answers async-imap set aside (EXPUNGE, EXISTS, COPYUID …): nothing here
@@ -522,10 +609,9 @@ impl ImapSource {
             held_back: None,
         };
         let mut taken = 0;
-        // A server without MOVE copies, flags and expunges: killed between the copy and the
-        // expunge, the restart copies again, so there the window is one batch — at most one
-        // batch's mail can then be found twice in the target folder (never lost, never taken
-        // in twice; docs/RELIABILITY.md).
+        // A server without MOVE copies, flags and expunges; there the window is one batch, so
+        // a copy broken off between the copy and the expunge leaves at most one batch for the
+        // restart to check (`already_copied`: it removes the originals of what was copied).
         let window_size = if has_move { WINDOW_UIDS } else { BATCH_MAILS };
         for window in uids.chunks(window_size) {
             let mut recorded = Recorded::default();
@@ -977,9 +1063,103 @@ impl ImapSource {
                 mails = recorded.processed.len() + recorded.quarantine.len(),
                 "finishing mail recorded before a restart"
             );
+            let copied = self
+                .already_copied(session, &mut recorded, cursor.uidvalidity)
+                .await?;
+            self.remove_originals(session, &copied).await?;
             let has_move = session.capabilities().await?.has_str("MOVE");
             self.finish_recorded(session, &recorded, has_move).await?;
         }
+        Ok(())
+    }
+
+    /// Takes out of `recorded` the mails a killed MOVE (or COPY) already copied to their
+    /// target folder, and returns them by disposition: only their originals, in the watched
+    /// folder, are left to remove. A connection that dies in the middle of a MOVE leaves the
+    /// copies made so far in the target and every original in place; moving those again would
+    /// put them in the target twice. A copy is told by what it keeps of its original — the
+    /// Message-ID, the size and the time the server received it (a redelivery has its own) —
+    /// and each copy stands for one original. (Two deliveries of the same bytes within one
+    /// second look alike: at worst one of them is kept in the target, not both — their content
+    /// is one, and both are recorded.) Leaves the watched folder selected.
+    async fn already_copied(
+        &self,
+        session: &mut ImapSession,
+        recorded: &mut Recorded,
+        uidvalidity: u32,
+    ) -> anyhow::Result<Recorded> {
+        let mut copied = Recorded::default();
+        for disposition in [Disposition::Processed, Disposition::Quarantine] {
+            let (uids, target) = match disposition {
+                Disposition::Processed => {
+                    (&mut recorded.processed, &self.settings.processed_folder)
+                }
+                _ => (&mut recorded.quarantine, &self.settings.quarantine_folder),
+            };
+            if uids.is_empty() || target.is_empty() {
+                continue;
+            }
+            let originals = copy_keys(session, uids).await?;
+            // A target that cannot be opened (not made yet) holds no copies.
+            let mut in_target: HashMap<CopyKey, usize> = HashMap::new();
+            if session.examine(target).await.is_ok() {
+                let mut candidates = Vec::new();
+                for query in copy_searches(originals.iter().map(|(_, key)| key)) {
+                    candidates.extend(session.uid_search(query).await?);
+                }
+                candidates.sort_unstable();
+                candidates.dedup();
+                for (_, key) in copy_keys(session, &candidates).await? {
+                    *in_target.entry(key).or_default() += 1;
+                }
+            }
+            let mailbox = session.select(&self.settings.folder).await?;
+            anyhow::ensure!(
+                mailbox.uid_validity == Some(uidvalidity),
+                "UIDVALIDITY changed during intake"
+            );
+            for (uid, key) in originals {
+                if let Some(left) = in_target.get_mut(&key).filter(|left| **left > 0) {
+                    *left -= 1;
+                    copied.add(uid, disposition);
+                }
+            }
+            uids.retain(|uid| {
+                let done = match disposition {
+                    Disposition::Processed => &copied.processed,
+                    _ => &copied.quarantine,
+                };
+                done.binary_search(uid).is_err()
+            });
+        }
+        if !copied.is_empty() {
+            tracing::info!(
+                mails = copied.processed.len() + copied.quarantine.len(),
+                "mail a broken-off move had already copied is not copied again"
+            );
+        }
+        Ok(copied)
+    }
+
+    /// Flags and expunges originals whose copy is already in their target folder (the
+    /// processed ones marked read first, as a move would have left them).
+    async fn remove_originals(
+        &self,
+        session: &mut ImapSession,
+        copied: &Recorded,
+    ) -> anyhow::Result<()> {
+        for (uids, flags) in [
+            (&copied.processed, "+FLAGS.SILENT (\\Seen \\Deleted)"),
+            (&copied.quarantine, "+FLAGS.SILENT (\\Deleted)"),
+        ] {
+            if uids.is_empty() {
+                continue;
+            }
+            let set = uid_set(uids);
+            let _: Vec<_> = session.uid_store(&set, flags).await?.try_collect().await?;
+            let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+        }
+        drain_unsolicited(session);
         Ok(())
     }
 
@@ -1011,6 +1191,7 @@ impl ImapSource {
         if target.is_empty() {
             return Ok(());
         }
+        crate::failpoint::hit("before-move");
         if has_move {
             session
                 .uid_mv(&set, target)

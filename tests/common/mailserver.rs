@@ -312,6 +312,17 @@ impl MailServer {
         imap.logout();
     }
 
+    /// Runs IMAP commands in turn in one session as `user` (`SELECT INBOX`, then `UID COPY
+    /// …`); panics unless each answers OK.
+    pub fn imap_session(&self, user: &str, commands: &[&str]) {
+        let mut imap = self.imap(user);
+        for command in commands {
+            imap.command(command)
+                .unwrap_or_else(|e| panic!("IMAP {command} as {user}: {e}"));
+        }
+        imap.logout();
+    }
+
     /// Every message in `user`'s INBOX, raw RFC 822, in UID order.
     pub fn fetch_all(&self, user: &str) -> Vec<Vec<u8>> {
         self.fetch_folder(user, "INBOX")
