@@ -852,8 +852,52 @@ fn body_text(message: &Message<'_>) -> String {
     clean_text(&text)
 }
 
-/// Removes NUL and other stray control characters while keeping line structure.
+/// Removes NUL and other stray control characters while keeping line structure. Most text
+/// has nothing to remove but CRLF line ends: found so by one pass over its bytes, those are
+/// replaced and the text trimmed, without going character by character.
 fn clean_text(text: &str) -> String {
+    match cleaning_needed(text) {
+        Cleaning::None => text.trim_matches('\n').to_string(),
+        Cleaning::LineEnds => text.replace("\r\n", "\n").trim_matches('\n').to_string(),
+        Cleaning::Characters => clean_text_by_char(text),
+    }
+}
+
+/// What [`clean_text_by_char`] would change in a text besides its outer newlines.
+#[derive(Debug, PartialEq)]
+enum Cleaning {
+    None,
+    /// CRLF line ends only.
+    LineEnds,
+    /// A CR alone, a control character but LF and TAB (C0, DEL, and C1 — U+0080 to U+009F,
+    /// the bytes C2 80 to C2 9F in UTF-8) or a byte-order mark (U+FEFF, EF BB BF).
+    Characters,
+}
+
+fn cleaning_needed(text: &str) -> Cleaning {
+    let bytes = text.as_bytes();
+    let mut found = Cleaning::None;
+    for (i, &b) in bytes.iter().enumerate() {
+        let characters = match b {
+            b'\n' | b'\t' => false,
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                found = Cleaning::LineEnds;
+                false
+            }
+            0..0x20 | 0x7f => true,
+            0xc2 => bytes.get(i + 1).is_some_and(|n| (0x80..0xa0).contains(n)),
+            0xef => bytes.get(i + 1..i + 3) == Some(&[0xbb, 0xbf][..]),
+            _ => false,
+        };
+        if characters {
+            return Cleaning::Characters;
+        }
+    }
+    found
+}
+
+/// [`clean_text`] character by character.
+fn clean_text_by_char(text: &str) -> String {
     text.replace("\r\n", "\n")
         .chars()
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
@@ -1064,6 +1108,32 @@ mod tests {
         mails.sort();
         assert!(mails.len() > 20);
         mails
+    }
+
+    /// Any text: the fast paths of `clean_text` give what cleaning it character by
+    /// character gives (text full of what it must clean, CRLF alone, and none of it).
+    #[test]
+    fn cleaning_text_skips_only_what_needs_no_cleaning() {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("\r\n".to_string()),
+            Just("\n".to_string()),
+            Just("\t".to_string()),
+            Just("\r".to_string()),
+            Just("\u{feff}".to_string()),
+            Just("\u{85}".to_string()),
+            Just("\u{9f}".to_string()),
+            Just("\u{a0}".to_string()),
+            Just("\u{7f}".to_string()),
+            Just("\u{0}".to_string()),
+            Just("ë€😀".to_string()),
+            "[a-z ]{0,8}",
+            any::<char>().prop_map(String::from),
+        ];
+        proptest!(ProptestConfig::with_cases(4000), |(pieces in proptest::collection::vec(piece, 0..24))| {
+            let text: String = pieces.concat();
+            prop_assert_eq!(clean_text(&text), clean_text_by_char(&text));
+        });
     }
 
     proptest::proptest! {
