@@ -267,27 +267,34 @@ impl Recorded {
     }
 }
 
-/// What a copy keeps of its original: the Message-ID (bytes, none when the mail has none),
-/// the size and the time the server received it (a MOVE and a COPY keep it; a redelivery of
-/// the same bytes has its own).
+/// What a copy keeps of its original: its bytes (their SHA-256; the Message-ID and size let
+/// the search find the candidates) and the time the server received it (a MOVE and a COPY
+/// keep it; a redelivery of the same bytes has its own). An original is only ever removed for
+/// a copy of the very same bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CopyKey {
     message_id: Option<Vec<u8>>,
     size: u32,
     received: Option<i64>,
+    sha256: [u8; 32],
 }
 
-/// The [`CopyKey`]s of `uids` (sorted) in the selected folder, in UID order, fetched a
-/// thousand at a time; a UID the server no longer has is left out.
+/// The [`CopyKey`]s of `uids` (sorted) in the selected folder, in UID order, fetched twenty at
+/// a time (their bodies are hashed, and a mail may be large); a UID the server no longer has,
+/// or hands over without its body, is left out (an original without a key is moved as usual).
 async fn copy_keys(session: &mut ImapSession, uids: &[u32]) -> anyhow::Result<Vec<(u32, CopyKey)>> {
+    use sha2::Digest;
     let mut keys = Vec::with_capacity(uids.len());
-    for chunk in uids.chunks(1000) {
+    for chunk in uids.chunks(20) {
         let answers = session
-            .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE INTERNALDATE ENVELOPE)")
+            .uid_fetch(
+                uid_set(chunk),
+                "(UID RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[])",
+            )
             .await?;
         let fetched: Vec<Fetch> = answers.try_collect().await?;
         for fetch in &fetched {
-            let (Some(uid), Some(size)) = (fetch.uid, fetch.size) else {
+            let (Some(uid), Some(size), Some(body)) = (fetch.uid, fetch.size, fetch.body()) else {
                 continue;
             };
             let message_id = fetch
@@ -301,6 +308,7 @@ async fn copy_keys(session: &mut ImapSession, uids: &[u32]) -> anyhow::Result<Ve
                     message_id,
                     size,
                     received,
+                    sha256: sha2::Sha256::digest(body).into(),
                 },
             ));
         }
@@ -1078,10 +1086,11 @@ impl ImapSource {
     /// folder, are left to remove. A connection that dies in the middle of a MOVE leaves the
     /// copies made so far in the target and every original in place; moving those again would
     /// put them in the target twice. A copy is told by what it keeps of its original — the
-    /// Message-ID, the size and the time the server received it (a redelivery has its own) —
-    /// and each copy stands for one original. (Two deliveries of the same bytes within one
-    /// second look alike: at worst one of them is kept in the target, not both — their content
-    /// is one, and both are recorded.) Leaves the watched folder selected.
+    /// very same bytes and the time the server received it (a redelivery has its own) — and
+    /// each copy stands for one original, so no mail is removed unless its bytes stay in the
+    /// target. (Two deliveries of the same bytes within one second look alike: at worst one of
+    /// them is kept in the target, not both — their content is one, and both are recorded.)
+    /// Leaves the watched folder selected.
     async fn already_copied(
         &self,
         session: &mut ImapSession,
