@@ -450,6 +450,46 @@ fn purging_a_redelivery_never_removes_the_complaint_it_copies() {
     assert_eq!(waiting, 0);
 }
 
+/// Retention over IMAP: a complaint whose Message-ID is written as an encoded word
+/// (`=?UTF-8?B?…?=`, which Dovecot decodes before a header search compares it) still has its
+/// copy removed when it is purged — found among all mails by its bytes — and a complaint
+/// whose case stays open keeps its copy. (Found by the attack on the broken-off move: the
+/// header search never matched such an ID, so the copy would have stayed for good.)
+#[test]
+fn over_imap_the_purge_removes_a_copy_whose_message_id_is_an_encoded_word() {
+    let server = MailServer::start();
+    let k = Klachtd::new(&server);
+    let complaint = "From: Klager <complainant@example.org>\r\nTo: info@example.org\r\nSubject: Klacht\r\nMessage-ID: =?UTF-8?B?PGMxLmV3QGV4YW1wbGUub3JnPg==?=\r\n\r\nIk ben niet tevreden.\r\n";
+    let open = "From: Ander <other@example.org>\r\nTo: info@example.org\r\nSubject: Klacht loopt\r\nMessage-ID: <open.ew@example.org>\r\n\r\nMijn klacht loopt nog.\r\n";
+    for raw in [complaint, open] {
+        server.append("info@example.org", "INBOX", raw.as_bytes());
+    }
+    k.run_once();
+    assert_eq!(server.count_folder("info@example.org", "Verwerkt"), 2);
+    let db = rusqlite::Connection::open(k.db()).unwrap();
+    db.execute(
+        "UPDATE cases SET status = 'closed', reacted_at = received_at, closed_at = received_at
+         WHERE complainant_address = 'complainant@example.org'",
+        [],
+    )
+    .unwrap();
+    k.run(&["run", "--once", "--now", "2029-01-01T03:00:00+01:00"]);
+    let left: Vec<String> = server
+        .fetch_folder("info@example.org", "Verwerkt")
+        .iter()
+        .map(|raw| String::from_utf8_lossy(raw).into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(
+        left[0].contains("Klacht loopt"),
+        "the open case's copy stays: {left:?}"
+    );
+    let waiting: i64 = db
+        .query_row("SELECT COUNT(*) FROM mailbox_removals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(waiting, 0);
+}
+
 /// Retention over IMAP (issue 20): every copy of purged mail goes from the processed and
 /// quarantine folders — also a quarantined mail without a Message-ID (found among the mails
 /// without one, recognised by its bytes) — and nothing of the purged people is left in any

@@ -267,98 +267,116 @@ impl Recorded {
     }
 }
 
-/// What a copy keeps of its original: its bytes (their SHA-256; the Message-ID and size let
-/// the search find the candidates) and the time the server received it (a MOVE and a COPY
-/// keep it; a redelivery of the same bytes has its own). An original is only ever removed for
-/// a copy of the very same bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct CopyKey {
-    message_id: Option<Vec<u8>>,
-    size: u32,
-    received: Option<i64>,
-    sha256: [u8; 32],
-}
+/// What a copy keeps of its original and a server shows without sending the mail: its size
+/// and the time the server received it (a MOVE and a COPY keep it; a redelivery of the same
+/// bytes has its own). Mails alike in both are then told apart by their bytes.
+type Received = (u32, i64);
 
-/// The [`CopyKey`]s of `uids` (sorted) in the selected folder, in UID order, fetched twenty at
-/// a time (their bodies are hashed, and a mail may be large); a UID the server no longer has,
-/// or hands over without its body, is left out (an original without a key is moved as usual).
-async fn copy_keys(session: &mut ImapSession, uids: &[u32]) -> anyhow::Result<Vec<(u32, CopyKey)>> {
-    use sha2::Digest;
-    let mut keys = Vec::with_capacity(uids.len());
-    for chunk in uids.chunks(20) {
+/// The size and received time of `uids` (sorted) in the selected folder, in UID order, a
+/// thousand a command; a UID the server no longer has, or shows without either, is left out
+/// (an original without them is moved as usual).
+async fn received_of(
+    session: &mut ImapSession,
+    uids: &[u32],
+) -> anyhow::Result<Vec<(u32, Received)>> {
+    let mut out = Vec::with_capacity(uids.len());
+    for chunk in uids.chunks(1000) {
         let answers = session
-            .uid_fetch(
-                uid_set(chunk),
-                "(UID RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[])",
-            )
+            .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE INTERNALDATE)")
             .await?;
         let fetched: Vec<Fetch> = answers.try_collect().await?;
         for fetch in &fetched {
-            let (Some(uid), Some(size), Some(body)) = (fetch.uid, fetch.size, fetch.body()) else {
-                continue;
-            };
-            let message_id = fetch
-                .envelope()
-                .and_then(|e| e.message_id.as_ref())
-                .map(|id| id.to_vec());
-            let received = fetch.internal_date().map(|d| d.timestamp());
-            keys.push((
-                uid,
-                CopyKey {
-                    message_id,
-                    size,
-                    received,
-                    sha256: sha2::Sha256::digest(body).into(),
-                },
-            ));
+            if let (Some(uid), Some(size), Some(at)) =
+                (fetch.uid, fetch.size, fetch.internal_date())
+            {
+                out.push((uid, (size, at.timestamp())));
+            }
         }
     }
-    keys.sort_by_key(|(uid, _)| *uid);
-    Ok(keys)
+    out.sort_by_key(|(uid, _)| *uid);
+    Ok(out)
 }
 
-/// `UID SEARCH` queries that find every mail in a folder that may be a copy of one with
-/// these keys: by Message-ID, 50 to a query (`OR` chained), and the mails without one when
-/// a key has none. When a Message-ID cannot be quoted in IMAP (a quote, a backslash, a byte
-/// outside printable ASCII), the one query is `ALL`: the keys decide.
-fn copy_searches<'a>(keys: impl Iterator<Item = &'a CopyKey>) -> Vec<String> {
-    let mut ids = std::collections::BTreeSet::new();
-    let mut without = false;
-    let mut unquotable = false;
-    for key in keys {
-        match &key.message_id {
-            None => without = true,
-            Some(id)
-                if id
-                    .iter()
-                    .all(|b| (0x20..0x7f).contains(b) && !b"\"\\".contains(b)) =>
-            {
-                ids.insert(String::from_utf8_lossy(id).into_owned());
+/// The SHA-256 of the bytes of `uids` (sorted) in the selected folder, twenty a command (a
+/// mail may be large); a UID handed over without its body is left out.
+async fn sha256_of(
+    session: &mut ImapSession,
+    uids: &[u32],
+) -> anyhow::Result<HashMap<u32, [u8; 32]>> {
+    use sha2::Digest;
+    let mut out = HashMap::with_capacity(uids.len());
+    for chunk in uids.chunks(20) {
+        let answers = session
+            .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
+            .await?;
+        let fetched: Vec<Fetch> = answers.try_collect().await?;
+        for fetch in &fetched {
+            if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
+                out.insert(uid, sha2::Sha256::digest(body).into());
             }
-            Some(_) => unquotable = true,
         }
     }
-    if unquotable {
-        return vec!["ALL".to_string()];
-    }
-    let ids: Vec<String> = ids.into_iter().collect();
-    let mut queries: Vec<String> = ids
-        .chunks(50)
-        .map(|chunk| {
-            let mut query = "OR ".repeat(chunk.len() - 1);
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    query.push(' ');
-                }
-                query.push_str(&format!("HEADER Message-ID \"{id}\""));
+    Ok(out)
+}
+
+/// The `UID SEARCH` for the mails a server received between two times, a day wider on each
+/// side (SEARCH compares dates only, in a time zone of the server's choosing).
+fn received_between(first: i64, last: i64) -> String {
+    let day = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .date_naive()
+    };
+    let since = day(first) - chrono::Days::new(1);
+    let before = day(last) + chrono::Days::new(2);
+    format!(
+        "SINCE {} BEFORE {}",
+        since.format("%-d-%b-%Y"),
+        before.format("%-d-%b-%Y")
+    )
+}
+
+/// Whether a header search finds this Message-ID as written: printable ASCII without the
+/// quote and backslash IMAP would have to escape, and no encoded word (`=?…?=`), which
+/// servers decode before they compare.
+fn plainly_searchable(id: &str) -> bool {
+    id.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        && !id.contains("=?")
+}
+
+/// `UID SEARCH` whose refusal is an error. async-imap 0.12's `uid_search` ends its answer at
+/// the tagged line without reading that line's status, so a NO or a BAD (a query the server
+/// finds too long, a search it cannot run) came back as "found nothing": a mail then read as
+/// expunged, leftovers as finished, copies as absent. Untagged answers but SEARCH are
+/// dropped, as [`drain_unsolicited`] drops them. The UIDs come sorted, without repeats.
+async fn uid_search(session: &mut ImapSession, query: &str) -> anyhow::Result<Vec<u32>> {
+    use async_imap::imap_proto::{MailboxDatum, Response, Status};
+    let tag = session.run_command(format!("UID SEARCH {query}")).await?;
+    let mut uids = Vec::new();
+    loop {
+        let Some(answer) = session.read_response().await? else {
+            anyhow::bail!("the connection ended during a search");
+        };
+        match answer.parsed() {
+            Response::MailboxData(MailboxDatum::Search(found)) => uids.extend(found),
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } if *done == tag => {
+                anyhow::ensure!(
+                    *status == Status::Ok,
+                    "the server refused a search ({status:?}: {})",
+                    crate::redact::addresses(outcome.information.as_deref().unwrap_or(""))
+                );
+                uids.sort_unstable();
+                uids.dedup();
+                return Ok(uids);
             }
-            query
-        })
-        .collect();
-    if without {
-        queries.push("NOT HEADER Message-ID \"\"".to_string());
+            _ => {}
+        }
     }
-    queries
 }
 
 /// Drops the untagged answers async-imap set aside (EXPUNGE, EXISTS, COPYUID …): nothing here
@@ -596,8 +614,7 @@ impl ImapSource {
         if startup && cursor.last_uid > 0 {
             self.finish_leftovers(session, sink, cursor).await?;
         }
-        let mut uids: Vec<u32> = session
-            .uid_search(format!("UID {}:*", cursor.last_uid + 1))
+        let mut uids: Vec<u32> = uid_search(session, &format!("UID {}:*", cursor.last_uid + 1))
             .await?
             .into_iter()
             .filter(|uid| *uid > cursor.last_uid)
@@ -975,8 +992,7 @@ impl ImapSource {
             if !still.is_empty() {
                 // Missing twice: expunged meanwhile (then gone from a search too), or a mail
                 // the server will not hand over.
-                refused = session
-                    .uid_search(format!("UID {}", uid_set(&still)))
+                refused = uid_search(session, &format!("UID {}", uid_set(&still)))
                     .await?
                     .into_iter()
                     .filter(|uid| still.binary_search(uid).is_ok())
@@ -1057,7 +1073,7 @@ impl ImapSource {
         } else {
             format!("UID 1:{}", cursor.last_uid)
         };
-        let mut uids: Vec<u32> = session.uid_search(query).await?.into_iter().collect();
+        let mut uids: Vec<u32> = uid_search(session, &query).await?.into_iter().collect();
         uids.sort_unstable();
         // Up to a window of mail can be left (recorded, not yet moved): finished together.
         let mut recorded = Recorded::default();
@@ -1088,7 +1104,8 @@ impl ImapSource {
     /// put them in the target twice. A copy is told by what it keeps of its original — the
     /// very same bytes and the time the server received it (a redelivery has its own) — and
     /// each copy stands for one original, so no mail is removed unless its bytes stay in the
-    /// target. (Two deliveries of the same bytes within one second look alike: at worst one of
+    /// target. (A mail staff copied back from the target, then taken in and broken off in its
+    /// move, looks like such a copy: its bytes stay once in the target, and it is recorded.) (Two deliveries of the same bytes within one second look alike: at worst one of
     /// them is kept in the target, not both — their content is one, and both are recorded.)
     /// Leaves the watched folder selected.
     async fn already_copied(
@@ -1108,18 +1125,34 @@ impl ImapSource {
             if uids.is_empty() || target.is_empty() {
                 continue;
             }
-            let originals = copy_keys(session, uids).await?;
+            // Candidates by what a copy keeps and a server shows cheaply (size, received
+            // time), among the target's mails received in the originals' days; then the bytes
+            // of those alike on both sides. No search by Message-ID: a server may decode the
+            // header it searches (`=?UTF-8?B?…?=`), and a query of long IDs can be too long.
+            let originals = received_of(session, uids).await?;
+            let (Some(first), Some(last)) = (
+                originals.iter().map(|(_, (_, at))| *at).min(),
+                originals.iter().map(|(_, (_, at))| *at).max(),
+            ) else {
+                continue;
+            };
+            let wanted: std::collections::HashSet<Received> =
+                originals.iter().map(|(_, r)| *r).collect();
             // A target that cannot be opened (not made yet) holds no copies.
-            let mut in_target: HashMap<CopyKey, usize> = HashMap::new();
+            let mut in_target: HashMap<(Received, [u8; 32]), usize> = HashMap::new();
             if session.examine(target).await.is_ok() {
-                let mut candidates = Vec::new();
-                for query in copy_searches(originals.iter().map(|(_, key)| key)) {
-                    candidates.extend(session.uid_search(query).await?);
-                }
-                candidates.sort_unstable();
-                candidates.dedup();
-                for (_, key) in copy_keys(session, &candidates).await? {
-                    *in_target.entry(key).or_default() += 1;
+                let candidates = uid_search(session, &received_between(first, last)).await?;
+                let alike: Vec<(u32, Received)> = received_of(session, &candidates)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, r)| wanted.contains(r))
+                    .collect();
+                let uids_alike: Vec<u32> = alike.iter().map(|(uid, _)| *uid).collect();
+                let hashes = sha256_of(session, &uids_alike).await?;
+                for (uid, r) in alike {
+                    if let Some(sha) = hashes.get(&uid) {
+                        *in_target.entry((r, *sha)).or_default() += 1;
+                    }
                 }
             }
             let mailbox = session.select(&self.settings.folder).await?;
@@ -1127,8 +1160,19 @@ impl ImapSource {
                 mailbox.uid_validity == Some(uidvalidity),
                 "UIDVALIDITY changed during intake"
             );
-            for (uid, key) in originals {
-                if let Some(left) = in_target.get_mut(&key).filter(|left| **left > 0) {
+            let found: std::collections::HashSet<Received> =
+                in_target.keys().map(|(r, _)| *r).collect();
+            let originals: Vec<(u32, Received)> = originals
+                .into_iter()
+                .filter(|(_, r)| found.contains(r))
+                .collect();
+            let uids_alike: Vec<u32> = originals.iter().map(|(uid, _)| *uid).collect();
+            let hashes = sha256_of(session, &uids_alike).await?;
+            for (uid, r) in originals {
+                let Some(sha) = hashes.get(&uid) else {
+                    continue;
+                };
+                if let Some(left) = in_target.get_mut(&(r, *sha)).filter(|left| **left > 0) {
                     *left -= 1;
                     copied.add(uid, disposition);
                 }
@@ -1256,11 +1300,15 @@ impl ImapSource {
             let mut by_id_alone = std::collections::BTreeSet::new();
             for copy in copies {
                 let query = match copy.message_id {
+                    Some(id) if plainly_searchable(id) => format!("HEADER Message-ID \"{id}\""),
+                    // A Message-ID a header search cannot find as written: among all mails,
+                    // by its bytes (a mail without a hash then has to stay, as before).
+                    Some(_) if copy.sha256.is_some() => "ALL".to_string(),
                     Some(id) => format!("HEADER Message-ID \"{}\"", id.replace(['"', '\\'], "")),
                     None if copy.sha256.is_some() => "NOT HEADER Message-ID \"\"".to_string(),
                     None => continue,
                 };
-                let found = session.uid_search(query).await?;
+                let found = uid_search(session, &query).await?;
                 let found = found
                     .into_iter()
                     .filter(|uid| up_to.is_none_or(|last| *uid <= last));
@@ -1448,6 +1496,68 @@ mod tests {
         let error = format!("{:#}", result.unwrap_err());
         assert!(error.contains("cannot read"), "{error}");
         server.abort();
+    }
+
+    /// A server that answers LOGIN with OK and every other command with `status` and nothing
+    /// else (a SEARCH it refuses: `NO`, a line too long: `BAD`).
+    async fn refusing(io: tokio::io::DuplexStream, status: &'static str) {
+        let (read, mut write) = tokio::io::split(io);
+        let mut lines = BufReader::new(read);
+        write.write_all(b"* OK ready\r\n").await.unwrap();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if lines.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let tag =
+                String::from_utf8_lossy(line.split(|b| *b == b' ').next().unwrap()).into_owned();
+            let answer = if line.windows(5).any(|w| w.eq_ignore_ascii_case(b"LOGIN")) {
+                format!("{tag} OK logged in\r\n")
+            } else {
+                format!("{tag} {status} refused\r\n")
+            };
+            write.write_all(answer.as_bytes()).await.unwrap();
+        }
+    }
+
+    /// async-imap's own `uid_search` read a tagged NO or BAD as "found nothing" (the
+    /// attack on the broken-off move: a query Dovecot found too long made every leftover look
+    /// uncopied). klachtd's search makes either an error, and an OK with its UIDs a result.
+    #[tokio::test]
+    async fn a_refused_search_is_an_error_not_nothing_found() {
+        for status in ["NO", "BAD"] {
+            let (client_io, server_io) = tokio::io::duplex(1 << 16);
+            let server = tokio::spawn(refusing(server_io, status));
+            let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
+            client.read_response().await.unwrap();
+            let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+            let error = uid_search(&mut session, "ALL").await.unwrap_err();
+            assert!(
+                format!("{error:#}").contains("refused a search"),
+                "{error:#}"
+            );
+            server.abort();
+        }
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(scripted(
+            server_io,
+            vec![b"* SEARCH 7 3\r\n* 9 EXISTS\r\n".to_vec()],
+        ));
+        let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
+        client.read_response().await.unwrap();
+        let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+        assert_eq!(uid_search(&mut session, "ALL").await.unwrap(), vec![3, 7]);
+        server.abort();
+    }
+
+    #[test]
+    fn received_between_searches_a_day_wider_on_each_side() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        assert_eq!(
+            received_between(at("2026-12-07T23:30:00Z"), at("2026-12-31T01:00:00Z")),
+            "SINCE 6-Dec-2026 BEFORE 2-Jan-2027"
+        );
     }
 
     /// The hang the `imap_answers` fuzz target found (its seed `cut_literal`): a FETCH answer
