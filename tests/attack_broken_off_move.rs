@@ -13,10 +13,9 @@ mod common;
 use common::klachtd::Klachtd;
 use common::mailserver::MailServer;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 const USER: &str = "info@example.org";
@@ -83,20 +82,7 @@ fn command(k: &Klachtd<'_>, outbox: &Path) -> Command {
 
 /// Runs `run --once` with `failpoint` and SIGKILLs it there. Returns whether it got there.
 fn run_and_kill(k: &Klachtd<'_>, outbox: &Path, failpoint: &str) -> bool {
-    let mut child = command(k, outbox)
-        .args(["run", "--once"])
-        .env("KLACHTD_FAILPOINT", failpoint)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains("failpoint reached"));
-    let _ = child.kill();
-    child.wait().unwrap();
-    reached
+    common::klachtd::kill_at_failpoint(command(k, outbox).args(["run", "--once"]), failpoint)
 }
 
 /// `run --once` until it succeeds (at most five times); panics with the last error if never.

@@ -229,24 +229,14 @@ fn sigkilled_at_random_while_mail_arrives_over_imap() {
             }
         }
         let point = points[round % points.len()];
-        let mut child = k
-            .command()
-            .args(["run", "--once"])
-            .env("KLACHTD_FAILPOINT", point)
-            .env("KLACHTD_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let reached = BufReader::new(child.stderr.take().unwrap())
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.contains("failpoint reached"));
-        if reached {
-            child.kill().unwrap();
+        if common::klachtd::kill_at_failpoint(
+            k.command()
+                .args(["run", "--once"])
+                .env("KLACHTD_LOG", "warn"),
+            point,
+        ) {
             kills += 1;
         }
-        child.wait().unwrap();
     }
     let last = k.command().args(["run", "--once"]).output().unwrap();
     assert!(last.status.success());

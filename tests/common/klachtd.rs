@@ -134,20 +134,31 @@ impl<'a> Klachtd<'a> {
 
     /// Starts `run --once` with a failpoint and SIGKILLs it once the point is reached.
     pub fn crash_at(&self, failpoint: &str) {
-        let mut child: Child = self
-            .command()
-            .args(["run", "--once"])
-            .env("KLACHTD_FAILPOINT", failpoint)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reached = BufReader::new(child.stderr.take().unwrap())
-            .lines()
-            .map_while(Result::ok)
-            .any(|line| line.contains(&format!("failpoint reached: {failpoint}")));
-        assert!(reached, "failpoint {failpoint} was never reached");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        assert!(
+            kill_at_failpoint(self.command().args(["run", "--once"]), failpoint),
+            "failpoint {failpoint} was never reached"
+        );
     }
+}
+
+/// Runs `cmd` (klachtd, `run --once` or the daemon) with `KLACHTD_FAILPOINT=failpoint` (a name,
+/// or `name@k` for its k-th hit) and SIGKILLs it once the point is reached. Returns whether it
+/// was: a run that ends before it is left to end.
+pub fn kill_at_failpoint(cmd: &mut Command, failpoint: &str) -> bool {
+    let mut child: Child = cmd
+        .env("KLACHTD_FAILPOINT", failpoint)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let name = failpoint.split('@').next().unwrap_or(failpoint);
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains(&format!("failpoint reached: {name}")));
+    if reached {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    reached
 }
