@@ -345,6 +345,21 @@ fn plainly_searchable(id: &str) -> bool {
         && !id.contains("=?")
 }
 
+/// Flags `set` (`+FLAGS.SILENT (\\Deleted)` and the like) and expunges it, each step answered
+/// OK or an error: async-imap's streaming `uid_store` and `uid_expunge` read a NO as success,
+/// so a mail would be taken for removed (an original, a purged copy) while it stays.
+async fn flag_and_expunge(session: &mut ImapSession, set: &str, flags: &str) -> anyhow::Result<()> {
+    session
+        .run_command_and_check_ok(format!("UID STORE {set} {flags}"))
+        .await
+        .context("flagging mail for removal")?;
+    session
+        .run_command_and_check_ok(format!("UID EXPUNGE {set}"))
+        .await
+        .context("expunging mail")?;
+    Ok(())
+}
+
 /// `UID SEARCH` whose refusal is an error. async-imap 0.12's `uid_search` ends its answer at
 /// the tagged line without reading that line's status, so a NO or a BAD (a query the server
 /// finds too long, a search it cannot run) came back as "found nothing": a mail then read as
@@ -1208,9 +1223,7 @@ impl ImapSource {
             if uids.is_empty() {
                 continue;
             }
-            let set = uid_set(uids);
-            let _: Vec<_> = session.uid_store(&set, flags).await?.try_collect().await?;
-            let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+            flag_and_expunge(session, &uid_set(uids), flags).await?;
         }
         drain_unsolicited(session);
         Ok(())
@@ -1235,6 +1248,9 @@ impl ImapSource {
         };
         let set = uid_set(uids);
         if disposition == Disposition::Processed {
+            // Best effort (a refusal reads as success here): the move decides where the mail
+            // is, and where processed mail stays in the folder, an unread one is finished
+            // again at the next start.
             let _: Vec<_> = session
                 .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
                 .await?
@@ -1255,12 +1271,7 @@ impl ImapSource {
                 .uid_copy(&set, target)
                 .await
                 .with_context(|| format!("copying to {target}"))?;
-            let _: Vec<_> = session
-                .uid_store(&set, "+FLAGS.SILENT (\\Seen \\Deleted)")
-                .await?
-                .try_collect()
-                .await?;
-            let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+            flag_and_expunge(session, &set, "+FLAGS.SILENT (\\Seen \\Deleted)").await?;
         }
         Ok(())
     }
@@ -1343,13 +1354,7 @@ impl ImapSource {
             }
             doomed.sort_unstable();
             doomed.dedup();
-            let set = uid_set(&doomed);
-            let _: Vec<_> = session
-                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                .await?
-                .try_collect()
-                .await?;
-            let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+            flag_and_expunge(session, &uid_set(&doomed), "+FLAGS.SILENT (\\Deleted)").await?;
             removed += doomed.len();
         }
         Ok(removed)
@@ -1548,6 +1553,33 @@ mod tests {
         client.read_response().await.unwrap();
         let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
         assert_eq!(uid_search(&mut session, "ALL").await.unwrap(), vec![3, 7]);
+        server.abort();
+    }
+
+    /// Likewise a refused STORE or EXPUNGE: the mail stays, so its removal must not count.
+    #[tokio::test]
+    async fn a_refused_removal_is_an_error_not_done() {
+        for status in ["NO", "BAD"] {
+            let (client_io, server_io) = tokio::io::duplex(1 << 16);
+            let server = tokio::spawn(refusing(server_io, status));
+            let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
+            client.read_response().await.unwrap();
+            let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+            let result = flag_and_expunge(&mut session, "1:3", "+FLAGS.SILENT (\\Deleted)").await;
+            assert!(result.is_err(), "{status} read as done");
+            server.abort();
+        }
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(scripted(
+            server_io,
+            vec![Vec::new(), b"* 1 EXPUNGE\r\n".to_vec()],
+        ));
+        let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
+        client.read_response().await.unwrap();
+        let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+        flag_and_expunge(&mut session, "1", "+FLAGS.SILENT (\\Deleted)")
+            .await
+            .unwrap();
         server.abort();
     }
 
