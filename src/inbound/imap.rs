@@ -1339,14 +1339,33 @@ impl ImapSource {
                     .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
                     .await?;
                 let fetched: Vec<Fetch> = answers.try_collect().await?;
+                let mut compared = Vec::with_capacity(chunk.len());
                 for fetch in fetched {
                     let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
                         continue;
                     };
+                    compared.push(uid);
                     let sha = crate::hex::encode(&sha2::Sha256::digest(body));
                     if chunk.contains(&uid) && hashes.contains(sha.as_str()) {
                         doomed.push(uid);
                     }
+                }
+                // A candidate not handed over is either gone (expunged meanwhile) or refused
+                // (async-imap reads a refused FETCH as a short one): asked again, one still
+                // there fails the removal, which is then tried again, rather than counting
+                // a copy that may be a purged mail's as checked.
+                let missing: Vec<u32> = chunk
+                    .iter()
+                    .copied()
+                    .filter(|uid| !compared.contains(uid))
+                    .collect();
+                if !missing.is_empty() {
+                    let still = uid_search(session, &format!("UID {}", uid_set(&missing))).await?;
+                    anyhow::ensure!(
+                        still.is_empty(),
+                        "the server would not hand over {} mail(s) to compare with purged mail",
+                        still.len()
+                    );
                 }
             }
             if doomed.is_empty() {
