@@ -69,15 +69,9 @@ fn fill_inbox(server: &MailServer, raws: &[Vec<u8>], received: Option<&[SystemTi
     chown_tree(&root, owner.uid(), owner.gid());
 }
 
+/// klachtd writing its outgoing mail to files ([`Klachtd::with_file_outbox`]).
 fn command(k: &Klachtd<'_>, outbox: &Path) -> Command {
-    let mut cmd = k.command();
-    cmd.env("KLACHTD__OUTBOUND__KIND", "file")
-        .env("KLACHTD__OUTBOUND__DIR", outbox)
-        .env(
-            "KLACHTD_LOG",
-            std::env::var("ATTACK_LOG").unwrap_or("warn".into()),
-        );
-    cmd
+    k.with_file_outbox(outbox)
 }
 
 /// Runs `run --once` with `failpoint` and SIGKILLs it there. Returns whether it got there.

@@ -67,17 +67,9 @@ fn fill_inbox(server: &MailServer, range: std::ops::Range<usize>) -> Vec<std::pa
     paths
 }
 
-/// klachtd writing its outgoing mail to files (thousands of acknowledgements and staff notices
-/// would only load Postfix; the intake is what is attacked).
+/// klachtd writing its outgoing mail to files ([`Klachtd::with_file_outbox`]).
 fn command(k: &Klachtd<'_>, outbox: &Path) -> Command {
-    let mut cmd = k.command();
-    cmd.env("KLACHTD__OUTBOUND__KIND", "file")
-        .env("KLACHTD__OUTBOUND__DIR", outbox)
-        .env(
-            "KLACHTD_LOG",
-            std::env::var("ATTACK_LOG").unwrap_or("warn".into()),
-        );
-    cmd
+    k.with_file_outbox(outbox)
 }
 
 /// Runs `run --once` and SIGKILLs it after `delay`, or at `failpoint` when given. Returns

@@ -1545,17 +1545,29 @@ mod tests {
         }
     }
 
+    /// A session logged in to `serve` (a scripted server on an in-memory stream), and the
+    /// server's task to abort when done.
+    async fn logged_in<F>(
+        serve: impl FnOnce(tokio::io::DuplexStream) -> F,
+    ) -> (ImapSession, tokio::task::JoinHandle<()>)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(serve(server_io));
+        let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
+        client.read_response().await.unwrap();
+        let session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+        (session, server)
+    }
+
     /// async-imap's own `uid_search` read a tagged NO or BAD as "found nothing" (the
     /// attack on the broken-off move: a query Dovecot found too long made every leftover look
     /// uncopied). klachtd's search makes either an error, and an OK with its UIDs a result.
     #[tokio::test]
     async fn a_refused_search_is_an_error_not_nothing_found() {
         for status in ["NO", "BAD"] {
-            let (client_io, server_io) = tokio::io::duplex(1 << 16);
-            let server = tokio::spawn(refusing(server_io, status));
-            let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
-            client.read_response().await.unwrap();
-            let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+            let (mut session, server) = logged_in(|io| refusing(io, status)).await;
             let error = uid_search(&mut session, "ALL").await.unwrap_err();
             assert!(
                 format!("{error:#}").contains("refused a search"),
@@ -1563,14 +1575,8 @@ mod tests {
             );
             server.abort();
         }
-        let (client_io, server_io) = tokio::io::duplex(1 << 16);
-        let server = tokio::spawn(scripted(
-            server_io,
-            vec![b"* SEARCH 7 3\r\n* 9 EXISTS\r\n".to_vec()],
-        ));
-        let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
-        client.read_response().await.unwrap();
-        let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+        let (mut session, server) =
+            logged_in(|io| scripted(io, vec![b"* SEARCH 7 3\r\n* 9 EXISTS\r\n".to_vec()])).await;
         assert_eq!(uid_search(&mut session, "ALL").await.unwrap(), vec![3, 7]);
         server.abort();
     }
@@ -1579,23 +1585,13 @@ mod tests {
     #[tokio::test]
     async fn a_refused_removal_is_an_error_not_done() {
         for status in ["NO", "BAD"] {
-            let (client_io, server_io) = tokio::io::duplex(1 << 16);
-            let server = tokio::spawn(refusing(server_io, status));
-            let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
-            client.read_response().await.unwrap();
-            let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+            let (mut session, server) = logged_in(|io| refusing(io, status)).await;
             let result = flag_and_expunge(&mut session, "1:3", "+FLAGS.SILENT (\\Deleted)").await;
             assert!(result.is_err(), "{status} read as done");
             server.abort();
         }
-        let (client_io, server_io) = tokio::io::duplex(1 << 16);
-        let server = tokio::spawn(scripted(
-            server_io,
-            vec![Vec::new(), b"* 1 EXPUNGE\r\n".to_vec()],
-        ));
-        let mut client = Client::new(Box::new(client_io) as Box<dyn ImapIo>);
-        client.read_response().await.unwrap();
-        let mut session = client.login("u", "p").await.map_err(|(e, _)| e).unwrap();
+        let (mut session, server) =
+            logged_in(|io| scripted(io, vec![Vec::new(), b"* 1 EXPUNGE\r\n".to_vec()])).await;
         flag_and_expunge(&mut session, "1", "+FLAGS.SILENT (\\Deleted)")
             .await
             .unwrap();

@@ -132,6 +132,19 @@ impl<'a> Klachtd<'a> {
         serde_json::from_slice(&self.run(&["case", reference, "--json"]).stdout).unwrap()
     }
 
+    /// klachtd writing its outgoing mail as files to `outbox` (the intake attacks: thousands of
+    /// acknowledgements would only load Postfix), logging at `ATTACK_LOG` (default warn).
+    pub fn with_file_outbox(&self, outbox: &Path) -> Command {
+        let mut cmd = self.command();
+        cmd.env("KLACHTD__OUTBOUND__KIND", "file")
+            .env("KLACHTD__OUTBOUND__DIR", outbox)
+            .env(
+                "KLACHTD_LOG",
+                std::env::var("ATTACK_LOG").unwrap_or("warn".into()),
+            );
+        cmd
+    }
+
     /// Starts `run --once` with a failpoint and SIGKILLs it once the point is reached.
     pub fn crash_at(&self, failpoint: &str) {
         assert!(
