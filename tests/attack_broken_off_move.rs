@@ -495,3 +495,35 @@ fn a_mail_copied_back_from_verwerkt_then_a_crash_before_its_move_keeps_its_bytes
     finish(&k, outbox.path());
     check_end_state(&server, &k, &[(raw, "Verwerkt")], 2);
 }
+
+/// Different mails alike in everything the restart matches cheaply — the same size, the same
+/// received second, the same Message-ID — only their bytes differ; for any subset of them
+/// copied before the break, each must end in Verwerkt exactly once. A match on size and time
+/// alone (or on the Message-ID) would take a copy of one for another and remove an original
+/// whose bytes are nowhere else: a lost complaint.
+#[test]
+fn look_alikes_differing_only_in_their_bytes_are_never_taken_for_each_others_copy() {
+    use proptest::prelude::*;
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 6,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&proptest::collection::vec(any::<bool>(), 5), |copied| {
+            let raws: Vec<_> = (0..5)
+                .map(|i| {
+                    ham(complaint(
+                        &format!("alike{i}"),
+                        Some(" <alike@example.org>"),
+                        false,
+                    ))
+                })
+                .collect();
+            assert!(raws.windows(2).all(|w| w[0].0.len() == w[1].0.len()));
+            let copied: Vec<u32> = (1..=5).filter(|uid| copied[*uid as usize - 1]).collect();
+            broken_off(&raws, Some(&[at; 5]), &copied, |_| {}, &[]);
+            Ok(())
+        })
+        .unwrap();
+}
